@@ -1,0 +1,3 @@
+from openchargeback.cli.app import main
+
+main()

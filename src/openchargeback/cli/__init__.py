@@ -1,0 +1,1 @@
+"""Typer CLI: thin commands over the services."""

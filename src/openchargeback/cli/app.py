@@ -1,0 +1,82 @@
+"""The `openchargeback` command. Exit codes: 0 ok, 1 a user error (one message, no
+traceback), 2 usage."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from openchargeback import __version__
+from openchargeback.cli.admin import db_app, imports_app, periods_app, sources_app
+from openchargeback.cli.common import ConfigOpt
+from openchargeback.cli.ingest import ingest_command
+from openchargeback.cli.reports import charges_app, report_app
+from openchargeback.domain.errors import OpenChargebackError
+
+app = typer.Typer(
+    name="openchargeback",
+    help="Billing for research computing: import FOCUS cost data, review it, close the month.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"openchargeback {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    """Billing for research computing."""
+
+
+app.command("ingest")(ingest_command)
+app.add_typer(imports_app, name="imports")
+app.add_typer(periods_app, name="periods")
+app.add_typer(sources_app, name="sources")
+app.add_typer(charges_app, name="charges")
+app.add_typer(report_app, name="report")
+app.add_typer(db_app, name="db")
+
+
+def _not_yet(feature: str):
+    def command(period: Annotated[str | None, typer.Option("-p", "--period")] = None,
+                config: ConfigOpt = None,
+                args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
+        raise OpenChargebackError(f"{feature} is not available yet in this version; "
+                                  f"see docs/roadmap.md")
+    return command
+
+
+for _name, _feature, _help in (
+    ("generate", "generating statements", "PDF statements and email (not available yet)."),
+    ("export-journal", "the journal (GL) export", "Journal (GL) export (not available yet)."),
+    ("serve", "the web UI", "Web UI (not available yet)."),
+):
+    app.command(_name, help=_help, context_settings={
+        "allow_extra_args": True, "ignore_unknown_options": True})(_not_yet(_feature))
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = app(args=argv, prog_name="openchargeback", standalone_mode=False)
+    except OpenChargebackError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; the file being imported was rolled back", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,1 @@
+"""Pure Python domain: money, periods, charges, errors. Imports nothing of ours."""

@@ -1,0 +1,46 @@
+"""Errors a user can cause. Each carries a message that names the object, what was
+expected and what was found, and the HTTP status a web handler should answer with.
+The CLI prints the message and exits 1; nothing here ever becomes a traceback."""
+
+from __future__ import annotations
+
+
+class OpenChargebackError(Exception):
+    http_status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(OpenChargebackError):
+    """Bad arguments or a bad file."""
+
+    http_status = 422
+
+
+class NotFound(OpenChargebackError):
+    http_status = 404
+
+
+class Conflict(OpenChargebackError):
+    """The request is valid but the state forbids it (a closed period, a duplicate)."""
+
+    http_status = 409
+
+
+class ConfigError(OpenChargebackError):
+    """The configuration file is missing or wrong."""
+
+    http_status = 500
+
+
+class FileRefused(InvalidInput):
+    """A file that cannot be imported, with every problem found (file:line:column)."""
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = problems or []

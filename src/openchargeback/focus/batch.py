@@ -1,0 +1,409 @@
+"""Normalise one Arrow table of text cells into a :class:`Batch` of valid rows.
+
+Repeated values are normalised once per distinct value: the descriptive columns of a
+row form a "charge detail" key, tags and charge dates are dictionary-encoded, and
+amounts are cast to exact 12-decimal numbers in one vectorised step. Rows with a
+problem are left out of the batch and described in ``focus_file.problems``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import compress
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openchargeback.domain.money import from_picos, to_picos
+from openchargeback.domain.periods import Period
+from openchargeback.focus import columns as C
+from openchargeback.focus.values import (
+    inclusive_end,
+    is_last_day_of_month,
+    parse_datetime,
+    parse_money,
+    parse_tags,
+)
+
+_NULL_TEXT = pa.array(["", "NULL", "null", "Null"], pa.string())
+_PLACEHOLDER_TEXT = pa.array(["", "NULL", "null", "Null", *sorted(C.PLACEHOLDER_NULLS)], pa.string())
+_NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
+_SEP, _NONE = "\x1f", "\x00"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INT64_MAX = 2**63 - 1
+_DECIMAL_TYPE = pa.decimal128(38, 12)
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    column: str | None
+    value: str | None
+    expected: str
+
+    def describe(self, filename: str) -> str:
+        where = f"{filename}:{self.line}"
+        if self.column is None:
+            return f"{where}: {self.expected}"
+        return f"{where}: column {self.column}: {self.value!r}: expected {self.expected}"
+
+
+@dataclass
+class ReadStats:
+    rows: int = 0
+    rounded_values: int = 0
+    # (currency, column) -> sum at ledger scale in picounits (what is stored)
+    totals: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (currency, column) -> exact sum of the values as written (differs only when rounded)
+    file_totals: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    rows_per_period: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Coded:
+    """A column of few distinct values: the values once, and an index per row."""
+
+    values: list
+    index: np.ndarray
+
+    def decode(self) -> list:
+        table = np.empty(len(self.values), dtype=object)
+        table[:] = self.values
+        return table[self.index].tolist()
+
+
+@dataclass
+class Batch:
+    size: int
+    lines: list[int]
+    details: Coded  # tuples aligned with C.DETAIL_COLUMNS; periods as aware datetimes
+    tags: Coded  # (text, dict) or None
+    charge_start: Coded  # aware datetimes
+    charge_end: Coded
+    money: dict[str, list[int | None]]  # picounits (1e-12), None when not given
+    decimals: dict[str, list[str | None]]  # exact decimal text
+    strings: dict[str, list[str | None]]
+    extra: list[str | None]  # JSON object of the x_ and unmodelled columns
+    kept: dict[str, list[str | None]]  # raw columns asked for by lower-cased header
+    # column -> per row: the digits rounded away (exact - stored), only when any were
+    residuals: dict[str, list[Decimal | None]] = field(default_factory=dict)
+
+    def periods(self) -> Coded:
+        """Billing period name of each row."""
+        return Coded([Period.containing(d[0]).name for d in self.details.values], self.details.index)
+
+
+def _nullify(arr, placeholders: bool = False):
+    values = _PLACEHOLDER_TEXT if placeholders else _NULL_TEXT
+    mask = pc.is_in(arr, value_set=values)
+    if not pc.any(mask).as_py():
+        return arr
+    return pc.if_else(mask, pa.scalar(None, pa.string()), arr)
+
+
+def _encode(arr) -> tuple[list, np.ndarray]:
+    """Distinct values and a per-row index (-1 for null)."""
+    enc = pc.dictionary_encode(arr).combine_chunks()
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return enc.dictionary.to_pylist(), idx
+
+
+class _Rows:
+    """Bookkeeping of which rows of the table are still valid."""
+
+    def __init__(self, f, lines: list[int]):
+        self.f = f
+        self.lines = lines
+        self.ok = np.ones(len(lines), dtype=bool)
+
+    def bad(self, rows, column: str | None, value: str | None, expected: str) -> None:
+        header = self.f.mapped.get(column, column) if column else None
+        for r in np.atleast_1d(rows).tolist():
+            self.f.problems.append(Problem(self.lines[r], header, value, expected))
+            self.ok[r] = False
+
+
+def normalise(f, table: pa.Table, lines: list[int]) -> Batch:
+    rows = _Rows(f, lines)
+    n = table.num_rows
+
+    def column(name: str):
+        slot = f._slots.get(name)
+        return None if slot is None else table.column(slot)
+
+    details = _details(f, rows, column, n)
+    d_index = details.index
+    tags = _tags(rows, column("Tags"), n)
+    charge_start, charge_end = _charge_periods(rows, column, details)
+    money, residuals = {}, {}
+    for name in C.MONEY_COLUMNS:
+        money[name], residual = _money(rows, name, column(name), n)
+        if residual:
+            residuals[name] = residual
+    missing_billed = [r for r, v in enumerate(money["BilledCost"]) if v is None]
+    if missing_billed:
+        rows.bad(missing_billed, "BilledCost", "", "an amount (BilledCost is mandatory)")
+    decimals = {name: _decimal(rows, name, column(name), n) for name in C.DECIMAL_COLUMNS}
+    strings = {}
+    for name in C.ROW_STRING_COLUMNS:
+        col = column(name)
+        strings[name] = [None] * n if col is None else _nullify(col, True).to_pylist()
+    extra = _extra(f, table, n)
+    kept = {}
+    for i, header in enumerate(f.headers):
+        if header.strip().lower() in f.keep_columns:
+            kept[header.strip().lower()] = _nullify(table.column(i)).to_pylist()
+
+    ok = rows.ok
+    valid = int(ok.sum())
+    if valid < n:
+        keep = ok.tolist()
+        lines = list(compress(lines, keep))
+        details = Coded(details.values, d_index[ok])
+        tags = Coded(tags.values, tags.index[ok])
+        charge_start = Coded(charge_start.values, charge_start.index[ok])
+        charge_end = Coded(charge_end.values, charge_end.index[ok])
+        money = {k: list(compress(v, keep)) for k, v in money.items()}
+        decimals = {k: list(compress(v, keep)) for k, v in decimals.items()}
+        strings = {k: list(compress(v, keep)) for k, v in strings.items()}
+        extra = list(compress(extra, keep))
+        kept = {k: list(compress(v, keep)) for k, v in kept.items()}
+        residuals = {k: list(compress(v, keep)) for k, v in residuals.items()}
+    batch = Batch(valid, lines, details, tags, charge_start, charge_end, money, decimals,
+                  strings, extra, kept, residuals)
+    _count(f.stats, batch)
+    return batch
+
+
+def _details(f, rows: _Rows, column, n: int) -> Coded:
+    present = [name for name in C.DETAIL_COLUMNS if name in f._slots]
+    cols = [_nullify(column(name), name in C.PLACEHOLDER_NULL_COLUMNS) for name in present]
+    joined = pc.binary_join_element_wise(*cols, _SEP, null_handling="replace",
+                                         null_replacement=_NONE)
+    raw_keys, raw_index = _encode(joined)
+    # Distinct raw keys may normalise to one detail ("Usage" and "usage").
+    keys: dict[tuple, int] = {}
+    remap = np.empty(len(raw_keys), dtype=np.int64)
+    for k, key in enumerate(raw_keys):
+        parts = key.split(_SEP)
+        if len(parts) != len(present):  # a value held the separator itself
+            raise ValueError("unexpected separator in a FOCUS value")
+        cells = dict(zip(present, (None if p == _NONE else p for p in parts), strict=True))
+        detail = _detail(f, cells, rows, np.nonzero(raw_index == k)[0])
+        remap[k] = keys.setdefault(detail, len(keys)) if detail is not None else -1
+    index = remap[raw_index]
+    bad = np.nonzero(index < 0)[0]
+    if len(bad):
+        rows.ok[bad] = False
+        index = np.where(index < 0, 0, index)
+    values = list(keys) or [_PLACEHOLDER_DETAIL]
+    return Coded(values, index)
+
+
+_PLACEHOLDER_DETAIL = tuple([_EPOCH, _EPOCH] + [None] * (len(C.DETAIL_COLUMNS) - 2))
+
+
+def _detail(f, cells: dict, rows: _Rows, where) -> tuple | None:
+    """Normalise one distinct set of descriptive values; None if it is unusable."""
+    problems = False
+    parsed = {}
+    for name in ("BillingPeriodStart", "BillingPeriodEnd"):
+        text = cells.get(name)
+        if text is None:
+            rows.bad(where, name, "", f"a date ({name} is mandatory)")
+            problems = True
+            continue
+        try:
+            parsed[name] = parse_datetime(text)
+        except ValueError as exc:
+            rows.bad(where, name, text, str(exc))
+            problems = True
+    if problems:
+        return None
+    start, _ = parsed["BillingPeriodStart"]
+    end, end_date_only = parsed["BillingPeriodEnd"]
+    if end_date_only and is_last_day_of_month(end) and end.day != 1:
+        end = inclusive_end(end)  # "2025-01-31" written by hand: the month it closes
+    if start >= end:
+        rows.bad(where, "BillingPeriodStart", cells["BillingPeriodStart"],
+                 f"a BillingPeriodStart before BillingPeriodEnd ({cells['BillingPeriodEnd']})")
+        return None
+    cells["BillingPeriodStart"], cells["BillingPeriodEnd"] = start, end
+    for name, canon in C.ENUMS.items():
+        value = cells.get(name)
+        if value is not None:
+            cells[name] = canon.get(value.strip().lower(), value)
+    currency = cells.get("BillingCurrency")
+    cells["BillingCurrency"] = currency.strip().upper() if currency else f.default_currency
+    # ProviderName (<= 1.3) and ServiceProviderName (1.3+) stand in for each other.
+    cells["ProviderName"] = cells.get("ProviderName") or cells.get("ServiceProviderName")
+    cells["ServiceProviderName"] = cells.get("ServiceProviderName") or cells["ProviderName"]
+    return tuple(cells.get(name) for name in C.DETAIL_COLUMNS)
+
+
+def _tags(rows: _Rows, col, n: int) -> Coded:
+    if col is None:
+        return Coded([None], np.zeros(n, dtype=np.int64))
+    uniques, index = _encode(_nullify(col))
+    values = []
+    for k, text in enumerate(uniques):
+        try:
+            values.append((text, parse_tags(text)))
+        except ValueError as exc:
+            rows.bad(np.nonzero(index == k)[0], "Tags", text, str(exc))
+            values.append(None)
+    values.append(None)  # null Tags
+    return Coded(values, np.where(index < 0, len(uniques), index))
+
+
+def _micros(dt: datetime) -> int:
+    return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
+def _charge_periods(rows: _Rows, column, details: Coded) -> tuple[Coded, Coded]:
+    """Charge period start and end; null ones take the row's billing period."""
+    out = []
+    for name, slot in (("ChargePeriodStart", 0), ("ChargePeriodEnd", 1)):
+        fallback = [d[slot] for d in details.values]
+        col = column(name)
+        if col is None:
+            out.append(Coded(fallback, details.index))
+            continue
+        uniques, index = _encode(_nullify(col))
+        values = []
+        for k, text in enumerate(uniques):
+            try:
+                dt, date_only = parse_datetime(text)
+                if slot == 1 and date_only and is_last_day_of_month(dt):
+                    dt = inclusive_end(dt)
+            except ValueError as exc:
+                rows.bad(np.nonzero(index == k)[0], name, text, str(exc))
+                dt = _EPOCH
+            values.append(dt)
+        out.append(Coded(values + fallback,
+                         np.where(index < 0, len(uniques) + details.index, index)))
+    start, end = out
+    s = np.array([_micros(v) for v in start.values], dtype=np.int64)[start.index]
+    e = np.array([_micros(v) for v in end.values], dtype=np.int64)[end.index]
+    wrong = np.nonzero((s > e) & rows.ok)[0]
+    for r in wrong.tolist():
+        rows.bad(r, "ChargePeriodStart", start.values[start.index[r]].isoformat(),
+                 f"a ChargePeriodStart not after ChargePeriodEnd "
+                 f"({end.values[end.index[r]].isoformat()})")
+    return start, end
+
+
+def _money(rows: _Rows, name: str, col, n: int) -> tuple[list[int | None], list | None]:
+    if col is None:
+        return [None] * n, None
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    isnull = pc.is_in(col, value_set=_NULL_TEXT).to_numpy(zero_copy_only=False)
+    try:
+        dec = pc.cast(pc.if_else(isnull, "0", col), _DECIMAL_TYPE)
+        words = np.frombuffer(dec.buffers()[1], dtype=np.int64).reshape(-1, 2)
+        words = words[dec.offset:dec.offset + len(dec)]
+        low, high = words[:, 0], words[:, 1]
+        if np.any(high != (low >> 63)):
+            raise OverflowError
+        values = low.tolist()
+        residual = None
+    except (pa.ArrowInvalid, OverflowError):
+        values, residual = _money_slowly(rows, name, col.to_pylist())
+    for r in np.nonzero(isnull)[0].tolist():
+        values[r] = None
+    return values, residual
+
+
+def _money_slowly(rows: _Rows, name: str, texts: list) -> tuple[list, list | None]:
+    """Value by value: names each bad cell; rounds (and counts) digits beyond 12 places."""
+    values: list = []
+    residual: list = [None] * len(texts)
+    any_rounded = False
+    for r, text in enumerate(texts):
+        if text is None or text in ("", "NULL", "null", "Null"):
+            values.append(None)
+            continue
+        try:
+            amount, rounded = parse_money(text)
+            picos = to_picos(amount)
+            if abs(picos) > _INT64_MAX:
+                raise ValueError(f"an amount within ±{from_picos(_INT64_MAX)} per charge line")
+        except ValueError as exc:
+            rows.bad(r, name, text, str(exc))
+            values.append(0)
+            continue
+        if rounded:
+            residual[r] = Decimal(text.strip()) - amount
+            any_rounded = True
+        values.append(picos)
+    return values, residual if any_rounded else None
+
+
+def _decimal(rows: _Rows, name: str, col, n: int) -> list[str | None]:
+    if col is None:
+        return [None] * n
+    col = _nullify(col)
+    good = pc.match_substring_regex(col, _NUMBER)
+    wrong = pc.and_(pc.invert(good), pc.is_valid(col)).to_numpy(zero_copy_only=False)
+    texts = pc.utf8_trim_whitespace(col).to_pylist()
+    for r in np.nonzero(wrong)[0].tolist():
+        rows.bad(r, name, texts[r], "a decimal number such as 12.34 or 1.2e-7")
+    return texts
+
+
+def _extra(f, table: pa.Table, n: int) -> list[str | None]:
+    """x_ and unmodelled columns of each row as one JSON object (nulls left out)."""
+    fragments = []
+    for i, header in f._extra:
+        uniques, index = _encode(_nullify(table.column(i)))
+        if not uniques:
+            continue
+        frag = pa.array([f"{json.dumps(header)}: {json.dumps(u)}" for u in uniques] + [None],
+                        pa.string())
+        fragments.append(pc.take(frag, pa.array(np.where(index < 0, len(uniques), index))))
+    if not fragments:
+        return [None] * n
+    joined = pc.binary_join_element_wise(*fragments, ", ", null_handling="skip") \
+        if len(fragments) > 1 else fragments[0]
+    wrapped = pc.binary_join_element_wise("{", joined, "}", "")
+    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), wrapped).to_pylist()
+
+
+def _count(stats: ReadStats, batch: Batch) -> None:
+    if not batch.size:
+        return
+    stats.rows += batch.size
+    counts = np.bincount(batch.details.index, minlength=len(batch.details.values))
+    for detail, count in zip(batch.details.values, counts.tolist(), strict=True):
+        if count:
+            period = Period.containing(detail[0]).name
+            stats.rows_per_period[period] = stats.rows_per_period.get(period, 0) + count
+    currency_slot = C.DETAIL_COLUMNS.index("BillingCurrency")
+    currencies = {d[currency_slot] for d in batch.details.values}
+    per_row = batch.details.decode() if len(currencies) > 1 else None
+    for name, values in batch.money.items():
+        if per_row is None:
+            sums = {next(iter(currencies)): sum(v for v in values if v is not None)}
+            present = any(v is not None for v in values)
+        else:
+            sums, present = {}, False
+            for detail, v in zip(per_row, values, strict=True):
+                if v is not None:
+                    cur = detail[currency_slot]
+                    sums[cur] = sums.get(cur, 0) + v
+                    present = True
+        if not present:
+            continue
+        for cur, picos in sums.items():
+            key = (cur, name)
+            stats.totals[key] = stats.totals.get(key, 0) + picos
+            stats.file_totals[key] = stats.file_totals.get(key, Decimal(0)) + from_picos(picos)
+        for r, diff in enumerate(batch.residuals.get(name, ())):
+            if diff is not None:
+                cur = batch.details.values[batch.details.index[r]][currency_slot]
+                stats.file_totals[(cur, name)] += diff
+                stats.rounded_values += 1

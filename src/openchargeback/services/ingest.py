@@ -1,0 +1,296 @@
+"""Import one FOCUS file into the ledger: one file, one transaction.
+
+The file lands whole or not at all. The same file (by SHA-256) is never imported
+twice; ``replace`` swaps the source's earlier rows of the same periods; bad rows
+refuse the file unless ``skip_invalid`` records them on the import instead. The
+sum of each cost column read from the file is checked against what was stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from openchargeback.domain.attribution import FIELDS, TagMapping
+from openchargeback.domain.charges import ingest_flags
+from openchargeback.domain.errors import FileRefused, InvalidInput, NotFound
+from openchargeback.domain.money import from_picos, to_str
+from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
+from openchargeback.focus.batch import Batch, Coded
+from openchargeback.focus.columns import MONEY_COLUMNS
+from openchargeback.focus.reader import FocusFile, NeedsExactReader
+from openchargeback.services.context import Context
+from openchargeback.storage import charges as charges_repo
+from openchargeback.storage import imports as imports_repo
+from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import sources as sources_repo
+from openchargeback.storage.tables import charges as charges_table
+
+SHOWN_PROBLEMS = 20
+Progress = Callable[[int, int], None]  # (rows read so far, file size in bytes)
+
+
+@dataclass(frozen=True)
+class ColumnTotal:
+    currency: str
+    column: str
+    file_total: Decimal
+    stored_total: Decimal
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: str  # imported | duplicate | dry-run
+    filename: str
+    source: str
+    sha256: str
+    focus_version: str
+    import_id: int | None = None
+    duplicate_of: int | None = None
+    rows: int = 0
+    skipped: int = 0
+    flagged: int = 0
+    rounded_values: int = 0
+    periods: dict[str, int] = field(default_factory=dict)
+    totals: tuple[ColumnTotal, ...] = ()
+    problems: tuple[str, ...] = ()  # the first SHOWN_PROBLEMS, described
+    problem_count: int = 0
+    replaced: tuple[tuple[int, str, int], ...] = ()  # (import id, period, rows removed)
+
+    def as_json(self) -> dict:
+        return {
+            "status": self.status, "file": self.filename, "source": self.source,
+            "sha256": self.sha256, "focus_version": self.focus_version,
+            "import_id": self.import_id, "duplicate_of": self.duplicate_of,
+            "rows": self.rows, "skipped": self.skipped, "flagged": self.flagged,
+            "rounded_values": self.rounded_values, "periods": self.periods,
+            "totals": [{"currency": t.currency, "column": t.column,
+                        "file_total": to_str(t.file_total), "stored_total": to_str(t.stored_total)}
+                       for t in self.totals],
+            "problems": list(self.problems), "problem_count": self.problem_count,
+            "replaced": [{"import_id": i, "period": p, "rows_removed": n} for i, p, n in self.replaced],
+        }
+
+
+def ingest(ctx: Context, path: str | Path, source: str, period: str | None = None, *,
+           replace: bool = False, skip_invalid: bool = False, dry_run: bool = False,
+           progress: Progress | None = None) -> IngestResult:
+    expect = Period.parse(period) if period else None
+    with ctx.read() as conn:
+        src = sources_repo.get(conn, source)
+        if src is None:
+            known = ", ".join(r.name for r in sources_repo.list_all(conn)) or "none yet"
+            raise NotFound(f"unknown source {source!r} (known: {known}); declare it under "
+                           f"`sources:` in the config or run `openchargeback sources add`")
+        if expect and not dry_run:
+            row = periods_repo.get(conn, expect.name)
+            if row is not None:
+                ensure_writable(row.name, PeriodStatus(row.status))
+    mapping = TagMapping.build(ctx.settings.mapping(),
+                               json.loads(src.tag_mapping) if src.tag_mapping else None)
+    focus = FocusFile(path, default_currency=ctx.settings.currency, keep_columns=mapping.columns)
+    if not dry_run:
+        with ctx.read() as conn:
+            dup = imports_repo.find_active_by_sha(conn, focus.scan.sha256)
+        if dup is not None:
+            return IngestResult("duplicate", focus.name, dup.source_name, focus.scan.sha256,
+                                dup.focus_version, duplicate_of=dup.id, rows=dup.row_count)
+    run = _Run(ctx, focus, src, expect, mapping, replace, skip_invalid, dry_run, progress)
+    try:
+        return run.execute()
+    except NeedsExactReader:
+        focus = FocusFile(path, default_currency=ctx.settings.currency,
+                          keep_columns=mapping.columns, exact=True)
+        run = _Run(ctx, focus, src, expect, mapping, replace, skip_invalid, dry_run, progress)
+        return run.execute()
+
+
+class _Run:
+    def __init__(self, ctx, focus, src, expect, mapping, replace, skip_invalid, dry_run, progress):
+        self.ctx, self.focus, self.src, self.expect = ctx, focus, src, expect
+        self.mapping, self.replace, self.skip_invalid = mapping, replace, skip_invalid
+        self.dry_run, self.progress = dry_run, progress
+        self.flagged = 0
+        self.period_ids: dict[str, int] = {}
+
+    def execute(self) -> IngestResult:
+        if self.dry_run:
+            for batch in self.focus.batches():
+                self._attribute(batch)
+                self._report_progress()
+            self._refuse_if_bad()
+            return self._result("dry-run", None, (), ())
+        started = self.ctx.clock()
+        with self.ctx.write() as conn:
+            import_id = imports_repo.create(conn, self._import_values(started))
+            shared = charges_repo.SharedRows(conn)
+            for batch in self.focus.batches():
+                self._insert(conn, shared, import_id, batch)
+                self._report_progress()
+            self._refuse_if_bad()
+            replaced = ()
+            if self.replace:
+                replaced = tuple(
+                    (old, self._period_name(pid), n)
+                    for old, pid, n in imports_repo.replace_earlier(
+                        conn, import_id, self.src.id, list(self.period_ids.values())))
+            totals = self._control_totals(conn, import_id)
+            imports_repo.add_problems(conn, import_id, self.focus.problems)
+            stats = self.focus.stats
+            imports_repo.finish(conn, import_id, {
+                "periods": ",".join(sorted(stats.rows_per_period)),
+                "row_count": stats.rows, "skipped_count": self._skipped(),
+                "rounded_values": stats.rounded_values, "flagged_count": self.flagged,
+                "focus_version": self.focus.version,
+                "columns": json.dumps({"mapped": self.focus.mapped, "unmapped": self.focus.unmapped}),
+                "finished_at": self.ctx.clock(),
+            })
+        return self._result("imported", import_id, totals, replaced)
+
+    # -- pieces ---------------------------------------------------------------------------
+    def _import_values(self, started) -> dict:
+        scan = self.focus.scan
+        return {"source_id": self.src.id, "filename": self.focus.name, "sha256": scan.sha256,
+                "size_bytes": scan.size, "format": scan.format, "focus_version": "",
+                "status": "complete", "requested_period": self.expect.name if self.expect else None,
+                "periods": "", "row_count": 0, "skipped_count": 0, "rounded_values": 0,
+                "flagged_count": 0, "columns": "{}", "actor": self.ctx.actor,
+                "started_at": started, "finished_at": started}
+
+    def _skipped(self) -> int:
+        return len({p.line for p in self.focus.problems})
+
+    def _refuse_if_bad(self) -> None:
+        problems = self.focus.problems
+        if not problems or self.skip_invalid:
+            return
+        shown = "\n".join("  " + p.describe(self.focus.name) for p in problems[:SHOWN_PROBLEMS])
+        more = len(problems) - SHOWN_PROBLEMS
+        tail = f"\n  ... and {more} more problem(s)" if more > 0 else ""
+        raise FileRefused(
+            f"{self.focus.name}: {len(problems)} problem(s) in {self._skipped()} row(s); "
+            f"nothing was imported. Fix the file, or import the valid rows with "
+            f"--skip-invalid (the skipped lines are recorded on the import):\n{shown}{tail}",
+            problems=problems)
+
+    def _report_progress(self) -> None:
+        if self.progress:
+            self.progress(self.focus.stats.rows + self._skipped(), self.focus.scan.size)
+
+    def _period_name(self, pid: int) -> str:
+        return next(name for name, i in self.period_ids.items() if i == pid)
+
+    def _attribute(self, batch: Batch) -> tuple[Coded, Coded]:
+        """Attribution tuples and flag strings, once per distinct (tags, x_ values,
+        period mismatch) and indexed per row."""
+        periods = batch.periods()
+        by_detail = np.array([self.expect is not None and p != self.expect.name
+                              for p in periods.values], dtype=bool)
+        mismatch = by_detail[periods.index]
+        tag_index = batch.tags.index
+        xcols = self.mapping.columns
+        if xcols:
+            seen: dict[tuple, int] = {}
+            keys = zip(tag_index.tolist(), mismatch.tolist(),
+                       *(batch.kept.get(c, [None] * batch.size) for c in xcols), strict=True)
+            index = np.array([seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
+            combos = list(seen)
+        else:
+            codes, index = np.unique(tag_index * 2 + mismatch, return_inverse=True)
+            combos = [(c // 2, bool(c % 2)) for c in codes.tolist()]
+        attrs, flags = [], []
+        for tag_i, mis, *xvals in combos:
+            tag = batch.tags.values[tag_i]
+            attr = self.mapping.resolve(tag[1] if tag else None, dict(zip(xcols, xvals, strict=True)))
+            fl = ingest_flags(dict(zip(FIELDS, attr, strict=True)), mis)
+            attrs.append(attr)
+            flags.append(",".join(fl) if fl else None)
+        counts = np.bincount(index, minlength=len(combos))
+        self.flagged += int(sum(c for c, f in zip(counts.tolist(), flags, strict=True) if f))
+        return Coded(attrs, index), Coded(flags, index)
+
+    def _insert(self, conn, shared: charges_repo.SharedRows, import_id: int, batch: Batch) -> None:
+        n = batch.size
+        details = batch.details.values
+        period_ids = []
+        for d in details:
+            name = Period.containing(d[0]).name
+            if name not in self.period_ids:
+                row = periods_repo.get_or_create(conn, Period.parse(name), self.ctx.actor,
+                                                 self.ctx.clock())
+                ensure_writable(row.name, PeriodStatus(row.status))
+                self.period_ids[name] = row.id
+            period_ids.append(self.period_ids[name])
+        attrs, flags = self._attribute(batch)
+        tag_texts = [t[0] if t else None for t in batch.tags.values]
+        cols: dict[str, list] = {
+            "import_id": [import_id] * n,
+            "line": batch.lines,
+            "period_id": Coded(period_ids, batch.details.index).decode(),
+            "source_id": [self.src.id] * n,
+            "detail_id": Coded(shared.detail_ids(details), batch.details.index).decode(),
+            "tag_set_id": Coded(shared.tag_ids(tag_texts), batch.tags.index).decode(),
+            "billing_currency": Coded([d[2] for d in details], batch.details.index).decode(),
+            "charge_period_start": Coded(charges_repo.time_values(conn, batch.charge_start.values),
+                                         batch.charge_start.index).decode(),
+            "charge_period_end": Coded(charges_repo.time_values(conn, batch.charge_end.values),
+                                       batch.charge_end.index).decode(),
+            "resource_id": batch.strings["ResourceId"],
+            "resource_name": batch.strings["ResourceName"],
+            "flags": flags.decode(),
+            "extra": batch.extra,
+        }
+        for name in MONEY_COLUMNS:
+            cols[_snake(name)] = batch.money[name]
+        for name, values in batch.decimals.items():
+            cols[_snake(name)] = values
+        for i, fname in enumerate(FIELDS):
+            cols[fname] = Coded([a[i] for a in attrs.values], attrs.index).decode()
+        charges_repo.insert_rows(conn, cols)
+
+    def _control_totals(self, conn, import_id: int) -> tuple[ColumnTotal, ...]:
+        stats = self.focus.stats
+        stored = imports_repo.stored_totals(
+            conn, import_id, {name: charges_table.c[_snake(name)] for name in MONEY_COLUMNS})
+        out = []
+        for (currency, column), picos in sorted(stats.totals.items()):
+            expected = from_picos(picos)
+            got = stored.get((currency, column), Decimal(0))
+            if got != expected:  # never expected: a storage fault, not a user mistake
+                raise RuntimeError(f"control total mismatch for {column} {currency}: "
+                                   f"read {expected}, stored {got}")
+            out.append(ColumnTotal(currency, column, stats.file_totals[(currency, column)], got))
+        imports_repo.add_totals(conn, import_id, [
+            {"currency": t.currency, "cost_column": t.column, "file_total": t.file_total,
+             "stored_total": t.stored_total} for t in out])
+        return tuple(out)
+
+    def _result(self, status, import_id, totals, replaced) -> IngestResult:
+        stats = self.focus.stats
+        if status == "dry-run":
+            totals = tuple(ColumnTotal(c, col, stats.file_totals[(c, col)], from_picos(p))
+                           for (c, col), p in sorted(stats.totals.items()))
+        problems = self.focus.problems
+        return IngestResult(
+            status, self.focus.name, self.src.name, self.focus.scan.sha256, self.focus.version,
+            import_id=import_id, rows=stats.rows, skipped=self._skipped(), flagged=self.flagged,
+            rounded_values=stats.rounded_values, periods=dict(sorted(stats.rows_per_period.items())),
+            totals=totals, problems=tuple(p.describe(self.focus.name) for p in problems[:SHOWN_PROBLEMS]),
+            problem_count=len(problems), replaced=replaced)
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+__all__ = ["IngestResult", "InvalidInput", "ingest"]

@@ -1,0 +1,76 @@
+"""Period lifecycle: open -> closed -> finalized; reopen with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from openchargeback.domain.errors import Conflict, NotFound
+from openchargeback.domain.periods import Period, PeriodStatus, transition
+from openchargeback.services.context import Context
+from openchargeback.storage import periods as repo
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PeriodInfo:
+    name: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    history: tuple[Transition, ...] = ()
+
+    def as_json(self) -> dict:
+        return {"period": self.name, "status": self.status,
+                "starts_at": self.starts_at.isoformat(), "ends_at": self.ends_at.isoformat(),
+                "history": [{"from": t.from_status, "to": t.to_status, "reason": t.reason,
+                             "actor": t.actor, "at": t.at.isoformat()} for t in self.history]}
+
+
+def _info(conn, row) -> PeriodInfo:
+    history = tuple(Transition(t.from_status, t.to_status, t.reason, t.actor, t.at)
+                    for t in repo.transitions(conn, row.id))
+    return PeriodInfo(row.name, row.status, row.starts_at, row.ends_at, history)
+
+
+def list_periods(ctx: Context) -> list[PeriodInfo]:
+    with ctx.read() as conn:
+        return [PeriodInfo(r.name, r.status, r.starts_at, r.ends_at) for r in repo.list_all(conn)]
+
+
+def get_period(ctx: Context, name: str) -> PeriodInfo:
+    period = Period.parse(name)
+    with ctx.read() as conn:
+        row = repo.get(conn, period.name)
+        if row is None:
+            raise NotFound(f"period {period.name} does not exist yet (it is created by its first import "
+                           f"or by `openchargeback periods open {period.name}`)")
+        return _info(conn, row)
+
+
+def open_period(ctx: Context, name: str) -> PeriodInfo:
+    period = Period.parse(name)
+    with ctx.write() as conn:
+        if repo.get(conn, period.name) is not None:
+            raise Conflict(f"period {period.name} exists already")
+        row = repo.get_or_create(conn, period, ctx.actor, ctx.clock())
+        return _info(conn, row)
+
+
+def change_status(ctx: Context, name: str, action: str, reason: str | None = None) -> PeriodInfo:
+    period = Period.parse(name)
+    with ctx.write() as conn:
+        row = repo.get(conn, period.name)
+        if row is None:
+            raise NotFound(f"period {period.name} does not exist")
+        target = transition(period.name, PeriodStatus(row.status), action, reason)
+        repo.set_status(conn, row, target, reason.strip() if reason else None, ctx.actor, ctx.clock())
+        return _info(conn, repo.get(conn, period.name))

@@ -1,0 +1,108 @@
+"""Engines, migrations and the unit of work.
+
+SQLite runs in WAL mode with a busy timeout so that the CLI and the web server can
+work on one file at once; a writing unit of work takes the write lock up front
+(``BEGIN IMMEDIATE``) so that two writers queue instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+
+from openchargeback.domain.errors import ConfigError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        _sqlite_setup(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    raise ConfigError(f"database.url {url!r}: only sqlite:// and postgresql+psycopg:// are supported")
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+
+def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision(engine: Engine) -> str:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Migrate to the newest revision; returns (before, after)."""
+    before = current_revision(engine)
+    with engine.begin() as conn:
+        conn.info["write"] = True
+        command.upgrade(alembic_config(engine, conn), "head")
+    return before, head_revision(engine)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """A new (empty) database is migrated on first use; an old one must be upgraded
+    explicitly, so that nobody's data is migrated by surprise."""
+    current = current_revision(engine)
+    if current is None:
+        if inspect(engine).get_table_names():
+            raise ConfigError(
+                f"database {engine.url.render_as_string()} has tables but no migration record; "
+                f"it is not an OpenChargeback database")
+        upgrade(engine)
+        return
+    head = head_revision(engine)
+    if current != head:
+        raise ConfigError(
+            f"database is at schema revision {current}, this version needs {head}: "
+            f"back it up, then run `openchargeback db upgrade -c CONFIG`")
+
+
+@contextmanager
+def unit_of_work(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """One transaction: commits when the block ends normally, rolls back otherwise."""
+    with engine.connect() as conn:
+        conn.info["write"] = write
+        with conn.begin():
+            yield conn

@@ -1,0 +1,125 @@
+"""Import records: what file, from where, which rows, control totals, problems."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+
+from openchargeback.storage.sums import money_sum, read_sum
+from openchargeback.storage.tables import (
+    charges,
+    import_problems,
+    import_replacements,
+    import_totals,
+    imports,
+    periods,
+    sources,
+)
+
+_PROBLEM_CHUNK = 5_000
+
+
+def find_active_by_sha(conn: Connection, sha256: str):
+    return conn.execute(
+        select(imports, sources.c.name.label("source_name"))
+        .join(sources, sources.c.id == imports.c.source_id)
+        .where(imports.c.sha256 == sha256, imports.c.status == "complete")
+        .order_by(imports.c.id)).first()
+
+
+def create(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(imports).values(**values)).inserted_primary_key[0]
+
+
+def finish(conn: Connection, import_id: int, values: dict) -> None:
+    conn.execute(update(imports).where(imports.c.id == import_id).values(**values))
+
+
+def add_totals(conn: Connection, import_id: int, totals: list[dict]) -> None:
+    if totals:
+        conn.execute(insert(import_totals), [{"import_id": import_id, **t} for t in totals])
+
+
+def add_problems(conn: Connection, import_id: int, problems) -> None:
+    rows = [{"import_id": import_id, "line": p.line, "column_name": p.column,
+             "value": p.value, "expected": p.expected} for p in problems]
+    for i in range(0, len(rows), _PROBLEM_CHUNK):
+        conn.execute(insert(import_problems), rows[i:i + _PROBLEM_CHUNK])
+
+
+def stored_totals(conn: Connection, import_id: int, money_columns: dict) -> dict:
+    """(currency, FOCUS column) -> exact sum of what is stored for the import."""
+    dialect = conn.dialect.name
+    cols = []
+    for focus_name, column in money_columns.items():
+        cols += money_sum(dialect, column, focus_name)
+    rows = conn.execute(select(charges.c.billing_currency, *cols)
+                        .where(charges.c.import_id == import_id)
+                        .group_by(charges.c.billing_currency)).all()
+    return {(r.billing_currency, name): read_sum(dialect, r, name)
+            for r in rows for name in money_columns}
+
+
+def replace_earlier(conn: Connection, new_id: int, source_id: int, period_ids: list[int]) -> list:
+    """Remove the source's charges of these periods that came from earlier imports."""
+    done = []
+    for period_id in period_ids:
+        counts = conn.execute(
+            select(charges.c.import_id, func.count().label("n"))
+            .where(charges.c.source_id == source_id, charges.c.period_id == period_id,
+                   charges.c.import_id != new_id)
+            .group_by(charges.c.import_id)).all()
+        for old_id, n in counts:
+            conn.execute(delete(charges).where(and_(
+                charges.c.import_id == old_id, charges.c.period_id == period_id)))
+            conn.execute(insert(import_replacements).values(
+                import_id=new_id, replaced_import_id=old_id, period_id=period_id, rows_removed=n))
+            done.append((old_id, period_id, n))
+    for old_id in {d[0] for d in done}:
+        left = conn.execute(select(func.count()).select_from(charges)
+                            .where(charges.c.import_id == old_id)).scalar_one()
+        values = {"replaced_by_id": new_id}
+        if not left:
+            values["status"] = "replaced"
+        conn.execute(update(imports).where(imports.c.id == old_id).values(**values))
+    return done
+
+
+def get(conn: Connection, import_id: int):
+    return conn.execute(
+        select(imports, sources.c.name.label("source_name"))
+        .join(sources, sources.c.id == imports.c.source_id)
+        .where(imports.c.id == import_id)).first()
+
+
+def list_recent(conn: Connection, *, source_id: int | None = None, period: str | None = None,
+                limit: int = 50):
+    q = (select(imports, sources.c.name.label("source_name"))
+         .join(sources, sources.c.id == imports.c.source_id)
+         .order_by(imports.c.id.desc()).limit(limit))
+    if source_id is not None:
+        q = q.where(imports.c.source_id == source_id)
+    if period:
+        q = q.where(imports.c.periods.contains(period))
+    return conn.execute(q).all()
+
+
+def totals(conn: Connection, import_id: int):
+    return conn.execute(select(import_totals).where(import_totals.c.import_id == import_id)
+                        .order_by(import_totals.c.currency, import_totals.c.cost_column)).all()
+
+
+def problems(conn: Connection, import_id: int, limit: int | None = None):
+    q = (select(import_problems).where(import_problems.c.import_id == import_id)
+         .order_by(import_problems.c.line, import_problems.c.id))
+    if limit:
+        q = q.limit(limit)
+    return conn.execute(q).all()
+
+
+def replacements(conn: Connection, import_id: int):
+    """Both directions: what this import replaced, and what replaced it."""
+    q = (select(import_replacements, periods.c.name.label("period"))
+         .join(periods, periods.c.id == import_replacements.c.period_id)
+         .where((import_replacements.c.import_id == import_id)
+                | (import_replacements.c.replaced_import_id == import_id)))
+    return conn.execute(q).all()

@@ -1,0 +1,86 @@
+"""Column types that keep money exact and times aware on every backend.
+
+Money is stored as a BIGINT count of picounits (1e-12 of a currency unit) on SQLite
+and PostgreSQL alike: integers add exactly in SQL, and no REAL or float is ever
+involved. The range is +-9,223,372.036854775807 per value. Sums are exact:
+PostgreSQL widens SUM(bigint) to NUMERIC; SQLite sums the millionths and the
+remainders separately (see :func:`openchargeback.storage.sums.money_sum`) so that no
+sum of realistic amounts can overflow 64 bits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, DateTime, Numeric, String, Text
+from sqlalchemy.types import TypeDecorator
+
+from openchargeback.domain.money import from_picos, money, to_picos
+
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class Money(TypeDecorator):
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return to_picos(money(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else from_picos(int(value))
+
+
+class ExactDecimal(TypeDecorator):
+    """Quantities and unit prices: exact, any scale; not summed in SQL."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value) if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes: TIMESTAMPTZ on PostgreSQL, fixed-width UTC text on SQLite
+    (so that text order is time order)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(String(26))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: times must be aware UTC")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.strftime(SQLITE_TIME_FORMAT)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.strptime(value, SQLITE_TIME_FORMAT).replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def sqlite_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(SQLITE_TIME_FORMAT)
