@@ -1,9 +1,10 @@
-"""One pass over a file's bytes before it is read: SHA-256, size, format, and whether
-record line numbers can be derived from the records themselves (no blank lines)."""
+"""One pass over a file's bytes: SHA-256, size and newline count. It runs on its own
+thread while the file is read (hashlib and zlib release the GIL)."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,45 +16,60 @@ _CHUNK = 4 * 1024 * 1024
 class FileScan:
     sha256: str
     size: int
-    format: str  # csv, csv.gz or parquet
-    blank_lines: bool  # a blank line somewhere: count lines with the csv module instead
     newlines: int  # newline characters in the (decompressed) text
     ends_with_newline: bool
 
 
-def detect_format(head: bytes) -> str:
+def detect_format(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
     if head[:2] == b"\x1f\x8b":
         return "csv.gz"
-    if head[:4] == b"PAR1":
+    if head == b"PAR1":
         return "parquet"
     return "csv"
 
 
-def scan(path: Path) -> FileScan:
+def scan(path: Path, fmt: str) -> FileScan:
     digest = hashlib.sha256()
-    size = 0
-    blank = False
-    fmt = None
-    inflate = None
-    tail = b""
-    newlines = 0
+    size = newlines = 0
+    last = b""
+    inflate = zlib.decompressobj(wbits=47) if fmt == "csv.gz" else None
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
-            if fmt is None:
-                fmt = detect_format(chunk)
-                if fmt == "csv.gz":
-                    inflate = zlib.decompressobj(wbits=47)
             digest.update(chunk)
             size += len(chunk)
             if fmt == "parquet":
                 continue
             text = inflate.decompress(chunk) if inflate else chunk
-            if not text:
-                continue
-            newlines += text.count(b"\n")
-            # An empty line may also sit inside a quoted value; erring towards True only
-            # costs speed (line numbers are then counted by the csv module).
-            joint = tail + text[:2]
-            blank = blank or any(p in t for p in (b"\n\n", b"\n\r\n") for t in (text, joint))
-            tail = text[-2:]
-    return FileScan(digest.hexdigest(), size, fmt or "csv", blank, newlines, tail.endswith(b"\n"))
+            if text:
+                newlines += text.count(b"\n")
+                last = text[-1:]
+    return FileScan(digest.hexdigest(), size, newlines, last == b"\n")
+
+
+class BackgroundScan:
+    """Start :func:`scan` now; ``result()`` waits for it (and re-raises its error)."""
+
+    def __init__(self, path: Path, fmt: str):
+        self._result: FileScan | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path, fmt),
+                                        name="focus-scan", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, fmt: str) -> None:
+        try:
+            self._result = scan(path, fmt)
+        except BaseException as exc:  # re-raised by result()
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> FileScan:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result

@@ -23,6 +23,7 @@ from openchargeback.domain.money import from_picos, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.focus.batch import Batch, Coded
 from openchargeback.focus.columns import MONEY_COLUMNS
+from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
 from openchargeback.services.context import Context
 from openchargeback.storage import charges as charges_repo
@@ -93,21 +94,27 @@ def ingest(ctx: Context, path: str | Path, source: str, period: str | None = Non
                 ensure_writable(row.name, PeriodStatus(row.status))
     mapping = TagMapping.build(ctx.settings.mapping(),
                                json.loads(src.tag_mapping) if src.tag_mapping else None)
-    focus = FocusFile(path, default_currency=ctx.settings.currency, keep_columns=mapping.columns)
-    if not dry_run:
-        with ctx.read() as conn:
-            dup = imports_repo.find_active_by_sha(conn, focus.scan.sha256)
-        if dup is not None:
-            return IngestResult("duplicate", focus.name, dup.source_name, focus.scan.sha256,
-                                dup.focus_version, duplicate_of=dup.id, rows=dup.row_count)
-    run = _Run(ctx, focus, src, expect, mapping, replace, skip_invalid, dry_run, progress)
-    try:
-        return run.execute()
-    except NeedsExactReader:
+    for exact in (False, True):
         focus = FocusFile(path, default_currency=ctx.settings.currency,
-                          keep_columns=mapping.columns, exact=True)
+                          keep_columns=mapping.columns, exact=exact)
         run = _Run(ctx, focus, src, expect, mapping, replace, skip_invalid, dry_run, progress)
-        return run.execute()
+        try:
+            return run.execute()
+        except NeedsExactReader:
+            continue  # records span lines: read again with the csv module
+        except _Duplicate as dup:
+            return IngestResult("duplicate", focus.name, dup.row.source_name, dup.row.sha256,
+                                dup.row.focus_version, duplicate_of=dup.row.id,
+                                rows=dup.row.row_count)
+    raise AssertionError("unreachable")
+
+
+class _Duplicate(Exception):
+    """The file was imported before (same SHA-256): roll back, say so."""
+
+    def __init__(self, row):
+        super().__init__(f"duplicate of import #{row.id}")
+        self.row = row
 
 
 class _Run:
@@ -117,6 +124,8 @@ class _Run:
         self.dry_run, self.progress = dry_run, progress
         self.flagged = 0
         self.period_ids: dict[str, int] = {}
+        self.dup_checked = False
+        self.size = focus.path.stat().st_size
 
     def execute(self) -> IngestResult:
         if self.dry_run:
@@ -129,9 +138,11 @@ class _Run:
         with self.ctx.write() as conn:
             import_id = imports_repo.create(conn, self._import_values(started))
             shared = charges_repo.SharedRows(conn)
-            for batch in self.focus.batches():
+            for batch in prefetch(self.focus.batches()):
+                self._check_duplicate(conn, wait=False)
                 self._insert(conn, shared, import_id, batch)
                 self._report_progress()
+            self._check_duplicate(conn, wait=True)
             self._refuse_if_bad()
             replaced = ()
             if self.replace:
@@ -142,7 +153,9 @@ class _Run:
             totals = self._control_totals(conn, import_id)
             imports_repo.add_problems(conn, import_id, self.focus.problems)
             stats = self.focus.stats
+            scan = self.focus.scan
             imports_repo.finish(conn, import_id, {
+                "sha256": scan.sha256, "size_bytes": scan.size,
                 "periods": ",".join(sorted(stats.rows_per_period)),
                 "row_count": stats.rows, "skipped_count": self._skipped(),
                 "rounded_values": stats.rounded_values, "flagged_count": self.flagged,
@@ -153,10 +166,18 @@ class _Run:
         return self._result("imported", import_id, totals, replaced)
 
     # -- pieces ---------------------------------------------------------------------------
+    def _check_duplicate(self, conn, *, wait: bool) -> None:
+        """Once the hash is known (it is computed while the file is read)."""
+        if self.dup_checked or not (wait or self.focus.scanned):
+            return
+        self.dup_checked = True
+        dup = imports_repo.find_active_by_sha(conn, self.focus.scan.sha256)
+        if dup is not None:
+            raise _Duplicate(dup)
+
     def _import_values(self, started) -> dict:
-        scan = self.focus.scan
-        return {"source_id": self.src.id, "filename": self.focus.name, "sha256": scan.sha256,
-                "size_bytes": scan.size, "format": scan.format, "focus_version": "",
+        return {"source_id": self.src.id, "filename": self.focus.name, "sha256": "",
+                "size_bytes": 0, "format": self.focus.format, "focus_version": "",
                 "status": "complete", "requested_period": self.expect.name if self.expect else None,
                 "periods": "", "row_count": 0, "skipped_count": 0, "rounded_values": 0,
                 "flagged_count": 0, "columns": "{}", "actor": self.ctx.actor,
@@ -180,7 +201,7 @@ class _Run:
 
     def _report_progress(self) -> None:
         if self.progress:
-            self.progress(self.focus.stats.rows + self._skipped(), self.focus.scan.size)
+            self.progress(self.focus.stats.rows + self._skipped(), self.size)
 
     def _period_name(self, pid: int) -> str:
         return next(name for name, i in self.period_ids.items() if i == pid)
@@ -256,7 +277,8 @@ class _Run:
     def _control_totals(self, conn, import_id: int) -> tuple[ColumnTotal, ...]:
         stats = self.focus.stats
         stored = imports_repo.stored_totals(
-            conn, import_id, {name: charges_table.c[_snake(name)] for name in MONEY_COLUMNS})
+            conn, import_id, self.src.id, list(self.period_ids.values()),
+            {name: charges_table.c[_snake(name)] for name in MONEY_COLUMNS})
         out = []
         for (currency, column), picos in sorted(stats.totals.items()):
             expected = from_picos(picos)

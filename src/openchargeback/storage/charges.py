@@ -43,10 +43,13 @@ class SharedRows:
             for row in self.conn.execute(select(charge_details.c.id, charge_details.c.key)
                                          .where(charge_details.c.key.in_(list(keys)))):
                 self.details[keys.pop(row.key)] = row.id
-            for key, d in keys.items():
-                values = dict(zip(DETAIL_STORAGE_COLUMNS, d, strict=True))
-                self.details[d] = self.conn.execute(
-                    insert(charge_details).values(key=key, **values)).inserted_primary_key[0]
+            if keys:
+                self.conn.execute(insert(charge_details), [
+                    {"key": key, **dict(zip(DETAIL_STORAGE_COLUMNS, d, strict=True))}
+                    for key, d in keys.items()])
+                for row in self.conn.execute(select(charge_details.c.id, charge_details.c.key)
+                                             .where(charge_details.c.key.in_(list(keys)))):
+                    self.details[keys[row.key]] = row.id
         return [self.details[d] for d in details]
 
     def tag_ids(self, texts: list[str | None]) -> list[int | None]:
@@ -56,9 +59,11 @@ class SharedRows:
             for row in self.conn.execute(select(tag_sets.c.id, tag_sets.c.key)
                                          .where(tag_sets.c.key.in_(list(keys)))):
                 self.tags[keys.pop(row.key)] = row.id
-            for key, text in keys.items():
-                self.tags[text] = self.conn.execute(
-                    insert(tag_sets).values(key=key, tags=text)).inserted_primary_key[0]
+            if keys:
+                self.conn.execute(insert(tag_sets), [{"key": k, "tags": t} for k, t in keys.items()])
+                for row in self.conn.execute(select(tag_sets.c.id, tag_sets.c.key)
+                                             .where(tag_sets.c.key.in_(list(keys)))):
+                    self.tags[keys[row.key]] = row.id
         return [None if t is None else self.tags[t] for t in texts]
 
 

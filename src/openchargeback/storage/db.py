@@ -43,11 +43,12 @@ def _sqlite_setup(engine: Engine) -> None:
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA page_size=16384")  # takes effect on a new database only
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+        cur.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache (a bound, not an allocation)
         cur.close()
 
     @event.listens_for(engine, "begin")

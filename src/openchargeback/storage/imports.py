@@ -46,14 +46,17 @@ def add_problems(conn: Connection, import_id: int, problems) -> None:
         conn.execute(insert(import_problems), rows[i:i + _PROBLEM_CHUNK])
 
 
-def stored_totals(conn: Connection, import_id: int, money_columns: dict) -> dict:
+def stored_totals(conn: Connection, import_id: int, source_id: int, period_ids: list[int],
+                  money_columns: dict) -> dict:
     """(currency, FOCUS column) -> exact sum of what is stored for the import."""
     dialect = conn.dialect.name
     cols = []
     for focus_name, column in money_columns.items():
         cols += money_sum(dialect, column, focus_name)
     rows = conn.execute(select(charges.c.billing_currency, *cols)
-                        .where(charges.c.import_id == import_id)
+                        .where(charges.c.period_id.in_(period_ids),
+                               charges.c.source_id == source_id,
+                               charges.c.import_id == import_id)
                         .group_by(charges.c.billing_currency)).all()
     return {(r.billing_currency, name): read_sum(dialect, r, name)
             for r in rows for name in money_columns}

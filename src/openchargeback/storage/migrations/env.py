@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from openchargeback.storage.tables import metadata
+from openchargeback.storage.schema import metadata
 
 config = context.config
 

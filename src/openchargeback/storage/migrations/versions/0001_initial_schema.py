@@ -167,10 +167,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('charges', schema=None) as batch_op:
-        batch_op.create_index('ix_charges_import', ['import_id'], unique=False)
-        batch_op.create_index('ix_charges_period_pi', ['period_id', 'pi_email'], unique=False)
-        batch_op.create_index('ix_charges_period_project', ['period_id', 'project_id'], unique=False)
-        batch_op.create_index('ix_charges_period_source', ['period_id', 'source_id'], unique=False)
+        batch_op.create_index('ix_charges_period_source_import', ['period_id', 'source_id', 'import_id'], unique=False)
 
     op.create_table('import_problems',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -200,7 +197,7 @@ def upgrade() -> None:
     sa.Column('currency', sa.String(length=16), nullable=False),
     sa.Column('cost_column', sa.String(length=32), nullable=False),
     sa.Column('file_total', openchargeback.storage.types.ExactDecimal(), nullable=False),
-    sa.Column('stored_total', openchargeback.storage.types.Money(), nullable=False),
+    sa.Column('stored_total', openchargeback.storage.types.ExactDecimal(), nullable=False),
     sa.ForeignKeyConstraint(['import_id'], ['imports.id'], ),
     sa.PrimaryKeyConstraint('import_id', 'currency', 'cost_column')
     )
@@ -214,10 +211,7 @@ def downgrade() -> None:
 
     op.drop_table('import_problems')
     with op.batch_alter_table('charges', schema=None) as batch_op:
-        batch_op.drop_index('ix_charges_period_source')
-        batch_op.drop_index('ix_charges_period_project')
-        batch_op.drop_index('ix_charges_period_pi')
-        batch_op.drop_index('ix_charges_import')
+        batch_op.drop_index('ix_charges_period_source_import')
 
     op.drop_table('charges')
     with op.batch_alter_table('period_transitions', schema=None) as batch_op:
