@@ -1,20 +1,8 @@
-"""Charge attribution and the flags set at ingest."""
+"""The flags set on a charge at ingest, and their reasons in words."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-
-ATTRIBUTION_FIELDS = (
-    "pi_email",
-    "project_id",
-    "fund_org",
-    "cost_center",
-    "account_code",
-    "reference_1",
-    "reference_2",
-)
-
-COST_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 
 
 class Flag(StrEnum):
@@ -49,5 +37,4 @@ def describe_flags(flags: str | None) -> list[str]:
     """Words for a stored flags string (comma-separated codes)."""
     if not flags:
         return []
-    return [FLAG_REASONS.get(Flag(code), code) if code in Flag._value2member_map_ else code
-            for code in flags.split(",")]
+    return [FLAG_REASONS.get(code, code) for code in flags.split(",")]

@@ -117,7 +117,8 @@ class FocusFile:
                 yield batch
 
     def _text_stream(self):
-        raw = gzip.open(self.path, "rb") if self.format == "csv.gz" else open(self.path, "rb")
+        # The caller closes both (``with raw, text:``).
+        raw = gzip.open(self.path, "rb") if self.format == "csv.gz" else open(self.path, "rb")  # noqa: SIM115
         return raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
     def _read_header(self) -> list[str]:
@@ -125,11 +126,24 @@ class FocusFile:
         with raw, text:
             try:
                 header = next(csv.reader(text), None)
-            except UnicodeDecodeError as exc:
-                raise FileRefused(f"{self.name}:1: not UTF-8 text ({exc.reason})") from None
+            except UnicodeDecodeError:
+                raise self._not_utf8() from None
         if not header:
             raise FileRefused(f"{self.name} is empty: expected a FOCUS header line")
         return header
+
+    def _not_utf8(self) -> FileRefused:
+        """The refusal for a file that is not UTF-8, naming the first bad line. Decoders
+        read ahead, so the line is found again here, one physical line at a time."""
+        raw = gzip.open(self.path, "rb") if self.format == "csv.gz" else open(self.path, "rb")  # noqa: SIM115
+        with raw:
+            for number, line in enumerate(raw, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return FileRefused(f"{self.name}:{number}: not UTF-8 text ({exc.reason} at "
+                                       f"byte {exc.start + 1} of the line); export the file as UTF-8")
+        return FileRefused(f"{self.name}: not UTF-8 text; export the file as UTF-8")
 
     def _arrow_tables(self) -> Iterator[tuple[pa.Table, list[int]]]:
         header = self._read_header()
@@ -155,7 +169,7 @@ class FocusFile:
             )
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-                raise FileRefused(f"{self.name}: not UTF-8 text; export the file as UTF-8") from None
+                raise self._not_utf8() from None
             raise NeedsExactReader() from exc
         line = 2
         pending: list[pa.RecordBatch] = []
@@ -171,7 +185,7 @@ class FocusFile:
                     line += table.num_rows
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-                raise FileRefused(f"{self.name}: not UTF-8 text; export the file as UTF-8") from None
+                raise self._not_utf8() from None
             raise NeedsExactReader() from exc
         if pending:
             table = pa.Table.from_batches(pending)
@@ -212,10 +226,8 @@ class FocusFile:
                     start = reader.line_num + 1
                 if rows:
                     yield _table(rows, width), lines
-            except UnicodeDecodeError as exc:
-                raise FileRefused(
-                    f"{self.name}:{reader.line_num + 1}: not UTF-8 text ({exc.reason}); "
-                    f"export the file as UTF-8") from None
+            except UnicodeDecodeError:
+                raise self._not_utf8() from None
             except csv.Error as exc:
                 raise FileRefused(f"{self.name}:{reader.line_num}: malformed CSV: {exc}") from None
 

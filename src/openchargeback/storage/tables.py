@@ -14,7 +14,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 from openchargeback.storage.types import ExactDecimal, Money, UTCDateTime
@@ -159,10 +158,13 @@ charges = Table(
     Column("id", Integer, primary_key=True),
     Column("import_id", ForeignKey("imports.id"), nullable=False),
     Column("line", Integer, nullable=False),
-    Column("period_id", ForeignKey("periods.id"), nullable=False),
-    Column("source_id", ForeignKey("sources.id"), nullable=False),
-    Column("detail_id", ForeignKey("charge_details.id"), nullable=False),
-    Column("tag_set_id", ForeignKey("tag_sets.id")),
+    # Only the ingest writes these four, from rows it reads or creates in the same
+    # transaction. Foreign keys on them would be checked row by row and cost more than
+    # half of a PostgreSQL bulk load (26 s instead of 12 s per million rows).
+    Column("period_id", Integer, nullable=False),  # periods.id
+    Column("source_id", Integer, nullable=False),  # sources.id
+    Column("detail_id", Integer, nullable=False),  # charge_details.id
+    Column("tag_set_id", Integer),  # tag_sets.id
     Column("billing_currency", String(16), nullable=False),
     Column("charge_period_start", UTCDateTime, nullable=False),
     Column("charge_period_end", UTCDateTime, nullable=False),
@@ -195,7 +197,6 @@ charges = Table(
 CHARGE_INSERT_COLUMNS = tuple(c.name for c in charges.columns if c.name != "id")
 
 __all__ = [
-    "UniqueConstraint",
     "charge_details",
     "charges",
     "import_problems",

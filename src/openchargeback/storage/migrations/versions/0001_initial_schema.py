@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-21 06:19:09.763632
 """
-from alembic import op
 import sqlalchemy as sa
-import openchargeback.storage.types
+from alembic import op
 
+import openchargeback.storage.types
 
 revision = '0001'
 down_revision = None
@@ -159,11 +159,7 @@ def upgrade() -> None:
     sa.Column('reference_2', sa.String(length=300), nullable=True),
     sa.Column('flags', sa.String(length=300), nullable=True),
     sa.Column('extra', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['detail_id'], ['charge_details.id'], ),
     sa.ForeignKeyConstraint(['import_id'], ['imports.id'], ),
-    sa.ForeignKeyConstraint(['period_id'], ['periods.id'], ),
-    sa.ForeignKeyConstraint(['source_id'], ['sources.id'], ),
-    sa.ForeignKeyConstraint(['tag_set_id'], ['tag_sets.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('charges', schema=None) as batch_op:
