@@ -9,6 +9,7 @@ problem are left out of the batch and described in ``focus_file.problems``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -130,6 +131,7 @@ class _Rows:
 def normalise(f, table: pa.Table, lines: list[int]) -> Batch:
     rows = _Rows(f, lines)
     n = table.num_rows
+    table = _without_nul(f, rows, table)
 
     def column(name: str):
         slot = f._slots.get(name)
@@ -179,19 +181,49 @@ def normalise(f, table: pa.Table, lines: list[int]) -> Batch:
     return batch
 
 
+def _may_hold_nul(col) -> bool:
+    """Cheap test on the raw bytes: False means no value of ``col`` holds a NUL."""
+    for chunk in col.chunks:
+        buffers = chunk.buffers()
+        data = buffers[2] if len(buffers) > 2 else None
+        if data is not None and data.size and np.frombuffer(data, np.uint8).min() == 0:
+            return True
+    return False
+
+
+def _without_nul(f, rows: _Rows, table: pa.Table) -> pa.Table:
+    """A NUL character is no billing text (and PostgreSQL cannot store it): each cell
+    holding one is a problem of its row, and the character is taken out of the table."""
+    for i in range(table.num_columns):
+        col = table.column(i)
+        if not _may_hold_nul(col):
+            continue
+        hits = pc.fill_null(pc.match_substring(col, "\x00"), False)
+        where = np.nonzero(hits.to_numpy(zero_copy_only=False))[0]
+        if not len(where):
+            continue
+        name = next((c for c, slot in f._slots.items() if slot == i), f.headers[i].strip())
+        texts = col.to_pylist()
+        for r in where.tolist():
+            rows.bad(r, name, texts[r].replace("\x00", "\ufffd"), "text without NUL characters")
+        table = table.set_column(i, table.field(i), pc.replace_substring(col, "\x00", "\ufffd"))
+    return table
+
+
 def _details(f, rows: _Rows, column, n: int) -> Coded:
     present = [name for name in C.DETAIL_COLUMNS if name in f._slots]
     cols = [_nullify(column(name), name in C.PLACEHOLDER_NULL_COLUMNS) for name in present]
-    joined = pc.binary_join_element_wise(*cols, _SEP, null_handling="replace",
-                                         null_replacement=_NONE)
-    raw_keys, raw_index = _encode(joined)
+    raw_keys, raw_index = _encode(_join(cols))
+    escaped = any(key.count(_SEP) != len(present) - 1 for key in raw_keys)
+    if escaped:  # a value held the separator itself: join again with escapes
+        raw_keys, raw_index = _encode(_join([_escape(c) for c in cols]))
     # Distinct raw keys may normalise to one detail ("Usage" and "usage").
     keys: dict[tuple, int] = {}
     remap = np.empty(len(raw_keys), dtype=np.int64)
     for k, key in enumerate(raw_keys):
         parts = key.split(_SEP)
-        if len(parts) != len(present):  # a value held the separator itself
-            raise ValueError("unexpected separator in a FOCUS value")
+        if escaped:
+            parts = [p if p == _NONE else _unescape(p) for p in parts]
         cells = dict(zip(present, (None if p == _NONE else p for p in parts), strict=True))
         detail = _detail(f, cells, rows, np.nonzero(raw_index == k)[0])
         remap[k] = keys.setdefault(detail, len(keys)) if detail is not None else -1
@@ -202,6 +234,27 @@ def _details(f, rows: _Rows, column, n: int) -> Coded:
         index = np.where(index < 0, 0, index)
     values = list(keys) or [_PLACEHOLDER_DETAIL]
     return Coded(values, index)
+
+
+def _join(cols):
+    return pc.binary_join_element_wise(*cols, _SEP, null_handling="replace",
+                                       null_replacement=_NONE)
+
+
+_ESC = "\x1e"
+_ESCAPES = ((_ESC, _ESC + "0"), (_SEP, _ESC + "1"), (_NONE, _ESC + "2"))
+_UNESCAPE = re.compile(_ESC + "([012])")
+
+
+def _escape(col):
+    """Values without the separator or the null marker (rare: only when a file has them)."""
+    for plain, escaped in _ESCAPES:
+        col = pc.replace_substring(col, plain, escaped)
+    return col
+
+
+def _unescape(text: str) -> str:
+    return _UNESCAPE.sub(lambda m: _ESCAPES[int(m.group(1))][0], text)
 
 
 _PLACEHOLDER_DETAIL = tuple([_EPOCH, _EPOCH] + [None] * (len(C.DETAIL_COLUMNS) - 2))
@@ -301,7 +354,9 @@ def _money(rows: _Rows, name: str, col, n: int) -> tuple[list[int | None], list 
     if col is None:
         return [None] * n, None
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    isnull = pc.is_in(col, value_set=_NULL_TEXT).to_numpy(zero_copy_only=False)
+    # Null text in a CSV; a real null in a typed Parquet column.
+    isnull = pc.or_(pc.is_in(col, value_set=_NULL_TEXT), pc.is_null(col)) \
+        .to_numpy(zero_copy_only=False)
     try:
         dec = pc.cast(pc.if_else(isnull, "0", col), _DECIMAL_TYPE)
         words = np.frombuffer(dec.buffers()[1], dtype=np.int64).reshape(-1, 2)

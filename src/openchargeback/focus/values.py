@@ -94,4 +94,6 @@ def parse_tags(text: str) -> dict[str, object]:
     for key, value in obj.items():
         if isinstance(value, (dict, list)):
             raise ValueError(f"a JSON object of scalar values (tag {key!r} holds a {type(value).__name__})")
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise ValueError(f"tags without NUL characters (tag {key!r})")
     return obj
