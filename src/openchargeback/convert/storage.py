@@ -1,0 +1,156 @@
+"""Storage usage reports (CSV or JSON) to TB-month / GB-month usage lines.
+
+A record names a path or share, an owner or project, the bytes used and, optionally,
+a snapshot date and a tier. Header names are matched case-insensitively:
+
+    path:  path, share, filesystem, fileset, directory
+    owner: owner, project, group, user, account
+    bytes: bytes, used_bytes, bytes_used, usage_bytes, size_bytes
+    date:  date, snapshot_date, day            (optional)
+    tier:  tier, class, pool                   (optional; default ``standard``)
+
+JSON is a list of such objects, or an object holding one such list. Without dates
+the report is one snapshot for the period given. With dates, each month's usage of
+a path is the average over that month's snapshot days in the report (a path absent
+on a snapshot day counts 0 that day), times one month. The quantity's unit is the
+unit of the tier's rate: tb-month (10^12 bytes), tib-month (2^40), gb-month (10^9)
+or gib-month (2^30).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+from openchargeback.convert.attribution import AttributionMap
+from openchargeback.convert.focus_writer import LineInfo
+from openchargeback.convert.usage import ConversionReport, Usage, quantity
+from openchargeback.domain.errors import InvalidInput
+from openchargeback.domain.periods import Period
+from openchargeback.domain.pricing import UsageLine
+from openchargeback.domain.rates import RateTable
+
+ALIASES = {
+    "path": ("path", "share", "filesystem", "fileset", "directory"),
+    "owner": ("owner", "project", "group", "user", "account"),
+    "bytes": ("bytes", "used_bytes", "bytes_used", "usage_bytes", "size_bytes"),
+    "date": ("date", "snapshot_date", "day"),
+    "tier": ("tier", "class", "pool"),
+}
+UNIT_BYTES = {"tb-month": 10**12, "tib-month": 2**40, "gb-month": 10**9, "gib-month": 2**30}
+
+
+def _records(path: Path, report: ConversionReport):
+    """(line or index, {field: text}) for each record."""
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{path.name}: not a JSON storage report: {exc}") from None
+        if isinstance(data, dict):
+            lists = [v for v in data.values() if isinstance(v, list)]
+            if len(lists) != 1:
+                raise InvalidInput(f"{path.name}: expected a list of records, or an object "
+                                   f"holding exactly one list")
+            data = lists[0]
+        if not isinstance(data, list):
+            raise InvalidInput(f"{path.name}: expected a list of records")
+        for i, obj in enumerate(data, start=1):
+            if not isinstance(obj, dict):
+                report.problems.append(f"{path.name}: record {i}: expected an object")
+                continue
+            yield f"{path.name}: record {i}", _fields({str(k): v for k, v in obj.items()})
+        return
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames:
+            raise InvalidInput(f"{path.name}: empty storage report (expected a header line)")
+        for row in reader:
+            yield f"{path.name}:{reader.line_num}", _fields(row)
+
+
+def _fields(row: dict) -> dict[str, str | None]:
+    lower = {k.strip().lower(): v for k, v in row.items() if k is not None}
+    out: dict[str, str | None] = {}
+    for name, aliases in ALIASES.items():
+        value = next((lower[a] for a in aliases if a in lower and lower[a] not in (None, "")), None)
+        out[name] = None if value is None else str(value).strip()
+    return out
+
+
+def _day(text: str) -> date:
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        raise ValueError(f"date {text!r} is not a date such as 2025-01-31") from None
+
+
+def convert_storage(path: str | Path, *, table: RateTable, amap: AttributionMap,
+                    period: Period | None = None, service: str = "storage",
+                    default_tier: str = "standard", skip_invalid: bool = False) -> Usage:
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"storage report {p}: no such file")
+    report = ConversionReport("storage", p.name)
+    # (period, path, owner, tier) -> bytes summed over snapshot days; period -> days
+    sums: dict[tuple, int] = {}
+    days: dict[Period, set[date | None]] = {}
+    for where, rec in _records(p, report):
+        report.records += 1
+        try:
+            if rec["path"] is None and rec["owner"] is None:
+                raise ValueError("neither a path nor an owner/project")
+            if rec["bytes"] is None:
+                raise ValueError("no bytes value")
+            n = int(rec["bytes"])
+            if n < 0:
+                raise ValueError(f"negative bytes {n}")
+            day = _day(rec["date"]) if rec["date"] else None
+        except ValueError as exc:
+            report.problems.append(f"{where}: {exc}")
+            continue
+        if day is None:
+            if period is None:
+                raise InvalidInput(f"{p.name}: the report has no dates; give the period it is for "
+                                   f"(--period YYYY-MM)")
+            rec_period = period
+        else:
+            rec_period = Period(day.year, day.month)
+            if period is not None and rec_period != period:
+                report.skip("snapshot outside the period")
+                continue
+        key = (rec_period, rec["path"] or "", rec["owner"] or "", rec["tier"] or default_tier)
+        days.setdefault(rec_period, set()).add(day)
+        sums[key] = sums.get(key, 0) + n
+        report.used += 1
+    report.refuse_if_problems(skip_invalid)
+    lines: list[UsageLine] = []
+    for (per, spath, owner, tier), total in sums.items():
+        rate = table.find(service, "storage", {"tier": tier}, per.start.date())
+        unit_bytes = UNIT_BYTES.get(rate.unit)
+        if unit_bytes is None:
+            raise InvalidInput(f"rate table {table.name!r}: {rate.label} prices storage per "
+                               f"{rate.unit}; use tb-month, tib-month, gb-month or gib-month")
+        n_days = len(days[per])
+        q = quantity(total, n_days * unit_bytes)
+        if not q:
+            report.skip("zero usage")
+            continue
+        r = amap.resolve(("path", spath or None), ("project", owner or None), ("user", owner or None))
+        desc = f"{tier} storage" + (f", average of {n_days} snapshot(s)" if None not in days[per] else "")
+        tags = tuple((k, v) for k, v in (("path", spath), ("owner", owner), ("tier", tier)) if v)
+        info = LineInfo(sub_account=owner or spath or None, resource_id=spath or owner,
+                        resource_name=spath or owner, resource_type="Storage allocation",
+                        description=desc, attribution=r.entry, tags=tags, unmapped=r.missing)
+        lines.append(UsageLine(per, service, "storage", q, tier=tier, account=owner or None,
+                               project=r.project, ref=info))
+        if r.missing:
+            report.unmapped[r.missing] = report.unmapped.get(r.missing, 0) + 1
+    for per, ds in days.items():
+        if None in ds and len(ds) > 1:
+            report.notes.append(f"{per}: records with and without dates are mixed; undated ones "
+                                f"count as one more snapshot day")
+    lines.sort(key=lambda u: (u.period, u.project or "", u.ref.resource_id or "", u.tier or ""))
+    return Usage(lines, report, inputs=(str(p),))
