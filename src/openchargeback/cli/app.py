@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from openchargeback import __version__
@@ -15,6 +14,11 @@ from openchargeback.cli.common import ConfigOpt
 from openchargeback.cli.ingest import ingest_command
 from openchargeback.cli.reports import charges_app, report_app
 from openchargeback.domain.errors import OpenChargebackError
+
+try:  # typer >= 0.20 vendors click and raises its own exceptions
+    from typer import TyperException as _UsageError
+except ImportError:  # older typer raises click's
+    from click import ClickException as _UsageError
 
 app = typer.Typer(
     name="openchargeback",
@@ -68,13 +72,16 @@ def main(argv: list[str] | None = None) -> None:
     except OpenChargebackError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         sys.exit(1)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except _UsageError as exc:  # usage errors (exit 2), shown as the parser words them
+        if hasattr(exc, "show"):
+            exc.show()
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted; the file being imported was rolled back", err=True)
