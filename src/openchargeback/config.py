@@ -64,11 +64,33 @@ class SourceSettings(_Strict):
     tag_mapping: TagMappingOverride | None = None
 
 
+class ServerSettings(_Strict):
+    """The web server (``openchargeback serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str | None = None  # signs session and CSRF tokens; >= 32 characters
+    session_lifetime_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30)
+    max_upload_mb: int = Field(default=500, ge=1, le=100_000)
+    data_dir: str = "./instance/uploads"  # uploaded files are written only here
+
+
+class UserSettings(_Strict):
+    """A bootstrap user, created at server start when missing."""
+
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password_hash: str = Field(pattern=r"^\$(argon2id|2b|2y)\$")
+    role: Literal["admin", "reviewer", "viewer"] = "viewer"
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     currency: str = Field(default="USD", pattern=r"^[A-Za-z]{3}$")
     tag_mapping: TagMappingSettings = TagMappingSettings()
     sources: list[SourceSettings] = []
+    dev_mode: bool = False
+    server: ServerSettings = ServerSettings()
+    users: list[UserSettings] = []
 
     # Where the settings came from (for messages); not a YAML key.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -86,6 +108,11 @@ class Settings(_Strict):
             if key in seen:
                 raise ValueError(f"source name {s.name!r} is declared twice (names are case-insensitive)")
             seen.add(key)
+        names: set[str] = set()
+        for u in self.users:
+            if u.username.lower() in names:
+                raise ValueError(f"user {u.username!r} is declared twice (user names are case-insensitive)")
+            names.add(u.username.lower())
         return self
 
     def source_dicts(self) -> list[dict]:
@@ -100,6 +127,47 @@ class Settings(_Strict):
 
     def mapping(self) -> dict[str, list[str]]:
         return {f: _as_list(getattr(self.tag_mapping, f)) for f in ATTRIBUTION_FIELDS}
+
+
+# The demo admin of config.example.yaml (password "demo-admin") and its dev secret:
+# accepted only with dev_mode: true.
+EXAMPLE_PASSWORD_HASHES = frozenset({
+    "$argon2id$v=19$m=65536,t=3,p=4$b3BlbmNoYXJnZWJhY2stZGVtbw$"
+    "nCrhOmzm5Fy2WbZryuKQmTPW08TH+J3PQaQCdDArj6E",
+})
+EXAMPLE_SECRET_KEYS = frozenset({"dev-only-secret-change-me-0123456789abcdef"})
+_WEAK_SECRETS = {"changeme", "secret", "password", "development", "dev", "test"}
+MIN_SECRET_LENGTH = 32
+
+
+def serve_problems(settings: Settings) -> list[str]:
+    """Why the web server must not start with these settings (empty when it may).
+
+    Outside dev mode: a missing, short or published secret_key, or a user declared
+    with the example password hash, is refused."""
+    if settings.dev_mode:
+        return []
+    out = []
+    key = settings.server.secret_key
+    if not key:
+        out.append("server.secret_key is not set: generate one with "
+                   "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+    elif key in EXAMPLE_SECRET_KEYS or key.lower() in _WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH \
+            or len(set(key)) < 10:
+        out.append(f"server.secret_key is weak (the example's, or shorter than {MIN_SECRET_LENGTH} "
+                   f"characters, or too repetitive); generate a random one")
+    for u in settings.users:
+        if u.password_hash in EXAMPLE_PASSWORD_HASHES:
+            out.append(f"users: {u.username!r} has the example password hash; set a real one "
+                       f"with `openchargeback users hash-password` or remove the user")
+    return out
+
+
+def ensure_safe_to_serve(settings: Settings) -> None:
+    problems = serve_problems(settings)
+    if problems:
+        raise ConfigError("refusing to start the web server outside dev_mode:\n  "
+                          + "\n  ".join(problems))
 
 
 def _as_list(v: TagCandidates) -> list[str]:

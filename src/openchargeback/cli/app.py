@@ -13,6 +13,7 @@ from openchargeback.cli.admin import db_app, imports_app, periods_app, sources_a
 from openchargeback.cli.common import ConfigOpt
 from openchargeback.cli.ingest import ingest_command
 from openchargeback.cli.reports import charges_app, report_app
+from openchargeback.cli.users import serve_command, users_app
 from openchargeback.domain.errors import OpenChargebackError
 
 try:  # typer >= 0.20 vendors click and raises its own exceptions
@@ -46,6 +47,8 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(charges_app, name="charges")
 app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.command("serve")(serve_command)
 
 
 def _not_yet(feature: str):
@@ -60,7 +63,6 @@ def _not_yet(feature: str):
 for _name, _feature, _help in (
     ("generate", "generating statements", "PDF statements and email (not available yet)."),
     ("export-journal", "the journal (GL) export", "Journal (GL) export (not available yet)."),
-    ("serve", "the web UI", "Web UI (not available yet)."),
 ):
     app.command(_name, help=_help, context_settings={
         "allow_extra_args": True, "ignore_unknown_options": True})(_not_yet(_feature))

@@ -1,7 +1,7 @@
 """Every table of the schema, for Alembic and the schema test. A module that defines
 tables on ``tables.metadata`` is imported here."""
 
-from openchargeback.storage import tables
+from openchargeback.storage import auth_tables, tables
 from openchargeback.storage.tables import metadata
 
-__all__ = ["metadata", "tables"]
+__all__ = ["auth_tables", "metadata", "tables"]

@@ -1,0 +1,1 @@
+"""Pure rendering: data in, bytes out."""

@@ -1,0 +1,221 @@
+"""The charge browser: filtered, sorted, key-paginated pages; one charge in full;
+CSV export of a filtered set."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from openchargeback.domain.charges import describe_flags
+from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.money import to_str
+from openchargeback.rendering import csv_safe
+from openchargeback.services.context import Context
+from openchargeback.services.insights import Costs, refresh
+from openchargeback.storage import aggregates as agg
+from openchargeback.storage import browse as repo
+from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import sources as sources_repo
+
+PAGE = 50
+EXPORT_CHUNK = 5000
+SORTS = ("file", *repo.SORTS)
+COST_CHAIN = (("ListCost", "list_cost"), ("ContractedCost", "contracted_cost"),
+              ("EffectiveCost", "effective_cost"), ("BilledCost", "billed_cost"))
+
+
+@dataclass(frozen=True)
+class Query:
+    period: str | None = None
+    source: str | None = None
+    pi: str | None = None
+    project: str | None = None
+    fund: str | None = None
+    service: str | None = None
+    flagged: bool | None = None
+    text: str | None = None
+    sort: str = "file"
+    desc: bool = False
+    after: str | None = None  # opaque cursor from the previous page
+
+    def __post_init__(self):
+        if self.sort not in SORTS:
+            raise InvalidInput(f"sort {self.sort!r}: expected one of {', '.join(SORTS)}")
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    period: str
+    source: str
+    import_id: int
+    line: int
+    service: str | None
+    resource_id: str | None
+    resource_name: str | None
+    pi: str | None
+    project: str | None
+    fund: str | None
+    currency: str
+    start: datetime
+    list_cost: Decimal | None
+    effective_cost: Decimal | None
+    billed_cost: Decimal
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    query: Query
+    rows: tuple[Row, ...]
+    next_cursor: str | None
+    totals: Costs | None  # for the whole filtered set, when the rollup can answer
+
+
+@dataclass(frozen=True)
+class Detail:
+    id: int
+    period: str
+    period_status: str
+    source: str
+    source_display: str
+    import_id: int
+    import_filename: str
+    import_status: str
+    line: int
+    currency: str
+    cost_chain: tuple[tuple[str, Decimal | None], ...]
+    focus: tuple[tuple[str, object], ...]
+    attribution: tuple[tuple[str, str | None], ...]
+    flags: tuple[tuple[str, str], ...]
+    tags: dict | None
+    extra: dict | None
+    review: tuple[tuple[str, object], ...] = ()
+
+
+def _encode(key: tuple) -> str:
+    vals = [v.isoformat() if isinstance(v, datetime) else str(v) for v in key]
+    return base64.urlsafe_b64encode(json.dumps(vals).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> tuple:
+    try:
+        vals = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if sort == "file":
+            return tuple(int(v) for v in vals)
+        first = {"billed": Decimal, "list": Decimal, "start": datetime.fromisoformat}.get(sort, str)
+        return (first(vals[0]), int(vals[1]))
+    except (ValueError, TypeError, IndexError, json.JSONDecodeError):
+        raise InvalidInput(f"page cursor {cursor[:40]!r} is not valid; start from the first page") \
+            from None
+
+
+def _resolve(conn, q: Query) -> repo.Filter | None:
+    period_id = source_id = None
+    if q.period:
+        row = periods_repo.get(conn, q.period)
+        if row is None:
+            return None
+        period_id = row.id
+    if q.source:
+        src = sources_repo.get(conn, q.source)
+        if src is None:
+            return None
+        source_id = src.id
+    return repo.Filter(period_id, source_id, q.pi, q.project, q.fund, q.service, q.flagged,
+                       q.text or None)
+
+
+def _row(r) -> Row:
+    return Row(r.id, r.period, r.source, r.import_id, r.line, r.service_name, r.resource_id,
+               r.resource_name, r.pi_email, r.project_id, r.fund_org, r.billing_currency,
+               r.charge_period_start, r.list_cost, r.effective_cost, r.billed_cost,
+               tuple(r.flags.split(",")) if r.flags else ())
+
+
+def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
+    sort = None if q.sort == "file" else q.sort
+    after = _decode(q.after, q.sort) if q.after else None
+    if not q.text and not q.after:
+        refresh(ctx)
+    with ctx.read() as conn:
+        f = _resolve(conn, q)
+        if f is None:
+            return Page(q, (), None, Costs())
+        rows, _ = repo.page(conn, f, sort=sort, descending=q.desc, after=after, limit=limit + 1)
+        totals = None
+        if not q.text and not q.after:
+            filters = {"source": q.source, "pi": _dim(q.pi), "project": _dim(q.project),
+                       "fund": _dim(q.fund), "service": _dim(q.service), "flagged": q.flagged}
+            ids = [f.period_id] if f.period_id else [r.id for r in periods_repo.list_all(conn)]
+            items = agg.grouped(conn, period_ids=ids, filters=filters) if ids else []
+            totals = Costs.of(items[0] if items else None)
+    out = tuple(_row(r) for r in rows[:limit])
+    nxt = _encode(repo.key_of(rows[limit - 1], sort)) if len(rows) > limit else None
+    return Page(q, out, nxt, totals)
+
+
+def _dim(value: str | None):
+    if value is None:
+        return None
+    return agg.NULL if value == "" else value
+
+
+def _camel(name: str) -> str:
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
+_FOCUS_CHARGE_COLUMNS = ("billing_currency", "charge_period_start", "charge_period_end",
+                         "billed_cost", "effective_cost", "list_cost", "contracted_cost",
+                         "pricing_quantity", "consumed_quantity", "list_unit_price",
+                         "contracted_unit_price", "resource_id", "resource_name")
+_REVIEW_COLUMNS = ("review", "review_note", "reviewed_by", "reviewed_at")
+
+
+def detail(ctx: Context, charge_id: int) -> Detail:
+    with ctx.read() as conn:
+        r = repo.detail(conn, charge_id)
+    if r is None:
+        raise NotFound(f"charge #{charge_id} does not exist")
+    m = r._mapping
+    names = (*repo.DETAIL_COLUMNS, *_FOCUS_CHARGE_COLUMNS)
+    focus = tuple(sorted((_camel(k), m[k]) for k in names if k in m))
+    review = tuple((k, m[k]) for k in _REVIEW_COLUMNS if k in m)
+    attribution = tuple((k, m[k]) for k in ("pi_email", "project_id", "fund_org", "cost_center",
+                                            "account_code", "reference_1", "reference_2"))
+    flags = tuple(zip(r.flags.split(","), describe_flags(r.flags), strict=True)) if r.flags else ()
+    return Detail(r.id, r.period, r.period_status, r.source, r.source_display, r.import_id,
+                  r.import_filename, r.import_status, r.line, r.billing_currency,
+                  tuple((name, m[col]) for name, col in COST_CHAIN), focus, attribution, flags,
+                  json.loads(r.tags) if r.tags else None, json.loads(r.extra) if r.extra else None,
+                  review)
+
+
+EXPORT_COLUMNS = ("id", "period", "source", "import_id", "line", "service_name", "resource_id",
+                  "resource_name", "charge_period_start", "currency", "list_cost",
+                  "effective_cost", "billed_cost", "pi_email", "project_id", "fund_org", "flags")
+
+
+def export_csv(ctx: Context, q: Query) -> Iterator[str]:
+    """CSV text of every charge the query matches, in chunks (one read per chunk)."""
+    yield csv_safe.lines([EXPORT_COLUMNS])
+    q = replace(q, after=None)
+    while True:
+        p = page(ctx, q, limit=EXPORT_CHUNK)
+        yield csv_safe.lines([
+            (r.id, r.period, r.source, r.import_id, r.line, r.service, r.resource_id,
+             r.resource_name, r.start.isoformat(), r.currency, to_str(r.list_cost),
+             to_str(r.effective_cost), to_str(r.billed_cost), r.pi, r.project, r.fund,
+             ",".join(r.flags)) for r in p.rows])
+        if p.next_cursor is None:
+            return
+        q = replace(q, after=p.next_cursor)
+
+
+def services(ctx: Context) -> list[str]:
+    with ctx.read() as conn:
+        return repo.distinct_values(conn, "service", None)

@@ -1,0 +1,111 @@
+"""Tables of the web application: users, server-side sessions, the audit log, login
+attempts (for throttling), background jobs, and the per-period charge rollup that
+keeps dashboards fast on millions of rows. Defined on ``tables.metadata`` and
+imported by :mod:`openchargeback.storage.schema`."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+
+from openchargeback.storage.tables import metadata
+from openchargeback.storage.types import UTCDateTime
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),  # stored lower-case
+    Column("password_hash", String(300), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | reviewer | viewer
+    Column("disabled", Boolean, nullable=False),
+    Column("from_config", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # HMAC of the cookie value
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Column("ip", String(64)),
+    Column("user_agent", String(300)),
+    Column("period", String(7)),  # the period picked in the top bar
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(300)),
+    Column("detail", Text),
+    Column("ip", String(64)),
+    Index("ix_audit_log_action", "action"),
+)
+
+login_attempts = Table(
+    "login_attempts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("success", Boolean, nullable=False),
+    Index("ix_login_attempts_username_at", "username", "at"),
+    Index("ix_login_attempts_ip_at", "ip", "at"),
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),  # import
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("actor", String(200), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("filename", String(500)),
+    Column("size_bytes", BigInteger),
+    Column("rows_read", Integer, nullable=False),
+    Column("result", Text),  # JSON
+    Column("error", Text),
+    Column("import_id", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("worker", String(100)),  # host:pid of the process that runs it
+)
+
+# Sums per period and attribution, rebuilt from the charges when a period's imports
+# change (see storage/rollups.py). Money as two exact integer halves of the picounit
+# sums: millionths (hi) and remainders (lo), so that SUM never overflows.
+charge_rollups = Table(
+    "charge_rollups", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("period_id", ForeignKey("periods.id"), nullable=False),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("billing_currency", String(16), nullable=False),
+    Column("pi_email", String(320)),
+    Column("project_id", String(200)),
+    Column("fund_org", String(200)),
+    Column("service_name", String(300)),
+    Column("flagged", Boolean, nullable=False),
+    Column("review", String(16)),  # the charges' review decision: NULL, approved, rejected
+    Column("rows", BigInteger, nullable=False),
+    *[Column(f"{c}_{h}", BigInteger, nullable=False)
+      for c in ("billed", "effective", "list", "contracted") for h in ("hi", "lo")],
+    Index("ix_charge_rollups_period", "period_id"),
+)
+
+rollup_state = Table(
+    "rollup_state", metadata,
+    Column("period_id", ForeignKey("periods.id"), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("built_at", UTCDateTime, nullable=False),
+)
+
+__all__ = ["audit_log", "charge_rollups", "jobs", "login_attempts", "rollup_state", "sessions",
+           "users"]

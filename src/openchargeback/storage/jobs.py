@@ -1,0 +1,30 @@
+"""Background jobs (web imports) and their progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from openchargeback.storage.auth_tables import jobs
+
+
+def create(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(jobs).values(**values)).inserted_primary_key[0]
+
+
+def get(conn: Connection, job_id: int):
+    return conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+
+
+def set_values(conn: Connection, job_id: int, **values) -> None:
+    conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+def recent(conn: Connection, limit: int = 20):
+    return conn.execute(select(jobs).order_by(jobs.c.id.desc()).limit(limit)).all()
+
+
+def fail_unfinished(conn: Connection, now: datetime, error: str) -> int:
+    return conn.execute(update(jobs).where(jobs.c.status.in_(("queued", "running")))
+                        .values(status="failed", error=error, finished_at=now)).rowcount

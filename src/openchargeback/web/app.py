@@ -1,0 +1,114 @@
+"""``create_app(settings)``: the FastAPI application. Nothing is created at import time."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openchargeback.config import Settings
+from openchargeback.domain.errors import OpenChargebackError
+from openchargeback.domain.roles import NotAuthenticated
+from openchargeback.services import insights, jobs, users
+from openchargeback.services.context import build_context
+from openchargeback.web import security
+from openchargeback.web.routes import account, admin, charges, imports, pages
+from openchargeback.web.templating import make_env, render
+
+
+def create_app(settings: Settings) -> FastAPI:
+    ctx = build_context(settings, actor="web")
+    users.bootstrap(ctx)
+    runner = jobs.Runner()
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        runner.shutdown()
+        ctx.engine.dispose()
+
+    app = FastAPI(title="OpenChargeback", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(security.guard)], lifespan=lifespan)
+    app.state.settings = settings
+    app.state.ctx = ctx
+    app.state.runner = runner
+    app.state.env = make_env()
+    app.state.period_picker = lambda s: _picker(ctx, s)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        for k, v in security.HEADERS.items():
+            response.headers.setdefault(k, v)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        else:
+            response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        if not settings.dev_mode:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated):
+        if security.is_htmx(request):
+            return render(request, "_flash.html", {"error": exc.message}, status=401,
+                          headers={"HX-Redirect": "/login"})
+        if request.method == "GET":
+            nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{_next(nxt)}", status_code=303)
+        return render(request, "error.html", {"status": 401, "error": exc.message}, status=401)
+
+    @app.exception_handler(OpenChargebackError)
+    async def user_error(request: Request, exc: OpenChargebackError):
+        return _error(request, exc.http_status, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        text = {404: "There is no page at this address.",
+                405: "This address does not accept that kind of request."}.get(
+            exc.status_code, str(exc.detail))
+        return _error(request, exc.status_code, text)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e.get("loc", ())[1:]) or "request"
+            parts.append(f"{where}: {e.get('msg')}")
+        return _error(request, 422, "; ".join(parts) or "invalid request")
+
+    app.mount("/static", StaticFiles(packages=[("openchargeback.web", "static")]), name="static")
+    for module in (account, pages, charges, imports, admin):
+        app.include_router(module.router)
+    return app
+
+
+def _next(path: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({"next": path})
+
+
+def _error(request: Request, status: int, message: str):
+    if security.is_htmx(request):
+        return render(request, "_flash.html", {"error": message}, status=status,
+                      headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+    return render(request, "error.html", {"status": status, "error": message}, status=status)
+
+
+def _picker(ctx, s) -> tuple[tuple[str, ...], str | None]:
+    names = tuple(insights.period_names(ctx))
+    current = s.period if s.period in names else (names[0] if names else None)
+    return names, current
+
+
+def current_period(request: Request) -> str | None:
+    s = request.state.session
+    names = insights.period_names(request.app.state.ctx)
+    if s is not None and s.period in names:
+        return s.period
+    return names[0] if names else None

@@ -1,0 +1,1 @@
+"""Routes: parse the request, call one service, render."""

@@ -1,0 +1,36 @@
+"""Helpers shared by the route modules."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+
+from openchargeback.services.auth import Session
+from openchargeback.services.context import Context
+
+
+def ctx_for(request: Request, s: Session | None) -> Context:
+    ctx = request.app.state.ctx
+    return ctx.as_actor(f"web:{s.username}") if s is not None else ctx
+
+
+def ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def period_of(request: Request, asked: str | None = None) -> str | None:
+    """The period a page shows: the one asked for, else the session's, else the latest."""
+    if asked:
+        return asked
+    from openchargeback.web.app import current_period
+
+    return current_period(request)
+
+
+def blank(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None

@@ -1,0 +1,106 @@
+"""Dashboard, periods, projects and PIs, help."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+
+from openchargeback.domain.errors import NotFound
+from openchargeback.services import admin, imports, insights, periods
+from openchargeback.web import charts
+from openchargeback.web.routes.common import ctx_for, ip, period_of, see_other
+from openchargeback.web.security import PeriodAdmin, Reader
+from openchargeback.web.templating import render
+
+router = APIRouter()
+HELP_PAGES = {"workflow": "The monthly workflow", "focus": "FOCUS columns used",
+              "tags": "Tags and attribution", "roles": "Roles and security"}
+
+
+@router.get("/")
+def dashboard(request: Request, s: Reader, period: str | None = None):
+    d = insights.dashboard(ctx_for(request, s), period_of(request, period))
+    trend = charts.stacked_bars(f"Billed cost by source, last {len(d.trend.periods)} periods",
+                                list(d.trend.periods), [(k, list(v)) for k, v in d.trend.series],
+                                d.currency) if d.trend.periods else None
+    by_source = charts.hbars("Billed cost by source", [(disp, c.billed) for _, disp, c in d.by_source],
+                             d.currency) if d.by_source else None
+    return render(request, "dashboard.html", {"d": d, "trend_chart": trend,
+                                              "source_chart": by_source})
+
+
+@router.get("/periods")
+def periods_list(request: Request, s: Reader):
+    return render(request, "periods.html",
+                  {"items": insights.periods_overview(ctx_for(request, s))})
+
+
+@router.get("/periods/{name}")
+def period_detail(request: Request, s: Reader, name: str):
+    ctx = ctx_for(request, s)
+    info = periods.get_period(ctx, name)
+    currency, top = insights.period_top(ctx, info.name, "pi", 10)
+    return render(request, "period.html", {
+        "p": info, "currency": currency, "top_pis": top,
+        "imports": imports.list_imports(ctx, period=info.name, limit=200),
+        "totals": next((o for o in insights.periods_overview(ctx) if o.name == info.name), None)})
+
+
+@router.post("/periods/{name}/{action}")
+def period_action(request: Request, s: PeriodAdmin, name: str, action: str,
+                  reason: Annotated[str, Form()] = ""):
+    if action not in ("close", "finalize", "reopen"):
+        raise NotFound(f"unknown period action {action!r}")
+    admin.change_period(ctx_for(request, s), name, action, reason or None, ip=ip(request))
+    done = {"close": "closed", "finalize": "finalized", "reopen": "reopened"}[action]
+    return see_other(f"/periods/{name}?msg={done}")
+
+
+def _entities(request: Request, s, kind: str, period: str | None, q: str | None):
+    ctx = ctx_for(request, s)
+    shown = period_of(request, period)
+    currency, rows = insights.entities(ctx, kind, shown, text=q)
+    return render(request, "entities.html", {"kind": kind, "rows": rows, "currency": currency,
+                                             "period": shown, "q": q or ""})
+
+
+def _entity(request: Request, s, kind: str, key: str, period: str | None):
+    e = insights.entity(ctx_for(request, s), kind, key, period_of(request, period))
+    trend = charts.stacked_bars(f"Billed cost by service, last {len(e.trend.periods)} periods",
+                                list(e.trend.periods), [(k, list(v)) for k, v in e.trend.series],
+                                e.currency)
+    return render(request, "entity.html", {"e": e, "trend_chart": trend, "key": key})
+
+
+@router.get("/projects")
+def projects(request: Request, s: Reader, period: str | None = None, q: str | None = None):
+    return _entities(request, s, "project", period, q)
+
+
+@router.get("/projects/detail")
+def project(request: Request, s: Reader, key: Annotated[str, Query()], period: str | None = None):
+    return _entity(request, s, "project", key, period)
+
+
+@router.get("/pis")
+def pis(request: Request, s: Reader, period: str | None = None, q: str | None = None):
+    return _entities(request, s, "pi", period, q)
+
+
+@router.get("/pis/detail")
+def pi(request: Request, s: Reader, key: Annotated[str, Query()], period: str | None = None):
+    return _entity(request, s, "pi", key, period)
+
+
+@router.get("/help")
+def help_index(request: Request, s: Reader):
+    return render(request, "help/index.html", {"pages": HELP_PAGES, "title": "Help"})
+
+
+@router.get("/help/{page}")
+def help_page(request: Request, s: Reader, page: str):
+    if page not in HELP_PAGES:
+        raise NotFound(f"no help page {page!r}")
+    return render(request, f"help/{page}.html", {"pages": HELP_PAGES, "title": HELP_PAGES[page],
+                                                  "mapping": request.app.state.settings.mapping()})

@@ -1,0 +1,97 @@
+"""Jinja2 templates loaded from the package, the filters they use, and ``render``.
+
+Every page gets the signed-in session, its CSRF token, the theme, the period list for
+the picker and the user's permissions; a template never looks anything up itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from openchargeback.domain.money import round_minor, to_str
+from openchargeback.domain.roles import Permission, allowed
+from openchargeback.web.security import THEME_COOKIE, is_htmx
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
+MESSAGES = {
+    "closed": "Period closed.", "finalized": "Period finalized.", "reopened": "Period reopened.",
+    "source-added": "Source added.", "source-saved": "Source saved.",
+    "user-added": "User added.", "role-changed": "Role changed.",
+    "password-reset": "Password reset; the user's sessions were ended.",
+    "disabled": "User disabled; their sessions were ended.", "enabled": "User enabled.",
+    "password-changed": "Your password was changed; your other sessions were ended.",
+}
+
+
+def money(value: Decimal | None, currency: str = "USD", exact: bool = False) -> str:
+    if value is None:
+        return "—"
+    if exact:
+        whole, _, frac = (to_str(value) or "0.00").partition(".")
+        text = f"{int(whole):,}.{frac}" if whole not in ("-0",) else f"-0.{frac}"
+    else:
+        text = f"{round_minor(value):,.2f}"
+    neg = text.startswith("-")
+    text = text.lstrip("-")
+    sym = SYMBOLS.get(currency)
+    out = f"{sym}{text}" if sym else f"{text} {currency}"
+    return f"−{out}" if neg else out
+
+
+def compact(value: Decimal | None, currency: str = "USD") -> str:
+    """$1.2M, $340k: for chart labels."""
+    if value is None:
+        return ""
+    v = float(value)  # display only; never summed
+    sym = SYMBOLS.get(currency, "")
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= limit:
+            return f"{sym}{v / limit:.1f}{suffix}"
+    return f"{sym}{v:,.0f}"
+
+
+def number(value) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "—" if value is None else value.strftime(fmt) + (" UTC" if "%H" in fmt else "")
+
+
+def qs(**params) -> str:
+    return urlencode({k: v for k, v in params.items() if v not in (None, "", False)})
+
+
+def make_env() -> Environment:
+    env = Environment(loader=PackageLoader("openchargeback.web", "templates"),
+                      autoescape=select_autoescape(default=True), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(money=money, compact=compact, number=number, when=when)
+    env.globals.update(qs=qs, Markup=Markup)
+    return env
+
+
+def render(request: Request, name: str, context: dict | None = None, *, status: int = 200,
+           headers: dict | None = None) -> HTMLResponse:
+    app = request.app
+    s = getattr(request.state, "session", None)
+    theme = request.cookies.get(THEME_COOKIE)
+    base = {
+        "request": request, "session": s, "csrf": s.csrf_token if s else "",
+        "theme": theme if theme in ("light", "dark") else None,
+        "can": (lambda p: s is not None and allowed(s.role, Permission(p))),
+        "dev_mode": app.state.settings.dev_mode, "htmx": is_htmx(request),
+        "message": MESSAGES.get(request.query_params.get("msg", "")),
+        "path": request.url.path, "periods": (), "current_period": None,
+    }
+    if s is not None and not is_htmx(request):
+        base["periods"], base["current_period"] = app.state.period_picker(s)
+    base.update(context or {})
+    html = app.state.env.get_template(name).render(base)
+    return HTMLResponse(html, status_code=status, headers=headers)

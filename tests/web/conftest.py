@@ -1,0 +1,94 @@
+"""Web fixtures: one app per module on a SQLite file with the January sample data and
+one user per role; TestClients logged in as each role."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUTS = ROOT / "sample_data" / "inputs"
+PASSWORD = "correct horse battery"
+SECRET = "test-secret-8f3a1c2d9e7b6a5f4e3d2c1b0a9f8e7d"
+SOURCES = [
+    {"name": "aws", "display_name": "Amazon Web Services", "file_pattern": "aws_*.csv"},
+    {"name": "azure", "display_name": "Microsoft Azure", "file_pattern": "azure_*.csv"},
+    {"name": "hpc", "display_name": "HPC Cluster", "file_pattern": "hpc_*.csv"},
+    {"name": "storage", "display_name": "Research Storage", "file_pattern": "storage_*.csv"},
+    {"name": "it_storage", "display_name": "IT Secure Storage", "file_pattern": "it_storage_*.csv"},
+]
+ROLES = ("admin", "reviewer", "viewer")
+
+
+def web_settings(tmp: Path, **extra):
+    from openchargeback.config import Settings
+
+    data = {"database": {"url": f"sqlite:///{tmp}/billing.db"}, "sources": SOURCES,
+            "server": {"secret_key": SECRET, "data_dir": str(tmp / "data"), "max_upload_mb": 5},
+            "dev_mode": False}
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    return Settings.model_validate(data)
+
+
+def seed(settings, files=("aws_2025-01.csv", "hpc_2025-01.csv", "storage_2025-01.csv")) -> None:
+    from openchargeback.services import users
+    from openchargeback.services.context import build_context
+    from openchargeback.services.ingest import ingest
+
+    ctx = build_context(settings, actor="seed")
+    for name in files:
+        ingest(ctx, INPUTS / name, name.rsplit("_", 1)[0])
+    for role in ROLES:
+        users.add_user(ctx, role, PASSWORD, role)
+    ctx.engine.dispose()
+
+
+def login(client, username: str, password: str = PASSWORD):
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token, "next": "/"}, follow_redirects=False)
+
+
+def csrf_of(client) -> str:
+    html = client.get("/account").text
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """(app, settings) with sample data and users admin/reviewer/viewer."""
+    from openchargeback.web.app import create_app
+
+    tmp = tmp_path_factory.mktemp("web")
+    settings = web_settings(tmp)
+    seed(settings)
+    app = create_app(settings)
+    yield app, settings
+    app.state.runner.shutdown()
+    app.state.ctx.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def clients(web):
+    """role -> logged-in TestClient, plus None -> an anonymous one."""
+    from fastapi.testclient import TestClient
+
+    app, _ = web
+    out = {None: TestClient(app, base_url="https://testserver")}
+    for role in ROLES:
+        c = TestClient(app, base_url="https://testserver")
+        r = login(c, role)
+        assert r.status_code == 303, r.text
+        c.csrf = csrf_of(c)
+        out[role] = c
+    return out

@@ -1,0 +1,95 @@
+"""Every page and action, for every role and for an anonymous visitor."""
+
+from __future__ import annotations
+
+import pytest
+
+# (method, path, who may: "read" = every role, "admin" = admin only)
+ROUTES = [
+    ("GET", "/", "read"),
+    ("GET", "/?period=2025-01", "read"),
+    ("GET", "/periods", "read"),
+    ("GET", "/periods/2025-01", "read"),
+    ("GET", "/charges", "read"),
+    ("GET", "/charges?period=2025-01&flagged=yes&sort=billed&desc=1", "read"),
+    ("GET", "/charges/rows?period=2025-01", "read"),
+    ("GET", "/charges/1", "read"),
+    ("GET", "/charges/export.csv?period=2025-01", "read"),
+    ("GET", "/projects", "read"),
+    ("GET", "/projects/detail?key=genomics-sequencing", "read"),
+    ("GET", "/pis", "read"),
+    ("GET", "/pis/detail?key=zorp.blinkman@example.edu", "read"),
+    ("GET", "/imports", "read"),
+    ("GET", "/imports/1", "read"),
+    ("GET", "/sources", "read"),
+    ("GET", "/help", "read"),
+    ("GET", "/help/workflow", "read"),
+    ("GET", "/help/focus", "read"),
+    ("GET", "/help/tags", "read"),
+    ("GET", "/help/roles", "read"),
+    ("GET", "/account", "read"),
+    ("GET", "/imports/guess?name=aws_2025-01.csv", "admin"),
+    ("GET", "/sources/new", "admin"),
+    ("GET", "/sources/aws/edit", "admin"),
+    ("GET", "/users", "admin"),
+    ("GET", "/settings", "admin"),
+    ("GET", "/audit", "admin"),
+    ("POST", "/period", "read", {"period": "2025-01", "back": "/"}),
+    ("POST", "/periods/2025-01/close", "admin", {}),
+    ("POST", "/periods/2025-01/reopen", "admin", {"reason": "route test"}),
+    ("POST", "/sources", "admin", {"name": "gcp-test", "cost_basis": "billed"}),
+    ("POST", "/sources/gcp-test", "admin", {"display_name": "GCP", "cost_basis": "billed"}),
+    ("POST", "/users", "admin", {"username": "newbie", "password": "a-long-password", "role": "viewer"}),
+    ("POST", "/users/newbie/role", "admin", {"role": "reviewer"}),
+    ("POST", "/users/newbie/password", "admin", {"password": "another-long-password"}),
+    ("POST", "/users/newbie/disable", "admin", {}),
+    ("POST", "/users/newbie/enable", "admin", {}),
+    ("POST", "/imports/upload?filename=x.csv&source=aws", "admin", None),
+]
+WHO = [None, "viewer", "reviewer", "admin"]
+
+
+def _call(client, method, path, data):
+    if method == "GET":
+        return client.get(path, follow_redirects=False)
+    headers = {"X-CSRF-Token": getattr(client, "csrf", "")}
+    if data is None:  # a raw upload body
+        return client.post(path, content=b"BilledCost\n1\n", headers=headers,
+                           follow_redirects=False)
+    return client.post(path, data=data, headers=headers, follow_redirects=False)
+
+
+@pytest.mark.parametrize("role", WHO, ids=lambda r: r or "anonymous")
+def test_every_route_for_every_role(clients, role):
+    client = clients[role]
+    failures = []
+    for method, path, who, *data in ROUTES:
+        r = _call(client, method, path, data[0] if data else {})
+        if role is None:
+            ok = (r.status_code == 303 and r.headers["location"].startswith("/login")) \
+                if method == "GET" else r.status_code == 401
+        elif who == "read" or role == "admin":
+            ok = r.status_code in (200, 303) and r.status_code != 403
+        else:
+            ok = r.status_code == 403
+        if not ok:
+            failures.append(f"{method} {path}: {r.status_code} {r.text[:200]!r}")
+    assert not failures, "\n".join(failures)
+
+
+def test_login_page_and_static_are_public(clients):
+    c = clients[None]
+    assert c.get("/login").status_code == 200
+    assert c.get("/static/app.css").status_code == 200
+    assert c.get("/static/htmx.min.js").status_code == 200
+
+
+def test_no_api_docs(clients):
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert clients["admin"].get(path).status_code == 404
+
+
+def test_unknown_page_is_a_404_page(clients):
+    r = clients["admin"].get("/nowhere")
+    assert r.status_code == 404
+    assert "no page at this address" in r.text
