@@ -13,8 +13,9 @@ from importlib.metadata import version
 
 import pytest
 import yaml
+
 from conftest import INPUTS, ROOT
-from focus_builders import file_sums, row, write_csv
+from focus_builders import file_sums, record_count, row, write_csv
 
 COST_KEYS = ("billed_cost", "effective_cost", "list_cost", "contracted_cost")
 
@@ -171,7 +172,7 @@ def test_report_totals_json(cli):
         path = INPUTS / f"{source}_2025-01.csv"
         for k, v in file_sums(path).items():
             expected[k] += v
-        rows += sum(1 for _ in open(path)) - 1
+        rows += record_count(path)
     assert out["rows"] == rows
     for key, column in zip(COST_KEYS, ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"),
                            strict=True):

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from focus_builders import (
     COSTS,
     HEADER,
@@ -24,7 +25,6 @@ from focus_builders import (
     stored_totals,
     write_csv,
 )
-
 from openchargeback.domain.errors import FileRefused
 from openchargeback.services.imports import get_import, list_imports
 from openchargeback.services.ingest import ingest
@@ -90,6 +90,22 @@ def test_missing_mandatory_billed_cost_value(ctx, tmp_path):
 def test_bad_dates(ctx, tmp_path, column, value):
     err = refused(ctx, write_csv(tmp_path / "d.csv", [row(), row(**{column: value})]))
     assert f"d.csv:3: column {column}: {value!r}: expected a date" in str(err)
+
+
+@pytest.mark.parametrize("column, value", [
+    ("BillingPeriodStart", "0001-01-01"), ("BillingPeriodStart", "9999-12-01T00:00:00Z"),
+    ("ChargePeriodStart", "0001-01-01T00:00:00+14:00"),
+    ("ChargePeriodEnd", "9999-12-31T23:59:59-05:00"), ("BillingPeriodEnd", "1/1/1066")])
+def test_dates_out_of_range(ctx, tmp_path, column, value):
+    err = refused(ctx, write_csv(tmp_path / "far.csv", [row(), row(**{column: value})]))
+    assert f"far.csv:3: column {column}: {value!r}: expected a date between the years 1900 " \
+        "and 9998" in str(err)
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "9" * 70, "1e20"])
+def test_absurdly_large_amounts(ctx, tmp_path, value):
+    err = refused(ctx, write_csv(tmp_path / "huge.csv", [row(), row(EffectiveCost=value)]))
+    assert f"huge.csv:3: column EffectiveCost: {value!r}: expected an amount within" in str(err)
 
 
 def test_billing_period_start_after_end(ctx, tmp_path):

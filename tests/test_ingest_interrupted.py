@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from sqlalchemy import create_engine, text
+
+from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 from focusgen import generate  # noqa: E402
@@ -118,7 +119,7 @@ def test_sqlite_killed_mid_read_and_mid_commit(big_file, db_url, tmp_path, write
             wal = Path(f"{db}-wal")
             config = write_config(f"sqlite:///{db}")
         proc = start_ingest(big_file, config)
-        if kill_when(proc, lambda: wal.exists() and wal.stat().st_size > (1 << 20)):
+        if kill_when(proc, lambda w=wal: w.exists() and w.stat().st_size > (1 << 20)):
             break
     else:
         pytest.fail("the import committed before it could be interrupted, three times")

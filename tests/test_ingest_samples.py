@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+
 from conftest import INPUTS, SHARED
 from focus_builders import COSTS, all_charges, file_sums, money_sum_sql, record_count, stored_totals
-
 from openchargeback.domain.errors import FileRefused
 from openchargeback.services.imports import get_import, list_imports
 from openchargeback.services.ingest import ingest

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+
 from focus_builders import (
     COSTS,
     HEADER,
@@ -17,7 +18,6 @@ from focus_builders import (
     stored_totals,
     write_csv,
 )
-
 from openchargeback.domain.errors import Conflict, FileRefused, InvalidInput, NotFound
 from openchargeback.services.imports import get_import, list_imports
 from openchargeback.services.ingest import ingest

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import ROOT
 from sqlalchemy import create_engine, inspect, text
 
+from conftest import ROOT
 from openchargeback.domain.errors import ConfigError
 from openchargeback.storage import db
 from openchargeback.storage.schema import metadata

@@ -44,7 +44,10 @@ def money(value: Decimal | int | str) -> Decimal:
         raise MoneyError(f"not a decimal number: {value!r}") from exc
     if not d.is_finite():
         raise MoneyError(f"not a finite number: {value!r}")
-    return d.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_CTX)
+    try:
+        return d.quantize(QUANTUM, rounding=ROUND_HALF_EVEN, context=_CTX)
+    except InvalidOperation:  # more digits than any amount of money has (1e400)
+        raise MoneyError(f"out of range for an amount: {value!r}") from None
 
 
 def is_exact_at_scale(d: Decimal) -> bool:

@@ -14,6 +14,10 @@ from openchargeback.domain.money import MoneyError, is_exact_at_scale, money
 _NULLS = frozenset({"", "null", "NULL", "Null"})
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Years a billing date can have: 9999 has no next month to end a period, and dates
+# near year 1 overflow when moved to UTC.
+_YEARS = range(1900, 9999)
+_OUT_OF_RANGE = "a date between the years 1900 and 9998, such as 2025-01-01T00:00:00Z"
 
 
 def is_null(value: str) -> bool:
@@ -28,6 +32,8 @@ def parse_datetime(text: str) -> tuple[datetime, bool]:
         month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
         if year < 100:
             year += 2000
+        if year not in _YEARS:
+            raise ValueError(_OUT_OF_RANGE)
         try:
             return datetime(year, month, day, tzinfo=UTC), True
         except ValueError:
@@ -36,6 +42,8 @@ def parse_datetime(text: str) -> tuple[datetime, bool]:
         dt = datetime.fromisoformat(s)
     except ValueError:
         raise ValueError("a date such as 2025-01-01T00:00:00Z") from None
+    if dt.year not in _YEARS:
+        raise ValueError(_OUT_OF_RANGE)
     date_only = bool(_DATE_ONLY.match(s))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
@@ -65,7 +73,7 @@ def parse_money(text: str) -> tuple[Decimal, bool]:
     try:
         return money(d), not is_exact_at_scale(d)
     except MoneyError:
-        raise ValueError("a decimal number such as 12.34") from None
+        raise ValueError("an amount within ±9223372.036854775807 per charge line") from None
 
 
 def parse_decimal(text: str) -> Decimal:
