@@ -83,6 +83,21 @@ class UserSettings(_Strict):
     role: Literal["admin", "reviewer", "viewer"] = "viewer"
 
 
+class BudgetSettings(_Strict):
+    """Budgets of projects and funds (set in the registry) and their alerts."""
+
+    fiscal_year_start_month: int | None = Field(default=None, ge=1, le=12)  # None: convert's
+    alert_thresholds: list[int] = Field(default=[80, 100])  # percent of the budget
+    email_alerts: bool = False  # also email the PI and billing contacts
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[int]) -> list[int]:
+        if any(t < 1 or t > 1000 for t in v):
+            raise ValueError("thresholds are percentages from 1 to 1000")
+        return sorted(set(v))
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     currency: str = Field(default="USD", pattern=r"^[A-Za-z]{3}$")
@@ -91,6 +106,7 @@ class Settings(_Strict):
     dev_mode: bool = False
     server: ServerSettings = ServerSettings()
     users: list[UserSettings] = []
+    budgets: BudgetSettings = BudgetSettings()
 
     # Where the settings came from (for messages); not a YAML key.
     model_config = ConfigDict(extra="forbid", frozen=True)

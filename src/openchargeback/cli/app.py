@@ -12,6 +12,14 @@ from openchargeback import __version__
 from openchargeback.cli.admin import db_app, imports_app, periods_app, sources_app
 from openchargeback.cli.common import ConfigOpt
 from openchargeback.cli.ingest import ingest_command
+from openchargeback.cli.registry import (
+    adjustments_app,
+    budgets_app,
+    funds_app,
+    pis_app,
+    projects_app,
+    splits_app,
+)
 from openchargeback.cli.reports import charges_app, report_app
 from openchargeback.cli.users import serve_command, users_app
 from openchargeback.domain.errors import OpenChargebackError
@@ -49,6 +57,12 @@ app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.command("serve")(serve_command)
+app.add_typer(pis_app, name="pis")
+app.add_typer(projects_app, name="projects")
+app.add_typer(funds_app, name="funds")
+app.add_typer(splits_app, name="splits")
+app.add_typer(adjustments_app, name="adjustments")
+app.add_typer(budgets_app, name="budgets")
 
 
 def _not_yet(feature: str):

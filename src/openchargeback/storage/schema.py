@@ -2,6 +2,7 @@
 tables on ``tables.metadata`` is imported here."""
 
 from openchargeback.storage import auth_tables, tables
+from openchargeback.storage import registry_tables  # noqa: F401  (projects, funds, splits...)
 from openchargeback.storage.tables import metadata
 
 __all__ = ["auth_tables", "metadata", "tables"]

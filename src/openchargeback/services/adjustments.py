@@ -1,0 +1,132 @@
+"""Adjustments: manual credits (negative) or charges (positive) for a PI, project and/or
+fund in an open period, with a reason and who entered them. They show on statements as
+their own lines and go into journals; a closed or finalized period refuses them (a
+correction after closing is an adjustment in a later open period)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.money import MoneyError, money, round_minor, to_str
+from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
+from openchargeback.domain.registry import EMAIL
+from openchargeback.services import audit
+from openchargeback.services.context import Context
+from openchargeback.storage import allocation as alloc_repo
+from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import registry as registry_repo
+from openchargeback.storage import sources as sources_repo
+
+MINOR_DIGITS = 2
+
+
+@dataclass(frozen=True)
+class AdjustmentInfo:
+    id: int
+    period: str
+    amount: Decimal
+    currency: str
+    reason: str
+    pi_email: str | None
+    project_id: str | None
+    fund_org: str | None
+    source: str | None
+    created_by: str
+    created_at: datetime
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "period": self.period, "amount": to_str(self.amount),
+                "currency": self.currency, "reason": self.reason, "pi_email": self.pi_email,
+                "project_id": self.project_id, "fund_org": self.fund_org, "source": self.source,
+                "created_by": self.created_by, "created_at": self.created_at.isoformat()}
+
+
+def _info(r) -> AdjustmentInfo:
+    return AdjustmentInfo(r.id, r.period, r.amount, r.currency, r.reason, r.pi_email, r.project_id,
+                          r.fund_org, r.source, r.created_by, r.created_at)
+
+
+def _amount(value) -> Decimal:
+    try:
+        d = money(str(value).strip()) if not isinstance(value, Decimal) else money(value)
+    except MoneyError:
+        raise InvalidInput(f"adjustment amount {value!r} is not a number") from None
+    if d == 0:
+        raise InvalidInput("an adjustment of 0 changes nothing; give a credit (negative) or a charge")
+    if round_minor(d, MINOR_DIGITS) != d:
+        raise InvalidInput(f"adjustment amount {value} has more than {MINOR_DIGITS} decimal places")
+    return d
+
+
+def add_adjustment(ctx: Context, period: str, amount: Decimal | str, reason: str, *,
+                   pi_email: str | None = None, project_id: str | None = None,
+                   fund_org: str | None = None, source: str | None = None,
+                   currency: str | None = None) -> AdjustmentInfo:
+    """Record one adjustment line. With a registry, a named project or fund must be
+    registered and the fund valid during the period; a project supplies the PI."""
+    p = Period.parse(period)
+    value = _amount(amount)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("an adjustment needs a reason (--reason)")
+    pi_email = pi_email.strip().lower() if pi_email and pi_email.strip() else None
+    project_id = project_id.strip() if project_id and project_id.strip() else None
+    fund_org = fund_org.strip() if fund_org and fund_org.strip() else None
+    if not (pi_email or project_id or fund_org):
+        raise InvalidInput("an adjustment is for a PI, a project or a fund: give --pi, --project or --fund")
+    if pi_email and not EMAIL.match(pi_email):
+        raise InvalidInput(f"PI {pi_email!r} is not an email address")
+    currency = (currency or ctx.settings.currency).upper()
+    with ctx.write() as conn:
+        row = periods_repo.get_or_create(conn, p, ctx.actor, ctx.clock())
+        ensure_writable(row.name, PeriodStatus(row.status))
+        registered = registry_repo.count(conn, "projects") > 0
+        if project_id and registered:
+            proj = registry_repo.get(conn, "projects", project_id)
+            if proj is None:
+                raise NotFound(f"project {project_id!r} is not in the registry")
+            pi_email = pi_email or proj["pi_email"]
+        if fund_org and registry_repo.count(conn, "funds") > 0:
+            fund = registry_repo.get(conn, "funds", fund_org)
+            if fund is None:
+                raise NotFound(f"fund {fund_org!r} is not in the registry")
+            lo, hi = fund["valid_from"], fund["valid_to"]
+            if (lo and lo >= p.end.date()) or (hi and hi < p.start.date()):
+                raise InvalidInput(f"fund {fund_org} is valid {lo or '...'} to {hi or '...'}, "
+                                   f"not during period {p}")
+        source_id = None
+        if source:
+            src = sources_repo.get(conn, source)
+            if src is None:
+                raise NotFound(f"unknown source {source!r}")
+            source_id = src.id
+        aid = alloc_repo.add_adjustment(conn, {
+            "period_id": row.id, "pi_email": pi_email, "project_id": project_id, "fund_org": fund_org,
+            "source_id": source_id, "currency": currency, "amount": value, "reason": reason},
+            ctx.actor, ctx.clock())
+        audit.record_in(conn, ctx, "adjustment.add", f"{p} #{aid}", json.dumps({
+            "amount": to_str(value), "currency": currency, "pi_email": pi_email,
+            "project_id": project_id, "fund_org": fund_org, "source": source, "reason": reason}))
+        rows = alloc_repo.list_adjustments(conn, [row.id])
+    return _info(next(r for r in rows if r.id == aid))
+
+
+def list_adjustments(ctx: Context, period: str) -> tuple[AdjustmentInfo, ...]:
+    p = Period.parse(period)
+    with ctx.read() as conn:
+        row = periods_repo.get(conn, p.name)
+        if row is None:
+            return ()
+        return tuple(_info(r) for r in alloc_repo.list_adjustments(conn, [row.id]))
+
+
+def load_adjustments(conn, period_ids: list[int]) -> list:
+    """Rows for the allocation (inside the caller's transaction)."""
+    return alloc_repo.list_adjustments(conn, period_ids)
+
+
+__all__ = ["AdjustmentInfo", "add_adjustment", "list_adjustments", "load_adjustments"]
