@@ -308,6 +308,10 @@ def test_periods_lifecycle(cli):
     listing = json.loads(ok(cli("periods", "list", "--json")))
     assert [(p["period"], p["status"]) for p in listing] == [("2025-03", "open")]
     assert "2025-03  open" in ok(cli("periods", "list"))
+    as_json = json.loads(ok(cli("periods", "show", "2025-03", "--json")))
+    assert as_json["status"] == "open" and len(as_json["history"]) == 4
+    assert as_json["history"][0] == {**as_json["history"][0], "from": None, "to": "open",
+                                     "reason": "created"}
     shown = ok(cli("periods", "show", "2025-03"))
     assert shown.startswith("2025-03: open") and "finalized -> open" in shown and "(fix)" in shown
     assert "does not exist" in user_error(cli("periods", "show", "2025-04"))

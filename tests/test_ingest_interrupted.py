@@ -64,6 +64,18 @@ def file_position(pid: int, path: Path) -> int:
     return best
 
 
+class ReadProgress:
+    """The furthest the process has read ``path`` so far (the reader closes the file
+    once it has read it all, while the last batches are still being stored)."""
+
+    def __init__(self, proc: subprocess.Popen, path: Path):
+        self.proc, self.path, self.furthest = proc, path, -1
+
+    def __call__(self) -> int:
+        self.furthest = max(self.furthest, file_position(self.proc.pid, self.path))
+        return self.furthest
+
+
 def kill_when(proc: subprocess.Popen, ready, timeout: float = 120, every: float = 0.002) -> bool:
     """SIGKILL ``proc`` as soon as ``ready()``; False if it ended first."""
     deadline = time.monotonic() + timeout
@@ -106,7 +118,8 @@ def test_sqlite_killed_mid_read_and_mid_commit(big_file, db_url, tmp_path, write
 
     # 1. Killed half-way through reading the file.
     proc = start_ingest(big_file, config)
-    assert kill_when(proc, lambda: file_position(proc.pid, big_file) >= size // 2)
+    read = ReadProgress(proc, big_file)
+    assert kill_when(proc, lambda: read() >= size // 2)
     assert proc.returncode == -9
     assert sqlite_counts(db) == dict.fromkeys(TABLES, 0)
 
@@ -150,8 +163,8 @@ def test_postgresql_killed_mid_copy(big_file, db_url, write_config):
                     "WHERE relid = 'charges'::regclass")).scalar_one()
 
         proc = start_ingest(big_file, config)
-        assert kill_when(proc, lambda: file_position(proc.pid, big_file) >= size // 2
-                         and copied() > 1000, every=0.02)
+        read = ReadProgress(proc, big_file)
+        assert kill_when(proc, lambda: read() >= size // 2 and copied() > 1000, every=0.02)
         assert proc.returncode == -9
 
         def counts() -> dict[str, int]:
