@@ -32,6 +32,9 @@ demo: install config.yaml
 
 test: install-dev
 	$(BIN)/lint-imports
+	@# the browser tests drive Debian's chromium (Playwright cannot download its own here)
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then s=""; else s=sudo; fi; \
+	  $$s apt-get update -q && $$s apt-get install -y -q --no-install-recommends chromium; }
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: install-dev
