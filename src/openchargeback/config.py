@@ -64,6 +64,16 @@ class SourceSettings(_Strict):
     tag_mapping: TagMappingOverride | None = None
 
 
+class ConvertSettings(_Strict):
+    """Converters (``openchargeback convert``) and their allowance ledger."""
+
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+    rates: str | None = None  # default rate table file for convert / ingest --convert
+    attribution: str | None = None  # default attribution map file
+    slurm_billable_states: list[str] | None = None  # None: the converter's default list
+    slurm_timezone: str = "UTC"  # zone of sacct's times (IANA name)
+
+
 class ServerSettings(_Strict):
     """The web server (``openchargeback serve``)."""
 
@@ -103,6 +113,7 @@ class Settings(_Strict):
     currency: str = Field(default="USD", pattern=r"^[A-Za-z]{3}$")
     tag_mapping: TagMappingSettings = TagMappingSettings()
     sources: list[SourceSettings] = []
+    convert: ConvertSettings = ConvertSettings()
     dev_mode: bool = False
     server: ServerSettings = ServerSettings()
     users: list[UserSettings] = []

@@ -172,3 +172,15 @@ def test_fiscal_year_cap_limits_the_subsidy_across_runs():
     assert [x.subsidy for x in p.lines] == [D("0.2"), D("0.1"), D("0.2")]  # 0.30 left in FY2025
     assert p.consumption[("half", "P1", "FY2025", "2025-03")].amount == D("0.3")
     assert p.consumption[("half", "P1", "FY2026", "2026-01")].amount == D("0.2")
+
+
+def test_check_finds_rates_that_tie_for_one_line():
+    base = {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": D("1"),
+            "from": date(2025, 1, 1)}
+    t = table(rates=[base, {**base, "qos": "high"}, {**base, "partition": "bigmem"}])
+    text = "\n".join(p.describe() for p in check(t))
+    assert ("error: rate #3 (hpc/cpu, partition bigmem, from 2025-01-01): ties with rate #2 "
+            "(hpc/cpu, qos high, from 2025-01-01) for hpc/cpu lines with partition bigmem, qos high") in text
+    fixed = table(rates=[base, {**base, "qos": "high"}, {**base, "partition": "bigmem"},
+                         {**base, "partition": "bigmem", "qos": "high"}])
+    assert [p for p in check(fixed) if p.severity == "error"] == []

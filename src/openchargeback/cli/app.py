@@ -11,6 +11,7 @@ import typer
 from openchargeback import __version__
 from openchargeback.cli.admin import db_app, imports_app, periods_app, sources_app
 from openchargeback.cli.common import ConfigOpt
+from openchargeback.cli.convert import convert_app, rates_app, validate_command
 from openchargeback.cli.ingest import ingest_command
 from openchargeback.cli.registry import (
     adjustments_app,
@@ -55,6 +56,9 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(charges_app, name="charges")
 app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
+app.add_typer(convert_app, name="convert")
+app.add_typer(rates_app, name="rates")
+app.command("validate")(validate_command)
 app.add_typer(users_app, name="users")
 app.command("serve")(serve_command)
 app.add_typer(pis_app, name="pis")

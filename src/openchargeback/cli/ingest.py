@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, amount, context, emit_json
+from openchargeback.services.convert import convert_file
 from openchargeback.services.ingest import IngestResult, ingest
 
 _BAR_MIN_BYTES = 5 * 1024 * 1024
@@ -27,17 +29,28 @@ def ingest_command(
     skip_invalid: Annotated[bool, typer.Option(
         "--skip-invalid", help="Import the valid rows; record each skipped line on the import.")] = False,
     as_json: JsonOpt = False,
+    convert_kind: Annotated[str | None, typer.Option(
+        "--convert", help="Convert each file first (slurm, storage or csv; see `convert`).")] = None,
+    rates: Annotated[Path | None, typer.Option("--rates", help="With --convert: rate table.")] = None,
+    attribution: Annotated[Path | None, typer.Option(
+        "--attribution", help="With --convert: attribution map.")] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        "--mapping", help="With --convert csv: mapping file.")] = None,
 ) -> None:
     """Import FOCUS files. Each file is one transaction: it lands whole or not at all."""
     ctx = context(config)
     results = []
-    for path in files:
-        with _progress(path, as_json) as progress:
-            result = ingest(ctx, path, source, period, replace=replace, skip_invalid=skip_invalid,
-                            dry_run=dry_run, progress=progress)
-        results.append(result)
-        if not as_json:
-            _print(result)
+    with tempfile.TemporaryDirectory(prefix="ocb-ingest-") as tmp:
+        if convert_kind:  # each input becomes INPUT.focus.csv, then is imported as usual
+            files = [convert_file(ctx, convert_kind, p, Path(tmp), period=period, rates=rates,
+                                  attribution=attribution, mapping=mapping).path for p in files]
+        for path in files:
+            with _progress(path, as_json) as progress:
+                result = ingest(ctx, path, source, period, replace=replace, skip_invalid=skip_invalid,
+                                dry_run=dry_run, progress=progress)
+            results.append(result)
+            if not as_json:
+                _print(result)
     if as_json:
         emit_json([r.as_json() for r in results] if len(results) > 1 else results[0].as_json())
 

@@ -40,6 +40,7 @@ DEFAULT_BILLABLE = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMOR
                     "PREEMPTED", "RUNNING")
 _NO_TIME = frozenset({"", "None", "Unknown", "NONE", "UNKNOWN"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 _SEC = timedelta(seconds=1)
 _KIB = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3, "P": 1024**4}
 # resource -> (divisor of the integer amount x seconds, what it measures)
@@ -85,7 +86,7 @@ def mem_kib(text: str) -> int:
 
 
 class _Clock:
-    """Sacct's local times -> integer seconds since the epoch, and month boundaries."""
+    """Sacct's local times -> integer seconds since the epoch (UTC), and month bounds."""
 
     def __init__(self, tz: str):
         try:
@@ -93,43 +94,68 @@ class _Clock:
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"time zone {tz!r} is unknown; use an IANA name such as "
                                f"Europe/Berlin, or UTC") from None
-        self._months: dict[tuple[int, int], int] = {}
+        self._bounds: dict[int, tuple[str, int, int]] = {}  # year*100+month -> (name, start, next)
+
+    def _utc(self, text: str) -> datetime:
+        dt = datetime.fromisoformat(text)
+        if dt.tzinfo is None:
+            if self.zone is None:
+                return dt
+            dt = dt.replace(tzinfo=self.zone)
+        return dt.astimezone(UTC).replace(tzinfo=None)
 
     def seconds(self, text: str) -> int:
-        dt = datetime.fromisoformat(text)
-        dt = dt.replace(tzinfo=self.zone or UTC) if dt.tzinfo is None else dt
-        return (dt - _EPOCH) // _SEC
+        d = self._utc(text)
+        return (d.toordinal() - _EPOCH_ORDINAL) * 86400 + d.hour * 3600 + d.minute * 60 + d.second
 
-    def month_start(self, year: int, month: int) -> int:
-        key = (year, month)
-        if key not in self._months:
-            self._months[key] = (datetime(year, month, 1, tzinfo=UTC) - _EPOCH) // _SEC
-        return self._months[key]
+    def start(self, text: str) -> tuple[int, tuple[str, int, int]]:
+        """Seconds of a start time, and (name, start, next start) of its month."""
+        d = self._utc(text)
+        s = (d.toordinal() - _EPOCH_ORDINAL) * 86400 + d.hour * 3600 + d.minute * 60 + d.second
+        b = self._bounds.get(d.year * 100 + d.month)
+        return s, (b if b is not None else self.bounds(d.year, d.month))
 
-    def period_of(self, seconds: int) -> Period:
+    def bounds(self, year: int, month: int) -> tuple[str, int, int]:
+        key = year * 100 + month
+        b = self._bounds.get(key)
+        if b is None:
+            nxt = Period(year, month).next()
+            b = self._bounds[key] = (f"{year:04d}-{month:02d}", self.month_start(year, month),
+                                     self.month_start(nxt.year, nxt.month))
+        return b
+
+    @staticmethod
+    def month_start(year: int, month: int) -> int:
+        return (datetime(year, month, 1).toordinal() - _EPOCH_ORDINAL) * 86400
+
+    def month_of(self, seconds: int) -> tuple[str, int, int]:
         dt = _EPOCH + seconds * _SEC
-        return Period(dt.year, dt.month)
+        return self.bounds(dt.year, dt.month)
 
 
 def _pieces(clock: _Clock, s: int, e: int,
-            window: tuple[int, int] | None) -> Iterator[tuple[Period, int, int]]:
+            window: tuple[int, int] | None) -> Iterator[tuple[str, int, int]]:
+    """(period name, from, to) of [s, e) split at month starts (or cut to the window)."""
     if window is not None:
         lo, hi = max(s, window[0]), min(e, window[1])
         if hi > lo:
-            yield clock.period_of(lo), lo, hi
+            yield clock.month_of(lo)[0], lo, hi
         return
     while s < e:
-        p = clock.period_of(s)
-        nxt = p.next()
-        b = clock.month_start(nxt.year, nxt.month)
-        yield p, s, min(e, b)
-        s = b
+        name, _start, nxt = clock.month_of(s)
+        yield name, s, min(e, nxt)
+        s = nxt
 
 
 def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = None,
                billable: Iterable[str] = DEFAULT_BILLABLE, tz: str = "UTC",
                now: datetime | None = None, per_job: bool = False):
-    """Parse sacct output; returns (groups or pieces, report). See ``convert_slurm``."""
+    """Parse sacct output; returns (groups or pieces, report). See ``convert_slurm``.
+
+    Groups are {(period name, account, user, partition, QOS): {(TRES, GPU type): amount x
+    seconds}}; while reading, jobs with the same AllocTRES text only add their seconds
+    and the TRES are expanded once per group at the end. Pieces (per job) are tuples of
+    the job's share of each period."""
     report = ConversionReport("slurm", source)
     billable = frozenset(s.strip().upper() for s in billable)
     clock = _Clock(tz)
@@ -158,8 +184,9 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
         window = (clock.month_start(period.year, period.month),
                   clock.month_start(period.next().year, period.next().month))
     now_s = ((now or datetime.now(UTC)) - _EPOCH) // _SEC
+    states: dict[str, str | None] = {}  # State text -> skip reason, or None when billable
     tres_cache: dict[str, tuple] = {}
-    groups: dict[tuple, dict] = {}
+    groups: dict[tuple, int] = {}
     pieces: list[tuple] = []
     seen: set[str] = set()
     lineno = 1
@@ -181,9 +208,13 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
         if "." in jobid:
             report.skip("job step (billed through its allocation)")
             continue
-        state = f[i_state].split(" ", 1)[0].upper()
-        if state not in billable:
-            report.skip(f"state {state} not billable")
+        state_text = f[i_state]
+        if state_text not in states:
+            state = state_text.split(" ", 1)[0].upper()
+            states[state_text] = None if state in billable else f"state {state} not billable"
+        reason = states[state_text]
+        if reason is not None:
+            report.skip(reason)
             continue
         start_text, end_text = f[i_start], f[i_end]
         if start_text in _NO_TIME:
@@ -195,47 +226,47 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
             continue
         seen.add(dup_key)
         try:
-            s = clock.seconds(start_text)
+            s, month = clock.start(start_text)
             if end_text in _NO_TIME:
                 e = min(now_s, window[1]) if window else now_s
             else:
                 e = clock.seconds(end_text)
-            if i_tres is not None:
-                tres_text = f[i_tres]
-                tres = tres_cache.get(tres_text)
-                if tres is None:
-                    tres = tres_cache[tres_text] = parse_tres(tres_text)
-            else:
-                tres = ((("cpu", None), int(f[i_cpus] or 0)),)
+            tres_text = f[i_tres] if i_tres is not None else f"cpu={int(f[i_cpus] or 0)}"
+            if tres_text not in tres_cache:
+                tres_cache[tres_text] = parse_tres(tres_text)
         except (ValueError, KeyError, ArithmeticError) as exc:
             report.problems.append(f"{source}:{lineno}: job {jobid}: {exc}")
             continue
-        if e <= s or not tres:
+        if e <= s or not tres_text:
             report.skip("no usage (zero elapsed time or no allocated resources)")
             continue
         account = f[i_acct] if i_acct is not None else ""
         user = f[i_user] if i_user is not None else ""
         part = f[i_part] if i_part is not None else ""
         qos = f[i_qos] if i_qos is not None else ""
+        # the common case first: within its start's month
+        split = ((month[0], s, e),) if window is None and e <= month[2] else _pieces(clock, s, e, window)
         used = False
-        for p, lo, hi in _pieces(clock, s, e, window):
+        for name, lo, hi in split:
             used = True
-            secs = hi - lo
             if per_job:
-                pieces.append((p, account, user, part, qos, lo, hi, jobid,
-                               f[i_name] if i_name is not None else "", tres, secs))
+                pieces.append((name, account, user, part, qos, lo, hi, jobid,
+                               f[i_name] if i_name is not None else "", tres_cache[tres_text], hi - lo))
                 continue
-            key = (p, account, user, part, qos)
-            acc = groups.get(key)
-            if acc is None:
-                acc = groups[key] = {}
-            for rk, amount in tres:
-                acc[rk] = acc.get(rk, 0) + amount * secs
+            key = (name, account, user, part, qos, tres_text)
+            groups[key] = groups.get(key, 0) + hi - lo
         if used:
             report.used += 1
         else:
             report.skip("outside the period")
-    return (pieces if per_job else groups), report
+    if per_job:
+        return pieces, report
+    expanded: dict[tuple, dict] = {}  # (period, account, user, partition, QOS) -> {TRES: amount x s}
+    for (*key, tres_text), secs in groups.items():
+        acc = expanded.setdefault(tuple(key), {})
+        for rk, amount in tres_cache[tres_text]:
+            acc[rk] = acc.get(rk, 0) + amount * secs
+    return expanded, report
 
 
 def convert_slurm(lines: Iterable[str], source: str, *, amap: AttributionMap, priced: tuple[str, ...],
@@ -258,8 +289,10 @@ def convert_slurm(lines: Iterable[str], source: str, *, amap: AttributionMap, pr
 
     lines_out: list[UsageLine] = []
     not_priced: set[str] = set()
+    periods: dict[str, Period] = {}
     if per_job:
-        for p, account, user, part, qos, lo, hi, jobid, name, tres, secs in data:
+        for name_p, account, user, part, qos, lo, hi, jobid, name, tres, secs in data:
+            p = periods.get(name_p) or periods.setdefault(name_p, Period.parse(name_p))
             r = who(account, user)
             for (res, gpu_type), amount in tres:
                 if res not in priced:
@@ -283,7 +316,8 @@ def convert_slurm(lines: Iterable[str], source: str, *, amap: AttributionMap, pr
             m = merged.setdefault(key, {})
             for rk, v in acc.items():
                 m[rk] = m.get(rk, 0) + v
-        for (p, account, user, part, qos), acc in merged.items():
+        for (name_p, account, user, part, qos), acc in merged.items():
+            p = periods.get(name_p) or periods.setdefault(name_p, Period.parse(name_p))
             r = who(account, user)
             for (res, gpu_type), amount in sorted(acc.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
                 if res not in priced:

@@ -33,7 +33,8 @@ def check(table: RateTable) -> list[RateProblem]:
     """Every problem of a rate table, as ordered passes: units, prices, dates, overlaps
     and gaps, subsidies. Errors make pricing ambiguous or impossible; warnings do not."""
     c = _Check(table)
-    for pass_ in (_check_units, _check_prices, _check_dates, _check_series, _check_subsidies):
+    for pass_ in (_check_units, _check_prices, _check_dates, _check_series, _check_ambiguous,
+                  _check_subsidies):
         pass_(c)
     return c.problems
 
@@ -84,6 +85,31 @@ def _check_series(c: _Check) -> None:
             elif b.effective_from > a.effective_to:
                 c.add("warning", b.label, f"gap after {a.label}: no price from {a.effective_to} "
                       f"to {b.effective_from}")
+
+
+def _check_ambiguous(c: _Check) -> None:
+    """Two rates of equal rank that can both match one line (``qos: high`` and
+    ``partition: bigmem`` for a bigmem job in high) need a more specific rate for the
+    combination, or pricing such a line is refused."""
+    rates = c.table.rates
+    for i, a in enumerate(rates):
+        for b in rates[i + 1:]:
+            if a.key == b.key or (a.service, a.resource) != (b.service, b.resource):
+                continue
+            if len(a.selectors) != len(b.selectors) or not _dates_overlap(a, b):
+                continue
+            union = dict(a.selectors)
+            if any(union.get(k, v) != v for k, v in b.selectors):
+                continue  # they never match the same line
+            union.update(b.selectors)
+            covered = any(len(r.selectors) > len(a.selectors)
+                          and all(union.get(k) == v for k, v in r.selectors)
+                          and (r.service, r.resource) == (a.service, a.resource) and _dates_overlap(r, a)
+                          for r in rates)
+            if not covered:
+                combo = ", ".join(f"{k} {v}" for k, v in sorted(union.items()))
+                c.add("error", b.label, f"ties with {a.label} for {a.service}/{a.resource} lines with "
+                      f"{combo}; add a rate for that combination")
 
 
 def _check_subsidies(c: _Check) -> None:
