@@ -108,6 +108,18 @@ def test_absurdly_large_amounts(ctx, tmp_path, value):
     assert f"huge.csv:3: column EffectiveCost: {value!r}: expected an amount within" in str(err)
 
 
+@pytest.mark.parametrize("column, limit", [("ServiceName", 300), ("BillingCurrency", 16),
+                                           ("ChargeCategory", 64), ("RegionId", 200)])
+def test_overlong_descriptive_values_are_a_problem_on_every_backend(ctx, tmp_path, column, limit):
+    header = HEADER + ([column] if column not in HEADER else [])
+    rows = [row(**{column: "x" * limit}), row(**{column: "y" * (limit + 1)})]
+    path = write_csv(tmp_path / "long.csv", rows, header)
+    err = refused(ctx, path)
+    assert [(p.line, p.column) for p in err.problems] == [(3, column)]
+    assert f"expected text of at most {limit} characters" in str(err)
+    assert ingest(ctx, path, "aws", skip_invalid=True).rows == 1
+
+
 def test_billing_period_start_after_end(ctx, tmp_path):
     r = row(BillingPeriodStart="2025-02-01T00:00:00Z", BillingPeriodEnd="2025-01-01T00:00:00Z")
     err = refused(ctx, write_csv(tmp_path / "o.csv", [r]))

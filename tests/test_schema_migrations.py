@@ -54,6 +54,19 @@ def test_money_columns_are_integers_never_floats(db_url):
         engine.dispose()
 
 
+def test_reader_length_limits_match_the_ledger_columns():
+    from openchargeback.focus.columns import DETAIL_COLUMNS, MAX_LENGTH
+    from openchargeback.storage.tables import charge_details
+
+    def snake(name: str) -> str:
+        return "".join("_" + ch.lower() if ch.isupper() and i else ch.lower()
+                       for i, ch in enumerate(name))
+
+    for name in DETAIL_COLUMNS:
+        length = getattr(charge_details.c[snake(name)].type, "length", None)
+        assert MAX_LENGTH.get(name) == length, name
+
+
 def test_new_database_is_migrated_on_first_use(db_url, make_ctx):
     ctx = make_ctx(db_url)
     assert db.current_revision(ctx.engine) == db.head_revision(ctx.engine)

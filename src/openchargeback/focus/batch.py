@@ -292,6 +292,11 @@ def _detail(f, cells: dict, rows: _Rows, where) -> tuple | None:
             cells[name] = canon.get(value.strip().lower(), value)
     currency = cells.get("BillingCurrency")
     cells["BillingCurrency"] = currency.strip().upper() if currency else f.default_currency
+    for name, limit in C.MAX_LENGTH.items():
+        value = cells.get(name)
+        if value is not None and len(value) > limit:
+            rows.bad(where, name, value, f"text of at most {limit} characters")
+            return None
     # ProviderName (<= 1.3) and ServiceProviderName (1.3+) stand in for each other.
     cells["ProviderName"] = cells.get("ProviderName") or cells.get("ServiceProviderName")
     cells["ServiceProviderName"] = cells.get("ServiceProviderName") or cells["ProviderName"]

@@ -158,6 +158,20 @@ DETAIL_COLUMNS = (
     "CommitmentDiscountType", "CommitmentDiscountCategory",
     "RegionId", "RegionName", "AvailabilityZone",
 )
+# The longest text each descriptive column may hold: the ledger's column widths (a
+# schema test keeps the two in step; PostgreSQL enforces them). ChargeDescription has none.
+MAX_LENGTH: dict[str, int] = {
+    "BillingCurrency": 16,
+    **dict.fromkeys(("ChargeCategory", "ChargeClass", "ChargeFrequency", "PricingCategory",
+                     "CommitmentDiscountStatus", "CommitmentDiscountCategory"), 64),
+    **dict.fromkeys(("ServiceCategory", "ServiceSubcategory", "PricingUnit", "ConsumedUnit",
+                     "CommitmentDiscountType", "RegionId", "RegionName", "AvailabilityZone"), 200),
+    **dict.fromkeys(("ServiceName", "ProviderName", "PublisherName", "ServiceProviderName",
+                     "InvoiceIssuerName", "InvoiceId", "BillingAccountId", "BillingAccountName",
+                     "SubAccountId", "SubAccountName", "ResourceType", "SkuId", "SkuPriceId",
+                     "SkuMeter", "CommitmentDiscountName"), 300),
+    "CommitmentDiscountId": 500,
+}
 # Columns that vary per row.
 ROW_STRING_COLUMNS = ("ResourceId", "ResourceName")
 MONEY_COLUMNS = tuple(n for n, k in COLUMNS.items() if k is Kind.MONEY)
