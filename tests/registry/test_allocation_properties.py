@@ -199,3 +199,20 @@ def test_allocation_adds_up_to_charges_plus_adjustments(gs, adjs, s1, s2):
     assert all(x.fund_org and x.pi_email for x in lines if x.project_id == "p3")
     for x in lines:  # every line is in cents
         assert x.billed_cost == x.billed_cost.quantize(CENT)
+
+
+def test_registry_snapshot_flags():
+    from datetime import date
+
+    from openchargeback.domain.registry import RegistrySnapshot
+
+    snap = RegistrySnapshot({"p1": ("pi@x.edu", "F1")}, {"F1": (date(2025, 1, 1), date(2025, 6, 30)),
+                                                          "F2": (None, None)})
+    assert snap.attribute(None, "p1", None) == ("pi@x.edu", "F1", [])
+    assert snap.attribute("me@x.edu", "p1", "F2") == ("me@x.edu", "F2", [])
+    assert snap.attribute(None, "p9", "F9") == (None, "F9", ["project_unknown", "fund_unknown"])
+    assert snap.flags("p1", "F1", date(2025, 6, 30)) == []
+    assert snap.flags("p1", "F1", date(2025, 7, 1)) == ["fund_expired"]
+    assert snap.flags("p1", "F1", date(2024, 12, 31)) == ["fund_expired"]
+    assert snap.flags("p9", "F2", date(2030, 1, 1)) == ["project_unknown"]
+    assert RegistrySnapshot({}, {"F1": (None, date(2000, 1, 1))}).flags("p", "F9", date.today()) == []

@@ -261,6 +261,16 @@ class RegistrySnapshot:
             codes.append(FUND_UNKNOWN)
         return pi, fund, codes
 
+    def flags(self, project: str | None, fund: str | None, day: date | None) -> list[str]:
+        """Every registry flag of one charge (for re-checking stored charges, whose PI and
+        fund were already filled at import): unknown project or fund, fund invalid on ``day``."""
+        _, _, codes = self.attribute(None, project, fund)
+        bounds = self.validity(fund)
+        if bounds is not None and day is not None and \
+                ((bounds[0] and day < bounds[0]) or (bounds[1] and day > bounds[1])):
+            codes.append(FUND_EXPIRED)
+        return codes
+
     def validity(self, fund: str | None) -> tuple[date | None, date | None] | None:
         """The fund's validity dates when it has any and flags apply, else None."""
         if not self.active or not fund:
