@@ -17,6 +17,8 @@ def test_add_edit_and_list(ctx):
     pi = reg.add_record(ctx, "pis", {"email": " PI@Example.EDU ", "name": "Ada",
                                      "billing_contacts": "a@x.edu; b@x.edu,a@x.edu"})
     assert pi.email == "pi@example.edu" and pi.billing_contacts == ("a@x.edu", "b@x.edu")
+    assert reg.billing_contacts(ctx, ["Pi@Example.edu", "nobody@x.edu"]) == {
+        "pi@example.edu": ("a@x.edu", "b@x.edu")}
     reg.add_record(ctx, "funds", {"code": "NSF-1", "valid_from": "2024-07-01", "valid_to": "2025-06-30",
                                   "budget": "1000.50", "budget_per": "fiscal-year"})
     p = reg.add_record(ctx, "projects", {"project_id": "proj-1", "pi_email": "pi@example.edu",

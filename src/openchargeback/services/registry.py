@@ -247,3 +247,12 @@ def snapshot(conn) -> reg.RegistrySnapshot:
     """What ingest checks charges against (read inside the caller's transaction)."""
     projects, funds = repo.snapshot(conn)
     return reg.RegistrySnapshot(projects, funds)
+
+
+def billing_contacts(ctx: Context, pi_emails: list[str]) -> dict[str, tuple[str, ...]]:
+    """PI email -> the billing contacts to copy on their statements (registered PIs only)."""
+    emails = sorted({e.strip().lower() for e in pi_emails if e})
+    if not emails:
+        return {}
+    with ctx.read() as conn:
+        return repo.contacts(conn, emails)
