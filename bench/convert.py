@@ -13,6 +13,7 @@ default drops its subsidies so that no database is involved.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
@@ -99,15 +100,16 @@ def main() -> None:
         if args.ledger:
             ctx = build_context(Settings.model_validate({"database": {"url": f"sqlite:///{tmp}/b.db"}}),
                                 actor="bench")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = convert(ConvertRequest("slurm", (sacct,), tmpd / "out.csv", table_path,
                                    ROOT / "sample_data" / "attribution" / "attribution.example.yaml",
                                    per_job=args.per_job), ctx=ctx)
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rep = r.report
         print(f"converted {rep['records']:,} lines ({rep['used']:,} billable allocations) in {secs:.2f} s "
-              f"= {rep['records'] / secs:,.0f} lines/s; {r.rows:,} FOCUS rows; peak RSS {peak:,.0f} MB")
+              f"(CPU {cpu:.2f} s) = {rep['records'] / secs:,.0f} lines/s; {r.rows:,} FOCUS rows; "
+              f"peak RSS {peak:,.0f} MB; load average {os.getloadavg()[0]:.1f}")
         print(f"  list {r.list_total:.2f}, billed {r.billed_total:.2f} {r.currency}; "
               f"skipped {sum(rep['skipped'].values()):,}; ledger runs {len(r.ledger)}")
         verdict = "within" if secs <= 20 or args.lines < 1_000_000 else "OVER"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -64,16 +65,6 @@ class SourceSettings(_Strict):
     tag_mapping: TagMappingOverride | None = None
 
 
-class ConvertSettings(_Strict):
-    """Converters (``openchargeback convert``) and their allowance ledger."""
-
-    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
-    rates: str | None = None  # default rate table file for convert / ingest --convert
-    attribution: str | None = None  # default attribution map file
-    slurm_billable_states: list[str] | None = None  # None: the converter's default list
-    slurm_timezone: str = "UTC"  # zone of sacct's times (IANA name)
-
-
 class ServerSettings(_Strict):
     """The web server (``openchargeback serve``)."""
 
@@ -91,6 +82,41 @@ class UserSettings(_Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password_hash: str = Field(pattern=r"^\$(argon2id|2b|2y)\$")
     role: Literal["admin", "reviewer", "viewer"] = "viewer"
+
+
+class FlagPatternSettings(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    field: str  # service, resource_id, resource_name, sku, description, any_tag or tag:<key>
+    pattern: str
+    reason: str = ""
+
+
+class ReviewSettings(_Strict):
+    """The review rules a new database starts with; afterwards they live in the database
+    (edited with `review rules set` or in the web Settings)."""
+
+    fund_org_patterns: list[str] = []
+    flag_patterns: list[FlagPatternSettings] = []
+    max_charge: Decimal | None = None
+    large_credit: Decimal | None = None
+    growth_percent: Decimal | None = None
+    growth_amount: Decimal | None = None
+
+    @field_validator("max_charge", "large_credit", "growth_percent", "growth_amount", mode="before")
+    @classmethod
+    def _no_float(cls, v):
+        # YAML reads 1000.50 as a float: take its text, never its binary value.
+        return str(v) if isinstance(v, float) else v
+
+
+class ConvertSettings(_Strict):
+    """Converters (``openchargeback convert``) and their allowance ledger."""
+
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+    rates: str | None = None  # default rate table file for convert / ingest --convert
+    attribution: str | None = None  # default attribution map file
+    slurm_billable_states: list[str] | None = None  # None: the converter's default list
+    slurm_timezone: str = "UTC"  # zone of sacct's times (IANA name)
 
 
 class BudgetSettings(_Strict):
@@ -117,6 +143,7 @@ class Settings(_Strict):
     dev_mode: bool = False
     server: ServerSettings = ServerSettings()
     users: list[UserSettings] = []
+    review: ReviewSettings = ReviewSettings()
     budgets: BudgetSettings = BudgetSettings()
 
     # Where the settings came from (for messages); not a YAML key.

@@ -61,14 +61,25 @@ def _transition(action: str):
                 as_json: JsonOpt = False) -> None:
         _show_period(periods_svc.change_status(context(config), period, action, reason), as_json)
     command.__doc__ = {
-        "close": "Close a period: review is done, statements may be generated.",
         "finalize": "Finalize a closed period: locked, nothing changes.",
         "reopen": "Reopen a closed or finalized period (--reason required).",
     }[action]
     return command
 
 
-for _action in ("close", "finalize", "reopen"):
+@periods_app.command("close")
+def periods_close(
+    period: PeriodArg, reason: ReasonOpt = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Close although charges are pending review (needs --reason).")] = False,
+    config: ConfigOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Close a period: no more imports; statements may be generated. Refused while charges
+    are pending review, unless --force with a reason."""
+    _show_period(periods_svc.change_status(context(config), period, "close", reason, force=force), as_json)
+
+
+for _action in ("finalize", "reopen"):
     periods_app.command(_action)(_transition(_action))
 
 

@@ -22,6 +22,7 @@ from openchargeback.cli.registry import (
     splits_app,
 )
 from openchargeback.cli.reports import charges_app, report_app
+from openchargeback.cli.review import review_app
 from openchargeback.cli.users import serve_command, users_app
 from openchargeback.domain.errors import OpenChargebackError
 
@@ -59,6 +60,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(convert_app, name="convert")
 app.add_typer(rates_app, name="rates")
 app.command("validate")(validate_command)
+app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
 app.command("serve")(serve_command)
 app.add_typer(pis_app, name="pis")
@@ -103,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             typer.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a file that cannot be read or written: the user's to fix
+        typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("interrupted; the file being imported was rolled back", err=True)
         sys.exit(130)

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from openchargeback.cli.common import ConfigOpt, JsonOpt, PeriodOpt, amount, context, emit_json, table
+from openchargeback.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    PeriodOpt,
+    amount,
+    context,
+    emit_json,
+    table,
+)
 from openchargeback.domain.money import to_str
 from openchargeback.services.charges import list_charges
 from openchargeback.services.reports import GROUPINGS, period_totals

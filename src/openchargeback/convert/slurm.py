@@ -25,6 +25,7 @@ import subprocess
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from openchargeback.convert.attribution import AttributionMap
@@ -189,34 +190,37 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
     groups: dict[tuple, int] = {}
     pieces: list[tuple] = []
     seen: set[str] = set()
-    lineno = 1
-    for raw in it:
-        lineno += 1
-        line = raw.rstrip("\r\n")
-        if not line:
-            continue
-        f = line.split("|")
+    # Missing optional columns read an empty field appended to each row.
+    pad = any(i is None for i in (i_acct, i_user, i_part, i_qos, i_name))
+    who = itemgetter(*(width if i is None else i for i in (i_acct, i_user, i_part, i_qos)))
+    i_name_or_pad = width if i_name is None else i_name
+    groups_get, seen_add, clock_start, clock_seconds = groups.get, seen.add, clock.start, clock.seconds
+    records = used = 0
+    for lineno, raw in enumerate(it, start=2):
+        f = raw.rstrip("\r\n").split("|")
         if len(f) != width:
+            if f == [""]:
+                continue
             if len(f) > width and i_name is not None:  # a '|' inside JobName
                 extra = len(f) - width
                 f = f[:i_name] + ["|".join(f[i_name:i_name + extra + 1])] + f[i_name + extra + 1:]
             else:
                 report.problems.append(f"{source}:{lineno}: {len(f)} fields, the header has {width}")
                 continue
-        report.records += 1
+        records += 1
         jobid = f[i_job]
         if "." in jobid:
             report.skip("job step (billed through its allocation)")
             continue
         state_text = f[i_state]
-        if state_text not in states:
+        reason = states.get(state_text, "?")
+        if reason == "?":
             state = state_text.split(" ", 1)[0].upper()
-            states[state_text] = None if state in billable else f"state {state} not billable"
-        reason = states[state_text]
+            reason = states[state_text] = None if state in billable else f"state {state} not billable"
         if reason is not None:
             report.skip(reason)
             continue
-        start_text, end_text = f[i_start], f[i_end]
+        start_text = f[i_start]
         if start_text in _NO_TIME:
             report.skip("never started")
             continue
@@ -224,13 +228,14 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
         if dup_key in seen:
             report.skip("allocation listed twice")
             continue
-        seen.add(dup_key)
+        seen_add(dup_key)
+        end_text = f[i_end]
         try:
-            s, month = clock.start(start_text)
+            s, month = clock_start(start_text)
             if end_text in _NO_TIME:
                 e = min(now_s, window[1]) if window else now_s
             else:
-                e = clock.seconds(end_text)
+                e = clock_seconds(end_text)
             tres_text = f[i_tres] if i_tres is not None else f"cpu={int(f[i_cpus] or 0)}"
             if tres_text not in tres_cache:
                 tres_cache[tres_text] = parse_tres(tres_text)
@@ -240,25 +245,29 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
         if e <= s or not tres_text:
             report.skip("no usage (zero elapsed time or no allocated resources)")
             continue
-        account = f[i_acct] if i_acct is not None else ""
-        user = f[i_user] if i_user is not None else ""
-        part = f[i_part] if i_part is not None else ""
-        qos = f[i_qos] if i_qos is not None else ""
-        # the common case first: within its start's month
+        if pad:
+            f.append("")
+        account, user, part, qos = who(f)
+        if window is None and e <= month[2] and not per_job:  # the common case: one month
+            key = (month[0], account, user, part, qos, tres_text)
+            groups[key] = groups_get(key, 0) + e - s
+            used += 1
+            continue
         split = ((month[0], s, e),) if window is None and e <= month[2] else _pieces(clock, s, e, window)
-        used = False
+        any_piece = False
         for name, lo, hi in split:
-            used = True
+            any_piece = True
             if per_job:
-                pieces.append((name, account, user, part, qos, lo, hi, jobid,
-                               f[i_name] if i_name is not None else "", tres_cache[tres_text], hi - lo))
+                pieces.append((name, account, user, part, qos, lo, hi, jobid, f[i_name_or_pad],
+                               tres_cache[tres_text], hi - lo))
                 continue
             key = (name, account, user, part, qos, tres_text)
-            groups[key] = groups.get(key, 0) + hi - lo
-        if used:
-            report.used += 1
+            groups[key] = groups_get(key, 0) + hi - lo
+        if any_piece:
+            used += 1
         else:
             report.skip("outside the period")
+    report.records, report.used = records, used
     if per_job:
         return pieces, report
     expanded: dict[tuple, dict] = {}  # (period, account, user, partition, QOS) -> {TRES: amount x s}

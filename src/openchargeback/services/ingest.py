@@ -25,10 +25,15 @@ from openchargeback.focus.batch import Batch, Coded
 from openchargeback.focus.columns import MONEY_COLUMNS
 from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
+from openchargeback.domain.review import Evaluator
+from openchargeback.services import registry as registry_svc
+from openchargeback.services import review
 from openchargeback.services.context import Context
+from openchargeback.services.flagging import AttributionRules, RowFlagger
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import review as review_repo
 from openchargeback.storage import sources as sources_repo
 from openchargeback.storage.tables import charges as charges_table
 
@@ -62,6 +67,7 @@ class IngestResult:
     problems: tuple[str, ...] = ()  # the first SHOWN_PROBLEMS, described
     problem_count: int = 0
     replaced: tuple[tuple[int, str, int], ...] = ()  # (import id, period, rows removed)
+    carried_over: int = 0  # review decisions kept across --replace
 
     def as_json(self) -> dict:
         return {
@@ -75,6 +81,7 @@ class IngestResult:
                        for t in self.totals],
             "problems": list(self.problems), "problem_count": self.problem_count,
             "replaced": [{"import_id": i, "period": p, "rows_removed": n} for i, p, n in self.replaced],
+            "decisions_carried_over": self.carried_over,
         }
 
 
@@ -94,10 +101,15 @@ def ingest(ctx: Context, path: str | Path, source: str, period: str | None = Non
                 ensure_writable(row.name, PeriodStatus(row.status))
     mapping = TagMapping.build(ctx.settings.mapping(),
                                json.loads(src.tag_mapping) if src.tag_mapping else None)
+    with ctx.read() as conn:
+        evaluator = Evaluator(review.current_rules(ctx, conn))
+        rules = AttributionRules(review_repo.active_attribution_rules(conn))
+        registry = registry_svc.snapshot(conn)
     for exact in (False, True):
         focus = FocusFile(path, default_currency=ctx.settings.currency,
                           keep_columns=mapping.columns, exact=exact)
-        run = _Run(ctx, focus, src, expect, mapping, replace, skip_invalid, dry_run, progress)
+        flagger = RowFlagger(mapping, evaluator, rules, expect.name if expect else None, registry)
+        run = _Run(ctx, focus, src, expect, flagger, replace, skip_invalid, dry_run, progress)
         try:
             return run.execute()
         except NeedsExactReader:
@@ -118,11 +130,11 @@ class _Duplicate(Exception):
 
 
 class _Run:
-    def __init__(self, ctx, focus, src, expect, mapping, replace, skip_invalid, dry_run, progress):
+    def __init__(self, ctx, focus, src, expect, flagger, replace, skip_invalid, dry_run, progress):
         self.ctx, self.focus, self.src, self.expect = ctx, focus, src, expect
-        self.mapping, self.replace, self.skip_invalid = mapping, replace, skip_invalid
+        self.flagger, self.replace, self.skip_invalid = flagger, replace, skip_invalid
         self.dry_run, self.progress = dry_run, progress
-        self.flagged = 0
+        self.carried = 0
         self.period_ids: dict[str, int] = {}
         self.dup_checked = False
         self.size = focus.path.stat().st_size
@@ -130,7 +142,7 @@ class _Run:
     def execute(self) -> IngestResult:
         if self.dry_run:
             for batch in self.focus.batches():
-                self._attribute(batch)
+                self.flagger.apply(batch)
                 self._report_progress()
             self._refuse_if_bad()
             return self._result("dry-run", None, (), ())
@@ -146,10 +158,15 @@ class _Run:
             self._refuse_if_bad()
             replaced = ()
             if self.replace:
+                self.carried = review.carry_over(ctx=self.ctx, conn=conn, source_id=self.src.id,
+                                                 period_ids=list(self.period_ids.values()),
+                                                 import_id=import_id)
                 replaced = tuple(
                     (old, self._period_name(pid), n)
                     for old, pid, n in imports_repo.replace_earlier(
                         conn, import_id, self.src.id, list(self.period_ids.values())))
+            for pid in self.period_ids.values():
+                review.apply_growth_rule(self.ctx, conn, pid)
             totals = self._control_totals(conn, import_id)
             imports_repo.add_problems(conn, import_id, self.focus.problems)
             stats = self.focus.stats
@@ -158,7 +175,7 @@ class _Run:
                 "sha256": scan.sha256, "size_bytes": scan.size,
                 "periods": ",".join(sorted(stats.rows_per_period)),
                 "row_count": stats.rows, "skipped_count": self._skipped(),
-                "rounded_values": stats.rounded_values, "flagged_count": self.flagged,
+                "rounded_values": stats.rounded_values, "flagged_count": self.flagger.flagged,
                 "focus_version": self.focus.version,
                 "columns": json.dumps({"mapped": self.focus.mapped, "unmapped": self.focus.unmapped}),
                 "finished_at": self.ctx.clock(),
@@ -206,35 +223,6 @@ class _Run:
     def _period_name(self, pid: int) -> str:
         return next(name for name, i in self.period_ids.items() if i == pid)
 
-    def _attribute(self, batch: Batch) -> tuple[Coded, Coded]:
-        """Attribution tuples and flag strings, once per distinct (tags, x_ values,
-        period mismatch) and indexed per row."""
-        periods = batch.periods()
-        by_detail = np.array([self.expect is not None and p != self.expect.name
-                              for p in periods.values], dtype=bool)
-        mismatch = by_detail[periods.index]
-        tag_index = batch.tags.index
-        xcols = self.mapping.columns
-        if xcols:
-            seen: dict[tuple, int] = {}
-            keys = zip(tag_index.tolist(), mismatch.tolist(),
-                       *(batch.kept.get(c, [None] * batch.size) for c in xcols), strict=True)
-            index = np.array([seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
-            combos = list(seen)
-        else:
-            codes, index = np.unique(tag_index * 2 + mismatch, return_inverse=True)
-            combos = [(c // 2, bool(c % 2)) for c in codes.tolist()]
-        attrs, flags = [], []
-        for tag_i, mis, *xvals in combos:
-            tag = batch.tags.values[tag_i]
-            attr = self.mapping.resolve(tag[1] if tag else None, dict(zip(xcols, xvals, strict=True)))
-            fl = ingest_flags(dict(zip(FIELDS, attr, strict=True)), mis)
-            attrs.append(attr)
-            flags.append(",".join(fl) if fl else None)
-        counts = np.bincount(index, minlength=len(combos))
-        self.flagged += int(sum(c for c, f in zip(counts.tolist(), flags, strict=True) if f))
-        return Coded(attrs, index), Coded(flags, index)
-
     def _insert(self, conn, shared: charges_repo.SharedRows, import_id: int, batch: Batch) -> None:
         n = batch.size
         details = batch.details.values
@@ -247,7 +235,7 @@ class _Run:
                 ensure_writable(row.name, PeriodStatus(row.status))
                 self.period_ids[name] = row.id
             period_ids.append(self.period_ids[name])
-        attrs, flags = self._attribute(batch)
+        attrs, flags, rule_ids = self.flagger.apply(batch)
         tag_texts = [t[0] if t else None for t in batch.tags.values]
         cols: dict[str, list] = {
             "import_id": [import_id] * n,
@@ -263,7 +251,8 @@ class _Run:
                                        batch.charge_end.index).decode(),
             "resource_id": batch.strings["ResourceId"],
             "resource_name": batch.strings["ResourceName"],
-            "flags": flags.decode(),
+            "flags": flags,
+            "attribution_rule_id": rule_ids,
             "extra": batch.extra,
         }
         for name in MONEY_COLUMNS:
@@ -300,7 +289,8 @@ class _Run:
         problems = self.focus.problems
         return IngestResult(
             status, self.focus.name, self.src.name, self.focus.scan.sha256, self.focus.version,
-            import_id=import_id, rows=stats.rows, skipped=self._skipped(), flagged=self.flagged,
+            import_id=import_id, rows=stats.rows, skipped=self._skipped(), flagged=self.flagger.flagged,
+            carried_over=self.carried,
             rounded_values=stats.rounded_values, periods=dict(sorted(stats.rows_per_period.items())),
             totals=totals, problems=tuple(p.describe(self.focus.name) for p in problems[:SHOWN_PROBLEMS]),
             problem_count=len(problems), replaced=replaced)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from openchargeback.domain.errors import Conflict, NotFound
+from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
+from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus, transition
 from openchargeback.services.context import Context
+from openchargeback.services import audit
 from openchargeback.storage import periods as repo
+from openchargeback.storage import review as review_repo
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,30 @@ def open_period(ctx: Context, name: str) -> PeriodInfo:
         return _info(conn, row)
 
 
-def change_status(ctx: Context, name: str, action: str, reason: str | None = None) -> PeriodInfo:
+def change_status(ctx: Context, name: str, action: str, reason: str | None = None, *,
+                  force: bool = False) -> PeriodInfo:
+    """Move a period along its lifecycle. Closing is refused while charges are pending
+    review, unless ``force`` (an admin's decision) with a reason, which is recorded."""
     period = Period.parse(name)
+    reason = reason.strip() if reason else None
     with ctx.write() as conn:
         row = repo.get(conn, period.name)
         if row is None:
             raise NotFound(f"period {period.name} does not exist")
         target = transition(period.name, PeriodStatus(row.status), action, reason)
-        repo.set_status(conn, row, target, reason.strip() if reason else None, ctx.actor, ctx.clock())
+        if action == "close":
+            count, total = review_repo.stakes(conn, review_repo.ReviewFilter(row.id, status="pending"))
+            if count and not force:
+                raise Conflict(
+                    f"period {period.name} has {count} charge(s) pending review ({to_str(total)} billed); "
+                    f"review them first (`openchargeback review list -p {period.name}`, or "
+                    f"/review?period={period.name} in the web UI), or close anyway with "
+                    f"--force --reason ...")
+            if count:
+                if not reason:
+                    raise InvalidInput(f"closing period {period.name} with {count} charge(s) pending "
+                                       f"review needs a reason (--reason)")
+                reason = f"closed with {count} charge(s) pending review: {reason}"
+        repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())
+        audit.record_in(conn, ctx, f"period.{action}", period.name, reason)
         return _info(conn, repo.get(conn, period.name))

@@ -14,6 +14,10 @@ def get(conn: Connection, name: str):
     return conn.execute(select(periods).where(periods.c.name == name)).first()
 
 
+def get_by_id(conn: Connection, period_id: int):
+    return conn.execute(select(periods).where(periods.c.id == period_id)).first()
+
+
 def get_or_create(conn: Connection, period: Period, actor: str, now: datetime):
     row = get(conn, period.name)
     if row is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, literal, select
 
+from openchargeback.storage.review import NOT_REJECTED
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, sources
 
@@ -25,7 +26,8 @@ def totals(conn: Connection, period_id: int, by: str | None = None) -> list[dict
     cols = [group.label("grp"), charges.c.billing_currency, func.count().label("rows")]
     for label in COST_LABELS:
         cols += money_sum(dialect, charges.c[label], label)
-    q = select(*cols).select_from(charges).where(charges.c.period_id == period_id)
+    # Rejected charges are never part of a sum of money.
+    q = select(*cols).select_from(charges).where(charges.c.period_id == period_id, NOT_REJECTED)
     if by == "source":
         q = q.join(sources, sources.c.id == charges.c.source_id)
     if by == "service":

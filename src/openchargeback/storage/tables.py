@@ -187,6 +187,12 @@ charges = Table(
     Column("reference_2", String(300)),
     Column("flags", String(300)),  # comma-separated flag codes; NULL when none
     Column("extra", Text),  # JSON: x_ and unmodelled columns
+    Column("attribution_rule_id", Integer),  # attribution_rules.id that set PI/project/fund
+    # Review: NULL (no decision: pending when flagged), approved or rejected.
+    Column("review", String(16)),
+    Column("review_note", Text),
+    Column("reviewed_by", String(200)),
+    Column("reviewed_at", UTCDateTime),
     # One index, appended to in key order by an import: filters by period and source,
     # replacement and control totals all use it. More indexes cost ingest time (about
     # 2 s per million rows each on SQLite) and are added with the queries that need them.
@@ -194,7 +200,8 @@ charges = Table(
 )
 
 # Storage order of the per-row charge columns written by the bulk insert.
-CHARGE_INSERT_COLUMNS = tuple(c.name for c in charges.columns if c.name != "id")
+CHARGE_INSERT_COLUMNS = tuple(c.name for c in charges.columns
+                              if c.name not in ("id", "review", "review_note", "reviewed_by", "reviewed_at"))
 
 __all__ = [
     "charge_details",
