@@ -168,3 +168,11 @@ def test_expression_runtime_errors():
         e.evaluate({"a": "1", "b": "0"})
     with pytest.raises(ValueError, match="binary float"):
         e.evaluate({"a": 1.5, "b": "1"})
+
+
+def test_csv_row_without_a_cost_is_named(tmp_path):
+    m = CsvMapping({"columns": {"BilledCost": "amount", "ResourceId": "id"}}, "m.yaml")
+    p = tmp_path / "in.csv"
+    p.write_text("id,amount\na,1.50\nb,\n")
+    with pytest.raises(FileRefused, match="in.csv:3: no BilledCost"):
+        convert_csv(p, m, amap=AMAP, period=Period(2026, 1))

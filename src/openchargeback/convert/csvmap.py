@@ -202,6 +202,8 @@ def _mapped(m: CsvMapping, row: dict, per: Period, currency: str) -> dict:
         out[focus] = to_str(money(value)) if focus in _COSTS else quantity_text(value)
     if m.pricing is None:
         billed = out.get("BilledCost") or out.get("ListCost")
+        if billed is None:
+            raise ValueError("no BilledCost: the cost cells of this row are empty")
         out["BilledCost"] = billed
         out.setdefault("ListCost", billed)
         out["ListCost"] = out["ListCost"] or billed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from openchargeback.convert.yamlfile import load_yaml
@@ -26,18 +25,4 @@ def load_checked(path: str | Path) -> RateTable:
     return table
 
 
-def file_digest(*paths: str | Path | None) -> str:
-    """SHA-256 over the bytes of the files given (None skipped), in order."""
-    h = hashlib.sha256()
-    for p in paths:
-        if p is None:
-            h.update(b"\0none\0")
-            continue
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-__all__ = ["file_digest", "load_checked", "load_rate_table"]
+__all__ = ["load_checked", "load_rate_table"]

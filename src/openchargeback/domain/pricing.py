@@ -177,9 +177,7 @@ class _Run:
                     and (project or s.fiscal_year_cap is None)]
         if percents and left_cost > 0:
             s = max(percents, key=_specificity)  # max keeps the first of equals
-            with localcontext() as ctx:
-                ctx.prec = 60
-                amount = money(left_cost * s.percent / 100)
+            amount = money(left_cost * s.percent / 100)
             room = self._cap_room(s, project, fy) if project else None
             if room is not None:
                 amount = min(amount, room)
@@ -195,5 +193,7 @@ def price_lines(table: RateTable, lines: Iterable[UsageLine], *, fiscal_year_sta
                 prior: Prior | None = None) -> Pricing:
     """Price ``lines`` in order (see the module docstring)."""
     run = _Run(table, fiscal_year_start_month, prior or Prior())
-    priced = tuple(run.price(line) for line in lines)
+    with localcontext() as ctx:
+        ctx.prec = 60  # no product or share of realistic amounts is rounded by the context
+        priced = tuple(run.price(line) for line in lines)
     return Pricing(priced, dict(run.consumption))
