@@ -103,7 +103,8 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(f"server did not start: {server.stderr.read().decode()}")
+                        raise SystemExit(f"server did not start: {server.stderr.read().decode()}") \
+                            from None
                     time.sleep(0.2)
             with httpx.Client(base_url=base, timeout=120) as client:
                 _login(client)
@@ -118,7 +119,10 @@ def main() -> None:
                     ("charges, first page", "/charges?period=2025-01"),
                     ("charges, deep page", f"/charges?period=2025-01&after={deep_after}"),
                     ("charges, filtered", "/charges?period=2025-01&project=proj-0042&service="
-                                          "Amazon+Simple+Storage+Service"),
+                                          "Amazon+Relational+Database+Service&flagged=no"),
+                    ("charges, nothing matches", "/charges?period=2025-01&project=proj-0042&"
+                                                 "service=AWS+Lambda"),
+                    ("charges, PI filter", "/charges?period=2025-01&pi=pi7@example.edu"),
                     ("project page", "/projects/detail?key=proj-0042&period=2025-01"),
                     ("project charges (htmx)", "/charges/rows?period=2025-01&project=proj-0042"),
                 ]

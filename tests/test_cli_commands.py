@@ -230,7 +230,7 @@ def test_charges_list_csv_neutralises_formulas(cli, tmp_path):
 def test_charges_list_json_filters_and_pages(cli, tmp_path):
     rows = [row(cost=str(i), ResourceId=f"r{i}") for i in range(5)] + [
         row(ResourceId="untagged", tags=None),
-        row(ResourceId="other-pi", tags={"pi_email": "b@x", "project_id": "q", "fund_org": "g"})]
+        row(ResourceId="other-pi", tags={"pi_email": "b@x.edu", "project_id": "q", "fund_org": "g"})]
     ok(cli("ingest", write_csv(tmp_path / "a.csv", rows), "-s", "aws"))
     out = json.loads(ok(cli("charges", "list", "--json")))
     assert len(out["charges"]) == 7 and out["next_after"] is None
@@ -243,7 +243,7 @@ def test_charges_list_json_filters_and_pages(cli, tmp_path):
                                           "no project after tag mapping",
                                           "no fund/org after tag mapping"]
     assert len(json.loads(ok(cli("charges", "list", "--not-flagged", "--json")))["charges"]) == 6
-    by_pi = json.loads(ok(cli("charges", "list", "--pi", "b@x", "--json")))["charges"]
+    by_pi = json.loads(ok(cli("charges", "list", "--pi", "b@x.edu", "--json")))["charges"]
     assert [x["resource_id"] for x in by_pi] == ["other-pi"]
     assert len(json.loads(ok(cli("charges", "list", "--project", "proj-1", "--json")))["charges"]) == 5
     assert json.loads(ok(cli("charges", "list", "--fund", "g", "-s", "aws", "-p", "2025-01",

@@ -92,8 +92,10 @@ def test_throttle_window_passes(fresh):
     from openchargeback.services import auth
 
     ctx = fresh.state.ctx
+    from openchargeback.domain.roles import NotAuthenticated
+
     for _ in range(5):
-        with pytest.raises(Exception):
+        with pytest.raises(NotAuthenticated):
             auth.login(ctx, "viewer", "bad", ip="10.0.0.1")
     later = ctx.clock() + timedelta(minutes=16)
     from dataclasses import replace

@@ -19,8 +19,8 @@ review_app = typer.Typer(help="Review flagged charges: list, approve, reject, co
 rules_app = typer.Typer(help="The review rules: show, set, preview.", no_args_is_help=True)
 review_app.add_typer(rules_app, name="rules")
 
-IdsArg = Annotated[list[int] | None, typer.Argument(help="Charge ids; without ids, the filters select.",
-                                                    show_default=False)]
+IdsArg = Annotated[list[int] | None, typer.Argument(
+    help="Charge ids; without ids, the filters select.", show_default=False)]
 StatusOpt = Annotated[str, typer.Option("--status", help="pending, approved, rejected, flagged or all.")]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Only charges with this flag code.")]
 SourceOpt = Annotated[str | None, typer.Option("-s", "--source")]
@@ -62,7 +62,8 @@ def review_list(
     pi: PiOpt = None, project: ProjectOpt = None, fund: FundOpt = None, resource_id: ResourceOpt = None,
     min_amount: MinOpt = None,
     limit: Annotated[int, typer.Option("--limit")] = 50,
-    after: Annotated[str | None, typer.Option("--after", help="Next page: the value printed as next.")] = None,
+    after: Annotated[str | None, typer.Option(
+        "--after", help="Next page: the value printed as next.")] = None,
     config: ConfigOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """The review queue of a period, largest amounts first, with the total at stake."""
@@ -99,7 +100,8 @@ def review_reject(
     pi: PiOpt = None, project: ProjectOpt = None, fund: FundOpt = None, resource_id: ResourceOpt = None,
     min_amount: MinOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Reject charges (kept, but left out of every total). Approving reverses it while the period is open."""
+    """Reject charges (kept, but left out of every total). Approving reverses it while the
+    period is open."""
     _done(svc.reject(context(config), period, _selection(ids, status, reason, source, pi, project, fund,
                                                          resource_id, min_amount), note), as_json)
 
@@ -111,8 +113,8 @@ def review_correct(
     set_project: Annotated[str | None, typer.Option("--set-project", help="New project.")] = None,
     set_fund: Annotated[str | None, typer.Option("--set-fund", help="New fund/org.")] = None,
     tag: Annotated[str | None, typer.Option("--tag", help="Every charge with this tag: key=value.")] = None,
-    save_rule: Annotated[bool, typer.Option("--save-rule",
-                                            help="Apply the same correction at every future import.")] = False,
+    save_rule: Annotated[bool, typer.Option(
+        "--save-rule", help="Apply the same correction at every future import.")] = False,
     status: StatusOpt = "all", reason: ReasonOpt = None, source: SourceOpt = None, pi: PiOpt = None,
     project: ProjectOpt = None, fund: FundOpt = None, resource_id: ResourceOpt = None,
     min_amount: MinOpt = None, note: NoteOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False,
@@ -168,7 +170,8 @@ def rules_set(
     if as_json:
         emit_json(rules)
     else:
-        typer.echo("review rules saved; apply them to a period with `openchargeback review recheck -p PERIOD`")
+        typer.echo("review rules saved; apply them to a period with "
+                   "`openchargeback review recheck -p PERIOD`")
 
 
 @rules_app.command("preview")

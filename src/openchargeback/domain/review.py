@@ -1,11 +1,11 @@
 """Review rules: which charges must be looked at before they are billed, and why.
 
-Rules are data (edited by admins, stored in the database). :func:`evaluate` gives the
-flag codes of one charge; :func:`describe` turns codes into words. Flag codes are
+Rules are data (edited by admins, stored in the database). :class:`Evaluator` gives
+the flag codes of a charge; :func:`describe` turns codes into words. Flag codes are
 stable identifiers: ``missing_pi``, ``missing_project``, ``missing_fund_org``,
 ``pi_not_email``, ``fund_org_unknown``, ``project_unknown``, ``fund_unknown``,
-``fund_expired`` (the last three set at ingest from the registry), ``pattern:<name>``, ``over_max``, ``large_credit``,
-``growth`` and ``period_mismatch`` (set at ingest).
+``fund_expired`` (the last three set at ingest from the registry), ``pattern:<name>``,
+``over_max``, ``large_credit``, ``growth`` and ``period_mismatch`` (set at ingest).
 """
 
 from __future__ import annotations

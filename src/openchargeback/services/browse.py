@@ -138,22 +138,27 @@ def _row(r) -> Row:
 
 
 def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
+    """A page of charges. Without free text, the rollup answers the filtered set's totals
+    first; when nothing matches, no charge row is read (a filter that matches nothing
+    would otherwise scan the whole period)."""
     sort = None if q.sort == "file" else q.sort
     after = _decode(q.after, q.sort) if q.after else None
-    if not q.text and not q.after:
+    if not q.text:
         refresh(ctx)
     with ctx.read() as conn:
         f = _resolve(conn, q)
         if f is None:
             return Page(q, (), None, Costs())
-        rows, _ = repo.page(conn, f, sort=sort, descending=q.desc, after=after, limit=limit + 1)
         totals = None
-        if not q.text and not q.after:
+        if not q.text:
             filters = {"source": q.source, "pi": _dim(q.pi), "project": _dim(q.project),
                        "fund": _dim(q.fund), "service": _dim(q.service), "flagged": q.flagged}
             ids = [f.period_id] if f.period_id else [r.id for r in periods_repo.list_all(conn)]
             items = agg.grouped(conn, period_ids=ids, filters=filters) if ids else []
             totals = Costs.of(items[0] if items else None)
+            if totals.rows == 0:
+                return Page(q, (), None, totals)
+        rows, _ = repo.page(conn, f, sort=sort, descending=q.desc, after=after, limit=limit + 1)
     out = tuple(_row(r) for r in rows[:limit])
     nxt = _encode(repo.key_of(rows[limit - 1], sort)) if len(rows) > limit else None
     return Page(q, out, nxt, totals)

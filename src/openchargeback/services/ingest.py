@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from openchargeback.domain.attribution import FIELDS, TagMapping
-from openchargeback.domain.charges import ingest_flags
 from openchargeback.domain.errors import FileRefused, InvalidInput, NotFound
 from openchargeback.domain.money import from_picos, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, and_, func, literal, or_, select, tuple_
 
 from openchargeback.storage.tables import charge_details, charges, imports, periods, sources, tag_sets
 
@@ -74,13 +74,12 @@ def page(conn: Connection, f: Filter, *, sort: str | None, descending: bool, aft
          .join(periods, periods.c.id == charges.c.period_id)
          .join(sources, sources.c.id == charges.c.source_id))
     conds = _conditions(f)
-    if sort in SORTS:
-        key_cols = (SORTS[sort], charges.c.id)
-    else:
-        key_cols = FILE_ORDER
+    key_cols = (SORTS[sort], charges.c.id) if sort in SORTS else FILE_ORDER
     if after is not None:
         key = tuple_(*key_cols)
-        conds.append(key < tuple_(*after) if descending else key > tuple_(*after))
+        # bind each key value with its column's type (money as picounits, times as text)
+        bound = tuple_(*(literal(v, type_=c.type) for v, c in zip(after, key_cols, strict=True)))
+        conds.append(key < bound if descending else key > bound)
     if conds:
         q = q.where(and_(*conds))
     q = q.order_by(*(c.desc() if descending else c for c in key_cols)).limit(limit)

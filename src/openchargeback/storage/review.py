@@ -241,7 +241,8 @@ FINGERPRINT = ("detail_id", "tag_set_id", "charge_period_start", "charge_period_
 def decided_rows(conn: Connection, source_id: int, period_ids: list[int], except_import: int):
     """Earlier rows of the source in these periods that carry a human decision or correction."""
     touched = select(charge_actions.c.charge_id).where(charge_actions.c.period_id.in_(period_ids))
-    cols = [charges.c.id, charges.c.period_id, charges.c.import_id, charges.c.line, charges.c.review, charges.c.review_note,
+    cols = [charges.c.id, charges.c.period_id, charges.c.import_id, charges.c.line, charges.c.review,
+            charges.c.review_note,
             charges.c.reviewed_by, charges.c.reviewed_at, charges.c.pi_email, charges.c.project_id,
             charges.c.fund_org, charges.c.flags] + [charges.c[c] for c in FINGERPRINT]
     return conn.execute(select(*cols).where(
