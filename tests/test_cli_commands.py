@@ -99,7 +99,6 @@ def test_user_errors_exit_1_with_one_message(cli, tmp_path):
     assert "YYYY-MM" in user_error(cli("report", "totals", "-p", "January"))
     assert "import #42 does not exist" in user_error(cli("imports", "show", "42"))
     assert "--by 'bogus'" in user_error(cli("report", "totals", "-p", "2025-01", "--by", "bogus"))
-    assert "not available yet" in user_error(cli("generate", "-p", "2025-01"))
 
 
 def test_closed_period_via_the_cli(cli, tmp_path):

@@ -255,8 +255,8 @@ def test_period_transitions_that_are_not_allowed(ctx):
 def test_missing_pi_project_fund_are_flagged_each(ctx, tmp_path):
     rows = [
         row(ResourceId="all"),
-        row(ResourceId="no-fund", tags={"pi_email": "a@x", "project_id": "p"}),
-        row(ResourceId="only-pi", tags={"pi_email": "a@x"}),
+        row(ResourceId="no-fund", tags={"pi_email": "a@x.edu", "project_id": "p"}),
+        row(ResourceId="only-pi", tags={"pi_email": "a@x.edu"}),
         row(ResourceId="none", tags=None),
         row(ResourceId="empty", tags={}),
         row(ResourceId="blank", tags={"pi_email": " ", "project_id": "", "fund_org": None}),
@@ -280,17 +280,18 @@ def test_tag_keys_match_case_and_whitespace_insensitively(db_url, make_ctx, tmp_
     ctx = make_ctx(db_url, tag_mapping={"pi_email": ["PI_Email", "pi"], "project_id": "Project ID",
                                         "fund_org": ["fund_org", "Fund"]})
     rows = [
-        row(ResourceId="a", tags={" pi_email ": "a@x", "PROJECT ID": "p1", "FUND_ORG\t": "f1"}),
-        row(ResourceId="b", tags={"Pi": "b@x", "project id": "p2", "fund": "f2"}),
+        row(ResourceId="a", tags={" pi_email ": "a@x.edu", "PROJECT ID": "p1", "FUND_ORG\t": "f1"}),
+        row(ResourceId="b", tags={"Pi": "b@x.edu", "project id": "p2", "fund": "f2"}),
         # first non-empty candidate wins
-        row(ResourceId="c", tags={"pi_email": "", "PI": "c@x", "project id": "p3",
+        row(ResourceId="c", tags={"pi_email": "", "PI": "c@x.edu", "project id": "p3",
                                   "fund_org": "first", "fund": "second"}),
     ]
     ingest(ctx, write_csv(tmp_path / "m.csv", rows), "aws")
     got = {c.resource_id: (c.pi_email, c.project_id, c.fund_org) for c in all_charges(ctx)}
-    assert got == {"a": ("a@x", "p1", "f1"), "b": ("b@x", "p2", "f2"), "c": ("c@x", "p3", "first")}
+    assert got == {"a": ("a@x.edu", "p1", "f1"), "b": ("b@x.edu", "p2", "f2"),
+                   "c": ("c@x.edu", "p3", "first")}
     assert all_charges(ctx, flagged=True) == []
-    assert [c.resource_id for c in all_charges(ctx, pi="b@x")] == ["b"]
+    assert [c.resource_id for c in all_charges(ctx, pi="b@x.edu")] == ["b"]
     assert [c.resource_id for c in all_charges(ctx, project="p3")] == ["c"]
     assert [c.resource_id for c in all_charges(ctx, fund="f1")] == ["a"]
 
@@ -303,24 +304,24 @@ def test_per_source_override_and_x_columns(db_url, make_ctx, tmp_path):
     ]
     ctx = make_ctx(db_url, sources=sources, tag_mapping={"pi_email": "owner"})
     header = HEADER + ["X_PROJECTCODE", "x_Fund"]
-    rows = [row(ResourceId="r1", tags={"owner": "o@x", "project_id": "from-tags",
+    rows = [row(ResourceId="r1", tags={"owner": "o@x.edu", "project_id": "from-tags",
                                        "fund_org": "tag-fund"},
                 X_PROJECTCODE="from-column", x_Fund=""),
-            row(ResourceId="r2", tags={"owner": "o@x"}, X_PROJECTCODE="", x_Fund="col-fund")]
+            row(ResourceId="r2", tags={"owner": "o@x.edu"}, X_PROJECTCODE="", x_Fund="col-fund")]
     ingest(ctx, write_csv(tmp_path / "hpc.csv", rows, header), "hpc")
     ingest(ctx, write_csv(tmp_path / "aws.csv", rows, header, newline="\r\n"), "aws")  # other bytes
     got = {(c.source, c.resource_id): (c.pi_email, c.project_id, c.fund_org, c.flags)
            for c in all_charges(ctx)}
-    assert got[("hpc", "r1")] == ("o@x", "from-column", "tag-fund", ())
-    assert got[("hpc", "r2")] == ("o@x", None, "col-fund", ("missing_project",))
+    assert got[("hpc", "r1")] == ("o@x.edu", "from-column", "tag-fund", ())
+    assert got[("hpc", "r2")] == ("o@x.edu", None, "col-fund", ("missing_project",))
     # aws keeps the global mapping: project from Tags; fund_org default key
-    assert got[("aws", "r1")] == ("o@x", "from-tags", "tag-fund", ())
-    assert got[("aws", "r2")] == ("o@x", None, None, ("missing_project", "missing_fund_org"))
+    assert got[("aws", "r1")] == ("o@x.edu", "from-tags", "tag-fund", ())
+    assert got[("aws", "r2")] == ("o@x.edu", None, None, ("missing_project", "missing_fund_org"))
 
 
 def test_reference_fields_from_tags(db_url, make_ctx, tmp_path):
     ctx = make_ctx(db_url, tag_mapping={"reference_1": "grant_number", "cost_center": "cc"})
-    tags = {"pi_email": "a@x", "project_id": "p", "fund_org": "f", "grant_number": "NSF-1",
+    tags = {"pi_email": "a@x.edu", "project_id": "p", "fund_org": "f", "grant_number": "NSF-1",
             "CC": "  CC-9  "}
     ingest(ctx, write_csv(tmp_path / "r.csv", [row(tags=tags)]), "aws")
     from sqlalchemy import text
