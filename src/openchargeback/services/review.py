@@ -20,6 +20,7 @@ from openchargeback.domain.money import money, to_picos, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, describe, join_flags
 from openchargeback.services import audit
+from openchargeback.services import registry as registry_svc
 from openchargeback.services.context import Context
 from openchargeback.services.flagging import tags_dict
 from openchargeback.storage import periods as periods_repo
@@ -163,10 +164,18 @@ def preview_rules(ctx: Context, period: str, data: dict, *, examples: int = 50) 
                    tuple(changes[:examples]))
 
 
+def _registry_flags(registry, r) -> list[str]:
+    """Unknown project or fund, or a fund not valid on the charge's start date."""
+    if not registry.active:
+        return []
+    return registry.flags(r.project_id, r.fund_org, r.charge_period_start.date())
+
+
 def _reevaluate(conn, period_id: int, evaluator: Evaluator, *, everything: bool = False):
     """(stored flags, flags the rules give now, id) for the period's undecided charges
     (every charge with ``everything``)."""
     grew = _grown_projects(conn, period_id, evaluator)
+    registry = registry_svc.snapshot(conn)
     cache: dict = {}
     batches = repo.unreviewed(conn, period_id) if not everything else _all_rows(conn, period_id)
     for rows in batches:
@@ -181,7 +190,7 @@ def _reevaluate(conn, period_id: int, evaluator: Evaluator, *, everything: bool 
                 if len(cache) > 50_000:
                     cache.clear()
                 cache[key] = base
-            codes = base + evaluator.amount_flags(r.billed_cost)
+            codes = base + evaluator.amount_flags(r.billed_cost) + _registry_flags(registry, r)
             codes += [c for c in (r.flags or "").split(",") if c in _KEEP]
             if r.project_id in grew:
                 codes.append("growth")
@@ -390,6 +399,7 @@ def correct(ctx: Context, period: str, sel: Selection, *, pi_email: str | None =
         if not facts:
             raise NotFound(f"no charge of period {name} matches")
         evaluator = Evaluator(current_rules(ctx, conn))
+        registry = registry_svc.snapshot(conn)
         now = ctx.clock()
         updates, actions, total = [], [], Decimal(0)
         for r in facts:
@@ -399,6 +409,8 @@ def correct(ctx: Context, period: str, sel: Selection, *, pi_email: str | None =
                 new["pi_email"], new["project_id"], new["fund_org"], r.service_name, r.resource_id,
                 r.resource_name, r.sku_id, r.charge_description, tags_dict(r.tags)))
             codes += evaluator.amount_flags(r.billed_cost)
+            codes += registry.flags(new["project_id"], new["fund_org"], r.charge_period_start.date()) \
+                if registry.active else []
             codes += [c for c in (r.flags or "").split(",") if c in _KEEP + ("growth",)]
             updates.append({"id": r.id, **new, "flags": join_flags(codes)})
             old = {"pi_email": r.pi_email, "project_id": r.project_id, "fund_org": r.fund_org}

@@ -142,6 +142,7 @@ def facts(conn: Connection, ids: list[int]) -> list:
 def _facts_query():
     return (select(charges.c.id, charges.c.period_id, charges.c.pi_email, charges.c.project_id,
                    charges.c.fund_org, charges.c.resource_id, charges.c.resource_name,
+                   charges.c.charge_period_start,
                    charges.c.billed_cost, charges.c.flags, charges.c.review, charges.c.review_note,
                    charges.c.detail_id, charges.c.tag_set_id,
                    charge_details.c.service_name, charge_details.c.sku_id,
