@@ -498,3 +498,10 @@ def test_refused_file_does_not_create_periods(ctx, tmp_path):
     rows = [row(period="2031-05"), row(period="2031-06", BilledCost="x")]
     refused(ctx, write_csv(tmp_path / "p.csv", rows))
     assert list_periods(ctx) == [] and list_imports(ctx) == []
+
+
+def test_bigquery_utc_suffix_is_read_as_utc():
+    from openchargeback.focus.values import parse_datetime
+
+    dt, date_only = parse_datetime("2026-01-01 00:00:00 UTC")
+    assert dt.isoformat() == "2026-01-01T00:00:00+00:00" and not date_only

@@ -27,6 +27,8 @@ def is_null(value: str) -> bool:
 def parse_datetime(text: str) -> tuple[datetime, bool]:
     """Aware UTC datetime and whether the text was a bare date."""
     s = text.strip()
+    if s.endswith(" UTC"):  # BigQuery's CSV export: "2026-01-01 00:00:00 UTC"
+        s = s[:-4] + "+00:00"
     m = _US_DATE.match(s)
     if m:
         month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
