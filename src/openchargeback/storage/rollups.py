@@ -17,7 +17,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Connection,
-    String,
     delete,
     func,
     insert,
@@ -27,11 +26,7 @@ from sqlalchemy import (
 )
 
 from openchargeback.storage.auth_tables import charge_rollups, rollup_state
-
-try:  # the review workflow's tables (optional: the rollup works without them)
-    from openchargeback.storage.review_tables import charge_actions, review_rules
-except ImportError:  # pragma: no cover
-    charge_actions = review_rules = None
+from openchargeback.storage.review_tables import charge_actions, review_rules
 from openchargeback.storage.tables import charge_details, charges, imports, periods
 
 SPLIT = 10**6
@@ -50,8 +45,6 @@ def fingerprints(conn: Connection) -> dict[int, str]:
         for name in filter(None, (r.periods or "").split(",")):
             if name in names:
                 parts[names[name]].append(f"{r.id}:{r.status}:{r.replaced_by_id}:{r.row_count}")
-    if charge_actions is None:
-        return {pid: hashlib.sha256(";".join(p).encode()).hexdigest() for pid, p in parts.items()}
     for pid, n, last in conn.execute(select(charge_actions.c.period_id, func.count(),
                                             func.max(charge_actions.c.id))
                                      .group_by(charge_actions.c.period_id)):
@@ -75,7 +68,7 @@ def rebuild(conn: Connection, period_id: int, fingerprint: str, now: datetime) -
     conn.execute(delete(charge_rollups).where(charge_rollups.c.period_id == period_id))
     conn.execute(delete(rollup_state).where(rollup_state.c.period_id == period_id))
     flagged = charges.c.flags.is_not(None)
-    review = charges.c.review if "review" in charges.c else literal(None, String)
+    review = charges.c.review
     cols = [charges.c.period_id, *(charges.c[d] for d in DIMENSIONS),
             charge_details.c.service_name, flagged.label("flagged"), review.label("review"),
             func.count().label("rows")]
