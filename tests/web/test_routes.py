@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-# (method, path, who may: "read" = every role, "admin" = admin only)
+# (method, path, who may: "read" = every role, "review" = reviewer or admin, "admin" = admin only)
 ROUTES = [
     ("GET", "/", "read"),
     ("GET", "/?period=2025-01", "read"),
@@ -34,6 +34,17 @@ ROUTES = [
     ("GET", "/users", "admin"),
     ("GET", "/settings", "admin"),
     ("GET", "/audit", "admin"),
+    ("GET", "/review", "read"),
+    ("GET", "/review?period=2025-01&status=all&source=aws&min=100&reason=over_max", "read"),
+    ("GET", "/review/rows?period=2025-01&status=all", "read"),
+    ("POST", "/review/1/approve", "review", {"period": "2025-01", "back": "/review?period=2025-01"}),
+    ("POST", "/review/2/reject", "review", {"period": "2025-01", "note": "route test"}),
+    ("POST", "/review/2/approve", "review", {"period": "2025-01", "back": "/charges/2"}),
+    ("POST", "/review/3/correct", "review", {"period": "2025-01", "project": "genomics-sequencing"}),
+    ("POST", "/review/bulk", "review", {"period": "2025-01", "do": "approve-matching"}),
+    ("POST", "/settings/review-rules/preview", "admin", {"text": "max_charge: 1000", "period": "2025-01"}),
+    ("POST", "/settings/review-rules", "admin", {"text": "{}"}),
+    ("POST", "/settings/review-rules/recheck", "admin", {"period": "2025-01"}),
     ("POST", "/period", "read", {"period": "2025-01", "back": "/"}),
     ("POST", "/periods/2025-01/close", "admin", {}),
     ("POST", "/periods/2025-01/reopen", "admin", {"reason": "route test"}),
@@ -68,7 +79,7 @@ def test_every_route_for_every_role(clients, role):
         if role is None:
             ok = (r.status_code == 303 and r.headers["location"].startswith("/login")) \
                 if method == "GET" else r.status_code == 401
-        elif who == "read" or role == "admin":
+        elif who == "read" or role == "admin" or (who == "review" and role == "reviewer"):
             ok = r.status_code in (200, 303) and r.status_code != 403
         else:
             ok = r.status_code == 403

@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy.engine import make_url
 
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
-from openchargeback.domain.periods import Period, PeriodStatus, transition
-from openchargeback.services import audit
+from openchargeback.services import audit, periods
 from openchargeback.services.context import Context
-from openchargeback.services.periods import PeriodInfo, _info
+from openchargeback.services.periods import PeriodInfo
 from openchargeback.services.sources import _NAME_OK, SourceInfo
 from openchargeback.services.sources import _info as _source_info
-from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import source_edits
 from openchargeback.storage import sources as sources_repo
 
@@ -24,18 +22,10 @@ MASK = "********"
 
 
 def change_period(ctx: Context, name: str, action: str, reason: str | None = None, *,
-                  ip: str | None = None) -> PeriodInfo:
-    period = Period.parse(name)
-    with ctx.write() as conn:
-        row = periods_repo.get(conn, period.name)
-        if row is None:
-            raise NotFound(f"period {period.name} does not exist")
-        target = transition(period.name, PeriodStatus(row.status), action, reason)
-        reason = reason.strip() if reason and reason.strip() else None
-        periods_repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())
-        audit.record_in(conn, ctx, f"period.{action}", period.name,
-                        f"{row.status} -> {target.value}" + (f": {reason}" if reason else ""), ip)
-        return _info(conn, periods_repo.get(conn, period.name))
+                  force: bool = False, ip: str | None = None) -> PeriodInfo:
+    """A period transition from the web: the same rules as the CLI (closing is refused
+    while charges are pending review unless an admin forces it with a reason)."""
+    return periods.change_status(ctx, name, action, reason, force=force, ip=ip)
 
 
 def create_source(ctx: Context, name: str, *, display_name: str | None = None,

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from openchargeback.domain.charges import describe_flags
 from openchargeback.domain.errors import InvalidInput, NotFound
-from openchargeback.domain.money import to_str
+from openchargeback.domain.money import ZERO, to_str
 from openchargeback.rendering import csv_safe
 from openchargeback.services.context import Context
 from openchargeback.services.insights import Costs, refresh
@@ -66,6 +66,7 @@ class Row:
     effective_cost: Decimal | None
     billed_cost: Decimal
     flags: tuple[str, ...]
+    review: str | None = None  # approved / rejected by a reviewer; None: no decision
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ class Page:
     query: Query
     rows: tuple[Row, ...]
     next_cursor: str | None
-    totals: Costs | None  # for the whole filtered set, when the rollup can answer
+    totals: Costs | None  # for the whole filtered set, when the rollup can answer; rejected
+    #                       charges are never part of a sum of money (they are counted apart)
+    rejected: Costs | None = None  # the rejected charges of the set
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def _row(r) -> Row:
     return Row(r.id, r.period, r.source, r.import_id, r.line, r.service_name, r.resource_id,
                r.resource_name, r.pi_email, r.project_id, r.fund_org, r.billing_currency,
                r.charge_period_start, r.list_cost, r.effective_cost, r.billed_cost,
-               tuple(r.flags.split(",")) if r.flags else ())
+               tuple(r.flags.split(",")) if r.flags else (), r.review)
 
 
 def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
@@ -154,14 +157,25 @@ def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
             filters = {"source": q.source, "pi": _dim(q.pi), "project": _dim(q.project),
                        "fund": _dim(q.fund), "service": _dim(q.service), "flagged": q.flagged}
             ids = [f.period_id] if f.period_id else [r.id for r in periods_repo.list_all(conn)]
-            items = agg.grouped(conn, period_ids=ids, filters=filters) if ids else []
-            totals = Costs.of(items[0] if items else None)
-            if totals.rows == 0:
-                return Page(q, (), None, totals)
+            items = agg.grouped(conn, period_ids=ids, by=("review",), filters=filters) if ids else []
+            totals = _sum(i for i in items if i["review"] != "rejected")
+            rejected = _sum(i for i in items if i["review"] == "rejected")
+            if totals.rows + rejected.rows == 0:
+                return Page(q, (), None, totals, rejected)
         rows, _ = repo.page(conn, f, sort=sort, descending=q.desc, after=after, limit=limit + 1)
     out = tuple(_row(r) for r in rows[:limit])
     nxt = _encode(repo.key_of(rows[limit - 1], sort)) if len(rows) > limit else None
-    return Page(q, out, nxt, totals)
+    return Page(q, out, nxt, totals, rejected if totals is not None else None)
+
+
+def _sum(items) -> Costs:
+    """Costs of several rollup groups added up."""
+    rows, sums = 0, dict.fromkeys(("billed", "effective", "list", "contracted"), ZERO)
+    for i in items:
+        rows += i["rows"]
+        for k in sums:
+            sums[k] += i[k]
+    return Costs(rows, **sums)
 
 
 def _dim(value: str | None):
@@ -202,7 +216,8 @@ def detail(ctx: Context, charge_id: int) -> Detail:
 
 EXPORT_COLUMNS = ("id", "period", "source", "import_id", "line", "service_name", "resource_id",
                   "resource_name", "charge_period_start", "currency", "list_cost",
-                  "effective_cost", "billed_cost", "pi_email", "project_id", "fund_org", "flags")
+                  "effective_cost", "billed_cost", "pi_email", "project_id", "fund_org", "flags",
+                  "review")
 
 
 def export_csv(ctx: Context, q: Query) -> Iterator[str]:
@@ -215,7 +230,8 @@ def export_csv(ctx: Context, q: Query) -> Iterator[str]:
             (r.id, r.period, r.source, r.import_id, r.line, r.service, r.resource_id,
              r.resource_name, r.start.isoformat(), r.currency, to_str(r.list_cost),
              to_str(r.effective_cost), to_str(r.billed_cost), r.pi, r.project, r.fund,
-             ",".join(r.flags)) for r in p.rows])
+             ",".join(r.flags), r.review or ("pending" if r.flags else "approved"))
+            for r in p.rows])
         if p.next_cursor is None:
             return
         q = replace(q, after=p.next_cursor)

@@ -8,10 +8,18 @@ from datetime import datetime
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus, transition
-from openchargeback.services.context import Context
 from openchargeback.services import audit
+from openchargeback.services.context import Context
 from openchargeback.storage import periods as repo
 from openchargeback.storage import review as review_repo
+
+
+class PendingReview(Conflict):
+    """Closing refused: charges still wait for review (``count`` of them, ``total`` billed)."""
+
+    def __init__(self, message: str, period: str, count: int, total):
+        super().__init__(message)
+        self.period, self.count, self.total = period, count, total
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ def open_period(ctx: Context, name: str) -> PeriodInfo:
 
 
 def change_status(ctx: Context, name: str, action: str, reason: str | None = None, *,
-                  force: bool = False) -> PeriodInfo:
+                  force: bool = False, ip: str | None = None) -> PeriodInfo:
     """Move a period along its lifecycle. Closing is refused while charges are pending
     review, unless ``force`` (an admin's decision) with a reason, which is recorded."""
     period = Period.parse(name)
@@ -82,16 +90,16 @@ def change_status(ctx: Context, name: str, action: str, reason: str | None = Non
         if action == "close":
             count, total = review_repo.stakes(conn, review_repo.ReviewFilter(row.id, status="pending"))
             if count and not force:
-                raise Conflict(
+                raise PendingReview(
                     f"period {period.name} has {count} charge(s) pending review ({to_str(total)} billed); "
                     f"review them first (`openchargeback review list -p {period.name}`, or "
                     f"/review?period={period.name} in the web UI), or close anyway with "
-                    f"--force --reason ...")
+                    f"--force --reason ...", period.name, count, total)
             if count:
                 if not reason:
                     raise InvalidInput(f"closing period {period.name} with {count} charge(s) pending "
                                        f"review needs a reason (--reason)")
                 reason = f"closed with {count} charge(s) pending review: {reason}"
         repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())
-        audit.record_in(conn, ctx, f"period.{action}", period.name, reason)
+        audit.record_in(conn, ctx, f"period.{action}", period.name, reason, ip)
         return _info(conn, repo.get(conn, period.name))

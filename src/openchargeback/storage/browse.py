@@ -68,7 +68,7 @@ def page(conn: Connection, f: Filter, *, sort: str | None, descending: bool, aft
                 charges.c.pi_email, charges.c.project_id, charges.c.fund_org,
                 charges.c.billing_currency, charges.c.charge_period_start,
                 charges.c.list_cost, charges.c.effective_cost, charges.c.billed_cost,
-                charges.c.flags)
+                charges.c.flags, charges.c.review)
          .select_from(charges)
          .join(charge_details, charge_details.c.id == charges.c.detail_id)
          .join(periods, periods.c.id == charges.c.period_id)

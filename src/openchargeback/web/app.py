@@ -16,7 +16,7 @@ from openchargeback.domain.roles import NotAuthenticated
 from openchargeback.services import insights, jobs, users
 from openchargeback.services.context import build_context
 from openchargeback.web import security
-from openchargeback.web.routes import account, admin, charges, imports, pages
+from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.templating import make_env, render
 
 
@@ -82,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         return _error(request, 422, "; ".join(parts) or "invalid request")
 
     app.mount("/static", StaticFiles(packages=[("openchargeback.web", "static")]), name="static")
-    for module in (account, pages, charges, imports, admin):
+    for module in (account, pages, charges, imports, admin, review):
         app.include_router(module.router)
     return app
 

@@ -93,6 +93,7 @@ PeriodAdmin = Annotated[Session, Depends(need(Permission.PERIODS))]
 SourceAdmin = Annotated[Session, Depends(need(Permission.SOURCES))]
 UserAdmin = Annotated[Session, Depends(need(Permission.USERS))]
 SettingsReader = Annotated[Session, Depends(need(Permission.SETTINGS))]
+SettingsAdmin = SettingsReader  # the same permission: admins only
 AuditReader = Annotated[Session, Depends(need(Permission.AUDIT))]
 
 

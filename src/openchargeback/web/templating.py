@@ -26,6 +26,10 @@ MESSAGES = {
     "password-reset": "Password reset; the user's sessions were ended.",
     "disabled": "User disabled; their sessions were ended.", "enabled": "User enabled.",
     "password-changed": "Your password was changed; your other sessions were ended.",
+    "review-approve": "Charge approved.", "review-reject": "Charge rejected.",
+    "review-correct": "Correction saved.", "review-bulk": "Decision recorded for the selection.",
+    "rules-saved": "Review rules saved.",
+    "rechecked": "Charges without a decision were re-checked against the saved rules.",
 }
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from openchargeback.services import admin, audit, sources, users
+from openchargeback.services import admin, audit, review_views, sources, users
 from openchargeback.web.routes.common import blank, ctx_for, ip, see_other
 from openchargeback.web.security import AuditReader, Reader, SettingsReader, SourceAdmin, UserAdmin
 from openchargeback.web.templating import render
@@ -91,8 +91,10 @@ def user_enable(request: Request, s: UserAdmin, username: str):
 
 @router.get("/settings")
 def settings_page(request: Request, s: SettingsReader):
-    return render(request, "settings.html",
-                  {"view": admin.effective_settings(ctx_for(request, s))})
+    ctx = ctx_for(request, s)
+    return render(request, "settings.html", {
+        "view": admin.effective_settings(ctx), "rules": review_views.rules_form(ctx),
+        "preview": None, "rules_error": None})
 
 
 @router.get("/audit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from openchargeback.services import browse, sources
+from openchargeback.services import browse, review_views, sources
 from openchargeback.web.routes.common import blank, ctx_for, period_of
 from openchargeback.web.security import Reader
 from openchargeback.web.templating import render
@@ -72,4 +72,5 @@ def charges_export(request: Request, s: Reader):
 
 @router.get("/charges/{charge_id}")
 def charge_detail(request: Request, s: Reader, charge_id: int):
-    return render(request, "charge.html", {"c": browse.detail(ctx_for(request, s), charge_id)})
+    page = review_views.charge_page(ctx_for(request, s), charge_id)
+    return render(request, "charge.html", {"c": page.detail, "rv": page})

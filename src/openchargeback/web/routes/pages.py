@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 
 from openchargeback.domain.errors import NotFound
-from openchargeback.services import admin, imports, insights, periods
+from openchargeback.services import admin, imports, insights, periods, review
 from openchargeback.web import charts
 from openchargeback.web.routes.common import ctx_for, ip, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader
@@ -38,21 +38,31 @@ def periods_list(request: Request, s: Reader):
 
 @router.get("/periods/{name}")
 def period_detail(request: Request, s: Reader, name: str):
+    return _period_page(request, s, name)
+
+
+def _period_page(request: Request, s, name: str, *, refusal=None, status: int = 200):
     ctx = ctx_for(request, s)
     info = periods.get_period(ctx, name)
     currency, top = insights.period_top(ctx, info.name, "pi", 10)
     return render(request, "period.html", {
-        "p": info, "currency": currency, "top_pis": top,
+        "p": info, "currency": currency, "top_pis": top, "refusal": refusal,
+        "pending": review.pending(ctx, info.name),
         "imports": imports.list_imports(ctx, period=info.name, limit=200),
-        "totals": next((o for o in insights.periods_overview(ctx) if o.name == info.name), None)})
+        "totals": next((o for o in insights.periods_overview(ctx) if o.name == info.name), None)},
+        status=status)
 
 
 @router.post("/periods/{name}/{action}")
 def period_action(request: Request, s: PeriodAdmin, name: str, action: str,
-                  reason: Annotated[str, Form()] = ""):
+                  reason: Annotated[str, Form()] = "", force: Annotated[str, Form()] = ""):
     if action not in ("close", "finalize", "reopen"):
         raise NotFound(f"unknown period action {action!r}")
-    admin.change_period(ctx_for(request, s), name, action, reason or None, ip=ip(request))
+    try:
+        admin.change_period(ctx_for(request, s), name, action, reason or None,
+                            force=action == "close" and force == "1", ip=ip(request))
+    except periods.PendingReview as exc:  # show the count, the queue and "close anyway"
+        return _period_page(request, s, name, refusal=exc, status=409)
     done = {"close": "closed", "finalize": "finalized", "reopen": "reopened"}[action]
     return see_other(f"/periods/{name}?msg={done}")
 
