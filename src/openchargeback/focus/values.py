@@ -61,24 +61,8 @@ def is_last_day_of_month(dt: datetime) -> bool:
     return dt.day == calendar.monthrange(dt.year, dt.month)[1]
 
 
-def parse_money(text: str) -> tuple[Decimal, bool]:
-    """Amount at ledger scale and whether digits beyond the scale were rounded."""
-    s = text.strip()
-    if "_" in s or not s.isascii():
-        raise ValueError("a decimal number such as 12.34 or 1.2e-7")
-    try:
-        d = Decimal(s)
-    except InvalidOperation:
-        raise ValueError("a decimal number such as 12.34 or 1.2e-7") from None
-    if not d.is_finite():
-        raise ValueError("a finite decimal number")
-    try:
-        return money(d), not is_exact_at_scale(d)
-    except MoneyError:
-        raise ValueError("an amount within ±9223372.036854775807 per charge line") from None
-
-
 def parse_decimal(text: str) -> Decimal:
+    """An exact, finite decimal written in plain ASCII (no ``_`` separators)."""
     s = text.strip()
     if "_" in s or not s.isascii():
         raise ValueError("a decimal number such as 12.34 or 1.2e-7")
@@ -89,6 +73,15 @@ def parse_decimal(text: str) -> Decimal:
     if not d.is_finite():
         raise ValueError("a finite decimal number")
     return d
+
+
+def parse_money(text: str) -> tuple[Decimal, bool]:
+    """Amount at ledger scale and whether digits beyond the scale were rounded."""
+    d = parse_decimal(text)
+    try:
+        return money(d), not is_exact_at_scale(d)
+    except MoneyError:
+        raise ValueError("an amount within ±9223372.036854775807 per charge line") from None
 
 
 def parse_tags(text: str) -> dict[str, object]:
