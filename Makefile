@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 OCB := $(BIN)/openchargeback
 SOURCES := aws azure hpc storage it_storage
 
-.PHONY: demo test install install-dev lint bench clean
+.PHONY: demo test install install-dev system-packages lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,21 @@ demo: install config.yaml
 	$(OCB) report totals -p 2025-01 --by source -c config.yaml
 	$(OCB) report totals -p 2025-12 --by source -c config.yaml
 
-test: install-dev
+# Debian packages the tests need: Pango and a font for WeasyPrint's PDF statements.
+# Installed when missing (apt-get, with sudo unless root); other systems: install them yourself.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+
+system-packages:
+	@command -v dpkg >/dev/null 2>&1 || { echo "not Debian: make sure $(SYSTEM_PACKAGES) (or equivalents) are installed"; exit 0; }; \
+	missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi; \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+test: install-dev system-packages
 	$(BIN)/lint-imports
 	@# the browser tests drive Debian's chromium (Playwright cannot download its own here)
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then s=""; else s=sudo; fi; \

@@ -132,3 +132,8 @@ def run_cli():
         return code, out.getvalue(), err.getvalue()
 
     return run
+
+
+def pytest_addoption(parser):
+    parser.addoption("--snapshot-update", action="store_true", default=False,
+                     help="Rewrite the snapshot files of document tests instead of comparing with them.")

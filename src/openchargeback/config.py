@@ -119,6 +119,80 @@ class ConvertSettings(_Strict):
     slurm_timezone: str = "UTC"  # zone of sacct's times (IANA name)
 
 
+class BrandingSettings(_Strict):
+    """How statements and emails look: who sends them and how amounts are written."""
+
+    organisation: str = "Research Computing"
+    logo: str | None = None  # path to a PNG, JPEG or SVG file shown on statements
+    contact: str = ""  # postal address, telephone, email: shown at the foot of statements
+    currency_symbol: str | None = None  # e.g. "$"; None: the ISO code ("USD 1,234.56")
+    thousands_separator: str = Field(default=",", max_length=1)
+    decimal_separator: str = Field(default=".", min_length=1, max_length=1)
+    date_format: str = "%d %b %Y"  # strftime format of dates on statements
+
+    @model_validator(mode="after")
+    def _separators(self):
+        if self.thousands_separator == self.decimal_separator:
+            raise ValueError("branding: thousands_separator and decimal_separator must differ")
+        return self
+
+
+class StatementSettings(_Strict):
+    """Statements (``openchargeback generate``)."""
+
+    number_prefix: str = Field(default="ST", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
+    per_pi_summary: bool = False  # also one statement per PI covering all their projects
+    detail_line_limit: int = Field(default=40, ge=0, le=10_000)
+    template_dir: str | None = None  # templates here override the packaged ones
+    output_dir: str = "./instance/statements"
+    timezone: str = "UTC"  # zone in which dates are shown (IANA name)
+    paper: Literal["letter", "a4"] = "letter"
+    branding: BrandingSettings = BrandingSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Europe/Paris)") from None
+        return v
+
+
+class EmailSettings(_Strict):
+    """Sending statements (``openchargeback generate --send``)."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)  # None: 587, 465 (tls) or 25
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = None  # use ${SMTP_PASSWORD}
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
+    retries: int = Field(default=3, ge=0, le=20)  # further attempts after a temporary failure
+    backoff_seconds: float = Field(default=2, ge=0, le=600)  # doubled after each attempt
+    rate_per_minute: int = Field(default=60, ge=0, le=100_000)  # 0: no limit
+    from_address: str = "research-computing@example.edu"
+    reply_to: str | None = None
+    subject: str = "{organisation}: statement for {period}"
+    outbox_dir: str = "./instance/outbox"  # with dev_mode: true, messages are written here
+    cc: dict[str, list[str]] = {}  # project id -> addresses copied on that PI's message
+
+    @field_validator("cc", mode="before")
+    @classmethod
+    def _cc_lists(cls, v):
+        if isinstance(v, dict):
+            return {k: [x] if isinstance(x, str) else x for k, x in v.items()}
+        return v
+
+    @property
+    def port(self) -> int:
+        if self.smtp_port:
+            return self.smtp_port
+        return {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
 class BudgetSettings(_Strict):
     """Budgets of projects and funds (set in the registry) and their alerts."""
 
@@ -145,6 +219,8 @@ class Settings(_Strict):
     users: list[UserSettings] = []
     review: ReviewSettings = ReviewSettings()
     budgets: BudgetSettings = BudgetSettings()
+    statements: StatementSettings = StatementSettings()
+    email: EmailSettings = EmailSettings()
 
     # Where the settings came from (for messages); not a YAML key.
     model_config = ConfigDict(extra="forbid", frozen=True)

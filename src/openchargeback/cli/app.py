@@ -23,6 +23,7 @@ from openchargeback.cli.registry import (
 )
 from openchargeback.cli.reports import charges_app, report_app
 from openchargeback.cli.review import review_app
+from openchargeback.cli.statements import generate_command, statements_app
 from openchargeback.cli.users import serve_command, users_app
 from openchargeback.domain.errors import OpenChargebackError
 
@@ -63,6 +64,8 @@ app.command("validate")(validate_command)
 app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
 app.command("serve")(serve_command)
+app.command("generate")(generate_command)
+app.add_typer(statements_app, name="statements")
 app.add_typer(pis_app, name="pis")
 app.add_typer(projects_app, name="projects")
 app.add_typer(funds_app, name="funds")
@@ -81,7 +84,6 @@ def _not_yet(feature: str):
 
 
 for _name, _feature, _help in (
-    ("generate", "generating statements", "PDF statements and email (not available yet)."),
     ("export-journal", "the journal (GL) export", "Journal (GL) export (not available yet)."),
 ):
     app.command(_name, help=_help, context_settings={

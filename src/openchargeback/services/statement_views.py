@@ -1,0 +1,163 @@
+"""Reading statements back: lists, one statement with its versions, its documents, its
+HTML preview (the same template as the PDF), and the email log."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from openchargeback.domain.errors import NotFound
+from openchargeback.domain.money import to_str
+from openchargeback.domain.periods import Period
+from openchargeback.services.context import Context
+from openchargeback.services.statement_render import context_for, renderer_for
+from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import statement_store as store
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    id: int
+    number: str
+    version: int
+    kind: str
+    pi_email: str | None
+    project_id: str | None
+    currency: str
+    status: str
+    list_total: Decimal
+    discount_total: Decimal
+    due_total: Decimal
+    charge_count: int
+    generated_at: datetime
+    sent_at: datetime | None
+
+    def as_json(self) -> dict:
+        return {"number": self.number, "version": self.version, "kind": self.kind, "pi_email": self.pi_email,
+                "project_id": self.project_id, "currency": self.currency, "status": self.status,
+                "list": to_str(self.list_total), "discount": to_str(self.discount_total),
+                "due": to_str(self.due_total), "charges": self.charge_count,
+                "generated_at": self.generated_at.isoformat(),
+                "sent_at": self.sent_at.isoformat() if self.sent_at else None}
+
+
+@dataclass(frozen=True)
+class StatementDetail:
+    period: str
+    row: StatementRow
+    data: dict
+    versions: tuple[StatementRow, ...]
+    has_detail_csv: bool
+
+    def as_json(self) -> dict:
+        return {"period": self.period, **self.row.as_json(), "content": self.data,
+                "versions": [v.as_json() for v in self.versions], "detail_csv": self.has_detail_csv}
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    pi_email: str | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    transport: str
+    status: str
+    attempts: int
+    error: str | None
+    statements: tuple[str, ...]
+    resend_of: int | None
+    created_at: datetime
+    finished_at: datetime | None
+    outbox_path: str | None
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "pi_email": self.pi_email, "to": list(self.to), "cc": list(self.cc),
+                "subject": self.subject, "transport": self.transport, "status": self.status,
+                "attempts": self.attempts, "error": self.error, "statements": list(self.statements),
+                "resend_of": self.resend_of, "created_at": self.created_at.isoformat(),
+                "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+                "outbox_path": self.outbox_path}
+
+
+def _row(r) -> StatementRow:
+    return StatementRow(r.id, r.number, r.version, r.kind, r.pi_email, r.project_id, r.currency,
+                        r.status, r.list_total, r.discount_total, r.due_total, r.charge_count,
+                        r.generated_at, r.sent_at)
+
+
+def _period_id(conn, period: str) -> int:
+    name = Period.parse(period).name
+    prow = periods_repo.get(conn, name)
+    if prow is None:
+        raise NotFound(f"period {name} does not exist")
+    return prow.id
+
+
+def list_statements(ctx: Context, period: str, *, pi: str | None = None, project: str | None = None,
+                    all_versions: bool = False) -> tuple[StatementRow, ...]:
+    with ctx.read() as conn:
+        pid = _period_id(conn, period)
+        return tuple(_row(r) for r in store.listing(conn, pid, pi=pi, project=project,
+                                                    all_versions=all_versions))
+
+
+def _find(conn, number: str, version: int | None):
+    r = store.by_number(conn, number.strip(), version)
+    if r is None:
+        which = f" version {version}" if version else ""
+        raise NotFound(f"statement {number}{which} does not exist (see `openchargeback statements list`)")
+    return r
+
+
+def get_statement(ctx: Context, number: str, version: int | None = None) -> StatementDetail:
+    with ctx.read() as conn:
+        r = _find(conn, number, version)
+        doc = store.document(conn, r.id)
+        versions = tuple(_row(v) for v in store.versions(conn, r.number))
+        return StatementDetail(r.period, _row(r), json.loads(r.data), versions, doc.detail_csv is not None)
+
+
+def statement_file(ctx: Context, number: str, version: int | None = None, *,
+                   kind: str = "pdf") -> tuple[str, bytes]:
+    """(file name, bytes) of a version's PDF as issued, or of its detail CSV (``kind="csv"``)."""
+    with ctx.read() as conn:
+        r = _find(conn, number, version)
+        doc = store.document(conn, r.id)
+    if kind == "csv":
+        if doc.detail_csv is None:
+            raise NotFound(f"statement {r.number} v{r.version} shows all its detail; it has no CSV")
+        return f"{r.number}-v{r.version}-detail.csv", bytes(doc.detail_csv)
+    return f"{r.number}-v{r.version}.pdf", bytes(doc.pdf)
+
+
+def preview_html(ctx: Context, number: str, version: int | None = None) -> str:
+    """The version's HTML, rendered from its stored content with the statement template
+    (a superseded version shows as such)."""
+    with ctx.read() as conn:
+        r = _find(conn, number, version)
+    renderer = renderer_for(ctx.settings)
+    data = json.loads(r.data)
+    if r.superseded_by_id is not None:
+        with ctx.read() as conn:
+            newer = store.by_ids(conn, [r.superseded_by_id])
+        data = dict(data, superseded_by=newer[0].version if newer else None)
+    return renderer.statement_html(context_for(renderer, data, status=r.status))
+
+
+def list_messages(ctx: Context, period: str, *, status: str | None = None) -> tuple[MessageRow, ...]:
+    with ctx.read() as conn:
+        pid = _period_id(conn, period)
+        rows = store.messages(conn, pid, status=status)
+        items = store.message_items(conn, [m.id for m in rows])
+        stmts = {s.id: s for s in store.by_ids(conn, sorted({i for v in items.values() for i in v}))}
+    out = []
+    for m in rows:
+        rc = json.loads(m.recipients)
+        labels = tuple(f"{stmts[i].number} v{stmts[i].version}" for i in items[m.id] if i in stmts)
+        out.append(MessageRow(m.id, m.pi_email, tuple(rc["to"]), tuple(rc["cc"]), m.subject, m.transport,
+                              m.status, m.attempts, m.error, labels, m.resend_of_id, m.created_at,
+                              m.finished_at, m.outbox_path))
+    return tuple(out)

@@ -1,0 +1,283 @@
+"""Generating a period's statements from its approved charges.
+
+A real run needs the period closed. It reads the approved charges (one read
+transaction), builds and renders the statements that are new or changed (no
+transaction is held while PDFs are printed), then stores them in one write
+transaction, which first checks that the period is still closed and unchanged since it
+was read, and that nobody stored statements in between. Files are written to the
+output directory after the commit. A finalized period is locked: its statements are
+re-rendered from the versions stored, into the output directory, and nothing new is
+made. ``dry_run`` works on any period and writes nothing but previews in a new
+temporary directory.
+
+Versions: a statement whose content (and rendering) is unchanged keeps its version;
+a changed one gets a new version under the same number and the old version is marked
+superseded (it stays downloadable); a statement with nothing left to bill is marked
+withdrawn. Issued versions are never edited.
+
+Where the lines come from: :func:`_lines`, the one place to change when statements
+take their lines from the allocation of charges to funds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+
+from openchargeback.domain import statements as dom
+from openchargeback.domain.errors import Conflict, NotFound
+from openchargeback.domain.money import ZERO, to_str
+from openchargeback.domain.periods import Period, PeriodStatus
+from openchargeback.rendering import statements as rendering
+from openchargeback.services import audit
+from openchargeback.services.context import Context
+from openchargeback.services.statement_lines import statement_rows
+from openchargeback.services.statement_render import render_pdfs, renderer_for
+from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import statement_store as store
+from openchargeback.storage import statements as lines_repo
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class StatementItem:
+    number: str
+    version: int
+    kind: str
+    pi_email: str | None
+    project_id: str | None
+    currency: str
+    list_total: Decimal
+    discount_total: Decimal
+    due_total: Decimal
+    charge_count: int
+    action: str  # new | new_version | unchanged | withdrawn | rerendered | preview
+    path: str | None = None
+
+    def as_json(self) -> dict:
+        return {"number": self.number, "version": self.version, "kind": self.kind,
+                "pi_email": self.pi_email, "project_id": self.project_id, "currency": self.currency,
+                "list": to_str(self.list_total), "discount": to_str(self.discount_total),
+                "due": to_str(self.due_total), "charges": self.charge_count, "action": self.action,
+                "path": self.path}
+
+
+@dataclass(frozen=True)
+class Excluded:
+    count: int
+    amounts: tuple[tuple[str, Decimal], ...]
+
+    def as_json(self) -> dict:
+        return {"count": self.count, "amounts": {c: to_str(a) for c, a in self.amounts}}
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    period: str
+    status: str
+    dry_run: bool
+    directory: str | None  # output directory, or the preview directory of a dry run
+    statements: tuple[StatementItem, ...]
+    pending: Excluded
+    rejected: Excluded
+    approved_totals: tuple[tuple[str, Decimal], ...]  # currency -> sum of project statements
+    delivery: object | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def count(self, action: str) -> int:
+        return sum(1 for s in self.statements if s.action == action)
+
+    def as_json(self) -> dict:
+        out = {"period": self.period, "status": self.status, "dry_run": self.dry_run,
+               "directory": self.directory, "statements": [s.as_json() for s in self.statements],
+               "excluded": {"pending": self.pending.as_json(), "rejected": self.rejected.as_json()},
+               "totals": {c: to_str(a) for c, a in self.approved_totals}, "notes": list(self.notes)}
+        if self.delivery is not None:
+            out["delivery"] = self.delivery.as_json()
+        return out
+
+
+def _lines(conn, period_row, pi: str | None, project: str | None) -> tuple[list[dict], list[dict], dict]:
+    """What statements are built from: (service lines, detail rows, registry names), from
+    the allocation of the approved charges and adjustments to funds."""
+    return statement_rows(conn, period_row, pi=pi, project=project)
+
+
+def _excluded(raw: dict) -> Excluded:
+    return Excluded(raw["count"], tuple(sorted(raw["amounts"].items())))
+
+
+def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None = None,
+             project: str | None = None, progress: Progress | None = None) -> GenerateResult:
+    name = Period.parse(period).name
+    cfg = ctx.settings.statements
+    renderer = renderer_for(ctx.settings)
+    with ctx.read() as conn:
+        prow = periods_repo.get(conn, name)
+        if prow is None:
+            raise NotFound(f"period {name} does not exist (nothing was imported into it)")
+        status = PeriodStatus(prow.status)
+        if not dry_run and status == PeriodStatus.OPEN:
+            raise Conflict(f"period {name} is open; close it (`openchargeback periods close {name}`) "
+                           f"before generating statements, or preview them with --dry-run")
+        excluded = lines_repo.excluded(conn, prow.id, pi=pi, project=project)
+        if not dry_run and status == PeriodStatus.FINALIZED:
+            rows = store.current(conn, prow.id, pi=pi, project=project, with_data=True)
+            csvs = {i: d.detail_csv for i, d in store.documents(conn, [r.id for r in rows]).items()}
+            return _rerender(ctx, prow, rows, csvs, excluded, progress)
+        history = len(periods_repo.transitions(conn, prow.id))
+        service_rows, detail_rows, names = _lines(conn, prow, pi, project)
+        existing = {(r.kind, r.pi_email, r.project_id, r.currency): r
+                    for r in store.current(conn, prow.id, pi=pi, project=project)}
+        numbers, top = store.numbers(conn, prow.id)
+    drafts = dom.project_drafts(service_rows, detail_rows, cfg.detail_line_limit)
+    approved_totals: dict[str, Decimal] = {}
+    for d in drafts:
+        approved_totals[d.key.currency] = approved_totals.get(d.key.currency, ZERO) + d.due_total
+    if cfg.per_pi_summary and project is None:
+        drafts += dom.pi_summaries(drafts)
+    for d in drafts:
+        d.data["pi_name"] = names["pis"].get((d.key.pi_email or "").lower())
+        d.data["project_name"] = names["projects"].get(d.key.project_id) if d.key.project_id else None
+    drafts.sort(key=lambda d: d.key.sort_key)
+
+    now = ctx.clock()
+    period_info = {"name": name, "start": prow.starts_at.isoformat(), "end": prow.ends_at.isoformat()}
+    planned, items = [], []
+    for d in drafts:
+        k = d.key
+        csv_rows = d.detail_rows
+        digest = dom.content_hash(d.data, renderer.template_hash,
+                                  json.dumps(csv_rows, default=str) if csv_rows else "")
+        cur = existing.get((k.kind, k.pi_email, k.project_id, k.currency))
+        if cur is not None and cur.content_hash == digest and not dry_run:
+            items.append(_item(cur.number, cur.version, d, "unchanged"))
+            continue
+        if (k.kind, k.pi_email, k.project_id, k.currency) in numbers:
+            number, seq, last = numbers[(k.kind, k.pi_email, k.project_id, k.currency)]
+        else:
+            top += 1
+            number, seq, last = dom.statement_number(cfg.number_prefix, name, top), top, 0
+            numbers[(k.kind, k.pi_email, k.project_id, k.currency)] = (number, seq, last)
+        action = "preview" if dry_run else ("new_version" if cur is not None else "new")
+        planned.append((d, number, seq, last + 1, digest, cur))
+        items.append(_item(number, last + 1, d, action))
+    by_key = {k: v[0] for k, v in numbers.items()}
+    docs = []
+    for d, number, _seq, version, _digest, cur in planned:
+        data = dict(d.data, number=number, version=version, status="current", issued=now.isoformat(),
+                    period=period_info,
+                    detail_attachment=f"{number}-v{version}-detail.csv" if d.detail_rows else None,
+                    supersedes={"version": cur.version, "issued": cur.generated_at.isoformat()}
+                    if cur is not None else None, superseded_by=None)
+        if d.key.kind == "pi":
+            data["projects"] = [dict(p, number=by_key.get(("project", d.key.pi_email, p["project_id"],
+                                                              d.key.currency))) for p in data["projects"]]
+        docs.append(data)
+    pdfs = render_pdfs(ctx.settings, docs, progress)
+    csvs = [rendering.detail_csv(data["number"], p[0].detail_rows) if p[0].detail_rows else None
+            for data, p in zip(docs, planned, strict=True)]
+    pending, rejected = _excluded(excluded["pending"]), _excluded(excluded["rejected"])
+    totals = tuple(sorted(approved_totals.items()))
+
+    if dry_run:
+        directory = Path(tempfile.mkdtemp(prefix=f"openchargeback-preview-{name}-"))
+        paths = _write_files(directory, docs, pdfs, csvs, atomic=False)
+        items = [replace(it, path=paths.get((it.number, it.version))) for it in items]
+        return GenerateResult(name, status.value, True, str(directory), tuple(items), pending, rejected,
+                              totals, notes=("preview only: nothing was stored",))
+
+    seen = {(d.key.kind, d.key.pi_email, d.key.project_id, d.key.currency) for d in drafts}
+    gone = [r for k, r in existing.items() if k not in seen
+            and not (project is not None and k[0] == "pi")]
+    with ctx.write() as conn:
+        prow2 = periods_repo.get(conn, name)
+        moved = len(periods_repo.transitions(conn, prow2.id)) != history
+        if prow2.status != PeriodStatus.CLOSED.value or moved:
+            raise Conflict(f"period {name} changed while its statements were being generated "
+                           f"(it is now {prow2.status}); run the command again")
+        now_current = {r.id for r in store.current(conn, prow.id, pi=pi, project=project)}
+        if now_current != {r.id for r in existing.values()}:
+            raise Conflict(f"statements of period {name} were generated by someone else meanwhile; "
+                           f"run the command again")
+        for (d, number, seq, version, digest, cur), data, pdf, csv_bytes in zip(planned, docs, pdfs, csvs,
+                                                                                  strict=True):
+            sid = store.add(conn, {
+                "number": number, "version": version, "sequence": seq, "period_id": prow.id,
+                "kind": d.key.kind, "pi_email": d.key.pi_email, "project_id": d.key.project_id,
+                "currency": d.key.currency, "status": "current", "list_total": d.list_total,
+                "discount_total": d.discount_total, "due_total": d.due_total,
+                "charge_count": d.charge_count, "line_count": d.line_count, "content_hash": digest,
+                "template_hash": renderer.template_hash, "data": json.dumps(data, sort_keys=True),
+                "generated_by": ctx.actor, "generated_at": now}, pdf, csv_bytes)
+            if cur is not None:
+                store.retire(conn, cur.id, "superseded", sid, now)
+        for r in gone:
+            store.retire(conn, r.id, "withdrawn", None, now)
+            items.append(dom_item(r, "withdrawn"))
+        made = sum(1 for it in items if it.action in ("new", "new_version"))
+        audit.record_in(conn, ctx, "statements.generate", name,
+                        f"{made} new or new versions, {len(gone)} withdrawn"
+                        + (f" (pi={pi})" if pi else "") + (f" (project={project})" if project else ""))
+    directory = Path(cfg.output_dir) / name
+    paths = _write_files(directory, docs, pdfs, csvs, atomic=True)
+    items = [replace(it, path=paths.get((it.number, it.version))) for it in items]
+    return GenerateResult(name, status.value, False, str(directory), tuple(items), pending, rejected, totals)
+
+
+def _item(number: str, version: int, d: dom.Draft, action: str) -> StatementItem:
+    k = d.key
+    return StatementItem(number, version, k.kind, k.pi_email, k.project_id, k.currency, d.list_total,
+                         d.discount_total, d.due_total, d.charge_count, action)
+
+
+def dom_item(r, action: str) -> StatementItem:
+    return StatementItem(r.number, r.version, r.kind, r.pi_email, r.project_id, r.currency, r.list_total,
+                         r.discount_total, r.due_total, r.charge_count, action)
+
+
+def _write_files(directory: Path, docs: list[dict], pdfs: list[bytes], csvs: list[bytes | None], *,
+                 atomic: bool) -> dict[tuple[str, int], str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for data, pdf, csv_bytes in zip(docs, pdfs, csvs, strict=True):
+        stem = f"{data['number']}-v{data['version']}"
+        out[(data["number"], data["version"])] = str(_write(directory / f"{stem}.pdf", pdf, atomic))
+        if csv_bytes is not None and data.get("detail_attachment"):
+            _write(directory / data["detail_attachment"], csv_bytes, atomic)
+    return out
+
+
+def _write(path: Path, content: bytes, atomic: bool) -> Path:
+    if not atomic:
+        path.write_bytes(content)
+        return path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
+    return path
+
+
+def _rerender(ctx: Context, prow, rows, csvs: dict, excluded: dict,
+              progress: Progress | None) -> GenerateResult:
+    """A finalized period: its current versions rendered again from what was stored."""
+    docs = [json.loads(r.data) for r in rows]
+    pdfs = render_pdfs(ctx.settings, docs, progress)
+    directory = Path(ctx.settings.statements.output_dir) / prow.name
+    paths = _write_files(directory, docs, pdfs, [csvs.get(r.id) for r in rows], atomic=True)
+    items = tuple(replace(dom_item(r, "rerendered"), path=paths[(r.number, r.version)]) for r in rows)
+    totals: dict[str, Decimal] = {}
+    for r in rows:
+        if r.kind == "project":
+            totals[r.currency] = totals.get(r.currency, ZERO) + r.due_total
+    return GenerateResult(prow.name, prow.status, False, str(directory), items,
+                          _excluded(excluded["pending"]), _excluded(excluded["rejected"]),
+                          tuple(sorted(totals.items())),
+                          notes=(f"period {prow.name} is finalized: its {len(rows)} stored statement(s) "
+                                 f"were re-rendered; nothing new was made",))

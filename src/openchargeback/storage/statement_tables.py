@@ -1,0 +1,88 @@
+"""Tables of statements and their delivery: every version of every statement with the
+document as issued, and every email message with the statement versions it carried."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from openchargeback.storage.tables import metadata
+from openchargeback.storage.types import Money, UTCDateTime
+
+# One row per version. A statement's number is stable: every version of the statement
+# of one (period, PI, project, currency) carries the same number. Issued versions are
+# never edited; a regenerated statement is a new version and the old one is marked
+# superseded (or withdrawn when nothing is left to bill).
+statements = Table(
+    "statements", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", String(40), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),  # the running number within the period
+    Column("period_id", ForeignKey("periods.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # project | pi (a PI's summary)
+    Column("pi_email", String(320)),
+    Column("project_id", String(200)),
+    Column("currency", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # current | superseded | withdrawn
+    Column("list_total", Money, nullable=False),
+    Column("discount_total", Money, nullable=False),
+    Column("due_total", Money, nullable=False),
+    Column("charge_count", Integer, nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),  # data and rendering inputs
+    Column("template_hash", String(64), nullable=False),
+    Column("data", Text, nullable=False),  # JSON: the document's content as issued
+    Column("generated_by", String(200), nullable=False),
+    Column("generated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("superseded_by_id", ForeignKey("statements.id")),
+    Column("superseded_at", UTCDateTime),
+    UniqueConstraint("number", "version", name="uq_statements_number_version"),
+    Index("ix_statements_period_pi", "period_id", "pi_email"),
+)
+
+# The files of a version, kept apart so that lists of statements stay light.
+statement_documents = Table(
+    "statement_documents", metadata,
+    Column("statement_id", ForeignKey("statements.id"), primary_key=True),
+    Column("pdf", LargeBinary, nullable=False),
+    Column("detail_csv", LargeBinary),  # the full detail when the PDF shows only part of it
+)
+
+# Every message sent (or written to the outbox), one per PI and attempt.
+statement_messages = Table(
+    "statement_messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("period_id", ForeignKey("periods.id"), nullable=False, index=True),
+    Column("pi_email", String(320)),
+    Column("recipients", Text, nullable=False),  # JSON: {"to": [...], "cc": [...]}
+    Column("subject", Text, nullable=False),
+    Column("transport", String(16), nullable=False),  # smtp | outbox
+    Column("status", String(16), nullable=False),  # queued | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("message_id", String(300)),  # the Message-ID header
+    Column("outbox_path", Text),
+    Column("resend_of_id", ForeignKey("statement_messages.id")),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+)
+
+statement_message_items = Table(
+    "statement_message_items", metadata,
+    Column("message_id", ForeignKey("statement_messages.id"), primary_key=True),
+    Column("statement_id", ForeignKey("statements.id"), primary_key=True, index=True),
+)
+
+__all__ = ["statement_documents", "statement_message_items", "statement_messages", "statements"]

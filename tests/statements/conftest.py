@@ -1,0 +1,197 @@
+"""Statement fixtures: the sample data imported and reviewed, a fixed clock, an
+in-process SMTP server (aiosmtpd) that can be told to fail, and snapshots."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+from datetime import UTC, datetime
+from decimal import Decimal
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from conftest import INPUTS
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+SOURCES = ("aws", "azure", "hpc", "storage", "it_storage")
+FIXED_NOW = datetime(2025, 2, 3, 14, 30, tzinfo=UTC)
+
+
+def statement_settings(tmp: Path, **extra) -> dict:
+    """Settings (besides database and sources) for statements written under ``tmp``."""
+    out = {
+        "statements": {
+            "output_dir": str(tmp / "out"), "detail_line_limit": 3, "number_prefix": "RC",
+            "branding": {"organisation": "Research Computing Services",
+                         "contact": "1 Campus Drive, Example City\nbilling@rc.example.edu",
+                         "currency_symbol": "$"},
+        },
+        "email": {"outbox_dir": str(tmp / "outbox"), "from_address": "billing@rc.example.edu",
+                  "cc": {"climate-modeling": ["dept-admin@example.edu"]}, "backoff_seconds": 0,
+                  "rate_per_minute": 0, "security": "none", "smtp_host": "127.0.0.1", "retries": 2},
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and key in out:
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def fixed_clock():
+    return FIXED_NOW
+
+
+@pytest.fixture
+def make_stmt_ctx(make_ctx, tmp_path):
+    """make_stmt_ctx(url, **settings) -> a Context with statement settings and a fixed clock."""
+
+    def make(url: str, **extra):
+        ctx = make_ctx(url, **statement_settings(tmp_path, **extra))
+        ctx.clock = fixed_clock
+        return ctx
+
+    return make
+
+
+def load_sample(ctx, period: str = "2025-01") -> None:
+    from openchargeback.services.ingest import ingest
+
+    for s in SOURCES:
+        ingest(ctx, INPUTS / f"{s}_{period}.csv", s, period=period)
+
+
+def review_some(ctx, period: str = "2025-01") -> dict:
+    """Reject one charge and leave one flagged without a decision; returns their ids and
+    amounts (billed)."""
+    from openchargeback.storage.tables import charges, periods
+
+    with ctx.engine.begin() as conn:
+        pid = conn.execute(select(periods.c.id).where(periods.c.name == period)).scalar_one()
+        rows = conn.execute(select(charges.c.id, charges.c.billed_cost, charges.c.project_id)
+                            .where(charges.c.period_id == pid, charges.c.billed_cost > 0)
+                            .order_by(charges.c.id)).all()
+        rejected, pending = rows[0], rows[1]
+        conn.execute(charges.update().where(charges.c.id == rejected.id)
+                     .values(review="rejected", review_note="not ours", reviewed_by="t",
+                             reviewed_at=FIXED_NOW))
+        conn.execute(charges.update().where(charges.c.id == pending.id)
+                     .values(review=None, flags="pattern:test"))
+    return {"rejected": (rejected.id, rejected.billed_cost, rejected.project_id),
+            "pending": (pending.id, pending.billed_cost, pending.project_id)}
+
+
+def close(ctx, period: str = "2025-01") -> None:
+    from openchargeback.services.periods import change_status
+
+    change_status(ctx, period, "close", "tests", force=True)
+
+
+def approved_due(ctx, period: str) -> dict[tuple, Decimal]:
+    """(pi, project, currency) -> exact amount due of the approved charges, straight from
+    the charges table (independently of the statement code)."""
+    from openchargeback.storage.tables import charges, periods, sources
+
+    out: dict[tuple, Decimal] = {}
+    with ctx.engine.connect() as conn:
+        pid = conn.execute(select(periods.c.id).where(periods.c.name == period)).scalar_one()
+        basis = dict(conn.execute(select(sources.c.id, sources.c.cost_basis)).all())
+        for r in conn.execute(select(charges).where(charges.c.period_id == pid)):
+            approved = r.review == "approved" or (r.review is None and r.flags is None)
+            if not approved:
+                continue
+            due = (r.effective_cost if basis[r.source_id] == "effective" and r.effective_cost is not None
+                   else r.billed_cost)
+            key = (r.pi_email, r.project_id, r.billing_currency)
+            out[key] = out.get(key, Decimal(0)) + due
+    return out
+
+
+# -- SMTP ---------------------------------------------------------------------------------------
+class Recorder:
+    """An aiosmtpd handler that records messages and can fail on demand: ``plan`` is a list
+    of replies for the next DATA commands (e.g. ["451 4.3.0 try later"]), consumed in order."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        self.plan: list[str] = []
+        self.data_calls = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.data_calls += 1
+        if self.plan:
+            return self.plan.pop(0)
+        self.messages.append({"from": envelope.mail_from, "rcpt": list(envelope.rcpt_tos),
+                              "message": message_from_bytes(envelope.content, policy=policy.default)})
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (openssl), or skip."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("openssl is not available to make a test certificate")
+    return cert, key
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+_NORMALISE = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?"), "<DATETIME>"),
+    (re.compile(r"<[^<>@\s]+@[^<>@\s]+>"), "<MESSAGE-ID>"),
+    (re.compile(r"\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}\b"), "<DATE>"),
+    (re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"), "<DATE>"),
+]
+
+
+def normalise(text: str) -> str:
+    for pattern, repl in _NORMALISE:
+        text = pattern.sub(repl, text)
+    return text
+
+
+@pytest.fixture
+def snapshot(request):
+    """snapshot(name, text): compare with tests/statements/snapshots/NAME (dates and
+    message ids normalised); ``pytest --snapshot-update`` rewrites the file."""
+    update = request.config.getoption("--snapshot-update")
+
+    def check(name: str, text: str) -> None:
+        path = SNAPSHOTS / name
+        text = normalise(text)
+        if update or not path.exists():
+            SNAPSHOTS.mkdir(exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            if not update:
+                pytest.fail(f"snapshot {name} did not exist; written, check it in")
+            return
+        expected = path.read_text(encoding="utf-8")
+        assert text == expected, f"snapshot {name} differs; run pytest --snapshot-update if intended"
+
+    return check
