@@ -125,6 +125,7 @@ def test_key_pagination_reads_every_row_once(app, as_):
 def test_empty_and_missing_periods(as_):
     c = as_["viewer"]
     assert "has no charges yet" in c.get("/review?period=2031-01").text
+    assert c.get("/review/rows?period=2031-01", headers=HX).text.strip() == ""
     html = c.get("/review?period=2025-12&min=999999").text
     assert "No charge matches" in html or "Nothing waits" in html
 
@@ -191,6 +192,10 @@ def test_plain_forms_redirect_back_and_never_off_site(app, as_):
     assert r.status_code == 303
     assert r.headers["location"] == f"/review?period={P}&source=aws&msg=review-approve"
     assert "Charge approved." in as_["reviewer"].get(r.headers["location"]).text
+    # a queue URL whose filters no longer resolve: the decision stands all the same
+    r = _post(as_["reviewer"], f"/review/{item.id}/approve",
+              {"period": P, "back": f"/review?period={P}&source=gone"}, htmx=True)
+    assert r.status_code == 200 and "rq-stakes" in r.headers["HX-Trigger"]
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil", "/users"):
         r = _post(as_["reviewer"], f"/review/{item.id}/approve", {"period": P, "back": evil})
         assert r.headers["location"] == f"/charges/{item.id}?msg=review-approve", evil

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import yaml
 
-from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.errors import InvalidInput, NotFound, OpenChargebackError
 from openchargeback.domain.money import MoneyError, money
 from openchargeback.domain.review import ORDER, ReviewRules, describe
 from openchargeback.services import browse, review, sources
@@ -101,7 +101,11 @@ def act(ctx: Context, period: str, charge_id: int, action: str, *, view: review.
     result = _decide(ctx, period, review.Selection(ids=(charge_id,)), action, note=note, pi=pi,
                      project=project, fund=fund, save_rule=save_rule)
     [item] = review.list_queue(ctx, period, review.Selection(ids=(charge_id,)), limit=1).items
-    left = review.list_queue(ctx, period, view, limit=1)
+    try:
+        left = review.list_queue(ctx, period, view, limit=1)
+    except OpenChargebackError:  # the list's filters name e.g. a source that is gone:
+        view = review.Selection()  # the decision stands; report the pending queue
+        left = review.list_queue(ctx, period, view, limit=1)
     state = state_of(item.review, item.flags)
     return RowOutcome(result, item, state, matches(item, view), left.count, left.total)
 
