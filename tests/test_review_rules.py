@@ -312,8 +312,8 @@ def test_growth_across_two_periods(db_url, make_ctx, tmp_path):
         row("2025-01", cost="100", tags=tags("small")),
     ])
     ingest(ctx, jan, "aws")
-    # the first period has no previous one: projects above growth_amount count as new
-    assert stored(ctx, "2025-01") == {2: ("growth",), 3: ("growth",), 4: ("growth",), 5: ()}
+    # the first period has no previous one to grow from: nothing is flagged for growth
+    assert stored(ctx, "2025-01") == {2: (), 3: (), 4: (), 5: ()}
     feb = write_csv(tmp_path / "feb.csv", [
         row("2025-02", cost="400", tags=tags("fast")), row("2025-02", cost="101", tags=tags("fast")),
         row("2025-02", cost="1400", tags=tags("steady")),   # +40 %: under the percentage

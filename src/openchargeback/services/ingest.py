@@ -37,6 +37,7 @@ from openchargeback.storage import sources as sources_repo
 from openchargeback.storage.tables import charges as charges_table
 
 SHOWN_PROBLEMS = 20
+ANALYZE_ROWS = 50_000  # imports at least this large refresh PostgreSQL's statistics
 Progress = Callable[[int, int], None]  # (rows read so far, file size in bytes)
 
 
@@ -166,6 +167,8 @@ class _Run:
                         conn, import_id, self.src.id, list(self.period_ids.values())))
             for pid in self.period_ids.values():
                 review.apply_growth_rule(self.ctx, conn, pid)
+            if self.focus.stats.rows >= ANALYZE_ROWS:
+                charges_repo.refresh_statistics(conn)
             totals = self._control_totals(conn, import_id)
             imports_repo.add_problems(conn, import_id, self.focus.problems)
             stats = self.focus.stats

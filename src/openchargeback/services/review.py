@@ -209,8 +209,10 @@ def _grown_projects(conn, period_id: int, evaluator: Evaluator) -> set[str]:
         return set()
     name = periods_repo.get_by_id(conn, period_id).name
     prev = periods_repo.get(conn, Period.parse(name).previous().name)
+    if prev is None:  # no previous period to grow from (a new site, or a gap)
+        return set()
     now = repo.project_totals(conn, period_id)
-    before = repo.project_totals(conn, prev.id) if prev else {}
+    before = repo.project_totals(conn, prev.id)
     return {p for p, t in now.items() if evaluator.grew(before.get(p, Decimal(0)), t)}
 
 
@@ -256,17 +258,19 @@ def carry_over(*, ctx: Context, conn, source_id: int, period_ids: list[int], imp
     pool: dict[tuple, list] = {}
     for r in repo.candidate_rows(conn, source_id, period_ids, import_id, {r.detail_id for r in old}):
         pool.setdefault(_fingerprint(r), []).append(r)
-    updates, moves, actions = [], [], []
+    corrected = repo.corrected_ids(conn, [r.id for r in old])
+    decisions, corrections, moves, actions = [], [], [], []
     now = ctx.clock()
     for r in old:
         bucket = pool.get(_fingerprint(r))
         if not bucket:
             continue
         new = bucket.pop(0)
-        updates.append({"id": new.id, "review": r.review, "review_note": r.review_note,
-                        "reviewed_by": r.reviewed_by, "reviewed_at": r.reviewed_at,
-                        "pi_email": r.pi_email, "project_id": r.project_id, "fund_org": r.fund_org,
-                        "flags": r.flags})
+        decisions.append({"id": new.id, "review": r.review, "review_note": r.review_note,
+                          "reviewed_by": r.reviewed_by, "reviewed_at": r.reviewed_at})
+        if r.id in corrected:  # only a correction overrides what today's mapping and rules say
+            corrections.append({"id": new.id, "pi_email": r.pi_email, "project_id": r.project_id,
+                                "fund_org": r.fund_org, "flags": r.flags})
         moves.append((r.id, new.id))
         actions.append({"charge_id": new.id, "period_id": new.period_id, "action": "carry_over",
                         "before": json.dumps({"charge_id": r.id, "import_id": r.import_id,
@@ -275,10 +279,11 @@ def carry_over(*, ctx: Context, conn, source_id: int, period_ids: list[int], imp
                                              "project_id": r.project_id, "fund_org": r.fund_org}),
                         "note": "decision kept across a --replace re-import", "actor": ctx.actor,
                         "at": now})
-    repo.update_rows(conn, updates)
+    repo.update_rows(conn, decisions)
+    repo.update_rows(conn, corrections)
     repo.move_actions(conn, moves)
     repo.add_actions(conn, actions)
-    return len(updates)
+    return len(decisions)
 
 
 def _fingerprint(row) -> tuple:

@@ -86,6 +86,13 @@ def insert_rows(conn: Connection, columns: dict[str, list]) -> None:
     conn.exec_driver_sql(sql, list(zip(*data, strict=True)))
 
 
+def refresh_statistics(conn: Connection) -> None:
+    """PostgreSQL plans from table statistics; after a large import they would say the
+    table is empty until autovacuum runs (if it runs), and queue pages then take seconds."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE charges")
+
+
 def time_values(conn: Connection, values: list[datetime]) -> list:
     """Distinct times in the form the raw insert path wants for this backend."""
     if conn.dialect.name == "postgresql":

@@ -191,6 +191,16 @@ def actions_for(conn: Connection, charge_id: int):
                         .order_by(charge_actions.c.id)).all()
 
 
+def corrected_ids(conn: Connection, ids: list[int]) -> set[int]:
+    """The charges among ``ids`` whose attribution a reviewer corrected."""
+    out: set[int] = set()
+    for i in range(0, len(ids), _CHUNK):
+        out.update(conn.execute(select(charge_actions.c.charge_id).where(
+            charge_actions.c.charge_id.in_(ids[i:i + _CHUNK]),
+            charge_actions.c.action == "correct")).scalars())
+    return out
+
+
 def move_actions(conn: Connection, moves: list[tuple[int, int]]) -> None:
     """Re-point the history of replaced charges to the rows that replace them."""
     for old, new in moves:
