@@ -208,6 +208,71 @@ class BudgetSettings(_Strict):
         return sorted(set(v))
 
 
+JOURNAL_PARTS = ("fund", "orgn", "account", "program", "activity", "location")
+
+
+class JournalSettings(_Strict):
+    """Journal (GL) exports (``openchargeback export-journal``)."""
+
+    # How a fund/org string is cut into the ledger's columns: named groups among
+    # fund, orgn, account, program, activity, location; the whole string must match.
+    fund_org_regex: str = r"(?P<fund>[^-]+)(?:-(?P<orgn>.+))?"
+    account_code_regex: str | None = None  # every account code must match it fully
+    default_account: str | None = None  # when neither the charge nor the source gives one
+    description: str = "{source} {period} {project}"  # of debit lines
+    credit_description: str = "{source} {period} recovery"  # of each source's credit line
+    description_max_length: int = Field(default=35, ge=1, le=1000)
+    reference: str = "OCB-{period}-{source}"
+    reference_max_length: int = Field(default=30, ge=1, le=1000)
+    reversal_prefix: str = "REV "  # before the description of a reversed line (--delta)
+    adjustment_fund_org: str | None = None  # recovery fund/org of adjustments without a source
+    adjustment_account: str | None = None  # and their account (default: default_account)
+    template_dir: str | None = None  # templates for formats other than standard, summary, gl
+    output_dir: str = "./instance/journals"
+
+    @field_validator("fund_org_regex")
+    @classmethod
+    def _fund_org_regex(cls, v: str) -> str:
+        try:
+            compiled = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        unknown = sorted(set(compiled.groupindex) - set(JOURNAL_PARTS))
+        if unknown:
+            raise ValueError(f"unknown named group(s) {', '.join(unknown)}; "
+                             f"expected some of {', '.join(JOURNAL_PARTS)}")
+        if "fund" not in compiled.groupindex:
+            raise ValueError("needs a named group (?P<fund>...)")
+        return v
+
+    @field_validator("account_code_regex")
+    @classmethod
+    def _account_regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return v
+
+    @field_validator("description", "credit_description", "reference")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        from string import Formatter
+
+        allowed = {"source", "source_name", "period", "project", "pi", "fund_org", "account",
+                   "currency"}
+        try:
+            names = {f for _, f, _, _ in Formatter().parse(v) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a valid pattern: {exc}") from None
+        unknown = sorted(n for n in names if n not in allowed)
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
+                             f"expected some of {', '.join('{' + n + '}' for n in sorted(allowed))}")
+        return v
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     currency: str = Field(default="USD", pattern=r"^[A-Za-z]{3}$")
@@ -221,6 +286,7 @@ class Settings(_Strict):
     budgets: BudgetSettings = BudgetSettings()
     statements: StatementSettings = StatementSettings()
     email: EmailSettings = EmailSettings()
+    journal: JournalSettings = JournalSettings()
 
     # Where the settings came from (for messages); not a YAML key.
     model_config = ConfigDict(extra="forbid", frozen=True)

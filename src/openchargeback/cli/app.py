@@ -10,9 +10,9 @@ import typer
 
 from openchargeback import __version__
 from openchargeback.cli.admin import db_app, imports_app, periods_app, sources_app
-from openchargeback.cli.common import ConfigOpt
 from openchargeback.cli.convert import convert_app, rates_app, validate_command
 from openchargeback.cli.ingest import ingest_command
+from openchargeback.cli.journal import export_journal_command, journals_app
 from openchargeback.cli.registry import (
     adjustments_app,
     budgets_app,
@@ -72,22 +72,8 @@ app.add_typer(funds_app, name="funds")
 app.add_typer(splits_app, name="splits")
 app.add_typer(adjustments_app, name="adjustments")
 app.add_typer(budgets_app, name="budgets")
-
-
-def _not_yet(feature: str):
-    def command(period: Annotated[str | None, typer.Option("-p", "--period")] = None,
-                config: ConfigOpt = None,
-                args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
-        raise OpenChargebackError(f"{feature} is not available yet in this version; "
-                                  f"see docs/roadmap.md")
-    return command
-
-
-for _name, _feature, _help in (
-    ("export-journal", "the journal (GL) export", "Journal (GL) export (not available yet)."),
-):
-    app.command(_name, help=_help, context_settings={
-        "allow_extra_args": True, "ignore_unknown_options": True})(_not_yet(_feature))
+app.command("export-journal")(export_journal_command)
+app.add_typer(journals_app, name="journals")
 
 
 def main(argv: list[str] | None = None) -> None:

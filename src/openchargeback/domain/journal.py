@@ -1,0 +1,437 @@
+"""Journal postings: what accounting posts for a period, balanced to the cent.
+
+Where the money comes from: the allocation of the period's approved charges and
+adjustments to funds (:mod:`openchargeback.services.allocation`), whose lines are already
+rounded per statement line and divided by fund splits. A line whose charges carry
+different account codes is apportioned between them (:func:`apportion`: the parts add
+up to the line exactly), so the journal's total is the allocation's total.
+
+Double entry, per source and currency: one debit per charged fund/org, account,
+project and PI; one credit to the source's recovery fund/org and account for the
+whole. A net negative amount goes to the other column. Debits equal credits per source,
+hence in total.
+
+Account codes, first found wins:
+
+- debit: the charge's ``account_code`` tag, else the ``account`` group parsed out of the
+  charged fund/org, else the source's ``gl_account``, else ``journal.default_account``;
+- credit: the source's ``gl_account``, else the ``account`` group of the recovery
+  fund/org, else ``journal.default_account``.
+
+Validation is an ordered list of pure passes (:data:`PASSES`); every problem they find
+is reported at once, naming the charge, source, fund/org or setting, the value found
+and what was expected. Nothing is exported while one remains.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, localcontext
+
+from openchargeback.domain.errors import InvalidInput
+from openchargeback.domain.money import ZERO, round_minor, to_str
+
+PARTS = ("fund", "orgn", "account", "program", "activity", "location")
+NO_SOURCE = "(adjustments)"  # the pseudo-source of adjustments entered without one
+MAX_PROBLEMS = 20
+
+
+class JournalRefused(InvalidInput):
+    """The journal cannot be exported as it stands; the message lists every reason."""
+
+    def __init__(self, period: str, problems: Sequence[str]):
+        shown = list(problems[:MAX_PROBLEMS])
+        if len(problems) > MAX_PROBLEMS:
+            shown.append(f"... and {len(problems) - MAX_PROBLEMS} more")
+        super().__init__(f"journal of period {period} not exported:\n  " + "\n  ".join(shown))
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The journal settings the postings depend on (``journal:`` in the configuration)."""
+
+    fund_org_regex: str = r"(?P<fund>[^-]+)(?:-(?P<orgn>.+))?"
+    account_code_regex: str | None = None
+    default_account: str | None = None
+    description: str = "{source} {period} {project}"
+    credit_description: str = "{source} {period} recovery"
+    description_max_length: int = 35
+    reference: str = "OCB-{period}-{source}"
+    reference_max_length: int = 30
+    reversal_prefix: str = "REV "
+    adjustment_fund_org: str | None = None
+    adjustment_account: str | None = None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Where a source's charges are credited."""
+
+    source: str
+    display_name: str
+    fund_org: str | None
+    account: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A debit-side amount: one allocation line's part for one account code."""
+
+    currency: str
+    source: str  # NO_SOURCE for an adjustment without a source
+    pi_email: str | None
+    project_id: str | None
+    fund_org: str | None
+    account_code: str | None  # from the charges' tag; None: none given
+    amount: Decimal  # what the fund pays (negative: a credit to it)
+    kind: str = "charge"  # charge | adjustment
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class TagCode:
+    """An account code found on approved charges (for validation messages)."""
+
+    code: str
+    first_charge_id: int
+    charges: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Posting:
+    currency: str
+    source: str
+    source_name: str
+    role: str  # charge (debit side) | recovery (the source's credit)
+    fund_org: str
+    parts: tuple[str, ...]  # values of PARTS parsed from fund_org ("" where absent)
+    account: str
+    account_origin: str  # charge | fund_org | source | default
+    pi_email: str | None
+    project_id: str | None
+    description: str
+    reference: str
+    amount: Decimal  # signed: positive is a debit, negative a credit
+    reversal: bool = False
+
+    @property
+    def debit(self) -> Decimal:
+        return self.amount if self.amount > 0 else ZERO
+
+    @property
+    def credit(self) -> Decimal:
+        return -self.amount if self.amount < 0 else ZERO
+
+    @property
+    def key(self) -> tuple:
+        """What identifies a posting between two exports (for --delta)."""
+        return (self.currency, self.source, self.role, self.fund_org, self.account,
+                self.project_id or "", self.pi_email or "")
+
+    def part(self, name: str) -> str:
+        return self.parts[PARTS.index(name)]
+
+    def as_json(self) -> dict:
+        return {"currency": self.currency, "source": self.source, "source_name": self.source_name,
+                "role": self.role, "fund_org": self.fund_org, "parts": list(self.parts),
+                "account": self.account, "account_origin": self.account_origin,
+                "pi_email": self.pi_email, "project_id": self.project_id,
+                "description": self.description, "reference": self.reference,
+                "amount": to_str(self.amount), "debit": to_str(self.debit), "credit": to_str(self.credit),
+                "reversal": self.reversal}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Posting:
+        return cls(d["currency"], d["source"], d["source_name"], d["role"], d["fund_org"],
+                   tuple(d["parts"]), d["account"], d["account_origin"],
+                   d.get("pi_email"), d.get("project_id"), d["description"], d["reference"],
+                   Decimal(d["amount"]), bool(d.get("reversal")))
+
+
+# -- small pure helpers ----------------------------------------------------------------------------
+def parse_fund_org(fund_org: str, pattern: str) -> dict[str, str] | None:
+    """The parts of a fund/org string by the named groups of ``pattern`` (which must
+    match the whole string), or None when it does not match."""
+    m = re.fullmatch(pattern, fund_org.strip())
+    if m is None:
+        return None
+    return {p: (m.groupdict().get(p) or "") for p in PARTS}
+
+
+def account_for(tag: str | None, fund_org_account: str | None, source_account: str | None,
+                default: str | None) -> tuple[str | None, str]:
+    """(account code, where it came from) for a debit, by the precedence above."""
+    for value, origin in ((tag, "charge"), (fund_org_account, "fund_org"),
+                          (source_account, "source"), (default, "default")):
+        if value is not None and value.strip():
+            return value.strip(), origin
+    return None, "none"
+
+
+def account_ok(code: str, pattern: str | None) -> bool:
+    return pattern is None or re.fullmatch(pattern, code) is not None
+
+
+def apportion(target: Decimal, weights: Sequence[Decimal], fraction: Decimal = Decimal(1),
+              minor_digits: int = 2) -> tuple[Decimal, ...]:
+    """``target`` (an amount already rounded) divided in proportion to ``weights`` times
+    ``fraction``: each part is the difference of the rounded running sums, the last takes
+    what is left, so the parts add up to ``target`` exactly whatever the signs."""
+    if len(weights) <= 1:
+        return (target,) * len(weights)
+    parts, running, before = [], ZERO, ZERO
+    with localcontext() as c:
+        c.prec = 60
+        for w in weights[:-1]:
+            running += w * fraction
+            rounded = round_minor(running, minor_digits)
+            parts.append(rounded - before)
+            before = rounded
+        parts.append(target - before)
+    return tuple(parts)
+
+
+def describe(pattern: str, values: dict, max_length: int) -> str:
+    """``pattern`` with ``{placeholders}`` filled (missing values empty), whitespace
+    collapsed, cut to ``max_length`` characters."""
+    text = pattern.format(**{k: ("" if v is None else str(v)) for k, v in values.items()})
+    return " ".join(text.split())[:max_length].rstrip()
+
+
+# -- validation passes -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Input:
+    period: str
+    entries: tuple[Entry, ...]
+    recoveries: dict[str, Recovery]
+    tag_codes: tuple[TagCode, ...]
+    rules: Rules
+    sources_used: tuple[str, ...] = field(default=())
+
+
+def _where(e: Entry) -> str:
+    bits = [f"source {e.source}"] + ([f"project {e.project_id}"] if e.project_id else []) + \
+        ([f"PI {e.pi_email}"] if e.pi_email else []) + ([f"service {e.service}"] if e.service else [])
+    return ", ".join(bits)
+
+
+def _missing_fund(inp: _Input) -> list[str]:
+    out = []
+    for e in inp.entries:
+        if not (e.fund_org or "").strip() and e.amount:
+            out.append(f"{e.kind}s of {_where(e)} ({to_str(e.amount)} {e.currency}) have no fund/org; "
+                       f"expected one (tag, project default or split)")
+    return out
+
+
+def _fund_orgs(inp: _Input) -> list[str]:
+    out, seen = [], set()
+    for e in inp.entries:
+        f = (e.fund_org or "").strip()
+        if f and f not in seen:
+            seen.add(f)
+            if parse_fund_org(f, inp.rules.fund_org_regex) is None:
+                out.append(f"fund/org {f!r} (charged to {_where(e)}) does not match "
+                           f"journal.fund_org_regex {inp.rules.fund_org_regex!r}")
+    for name in inp.sources_used:
+        r = inp.recoveries[name]
+        f = (r.fund_org or "").strip()
+        if f and parse_fund_org(f, inp.rules.fund_org_regex) is None:
+            where = "journal.adjustment_fund_org" if name == NO_SOURCE else f"source {name}'s gl_fund_org"
+            out.append(f"recovery fund/org {f!r} ({where}) does not match journal.fund_org_regex "
+                       f"{inp.rules.fund_org_regex!r}")
+    return out
+
+
+def recovery_account(r: Recovery, rules: Rules) -> tuple[str | None, str]:
+    """(account, origin) of a source's credit: its gl_account, else the account part of its
+    recovery fund/org, else journal.default_account."""
+    parsed = parse_fund_org(r.fund_org, rules.fund_org_regex) if r.fund_org else None
+    for value, origin in ((r.account, "source"), ((parsed or {}).get("account"), "fund_org"),
+                          (rules.default_account, "default")):
+        if value is not None and value.strip():
+            return value.strip(), origin
+    return None, "none"
+
+
+def debit_account(e: Entry, r: Recovery, rules: Rules) -> tuple[str | None, str]:
+    parsed = parse_fund_org(e.fund_org, rules.fund_org_regex) if e.fund_org else None
+    return account_for(e.account_code, (parsed or {}).get("account"), r.account, rules.default_account)
+
+
+def _recoveries(inp: _Input) -> list[str]:
+    out = []
+    for name in inp.sources_used:
+        r = inp.recoveries[name]
+        account, _ = recovery_account(r, inp.rules)
+        if name == NO_SOURCE:
+            if not r.fund_org or not account:
+                out.append("adjustments without a source need a recovery fund/org and account: set "
+                           "journal.adjustment_fund_org and journal.adjustment_account (or "
+                           "journal.default_account); the journal would not balance")
+            continue
+        missing = [what for what, v in (("fund/org (gl_fund_org)", r.fund_org),
+                                        ("account (gl_account or journal.default_account)", account))
+                   if not v]
+        if missing:
+            out.append(f"source {name} has no recovery {' and no '.join(missing)}; set it in the "
+                       f"source (sources[].gl_fund_org / gl_account or `openchargeback sources "
+                       f"edit`); the journal would not balance")
+    return out
+
+
+def _debit_accounts(inp: _Input) -> list[str]:
+    out = []
+    for e in inp.entries:
+        if e.amount and (e.fund_org or "").strip() and \
+                debit_account(e, inp.recoveries[e.source], inp.rules)[0] is None:
+            out.append(f"{e.kind}s of {_where(e)} have no account code: expected an account_code tag, "
+                       f"an account part in fund/org {e.fund_org!r}, the source's gl_account or "
+                       f"journal.default_account")
+    return list(dict.fromkeys(out))
+
+
+def _accounts(inp: _Input) -> list[str]:
+    pattern = inp.rules.account_code_regex
+    if pattern is None:
+        return []
+    want = f"journal.account_code_regex {pattern!r}"
+    out = [f"charge {t.first_charge_id} (source {t.source}"
+           + (f", and {t.charges - 1} more charge(s) with this code" if t.charges > 1 else "")
+           + f"): account code {t.code!r} does not match {want}"
+           for t in inp.tag_codes if not account_ok(t.code, pattern)]
+    for name in inp.sources_used:
+        r = inp.recoveries[name]
+        if r.account and not account_ok(r.account, pattern):
+            what = "journal.adjustment_account" if name == NO_SOURCE else f"source {name}: gl_account"
+            out.append(f"{what} {r.account!r} does not match {want}")
+    if inp.rules.default_account and not account_ok(inp.rules.default_account, pattern):
+        out.append(f"journal.default_account {inp.rules.default_account!r} does not match {want}")
+    for e in inp.entries:
+        parsed = parse_fund_org(e.fund_org or "", inp.rules.fund_org_regex) if e.fund_org else None
+        acct = (parsed or {}).get("account")
+        if acct and not e.account_code and not account_ok(acct, pattern):
+            out.append(f"fund/org {e.fund_org!r} ({_where(e)}): its account part {acct!r} does not "
+                       f"match {want}")
+    return list(dict.fromkeys(out))
+
+
+PASSES = (_missing_fund, _recoveries, _fund_orgs, _debit_accounts, _accounts)
+
+
+def check(period: str, entries: Iterable[Entry], recoveries: dict[str, Recovery],
+          tag_codes: Iterable[TagCode], rules: Rules) -> list[str]:
+    """Every problem that stops the export, in the order of :data:`PASSES`."""
+    entries = tuple(entries)
+    used = tuple(sorted({e.source for e in entries}))
+    for name in used:
+        if name not in recoveries:
+            recoveries = {**recoveries, name: Recovery(name, name, None, None)}
+    inp = _Input(period, entries, recoveries, tuple(tag_codes), rules, used)
+    problems: list[str] = []
+    for p in PASSES:
+        problems += p(inp)
+    return problems
+
+
+# -- postings --------------------------------------------------------------------------------------
+def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, Recovery],
+                   tag_codes: Iterable[TagCode], rules: Rules) -> tuple[Posting, ...]:
+    """The balanced postings of a period; raises :class:`JournalRefused` with every
+    problem when there is one."""
+    entries = tuple(entries)
+    recoveries = {**recoveries, NO_SOURCE: Recovery(NO_SOURCE, "Adjustments", rules.adjustment_fund_org,
+                                                    rules.adjustment_account)}
+    problems = check(period, entries, recoveries, tag_codes, rules)
+    if problems:
+        raise JournalRefused(period, problems)
+    debits: dict[tuple, list] = {}
+    for e in entries:
+        if not e.amount:
+            continue
+        fund = e.fund_org.strip()
+        parsed = parse_fund_org(fund, rules.fund_org_regex)
+        account, origin = debit_account(e, recoveries[e.source], rules)
+        k = (e.currency, e.source, fund, account, e.project_id or "", e.pi_email or "")
+        slot = debits.setdefault(k, [ZERO, origin, e.project_id, e.pi_email, parsed])
+        slot[0] += e.amount
+    out: list[Posting] = []
+    per_source: dict[tuple[str, str], Decimal] = {}
+    for (currency, source, fund, account, _, _), (amount, origin, project, pi, parsed) in debits.items():
+        per_source[(currency, source)] = per_source.get((currency, source), ZERO) + amount
+        if not amount:
+            continue
+        src = recoveries[source]
+        values = {"source": source, "source_name": src.display_name, "period": period, "project": project,
+                  "pi": pi, "fund_org": fund, "account": account, "currency": currency}
+        out.append(Posting(currency, source, src.display_name, "charge", fund,
+                           tuple(parsed[p] for p in PARTS), account, origin, pi, project,
+                           describe(rules.description, values, rules.description_max_length),
+                           describe(rules.reference, values, rules.reference_max_length), amount))
+    for (currency, source), amount in per_source.items():
+        if not amount:
+            continue
+        src = recoveries[source]
+        fund = src.fund_org.strip()
+        parsed = parse_fund_org(fund, rules.fund_org_regex)
+        account, origin = recovery_account(src, rules)
+        values = {"source": source, "source_name": src.display_name, "period": period, "project": "",
+                  "pi": "", "fund_org": fund, "account": account, "currency": currency}
+        out.append(Posting(currency, source, src.display_name, "recovery", fund,
+                           tuple(parsed[p] for p in PARTS), account, origin, None, None,
+                           describe(rules.credit_description, values, rules.description_max_length),
+                           describe(rules.reference, values, rules.reference_max_length), -amount))
+    out.sort(key=order)
+    return tuple(out)
+
+
+def order(p: Posting) -> tuple:
+    return (p.currency, p.source, p.role != "charge", p.fund_org, p.account, p.project_id or "",
+            p.pi_email or "", p.reversal is False)
+
+
+def imbalances(postings: Iterable[Posting]) -> list[tuple[str, str, Decimal]]:
+    """(currency, source, debits minus credits) wherever that is not zero."""
+    sums: dict[tuple[str, str], Decimal] = {}
+    for p in postings:
+        sums[(p.currency, p.source)] = sums.get((p.currency, p.source), ZERO) + p.amount
+    return [(c, s, v) for (c, s), v in sorted(sums.items()) if v]
+
+
+def totals(postings: Iterable[Posting]) -> dict[str, dict[str, Decimal]]:
+    """currency -> debit, credit and charged (the debits of charge lines net of their credits)."""
+    out: dict[str, dict[str, Decimal]] = {}
+    for p in postings:
+        t = out.setdefault(p.currency, {"debit": ZERO, "credit": ZERO, "charged": ZERO})
+        t["debit"] += p.debit
+        t["credit"] += p.credit
+        if p.role == "charge":
+            t["charged"] += p.amount
+    return out
+
+
+def delta(previous: Iterable[Posting], current: Iterable[Posting], rules: Rules) -> tuple[Posting, ...]:
+    """What to post to go from ``previous`` (the last posted export) to ``current``: a line
+    whose amount changed is reversed and posted again; a new line is posted; a line gone
+    is reversed. Balanced per source whenever both sides are."""
+    prev = {p.key: p for p in previous}
+    cur = {p.key: p for p in current}
+    out: list[Posting] = []
+    for k in sorted(set(prev) | set(cur)):
+        a, b = prev.get(k), cur.get(k)
+        if a is not None and b is not None and a.amount == b.amount:
+            continue
+        if a is not None:
+            out.append(reverse(a, rules))
+        if b is not None:
+            out.append(b)
+    return tuple(out)
+
+
+def reverse(p: Posting, rules: Rules) -> Posting:
+    text = " ".join((rules.reversal_prefix + p.description).split())[:rules.description_max_length]
+    return replace(p, amount=-p.amount, reversal=True, description=text.rstrip())

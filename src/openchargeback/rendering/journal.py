@@ -1,0 +1,201 @@
+"""Journal files: data in, bytes out.
+
+Built-in formats are written by the ``csv`` module (RFC 4180 quoting, CRLF line ends,
+the header and each row on a line of its own) with every cell neutralised against
+spreadsheet formulas (:mod:`openchargeback.rendering.csv_safe`):
+
+- ``standard``: one row per approved charge;
+- ``summary``: one row per PI, project and fund/org;
+- ``gl``: balanced double entry in a university ledger layout (:data:`GL_HEADER`).
+
+Any other format name is a Jinja2 template ``NAME.EXT.j2`` (or ``NAME.j2``): looked up in
+the configured ``journal.template_dir`` first, then among the packaged ones (which a
+site template can extend as ``default:NAME.EXT.j2``). Templates run sandboxed; an
+error in one is reported naming the template and the line.
+
+A draft's file starts with a line of its own saying so, before the header.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import traceback
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    meta,
+)
+from jinja2.sandbox import SandboxedEnvironment
+
+from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.money import to_str
+from openchargeback.rendering.csv_safe import cell
+
+BUILT_IN = ("standard", "summary", "gl")
+GL_HEADER = ("Fund", "Orgn", "Account", "Program", "Activity", "Location", "Debit", "Credit",
+             "Description", "Reference")
+STANDARD_HEADER = ("period", "charge_id", "source", "pi_email", "project_id", "fund_org", "service",
+                   "resource_id", "resource_name", "charge_start", "charge_end", "currency",
+                   "list_cost", "billed_cost", "effective_cost", "charged", "account_code",
+                   "reference_1", "reference_2")
+SUMMARY_HEADER = ("period", "pi_email", "project_id", "fund_org", "currency", "list_cost",
+                  "billed_cost", "charged", "charges")
+TEMPLATE_SUFFIX = ".j2"
+_CENT = Decimal("0.01")
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+def cents(d: Decimal | None) -> str:
+    """An amount at cents, as plain text ("1062.50", "-3.00"); "" for None."""
+    return "" if d is None else format(d.quantize(_CENT), "f")
+
+
+def draft_line(note: str) -> str:
+    return f"DRAFT - not for posting: {note}"
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence], draft: str | None = None) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    if draft:
+        w.writerow([cell(draft_line(draft))])
+    w.writerow([cell(h) for h in header])
+    for r in rows:
+        w.writerow([cell(v) for v in r])
+    return buf.getvalue().encode("utf-8")
+
+
+def gl_row(p) -> list:
+    """A posting (:class:`openchargeback.domain.journal.Posting`) in the GL layout."""
+    return [*p.parts[:2], p.account, *p.parts[3:], cents(p.debit) if p.debit else "",
+            cents(p.credit) if p.credit else "", p.description, p.reference]
+
+
+def render_gl(postings: Iterable, draft: str | None = None) -> bytes:
+    return csv_bytes(GL_HEADER, (gl_row(p) for p in postings), draft)
+
+
+def render_summary(rows: Iterable[dict], draft: str | None = None) -> bytes:
+    """Amounts at cents (they are sums of the allocation's rounded lines)."""
+    return csv_bytes(SUMMARY_HEADER, ([cents(v) if isinstance(v, Decimal) else v
+                                       for v in (r[k] for k in SUMMARY_HEADER)] for r in rows), draft)
+
+
+def render_standard(rows: Iterable[dict], draft: str | None = None) -> bytes:
+    """Amounts exact, as stored (a charge is not rounded; its statement line is)."""
+    return csv_bytes(STANDARD_HEADER, ([to_str(v) if isinstance(v, Decimal) else v
+                                        for v in (r[k] for k in STANDARD_HEADER)] for r in rows), draft)
+
+
+def csv_row(*values) -> str:
+    """One CSV line (no line end) of neutralised cells: the ``csv_row`` template global."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([cell(v) for v in values])
+    return buf.getvalue()
+
+
+# -- templates ------------------------------------------------------------------------------------
+def template_env(template_dir: str | Path | None) -> SandboxedEnvironment:
+    package = PackageLoader("openchargeback.rendering", "templates")
+    loaders = [FileSystemLoader(str(template_dir))] if template_dir else []
+    loaders += [PrefixLoader({"default": package}, delimiter=":"), package]
+    env = SandboxedEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
+                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                               autoescape=lambda name: bool(name) and name.endswith(
+                                   (".html.j2", ".xml.j2")))
+    env.filters.update(cents=cents, cell=cell)
+    env.globals.update(csv_row=csv_row)
+    return env
+
+
+def template_formats(env: SandboxedEnvironment) -> tuple[str, ...]:
+    """Names of the formats the templates provide (``NAME`` of ``NAME[.EXT].j2``)."""
+    names = set()
+    for t in env.list_templates(filter_func=lambda n: n.endswith(TEMPLATE_SUFFIX) and ":" not in n
+                                and "/" not in n):
+        names.add(t.split(".", 1)[0])
+    return tuple(sorted(names - set(BUILT_IN)))
+
+
+def find_template(env: SandboxedEnvironment, fmt: str) -> tuple[str, str]:
+    """(template name, file extension) of format ``fmt``."""
+    matches = sorted(t for t in env.list_templates(filter_func=lambda n: n.endswith(TEMPLATE_SUFFIX)
+                                                   and "/" not in n and ":" not in n)
+                     if t.split(".", 1)[0] == fmt)
+    if not matches:
+        known = ", ".join(BUILT_IN + template_formats(env))
+        raise NotFound(f"journal format {fmt!r} is neither built in nor a template "
+                       f"({fmt}.EXT.j2 in journal.template_dir); available: {known}")
+    name = matches[0]
+    middle = name[:-len(TEMPLATE_SUFFIX)].split(".", 1)
+    return name, (middle[1] if len(middle) > 1 and middle[1] else "txt")
+
+
+def _source(env: SandboxedEnvironment, name: str) -> str:
+    try:
+        return env.loader.get_source(env, name)[0]
+    except TemplateNotFound:
+        raise NotFound(f"journal template {name!r} not found") from None
+
+
+def template_hash(env: SandboxedEnvironment, name: str) -> str:
+    return hashlib.sha256(_source(env, name).encode("utf-8")).hexdigest()
+
+
+def needs(env: SandboxedEnvironment, name: str) -> frozenset[str] | None:
+    """The variables a template (and what it extends or includes) refers to; None when a
+    dynamic include makes that unknowable."""
+    seen, todo, out = set(), [name], set()
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        try:
+            ast = env.parse(_source(env, n), n)
+        except TemplateSyntaxError as exc:
+            raise _template_error(name, exc) from None
+        out |= meta.find_undeclared_variables(ast)
+        for ref in meta.find_referenced_templates(ast):
+            if ref is None:
+                return None
+            todo.append(ref)
+    return frozenset(out)
+
+
+def render_template(env: SandboxedEnvironment, name: str, context: dict) -> bytes:
+    try:
+        return env.get_template(name).render(context).encode("utf-8")
+    except TemplateSyntaxError as exc:
+        raise _template_error(name, exc) from None
+    except TemplateNotFound as exc:
+        raise InvalidInput(f"journal template {name}: includes {exc.name!r}, which does not exist") from None
+    except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+        raise _template_error(name, exc) from None
+
+
+def _template_error(name: str, exc: Exception) -> InvalidInput:
+    where, line = name, getattr(exc, "lineno", None)
+    if isinstance(exc, TemplateSyntaxError):
+        where = exc.name or Path(exc.filename or name).name
+        message = exc.message or str(exc)
+    else:
+        message = str(exc) or type(exc).__name__
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename and frame.filename.endswith(TEMPLATE_SUFFIX):
+                where, line = Path(frame.filename).name, frame.lineno
+                break
+    at = f", line {line}" if line else ""
+    return InvalidInput(f"journal template {where}{at}: {message}")

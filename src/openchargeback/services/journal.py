@@ -1,0 +1,285 @@
+"""Exporting a period's journal, and the record of every export.
+
+One export is one write transaction: the period's status is checked, the journal is
+built and rendered from what that transaction reads, and the export is recorded
+(format, file name, SHA-256, totals, who, when) with the file itself, so that it can be
+downloaded again later. The file is written to disk after the commit.
+
+Rules: only approved charges; a journal for posting needs a closed or finalized period,
+and ``draft`` allows an open one (the file is marked DRAFT in its name and first line;
+a draft is never the basis of a ``delta``). ``delta`` exports only the differences
+against the last posted (non-draft) export of the period: a line whose amount changed
+is reversed and posted again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from openchargeback.domain import journal as dom
+from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
+from openchargeback.domain.money import ZERO, to_str
+from openchargeback.domain.periods import Period, PeriodStatus
+from openchargeback.rendering import journal as rendering
+from openchargeback.services import audit
+from openchargeback.services import journal_data as data
+from openchargeback.services.allocation import allocate_in
+from openchargeback.services.context import Context
+from openchargeback.services.splits import load_splits
+from openchargeback.storage import journal as repo
+from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import registry as registry_repo
+
+BUILT_IN = rendering.BUILT_IN
+_FORMAT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    currency: str
+    debit: Decimal
+    credit: Decimal
+    charged: Decimal  # the journal's charges (the allocation's, the statements' total)
+
+    def as_json(self) -> dict:
+        return {"currency": self.currency, "debit": to_str(self.debit), "credit": to_str(self.credit),
+                "charged": to_str(self.charged)}
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    id: int
+    period: str
+    sequence: int
+    format: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    draft: bool
+    delta: bool
+    basis_id: int | None
+    period_status: str
+    rows: int
+    totals: tuple[CurrencyTotal, ...]
+    created_by: str
+    created_at: datetime
+
+    @property
+    def balanced(self) -> bool:
+        return all(t.debit == t.credit for t in self.totals)
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "period": self.period, "sequence": self.sequence, "format": self.format,
+                "file_name": self.file_name, "sha256": self.sha256, "size_bytes": self.size_bytes,
+                "draft": self.draft, "delta": self.delta, "basis_id": self.basis_id,
+                "period_status": self.period_status, "rows": self.rows,
+                "totals": [t.as_json() for t in self.totals], "balanced": self.balanced,
+                "created_by": self.created_by, "created_at": self.created_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    export: ExportInfo
+    path: str | None  # where the file was written; None when it was only recorded
+    notes: tuple[str, ...] = ()
+
+    def as_json(self) -> dict:
+        return {**self.export.as_json(), "path": self.path, "notes": list(self.notes)}
+
+
+def _info(r) -> ExportInfo:
+    totals = tuple(CurrencyTotal(c, Decimal(t["debit"]), Decimal(t["credit"]), Decimal(t["charged"]))
+                   for c, t in sorted(json.loads(r.totals).items()))
+    return ExportInfo(r.id, r.period, r.sequence, r.format, r.file_name, r.sha256, r.size_bytes, r.draft,
+                      r.delta, r.basis_id, r.period_status, r.row_count, totals, r.created_by, r.created_at)
+
+
+def list_formats(ctx: Context) -> tuple[str, ...]:
+    """The built-in formats and those the templates provide."""
+    return BUILT_IN + rendering.template_formats(rendering.template_env(ctx.settings.journal.template_dir))
+
+
+def export_journal(ctx: Context, period: str, fmt: str, output: str | Path | None = None, *,
+                   draft: bool = False, delta: bool = False, write: bool = True) -> ExportResult:
+    """Export the journal of ``period`` in format ``fmt``; see the module docstring.
+    ``output``: a file or directory (default: ``journal.output_dir``/PERIOD/); ``write``
+    False records the export without writing a file (the web)."""
+    name = Period.parse(period).name
+    fmt = (fmt or "").strip()
+    if not _FORMAT.match(fmt):
+        raise InvalidInput(f"journal format {fmt!r}: expected standard, summary, gl or a template name "
+                           f"(letters, digits, - and _)")
+    if delta and fmt in ("standard", "summary"):
+        raise InvalidInput(f"--delta applies to postings (gl or a template), not to the {fmt} format")
+    cfg = ctx.settings.journal
+    rules = data.rules_of(ctx.settings)
+    env = template = None
+    ext = "csv"
+    if fmt not in BUILT_IN:
+        env = rendering.template_env(cfg.template_dir)
+        template, ext = rendering.find_template(env, fmt)
+    with ctx.write() as conn:
+        prow = periods_repo.get(conn, name)
+        if prow is None:
+            raise NotFound(f"period {name} does not exist (nothing was imported into it)")
+        status = PeriodStatus(prow.status)
+        if status == PeriodStatus.OPEN and not draft:
+            raise Conflict(f"period {name} is open; close it (`openchargeback periods close {name}`) "
+                           f"before exporting its journal for posting, or export a draft with --draft")
+        projects, _ = registry_repo.snapshot(conn)
+        splits = load_splits(conn)
+        allocation = allocate_in(conn, [prow])
+        note = f"period {name} is {status.value}" if draft else None
+        sequence = repo.next_sequence(conn, prow.id)
+        file_name = f"journal-{name}-{fmt}-{sequence:03d}{'-delta' if delta else ''}" \
+                    f"{'-DRAFT' if draft else ''}.{ext}"
+        now = ctx.clock()
+        postings = shown = basis = None
+        recoveries: dict = {}
+        notes: list[str] = []
+        if fmt == "gl" or template is not None:
+            recoveries = data.recoveries(conn)
+            postings = dom.build_postings(name, data.entries(conn, prow, projects, splits), recoveries,
+                                          data.tag_codes(conn, prow.id), rules)
+            data.check_total(name, postings, allocation)
+            shown = postings
+            if delta:
+                basis = repo.last_posted(conn, prow.id)
+                previous = [dom.Posting.from_json(d) for d in json.loads(basis.postings)] if basis else []
+                shown = dom.delta(previous, postings, rules)
+                notes.append(f"differences against export {basis.sequence} ({basis.file_name})" if basis
+                             else "no earlier posted export of this period: the delta is the whole journal")
+                if basis and not shown:
+                    notes.append("nothing changed since that export")
+        charged = data.allocation_totals(allocation)
+        if fmt == "gl":
+            currencies = sorted({p.currency for p in postings})
+            if len(currencies) > 1:
+                raise InvalidInput(f"period {name} has charges in {', '.join(currencies)}; the gl layout "
+                                   f"has no currency column: export each with a template instead")
+            content, rows = rendering.render_gl(shown, note), len(shown)
+        elif fmt == "summary":
+            rows_ = data.summary_rows(name, allocation)
+            content, rows = rendering.render_summary(rows_, note), len(rows_)
+        elif fmt == "standard":
+            counter = _Counter()
+            content = rendering.render_standard(counter.count(data.standard_rows(conn, prow, projects)), note)
+            rows, charged = counter.n, counter.charged
+        else:
+            context = _template_context(env, template, conn, prow, status, projects, allocation, shown,
+                                        recoveries, sequence, fmt, file_name, note, delta, basis, now)
+            content, rows = rendering.render_template(env, template, context), len(shown)
+        totals = _totals(shown, charged)
+        digest = hashlib.sha256(content).hexdigest()
+        export_id = repo.add_export(conn, {
+            "period_id": prow.id, "sequence": sequence, "format": fmt, "file_name": file_name,
+            "sha256": digest, "size_bytes": len(content), "draft": draft, "delta": delta,
+            "basis_id": basis.id if basis is not None else None, "period_status": status.value,
+            "row_count": rows, "totals": json.dumps({c: t.as_json() for c, t in totals.items()}),
+            "postings": json.dumps([p.as_json() for p in postings]) if postings is not None else None,
+            "template_hash": rendering.template_hash(env, template) if template else None,
+            "created_by": ctx.actor, "created_at": now}, gzip.compress(content, mtime=0))
+        audit.record_in(conn, ctx, "journal.export", name,
+                        f"{file_name} ({fmt}{', draft' if draft else ''}{', delta' if delta else ''}), "
+                        f"{rows} row(s), sha256 {digest}")
+        info = _info(repo.get(conn, export_id))
+    path = _write(_target(cfg.output_dir, name, file_name, output), content) if write else None
+    return ExportResult(info, str(path) if path else None, tuple(notes))
+
+
+class _Counter:
+    def __init__(self):
+        self.n, self.charged = 0, {}
+
+    def count(self, rows):
+        for r in rows:
+            self.n += 1
+            self.charged[r["currency"]] = self.charged.get(r["currency"], ZERO) + r["charged"]
+            yield r
+
+
+def _totals(postings, charged: dict[str, Decimal]) -> dict[str, CurrencyTotal]:
+    sums = dom.totals(postings or [])
+    out = {}
+    for c in sorted(set(sums) | set(charged)):
+        s = sums.get(c, {"debit": ZERO, "credit": ZERO})
+        out[c] = CurrencyTotal(c, s["debit"], s["credit"], charged.get(c, ZERO))
+    return out
+
+
+def _template_context(env, template, conn, prow, status, projects, allocation, postings, recoveries,
+                      sequence, fmt, file_name, note, delta, basis, now) -> dict:
+    wanted = rendering.needs(env, template)
+    context = {
+        "period": {"name": prow.name, "start": prow.starts_at, "end": prow.ends_at, "status": status.value},
+        "export": {"name": file_name.rsplit(".", 1)[0], "file_name": file_name, "format": fmt,
+                   "sequence": sequence, "draft": note is not None, "draft_note": note or "",
+                   "delta": delta, "basis": {"sequence": basis.sequence, "file_name": basis.file_name,
+                                             "created_at": basis.created_at} if basis else None,
+                   "created_at": now},
+        "postings": [data.posting_dict(p) for p in postings],
+        "sources": data.source_totals(postings, recoveries),
+        "totals": {c: t for c, t in dom.totals(postings).items()},
+        "summary": data.summary_rows(prow.name, allocation),
+    }
+    if wanted is None or "charges" in wanted:
+        context["charges"] = list(data.standard_rows(conn, prow, projects))
+    return context
+
+
+def _target(output_dir: str, period: str, file_name: str, output: str | Path | None) -> Path:
+    if output is None:
+        return Path(output_dir) / period / file_name
+    out = Path(output)
+    return out / file_name if out.is_dir() else out
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
+    return path
+
+
+# -- the record ------------------------------------------------------------------------------------
+def list_exports(ctx: Context, period: str | None = None) -> tuple[ExportInfo, ...]:
+    with ctx.read() as conn:
+        period_id = None
+        if period:
+            name = Period.parse(period).name
+            prow = periods_repo.get(conn, name)
+            if prow is None:
+                raise NotFound(f"period {name} does not exist")
+            period_id = prow.id
+        return tuple(_info(r) for r in repo.listing(conn, period_id))
+
+
+def get_export(ctx: Context, export_id: int) -> ExportInfo:
+    with ctx.read() as conn:
+        row = repo.get(conn, export_id)
+        if row is None:
+            raise NotFound(f"journal export {export_id} does not exist")
+        return _info(row)
+
+
+def export_file(ctx: Context, export_id: int) -> tuple[ExportInfo, bytes]:
+    """An earlier export's file exactly as written (its SHA-256 checked)."""
+    with ctx.read() as conn:
+        row = repo.get(conn, export_id)
+        if row is None:
+            raise NotFound(f"journal export {export_id} does not exist")
+        stored = repo.content(conn, export_id)
+    content = gzip.decompress(stored)
+    if hashlib.sha256(content).hexdigest() != row.sha256:
+        raise Conflict(f"journal export {export_id} ({row.file_name}): the stored file does not match "
+                       f"its recorded SHA-256 {row.sha256}")
+    return _info(row), content
