@@ -58,3 +58,22 @@ def test_journal_total_is_the_statements_total(sqlite_url, make_journal_ctx, tmp
     for ln in lines:
         mine[ln[2]] = mine.get(ln[2], Decimal(0)) + Decimal(ln[7])
     assert mine == per_project  # project by project
+
+
+@pytest.mark.xfail(reason="statements round each kind of line (usage, tax, credit) of a service "
+                          "apart, the allocation (and so the journal) rounds the service line once; "
+                          "reported to the lead", strict=False)
+def test_rounding_grain_of_statements_and_journal_agree(sqlite_url, make_journal_ctx, tmp_path):
+    from focus_builders import row, write_csv
+    from openchargeback.services.ingest import ingest
+    from openchargeback.services.statements import generate
+
+    ctx = make_journal_ctx(sqlite_url, statements={"output_dir": str(tmp_path / "statements")})
+    tags = {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "BIO-2024-001"}
+    rows = [row(cost="0.004", tags=tags), row(cost="0.004", tags=tags, ChargeCategory="Tax", ResourceId="r-2")]
+    ingest(ctx, write_csv(tmp_path / "aws.csv", rows), "aws")
+    approve_all(ctx)
+    close(ctx)
+    statements = dict(generate(ctx, "2025-01").approved_totals)
+    journal = svc.export_journal(ctx, "2025-01", "gl").export.totals[0].charged
+    assert statements.get("USD", Decimal(0)) == journal  # 0.00 (0.00 + 0.00) against 0.01 (0.008)

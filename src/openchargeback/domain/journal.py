@@ -18,16 +18,16 @@ Account codes, first found wins:
 - credit: the source's ``gl_account``, else the ``account`` group of the recovery
   fund/org, else ``journal.default_account``.
 
-Validation is an ordered list of pure passes (:data:`PASSES`); every problem they find
-is reported at once, naming the charge, source, fund/org or setting, the value found
-and what was expected. Nothing is exported while one remains.
+Validation is an ordered list of pure passes (:mod:`openchargeback.domain.journal_checks`);
+every problem they find is reported at once, naming the charge, source, fund/org or
+setting, the value found and what was expected. Nothing is exported while one remains.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 
 from openchargeback.domain.errors import InvalidInput
@@ -202,51 +202,6 @@ def describe(pattern: str, values: dict, max_length: int) -> str:
     return " ".join(text.split())[:max_length].rstrip()
 
 
-# -- validation passes -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Input:
-    period: str
-    entries: tuple[Entry, ...]
-    recoveries: dict[str, Recovery]
-    tag_codes: tuple[TagCode, ...]
-    rules: Rules
-    sources_used: tuple[str, ...] = field(default=())
-
-
-def _where(e: Entry) -> str:
-    bits = [f"source {e.source}"] + ([f"project {e.project_id}"] if e.project_id else []) + \
-        ([f"PI {e.pi_email}"] if e.pi_email else []) + ([f"service {e.service}"] if e.service else [])
-    return ", ".join(bits)
-
-
-def _missing_fund(inp: _Input) -> list[str]:
-    out = []
-    for e in inp.entries:
-        if not (e.fund_org or "").strip() and e.amount:
-            out.append(f"{e.kind}s of {_where(e)} ({to_str(e.amount)} {e.currency}) have no fund/org; "
-                       f"expected one (tag, project default or split)")
-    return out
-
-
-def _fund_orgs(inp: _Input) -> list[str]:
-    out, seen = [], set()
-    for e in inp.entries:
-        f = (e.fund_org or "").strip()
-        if f and f not in seen:
-            seen.add(f)
-            if parse_fund_org(f, inp.rules.fund_org_regex) is None:
-                out.append(f"fund/org {f!r} (charged to {_where(e)}) does not match "
-                           f"journal.fund_org_regex {inp.rules.fund_org_regex!r}")
-    for name in inp.sources_used:
-        r = inp.recoveries[name]
-        f = (r.fund_org or "").strip()
-        if f and parse_fund_org(f, inp.rules.fund_org_regex) is None:
-            where = "journal.adjustment_fund_org" if name == NO_SOURCE else f"source {name}'s gl_fund_org"
-            out.append(f"recovery fund/org {f!r} ({where}) does not match journal.fund_org_regex "
-                       f"{inp.rules.fund_org_regex!r}")
-    return out
-
-
 def recovery_account(r: Recovery, rules: Rules) -> tuple[str | None, str]:
     """(account, origin) of a source's credit: its gl_account, else the account part of its
     recovery fund/org, else journal.default_account."""
@@ -263,81 +218,6 @@ def debit_account(e: Entry, r: Recovery, rules: Rules) -> tuple[str | None, str]
     return account_for(e.account_code, (parsed or {}).get("account"), r.account, rules.default_account)
 
 
-def _recoveries(inp: _Input) -> list[str]:
-    out = []
-    for name in inp.sources_used:
-        r = inp.recoveries[name]
-        account, _ = recovery_account(r, inp.rules)
-        if name == NO_SOURCE:
-            if not r.fund_org or not account:
-                out.append("adjustments without a source need a recovery fund/org and account: set "
-                           "journal.adjustment_fund_org and journal.adjustment_account (or "
-                           "journal.default_account); the journal would not balance")
-            continue
-        missing = [what for what, v in (("fund/org (gl_fund_org)", r.fund_org),
-                                        ("account (gl_account or journal.default_account)", account))
-                   if not v]
-        if missing:
-            out.append(f"source {name} has no recovery {' and no '.join(missing)}; set it in the "
-                       f"source (sources[].gl_fund_org / gl_account or `openchargeback sources "
-                       f"edit`); the journal would not balance")
-    return out
-
-
-def _debit_accounts(inp: _Input) -> list[str]:
-    out = []
-    for e in inp.entries:
-        if e.amount and (e.fund_org or "").strip() and \
-                debit_account(e, inp.recoveries[e.source], inp.rules)[0] is None:
-            out.append(f"{e.kind}s of {_where(e)} have no account code: expected an account_code tag, "
-                       f"an account part in fund/org {e.fund_org!r}, the source's gl_account or "
-                       f"journal.default_account")
-    return list(dict.fromkeys(out))
-
-
-def _accounts(inp: _Input) -> list[str]:
-    pattern = inp.rules.account_code_regex
-    if pattern is None:
-        return []
-    want = f"journal.account_code_regex {pattern!r}"
-    out = [f"charge {t.first_charge_id} (source {t.source}"
-           + (f", and {t.charges - 1} more charge(s) with this code" if t.charges > 1 else "")
-           + f"): account code {t.code!r} does not match {want}"
-           for t in inp.tag_codes if not account_ok(t.code, pattern)]
-    for name in inp.sources_used:
-        r = inp.recoveries[name]
-        if r.account and not account_ok(r.account, pattern):
-            what = "journal.adjustment_account" if name == NO_SOURCE else f"source {name}: gl_account"
-            out.append(f"{what} {r.account!r} does not match {want}")
-    if inp.rules.default_account and not account_ok(inp.rules.default_account, pattern):
-        out.append(f"journal.default_account {inp.rules.default_account!r} does not match {want}")
-    for e in inp.entries:
-        parsed = parse_fund_org(e.fund_org or "", inp.rules.fund_org_regex) if e.fund_org else None
-        acct = (parsed or {}).get("account")
-        if acct and not e.account_code and not account_ok(acct, pattern):
-            out.append(f"fund/org {e.fund_org!r} ({_where(e)}): its account part {acct!r} does not "
-                       f"match {want}")
-    return list(dict.fromkeys(out))
-
-
-PASSES = (_missing_fund, _recoveries, _fund_orgs, _debit_accounts, _accounts)
-
-
-def check(period: str, entries: Iterable[Entry], recoveries: dict[str, Recovery],
-          tag_codes: Iterable[TagCode], rules: Rules) -> list[str]:
-    """Every problem that stops the export, in the order of :data:`PASSES`."""
-    entries = tuple(entries)
-    used = tuple(sorted({e.source for e in entries}))
-    for name in used:
-        if name not in recoveries:
-            recoveries = {**recoveries, name: Recovery(name, name, None, None)}
-    inp = _Input(period, entries, recoveries, tuple(tag_codes), rules, used)
-    problems: list[str] = []
-    for p in PASSES:
-        problems += p(inp)
-    return problems
-
-
 # -- postings --------------------------------------------------------------------------------------
 def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, Recovery],
                    tag_codes: Iterable[TagCode], rules: Rules) -> tuple[Posting, ...]:
@@ -346,6 +226,8 @@ def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, 
     entries = tuple(entries)
     recoveries = {**recoveries, NO_SOURCE: Recovery(NO_SOURCE, "Adjustments", rules.adjustment_fund_org,
                                                     rules.adjustment_account)}
+    from openchargeback.domain.journal_checks import check  # the passes use this module's types
+
     problems = check(period, entries, recoveries, tag_codes, rules)
     if problems:
         raise JournalRefused(period, problems)
