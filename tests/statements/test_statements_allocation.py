@@ -40,7 +40,7 @@ def test_splits_adjustments_and_registry_names(db_url, make_stmt_ctx):
     assert {ln["share_percent"] for ln in data["lines"] if ln["origin"] == "charges"} == {"40", "60"}
     adj = [ln for ln in data["lines"] if ln["origin"] == "adjustment"]  # divided by the split too
     assert {(a["service"], a["credit"], a["share_percent"]) for a in adj} == {
-        ("Adjustment: goodwill credit", True, "60"), ("Adjustment: goodwill credit", True, "40")}
+        ("Adjustment — goodwill credit", True, "60"), ("Adjustment — goodwill credit", True, "40")}
     assert sum(Decimal(a["due"]) for a in adj) == Decimal("-2.50")
     assert sum(Decimal(b["due"]) for b in data["fund_blocks"]) == s.due_total
 

@@ -1,11 +1,13 @@
 """Statements as data: from grouped charge lines to the content of each document.
 
 Rounding policy (see :func:`openchargeback.domain.money.round_minor`): a statement's
-*lines* are its service lines, one per (fund, source, service, kind of line, unit).
-Each line's list price and amount due are rounded half-up to the currency's minor
-unit; its discount or subsidy is the difference of the two rounded amounts; every
-total on the document is the sum of rounded lines, so every document adds up. A PI's
-summary adds the rounded lines of the PI's project statements, so it adds up to them.
+*lines* are its service lines, one per (fund, source, service, kind of line, unit, share).
+Their amounts due arrive rounded to the currency's minor unit (by the allocation, once
+per service, as journals round them; see :mod:`openchargeback.services.statement_lines`)
+and are rounded again here, which changes nothing; list prices are rounded half-up line
+by line; a line's discount or subsidy is the difference of the two rounded amounts;
+every total on the document is the sum of rounded lines, so every document adds up. A
+PI's summary adds the rounded lines of the PI's project statements, so it adds up to them.
 
 Detail lines (service and resource) are rounded one by one. When more lines exist than
 the configured limit, the largest are shown and the rest are summed in one "N more

@@ -20,9 +20,10 @@ summed by an exact decimal aggregate registered on the connection.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import BigInteger, Connection, and_, case, func, literal, or_, select, type_coerce
+from sqlalchemy import BigInteger, Connection, String, and_, case, func, literal, or_, select, type_coerce
 
 from openchargeback.domain.money import ZERO
 from openchargeback.storage.review import APPROVED, PENDING, REJECTED
@@ -57,6 +58,21 @@ def _quantity_sum(conn: Connection, column):
         conn.connection.driver_connection.create_aggregate(_DEC_SUM, 1, _DecimalSum)
         return getattr(func, _DEC_SUM)(column)
     return func.sum(column)
+
+
+def _raw(expr):
+    """The column's stored value, without the per-row conversion (parsed in bulk below)."""
+    return type_coerce(expr, String)
+
+
+def _time(value) -> datetime | None:
+    """A UTC time as SQLite stores it ("YYYY-MM-DD HH:MM:SS.ffffff") or as PostgreSQL
+    returns it; fromisoformat is ten times faster than strptime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def sources_by_id(conn: Connection) -> dict[int, dict]:
@@ -129,8 +145,8 @@ def approved_lines(conn: Connection, period_id: int, *, pi: str | None = None,
         q = (select(*keys, func.count().label("rows"), func.count(qty).label("with_qty"),
                     _quantity_sum(conn, qty).label("qty"),
                     func.max(charges.c.resource_name).label("resource_name"),
-                    func.min(charges.c.charge_period_start).label("first_start"),
-                    func.max(charges.c.charge_period_end).label("last_end"),
+                    _raw(func.min(charges.c.charge_period_start)).label("first_start"),
+                    _raw(func.max(charges.c.charge_period_end)).label("last_end"),
                     *money_sum(dialect, _due(basis), "due"), *money_sum(dialect, _list(basis), "list"))
              .select_from(charges)
              .join(charge_details, charge_details.c.id == charges.c.detail_id)
@@ -146,7 +162,7 @@ def approved_lines(conn: Connection, period_id: int, *, pi: str | None = None,
                 "fund_org": r.fund_org, "source": src["name"], "source_name": src["display_name"],
                 "cost_basis": basis, "service": r.service_name, "kind": r.kind, "unit": r.unit,
                 "resource_id": r.resource_id, "resource_name": r.resource_name, "rows": r.rows,
-                "quantity": quantity, "first_start": r.first_start, "last_end": r.last_end,
+                "quantity": quantity, "first_start": _time(r.first_start), "last_end": _time(r.last_end),
                 "due": read_sum(dialect, r, "due"), "list": read_sum(dialect, r, "list"),
             })
     return out

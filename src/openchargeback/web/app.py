@@ -17,6 +17,7 @@ from openchargeback.services import insights, jobs, users
 from openchargeback.services.context import build_context
 from openchargeback.web import security
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
+from openchargeback.web.routes import statements as statement_pages
 from openchargeback.web.routes import journal as journal_pages
 from openchargeback.web.templating import make_env, render
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("openchargeback.web", "static")]), name="static")
     for module in (account, pages, charges, imports, admin, review):
         app.include_router(module.router)
+    app.include_router(statement_pages.router)  # statements and their email
     app.include_router(journal_pages.router)  # journal exports
     return app
 

@@ -1,0 +1,99 @@
+"""Statements: generate a period's statements (a background job with progress), the list
+with preview (the statement's own template) and PDF download, send one or all unsent
+(a background job), and the email log with resend."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from openchargeback.services import statement_delivery as delivery
+from openchargeback.services import statement_views as views
+from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
+from openchargeback.web.security import PeriodAdmin, Reader, is_htmx
+from openchargeback.web.templating import qs, render
+
+router = APIRouter()
+# The preview is the statement's own document (its stylesheet is inline, as in the PDF):
+# styles allowed inline, nothing else, no script at all.
+PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+               "form-action 'none'; frame-ancestors 'none'")
+
+
+def _runner(request: Request):
+    runner = getattr(request.app.state, "statement_runner", None)
+    if runner is None:
+        from openchargeback.services.statement_jobs import StatementRunner
+
+        runner = request.app.state.statement_runner = StatementRunner()
+    return runner
+
+
+@router.get("/statements")
+def statements_page(request: Request, s: Reader, period: str | None = None, all_versions: bool = False,
+                    job: int | None = None):
+    ctx = ctx_for(request, s)
+    shown = period_of(request, period)
+    rows = views.list_statements(ctx, shown, all_versions=all_versions) if shown else ()
+    messages = views.list_messages(ctx, shown) if shown else ()
+    jobs = _runner(request).recent(shown) if shown else []
+    return render(request, "statements.html", {
+        "period": shown, "rows": rows, "messages": messages, "all_versions": all_versions,
+        "jobs": jobs, "unsent": sum(1 for r in rows if r.status == "current" and r.sent_at is None),
+        "resendable": {m.id for m in messages if m.status != "sent"} - {m.resend_of for m in messages}})
+
+
+@router.post("/statements/generate")
+def statements_generate(request: Request, s: PeriodAdmin, period: Annotated[str, Form()]):
+    job = _runner(request).start(ctx_for(request, s), "generate", period)
+    return _job_response(request, job)
+
+
+@router.post("/statements/send")
+def statements_send(request: Request, s: PeriodAdmin, period: Annotated[str, Form()],
+                    pi: Annotated[str, Form()] = "", project: Annotated[str, Form()] = "",
+                    resend: Annotated[bool, Form()] = False):
+    job = _runner(request).start(ctx_for(request, s), "send", period, pi=blank(pi), project=blank(project),
+                                 resend=resend)
+    return _job_response(request, job)
+
+
+def _job_response(request: Request, job):
+    if is_htmx(request):
+        return render(request, "_statement_job.html", {"job": job})
+    return see_other(f"/statements?{qs(period=job.period, job=job.id)}")
+
+
+@router.get("/statements/jobs/{job_id}")
+def statements_job(request: Request, s: Reader, job_id: int):
+    return render(request, "_statement_job.html", {"job": _runner(request).get(job_id)})
+
+
+@router.post("/statements/messages/{message_id}/resend")
+def statements_resend(request: Request, s: PeriodAdmin, message_id: int):
+    # An explicit resend of one logged message: sent as it was, even if its statements
+    # reached the PI by another message since.
+    report = delivery.resend_messages(ctx_for(request, s), [message_id], force=True)
+    return see_other(f"/statements?{qs(period=report.period)}#email-log")
+
+
+@router.get("/statements/{number}/preview")
+def statements_preview(request: Request, s: Reader, number: str, version: int | None = None):
+    html = views.preview_html(ctx_for(request, s), number, version)
+    return HTMLResponse(html, headers={"Content-Security-Policy": PREVIEW_CSP})
+
+
+@router.get("/statements/{number}/pdf")
+def statements_pdf(request: Request, s: Reader, number: str, version: int | None = None):
+    name, content = views.statement_file(ctx_for(request, s), number, version)
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/statements/{number}/csv")
+def statements_csv(request: Request, s: Reader, number: str, version: int | None = None):
+    name, content = views.statement_file(ctx_for(request, s), number, version, kind="csv")
+    return Response(content, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,114 @@
+"""The web Statements page: generate as a background job with progress, the list, the
+preview (the statement's own template) and PDF download, send all unsent and send one,
+the email log with resend; viewers read but cannot generate or send."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from openchargeback.services.periods import change_status
+
+from .conftest import statement_settings
+
+
+def _wait(client, html: str, timeout: float = 120) -> str:
+    job = re.search(r'id="statement-job-(\d+)"', html).group(1)
+    deadline = time.monotonic() + timeout
+    while 'data-status="running"' in html:
+        assert time.monotonic() < deadline, "statement job did not finish"
+        time.sleep(0.3)
+        html = client.get(f"/statements/jobs/{job}").text
+    assert 'data-status="done"' in html, html
+    return html
+
+
+@pytest.fixture
+def site(tmp_path, smtp_server):
+    from fastapi.testclient import TestClient
+
+    from openchargeback.web.app import create_app
+    from web.conftest import csrf_of, login, seed, web_settings
+
+    extra = statement_settings(tmp_path, email={"smtp_port": smtp_server.port})
+    settings = web_settings(tmp_path, **extra)
+    seed(settings, files=("hpc_2025-01.csv", "storage_2025-01.csv"))
+    app = create_app(settings)
+    clients = {}
+    for role in ("admin", "viewer"):
+        c = TestClient(app, base_url="https://testserver")
+        assert login(c, role).status_code == 303
+        c.csrf = csrf_of(c)
+        clients[role] = c
+    yield app, clients
+    app.state.runner.shutdown()
+    app.state.ctx.engine.dispose()
+
+
+def test_generate_preview_download_send_and_resend(site, smtp_server):
+    app, clients = site
+    admin, viewer = clients["admin"], clients["viewer"]
+    assert "No statements for 2025-01 yet" in viewer.get("/statements?period=2025-01").text
+    r = viewer.post("/statements/generate", data={"period": "2025-01", "csrf_token": viewer.csrf})
+    assert r.status_code == 403
+
+    r = admin.post("/statements/generate", data={"period": "2025-01", "csrf_token": admin.csrf},
+                   headers={"HX-Request": "true"})
+    assert r.status_code == 200
+    failed = _wait_failed(admin, r.text)
+    assert "is open; close it" in failed  # the service's message, shown on the page
+
+    change_status(app.state.ctx, "2025-01", "close", "tests", force=True)
+    r = admin.post("/statements/generate", data={"period": "2025-01", "csrf_token": admin.csrf},
+                   headers={"HX-Request": "true"})
+    done = _wait(admin, r.text)
+    assert "new or new versions" in done
+    page = viewer.get("/statements?period=2025-01").text
+    numbers = sorted(set(re.findall(r'id="statement-(RC-202501-\d{4})-v1"', page)))
+    assert numbers and '<span class="muted">not sent</span>' in page
+    assert "statements-generate-button" not in page  # viewers do not get the forms
+
+    preview = viewer.get(f"/statements/{numbers[0]}/preview")
+    assert preview.status_code == 200 and numbers[0] in preview.text
+    assert "style-src 'unsafe-inline'" in preview.headers["content-security-policy"]
+    assert "script-src" not in preview.headers["content-security-policy"]
+    pdf = viewer.get(f"/statements/{numbers[0]}/pdf?version=1")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert f'{numbers[0]}-v1.pdf' in pdf.headers["content-disposition"]
+
+    r = admin.post("/statements/send", data={"period": "2025-01", "csrf_token": admin.csrf},
+                   headers={"HX-Request": "true"})
+    assert "message(s) sent, 0 failed" in _wait(admin, r.text)
+    pis = {m["message"]["To"] for m in smtp_server.messages}
+    assert len(smtp_server.messages) == len(pis) > 0
+    page = admin.get("/statements?period=2025-01").text
+    assert '<span class="muted">not sent</span>' not in page and 'data-status="sent"' in page
+
+    # Send one again; the server refuses it permanently; the log offers a resend.
+    smtp_server.plan = ["550 5.1.1 mailbox unavailable"]
+    pi = sorted(pis)[0]
+    r = admin.post("/statements/send", data={"period": "2025-01", "pi": pi, "resend": "true",
+                                             "csrf_token": admin.csrf}, headers={"HX-Request": "true"})
+    assert "0 message(s) sent, 1 failed" in _wait(admin, r.text)
+    page = admin.get("/statements?period=2025-01").text
+    failed_id = re.search(r'<tr id="message-(\d+)" data-status="failed"', page).group(1)
+    assert f'id="resend-{failed_id}"' in page and "550" in page
+    r = admin.post(f"/statements/messages/{failed_id}/resend", data={"csrf_token": admin.csrf},
+                   follow_redirects=False)
+    assert r.status_code == 303
+    page = admin.get("/statements?period=2025-01").text
+    assert f'id="resend-{failed_id}"' not in page and f"(resend of {failed_id})" in page
+    assert smtp_server.messages[-1]["message"]["To"] == pi
+
+
+def _wait_failed(client, html: str, timeout: float = 60) -> str:
+    job = re.search(r'id="statement-job-(\d+)"', html).group(1)
+    deadline = time.monotonic() + timeout
+    while 'data-status="running"' in html:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        html = client.get(f"/statements/jobs/{job}").text
+    assert 'data-status="failed"' in html
+    return html
