@@ -60,6 +60,32 @@ ROUTES = [
     ("POST", "/users/newbie/disable", "admin", {}),
     ("POST", "/users/newbie/enable", "admin", {}),
     ("POST", "/imports/upload?filename=x.csv&source=aws", "admin", None),
+    # the registry (its own tests: test_registry_pages.py); admin rows build on each other
+    ("GET", "/registry", "read"),
+    ("GET", "/registry/projects", "read"),
+    ("GET", "/registry/pis?q=example", "read"),
+    ("GET", "/registry/funds", "read"),
+    ("GET", "/registry/funds/export.csv", "read"),
+    ("GET", "/registry/adjustments?period=2025-01", "read"),
+    ("GET", "/registry/budgets?period=2025-01", "read"),
+    ("GET", "/registry/budgets/panel?period=2025-01", "read"),
+    ("GET", "/registry/budgets/project?key=genomics-sequencing&period=2025-01", "read"),
+    ("GET", "/registry/pis/new", "admin"),
+    ("GET", "/registry/projects/new", "admin"),
+    ("GET", "/registry/funds/new", "admin"),
+    ("POST", "/registry/pis", "admin", {"email": "route.test@example.edu", "name": "Route Test"}),
+    ("POST", "/registry/funds", "admin", {"code": "RT-1", "budget": "100"}),
+    ("POST", "/registry/funds/import", "admin", {"file": ("funds.csv", b"code,description\nRT-2,route\n")}),
+    ("POST", "/registry/projects", "admin", {"project_id": "rt-project",
+                                            "pi_email": "route.test@example.edu"}),
+    ("GET", "/registry/projects/edit?key=rt-project", "admin"),
+    ("POST", "/registry/projects/edit", "admin", {"key": "rt-project", "pi_email": "route.test@example.edu",
+                                                 "status": "active", "default_fund": "RT-1"}),
+    ("GET", "/registry/projects/split?key=rt-project&period=2025-01", "admin"),
+    ("POST", "/registry/projects/split", "admin", {"key": "rt-project", "fund": ["RT-1", "RT-2"],
+                                                  "percent": ["60", "40"], "first": "2025-01", "do": "set"}),
+    ("POST", "/registry/adjustments", "admin", {"period": "2025-01", "kind": "credit", "amount": "5",
+                                               "reason": "route test", "project": "rt-project"}),
 ]
 WHO = [None, "viewer", "reviewer", "admin"]
 
@@ -71,7 +97,10 @@ def _call(client, method, path, data):
     if data is None:  # a raw upload body
         return client.post(path, content=b"BilledCost\n1\n", headers=headers,
                            follow_redirects=False)
-    return client.post(path, data=data, headers=headers, follow_redirects=False)
+    files = {k: v for k, v in data.items() if isinstance(v, tuple)}  # (name, bytes): an upload
+    if files:
+        data = {k: v for k, v in data.items() if k not in files}
+    return client.post(path, data=data, files=files or None, headers=headers, follow_redirects=False)
 
 
 @pytest.mark.parametrize("role", WHO, ids=lambda r: r or "anonymous")

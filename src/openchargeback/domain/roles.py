@@ -23,6 +23,7 @@ class Permission(StrEnum):
     USERS = "users"          # manage users
     SETTINGS = "settings"    # see the effective configuration
     AUDIT = "audit"          # read the audit log
+    REGISTRY = "registry"    # change PIs, projects, funds, fund splits; add adjustments
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {

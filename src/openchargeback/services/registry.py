@@ -17,6 +17,7 @@ from pathlib import Path
 
 from openchargeback.domain import registry as reg
 from openchargeback.domain.errors import Conflict, FileRefused, InvalidInput, NotFound
+from openchargeback.rendering import csv_safe
 from openchargeback.services import audit
 from openchargeback.services.context import Context
 from openchargeback.storage import registry as repo
@@ -135,13 +136,19 @@ def edit_record(ctx: Context, kind: str, key: str, values: dict[str, str | None]
 
 def import_csv(ctx: Context, kind: str, path: str | Path) -> ImportReport:
     """Add or update records from a CSV file whose header names the record fields."""
-    kind = _kind(kind)
     path = Path(path)
-    name = path.name
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise NotFound(f"{path}: file not found") from None
+    return import_bytes(ctx, kind, path.name, data)
+
+
+def import_bytes(ctx: Context, kind: str, name: str, data: bytes) -> ImportReport:
+    """As :func:`import_csv`, for the content of a file named ``name`` (a web upload)."""
+    kind = _kind(kind)
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FileRefused(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     rows, problems = _parse_rows(kind, name, text)
@@ -218,7 +225,7 @@ def _parse_rows(kind: str, name: str, text: str):
         if len(cells) != len(header):
             problems.append((start, f"{name}:{start}: {len(cells)} cell(s), the header has {len(header)}"))
             continue
-        values = dict(zip(header, cells, strict=True))
+        values = dict(zip(header, (_unquote(c) for c in cells), strict=True))
         k = _key(kind, values[key])
         if not k:
             problems.append((start, f"{name}:{start}: {key} is empty"))
@@ -232,15 +239,23 @@ def _parse_rows(kind: str, name: str, text: str):
     return rows, problems
 
 
-def export_csv(ctx: Context, kind: str) -> str:
-    """Every record of a kind as CSV text (the format `import` reads)."""
+def export_csv(ctx: Context, kind: str, *, formula_safe: bool = False) -> str:
+    """Every record of a kind as CSV text (the format `import` reads). ``formula_safe``
+    (web downloads): a cell a spreadsheet would run as a formula gets a leading ``'``,
+    which `import` removes again."""
     kind = _kind(kind)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=reg.columns(kind), lineterminator="\n")
     w.writeheader()
     for rec in list_records(ctx, kind):
-        w.writerow(reg.as_text(kind, rec))
+        row = reg.as_text(kind, rec)
+        w.writerow({k: csv_safe.cell(v) for k, v in row.items()} if formula_safe else row)
     return buf.getvalue()
+
+
+def _unquote(cell: str) -> str:
+    """A cell neutralised by a formula-safe export, back to its text."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in "=+-@\t\r" else cell
 
 
 def snapshot(conn) -> reg.RegistrySnapshot:

@@ -19,6 +19,7 @@ from openchargeback.web import security
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.routes import statements as statement_pages
 from openchargeback.web.routes import journal as journal_pages
+from openchargeback.web.routes import registry as registry_pages
 from openchargeback.web.templating import make_env, render
 
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(statement_pages.router)  # statements and their email
     app.include_router(journal_pages.router)  # journal exports
+    app.include_router(registry_pages.router)  # the registry, splits, adjustments, budgets
     return app
 
 

@@ -95,6 +95,7 @@ UserAdmin = Annotated[Session, Depends(need(Permission.USERS))]
 SettingsReader = Annotated[Session, Depends(need(Permission.SETTINGS))]
 SettingsAdmin = SettingsReader  # the same permission: admins only
 AuditReader = Annotated[Session, Depends(need(Permission.AUDIT))]
+RegistryAdmin = Annotated[Session, Depends(need(Permission.REGISTRY))]
 
 
 def new_login_token() -> str:

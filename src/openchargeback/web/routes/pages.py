@@ -88,11 +88,6 @@ def projects(request: Request, s: Reader, period: str | None = None, q: str | No
     return _entities(request, s, "project", period, q)
 
 
-@router.get("/projects/detail")
-def project(request: Request, s: Reader, key: Annotated[str, Query()], period: str | None = None):
-    return _entity(request, s, "project", key, period)
-
-
 @router.get("/pis")
 def pis(request: Request, s: Reader, period: str | None = None, q: str | None = None):
     return _entities(request, s, "pi", period, q)
