@@ -9,7 +9,7 @@ import pytest
 
 from openchargeback.services import journal as svc
 
-from .conftest import SAMPLE_SOURCES, approve_all, close, gl_sums, load_sample, read_gl
+from .conftest import SAMPLE_SOURCES, approve_all, close, gl_sums, journal_sources, load_sample, read_gl
 
 FORMATS = (("standard", "csv"), ("summary", "csv"), ("gl", "csv"), ("postings", "csv"))
 
@@ -60,20 +60,42 @@ def test_journal_total_is_the_statements_total(sqlite_url, make_journal_ctx, tmp
     assert mine == per_project  # project by project
 
 
-@pytest.mark.xfail(reason="statements round each kind of line (usage, tax, credit) of a service "
-                          "apart, the allocation (and so the journal) rounds the service line once; "
-                          "reported to the lead", strict=False)
-def test_rounding_grain_of_statements_and_journal_agree(sqlite_url, make_journal_ctx, tmp_path):
-    from focus_builders import row, write_csv
+
+def _edge(ctx, tmp_path, rows):
+    from focus_builders import write_csv
     from openchargeback.services.ingest import ingest
     from openchargeback.services.statements import generate
 
-    ctx = make_journal_ctx(sqlite_url, statements={"output_dir": str(tmp_path / "statements")})
-    tags = {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "BIO-2024-001"}
-    rows = [row(cost="0.004", tags=tags), row(cost="0.004", tags=tags, ChargeCategory="Tax", ResourceId="r-2")]
     ingest(ctx, write_csv(tmp_path / "aws.csv", rows), "aws")
     approve_all(ctx)
     close(ctx)
-    statements = dict(generate(ctx, "2025-01").approved_totals)
-    journal = svc.export_journal(ctx, "2025-01", "gl").export.totals[0].charged
-    assert statements.get("USD", Decimal(0)) == journal  # 0.00 (0.00 + 0.00) against 0.01 (0.008)
+    statements = dict(generate(ctx, "2025-01").approved_totals).get("USD", Decimal(0))
+    return statements, svc.export_journal(ctx, "2025-01", "gl").export.totals[0].charged
+
+
+TAGS = {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "BIO-2024-001"}
+
+
+def test_statements_and_journal_round_at_the_same_grain(sqlite_url, make_journal_ctx, tmp_path):
+    """Usage, tax and a credit of one service with sub-cent amounts: one statement line
+    per kind on the statement, one rounding of the service line in the allocation."""
+    from focus_builders import row
+
+    ctx = make_journal_ctx(sqlite_url, statements={"output_dir": str(tmp_path / "statements")})
+    rows = [row(cost="0.004", tags=TAGS),
+            row(cost="0.004", tags=TAGS, ChargeCategory="Tax", ResourceId="r-2"),
+            row(cost="10.004", tags=TAGS, ResourceId="r-3"),
+            row(cost="-3.006", tags=TAGS, ResourceId="r-4", ChargeCategory="Credit")]
+    statements, journal = _edge(ctx, tmp_path, rows)
+    assert statements == journal == Decimal("7.01")
+
+
+def test_effective_basis_without_effective_cost(sqlite_url, make_journal_ctx, tmp_path):
+    from focus_builders import row
+
+    sources = [dict(s, cost_basis="effective") if s["name"] == "aws" else s for s in journal_sources()]
+    ctx = make_journal_ctx(sqlite_url, sources=sources,
+                           statements={"output_dir": str(tmp_path / "statements")})
+    rows = [row(cost="10.00", tags=TAGS), row(cost="5.00", tags=TAGS, EffectiveCost="", ResourceId="r-2")]
+    statements, journal = _edge(ctx, tmp_path, rows)
+    assert statements == journal == Decimal("15.00")  # the row without EffectiveCost costs its billed

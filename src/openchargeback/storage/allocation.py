@@ -15,10 +15,16 @@ from openchargeback.storage.tables import charge_details, charges, periods, sour
 AMOUNTS = ("billed_cost", "effective_cost", "list_cost", "contracted_cost")
 
 
+# A row without EffectiveCost (FOCUS-lite exports, 0.5 files) costs its BilledCost on the
+# effective basis: no commitment was amortised into it. Statements read it the same way.
+_EXPRESSIONS = {label: charges.c[label] for label in AMOUNTS}
+_EXPRESSIONS["effective_cost"] = func.coalesce(charges.c.effective_cost, charges.c.billed_cost)
+
+
 def _sums(dialect: str):
     cols = []
     for label in AMOUNTS:
-        cols += money_sum(dialect, charges.c[label], label)
+        cols += money_sum(dialect, _EXPRESSIONS[label], label)
     return cols
 
 
@@ -26,13 +32,18 @@ def _read(dialect: str, row) -> dict:
     return {label: read_sum(dialect, row, label) for label in AMOUNTS}
 
 
-def charge_lines(conn: Connection, period_ids: list[int], *, approved_only: bool = True) -> list[dict]:
+def charge_lines(conn: Connection, period_ids: list[int], *, approved_only: bool = True,
+                 by_account: bool = False) -> list[dict]:
     """One dict per (period, source, PI, project, fund, service, currency) with exact sums.
-    ``approved_only``: approved charges; otherwise every charge that is not rejected."""
+    ``approved_only``: approved charges; otherwise every charge that is not rejected.
+    ``by_account``: also per account code (``account_code`` in each dict; journals divide a
+    line between its account codes)."""
     dialect = conn.dialect.name
     keys = [charges.c.period_id, sources.c.name.label("source"), sources.c.cost_basis,
             charges.c.pi_email, charges.c.project_id, charges.c.fund_org,
             charge_details.c.service_name, charges.c.billing_currency]
+    if by_account:
+        keys.append(charges.c.account_code)
     q = (select(*keys, func.count().label("rows"), *_sums(dialect))
          .select_from(charges)
          .join(charge_details, charge_details.c.id == charges.c.detail_id)
@@ -44,7 +55,7 @@ def charge_lines(conn: Connection, period_ids: list[int], *, approved_only: bool
         out.append({"period_id": r.period_id, "source": r.source, "cost_basis": r.cost_basis,
                     "pi_email": r.pi_email, "project_id": r.project_id, "fund_org": r.fund_org,
                     "service": r.service_name, "currency": r.billing_currency, "rows": r.rows,
-                    **_read(dialect, r)})
+                    **_read(dialect, r), **({"account_code": r.account_code} if by_account else {})})
     return out
 
 
