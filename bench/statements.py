@@ -52,19 +52,46 @@ def prepare(url: str, path: str, out: str) -> dict:
 
 
 def run_generate(url: str, out: str) -> dict:
+    import os
+    import threading
+
+    import psutil
+
     from openchargeback.services.context import build_context
     from openchargeback.services.statements import generate
 
+    me = psutil.Process()
+    peak = {"total": 0, "worker": 0}
+    stop = threading.Event()
+
+    def watch() -> None:  # this process plus its PDF workers, every 0.2 s
+        while not stop.is_set():
+            try:
+                kids = [c.memory_info().rss for c in me.children(recursive=True)]
+                total = me.memory_info().rss + sum(kids)
+                peak["total"] = max(peak["total"], total)
+                peak["worker"] = max([peak["worker"], *kids])
+            except psutil.Error:
+                pass
+            stop.wait(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
     ctx = build_context(_settings(url, out), actor="bench")
+    load = os.getloadavg()[0]
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     result = generate(ctx, "2025-01")
     seconds = time.perf_counter() - t0
+    stop.set()
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime for a, b in zip(cpu0, cpu1, strict=True))
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     pages = sum(1 for s in result.statements if s.path)
     total = sum(s.due_total for s in result.statements)
     return {"statements": len(result.statements), "files": pages, "seconds": round(seconds, 1),
-            "peak_rss_mb": round(self_mb), "worker_peak_rss_mb": round(workers_mb),
+            "cpu_seconds": round(cpu, 1), "load_before": round(load, 1),
+            "peak_rss_mb": round(self_mb), "peak_total_rss_mb": round(peak["total"] / 2**20),
+            "worker_peak_rss_mb": round(peak["worker"] / 2**20),
             "due_total": str(total), "approved_totals": {c: str(a) for c, a in result.approved_totals},
             "charges": sum(s.charge_count for s in result.statements)}
 
@@ -78,7 +105,7 @@ def _child(*args: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=int, default=1_000_000, help="charges of the period case (0: skip)")
     ap.add_argument("--projects", type=int, default=1000)
     ap.add_argument("--single", type=int, default=100_000, help="charges of the one-project case (0: skip)")
     ap.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
@@ -90,7 +117,7 @@ def main() -> None:
     from focusgen import generate
 
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [("period", args.rows, args.projects)]
+        cases = [("period", args.rows, args.projects)] if args.rows else []
         if args.single:
             cases.append(("one project", args.single, 1))
         for label, rows, projects in cases:
@@ -106,9 +133,10 @@ def main() -> None:
                   f"{p['approved_pending']:,} pending and closed in {p['review_close_s']} s")
             r = _child("--step", "generate", url, out)
             print(f"[{label}] generate: {r['statements']:,} statements ({r['files']:,} PDFs) from "
-                  f"{r['charges']:,} charges in {r['seconds']} s; peak RSS {r['peak_rss_mb']:,} MB "
-                  f"(PDF workers {r['worker_peak_rss_mb']:,} MB each at most); amount due "
-                  f"{r['due_total']} (approved {r['approved_totals']})")
+                  f"{r['charges']:,} charges in {r['seconds']} s ({r['cpu_seconds']} CPU-s; load average "
+                  f"{r['load_before']} before); peak RSS {r['peak_rss_mb']:,} MB, with the PDF workers "
+                  f"{r['peak_total_rss_mb']:,} MB (a worker at most {r['worker_peak_rss_mb']:,} MB); "
+                  f"amount due {r['due_total']} = approved {r['approved_totals']}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 
 from openchargeback.storage.tables import metadata
-from openchargeback.storage.types import Money, UTCDateTime
+from openchargeback.storage.types import ExactDecimal, UTCDateTime
 
 # One row per version. A statement's number is stable: every version of the statement
 # of one (period, PI, project, currency) carries the same number. Issued versions are
@@ -34,9 +34,11 @@ statements = Table(
     Column("project_id", String(200)),
     Column("currency", String(16), nullable=False),
     Column("status", String(16), nullable=False),  # current | superseded | withdrawn
-    Column("list_total", Money, nullable=False),
-    Column("discount_total", Money, nullable=False),
-    Column("due_total", Money, nullable=False),
+    # Totals are exact decimals of any size: a statement can exceed the +-9.2 million a
+    # single charge's BIGINT picounits hold.
+    Column("list_total", ExactDecimal, nullable=False),
+    Column("discount_total", ExactDecimal, nullable=False),
+    Column("due_total", ExactDecimal, nullable=False),
     Column("charge_count", Integer, nullable=False),
     Column("line_count", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),  # data and rendering inputs
