@@ -505,3 +505,13 @@ def test_bigquery_utc_suffix_is_read_as_utc():
 
     dt, date_only = parse_datetime("2026-01-01 00:00:00 UTC")
     assert dt.isoformat() == "2026-01-01T00:00:00+00:00" and not date_only
+
+
+def test_long_tag_values_are_kept_whole(ctx, tmp_path):
+    """AWS and Azure allow 256-character tag values; attribution keeps them whole."""
+    long = "p" * 256
+    tags = {"pi_email": "pi@example.edu", "project_id": long, "fund_org": "F" * 256,
+            "reference_1": "r" * 290}
+    ingest(ctx, write_csv(tmp_path / "long.csv", [row(tags=tags)]), "aws")
+    (charge,) = all_charges(ctx)
+    assert charge.project_id == long and charge.fund_org == "F" * 256

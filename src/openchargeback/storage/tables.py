@@ -153,6 +153,10 @@ tag_sets = Table(
     Column("tags", Text, nullable=False),  # the Tags JSON exactly as in the file
 )
 
+def _attribution(length: int):
+    return String(length).with_variant(Text(), "postgresql")
+
+
 charges = Table(
     "charges", metadata,
     Column("id", Integer, primary_key=True),
@@ -178,13 +182,15 @@ charges = Table(
     Column("contracted_unit_price", ExactDecimal),
     Column("resource_id", Text),
     Column("resource_name", Text),
-    Column("pi_email", String(320)),
-    Column("project_id", String(200)),
-    Column("fund_org", String(200)),
-    Column("cost_center", String(200)),
-    Column("account_code", String(200)),
-    Column("reference_1", String(300)),
-    Column("reference_2", String(300)),
+    # Attribution comes from tag values of any length (AWS and Azure allow 256 characters):
+    # unbounded TEXT on PostgreSQL; SQLite never enforces a VARCHAR length.
+    Column("pi_email", _attribution(320)),
+    Column("project_id", _attribution(200)),
+    Column("fund_org", _attribution(200)),
+    Column("cost_center", _attribution(200)),
+    Column("account_code", _attribution(200)),
+    Column("reference_1", _attribution(300)),
+    Column("reference_2", _attribution(300)),
     Column("flags", String(300)),  # comma-separated flag codes; NULL when none
     Column("extra", Text),  # JSON: x_ and unmodelled columns
     Column("attribution_rule_id", Integer),  # attribution_rules.id that set PI/project/fund
