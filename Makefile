@@ -1,5 +1,5 @@
 # The two set-up commands of the README. Both work on a fresh machine.
-#   make demo   virtual environment, install, sample data into ./instance/billing.db, show it
+#   make demo   virtual environment, install, sample data into ./instance/billing.db, the web UI
 #   make test   install with the dev extras (and system packages tests need), run every test
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,13 +22,15 @@ install-dev: $(BIN)/python
 config.yaml:
 	cp config.example.yaml config.yaml
 
-demo: install config.yaml
+demo: install system-packages config.yaml
 	@for s in $(SOURCES); do \
 	  $(OCB) ingest sample_data/inputs/$${s}_2025-01.csv -s $$s -p 2025-01 -c config.yaml || exit 1; \
 	  $(OCB) ingest sample_data/inputs/$${s}_2025-12.csv -s $$s -p 2025-12 -c config.yaml || exit 1; \
 	done
 	$(OCB) report totals -p 2025-01 --by source -c config.yaml
 	$(OCB) report totals -p 2025-12 --by source -c config.yaml
+	@echo "web UI: http://127.0.0.1:8000  (log in as admin / demo-admin; Ctrl-C stops it)"
+	$(OCB) serve -c config.yaml
 
 # Debian packages the tests need: Pango and a font for WeasyPrint's PDF statements.
 # Installed when missing (apt-get, with sudo unless root); other systems: install them yourself.
