@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_open_period_needs_draft_and_draft_is_marked(db_url, make_journal_ctx, t
     assert svc.list_exports(ctx) == ()
     r = svc.export_journal(ctx, "2025-01", "gl", draft=True)
     assert r.path.endswith("journal-2025-01-gl-001-DRAFT.csv") and r.export.draft
-    text = open(r.path, "rb").read().decode()
+    text = Path(r.path).read_bytes().decode()
     assert text.startswith("DRAFT - not for posting: period 2025-01 is open\r\nFund,Orgn,Account,")
     draft, rows = read_gl(text)
     assert draft and rows and gl_sums(rows)[0] == gl_sums(rows)[1]
@@ -64,7 +65,7 @@ def test_missing_recovery_refuses_naming_the_source(db_url, make_journal_ctx, tm
     ctx = make_journal_ctx(db_url, sources=journal_sources(storage=("RC-STOR-0003", None)),
                            journal={"default_account": "4499"})
     r = svc.export_journal(ctx, "2025-01", "gl")
-    _, rows = read_gl(open(r.path, "rb").read())
+    _, rows = read_gl(Path(r.path).read_bytes())
     assert {x["Account"] for x in rows if x["Fund"] == "RC" and x["Orgn"] == "STOR-0003"} == {"4499"}
 
 
@@ -72,7 +73,7 @@ def test_gl_balances_equals_the_allocation_and_is_recorded(db_url, make_journal_
     ctx = make_journal_ctx(db_url)
     _ready(ctx, sources=("aws", "azure", "hpc", "storage", "it_storage"))
     r = svc.export_journal(ctx, "2025-01", "gl")
-    content = open(r.path, "rb").read()
+    content = Path(r.path).read_bytes()
     _, rows = read_gl(content)
     debit, credit = gl_sums(rows)
     assert debit == credit == _charged(ctx) == Decimal("20227.00")
@@ -96,7 +97,7 @@ def test_gl_balances_equals_the_allocation_and_is_recorded(db_url, make_journal_
     assert code == 0, err
     data = json.loads(out)
     assert data["file_name"] == "journal-2025-01-gl-002.csv" and data["balanced"] is True
-    assert open(data["path"], "rb").read() == content  # the same journal, byte for byte
+    assert Path(data["path"]).read_bytes() == content  # the same journal, byte for byte
     code, out, _ = run_cli("journals", "list", "-p", "2025-01", "-c", cfg, "--json")
     assert [x["sequence"] for x in json.loads(out)] == [2, 1]
     code, out, _ = run_cli("journals", "show", str(e.id), "-c", cfg)
@@ -119,7 +120,7 @@ def test_only_approved_charges(db_url, make_journal_ctx):
     rejected = max(queue.items, key=lambda c: c.billed_cost).id
     review.reject(ctx, "2025-01", review.Selection(ids=(rejected,), status="all"), note="not ours")
     close(ctx)
-    standard = open(svc.export_journal(ctx, "2025-01", "standard").path, encoding="utf-8").read()
+    standard = Path(svc.export_journal(ctx, "2025-01", "standard").path).read_text(encoding="utf-8")
     ids = [int(line.split(",")[1]) for line in standard.splitlines()[1:]]
     assert rejected not in ids and ids == sorted(ids) and ids
     std = svc.list_exports(ctx)[0]
@@ -148,7 +149,7 @@ def test_account_codes_from_tags_and_their_validation(db_url, make_journal_ctx, 
     reopen(ctx)
     review.reject(ctx, "2025-01", review.Selection(ids=(bad,), status="all"), note="wrong account")
     close(ctx)
-    _, rows = read_gl(open(svc.export_journal(ctx, "2025-01", "gl").path, "rb").read())
+    _, rows = read_gl(Path(svc.export_journal(ctx, "2025-01", "gl").path).read_bytes())
     debits = {r["Account"]: r["Debit"] for r in rows if r["Debit"]}
     # one statement line of 16.008 -> 16.01, apportioned between its accounts exactly
     assert debits == {"4410": "1.00", "7001": "10.00", "7002": "5.01"}
@@ -169,7 +170,7 @@ def test_delta_after_a_correction(db_url, make_journal_ctx):
     d = svc.export_journal(ctx, "2025-01", "gl", delta=True)
     assert d.export.basis_id == first.export.id  # drafts are never the basis
     assert d.path.endswith("journal-2025-01-gl-003-delta.csv")
-    _, rows = read_gl(open(d.path, "rb").read())
+    _, rows = read_gl(Path(d.path).read_bytes())
     assert all(r["Reference"] == "OCB-2025-01-aws" for r in rows)  # storage did not change
     # the genomics debit and the aws credit, each reversed and posted again
     assert [(r["Fund"], r["Description"][:4] == "REV ") for r in rows] == [
@@ -179,7 +180,7 @@ def test_delta_after_a_correction(db_url, make_journal_ctx):
     debit, credit = gl_sums(rows)
     assert debit == credit
     full = svc.export_journal(ctx, "2025-01", "gl")  # a full export is the whole journal again
-    _, now = read_gl(open(full.path, "rb").read())
+    _, now = read_gl(Path(full.path).read_bytes())
     assert gl_sums(now)[0] == _charged(ctx)
     again = svc.export_journal(ctx, "2025-01", "gl", delta=True)  # against export 4 now
     assert again.export.basis_id == full.export.id and again.export.rows == 0
@@ -190,14 +191,16 @@ def test_user_templates_and_their_errors(db_url, make_journal_ctx, tmp_path):
     tdir.mkdir()
     (tdir / "oracle.csv.j2").write_text(
         '{{ csv_row("Ledger", "Account", "Amount", "Desc") }}\n'
-        "{% for p in postings %}{{ csv_row(p.fund ~ '.' ~ p.orgn, p.account, p.amount | cents, p.description) }}\n"
+        "{% for p in postings %}"
+        "{{ csv_row(p.fund ~ '.' ~ p.orgn, p.account, p.amount | cents, p.description) }}\n"
         "{% endfor %}{{ csv_row('charges', charges | length, totals.USD.debit | cents) }}\n")
-    (tdir / "broken.txt.j2").write_text("{{ period.name }}\n{% for s in sources %}\n{{ s.nope }}\n{% endfor %}\n")
+    (tdir / "broken.txt.j2").write_text("{{ period.name }}\n{% for s in sources %}\n{{ s.nope }}\n"
+                                        "{% endfor %}\n")
     ctx = make_journal_ctx(db_url, journal={"template_dir": str(tdir)})
     _ready(ctx)
     assert svc.list_formats(ctx) == ("standard", "summary", "gl", "broken", "oracle", "postings")
     r = svc.export_journal(ctx, "2025-01", "oracle")
-    lines = open(r.path, encoding="utf-8").read().splitlines()
+    lines = Path(r.path).read_text(encoding="utf-8").splitlines()
     assert r.path.endswith("journal-2025-01-oracle-001.csv")
     assert lines[0] == "Ledger,Account,Amount,Desc" and lines[1].startswith("ADNI.PILOT-2024,4410,1568.25,")
     assert lines[-1].startswith("charges,") and r.export.totals[0].debit == r.export.totals[0].credit
@@ -207,5 +210,5 @@ def test_user_templates_and_their_errors(db_url, make_journal_ctx, tmp_path):
         svc.export_journal(ctx, "2025-01", "sap")
     assert [e.format for e in svc.list_exports(ctx)] == ["oracle"]
     packaged = svc.export_journal(ctx, "2025-01", "postings", draft=True)
-    text = open(packaged.path, encoding="utf-8").read()
+    text = Path(packaged.path).read_text(encoding="utf-8")
     assert text.startswith("DRAFT - not for posting: period 2025-01 is closed\nJournal,Line,Currency,")

@@ -22,7 +22,7 @@ import csv
 import hashlib
 import io
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,7 +47,7 @@ BUILT_IN = ("standard", "summary", "gl")
 GL_HEADER = ("Fund", "Orgn", "Account", "Program", "Activity", "Location", "Debit", "Credit",
              "Description", "Reference")
 STANDARD_HEADER = ("period", "charge_id", "source", "pi_email", "project_id", "fund_org", "service",
-                   "resource_id", "resource_name", "charge_start", "charge_end", "currency",
+                   "resource_id", "resource_name", "currency",
                    "list_cost", "billed_cost", "effective_cost", "charged", "account_code",
                    "reference_1", "reference_2")
 SUMMARY_HEADER = ("period", "pi_email", "project_id", "fund_org", "currency", "list_cost",
@@ -66,15 +66,27 @@ def draft_line(note: str) -> str:
     return f"DRAFT - not for posting: {note}"
 
 
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence], draft: str | None = None) -> bytes:
+def iter_csv(header: Sequence[str], rows: Iterable[Sequence], draft: str | None = None,
+             chunk_rows: int = 2_000) -> Iterator[bytes]:
+    """The CSV file as UTF-8 chunks of ``chunk_rows`` rows (a large file is never held
+    whole)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     if draft:
         w.writerow([cell(draft_line(draft))])
     w.writerow([cell(h) for h in header])
-    for r in rows:
+    for n, r in enumerate(rows, 1):
         w.writerow([cell(v) for v in r])
-    return buf.getvalue().encode("utf-8")
+        if n % chunk_rows == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    if buf.tell():
+        yield buf.getvalue().encode("utf-8")
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence], draft: str | None = None) -> bytes:
+    return b"".join(iter_csv(header, rows, draft))
 
 
 def gl_row(p) -> list:
@@ -93,10 +105,14 @@ def render_summary(rows: Iterable[dict], draft: str | None = None) -> bytes:
                                        for v in (r[k] for k in SUMMARY_HEADER)] for r in rows), draft)
 
 
+def iter_standard(rows: Iterable[dict], draft: str | None = None) -> Iterator[bytes]:
+    """Amounts exact, as stored (a charge is not rounded; its statement line is); in chunks."""
+    return iter_csv(STANDARD_HEADER, ([to_str(v) if isinstance(v, Decimal) else v
+                                       for v in (r[k] for k in STANDARD_HEADER)] for r in rows), draft)
+
+
 def render_standard(rows: Iterable[dict], draft: str | None = None) -> bytes:
-    """Amounts exact, as stored (a charge is not rounded; its statement line is)."""
-    return csv_bytes(STANDARD_HEADER, ([to_str(v) if isinstance(v, Decimal) else v
-                                        for v in (r[k] for k in STANDARD_HEADER)] for r in rows), draft)
+    return b"".join(iter_standard(rows, draft))
 
 
 def csv_row(*values) -> str:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -160,39 +161,89 @@ def export_journal(ctx: Context, period: str, fmt: str, output: str | Path | Non
                 if basis and not shown:
                     notes.append("nothing changed since that export")
         charged = data.allocation_totals(allocation)
-        if fmt == "gl":
-            currencies = sorted({p.currency for p in postings})
-            if len(currencies) > 1:
-                raise InvalidInput(f"period {name} has charges in {', '.join(currencies)}; the gl layout "
-                                   f"has no currency column: export each with a template instead")
-            content, rows = rendering.render_gl(shown, note), len(shown)
-        elif fmt == "summary":
-            rows_ = data.summary_rows(name, allocation)
-            content, rows = rendering.render_summary(rows_, note), len(rows_)
-        elif fmt == "standard":
-            counter = _Counter()
-            content = rendering.render_standard(counter.count(data.standard_rows(conn, prow, projects)), note)
-            rows, charged = counter.n, counter.charged
-        else:
-            context = _template_context(env, template, conn, prow, status, projects, allocation, shown,
-                                        recoveries, sequence, fmt, file_name, note, delta, basis, now)
-            content, rows = rendering.render_template(env, template, context), len(shown)
-        totals = _totals(shown, charged)
-        digest = hashlib.sha256(content).hexdigest()
-        export_id = repo.add_export(conn, {
-            "period_id": prow.id, "sequence": sequence, "format": fmt, "file_name": file_name,
-            "sha256": digest, "size_bytes": len(content), "draft": draft, "delta": delta,
-            "basis_id": basis.id if basis is not None else None, "period_status": status.value,
-            "row_count": rows, "totals": json.dumps({c: t.as_json() for c, t in totals.items()}),
-            "postings": json.dumps([p.as_json() for p in postings]) if postings is not None else None,
-            "template_hash": rendering.template_hash(env, template) if template else None,
-            "created_by": ctx.actor, "created_at": now}, gzip.compress(content, mtime=0))
-        audit.record_in(conn, ctx, "journal.export", name,
-                        f"{file_name} ({fmt}{', draft' if draft else ''}{', delta' if delta else ''}), "
-                        f"{rows} row(s), sha256 {digest}")
-        info = _info(repo.get(conn, export_id))
-    path = _write(_target(cfg.output_dir, name, file_name, output), content) if write else None
-    return ExportResult(info, str(path) if path else None, tuple(notes))
+        target = _target(cfg.output_dir, name, file_name, output) if write else None
+        sink = _Sink(target)
+        try:
+            if fmt == "gl":
+                currencies = sorted({p.currency for p in postings})
+                if len(currencies) > 1:
+                    raise InvalidInput(f"period {name} has charges in {', '.join(currencies)}; the gl "
+                                       f"layout has no currency column: export each with a template instead")
+                sink.add(rendering.render_gl(shown, note))
+                rows = len(shown)
+            elif fmt == "summary":
+                summary = data.summary_rows(name, allocation)
+                sink.add(rendering.render_summary(summary, note))
+                rows = len(summary)
+            elif fmt == "standard":
+                counter = _Counter()
+                for chunk in rendering.iter_standard(counter.count(data.standard_rows(conn, prow, projects)),
+                                                     note):
+                    sink.add(chunk)
+                rows, charged = counter.n, counter.charged
+            else:
+                context = _template_context(env, template, conn, prow, status, projects, allocation, shown,
+                                            recoveries, sequence, fmt, file_name, note, delta, basis, now)
+                sink.add(rendering.render_template(env, template, context))
+                rows = len(shown)
+            compressed = sink.finish()
+            totals = _totals(shown, charged)
+            digest = sink.sha256.hexdigest()
+            export_id = repo.add_export(conn, {
+                "period_id": prow.id, "sequence": sequence, "format": fmt, "file_name": file_name,
+                "sha256": digest, "size_bytes": sink.size, "draft": draft, "delta": delta,
+                "basis_id": basis.id if basis is not None else None, "period_status": status.value,
+                "row_count": rows, "totals": json.dumps({c: t.as_json() for c, t in totals.items()}),
+                "postings": json.dumps([p.as_json() for p in postings]) if postings is not None else None,
+                "template_hash": rendering.template_hash(env, template) if template else None,
+                "created_by": ctx.actor, "created_at": now}, compressed)
+            audit.record_in(conn, ctx, "journal.export", name,
+                            f"{file_name} ({fmt}{', draft' if draft else ''}{', delta' if delta else ''}), "
+                            f"{rows} row(s), sha256 {digest}")
+            info = _info(repo.get(conn, export_id))
+        except BaseException:
+            sink.discard()
+            raise
+    sink.publish()  # after the commit: the file appears whole, under its final name
+    return ExportResult(info, str(target) if target else None, tuple(notes))
+
+
+class _Sink:
+    """Takes the file's chunks: hashes them, gzips them for the database and, given a
+    path, writes them to a temporary file beside it, renamed by :meth:`publish`."""
+
+    def __init__(self, path: Path | None):
+        self.sha256, self.size, self.path = hashlib.sha256(), 0, path
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+        self._parts: list[bytes] = []
+        self._tmp = self._fh = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            self._fh = open(self._tmp, "wb")  # noqa: SIM115 (closed by finish or discard)
+
+    def add(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        self.size += len(chunk)
+        self._parts.append(self._gzip.compress(chunk))
+        if self._fh is not None:
+            self._fh.write(chunk)
+
+    def finish(self) -> bytes:
+        self._parts.append(self._gzip.flush())
+        if self._fh is not None:
+            self._fh.close()
+        return b"".join(self._parts)
+
+    def publish(self) -> None:
+        if self._tmp is not None:
+            os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
 
 
 class _Counter:
@@ -240,14 +291,6 @@ def _target(output_dir: str, period: str, file_name: str, output: str | Path | N
         return Path(output_dir) / period / file_name
     out = Path(output)
     return out / file_name if out.is_dir() else out
-
-
-def _write(path: Path, content: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
-    return path
 
 
 # -- the record ------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Postings (``gl`` and templates) come from the allocation of the period's approved charges
 and adjustments to funds (:mod:`openchargeback.services.allocation`). The approved
-charges are summed per allocation line *and account code*; each line (without the
+charges are summed per allocation line *and account code* (the allocation's own query,
+:func:`storage.allocation.charge_lines` with ``by_account``); each line (without the
 account) goes through the allocation's own :func:`build_lines` -- so it is rounded and
 divided by the fund split exactly as the allocation does -- and each resulting part is
 apportioned between the line's account codes (:func:`domain.journal.apportion`). The
@@ -23,6 +24,7 @@ from openchargeback.domain.errors import Conflict
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.services.adjustments import load_adjustments
 from openchargeback.services.allocation import Allocation, build_lines
+from openchargeback.storage import allocation as alloc_repo
 from openchargeback.storage import journal as repo
 
 HUNDRED = Decimal(100)
@@ -48,14 +50,14 @@ def tag_codes(conn, period_id: int) -> tuple[dom.TagCode, ...]:
 
 def entries(conn, period_row, projects: dict, splits) -> tuple[dom.Entry, ...]:
     """The debit-side entries of a period: allocation lines by account code."""
-    return entries_from(repo.charge_groups(conn, period_row.id), load_adjustments(conn, [period_row.id]),
-                        period_row.name, projects, splits)
+    groups = alloc_repo.charge_lines(conn, [period_row.id], by_account=True)
+    return entries_from(groups, load_adjustments(conn, [period_row.id]), period_row.name, projects, splits)
 
 
 def entries_from(rows, adjustments, period: str, projects: dict, splits) -> tuple[dom.Entry, ...]:
     """:func:`entries` from plain data: charge groups by account code (dicts as
-    :func:`storage.journal.charge_groups` gives), adjustment rows, project -> (PI,
-    default fund) and splits."""
+    :func:`storage.allocation.charge_lines` gives with ``by_account``), adjustment rows,
+    project -> (PI, default fund) and splits."""
     groups: dict[tuple, dict] = {}
     for r in rows:
         key = (r["source"], r["cost_basis"], r["pi_email"], r["project_id"], r["fund_org"], r["service"],
@@ -137,12 +139,12 @@ def standard_rows(conn, period_row, projects: dict) -> Iterator[dict]:
     for r in repo.approved_charges(conn, period_row.id):
         known = projects.get(r.project_id) if r.project_id else None
         pi, fund = (r.pi_email or known[0], r.fund_org or known[1]) if known else (r.pi_email, r.fund_org)
-        charged = (r.effective_cost or ZERO) if r.cost_basis == "effective" else r.billed_cost
+        # as the allocation counts it: EffectiveCost on the effective basis, BilledCost without one
+        charged = r.effective_cost if r.cost_basis == "effective" and r.effective_cost is not None \
+            else r.billed_cost
         yield {"period": period_row.name, "charge_id": r.id, "source": r.source, "pi_email": pi,
                "project_id": r.project_id, "fund_org": fund, "service": r.service_name,
                "resource_id": r.resource_id, "resource_name": r.resource_name,
-               "charge_start": r.charge_period_start.isoformat(),
-               "charge_end": r.charge_period_end.isoformat(),
                "currency": r.billing_currency, "list_cost": r.list_cost, "billed_cost": r.billed_cost,
                "effective_cost": r.effective_cost, "charged": charged, "account_code": r.account_code,
                "reference_1": r.reference_1, "reference_2": r.reference_2}

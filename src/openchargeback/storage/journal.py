@@ -1,7 +1,7 @@
-"""What journals are built from, and the record of every journal export.
+"""What journals are built from (besides the allocation's
+:func:`openchargeback.storage.allocation.charge_lines`), and the record of every journal
+export.
 
-- :func:`charge_groups`: a period's approved charges summed exactly per allocation line
-  (source, PI, project, fund, service, currency) and account code;
 - :func:`account_codes`: the distinct account codes of approved charges, with the first
   charge carrying each (validation messages name it);
 - :func:`approved_charges`: the approved charges one by one (the ``standard`` format),
@@ -17,34 +17,10 @@ from sqlalchemy import Connection, func, insert, select
 
 from openchargeback.storage.journal_tables import journal_documents, journal_exports
 from openchargeback.storage.review import APPROVED
-from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, periods, sources
 
-AMOUNTS = ("billed_cost", "effective_cost", "list_cost")
 _LIGHT = [c for c in journal_exports.c if c.name != "postings"]
 _STREAM_CHUNK = 5_000
-
-
-def charge_groups(conn: Connection, period_id: int) -> list[dict]:
-    """One dict per (source, PI, project, fund, service, currency, account code) of the
-    period's approved charges, with exact sums (the allocation's lines, by account)."""
-    dialect = conn.dialect.name
-    keys = [sources.c.name.label("source"), sources.c.cost_basis, charges.c.pi_email,
-            charges.c.project_id, charges.c.fund_org, charge_details.c.service_name,
-            charges.c.billing_currency, charges.c.account_code]
-    sums = []
-    for label in AMOUNTS:
-        sums += money_sum(dialect, charges.c[label], label)
-    q = (select(*keys, func.count().label("rows"), *sums)
-         .select_from(charges)
-         .join(charge_details, charge_details.c.id == charges.c.detail_id)
-         .join(sources, sources.c.id == charges.c.source_id)
-         .where(charges.c.period_id == period_id, APPROVED)
-         .group_by(*keys))
-    return [{"source": r.source, "cost_basis": r.cost_basis, "pi_email": r.pi_email,
-             "project_id": r.project_id, "fund_org": r.fund_org, "service": r.service_name,
-             "currency": r.billing_currency, "account_code": r.account_code, "rows": r.rows,
-             **{a: read_sum(dialect, r, a) for a in AMOUNTS}} for r in conn.execute(q)]
 
 
 def account_codes(conn: Connection, period_id: int) -> list:
@@ -64,9 +40,9 @@ def approved_charges(conn: Connection, period_id: int) -> Iterator:
     q = (select(charges.c.id, sources.c.name.label("source"), sources.c.cost_basis,
                 charges.c.pi_email, charges.c.project_id, charges.c.fund_org,
                 charge_details.c.service_name, charges.c.resource_id, charges.c.resource_name,
-                charges.c.billing_currency, charges.c.charge_period_start, charges.c.charge_period_end,
-                charges.c.list_cost, charges.c.billed_cost, charges.c.effective_cost,
-                charges.c.account_code, charges.c.reference_1, charges.c.reference_2)
+                charges.c.billing_currency, charges.c.list_cost, charges.c.billed_cost,
+                charges.c.effective_cost, charges.c.account_code, charges.c.reference_1,
+                charges.c.reference_2)
          .join(charge_details, charge_details.c.id == charges.c.detail_id)
          .join(sources, sources.c.id == charges.c.source_id)
          .where(charges.c.period_id == period_id, APPROVED)
