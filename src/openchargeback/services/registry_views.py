@@ -121,10 +121,17 @@ def project_page(ctx: Context, key: str, period: str | None) -> ProjectPage:
     return ProjectPage(key, shown, entity, info)
 
 
+def _record_or_none(ctx: Context, kind: str, key: str | None):
+    if not key:
+        return None
+    try:
+        return registry.get_record(ctx, kind, key)
+    except NotFound:
+        return None
+
+
 def project_registry(ctx: Context, key: str, period: str | None) -> ProjectRegistry:
-    records = {k: {getattr(r, reg.KEYS[k]): r for r in registry.list_records(ctx, k)}
-               for k in ("pis", "funds")}
-    project = next(iter(registry.list_records(ctx, "projects", project_id=key)), None)
+    project = _record_or_none(ctx, "projects", key)
     schedule = splits.list_splits(ctx, key) if project else ()
     p = Period.parse(period) if period else None
     in_force = tuple(s for s in schedule if p is not None and s.as_split().covers(p))
@@ -134,14 +141,14 @@ def project_registry(ctx: Context, key: str, period: str | None) -> ProjectRegis
     alerts = tuple(a for a in budgets.list_alerts(ctx, limit=200)
                    if (a.holder_kind, a.holder) == ("project", key)
                    or (a.holder_kind == "fund" and a.holder in used))
+    funds = {f: r for f in sorted(used) if (r := _record_or_none(ctx, "funds", f)) is not None}
     has_budget = bool(project and project.budget is not None) or \
-        any(records["funds"].get(f) is not None and records["funds"][f].budget is not None for f in used)
+        any(r.budget is not None for r in funds.values())
     status = next((x.status for x in periods.list_periods(ctx) if x.name == period), None)
     return ProjectRegistry(
-        project, records["pis"].get(project.pi_email) if project else None,
-        records["funds"].get(project.default_fund) if project and project.default_fund else None,
-        in_force, schedule, {f: records["funds"][f] for f in used if f in records["funds"]},
-        alerts, has_budget, status)
+        project, _record_or_none(ctx, "pis", project.pi_email) if project else None,
+        funds.get(project.default_fund) if project and project.default_fund else None,
+        in_force, schedule, funds, alerts, has_budget, status)
 
 
 def project_budget(ctx: Context, key: str, period: str | None) -> tuple[BudgetStatus, ...]:
