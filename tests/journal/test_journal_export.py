@@ -212,3 +212,15 @@ def test_user_templates_and_their_errors(db_url, make_journal_ctx, tmp_path):
     packaged = svc.export_journal(ctx, "2025-01", "postings", draft=True)
     text = Path(packaged.path).read_text(encoding="utf-8")
     assert text.startswith("DRAFT - not for posting: period 2025-01 is closed\nJournal,Line,Currency,")
+
+
+def test_concurrent_exports_take_running_numbers_in_turn(db_url, make_journal_ctx):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ctx = make_journal_ctx(db_url)
+    _ready(ctx)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda fmt: svc.export_journal(ctx, "2025-01", fmt, write=False),
+                                ["gl", "summary", "gl", "standard"]))
+    assert sorted(r.export.sequence for r in results) == [1, 2, 3, 4]
+    assert len({r.export.file_name for r in results}) == 4

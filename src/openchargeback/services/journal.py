@@ -131,6 +131,8 @@ def export_journal(ctx: Context, period: str, fmt: str, output: str | Path | Non
         prow = periods_repo.get(conn, name)
         if prow is None:
             raise NotFound(f"period {name} does not exist (nothing was imported into it)")
+        repo.lock_period(conn, prow.id)
+        prow = periods_repo.get(conn, name)  # as it is now that it is held
         status = PeriodStatus(prow.status)
         if status == PeriodStatus.OPEN and not draft:
             raise Conflict(f"period {name} is open; close it (`openchargeback periods close {name}`) "

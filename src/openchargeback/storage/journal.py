@@ -57,6 +57,13 @@ def recoveries(conn: Connection) -> list:
 
 
 # -- exports ---------------------------------------------------------------------------------------
+def lock_period(conn: Connection, period_id: int) -> None:
+    """Hold the period row until the transaction ends (PostgreSQL; a SQLite writer holds the
+    database already), so that two exports of a period take running numbers in turn and
+    its status cannot change under an export."""
+    conn.execute(select(periods.c.id).where(periods.c.id == period_id).with_for_update())
+
+
 def next_sequence(conn: Connection, period_id: int) -> int:
     top = conn.execute(select(func.max(journal_exports.c.sequence))
                        .where(journal_exports.c.period_id == period_id)).scalar()
