@@ -163,3 +163,23 @@ def test_stored_content_is_the_document(sample):
     assert Decimal(content["totals"]["due"]) == s.due_total
     assert any(ln["fully_subsidised"] for ln in content["lines"])  # HPC is 100 % subsidised
     assert json.loads(json.dumps(d.as_json(), default=str))["number"] == s.number
+
+
+def test_december_sample_adds_up_to_the_cent_and_shows_subsidies(db_url, make_stmt_ctx):
+    ctx = make_stmt_ctx(db_url)
+    load_sample(ctx, "2025-12")
+    close(ctx, "2025-12")
+    result = generate(ctx, "2025-12")
+    expected = approved_due(ctx, "2025-12")
+    assert {(s.pi_email, s.project_id, s.currency): s.due_total for s in result.statements} == {
+        k: round_minor(v) for k, v in expected.items()}
+    subsidised = 0
+    for s in result.statements:
+        data = views.get_statement(ctx, s.number).data
+        text = check_statement_pdf(Path(s.path).read_bytes(), data)
+        for line in data["lines"]:
+            if line["fully_subsidised"]:  # list price, a 100 % subsidy and nothing due
+                subsidised += 1
+                assert "FULLY SUBSIDISED" in text.upper() and "100 %" in text
+                assert usd(line["list"]) in text
+    assert subsidised > 0
