@@ -14,17 +14,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
-
 from openchargeback.domain.attribution import FIELDS, TagMapping
 from openchargeback.domain.errors import FileRefused, InvalidInput, NotFound
 from openchargeback.domain.money import from_picos, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
+from openchargeback.domain.review import Evaluator
 from openchargeback.focus.batch import Batch, Coded
 from openchargeback.focus.columns import MONEY_COLUMNS
 from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
-from openchargeback.domain.review import Evaluator
 from openchargeback.services import registry as registry_svc
 from openchargeback.services import review
 from openchargeback.services.context import Context

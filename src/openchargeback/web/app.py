@@ -17,9 +17,9 @@ from openchargeback.services import insights, jobs, users
 from openchargeback.services.context import build_context
 from openchargeback.web import security
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
-from openchargeback.web.routes import statements as statement_pages
 from openchargeback.web.routes import journal as journal_pages
 from openchargeback.web.routes import registry as registry_pages
+from openchargeback.web.routes import statements as statement_pages
 from openchargeback.web.templating import make_env, render
 
 
