@@ -58,11 +58,13 @@ def test_alerts_are_raised_and_sent_exactly_once(make_ctx, db_url, tmp_path):
                                     "email_alerts": True})
     _setup(ctx, tmp_path)
     ingest_rows(ctx, tmp_path, [charge("2025-06", "85.00", project_id="proj-1")])
+    # the import raised the alert (for the dashboard); the check emails it
+    (raised,) = list_alerts(ctx)
+    assert (raised.holder, raised.threshold, raised.notified_at) == ("proj-1", 80, None)
+    assert raised.recipients == ("pi@example.edu", "admin@example.edu")
     sender = RecordingSender()
     first = check_alerts(ctx, "2025-06", sender)
-    assert [(a.holder, a.threshold) for a in first.raised] == [("proj-1", 80)]
-    assert first.raised[0].recipients == ("pi@example.edu", "admin@example.edu")
-    assert first.notified == 1 and first.unsent == 0
+    assert first.raised == () and first.notified == 1 and first.unsent == 0
     msg = sender.sent[0]
     assert msg.to == ("pi@example.edu",) and msg.cc == ("admin@example.edu",)
     assert "80%" in msg.subject and "85.00" in msg.body
@@ -70,8 +72,9 @@ def test_alerts_are_raised_and_sent_exactly_once(make_ctx, db_url, tmp_path):
     assert again.raised == () and again.notified == 0 and len(sender.sent) == 1
 
     ingest_rows(ctx, tmp_path, [charge("2025-06", "20.00", project_id="proj-1")])
+    assert [(a.holder, a.threshold) for a in list_alerts(ctx)][0] == ("proj-1", 100)
     third = check_alerts(ctx, "2025-06", sender)
-    assert [(a.holder, a.threshold) for a in third.raised] == [("proj-1", 100)]
+    assert third.raised == () and third.notified == 1
     assert len(sender.sent) == 2
     check_alerts(ctx, "2025-06", sender)
     assert len(sender.sent) == 2
@@ -83,8 +86,9 @@ def test_failed_email_is_retried_not_duplicated(make_ctx, db_url, tmp_path):
     _setup(ctx, tmp_path)
     ingest_rows(ctx, tmp_path, [charge("2025-06", "150.00", project_id="proj-1")])
     broken = RecordingSender(fail=True)
+    assert len(list_alerts(ctx)) == 2  # raised by the import
     res = check_alerts(ctx, "2025-06", broken)
-    assert len(res.raised) == 2 and res.notified == 0 and res.unsent == 2
+    assert res.raised == () and res.notified == 0 and res.unsent == 2
     assert "SMTP server unreachable" in res.failed[0]
     fixed = RecordingSender()
     res = check_alerts(ctx, "2025-06", fixed)
@@ -98,8 +102,10 @@ def test_without_email_alerts_are_only_recorded(ctx, tmp_path, write_config, run
     _setup(ctx, tmp_path)
     ingest_rows(ctx, tmp_path, [charge("2025-06", "90.00", project_id="proj-1")])
     sender = RecordingSender()
+    (raised,) = list_alerts(ctx)  # raised by the import
+    assert raised.threshold == 80 and raised.recipients == ()
     res = check_alerts(ctx, None, sender)  # the latest period
-    assert res.period == "2025-06" and len(res.raised) == 1 and res.raised[0].recipients == ()
+    assert res.period == "2025-06" and res.raised == ()
     assert sender.sent == [] and res.unsent == 0
     cfg = write_config(db_url)
     code, out, err = run_cli("budgets", "alerts", "--check", "--json", "-c", cfg)
@@ -120,3 +126,20 @@ def test_threshold_settings_are_checked(thresholds, db_url):
         Settings.model_validate({"database": {"url": db_url}, "budgets": {"alert_thresholds": thresholds}})
     with pytest.raises(ValidationError):
         Settings.model_validate({"budgets": {"colour": "red"}})
+
+
+def test_cli_check_emails_alerts_through_the_dev_outbox(make_ctx, db_url, tmp_path, write_config, run_cli):
+    outbox = tmp_path / "outbox"
+    settings = {"budgets": {"email_alerts": True}, "dev_mode": True,
+                "email": {"outbox_dir": str(outbox)}}
+    ctx = make_ctx(db_url, **settings)
+    _setup(ctx, tmp_path)
+    ingest_rows(ctx, tmp_path, [charge("2025-06", "85.00", project_id="proj-1")])
+    cfg = write_config(db_url, **settings)
+    code, out, err = run_cli("budgets", "alerts", "--check", "--json", "-c", cfg)
+    assert code == 0, err
+    assert json.loads(out)["check"]["notified"] == 1
+    (eml,) = list(outbox.glob("*.eml"))
+    assert "80%" in eml.read_text() and "pi@example.edu" in eml.read_text()
+    code, out, _ = run_cli("budgets", "alerts", "--check", "--json", "-c", cfg)
+    assert json.loads(out)["check"]["notified"] == 0 and len(list(outbox.glob("*.eml"))) == 1

@@ -363,7 +363,7 @@ def budgets_alerts(check: Annotated[bool, Opt("--check",
                    period: MaybePeriod = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Budget alerts raised (each threshold once); with --check, raise new ones first."""
     ctx = context(config)
-    result = budget_svc.check_alerts(ctx, period) if check else None
+    result = budget_svc.check_and_send(ctx, period) if check else None
     items = budget_svc.list_alerts(ctx)
     if as_json:
         emit_json({"check": result.as_json() if result else None, "alerts": [i.as_json() for i in items]})

@@ -24,7 +24,7 @@ from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.services.allocation import allocate_in
 from openchargeback.services.context import Context
-from openchargeback.services.notify import Message, Sender
+from openchargeback.services.notify import EmailSender, Message, Sender
 from openchargeback.storage import budgets as repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
@@ -199,6 +199,18 @@ def check_alerts(ctx: Context, period: str | None = None, sender: Sender | None 
     with ctx.read() as conn:
         unsent = len(repo.listing(conn, unsent_only=True)) if email else 0
     return AlertCheck(p.name if p else None, tuple(raised), notified, unsent, tuple(failed))
+
+
+def check_and_send(ctx: Context, period: str | None = None) -> AlertCheck:
+    """:func:`check_alerts` with the configured mail transport when ``budgets.email_alerts``
+    is on (the dev-mode outbox, or SMTP) — what `budgets alerts --check` runs from cron."""
+    if not ctx.settings.budgets.email_alerts:
+        return check_alerts(ctx, period)
+    from openchargeback.services.statement_delivery import make_sender
+
+    email = ctx.settings.email
+    with make_sender(ctx.settings) as delivery:
+        return check_alerts(ctx, period, EmailSender(delivery, email.from_address, email.reply_to))
 
 
 class _NotSent(Exception):

@@ -23,6 +23,7 @@ from openchargeback.focus.batch import Batch, Coded
 from openchargeback.focus.columns import MONEY_COLUMNS
 from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
+from openchargeback.services import budgets
 from openchargeback.services import registry as registry_svc
 from openchargeback.services import review
 from openchargeback.services.context import Context
@@ -109,13 +110,19 @@ def ingest(ctx: Context, path: str | Path, source: str, period: str | None = Non
         flagger = RowFlagger(mapping, evaluator, rules, expect.name if expect else None, registry)
         run = _Run(ctx, focus, src, expect, flagger, replace, skip_invalid, dry_run, progress)
         try:
-            return run.execute()
+            result = run.execute()
         except NeedsExactReader:
             continue  # records span lines: read again with the csv module
         except _Duplicate as dup:
             return IngestResult("duplicate", focus.name, dup.row.source_name, dup.row.sha256,
                                 dup.row.focus_version, duplicate_of=dup.row.id,
                                 rows=dup.row.row_count)
+        if not dry_run:
+            # New spend may cross budget thresholds: raise those alerts now (shown on the
+            # dashboard); `budgets alerts --check` emails them when email alerts are on.
+            for name in result.periods:
+                budgets.check_alerts(ctx, name)
+        return result
     raise AssertionError("unreachable")
 
 
