@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ROOT.parent / "shared" / "PRODUCT.md"
 NOT_YET = "not available yet"
