@@ -238,3 +238,19 @@ def test_send_rate_is_respected(smtp_server):
             sender.send(_simple_message())
             now[0] += 0.5
     assert slept == [1.5, 1.5] and len(smtp_server.messages) == 3
+
+
+def test_unsafe_email_settings_are_refused_outside_dev_mode(sqlite_url, make_stmt_ctx):
+    from openchargeback.config import EmailSettings
+    from openchargeback.domain.errors import ConfigError
+    from openchargeback.services.statement_delivery import make_sender
+
+    default = EmailSettings.model_fields["from_address"].default
+    ctx = make_stmt_ctx(sqlite_url, email={"from_address": default})
+    with pytest.raises(ConfigError, match="example address"):
+        make_sender(ctx.settings)
+    ctx = make_stmt_ctx(sqlite_url, email={"username": "u", "password": "p"})  # security: none
+    with pytest.raises(ConfigError, match="clear text"):
+        make_sender(ctx.settings)
+    ctx = make_stmt_ctx(sqlite_url, dev_mode=True, email={"from_address": default})
+    assert make_sender(ctx.settings).transport == "outbox"

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from openchargeback.config import Settings
+from openchargeback.config import EmailSettings, Settings
 from openchargeback.delivery.base import DeliveryError, Sender
 from openchargeback.delivery.outbox import OutboxSender
 from openchargeback.delivery.smtp import SmtpOptions, SmtpSender
@@ -81,6 +81,9 @@ def make_sender(settings: Settings) -> Sender:
     e = settings.email
     if settings.dev_mode:
         return OutboxSender(e.outbox_dir)
+    if e.from_address == EmailSettings.model_fields["from_address"].default:
+        raise ConfigError(f"email.from_address is the example address ({e.from_address}); set the "
+                          f"address statements are sent from (only dev_mode may send as the example)")
     if e.security == "none" and e.username:
         raise ConfigError("email.security is none but email.username is set: the password would "
                           "cross the network in clear text; use starttls or tls")
