@@ -79,14 +79,18 @@ class RowFlagger:
         combos, combo_index = self._combos(batch)
         d_index = batch.details.index if self.per_detail else np.zeros(batch.size, dtype=np.int64)
         if self.per_resource:
-            keys = list(zip(combo_index.tolist(), d_index.tolist(), batch.strings["ResourceId"],
-                            batch.strings["ResourceName"], strict=True))
-        else:
-            keys = list(zip(combo_index.tolist(), d_index.tolist(), strict=True))
-        seen: dict[tuple, int] = {}
-        index = np.fromiter((seen.setdefault(k, len(seen)) for k in keys), dtype=np.int64, count=len(keys))
+            keys = zip(combo_index.tolist(), d_index.tolist(), batch.strings["ResourceId"],
+                       batch.strings["ResourceName"], strict=True)
+            seen: dict[tuple, int] = {}
+            index = np.fromiter((seen.setdefault(k, len(seen)) for k in keys), dtype=np.int64,
+                                count=batch.size)
+            distinct = list(seen)
+        else:  # the common case, in numpy: one code per (combination, detail)
+            width = int(d_index.max()) + 1 if batch.size else 1
+            codes, index = np.unique(combo_index * width + d_index, return_inverse=True)
+            distinct = [(c // width, c % width) for c in codes.tolist()]
         attrs, flags, rule_ids = [], [], []
-        for key in seen:
+        for key in distinct:
             tag_i, mismatch, xvals = combos[key[0]]
             tag = batch.tags.values[tag_i]
             tags = tag[1] if tag else None
