@@ -79,9 +79,16 @@ def run_generate(url: str, out: str) -> dict:
     ctx = build_context(_settings(url, out), actor="bench")
     load = os.getloadavg()[0]
     cpu0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    marks: list[float] = []
+
+    def progress(done: int, total: int) -> None:
+        if done == 1 or done == total:
+            marks.append(time.perf_counter())
+
     t0 = time.perf_counter()
-    result = generate(ctx, "2025-01")
+    result = generate(ctx, "2025-01", progress=progress)
     seconds = time.perf_counter() - t0
+    end = time.perf_counter()
     stop.set()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime for a, b in zip(cpu0, cpu1, strict=True))
@@ -93,7 +100,10 @@ def run_generate(url: str, out: str) -> dict:
             "peak_rss_mb": round(self_mb), "peak_total_rss_mb": round(peak["total"] / 2**20),
             "worker_peak_rss_mb": round(peak["worker"] / 2**20),
             "due_total": str(total), "approved_totals": {c: str(a) for c, a in result.approved_totals},
-            "charges": sum(s.charge_count for s in result.statements)}
+            "charges": sum(s.charge_count for s in result.statements),
+            "phases": {"read_and_build": round(marks[0] - t0, 1) if marks else None,
+                       "print": round(marks[-1] - marks[0], 1) if marks else None,
+                       "store": round(end - marks[-1], 1) if marks else None}}
 
 
 def _child(*args: str) -> dict:
@@ -137,6 +147,9 @@ def main() -> None:
                   f"{r['load_before']} before); peak RSS {r['peak_rss_mb']:,} MB, with the PDF workers "
                   f"{r['peak_total_rss_mb']:,} MB (a worker at most {r['worker_peak_rss_mb']:,} MB); "
                   f"amount due {r['due_total']} = approved {r['approved_totals']}")
+            ph = r["phases"]
+            print(f"[{label}]   phases: read, sum and build until the first PDF {ph['read_and_build']} s, "
+                  f"print the PDFs {ph['print']} s, store and write files {ph['store']} s")
 
 
 if __name__ == "__main__":

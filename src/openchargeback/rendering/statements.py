@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -189,7 +190,8 @@ class StatementRenderer:
         return self.env.get_template("statement.html").render(**context)
 
     def statement_pdf(self, context: dict) -> bytes:
-        return html_to_pdf(self.statement_html(context))
+        # The lean default stylesheet suits the packaged template; overrides get the full one.
+        return html_to_pdf(self.statement_html(context), lean=self.template_dir is None)
 
     # -- email ---------------------------------------------------------------------------
     def email_bodies(self, context: dict) -> tuple[str, str]:
@@ -211,18 +213,20 @@ def email_context(pi_email: str | None, period: dict, statements: list[dict], to
 
 
 _FONTS = None
+_LEAN = None
 _CSS_CACHE: dict[str, object] = {}
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
 _INDENT = re.compile(r"\n[ \t]+")
 
 
-def html_to_pdf(html: str) -> bytes:
+def html_to_pdf(html: str, *, lean: bool = False) -> bytes:
     """Print HTML to PDF with WeasyPrint (imported on first use: it loads Pango).
 
     The document's ``<style>`` blocks are parsed once per distinct text and passed to
-    WeasyPrint as prepared stylesheets, and indentation is dropped: a statement prints in
-    about half the time, with the same result."""
-    global _FONTS
+    WeasyPrint as prepared stylesheets, and indentation is dropped. ``lean``: use the
+    small default stylesheet of the packaged statement template instead of WeasyPrint's
+    full HTML5 one (a fifth faster; only for markup that uses the elements it covers)."""
+    global _FONTS, _LEAN
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
@@ -237,7 +241,19 @@ def html_to_pdf(html: str) -> bytes:
             css = _CSS_CACHE[text] = CSS(string=text, font_config=_FONTS)
         sheets.append(css)
     body = _INDENT.sub("\n", _STYLE.sub("", html))
-    return HTML(string=body, base_url=None).write_pdf(stylesheets=sheets, font_config=_FONTS)
+    cls = HTML
+    if lean and hasattr(HTML, "_ua_stylesheets"):  # a WeasyPrint internal; else the full sheet
+        if _LEAN is None:
+            ua = CSS(string=(files("openchargeback.rendering") / "templates" / "weasyprint-ua.css")
+                     .read_text(encoding="utf-8"), font_config=_FONTS)
+
+            class _LeanHTML(HTML):
+                def _ua_stylesheets(self, forms=False):
+                    return [ua]
+
+            _LEAN = _LeanHTML
+        cls = _LEAN
+    return cls(string=body, base_url=None).write_pdf(stylesheets=sheets, font_config=_FONTS)
 
 
 def detail_csv(number: str, rows: list[list]) -> bytes:
