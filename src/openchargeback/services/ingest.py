@@ -23,9 +23,8 @@ from openchargeback.focus.batch import Batch, Coded
 from openchargeback.focus.columns import MONEY_COLUMNS
 from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
-from openchargeback.services import budgets
+from openchargeback.services import budgets, review
 from openchargeback.services import registry as registry_svc
-from openchargeback.services import review
 from openchargeback.services.context import Context
 from openchargeback.services.flagging import AttributionRules, RowFlagger
 from openchargeback.storage import charges as charges_repo
