@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,17 +25,14 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from webserver import running_server  # noqa: E402
+
 PASSWORD = "bench-password-123"
 PERIOD = "2025-01"
 # Every charge is flagged: positive ones are above max_charge, credits above large_credit;
 # focusgen leaves the fund/org out for 1 project in 50 (missing_fund_org).
 RULES = {"max_charge": "0", "large_credit": "0"}
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _load(tmp: Path, rows: int) -> Path:
@@ -105,76 +100,57 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         cfg = _load(tmp, args.rows)
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "openchargeback", "serve", "-c", str(cfg), "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/login", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(f"server did not start: {server.stderr.read().decode()}") \
-                            from None
-                    time.sleep(0.2)
-            with httpx.Client(base_url=base, timeout=120) as client:
-                csrf = _login(client)
-                q = f"/review?period={PERIOD}"
-                first = client.get(q).text
-                print(f"{_count(first)} charges pending review")
-                # the cursor of a deep page: follow "Load more" --depth pages
-                after, html = None, first
-                t0 = time.perf_counter()
-                for _ in range(args.depth):
-                    after = re.search(r'hx-get="/review/rows\?[^"]*after=([^"&]+)', html).group(1)
-                    html = client.get(f"/review/rows?period={PERIOD}&after={after}",
-                                      headers={"HX-Request": "true"}).text
-                walk = (time.perf_counter() - t0) * 1000
-                print(f"followed Load more {args.depth} times in {walk:.0f} ms")
-                pages = [
-                    ("queue, first page", q),
-                    (f"queue, deep page ({args.depth} in)", f"{q}&after={after}"),
-                    ("reason missing_fund_org", f"{q}&reason=missing_fund_org"),
-                    ("reason over_max", f"{q}&reason=over_max"),
-                    ("source azure", f"{q}&source=azure"),
-                    ("minimum amount 100", f"{q}&min=100"),
-                    ("PI pi7@example.edu", f"{q}&pi=pi7@example.edu"),
-                    ("project proj-0042", f"{q}&project=proj-0042"),
-                    ("every state", f"{q}&status=all"),
-                    ("Load more rows (htmx)", f"/review/rows?period={PERIOD}&after={after}"),
-                ]
-                print(f"\n{'request':<32} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9} {'matching':>9}   "
-                      f"({args.requests} requests each, {args.rows:,} flagged charges, SQLite)")
-                worst = 0.0
-                for name, path in pages:
-                    p50, p95, size = _measure(client, args.requests,
-                                              lambda i=0, path=path: client.get(path))
-                    worst = max(worst, p95)
-                    print(f"{name:<32} {p50:>8.1f} {p95:>8.1f} {size:>9,} "
-                          f"{_count(client.get(path).text):>9}")
-                # approve one charge in place, as the page does (a different one each time)
-                ids = [int(i) for i in re.findall(r'<tr id="rq-(\d+)"', html)]
-                ids += [int(i) for i in re.findall(r'<tr id="rq-(\d+)"',
-                                                   client.get(f"{q}&limit=200&reason=over_max").text)]
-                ids = list(dict.fromkeys(ids))
-                assert len(ids) > args.requests + 1, "not enough pending rows to approve"
+        with running_server(cfg) as base, httpx.Client(base_url=base, timeout=120) as client:
+            csrf = _login(client)
+            q = f"/review?period={PERIOD}"
+            first = client.get(q).text
+            print(f"{_count(first)} charges pending review")
+            # the cursor of a deep page: follow "Load more" --depth pages
+            after, html = None, first
+            t0 = time.perf_counter()
+            for _ in range(args.depth):
+                after = re.search(r'hx-get="/review/rows\?[^"]*after=([^"&]+)', html).group(1)
+                html = client.get(f"/review/rows?period={PERIOD}&after={after}",
+                                  headers={"HX-Request": "true"}).text
+            walk = (time.perf_counter() - t0) * 1000
+            print(f"followed Load more {args.depth} times in {walk:.0f} ms")
+            pages = [
+                ("queue, first page", q),
+                (f"queue, deep page ({args.depth} in)", f"{q}&after={after}"),
+                ("reason missing_fund_org", f"{q}&reason=missing_fund_org"),
+                ("reason over_max", f"{q}&reason=over_max"),
+                ("source azure", f"{q}&source=azure"),
+                ("minimum amount 100", f"{q}&min=100"),
+                ("PI pi7@example.edu", f"{q}&pi=pi7@example.edu"),
+                ("project proj-0042", f"{q}&project=proj-0042"),
+                ("every state", f"{q}&status=all"),
+                ("Load more rows (htmx)", f"/review/rows?period={PERIOD}&after={after}"),
+            ]
+            print(f"\n{'request':<32} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9} {'matching':>9}   "
+                  f"({args.requests} requests each, {args.rows:,} flagged charges, SQLite)")
+            worst = 0.0
+            for name, path in pages:
+                p50, p95, size = _measure(client, args.requests,
+                                          lambda i=0, path=path: client.get(path))
+                worst = max(worst, p95)
+                print(f"{name:<32} {p50:>8.1f} {p95:>8.1f} {size:>9,} "
+                      f"{_count(client.get(path).text):>9}")
+            # approve one charge in place, as the page does (a different one each time)
+            ids = [int(i) for i in re.findall(r'<tr id="rq-(\d+)"', html)]
+            ids += [int(i) for i in re.findall(r'<tr id="rq-(\d+)"',
+                                               client.get(f"{q}&limit=200&reason=over_max").text)]
+            ids = list(dict.fromkeys(ids))
+            assert len(ids) > args.requests + 1, "not enough pending rows to approve"
 
-                def approve(i):
-                    return client.post(f"/review/{ids[i]}/approve",
-                                       data={"period": PERIOD, "back": q},
-                                       headers={"HX-Request": "true", "X-CSRF-Token": csrf})
-                p50, p95, size = _measure(client, args.requests, approve)
-                print(f"{'approve one charge (htmx POST)':<32} {p50:>8.1f} {p95:>8.1f} {size:>9,}")
-                print(f"\nworst p95 of a page: {worst:.1f} ms "
-                      f"({'meets' if worst <= 200 else 'MISSES'} the 200 ms target); "
-                      f"approving in place p95 {p95:.1f} ms")
-        finally:
-            server.terminate()
-            server.wait(10)
+            def approve(i):
+                return client.post(f"/review/{ids[i]}/approve",
+                                   data={"period": PERIOD, "back": q},
+                                   headers={"HX-Request": "true", "X-CSRF-Token": csrf})
+            p50, p95, size = _measure(client, args.requests, approve)
+            print(f"{'approve one charge (htmx POST)':<32} {p50:>8.1f} {p95:>8.1f} {size:>9,}")
+            print(f"\nworst p95 of a page: {worst:.1f} ms "
+                  f"({'meets' if worst <= 200 else 'MISSES'} the 200 ms target); "
+                  f"approving in place p95 {p95:.1f} ms")
 
 
 if __name__ == "__main__":

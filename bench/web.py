@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,13 +22,10 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from webserver import running_server  # noqa: E402
+
 PASSWORD = "bench-password-123"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _load(tmp: Path, rows: int) -> Path:
@@ -90,54 +85,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         cfg = _load(tmp, args.rows)
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "openchargeback", "serve", "-c", str(cfg), "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/login", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(f"server did not start: {server.stderr.read().decode()}") \
-                            from None
-                    time.sleep(0.2)
-            with httpx.Client(base_url=base, timeout=120) as client:
-                _login(client)
-                t0 = time.perf_counter()
-                client.get("/?period=2025-01")
-                print(f"first dashboard after the CLI import (builds the period's rollup): "
-                      f"{time.perf_counter() - t0:.2f} s")
-                first = client.get("/charges/rows?period=2025-01").text
-                deep_after = _deep_cursor(client, args.rows)
-                cases = [
-                    ("dashboard", "/?period=2025-01"),
-                    ("charges, first page", "/charges?period=2025-01"),
-                    ("charges, deep page", f"/charges?period=2025-01&after={deep_after}"),
-                    ("charges, filtered", "/charges?period=2025-01&project=proj-0042&service="
-                                          "Amazon+Relational+Database+Service&flagged=no"),
-                    ("charges, nothing matches", "/charges?period=2025-01&project=proj-0042&"
-                                                 "service=AWS+Lambda"),
-                    ("charges, PI filter", "/charges?period=2025-01&pi=pi7@example.edu"),
-                    ("project page", "/projects/detail?key=proj-0042&period=2025-01"),
-                    ("project charges (htmx)", "/charges/rows?period=2025-01&project=proj-0042"),
-                ]
-                assert "charge-link" in first
-                print(f"\n{'page':<26} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}   "
-                      f"({args.requests} requests each, {args.rows:,} charges, SQLite)")
-                worst = 0.0
-                for name, path in cases:
-                    p50, p95, size = _measure(client, path, args.requests)
-                    worst = max(worst, p95)
-                    print(f"{name:<26} {p50:>8.1f} {p95:>8.1f} {size:>9,}")
-                print(f"\nworst p95: {worst:.1f} ms (target <= 150 ms)")
-        finally:
-            server.terminate()
-            server.wait(10)
+        with running_server(cfg) as base, httpx.Client(base_url=base, timeout=120) as client:
+            _login(client)
+            t0 = time.perf_counter()
+            client.get("/?period=2025-01")
+            print(f"first dashboard after the CLI import (builds the period's rollup): "
+                  f"{time.perf_counter() - t0:.2f} s")
+            first = client.get("/charges/rows?period=2025-01").text
+            deep_after = _deep_cursor(client, args.rows)
+            cases = [
+                ("dashboard", "/?period=2025-01"),
+                ("charges, first page", "/charges?period=2025-01"),
+                ("charges, deep page", f"/charges?period=2025-01&after={deep_after}"),
+                ("charges, filtered", "/charges?period=2025-01&project=proj-0042&service="
+                                      "Amazon+Relational+Database+Service&flagged=no"),
+                ("charges, nothing matches", "/charges?period=2025-01&project=proj-0042&"
+                                             "service=AWS+Lambda"),
+                ("charges, PI filter", "/charges?period=2025-01&pi=pi7@example.edu"),
+                ("project page", "/projects/detail?key=proj-0042&period=2025-01"),
+                ("project charges (htmx)", "/charges/rows?period=2025-01&project=proj-0042"),
+            ]
+            assert "charge-link" in first
+            print(f"\n{'page':<26} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}   "
+                  f"({args.requests} requests each, {args.rows:,} charges, SQLite)")
+            worst = 0.0
+            for name, path in cases:
+                p50, p95, size = _measure(client, path, args.requests)
+                worst = max(worst, p95)
+                print(f"{name:<26} {p50:>8.1f} {p95:>8.1f} {size:>9,}")
+            print(f"\nworst p95: {worst:.1f} ms (target <= 150 ms)")
 
 
 def _deep_cursor(client: httpx.Client, rows: int) -> str:
