@@ -4,7 +4,11 @@ one user per role; TestClients logged in as each role."""
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,10 @@ warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarni
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = ROOT / "sample_data" / "inputs"
 PASSWORD = "correct horse battery"
+IMAGES = ROOT / "docs" / "images"
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SECRET = "test-secret-8f3a1c2d9e7b6a5f4e3d2c1b0a9f8e7d"
 SOURCES = [
     {"name": "aws", "display_name": "Amazon Web Services", "file_pattern": "aws_*.csv"},
@@ -92,3 +100,40 @@ def clients(web):
         c.csrf = csrf_of(c)
         out[role] = c
     return out
+
+
+@contextmanager
+def live_server(settings):
+    """The app on a free local port, served by uvicorn on a thread: yields (base URL, app)."""
+    import uvicorn
+
+    from openchargeback.web.app import create_app
+
+    app = create_app(settings)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        app.state.runner.shutdown()
+        app.state.ctx.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()

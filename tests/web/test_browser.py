@@ -5,62 +5,19 @@ refused an admin page, log out. Saves screenshots of the main pages to docs/imag
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
-from .conftest import INPUTS, PASSWORD, ROOT, seed, web_settings
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-IMAGES = ROOT / "docs" / "images"
+from .conftest import CHROMIUM, IMAGES, INPUTS, PASSWORD, live_server, seed, web_settings
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
-    from openchargeback.web.app import create_app
-
-    tmp = tmp_path_factory.mktemp("browser")
-    settings = web_settings(tmp, dev_mode=True)
+    settings = web_settings(tmp_path_factory.mktemp("browser"), dev_mode=True)
     seed(settings, files=())
-    app = create_app(settings)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-    app.state.runner.shutdown()
-    app.state.ctx.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
+    with live_server(settings) as (base, _app):
+        yield base
 
 
 def _login(page, base, user):

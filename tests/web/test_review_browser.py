@@ -7,16 +7,10 @@ states, the note and the corrected project. Saves docs/images/review-queue.png."
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
-from .conftest import INPUTS, PASSWORD, ROOT, seed, web_settings
-from .test_browser import ARGS, CHROMIUM
+from .conftest import ARGS, CHROMIUM, IMAGES, INPUTS, PASSWORD, live_server, seed, web_settings
 
-IMAGES = ROOT / "docs" / "images"
 RULES = {"max_charge": "1000",
          "flag_patterns": [{"name": "gpu", "field": "resource_name", "pattern": "gpu",
                             "reason": "GPU instances need a second look"}]}
@@ -27,29 +21,11 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
-    from openchargeback.web.app import create_app
-
     tmp = tmp_path_factory.mktemp("review-browser")
     settings = web_settings(tmp, dev_mode=True, review=RULES)
     seed(settings, files=("aws_2025-01.csv",))
-    app = create_app(settings)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}", app
-    srv.should_exit = True
-    thread.join(10)
-    app.state.runner.shutdown()
-    app.state.ctx.engine.dispose()
+    with live_server(settings) as served:
+        yield served
 
 
 def _count(page) -> str:
