@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -131,7 +131,7 @@ def rates_show(
         raise InvalidInput("give --date or --period, not both")
     try:
         day = (Period.parse(period).start.date() if period
-               else date.fromisoformat(on) if on else date.today())
+               else date.fromisoformat(on) if on else datetime.now(UTC).date())
     except ValueError:
         raise InvalidInput(f"--date {on!r} is not a date such as 2026-01-31") from None
     ctx = optional_context(config)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy.engine import make_url
-
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.services import audit, periods
 from openchargeback.services.context import Context
@@ -17,6 +15,7 @@ from openchargeback.services.sources import _NAME_OK, SourceInfo
 from openchargeback.services.sources import _info as _source_info
 from openchargeback.storage import source_edits
 from openchargeback.storage import sources as sources_repo
+from openchargeback.storage.db import masked_url
 
 MASK = "********"
 
@@ -86,18 +85,10 @@ class SettingsView:
     tag_mapping: tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def _mask_url(url: str) -> str:
-    try:
-        u = make_url(url)
-    except Exception:
-        return MASK
-    return u.render_as_string(hide_password=True) if u.password else url
-
-
 def effective_settings(ctx: Context) -> SettingsView:
     s = ctx.settings
     data = s.model_dump(mode="json")
-    data["database"]["url"] = _mask_url(s.database.url)
+    data["database"]["url"] = masked_url(s.database.url)
     if data["server"].get("secret_key"):
         data["server"]["secret_key"] = MASK
     for u in data.get("users", []):

@@ -360,7 +360,7 @@ def _decide(ctx: Context, period: str, sel: Selection, review: str, note: str | 
             raise NotFound(f"charge(s) {', '.join(map(str, missing[:10]))} are not in period {name}")
         count, total = repo.stakes(conn, f)
         now = ctx.clock()
-        before = {r.id: r.review for r in repo.facts(conn, ids)} if len(ids) <= 100_000 else {}
+        before = repo.reviews_of(conn, ids)
         repo.set_review(conn, ids, review, note, ctx.actor, now)
         action = {"approved": "approve", "rejected": "reject"}[review]
         repo.add_actions(conn, [{"charge_id": i, "period_id": row.id, "action": action,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from openchargeback.domain.errors import Conflict, InvalidInput
 from openchargeback.services.context import Context
 from openchargeback.storage import sources as repo
 
-_NAME_OK = __import__("re").compile(r"^[a-z0-9_.-]{1,64}$")
+_NAME_OK = re.compile(r"^[a-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,15 @@ def make_engine(url: str) -> Engine:
     raise ConfigError(f"database.url {url!r}: only sqlite:// and postgresql+psycopg:// are supported")
 
 
+def masked_url(url: str, mask: str = "********") -> str:
+    """A database URL fit to show: the password hidden (all of it when unparseable)."""
+    try:
+        u = make_url(url)
+    except Exception:  # ArgumentError and friends: show nothing of it
+        return mask
+    return u.render_as_string(hide_password=True) if u.password else url
+
+
 def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):

@@ -191,6 +191,15 @@ def actions_for(conn: Connection, charge_id: int):
                         .order_by(charge_actions.c.id)).all()
 
 
+def reviews_of(conn: Connection, ids: list[int]) -> dict[int, str | None]:
+    """charge id -> its current decision (None: none yet)."""
+    out: dict[int, str | None] = {}
+    for i in range(0, len(ids), _CHUNK):
+        out.update(conn.execute(select(charges.c.id, charges.c.review)
+                                .where(charges.c.id.in_(ids[i:i + _CHUNK]))).all())
+    return out
+
+
 def corrected_ids(conn: Connection, ids: list[int]) -> set[int]:
     """The charges among ``ids`` whose attribution a reviewer corrected."""
     out: set[int] = set()

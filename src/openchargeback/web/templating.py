@@ -52,12 +52,11 @@ def compact(value: Decimal | None, currency: str = "USD") -> str:
     """$1.2M, $340k: for chart labels."""
     if value is None:
         return ""
-    v = float(value)  # display only; never summed
     sym = SYMBOLS.get(currency, "")
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= limit:
-            return f"{sym}{v / limit:.1f}{suffix}"
-    return f"{sym}{v:,.0f}"
+    for limit, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if abs(value) >= limit:
+            return f"{sym}{round_minor(value / limit, 1)}{suffix}"
+    return f"{sym}{round_minor(value, 0):,}"
 
 
 def number(value) -> str:
