@@ -78,7 +78,7 @@ def main() -> None:
 
     from openchargeback.config import Settings
     from openchargeback.services.context import build_context
-    from openchargeback.services.convert import ConvertRequest, convert
+    from openchargeback.services.convert.conversion import ConvertRequest, convert
 
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)

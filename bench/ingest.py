@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 def run_one(url: str, path: str, reset: bool) -> dict:
     from openchargeback.config import Settings
     from openchargeback.services.context import build_context
-    from openchargeback.services.ingest import ingest
+    from openchargeback.services.ingest.loading import ingest
 
     if reset and url.startswith("postgresql"):
         from sqlalchemy import create_engine, text

@@ -31,10 +31,10 @@ def _settings(url: str, out: str):
 
 
 def prepare(url: str, path: str, out: str) -> dict:
-    from openchargeback.services import review
     from openchargeback.services.context import build_context
-    from openchargeback.services.ingest import ingest
+    from openchargeback.services.ingest.loading import ingest
     from openchargeback.services.periods import change_status
+    from openchargeback.services.review import workflow as review
 
     ctx = build_context(_settings(url, out), actor="bench")
     t0 = time.perf_counter()
@@ -49,7 +49,7 @@ def prepare(url: str, path: str, out: str) -> dict:
 
 def run_export(url: str, out: str, fmt: str) -> dict:
     from openchargeback.services.context import build_context
-    from openchargeback.services.journal import export_journal
+    from openchargeback.services.journal.export import export_journal
 
     ctx = build_context(_settings(url, out), actor="bench")
     t0 = time.perf_counter()

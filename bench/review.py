@@ -42,7 +42,7 @@ def _context(url: str):
 def load(ctx, tmp: Path, rows: int) -> None:
     from focusgen import generate
 
-    from openchargeback.services.ingest import ingest
+    from openchargeback.services.ingest.loading import ingest
 
     for source, n, seed in (("aws", rows - rows // 5, 7), ("azure", rows // 5, 11)):
         path = tmp / f"{source}.csv"
@@ -78,7 +78,7 @@ def plans(ctx, cases) -> None:
     """The plan of every statement one list_queue call runs, per case."""
     from sqlalchemy import event
 
-    from openchargeback.services import review as rv
+    from openchargeback.services.review import workflow as rv
 
     seen: list[tuple[str, object]] = []
 
@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--plan", action="store_true", help="print EXPLAIN QUERY PLAN of each query")
     args = ap.parse_args()
 
-    from openchargeback.services import review as rv
+    from openchargeback.services.review import workflow as rv
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db else Path(tmp) / "review.db"

@@ -36,10 +36,10 @@ def _settings(url: str, out: str):
 
 def prepare(url: str, path: str, out: str) -> dict:
     """Import, approve what is pending, close."""
-    from openchargeback.services import review
     from openchargeback.services.context import build_context
-    from openchargeback.services.ingest import ingest
+    from openchargeback.services.ingest.loading import ingest
     from openchargeback.services.periods import change_status
+    from openchargeback.services.review import workflow as review
 
     ctx = build_context(_settings(url, out), actor="bench")
     t0 = time.perf_counter()
@@ -58,7 +58,7 @@ def run_generate(url: str, out: str) -> dict:
     import psutil
 
     from openchargeback.services.context import build_context
-    from openchargeback.services.statements import generate
+    from openchargeback.services.statements.generation import generate
 
     me = psutil.Process()
     peak = {"total": 0, "worker": 0}

@@ -34,7 +34,7 @@ def _load(tmp: Path, rows: int) -> Path:
     from openchargeback.config import load_settings
     from openchargeback.services import users
     from openchargeback.services.context import build_context
-    from openchargeback.services.ingest import ingest
+    from openchargeback.services.ingest.loading import ingest
 
     cfg = tmp / "config.yaml"
     cfg.write_text(yaml.safe_dump({

@@ -94,7 +94,7 @@ def record_count(path: Path) -> int:
 
 def stored_totals(ctx, import_id: int) -> dict[str, Decimal]:
     """Per cost column (one currency) the stored total recorded on an import."""
-    from openchargeback.services.imports import get_import
+    from openchargeback.services.ingest.history import get_import
 
     return {col: stored for _cur, col, _file, stored in get_import(ctx, import_id).totals}
 

@@ -26,8 +26,8 @@ from focus_builders import (
     write_csv,
 )
 from openchargeback.domain.errors import FileRefused
-from openchargeback.services.imports import get_import, list_imports
-from openchargeback.services.ingest import ingest
+from openchargeback.services.ingest.history import get_import, list_imports
+from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.periods import list_periods
 from openchargeback.services.reports import period_totals
 

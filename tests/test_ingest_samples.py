@@ -13,8 +13,8 @@ import pytest
 from conftest import INPUTS, SHARED
 from focus_builders import COSTS, all_charges, file_sums, money_sum_sql, record_count, stored_totals
 from openchargeback.domain.errors import FileRefused
-from openchargeback.services.imports import get_import, list_imports
-from openchargeback.services.ingest import ingest
+from openchargeback.services.ingest.history import get_import, list_imports
+from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.periods import list_periods
 from openchargeback.services.reports import period_totals
 

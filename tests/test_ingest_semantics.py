@@ -19,8 +19,8 @@ from focus_builders import (
     write_csv,
 )
 from openchargeback.domain.errors import Conflict, FileRefused, InvalidInput, NotFound
-from openchargeback.services.imports import get_import, list_imports
-from openchargeback.services.ingest import ingest
+from openchargeback.services.ingest.history import get_import, list_imports
+from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.periods import change_status, get_period, list_periods, open_period
 from openchargeback.services.reports import period_totals
 

@@ -16,8 +16,8 @@ from focus_builders import HEADER, all_charges, count_rows, row, write_csv
 from openchargeback.domain.errors import FileRefused
 from openchargeback.domain.money import from_picos, money, to_picos, to_str, total
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
-from openchargeback.services.imports import get_import
-from openchargeback.services.ingest import ingest
+from openchargeback.services.ingest.history import get_import
+from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.reports import period_totals
 
 LIMIT = Decimal("9000000")

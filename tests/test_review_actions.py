@@ -14,10 +14,10 @@ from sqlalchemy import text
 from focus_builders import row, write_csv
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.services import audit, browse, insights
-from openchargeback.services import review as rv
-from openchargeback.services.ingest import ingest
+from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.periods import change_status, get_period
 from openchargeback.services.reports import period_totals
+from openchargeback.services.review import workflow as rv
 
 INPUTS = Path(__file__).resolve().parent.parent / "sample_data" / "inputs"
 P = "2025-01"
@@ -399,7 +399,7 @@ def test_browse_totals_leave_out_rejected_money(sample):
 
 
 def test_statements_bill_approved_money_only(db_url, make_ctx, tmp_path):
-    from openchargeback.services import statements
+    from openchargeback.services.statements import generation as statements
 
     ctx = make_ctx(db_url, review={"max_charge": 1000}, statements={"output_dir": str(tmp_path / "st")})
     ingest(ctx, INPUTS / "aws_2025-01.csv", "aws")

@@ -11,9 +11,9 @@ import yaml
 from sacct_builders import job, sacct
 
 from openchargeback.domain.errors import ConfigError
-from openchargeback.services.convert import ConvertRequest, convert
-from openchargeback.services.ingest import ingest
-from openchargeback.services.rates import rates_in_force
+from openchargeback.services.convert.conversion import ConvertRequest, convert
+from openchargeback.services.convert.rates import rates_in_force
+from openchargeback.services.ingest.loading import ingest
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_data"

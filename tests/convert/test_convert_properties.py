@@ -19,9 +19,9 @@ from openchargeback.domain.periods import Period
 from openchargeback.domain.pricing import UsageLine, price_lines
 from openchargeback.domain.rates import build_rate_table, fiscal_year
 from openchargeback.services.context import build_context
-from openchargeback.services.convert import ConvertRequest, convert
-from openchargeback.services.ingest import ingest
-from openchargeback.services.rates import rates_in_force
+from openchargeback.services.convert.conversion import ConvertRequest, convert
+from openchargeback.services.convert.rates import rates_in_force
+from openchargeback.services.ingest.loading import ingest
 
 CENT = D("0.01")
 decimals = st.decimals(min_value=0, max_value=10_000, places=6, allow_nan=False, allow_infinity=False)

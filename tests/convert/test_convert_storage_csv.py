@@ -15,7 +15,7 @@ from openchargeback.convert.csvmap import CsvMapping, convert_csv, load_mapping
 from openchargeback.convert.expr import Expression
 from openchargeback.convert.focus_writer import FocusWriter
 from openchargeback.convert.ratefile import load_checked
-from openchargeback.convert.storage import convert_storage
+from openchargeback.convert.storage_usage import convert_storage
 from openchargeback.domain.errors import FileRefused, InvalidInput
 from openchargeback.domain.periods import Period
 from openchargeback.domain.pricing import price_lines

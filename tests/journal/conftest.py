@@ -49,14 +49,14 @@ def make_journal_ctx(make_ctx, tmp_path):
 
 
 def load_sample(ctx, period: str = "2025-01", sources=SAMPLE_SOURCES) -> None:
-    from openchargeback.services.ingest import ingest
+    from openchargeback.services.ingest.loading import ingest
 
     for s in sources:
         ingest(ctx, INPUTS / f"{s}_{period}.csv", s, period=period)
 
 
 def approve_all(ctx, period: str = "2025-01") -> None:
-    from openchargeback.services import review
+    from openchargeback.services.review import workflow as review
 
     review.approve(ctx, period, review.Selection(status="pending"), note="tests")
 

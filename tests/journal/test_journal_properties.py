@@ -17,8 +17,8 @@ from openchargeback.domain import journal as dom
 from openchargeback.domain.allocation import Split
 from openchargeback.domain.periods import Period
 from openchargeback.rendering import journal as rendering
-from openchargeback.services.allocation import build_lines
-from openchargeback.services.journal_data import entries_from
+from openchargeback.services.journal.data import entries_from
+from openchargeback.services.registry.allocation import build_lines
 
 PERIOD = "2025-01"
 SOURCES = {"aws": "billed", "hpc": "effective", "s3": "billed", "gpu": "effective"}

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from openchargeback.services import journal as svc
+from openchargeback.services.journal import export as svc
 
 from .conftest import SAMPLE_SOURCES, approve_all, close, gl_sums, journal_sources, load_sample, read_gl
 
@@ -36,7 +36,7 @@ def test_every_format_of_the_sample(sample_ctx, snapshot):
 
 
 def test_journal_total_is_the_statements_total(sqlite_url, make_journal_ctx, tmp_path):
-    from openchargeback.services.statements import generate
+    from openchargeback.services.statements.generation import generate
 
     ctx = make_journal_ctx(sqlite_url, statements={"output_dir": str(tmp_path / "statements")})
     load_sample(ctx, sources=SAMPLE_SOURCES)
@@ -63,8 +63,8 @@ def test_journal_total_is_the_statements_total(sqlite_url, make_journal_ctx, tmp
 
 def _edge(ctx, tmp_path, rows):
     from focus_builders import write_csv
-    from openchargeback.services.ingest import ingest
-    from openchargeback.services.statements import generate
+    from openchargeback.services.ingest.loading import ingest
+    from openchargeback.services.statements.generation import generate
 
     ingest(ctx, write_csv(tmp_path / "aws.csv", rows), "aws")
     approve_all(ctx)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from openchargeback.services import journal as svc
+from openchargeback.services.journal import export as svc
 
 from .conftest import approve_all, close, load_sample
 

@@ -6,8 +6,8 @@ import itertools
 from pathlib import Path
 
 from focus_builders import row, write_csv
-from openchargeback.services import registry as reg
-from openchargeback.services.ingest import ingest
+from openchargeback.services.ingest.loading import ingest
+from openchargeback.services.registry import records as reg
 
 _files = itertools.count(1)
 

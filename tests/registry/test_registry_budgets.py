@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from registry_helpers import charge, ingest_rows, registry
 
-from openchargeback.services import registry as reg
-from openchargeback.services.adjustments import add_adjustment
-from openchargeback.services.budgets import budget_status, check_alerts, list_alerts
 from openchargeback.services.notify import Message
-from openchargeback.services.splits import set_split
+from openchargeback.services.registry import records as reg
+from openchargeback.services.registry.adjustments import add_adjustment
+from openchargeback.services.registry.budgets import budget_status, check_alerts, list_alerts
+from openchargeback.services.registry.splits import set_split
 
 D = Decimal
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from registry_helpers import charge, charges_of, ingest_rows, registry
 
 from openchargeback.domain.review import describe
-from openchargeback.services import registry as reg
+from openchargeback.services.registry import records as reg
 
 ROWS = [
     charge("2025-06", "10.00", project_id="proj-1"),  # 2: PI and fund from the registry

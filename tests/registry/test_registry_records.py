@@ -10,7 +10,7 @@ import pytest
 
 from openchargeback.domain.errors import Conflict, FileRefused, InvalidInput, NotFound
 from openchargeback.services import audit
-from openchargeback.services import registry as reg
+from openchargeback.services.registry import records as reg
 
 
 def test_add_edit_and_list(ctx):

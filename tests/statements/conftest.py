@@ -60,7 +60,7 @@ def make_stmt_ctx(make_ctx, tmp_path):
 
 
 def load_sample(ctx, period: str = "2025-01") -> None:
-    from openchargeback.services.ingest import ingest
+    from openchargeback.services.ingest.loading import ingest
 
     for s in SOURCES:
         ingest(ctx, INPUTS / f"{s}_{period}.csv", s, period=period)

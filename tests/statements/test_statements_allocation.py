@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from openchargeback.services import registry as reg
-from openchargeback.services import statement_views as views
-from openchargeback.services.adjustments import add_adjustment
-from openchargeback.services.allocation import allocate
-from openchargeback.services.splits import set_split
-from openchargeback.services.statement_delivery import send_period
-from openchargeback.services.statements import generate
+from openchargeback.services.registry import records as reg
+from openchargeback.services.registry.adjustments import add_adjustment
+from openchargeback.services.registry.allocation import allocate
+from openchargeback.services.registry.splits import set_split
+from openchargeback.services.statements import reading as views
+from openchargeback.services.statements.delivery import send_period
+from openchargeback.services.statements.generation import generate
 
 from .conftest import close, load_sample
 

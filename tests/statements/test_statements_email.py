@@ -20,9 +20,9 @@ from openchargeback.delivery.base import DeliveryError
 from openchargeback.delivery.outbox import OutboxSender
 from openchargeback.delivery.smtp import SmtpOptions, SmtpSender
 from openchargeback.domain.errors import Conflict
-from openchargeback.services import statement_views as views
-from openchargeback.services.statement_delivery import resend_messages, send_period
-from openchargeback.services.statements import generate
+from openchargeback.services.statements import reading as views
+from openchargeback.services.statements.delivery import resend_messages, send_period
+from openchargeback.services.statements.generation import generate
 
 from .conftest import Recorder, close, free_port, load_sample, statement_settings
 from .pdf_text import pdf_text, usd
@@ -243,7 +243,7 @@ def test_send_rate_is_respected(smtp_server):
 def test_unsafe_email_settings_are_refused_outside_dev_mode(sqlite_url, make_stmt_ctx):
     from openchargeback.config import EmailSettings
     from openchargeback.domain.errors import ConfigError
-    from openchargeback.services.statement_delivery import make_sender
+    from openchargeback.services.statements.delivery import make_sender
 
     default = EmailSettings.model_fields["from_address"].default
     ctx = make_stmt_ctx(sqlite_url, email={"from_address": default})

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from openchargeback.domain.errors import Conflict
 from openchargeback.domain.money import round_minor
-from openchargeback.services import statement_views as views
 from openchargeback.services.periods import change_status
-from openchargeback.services.statements import generate
+from openchargeback.services.statements import reading as views
+from openchargeback.services.statements.generation import generate
 from openchargeback.storage.statement_tables import statements as statements_table
 
 from .conftest import approved_due, close, load_sample, review_some
@@ -81,7 +81,7 @@ def test_regenerating_keeps_numbers_and_versions_changed_statements(sample):
     assert _count(ctx) == 1
 
     # The statement was sent; then the rejected charge is approved: the statement changes.
-    from openchargeback.services import review
+    from openchargeback.services.review import workflow as review
 
     with ctx.engine.begin() as conn:
         conn.execute(statements_table.update().values(sent_at=ctx.clock()))

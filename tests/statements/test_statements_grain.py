@@ -6,10 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from focus_builders import row, write_csv
-from openchargeback.services import statement_views as views
-from openchargeback.services.allocation import allocate
-from openchargeback.services.ingest import ingest
-from openchargeback.services.statements import generate
+from openchargeback.services.ingest.loading import ingest
+from openchargeback.services.registry.allocation import allocate
+from openchargeback.services.statements import reading as views
+from openchargeback.services.statements.generation import generate
 
 from .conftest import close
 

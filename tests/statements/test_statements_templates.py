@@ -13,10 +13,10 @@ import pytest
 from conftest import ROOT
 from openchargeback.config import Settings
 from openchargeback.rendering.statements import email_context
-from openchargeback.services import statement_views as views
-from openchargeback.services.statement_delivery import send_period
-from openchargeback.services.statement_render import context_for, renderer_for
-from openchargeback.services.statements import generate
+from openchargeback.services.statements import reading as views
+from openchargeback.services.statements.delivery import send_period
+from openchargeback.services.statements.generation import generate
+from openchargeback.services.statements.render import context_for, renderer_for
 from openchargeback.storage.tables import charges
 
 from .conftest import close, load_sample

@@ -50,7 +50,7 @@ def web_settings(tmp: Path, **extra):
 def seed(settings, files=("aws_2025-01.csv", "hpc_2025-01.csv", "storage_2025-01.csv")) -> None:
     from openchargeback.services import users
     from openchargeback.services.context import build_context
-    from openchargeback.services.ingest import ingest
+    from openchargeback.services.ingest.loading import ingest
 
     ctx = build_context(settings, actor="seed")
     for name in files:

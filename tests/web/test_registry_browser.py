@@ -15,8 +15,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from openchargeback.services import registry
     from openchargeback.services.context import build_context
+    from openchargeback.services.registry import records as registry
 
     tmp = tmp_path_factory.mktemp("registry-browser")
     settings = web_settings(tmp, dev_mode=True)

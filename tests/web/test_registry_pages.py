@@ -290,7 +290,7 @@ def test_adjustment_in_a_closed_period_is_refused(registered, admin):
 
 # -- budgets --------------------------------------------------------------------------------------
 def test_budgets_on_the_dashboard_and_the_project_page(registered, admin, viewer, site):
-    from openchargeback.services import budgets
+    from openchargeback.services.registry import budgets
 
     assert _split_60_40(admin).status_code == 303
     assert 'hx-get="/registry/budgets/panel?' in viewer.get("/?period=2025-12").text

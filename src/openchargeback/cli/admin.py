@@ -8,9 +8,9 @@ import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, context, emit_json, table
 from openchargeback.config import load_settings
-from openchargeback.services import imports as imports_svc
 from openchargeback.services import periods as periods_svc
 from openchargeback.services import sources as sources_svc
+from openchargeback.services.ingest import history as imports_svc
 from openchargeback.services.schema import upgrade_database
 
 periods_app = typer.Typer(help="Billing periods: list, open, close, finalize, reopen.",

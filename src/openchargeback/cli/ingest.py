@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, amount, context, emit_json
-from openchargeback.services.convert import convert_file
-from openchargeback.services.ingest import IngestResult, ingest
+from openchargeback.services.convert.conversion import convert_file
+from openchargeback.services.ingest.loading import IngestResult, ingest
 
 _BAR_MIN_BYTES = 5 * 1024 * 1024
 

@@ -14,11 +14,11 @@ from openchargeback.cli.common import ConfigOpt, JsonOpt, amount, context, emit_
 from openchargeback.domain import registry as reg
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import to_str
-from openchargeback.services import adjustments as adj_svc
-from openchargeback.services import allocation as alloc_svc
-from openchargeback.services import budgets as budget_svc
-from openchargeback.services import registry as svc
-from openchargeback.services import splits as split_svc
+from openchargeback.services.registry import adjustments as adj_svc
+from openchargeback.services.registry import allocation as alloc_svc
+from openchargeback.services.registry import budgets as budget_svc
+from openchargeback.services.registry import records as svc
+from openchargeback.services.registry import splits as split_svc
 
 pis_app = typer.Typer(help="PIs: list, add, edit, import FILE.csv, export.", no_args_is_help=True)
 projects_app = typer.Typer(help="Projects: list, add, edit, import FILE.csv, export.", no_args_is_help=True)

@@ -11,9 +11,9 @@ import typer
 from openchargeback.cli.common import ConfigOpt, JsonOpt, PeriodOpt, amount, context, emit_json, table
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import ZERO
-from openchargeback.services import statement_delivery as delivery
-from openchargeback.services import statement_views as views
-from openchargeback.services import statements as svc
+from openchargeback.services.statements import delivery
+from openchargeback.services.statements import generation as svc
+from openchargeback.services.statements import reading as views
 
 statements_app = typer.Typer(help="Statements: list, show, the email log, resend.", no_args_is_help=True)
 

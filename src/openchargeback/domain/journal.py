@@ -1,7 +1,7 @@
 """Journal postings: what accounting posts for a period, balanced to the cent.
 
 Where the money comes from: the allocation of the period's approved charges and
-adjustments to funds (:mod:`openchargeback.services.allocation`), whose lines are already
+adjustments to funds (:mod:`openchargeback.services.registry.allocation`), whose lines are already
 rounded per statement line and divided by fund splits. A line whose charges carry
 different account codes is apportioned between them (:func:`apportion`: the parts add
 up to the line exactly), so the journal's total is the allocation's total.

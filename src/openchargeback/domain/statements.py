@@ -3,7 +3,7 @@
 Rounding policy (see :func:`openchargeback.domain.money.round_minor`): a statement's
 *lines* are its service lines, one per (fund, source, service, kind of line, unit, share).
 Their amounts due arrive rounded to the currency's minor unit (by the allocation, once
-per service, as journals round them; see :mod:`openchargeback.services.statement_lines`)
+per service, as journals round them; see :mod:`openchargeback.services.statements.lines`)
 and are rounded again here, which changes nothing; list prices are rounded half-up line
 by line; a line's discount or subsidy is the difference of the two rounded amounts;
 every total on the document is the sum of rounded lines, so every document adds up. A
@@ -141,7 +141,7 @@ def _key_of(r: dict) -> StatementKey:
 
 def project_drafts(service_rows: list[dict], detail_rows: list[dict], detail_limit: int) -> list[Draft]:
     """One draft per (PI, project, currency). ``service_rows`` are the statement lines (see
-    :mod:`openchargeback.services.statement_lines`): exact or already rounded amounts per
+    :mod:`openchargeback.services.statements.lines`): exact or already rounded amounts per
     (fund, source, service, kind, unit, share); ``detail_rows`` the same charges at
     resource grain."""
     groups: dict[StatementKey, list[dict]] = {}

@@ -10,7 +10,7 @@ from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period
 from openchargeback.services.context import Context
-from openchargeback.services.imports import ImportSummary, _summary
+from openchargeback.services.ingest.history import ImportSummary, _summary
 from openchargeback.storage import aggregates as agg
 from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from openchargeback.services import admin, audit, review_views, sources, users
+from openchargeback.services import admin, audit, sources, users
+from openchargeback.web.pages import review as review_views
 from openchargeback.web.routes.common import blank, ctx_for, ip, see_other
 from openchargeback.web.security import AuditReader, Reader, SettingsReader, SourceAdmin, UserAdmin
 from openchargeback.web.templating import render

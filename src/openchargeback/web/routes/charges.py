@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from openchargeback.services import browse, review_views, sources
+from openchargeback.services import browse, sources
+from openchargeback.web.pages import review as review_views
 from openchargeback.web.routes.common import blank, ctx_for, period_of
 from openchargeback.web.security import Reader
 from openchargeback.web.templating import render

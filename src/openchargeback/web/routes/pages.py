@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 
 from openchargeback.domain.errors import NotFound
-from openchargeback.services import admin, imports, insights, periods, review
+from openchargeback.services import admin, insights, periods
+from openchargeback.services.ingest import history as imports
+from openchargeback.services.review import workflow as review
 from openchargeback.web import charts
 from openchargeback.web.routes.common import ctx_for, ip, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader

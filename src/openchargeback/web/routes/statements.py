@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from openchargeback.services import statement_delivery as delivery
-from openchargeback.services import statement_views as views
+from openchargeback.services.statements import delivery
+from openchargeback.services.statements import reading as views
 from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader, is_htmx
 from openchargeback.web.templating import qs, render
@@ -25,7 +25,7 @@ PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; ba
 def _runner(request: Request):
     runner = getattr(request.app.state, "statement_runner", None)
     if runner is None:
-        from openchargeback.services.statement_jobs import StatementRunner
+        from openchargeback.services.jobs.statements import StatementRunner
 
         runner = request.app.state.statement_runner = StatementRunner()
     return runner

@@ -27,7 +27,7 @@ from openchargeback.rendering.email import Attachment, build_message
 from openchargeback.rendering.statements import email_context
 from openchargeback.services import audit
 from openchargeback.services.context import Context
-from openchargeback.services.statement_render import renderer_for
+from openchargeback.services.statements.render import renderer_for
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
 from openchargeback.storage import statement_store as store

@@ -12,7 +12,7 @@ from openchargeback.domain.errors import NotFound
 from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period
 from openchargeback.services.context import Context
-from openchargeback.services.statement_render import context_for, renderer_for
+from openchargeback.services.statements.render import context_for, renderer_for
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import statement_store as store
 

@@ -20,9 +20,9 @@ from openchargeback.domain.money import money, to_picos, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, describe, join_flags
 from openchargeback.services import audit
-from openchargeback.services import registry as registry_svc
 from openchargeback.services.context import Context
-from openchargeback.services.flagging import tags_dict
+from openchargeback.services.ingest.flagging import tags_dict
+from openchargeback.services.registry import records as registry_svc
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import review as repo
 from openchargeback.storage import rollups

@@ -24,9 +24,9 @@ from openchargeback.domain.allocation import Split, select_split, split_amount
 from openchargeback.domain.errors import NotFound
 from openchargeback.domain.money import ZERO, round_minor, to_str, total
 from openchargeback.domain.periods import Period
-from openchargeback.services.adjustments import load_adjustments
 from openchargeback.services.context import Context
-from openchargeback.services.splits import load_splits
+from openchargeback.services.registry.adjustments import load_adjustments
+from openchargeback.services.registry.splits import load_splits
 from openchargeback.storage import allocation as repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo

@@ -23,10 +23,11 @@ from openchargeback.focus.batch import Batch, Coded
 from openchargeback.focus.columns import MONEY_COLUMNS
 from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
-from openchargeback.services import budgets, review
-from openchargeback.services import registry as registry_svc
 from openchargeback.services.context import Context
-from openchargeback.services.flagging import AttributionRules, RowFlagger
+from openchargeback.services.ingest.flagging import AttributionRules, RowFlagger
+from openchargeback.services.registry import budgets
+from openchargeback.services.registry import records as registry_svc
+from openchargeback.services.review import workflow as review
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo

@@ -37,7 +37,7 @@ from openchargeback.convert.csvmap import convert_csv, load_mapping
 from openchargeback.convert.focus_writer import FocusWriter, focus_row
 from openchargeback.convert.ratefile import load_checked
 from openchargeback.convert.slurm import DEFAULT_BILLABLE, convert_slurm, run_sacct
-from openchargeback.convert.storage import convert_storage
+from openchargeback.convert.storage_usage import convert_storage
 from openchargeback.convert.usage import Usage
 from openchargeback.domain.errors import ConfigError, InvalidInput
 from openchargeback.domain.money import ZERO, money, to_str

@@ -27,7 +27,7 @@ from openchargeback.domain.errors import FileRefused, InvalidInput, NotFound, Op
 from openchargeback.domain.periods import Period
 from openchargeback.services import audit
 from openchargeback.services.context import Context
-from openchargeback.services.ingest import ingest
+from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.insights import refresh
 from openchargeback.storage import jobs as repo
 from openchargeback.storage import sources as sources_repo

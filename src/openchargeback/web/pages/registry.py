@@ -13,11 +13,13 @@ from openchargeback.domain import registry as reg
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period
-from openchargeback.services import adjustments, budgets, insights, periods, registry, sources, splits
-from openchargeback.services.budgets import BudgetAlert, BudgetStatus
+from openchargeback.services import insights, periods, sources
 from openchargeback.services.context import Context
 from openchargeback.services.insights import EntityDetail
-from openchargeback.services.splits import SplitInfo
+from openchargeback.services.registry import adjustments, budgets, splits
+from openchargeback.services.registry import records as registry
+from openchargeback.services.registry.budgets import BudgetAlert, BudgetStatus
+from openchargeback.services.registry.splits import SplitInfo
 
 KIND_LABELS = {"pis": "PIs", "projects": "Projects", "funds": "Funds/orgs"}
 FIELD_LABELS = {

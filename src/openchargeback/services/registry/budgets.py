@@ -2,7 +2,7 @@
 fiscal year, and alerts when spend crosses the configured thresholds (80 % and 100 % by
 default), each raised once.
 
-Spend is the allocation (:mod:`openchargeback.services.allocation`) of every charge that
+Spend is the allocation (:mod:`openchargeback.services.registry.allocation`) of every charge that
 is not rejected (pending review included: money that is likely to be billed) plus
 adjustments, in the site currency: for a project the lines of the project, for a fund
 the lines allocated to it (its shares of split projects included).
@@ -22,9 +22,9 @@ from decimal import Decimal
 from openchargeback.domain.allocation import crossed_thresholds, fiscal_year, percent_used, periods_between
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
-from openchargeback.services.allocation import allocate_in
 from openchargeback.services.context import Context
 from openchargeback.services.notify import EmailSender, Message, Sender
+from openchargeback.services.registry.allocation import allocate_in
 from openchargeback.storage import budgets as repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
@@ -206,7 +206,7 @@ def check_and_send(ctx: Context, period: str | None = None) -> AlertCheck:
     is on (the dev-mode outbox, or SMTP) — what `budgets alerts --check` runs from cron."""
     if not ctx.settings.budgets.email_alerts:
         return check_alerts(ctx, period)
-    from openchargeback.services.statement_delivery import make_sender
+    from openchargeback.services.statements.delivery import make_sender
 
     email = ctx.settings.email
     with make_sender(ctx.settings) as delivery:

@@ -13,10 +13,11 @@ import yaml
 from openchargeback.domain.errors import InvalidInput, NotFound, OpenChargebackError
 from openchargeback.domain.money import MoneyError, money
 from openchargeback.domain.review import ORDER, ReviewRules, describe
-from openchargeback.services import browse, review, sources
+from openchargeback.services import browse, sources
 from openchargeback.services.context import Context
 from openchargeback.services.insights import period_names
 from openchargeback.services.periods import get_period
+from openchargeback.services.review import workflow as review
 
 STATES = ("pending", "approved", "rejected", "all")
 ACTIONS = ("approve", "reject", "correct")

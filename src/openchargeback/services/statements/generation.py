@@ -36,8 +36,8 @@ from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import statements as rendering
 from openchargeback.services import audit
 from openchargeback.services.context import Context
-from openchargeback.services.statement_lines import statement_rows
-from openchargeback.services.statement_render import render_pdfs, renderer_for
+from openchargeback.services.statements.lines import statement_rows
+from openchargeback.services.statements.render import render_pdfs, renderer_for
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import statement_store as store
 from openchargeback.storage import statements as lines_repo

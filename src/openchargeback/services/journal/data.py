@@ -1,7 +1,7 @@
 """What journal files are made of, read inside the caller's transaction.
 
 Postings (``gl`` and templates) come from the allocation of the period's approved charges
-and adjustments to funds (:mod:`openchargeback.services.allocation`). The approved
+and adjustments to funds (:mod:`openchargeback.services.registry.allocation`). The approved
 charges are summed per allocation line *and account code* (the allocation's own query,
 :func:`storage.allocation.charge_lines` with ``by_account``); each line (without the
 account) goes through the allocation's own :func:`build_lines` -- so it is rounded and
@@ -22,8 +22,8 @@ from decimal import Decimal
 from openchargeback.domain import journal as dom
 from openchargeback.domain.errors import Conflict
 from openchargeback.domain.money import ZERO, to_str
-from openchargeback.services.adjustments import load_adjustments
-from openchargeback.services.allocation import Allocation, build_lines
+from openchargeback.services.registry.adjustments import load_adjustments
+from openchargeback.services.registry.allocation import Allocation, build_lines
 from openchargeback.storage import allocation as alloc_repo
 from openchargeback.storage import journal as repo
 

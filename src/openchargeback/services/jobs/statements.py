@@ -14,8 +14,8 @@ from datetime import datetime
 
 from openchargeback.domain.errors import NotFound, OpenChargebackError
 from openchargeback.services.context import Context
-from openchargeback.services.statement_delivery import send_period
-from openchargeback.services.statements import generate
+from openchargeback.services.statements.delivery import send_period
+from openchargeback.services.statements.generation import generate
 
 
 @dataclass(frozen=True)

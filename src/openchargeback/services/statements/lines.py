@@ -1,5 +1,5 @@
 """Where statement lines come from: the allocation of the period's approved charges and
-adjustments to funds (:mod:`openchargeback.services.allocation`), so that statements
+adjustments to funds (:mod:`openchargeback.services.registry.allocation`), so that statements
 honour the registry (a charge without a PI or fund takes its project's), fund splits
 and adjustments exactly as journals do, and add up to the journal to the cent.
 
@@ -19,9 +19,9 @@ from decimal import Decimal
 
 from openchargeback.domain.money import ZERO, round_minor
 from openchargeback.domain.statements import KINDS, minor_digits
-from openchargeback.services.adjustments import load_adjustments
-from openchargeback.services.allocation import build_lines
-from openchargeback.services.splits import load_splits
+from openchargeback.services.registry.adjustments import load_adjustments
+from openchargeback.services.registry.allocation import build_lines
+from openchargeback.services.registry.splits import load_splits
 from openchargeback.storage import registry as registry_repo
 from openchargeback.storage import statements as lines_repo
 

@@ -31,10 +31,10 @@ from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import journal as rendering
 from openchargeback.services import audit
-from openchargeback.services import journal_data as data
-from openchargeback.services.allocation import allocate_in
 from openchargeback.services.context import Context
-from openchargeback.services.splits import load_splits
+from openchargeback.services.journal import data
+from openchargeback.services.registry.allocation import allocate_in
+from openchargeback.services.registry.splits import load_splits
 from openchargeback.storage import journal as repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
