@@ -1,0 +1,57 @@
+"""One way to turn results into JSON: every ``--json`` output and JSON endpoint goes
+through :func:`to_json`.
+
+Dataclass fields become keys; a field's ``metadata={"json": "name"}`` renames its key
+and ``metadata={"json": None}`` leaves it out. Money (``Decimal``) is exact text (see
+:func:`openchargeback.domain.money.to_str`), times are ISO 8601, tuples are lists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import PurePath
+from typing import Any
+
+from openchargeback.domain.money import to_str
+
+JSON = "json"
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as plain JSON data (dict, list, str, int, float-free, bool, None)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            key = f.metadata.get(JSON, f.name)
+            if key is not None:
+                out[key] = to_json(getattr(value, f.name))
+        return out
+    if isinstance(value, Decimal):
+        return to_str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return to_json(value.value)
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json(v) for v in value]
+    return value
+
+
+def json_name(name: str | None, **kwargs: Any) -> Any:
+    """A dataclass field whose JSON key is ``name`` (``None``: not in the JSON)."""
+    return dataclasses.field(metadata={JSON: name}, **kwargs)
+
+
+class Jsonable:
+    """Mixin for result dataclasses: ``as_json()`` is :func:`to_json` of the instance."""
+
+    def as_json(self) -> Any:
+        return to_json(self)
