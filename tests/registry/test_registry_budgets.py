@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from email.message import EmailMessage
 
 import pytest
 from registry_helpers import charge, ingest_rows, registry
 
-from openchargeback.services.notify import Message
 from openchargeback.services.registry import records as reg
 from openchargeback.services.registry.adjustments import add_adjustment
 from openchargeback.services.registry.budgets import budget_status, check_alerts, list_alerts
@@ -20,10 +20,10 @@ D = Decimal
 
 class RecordingSender:
     def __init__(self, fail: bool = False):
-        self.sent: list[Message] = []
+        self.sent: list[EmailMessage] = []
         self.fail = fail
 
-    def send(self, message: Message) -> None:
+    def send(self, message: EmailMessage) -> None:
         if self.fail:
             raise OSError("SMTP server unreachable")
         self.sent.append(message)
@@ -66,8 +66,8 @@ def test_alerts_are_raised_and_sent_exactly_once(make_ctx, db_url, tmp_path):
     first = check_alerts(ctx, "2025-06", sender)
     assert first.raised == () and first.notified == 1 and first.unsent == 0
     msg = sender.sent[0]
-    assert msg.to == ("pi@example.edu",) and msg.cc == ("admin@example.edu",)
-    assert "80%" in msg.subject and "85.00" in msg.body
+    assert msg["To"] == "pi@example.edu" and msg["Cc"] == "admin@example.edu"
+    assert "80%" in msg["Subject"] and "85.00" in msg.get_content()
     again = check_alerts(ctx, "2025-06", sender)
     assert again.raised == () and again.notified == 0 and len(sender.sent) == 1
 
@@ -93,7 +93,7 @@ def test_failed_email_is_retried_not_duplicated(make_ctx, db_url, tmp_path):
     fixed = RecordingSender()
     res = check_alerts(ctx, "2025-06", fixed)
     assert res.raised == () and res.notified == 2 and res.unsent == 0
-    assert [m.subject.split("used ")[1][:4] for m in fixed.sent] == ["80% ", "100%"]
+    assert [m["Subject"].split("used ")[1][:4] for m in fixed.sent] == ["80% ", "100%"]
     check_alerts(ctx, "2025-06", fixed)
     assert len(fixed.sent) == 2
 

@@ -16,7 +16,7 @@ class Attachment:
     mime: str = "application/pdf"
 
 
-def build_message(*, sender: str, to: list[str], cc: list[str], subject: str, html: str, text: str,
+def build_message(*, sender: str, to: list[str], cc: list[str], subject: str, html: str | None, text: str,
                   attachments: list[Attachment], date: datetime, reply_to: str | None = None,
                   message_id: str | None = None) -> EmailMessage:
     msg = EmailMessage()
@@ -31,7 +31,8 @@ def build_message(*, sender: str, to: list[str], cc: list[str], subject: str, ht
     domain = sender.rpartition("@")[2] or "localhost"
     msg["Message-ID"] = message_id or make_msgid(domain=domain)
     msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    if html is not None:  # None: a plain-text notice
+        msg.add_alternative(html, subtype="html")
     for a in attachments:
         maintype, _, subtype = a.mime.partition("/")
         msg.add_attachment(a.content, maintype=maintype, subtype=subtype, filename=a.filename)

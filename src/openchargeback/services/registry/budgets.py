@@ -9,7 +9,7 @@ the lines allocated to it (its shares of split projects included).
 
 An alert is a database row unique per (holder, span, threshold): a second check, from
 another process too, never raises it again. With ``budgets.email_alerts`` the alert is
-also emailed to the PI and billing contacts through a :class:`~openchargeback.services.notify.Sender`,
+also emailed to the PI and billing contacts through a :class:`~openchargeback.delivery.Sender`,
 each alert in a transaction of its own that marks it sent only when the sender succeeded.
 """
 
@@ -18,12 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from email.message import EmailMessage
 
+from openchargeback.config import Settings
+from openchargeback.delivery import Sender, make_sender
 from openchargeback.domain.allocation import crossed_thresholds, fiscal_year, percent_used, periods_between
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
+from openchargeback.rendering.email import build_message
 from openchargeback.services.context import Context
-from openchargeback.services.notify import EmailSender, Message, Sender
 from openchargeback.services.registry.allocation import allocate_in
 from openchargeback.storage import budgets as repo
 from openchargeback.storage import periods as periods_repo
@@ -206,11 +209,8 @@ def check_and_send(ctx: Context, period: str | None = None) -> AlertCheck:
     is on (the dev-mode outbox, or SMTP) — what `budgets alerts --check` runs from cron."""
     if not ctx.settings.budgets.email_alerts:
         return check_alerts(ctx, period)
-    from openchargeback.services.statements.delivery import make_sender
-
-    email = ctx.settings.email
-    with make_sender(ctx.settings) as delivery:
-        return check_alerts(ctx, period, EmailSender(delivery, email.from_address, email.reply_to))
+    with make_sender(ctx.settings) as sender:
+        return check_alerts(ctx, period, sender)
 
 
 class _NotSent(Exception):
@@ -227,7 +227,7 @@ def _send_pending(ctx: Context, sender: Sender) -> tuple[int, list[str]]:
                 if not repo.mark_notified(conn, a.id, ctx.clock()):
                     continue  # another process sent it
                 try:
-                    sender.send(alert_message(a, ctx.settings.currency))
+                    sender.send(alert_message(a, ctx.settings, ctx.clock()))
                 except Exception as exc:  # the mark is rolled back: retried next time
                     raise _NotSent(f"alert #{a.id} ({a.holder_kind} {a.holder}, {a.threshold}%): "
                                    f"{exc}") from exc
@@ -237,13 +237,16 @@ def _send_pending(ctx: Context, sender: Sender) -> tuple[int, list[str]]:
     return sent, failed
 
 
-def alert_message(a: BudgetAlert, currency: str) -> Message:
+def alert_message(a: BudgetAlert, settings: Settings, now: datetime) -> EmailMessage:
     what = f"project {a.holder}" if a.holder_kind == "project" else f"fund {a.holder}"
     subject = f"Budget alert: {what} has used {a.threshold}% of its {a.span} budget"
     body = (f"Spend on {what} for {a.span} has reached {a.threshold}% of its budget.\n\n"
-            f"  Budget: {to_str(a.budget)} {currency}\n  Spend:  {to_str(a.spend)} {currency}\n\n"
+            f"  Budget: {to_str(a.budget)} {settings.currency}\n"
+            f"  Spend:  {to_str(a.spend)} {settings.currency}\n\n"
             f"Spend includes charges still in review and adjustments.\n")
-    return Message(to=a.recipients[:1], cc=a.recipients[1:], subject=subject, body=body)
+    return build_message(sender=settings.email.from_address, to=list(a.recipients[:1]),
+                         cc=list(a.recipients[1:]), reply_to=settings.email.reply_to, subject=subject,
+                         html=None, text=body, attachments=[], date=now)
 
 
 def list_alerts(ctx: Context, span: str | None = None, limit: int = 500) -> tuple[BudgetAlert, ...]:

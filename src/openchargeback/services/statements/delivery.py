@@ -16,10 +16,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from openchargeback.config import EmailSettings, Settings
-from openchargeback.delivery.base import DeliveryError, Sender
+from openchargeback.config import Settings
+from openchargeback.delivery import DeliveryError, Sender, make_sender
 from openchargeback.delivery.outbox import OutboxSender
-from openchargeback.delivery.smtp import SmtpOptions, SmtpSender
 from openchargeback.domain.errors import ConfigError, Conflict, NotFound
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
@@ -73,23 +72,6 @@ class DeliveryReport:
         return {"period": self.period, "transport": self.transport, "sent": self.sent,
                 "failed": self.failed, "skipped_already_sent": self.skipped_sent,
                 "messages": [m.as_json() for m in self.messages]}
-
-
-def make_sender(settings: Settings) -> Sender:
-    """The outbox in dev mode, SMTP otherwise. Sending a password in clear text is
-    refused outside dev mode."""
-    e = settings.email
-    if settings.dev_mode:
-        return OutboxSender(e.outbox_dir)
-    if e.from_address == EmailSettings.model_fields["from_address"].default:
-        raise ConfigError(f"email.from_address is the example address ({e.from_address}); set the "
-                          f"address statements are sent from (only dev_mode may send as the example)")
-    if e.security == "none" and e.username:
-        raise ConfigError("email.security is none but email.username is set: the password would "
-                          "cross the network in clear text; use starttls or tls")
-    return SmtpSender(SmtpOptions(host=e.smtp_host, port=e.port, security=e.security, username=e.username,
-                                  password=e.password, timeout=e.timeout_seconds, retries=e.retries,
-                                  backoff=e.backoff_seconds, rate_per_minute=e.rate_per_minute))
 
 
 def _recipients(settings: Settings, pi_email: str, projects: list[str | None],
