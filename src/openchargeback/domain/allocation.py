@@ -118,7 +118,7 @@ def select_split(splits: Iterable[Split], project_id: str | None, period: Period
 
 def carve(existing: Split, first: Period, last: Period | None) -> list[tuple[Period, Period | None]]:
     """What remains of ``existing`` once ``[first, last]`` is taken out: 0, 1 or 2 ranges."""
-    out = []
+    out: list[tuple[Period, Period | None]] = []
     if existing.first < first:
         out.append((existing.first, first.previous()))
     if last is not None and (existing.last is None or last < existing.last):

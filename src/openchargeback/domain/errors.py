@@ -4,6 +4,8 @@ The CLI prints the message and exits 1; nothing here ever becomes a traceback.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class OpenChargebackError(Exception):
     http_status = 400
@@ -41,6 +43,7 @@ class ConfigError(OpenChargebackError):
 class FileRefused(InvalidInput):
     """A file that cannot be imported, with every problem found (file:line:column)."""
 
-    def __init__(self, message: str, problems: list | None = None):
+    def __init__(self, message: str, problems: Sequence[object] | None = None):
         super().__init__(message)
-        self.problems = problems or []
+        # focus Problem records (an import) or text lines (registry, converters)
+        self.problems: list[object] = list(problems or [])

@@ -26,9 +26,10 @@ setting, the value found and what was expected. Nothing is exported while one re
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
+from typing import Any, TypeVar
 
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import ZERO, round_minor, to_str
@@ -36,6 +37,7 @@ from openchargeback.domain.money import ZERO, round_minor, to_str
 PARTS = ("fund", "orgn", "account", "program", "activity", "location")
 NO_SOURCE = "(adjustments)"  # the pseudo-source of adjustments entered without one
 MAX_PROBLEMS = 20
+_T = TypeVar("_T")
 
 
 class JournalRefused(InvalidInput):
@@ -127,7 +129,7 @@ class Posting:
         return -self.amount if self.amount < 0 else ZERO
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, str, str, str, str, str, str]:
         """What identifies a posting between two exports (for --delta)."""
         return (self.currency, self.source, self.role, self.fund_org, self.account,
                 self.project_id or "", self.pi_email or "")
@@ -135,7 +137,7 @@ class Posting:
     def part(self, name: str) -> str:
         return self.parts[PARTS.index(name)]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"currency": self.currency, "source": self.source, "source_name": self.source_name,
                 "role": self.role, "fund_org": self.fund_org, "parts": list(self.parts),
                 "account": self.account, "account_origin": self.account_origin,
@@ -145,7 +147,7 @@ class Posting:
                 "reversal": self.reversal}
 
     @classmethod
-    def from_json(cls, d: dict) -> Posting:
+    def from_json(cls, d: Mapping[str, Any]) -> Posting:
         return cls(d["currency"], d["source"], d["source_name"], d["role"], d["fund_org"],
                    tuple(d["parts"]), d["account"], d["account_origin"],
                    d.get("pi_email"), d.get("project_id"), d["description"], d["reference"],
@@ -195,7 +197,7 @@ def apportion(target: Decimal, weights: Sequence[Decimal], fraction: Decimal = D
     return tuple(parts)
 
 
-def describe(pattern: str, values: dict, max_length: int) -> str:
+def describe(pattern: str, values: Mapping[str, object], max_length: int) -> str:
     """``pattern`` with ``{placeholders}`` filled (missing values empty), whitespace
     collapsed, cut to ``max_length`` characters."""
     text = pattern.format(**{k: ("" if v is None else str(v)) for k, v in values.items()})
@@ -231,19 +233,21 @@ def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, 
     problems = check(period, entries, recoveries, tag_codes, rules)
     if problems:
         raise JournalRefused(period, problems)
-    debits: dict[tuple, list] = {}
+    debits: dict[tuple[str, str, str, str, str, str], _Debit] = {}
     for e in entries:
         if not e.amount:
             continue
-        fund = e.fund_org.strip()
-        parsed = parse_fund_org(fund, rules.fund_org_regex)
-        account, origin = debit_account(e, recoveries[e.source], rules)
+        fund = _checked(e.fund_org, "a charged fund/org").strip()
+        parsed = _checked(parse_fund_org(fund, rules.fund_org_regex), f"the parts of fund/org {fund!r}")
+        found, origin = debit_account(e, recoveries[e.source], rules)
+        account = _checked(found, f"the account of fund/org {fund!r}")
         k = (e.currency, e.source, fund, account, e.project_id or "", e.pi_email or "")
-        slot = debits.setdefault(k, [ZERO, origin, e.project_id, e.pi_email, parsed])
-        slot[0] += e.amount
+        slot = debits.setdefault(k, _Debit(ZERO, origin, e.project_id, e.pi_email, parsed))
+        slot.amount += e.amount
     out: list[Posting] = []
     per_source: dict[tuple[str, str], Decimal] = {}
-    for (currency, source, fund, account, _, _), (amount, origin, project, pi, parsed) in debits.items():
+    for (currency, source, fund, account, _, _), d in debits.items():
+        amount, project, pi = d.amount, d.project_id, d.pi_email
         per_source[(currency, source)] = per_source.get((currency, source), ZERO) + amount
         if not amount:
             continue
@@ -251,16 +255,17 @@ def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, 
         values = {"source": source, "source_name": src.display_name, "period": period, "project": project,
                   "pi": pi, "fund_org": fund, "account": account, "currency": currency}
         out.append(Posting(currency, source, src.display_name, "charge", fund,
-                           tuple(parsed[p] for p in PARTS), account, origin, pi, project,
+                           tuple(d.parts[p] for p in PARTS), account, d.origin, pi, project,
                            describe(rules.description, values, rules.description_max_length),
                            describe(rules.reference, values, rules.reference_max_length), amount))
     for (currency, source), amount in per_source.items():
         if not amount:
             continue
         src = recoveries[source]
-        fund = src.fund_org.strip()
-        parsed = parse_fund_org(fund, rules.fund_org_regex)
-        account, origin = recovery_account(src, rules)
+        fund = _checked(src.fund_org, f"the recovery fund/org of source {source}").strip()
+        parsed = _checked(parse_fund_org(fund, rules.fund_org_regex), f"the parts of fund/org {fund!r}")
+        found, origin = recovery_account(src, rules)
+        account = _checked(found, f"the recovery account of source {source}")
         values = {"source": source, "source_name": src.display_name, "period": period, "project": "",
                   "pi": "", "fund_org": fund, "account": account, "currency": currency}
         out.append(Posting(currency, source, src.display_name, "recovery", fund,
@@ -271,7 +276,25 @@ def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, 
     return tuple(out)
 
 
-def order(p: Posting) -> tuple:
+@dataclass
+class _Debit:
+    """The running sum of one debit posting."""
+
+    amount: Decimal
+    origin: str
+    project_id: str | None
+    pi_email: str | None
+    parts: dict[str, str]
+
+
+def _checked(value: _T | None, what: str) -> _T:
+    """A value that :func:`openchargeback.domain.journal_checks.check` has made sure of."""
+    if value is None:
+        raise AssertionError(f"{what} passed the journal checks but is missing")
+    return value
+
+
+def order(p: Posting) -> tuple[str, str, bool, str, str, str, str, bool]:
     return (p.currency, p.source, p.role != "charge", p.fund_org, p.account, p.project_id or "",
             p.pi_email or "", p.reversal is False)
 

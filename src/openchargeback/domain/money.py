@@ -13,7 +13,9 @@ half-up, at document-line level; document totals are sums of rounded lines.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from typing import overload
 
 SCALE = 12
 QUANTUM = Decimal(1).scaleb(-SCALE)
@@ -69,6 +71,12 @@ def round_minor(d: Decimal, minor_digits: int = 2) -> Decimal:
     return d.quantize(Decimal(1).scaleb(-minor_digits), rounding=ROUND_HALF_UP, context=_CTX)
 
 
+@overload
+def to_str(d: Decimal) -> str: ...
+@overload
+def to_str(d: None) -> None: ...
+@overload
+def to_str(d: Decimal | None) -> str | None: ...
 def to_str(d: Decimal | None) -> str | None:
     """Exact decimal text without exponent or trailing-zero noise, at least 2 places.
 
@@ -86,7 +94,7 @@ def to_str(d: Decimal | None) -> str | None:
     return f"{whole}.{frac}"
 
 
-def total(values) -> Decimal:
+def total(values: Iterable[Decimal]) -> Decimal:
     """Exact sum of Decimals (``sum`` with an explicit high-precision context)."""
     acc = ZERO
     for v in values:

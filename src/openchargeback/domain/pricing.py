@@ -173,11 +173,11 @@ class _Run:
             self._record(s, project, line.period, fy, free, amount)
             left_qty -= free
             left_cost -= amount
-        percents = [s for s in subsidies if s.percent is not None
+        percents = [(s, s.percent) for s in subsidies if s.percent is not None
                     and (project or s.fiscal_year_cap is None)]
         if percents and left_cost > 0:
-            s = max(percents, key=_specificity)  # max keeps the first of equals
-            amount = money(left_cost * s.percent / 100)
+            s, percent = max(percents, key=lambda sp: _specificity(sp[0]))  # max keeps the first of equals
+            amount = money(left_cost * percent / 100)
             room = self._cap_room(s, project, fy) if project else None
             if room is not None:
                 amount = min(amount, room)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from openchargeback.domain.rates import SLURM_RESOURCE_UNIT, Rate, RateTable
+from openchargeback.domain.rates import SLURM_RESOURCE_UNIT, Rate, RateTable, Subsidy
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ def _check_prices(c: _Check) -> None:
 
 
 def _check_dates(c: _Check) -> None:
-    for item in (*c.table.rates, *c.table.subsidies):
+    items: tuple[Rate | Subsidy, ...] = (*c.table.rates, *c.table.subsidies)
+    for item in items:
         subject = item.label if isinstance(item, Rate) else f"subsidy {item.name!r}"
         if item.effective_to is not None and item.effective_to <= item.effective_from:
             c.add("error", subject, f"ends ({item.effective_to}) on or before it starts "
@@ -72,7 +73,7 @@ def _check_dates(c: _Check) -> None:
 
 
 def _check_series(c: _Check) -> None:
-    by_key: dict[tuple, list[Rate]] = {}
+    by_key: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[Rate]] = {}
     for r in c.table.rates:
         by_key.setdefault(r.key, []).append(r)
     for rates in by_key.values():
@@ -132,7 +133,7 @@ def _check_subsidies(c: _Check) -> None:
                       f"{a.name!r} at the same time; only the most specific percentage applies")
 
 
-def _dates_overlap(a, b) -> bool:
+def _dates_overlap(a: Rate | Subsidy, b: Rate | Subsidy) -> bool:
     a_end = a.effective_to or date.max
     b_end = b.effective_to or date.max
     return a.effective_from < b_end and b.effective_from < a_end

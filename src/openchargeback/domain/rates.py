@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.periods import Period
@@ -57,7 +58,7 @@ class Rate:
         return f"rate #{self.line} ({self.service}/{self.resource}{sel}, from {self.effective_from})"
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
         return (self.service, self.resource, self.selectors)
 
     def in_force(self, day: date) -> bool:
@@ -175,7 +176,8 @@ def fiscal_year_periods(period: Period, start_month: int = 1) -> tuple[Period, P
 
 class _Problems:
     def __init__(self, where: str):
-        self.where, self.items = where, []
+        self.where = where
+        self.items: list[str] = []
 
     def add(self, text: str) -> None:
         self.items.append(f"{self.where}: {text}")
@@ -185,7 +187,7 @@ class _Problems:
             raise InvalidInput("\n".join(self.items))
 
 
-def _text(v, what: str, p: _Problems, required: bool = True) -> str | None:
+def _text(v: object, what: str, p: _Problems, required: bool = True) -> str | None:
     if v is None or (isinstance(v, str) and not v.strip()):
         if required:
             p.add(f"{what} is required")
@@ -196,7 +198,7 @@ def _text(v, what: str, p: _Problems, required: bool = True) -> str | None:
     return str(v).strip()
 
 
-def _decimal(v, what: str, p: _Problems, *, low: Decimal | None = Decimal(0),
+def _decimal(v: object, what: str, p: _Problems, *, low: Decimal | None = Decimal(0),
              high: Decimal | None = None) -> Decimal | None:
     if isinstance(v, float):
         p.add(f"{what}: {v!r} was read as a binary float; the loader must keep decimal text")
@@ -216,7 +218,7 @@ def _decimal(v, what: str, p: _Problems, *, low: Decimal | None = Decimal(0),
     return d
 
 
-def _day(v, what: str, p: _Problems) -> date | None:
+def _day(v: object, what: str, p: _Problems) -> date | None:
     if isinstance(v, datetime):
         return v.date()
     if isinstance(v, date):
@@ -228,14 +230,15 @@ def _day(v, what: str, p: _Problems) -> date | None:
         return None
 
 
-def _keys(d: Mapping, allowed: set[str], what: str, p: _Problems) -> None:
+def _keys(d: Mapping[Any, Any], allowed: set[str], what: str, p: _Problems) -> None:
     for k in d:
         if k not in allowed:
             p.add(f"{what}: unknown key {k!r} (allowed: {', '.join(sorted(allowed))})")
 
 
-def _selectors(d: Mapping, names: tuple[str, ...], what: str, p: _Problems) -> tuple:
-    out = []
+def _selectors(d: Mapping[Any, Any], names: tuple[str, ...], what: str,
+               p: _Problems) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
     for k in names:
         if d.get(k) is not None:
             v = _text(d[k], f"{what}.{k}", p)
@@ -251,9 +254,9 @@ _TOP_KEYS = {"name", "currency", "provider", "billing_account", "classes", "clas
              "services", "units", "rates", "subsidies"}
 
 
-def _prices(v, classes: tuple[str, ...], what: str, p: _Problems) -> dict[str, Decimal]:
+def _prices(v: object, classes: tuple[str, ...], what: str, p: _Problems) -> dict[str, Decimal]:
     if isinstance(v, Mapping):
-        out = {}
+        out: dict[str, Decimal] = {}
         for cls, amount in v.items():
             if cls not in classes:
                 p.add(f"{what}.price: unknown rate class {cls!r} (classes: {', '.join(classes)})")
@@ -266,7 +269,7 @@ def _prices(v, classes: tuple[str, ...], what: str, p: _Problems) -> dict[str, D
     return {cls: d for cls in classes} if d is not None else {}
 
 
-def build_rate_table(data, where: str = "rate table") -> RateTable:
+def build_rate_table(data: object, where: str = "rate table") -> RateTable:
     """A RateTable from loaded YAML data; InvalidInput listing every structural problem
     (the file, the entry and the key). Semantic checks are :func:`check`'s."""
     p = _Problems(where)
@@ -319,7 +322,7 @@ def build_rate_table(data, where: str = "rate table") -> RateTable:
         prices = _prices(r.get("price"), classes, what, p) if "price" in r else {}
         if "price" not in r:
             p.add(f"{what}.price is required (one amount, or one per rate class)")
-        if None in (service, resource, unit, start):
+        if service is None or resource is None or unit is None or start is None:
             continue
         rates.append(Rate(service, resource, unit, prices, start, end,
                           _selectors(r, SELECTORS, what, p), line=i))

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import MoneyError, money, to_str
@@ -136,7 +137,8 @@ class Fund:
             (self.valid_to is None or day <= self.valid_to)
 
 
-RECORDS = {"pis": Pi, "projects": Project, "funds": Fund}
+Record = Pi | Project | Fund
+RECORDS: dict[str, type[Record]] = {"pis": Pi, "projects": Project, "funds": Fund}
 KEYS = {"pis": "email", "projects": "project_id", "funds": "code"}
 PARSERS: dict[str, dict[str, Callable[[str], object]]] = {
     "pis": {"email": _email, "name": _text(300), "department": _text(300), "billing_contacts": _emails},
@@ -154,7 +156,7 @@ def columns(kind: str) -> tuple[str, ...]:
     return tuple(f.name for f in fields(RECORDS[kind]))
 
 
-def parse_values(kind: str, values: Mapping[str, str | None], *, partial: bool = False) -> dict:
+def parse_values(kind: str, values: Mapping[str, object], *, partial: bool = False) -> dict[str, Any]:
     """Text values -> typed values. Empty text means "none" (clears on an edit).
     Raises InvalidInput naming every bad field."""
     parsers = PARSERS[kind]
@@ -162,7 +164,8 @@ def parse_values(kind: str, values: Mapping[str, str | None], *, partial: bool =
     if unknown:
         raise InvalidInput(f"unknown {NOUN[kind]} field(s) {', '.join(unknown)}; "
                            f"expected {', '.join(parsers)}")
-    out, problems = {}, []
+    out: dict[str, Any] = {}  # each value of the type its field's parser gives
+    problems: list[str] = []
     for name, raw in values.items():
         text = (raw or "").strip() if isinstance(raw, str) or raw is None else raw
         if text == "" or text is None:
@@ -181,7 +184,7 @@ def parse_values(kind: str, values: Mapping[str, str | None], *, partial: bool =
     return out
 
 
-def build(kind: str, values: Mapping[str, str | None], base=None):
+def build(kind: str, values: Mapping[str, object], base: Record | None = None) -> Record:
     """A validated record from text values, applied over ``base`` when editing."""
     typed = parse_values(kind, values, partial=base is not None)
     if base is not None:
@@ -197,19 +200,19 @@ def build(kind: str, values: Mapping[str, str | None], base=None):
     return check(kind, record)
 
 
-def check(kind: str, r):
+def check(kind: str, r: Record) -> Record:
     """Cross-field rules; returns the record (with a default budget basis)."""
     name = f"{NOUN[kind]} {getattr(r, KEYS[kind])}"
-    if kind == "projects":
+    if kind == "projects" and isinstance(r, Project):
         if r.status is None:
             r = replace(r, status="active")
         if r.pi_email is None:
             raise InvalidInput(f"{name}: pi_email is required: every project has a PI")
         if r.start_date and r.end_date and r.end_date < r.start_date:
             raise InvalidInput(f"{name}: end_date {r.end_date} is before start_date {r.start_date}")
-    if kind == "funds" and r.valid_from and r.valid_to and r.valid_to < r.valid_from:
+    if kind == "funds" and isinstance(r, Fund) and r.valid_from and r.valid_to and r.valid_to < r.valid_from:
         raise InvalidInput(f"{name}: valid_to {r.valid_to} is before valid_from {r.valid_from}")
-    if kind in ("projects", "funds"):
+    if kind in ("projects", "funds") and isinstance(r, Project | Fund):
         if r.budget is None and r.budget_per is not None:
             raise InvalidInput(f"{name}: budget_per {r.budget_per!r} is given without a budget")
         if r.budget is not None and r.budget_per is None:
@@ -217,9 +220,9 @@ def check(kind: str, r):
     return r
 
 
-def as_text(kind: str, r) -> dict[str, str]:
+def as_text(kind: str, r: Record) -> dict[str, str]:
     """A record as CSV cells (the inverse of :func:`build`)."""
-    out = {}
+    out: dict[str, str] = {}
     for name in columns(kind):
         v = getattr(r, name)
         if v is None:
@@ -250,7 +253,7 @@ class RegistrySnapshot:
         """(PI, fund, date-independent flag codes) for one attribution."""
         if not self.active:
             return pi, fund, []
-        codes = []
+        codes: list[str] = []
         known = self.projects.get(project) if project else None
         if known is not None:
             pi = pi or known[0]

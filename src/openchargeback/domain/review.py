@@ -11,8 +11,10 @@ stable identifiers: ``missing_pi``, ``missing_project``, ``missing_fund_org``,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import money, to_str
@@ -34,7 +36,7 @@ class FlagPattern:
     pattern: str
     reason: str = ""
 
-    def compiled(self) -> re.Pattern:
+    def compiled(self) -> re.Pattern[str]:
         return re.compile(self.pattern, re.IGNORECASE)
 
 
@@ -46,10 +48,10 @@ class ReviewRules:
     large_credit: Decimal | None = None  # a negative charge whose size is above this
     growth_percent: Decimal | None = None  # a project's period total grew by more than this
     growth_amount: Decimal | None = None  # ... and by more than this amount
-    _compiled: tuple = field(default=(), compare=False, repr=False)
+    _compiled: tuple[object, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> ReviewRules:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ReviewRules:
         """Validate rules given as plain data (YAML, JSON, a web form)."""
         data = dict(data or {})
         unknown = set(data) - {"fund_org_patterns", "flag_patterns", "max_charge", "large_credit",
@@ -72,7 +74,7 @@ class ReviewRules:
                                    f"{', '.join(PATTERN_FIELDS)} or tag:<key>")
             _check_regex(fp.pattern, f"flag_patterns[{i}].pattern")
             patterns.append(fp)
-        amounts = {}
+        amounts: dict[str, Decimal] = {}
         for key in ("max_charge", "large_credit", "growth_percent", "growth_amount"):
             value = data.get(key)
             if value is not None:
@@ -82,10 +84,12 @@ class ReviewRules:
                     raise InvalidInput(f"review rules: {key} {value!r} is not a number") from None
                 if amounts[key] < 0:
                     raise InvalidInput(f"review rules: {key} must not be negative")
-        return cls(fund, tuple(patterns), **amounts)
+        return cls(fund, tuple(patterns), max_charge=amounts.get("max_charge"),
+                   large_credit=amounts.get("large_credit"), growth_percent=amounts.get("growth_percent"),
+                   growth_amount=amounts.get("growth_amount"))
 
-    def as_dict(self) -> dict:
-        out: dict = {"fund_org_patterns": list(self.fund_org_patterns),
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"fund_org_patterns": list(self.fund_org_patterns),
                      "flag_patterns": [{"name": p.name, "field": p.field, "pattern": p.pattern,
                                         "reason": p.reason} for p in self.flag_patterns]}
         for key in ("max_charge", "large_credit", "growth_percent", "growth_amount"):
@@ -94,7 +98,7 @@ class ReviewRules:
                 out[key] = to_str(value)
         return out
 
-    def compiled(self) -> tuple[list[re.Pattern], list[tuple[FlagPattern, re.Pattern]]]:
+    def compiled(self) -> tuple[list[re.Pattern[str]], list[tuple[FlagPattern, re.Pattern[str]]]]:
         fund = [re.compile(rf"(?:{p})\Z", re.IGNORECASE) for p in self.fund_org_patterns]
         return fund, [(p, p.compiled()) for p in self.flag_patterns]
 
@@ -118,7 +122,7 @@ class ChargeFacts:
     resource_name: str | None = None
     sku: str | None = None
     description: str | None = None
-    tags: dict | None = None
+    tags: Mapping[str, object] | None = None
 
 
 class Evaluator:
@@ -169,7 +173,7 @@ class Evaluator:
         return True
 
 
-def _values(field: str, f: ChargeFacts):
+def _values(field: str, f: ChargeFacts) -> tuple[object, ...]:
     if field == "service":
         return (f.service,)
     if field == "resource_id":
@@ -186,7 +190,7 @@ def _values(field: str, f: ChargeFacts):
     return (tags.get(field[4:].strip().lower()),)
 
 
-def join_flags(flags) -> str | None:
+def join_flags(flags: Iterable[str]) -> str | None:
     """Stored form: codes in a stable order, comma-separated; None when there are none."""
     unique = sorted(set(flags), key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
     return ",".join(unique) or None

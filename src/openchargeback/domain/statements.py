@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from openchargeback.domain.money import ZERO, round_minor
 
@@ -33,6 +34,10 @@ KINDS = ("usage", "purchase", "tax", "adjustment", "credit")  # order of lines o
 KIND_LABELS = {"usage": "", "purchase": "purchase", "tax": "tax", "adjustment": "adjustment",
                "credit": "credit"}
 HUNDRED = Decimal(100)
+
+# A statement line, a query row or a document's content: JSON-ready mappings whose
+# values are of several types (text, decimals, dates, nested lists), keyed by name.
+Doc = dict[str, Any]
 
 
 def minor_digits(currency: str) -> int:
@@ -49,7 +54,7 @@ class StatementKey:
     currency: str
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[str, bool, str, str]:
         return ((self.pi_email or "~").lower(), self.kind != "pi", self.project_id or "", self.currency)
 
 
@@ -58,13 +63,13 @@ class Draft:
     """A statement before it is numbered: its content (JSON-ready), totals and detail."""
 
     key: StatementKey
-    data: dict
+    data: Doc
     list_total: Decimal
     discount_total: Decimal
     due_total: Decimal
     charge_count: int
     line_count: int
-    detail_rows: list[list] | None = None  # every detail line, when the document shows part
+    detail_rows: list[list[Any]] | None = None  # every detail line, when the document shows part
     projects: list[StatementKey] = field(default_factory=list)  # a summary's project statements
 
 
@@ -91,8 +96,9 @@ def _add_quantity(a: Decimal | None, b: Decimal | None, first: bool) -> Decimal 
     return None if a is None or b is None else a + b
 
 
-def _line(fund, source_name, basis, service, kind, unit, quantity, list_r, due_r, rows, share=None,
-          origin="charges") -> dict:
+def _line(fund: str | None, source_name: str | None, basis: str | None, service: str | None, kind: str,
+          unit: str | None, quantity: Decimal | None, list_r: Decimal, due_r: Decimal, rows: int,
+          share: Decimal | None = None, origin: str = "charges") -> Doc:
     discount = list_r - due_r
     plain = kind != "credit" and origin == "charges"
     return {
@@ -106,13 +112,13 @@ def _line(fund, source_name, basis, service, kind, unit, quantity, list_r, due_r
     }
 
 
-def _line_order(line: dict) -> tuple:
+def _line_order(line: Doc) -> tuple[str, bool, str, str, int, str]:
     return (line["fund"] or "", line["origin"] != "charges", line["source"] or "", line["service"],
             KINDS.index(line["kind"]) if line["kind"] in KINDS else 9, line["unit"] or "")
 
 
-def _fund_blocks(lines: list[dict]) -> list[dict]:
-    blocks: dict = {}
+def _fund_blocks(lines: list[Doc]) -> list[Doc]:
+    blocks: dict[str | None, list[Doc]] = {}
     for ln in lines:
         blocks.setdefault(ln["fund"], []).append(ln)
     out = []
@@ -122,39 +128,39 @@ def _fund_blocks(lines: list[dict]) -> list[dict]:
     return out
 
 
-def _sums(lines: Iterable[dict]) -> dict:
-    lines = list(lines)
+def _sums(rows: Iterable[Doc]) -> Doc:
+    lines = list(rows)
     due = sum((Decimal(x["due"]) for x in lines), ZERO)
     lst = sum((Decimal(x["list"]) for x in lines), ZERO)
     return {"list": _amount(lst), "discount": _amount(lst - due), "due": _amount(due),
             "discount_percent": _percent(lst - due, lst)}
 
 
-def _cost_basis(lines: list[dict]) -> list[dict]:
+def _cost_basis(lines: list[Doc]) -> list[Doc]:
     seen = {(x["source"], x["cost_basis"]) for x in lines if x["cost_basis"]}
     return [{"source": s, "basis": b} for s, b in sorted(seen)]
 
 
-def _key_of(r: dict) -> StatementKey:
+def _key_of(r: Doc) -> StatementKey:
     return StatementKey("project", r["pi_email"], r["project_id"], r["currency"])
 
 
-def project_drafts(service_rows: list[dict], detail_rows: list[dict], detail_limit: int) -> list[Draft]:
+def project_drafts(service_rows: list[Doc], detail_rows: list[Doc], detail_limit: int) -> list[Draft]:
     """One draft per (PI, project, currency). ``service_rows`` are the statement lines (see
     :mod:`openchargeback.services.statements.lines`): exact or already rounded amounts per
     (fund, source, service, kind, unit, share); ``detail_rows`` the same charges at
     resource grain."""
-    groups: dict[StatementKey, list[dict]] = {}
+    groups: dict[StatementKey, list[Doc]] = {}
     for r in service_rows:
         groups.setdefault(_key_of(r), []).append(r)
-    details: dict[StatementKey, list[dict]] = {}
+    details: dict[StatementKey, list[Doc]] = {}
     for r in detail_rows:
         details.setdefault(_key_of(r), []).append(r)
     return [_project_draft(k, groups[k], details.get(k, []), detail_limit)
             for k in sorted(groups, key=lambda k: k.sort_key)]
 
 
-def _project_draft(key: StatementKey, rows: list[dict], detail_rows: list[dict], detail_limit: int) -> Draft:
+def _project_draft(key: StatementKey, rows: list[Doc], detail_rows: list[Doc], detail_limit: int) -> Draft:
     digits = minor_digits(key.currency)
     lines = []
     for r in rows:
@@ -179,7 +185,8 @@ def _project_draft(key: StatementKey, rows: list[dict], detail_rows: list[dict],
                  sum(r["rows"] for r in detail_rows), len(detail_rows), csv_rows)
 
 
-def _detail(rows: list[dict], total_due: Decimal, digits: int, limit: int) -> tuple[dict, list[list] | None]:
+def _detail(rows: list[Doc], total_due: Decimal, digits: int,
+            limit: int) -> tuple[Doc, list[list[Any]] | None]:
     """The detail by resource; ``total_due`` is the statement's total of charges (its lines
     other than adjustments), which the detail adds up to."""
     items = []
@@ -225,12 +232,12 @@ DETAIL_CSV_HEADER = ["fund_org", "source", "service", "kind", "resource_id", "re
 def pi_summaries(drafts: list[Draft]) -> list[Draft]:
     """One summary per (PI, currency) over that PI's project statements: the sum of their
     rounded lines, line by line."""
-    by_pi: dict[tuple, list[Draft]] = {}
+    by_pi: dict[tuple[str | None, str], list[Draft]] = {}
     for d in drafts:
         by_pi.setdefault((d.key.pi_email, d.key.currency), []).append(d)
     out = []
     for (pi, currency), items in sorted(by_pi.items(), key=lambda kv: ((kv[0][0] or "~").lower(), kv[0][1])):
-        merged: dict[tuple, dict] = {}
+        merged: dict[tuple[Any, ...], Doc] = {}
         for d in items:
             for ln in d.data["lines"]:
                 k = (ln["fund"], ln["source"], ln["cost_basis"], ln["service"], ln["kind"], ln["unit"],
@@ -266,7 +273,7 @@ def pi_summaries(drafts: list[Draft]) -> list[Draft]:
     return out
 
 
-def content_hash(data: dict, *extra: str) -> str:
+def content_hash(data: Doc, *extra: str) -> str:
     """SHA-256 of a statement's content and of what it is rendered with (templates,
     branding): equal hashes mean an identical document."""
     h = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode())
