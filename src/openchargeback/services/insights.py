@@ -9,6 +9,7 @@ from decimal import Decimal
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.ingest.history import ImportSummary, _summary
 from openchargeback.storage import aggregates as agg
@@ -198,9 +199,7 @@ def periods_overview(ctx: Context) -> list[PeriodOverview]:
 def period_top(ctx: Context, period: str, by: str = "pi", limit: int = 10):
     refresh(ctx)
     with ctx.read() as conn:
-        row = periods_repo.get(conn, Period.parse(period).name)
-        if row is None:
-            raise NotFound(f"period {period} does not exist")
+        row = lookup.period(conn, period)
         currency, _ = _currency(ctx, conn, [row.id])
         return currency, tuple((i[by], Costs.of(i)) for i in agg.grouped(
             conn, period_ids=[row.id], by=(by,), filters={"currency": currency, "review": agg.BILLABLE},

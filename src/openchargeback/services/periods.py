@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
+from openchargeback.domain.errors import Conflict, InvalidInput
 from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus, transition
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import periods as repo
 from openchargeback.storage import review as review_repo
@@ -60,10 +60,7 @@ def list_periods(ctx: Context) -> list[PeriodInfo]:
 def get_period(ctx: Context, name: str) -> PeriodInfo:
     period = Period.parse(name)
     with ctx.read() as conn:
-        row = repo.get(conn, period.name)
-        if row is None:
-            raise NotFound(f"period {period.name} does not exist yet (it is created by its first import "
-                           f"or by `openchargeback periods open {period.name}`)")
+        row = lookup.period(conn, period)
         return _info(conn, row)
 
 
@@ -83,9 +80,7 @@ def change_status(ctx: Context, name: str, action: str, reason: str | None = Non
     period = Period.parse(name)
     reason = reason.strip() if reason else None
     with ctx.write() as conn:
-        row = repo.get(conn, period.name)
-        if row is None:
-            raise NotFound(f"period {period.name} does not exist")
+        row = lookup.period(conn, period)
         target = transition(period.name, PeriodStatus(row.status), action, reason)
         if action == "close":
             count, total = review_repo.stakes(conn, review_repo.ReviewFilter(row.id, status="pending"))

@@ -20,6 +20,13 @@ def get_by_id(conn: Connection, source_id: int):
     return conn.execute(select(sources).where(sources.c.id == source_id)).first()
 
 
+def edit(conn: Connection, source_id: int, values: dict) -> None:
+    """Edit a database-declared source (only the editable columns)."""
+    values = {k: v for k, v in values.items() if k in FIELDS}
+    if values:
+        conn.execute(update(sources).where(sources.c.id == source_id).values(**values))
+
+
 def list_all(conn: Connection):
     return conn.execute(select(sources).order_by(sources.c.name)).all()
 

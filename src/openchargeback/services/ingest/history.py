@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from openchargeback.domain.errors import NotFound
 from openchargeback.domain.money import to_str
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import imports as repo
-from openchargeback.storage import sources as sources_repo
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,7 @@ def list_imports(ctx: Context, *, source: str | None = None, period: str | None 
     with ctx.read() as conn:
         source_id = None
         if source:
-            src = sources_repo.get(conn, source)
-            if src is None:
-                raise NotFound(f"unknown source {source!r}")
-            source_id = src.id
+            source_id = lookup.source(conn, source).id
         return [_summary(r) for r in repo.list_recent(conn, source_id=source_id, period=period,
                                                        limit=limit)]
 

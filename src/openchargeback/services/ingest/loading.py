@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from openchargeback.domain.attribution import FIELDS, TagMapping
-from openchargeback.domain.errors import FileRefused, InvalidInput, NotFound
+from openchargeback.domain.errors import FileRefused, InvalidInput
 from openchargeback.domain.money import from_picos, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import Evaluator
@@ -23,6 +23,7 @@ from openchargeback.focus.batch import Batch, Coded
 from openchargeback.focus.columns import MONEY_COLUMNS
 from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.ingest.flagging import AttributionRules, RowFlagger
 from openchargeback.services.registry import budgets
@@ -32,7 +33,6 @@ from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import review as review_repo
-from openchargeback.storage import sources as sources_repo
 from openchargeback.storage.tables import charges as charges_table
 
 SHOWN_PROBLEMS = 20
@@ -89,11 +89,7 @@ def ingest(ctx: Context, path: str | Path, source: str, period: str | None = Non
            progress: Progress | None = None) -> IngestResult:
     expect = Period.parse(period) if period else None
     with ctx.read() as conn:
-        src = sources_repo.get(conn, source)
-        if src is None:
-            known = ", ".join(r.name for r in sources_repo.list_all(conn)) or "none yet"
-            raise NotFound(f"unknown source {source!r} (known: {known}); declare it under "
-                           f"`sources:` in the config or run `openchargeback sources add`")
+        src = lookup.source(conn, source)
         if expect and not dry_run:
             row = periods_repo.get(conn, expect.name)
             if row is not None:

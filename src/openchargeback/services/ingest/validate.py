@@ -79,7 +79,7 @@ def _mapping(settings: Settings, source: str | None) -> TagMapping:
         found = [s for s in settings.source_dicts() if s["name"].lower() == source.lower()]
         if not found:
             known = ", ".join(s["name"] for s in settings.source_dicts()) or "none in the configuration"
-            raise NotFound(f"unknown source {source!r} (configured: {known})")
+            raise NotFound(f"unknown source {source!r} (known: {known})")
         override = found[0]["tag_mapping"]
     return TagMapping.build(settings.mapping(), override)
 

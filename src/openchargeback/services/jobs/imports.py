@@ -25,7 +25,7 @@ from pathlib import Path
 
 from openchargeback.domain.errors import FileRefused, InvalidInput, NotFound, OpenChargebackError
 from openchargeback.domain.periods import Period
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.insights import refresh
@@ -156,9 +156,11 @@ def start_import(ctx: Context, runner: Runner, path: Path, source: str, period: 
     """Record a job for an uploaded file and queue it; returns the job id."""
     period = Period.parse(period).name if period else None
     with ctx.read() as conn:
-        if sources_repo.get(conn, source or "") is None:
+        try:
+            lookup.source(conn, source or "")
+        except NotFound:
             shutil.rmtree(path.parent, ignore_errors=True)
-            raise InvalidInput(f"unknown source {source!r}: choose one of the configured sources")
+            raise
     params = {"source": source.lower(), "period": period, "replace": replace,
               "skip_invalid": skip_invalid}
     with ctx.write() as conn:

@@ -30,7 +30,7 @@ from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import journal as rendering
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.journal import data
 from openchargeback.services.registry.allocation import allocate_in
@@ -128,9 +128,7 @@ def export_journal(ctx: Context, period: str, fmt: str, output: str | Path | Non
         env = rendering.template_env(cfg.template_dir)
         template, ext = rendering.find_template(env, fmt)
     with ctx.write() as conn:
-        prow = periods_repo.get(conn, name)
-        if prow is None:
-            raise NotFound(f"period {name} does not exist (nothing was imported into it)")
+        prow = lookup.period(conn, name)
         repo.lock_period(conn, prow.id)
         prow = periods_repo.get(conn, name)  # as it is now that it is held
         status = PeriodStatus(prow.status)
@@ -300,11 +298,7 @@ def list_exports(ctx: Context, period: str | None = None) -> tuple[ExportInfo, .
     with ctx.read() as conn:
         period_id = None
         if period:
-            name = Period.parse(period).name
-            prow = periods_repo.get(conn, name)
-            if prow is None:
-                raise NotFound(f"period {name} does not exist")
-            period_id = prow.id
+            period_id = lookup.period(conn, period).id
         return tuple(_info(r) for r in repo.listing(conn, period_id))
 
 

@@ -14,12 +14,11 @@ from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.money import MoneyError, money, round_minor, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.registry import EMAIL
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import allocation as alloc_repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
-from openchargeback.storage import sources as sources_repo
 
 MINOR_DIGITS = 2
 
@@ -100,10 +99,7 @@ def add_adjustment(ctx: Context, period: str, amount: Decimal | str, reason: str
                                    f"not during period {p}")
         source_id = None
         if source:
-            src = sources_repo.get(conn, source)
-            if src is None:
-                raise NotFound(f"unknown source {source!r}")
-            source_id = src.id
+            source_id = lookup.source(conn, source).id
         aid = alloc_repo.add_adjustment(conn, {
             "period_id": row.id, "pi_email": pi_email, "project_id": project_id, "fund_org": fund_org,
             "source_id": source_id, "currency": currency, "amount": value, "reason": reason},

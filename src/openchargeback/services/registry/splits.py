@@ -18,11 +18,10 @@ from openchargeback.domain.allocation import Split, carve, check_range, check_sh
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as repo
-from openchargeback.storage import sources as sources_repo
 
 
 @dataclass(frozen=True)
@@ -150,8 +149,7 @@ def _scopes(conn, sources: tuple[str, ...], services: tuple[str, ...]) -> list[t
     if sources:
         out = []
         for name in dict.fromkeys(s.strip().lower() for s in sources):
-            if sources_repo.get(conn, name) is None:
-                raise NotFound(f"unknown source {name!r}")
+            lookup.source(conn, name)
             out.append(("source", name))
         return out
     if services:

@@ -24,10 +24,9 @@ from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.rendering.email import Attachment, build_message
 from openchargeback.rendering.statements import email_context
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.render import renderer_for
-from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
 from openchargeback.storage import statement_store as store
 
@@ -96,9 +95,7 @@ def send_period(ctx: Context, period: str, *, resend: bool = False, pi: str | No
     sender = sender or make_sender(ctx.settings)
     now = ctx.clock()
     with ctx.write() as conn:
-        prow = periods_repo.get(conn, name)
-        if prow is None:
-            raise NotFound(f"period {name} does not exist")
+        prow = lookup.period(conn, name)
         rows = store.current(conn, prow.id, pi=pi, project=project)
         if not rows:
             raise NotFound(f"period {name} has no statements{_filter_text(pi, project)}; "
@@ -160,9 +157,7 @@ def failed_messages(ctx: Context, period: str) -> list[int]:
     """Failed (or never finished) messages of the period not resent successfully since."""
     name = Period.parse(period).name
     with ctx.read() as conn:
-        prow = periods_repo.get(conn, name)
-        if prow is None:
-            raise NotFound(f"period {name} does not exist")
+        prow = lookup.period(conn, name)
         everything = store.messages(conn, prow.id)
         rows = [m for m in everything if m.status != "sent"]
         retried = {m.resend_of_id for m in everything if m.resend_of_id}

@@ -30,11 +30,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from openchargeback.domain import statements as dom
-from openchargeback.domain.errors import Conflict, NotFound
+from openchargeback.domain.errors import Conflict
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import statements as rendering
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.lines import statement_rows
 from openchargeback.services.statements.render import render_pdfs, renderer_for
@@ -119,9 +119,7 @@ def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None
     cfg = ctx.settings.statements
     renderer = renderer_for(ctx.settings)
     with ctx.read() as conn:
-        prow = periods_repo.get(conn, name)
-        if prow is None:
-            raise NotFound(f"period {name} does not exist (nothing was imported into it)")
+        prow = lookup.period(conn, name)
         status = PeriodStatus(prow.status)
         if not dry_run and status == PeriodStatus.OPEN:
             raise Conflict(f"period {name} is open; close it (`openchargeback periods close {name}`) "

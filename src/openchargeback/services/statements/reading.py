@@ -10,10 +10,9 @@ from decimal import Decimal
 
 from openchargeback.domain.errors import NotFound
 from openchargeback.domain.money import to_str
-from openchargeback.domain.periods import Period
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.render import context_for, renderer_for
-from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import statement_store as store
 
 
@@ -89,11 +88,7 @@ def _row(r) -> StatementRow:
 
 
 def _period_id(conn, period: str) -> int:
-    name = Period.parse(period).name
-    prow = periods_repo.get(conn, name)
-    if prow is None:
-        raise NotFound(f"period {name} does not exist")
-    return prow.id
+    return int(lookup.period(conn, period).id)
 
 
 def list_statements(ctx: Context, period: str, *, pi: str | None = None, project: str | None = None,

@@ -30,26 +30,26 @@ def source_new(request: Request, s: SourceAdmin):
 def source_create(request: Request, s: SourceAdmin, name: Text, display_name: Text = "",
                   file_pattern: Text = "", cost_basis: Text = "billed", gl_fund_org: Text = "",
                   gl_account: Text = ""):
-    info = admin.create_source(ctx_for(request, s), name, display_name=blank(display_name),
-                               file_pattern=blank(file_pattern), cost_basis=cost_basis,
-                               gl_fund_org=blank(gl_fund_org), gl_account=blank(gl_account),
-                               ip=ip(request))
+    info = sources.add_source(ctx_for(request, s), name, display_name=blank(display_name),
+                              file_pattern=blank(file_pattern), cost_basis=cost_basis,
+                              gl_fund_org=blank(gl_fund_org), gl_account=blank(gl_account),
+                              ip=ip(request))
     return see_other(f"/sources?msg=source-added#src-{info.name}")
 
 
 @router.get("/sources/{name}/edit")
 def source_edit(request: Request, s: SourceAdmin, name: str):
     return render(request, "source_form.html",
-                  {"src": admin.get_source(ctx_for(request, s), name)})
+                  {"src": sources.get_source(ctx_for(request, s), name)})
 
 
 @router.post("/sources/{name}")
 def source_save(request: Request, s: SourceAdmin, name: str, display_name: Text = "",
                 file_pattern: Text = "", cost_basis: Text = "billed", gl_fund_org: Text = "",
                 gl_account: Text = ""):
-    admin.edit_source(ctx_for(request, s), name, display_name=display_name,
-                      file_pattern=file_pattern, cost_basis=cost_basis, gl_fund_org=gl_fund_org,
-                      gl_account=gl_account, ip=ip(request))
+    sources.edit_source(ctx_for(request, s), name, display_name=display_name,
+                        file_pattern=file_pattern, cost_basis=cost_basis, gl_fund_org=gl_fund_org,
+                        gl_account=gl_account, ip=ip(request))
     return see_other("/sources?msg=source-saved")
 
 

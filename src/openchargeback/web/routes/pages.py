@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 
 from openchargeback.domain.errors import NotFound
-from openchargeback.services import admin, insights, periods
+from openchargeback.services import insights, periods
 from openchargeback.services.ingest import history as imports
 from openchargeback.services.review import workflow as review
 from openchargeback.web import charts
@@ -61,8 +61,8 @@ def period_action(request: Request, s: PeriodAdmin, name: str, action: str,
     if action not in ("close", "finalize", "reopen"):
         raise NotFound(f"unknown period action {action!r}")
     try:
-        admin.change_period(ctx_for(request, s), name, action, reason or None,
-                            force=action == "close" and force == "1", ip=ip(request))
+        periods.change_status(ctx_for(request, s), name, action, reason or None,
+                              force=action == "close" and force == "1", ip=ip(request))
     except periods.PendingReview as exc:  # show the count, the queue and "close anyway"
         return _period_page(request, s, name, refusal=exc, status=409)
     done = {"close": "closed", "finalize": "finalized", "reopen": "reopened"}[action]
