@@ -7,11 +7,11 @@ when the password changes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from functools import cache
+from typing import TYPE_CHECKING
 
 from openchargeback.config import EXAMPLE_PASSWORD_HASHES
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
@@ -20,11 +20,26 @@ from openchargeback.services import audit
 from openchargeback.services.context import Context
 from openchargeback.storage import users as repo
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 MIN_PASSWORD = 10
-_hasher = PasswordHasher()
-_NAME_OK = __import__("re").compile(r"^[a-z0-9_.@-]{1,64}$")
-# Verified against when the user is unknown, so that a miss costs as long as a hit.
-_DUMMY_HASH = _hasher.hash("not a password of anybody")
+_NAME_OK = re.compile(r"^[a-z0-9_.@-]{1,64}$")
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    """argon2 is loaded on first use, not by every command that imports this module."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so that a miss costs as long as a hit.
+    Made on the first verification (of a hit or a miss alike), not at import time."""
+    return _hasher().hash("not a password of anybody")
 
 
 @dataclass(frozen=True)
@@ -52,7 +67,7 @@ def _info(row, sessions: int = 0) -> UserInfo:
 
 def hash_password(password: str) -> str:
     check_password(password)
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password(password: str) -> None:
@@ -62,8 +77,11 @@ def check_password(password: str) -> None:
 
 
 def verify(password_hash: str | None, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    dummy = _dummy_hash()  # before the branch: the first hit pays for it as the first miss does
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher().verify(password_hash or dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

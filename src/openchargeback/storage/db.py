@@ -3,6 +3,10 @@
 SQLite runs in WAL mode with a busy timeout so that the CLI and the web server can
 work on one file at once; a writing unit of work takes the write lock up front
 (``BEGIN IMMEDIATE``) so that two writers queue instead of failing half-way.
+
+Alembic is imported only to migrate or to look at an unknown revision: opening a
+database already at ``HEAD_REVISION`` reads its ``alembic_version`` row and goes on, so
+that a CLI command does not pay for loading the migration machinery.
 """
 
 from __future__ import annotations
@@ -10,18 +14,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from openchargeback.domain.errors import ConfigError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+# The newest migration's revision; a test checks it against the migration scripts.
+HEAD_REVISION = "0008_attribution_text"
 
 
 def make_engine(url: str) -> Engine:
@@ -49,7 +56,7 @@ def masked_url(url: str, mask: str = "********") -> str:
 
 def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA page_size=16384")  # takes effect on a new database only
@@ -61,11 +68,13 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def on_begin(conn):
+    def on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
 
 def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # configparser interpolates '%': escape it (URL-encoded options and passwords carry it)
@@ -76,16 +85,25 @@ def alembic_config(engine: Engine, connection: Connection | None = None) -> Conf
 
 
 def head_revision(engine: Engine) -> str:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    if head is None:
+        raise ConfigError(f"no migrations found in {MIGRATIONS}")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Migrate to the newest revision; returns (before, after)."""
+    from alembic import command
+
     before = current_revision(engine)
     with engine.begin() as conn:
         conn.info["write"] = True
@@ -96,6 +114,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 def ensure_schema(engine: Engine) -> None:
     """A new (empty) database is migrated on first use; an old one must be upgraded
     explicitly, so that nobody's data is migrated by surprise."""
+    if _stamped_revision(engine) == HEAD_REVISION:
+        return
     current = current_revision(engine)
     if current is None:
         if inspect(engine).get_table_names():
@@ -109,6 +129,17 @@ def ensure_schema(engine: Engine) -> None:
         raise ConfigError(
             f"database is at schema revision {current}, this version needs {head}: "
             f"back it up, then run `openchargeback db upgrade -c CONFIG`")
+
+
+def _stamped_revision(engine: Engine) -> str | None:
+    """The revision in ``alembic_version`` read with plain SQL (no alembic import);
+    None when there is no such table or not exactly one row."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    except SQLAlchemyError:
+        return None
+    return str(rows[0]) if len(rows) == 1 else None
 
 
 @contextmanager
