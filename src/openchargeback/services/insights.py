@@ -11,7 +11,8 @@ from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
-from openchargeback.services.ingest.history import ImportSummary, _summary
+from openchargeback.services.ingest.history import ImportSummary, summary_of
+from openchargeback.services.periods import period_names
 from openchargeback.storage import aggregates as agg
 from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo
@@ -106,11 +107,6 @@ def refresh(ctx: Context, period_ids: list[int] | None = None) -> None:
             rollups.rebuild(conn, pid, fp, ctx.clock())
 
 
-def period_names(ctx: Context) -> list[str]:
-    with ctx.read() as conn:
-        return [r.name for r in periods_repo.list_all(conn)]
-
-
 def default_period(ctx: Context) -> str | None:
     names = period_names(ctx)
     return names[0] if names else None
@@ -157,7 +153,7 @@ def dashboard(ctx: Context, period: str | None) -> Dashboard:
         names = tuple(ids)
         if period is None:
             period = names[0] if names else None
-        recent = tuple(_summary(r) for r in imports_repo.list_recent(conn, limit=6))
+        recent = tuple(summary_of(r) for r in imports_repo.list_recent(conn, limit=6))
         if period is None or period not in ids:
             return Dashboard(period, None, ctx.settings.currency, names, Costs(), 0, 0, Costs(),
                              (), (), (), recent, Trend((), ()))

@@ -52,6 +52,12 @@ def _info(conn, row) -> PeriodInfo:
     return PeriodInfo(row.name, row.status, row.starts_at, row.ends_at, history)
 
 
+def period_names(ctx: Context) -> list[str]:
+    """Every period's name, newest first (the period pickers)."""
+    with ctx.read() as conn:
+        return [r.name for r in repo.list_all(conn)]
+
+
 def list_periods(ctx: Context) -> list[PeriodInfo]:
     with ctx.read() as conn:
         return [PeriodInfo(r.name, r.status, r.starts_at, r.ends_at) for r in repo.list_all(conn)]

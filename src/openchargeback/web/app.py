@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from openchargeback.config import Settings
 from openchargeback.domain.errors import OpenChargebackError
 from openchargeback.domain.roles import NotAuthenticated
-from openchargeback.services import insights, users
+from openchargeback.services import periods, users
 from openchargeback.services.context import build_context
 from openchargeback.services.jobs import imports as jobs
 from openchargeback.web import security
@@ -108,14 +108,14 @@ def _error(request: Request, status: int, message: str):
 
 
 def _picker(ctx, s) -> tuple[tuple[str, ...], str | None]:
-    names = tuple(insights.period_names(ctx))
+    names = tuple(periods.period_names(ctx))
     current = s.period if s.period in names else (names[0] if names else None)
     return names, current
 
 
 def current_period(request: Request) -> str | None:
     s = request.state.session
-    names = insights.period_names(request.app.state.ctx)
+    names = periods.period_names(request.app.state.ctx)
     if s is not None and s.period in names:
         return s.period
     return names[0] if names else None

@@ -64,7 +64,7 @@ class ImportDetail:
                                         for i, p, n in self.replaced_by]}
 
 
-def _summary(r) -> ImportSummary:
+def summary_of(r) -> ImportSummary:
     return ImportSummary(r.id, r.source_name, r.filename, r.sha256, r.status,
                          tuple(p for p in r.periods.split(",") if p), r.row_count, r.skipped_count,
                          r.flagged_count, r.actor, r.finished_at, r.replaced_by_id)
@@ -76,7 +76,7 @@ def list_imports(ctx: Context, *, source: str | None = None, period: str | None 
         source_id = None
         if source:
             source_id = lookup.source(conn, source).id
-        return [_summary(r) for r in repo.list_recent(conn, source_id=source_id, period=period,
+        return [summary_of(r) for r in repo.list_recent(conn, source_id=source_id, period=period,
                                                        limit=limit)]
 
 
@@ -91,7 +91,7 @@ def get_import(ctx: Context, import_id: int) -> ImportDetail:
                          for p in repo.problems(conn, import_id))
         reps = repo.replacements(conn, import_id)
         return ImportDetail(
-            _summary(r), r.size_bytes, r.format, r.focus_version, r.requested_period,
+            summary_of(r), r.size_bytes, r.format, r.focus_version, r.requested_period,
             r.rounded_values, json.loads(r.columns), totals, problems,
             tuple((x.replaced_import_id, x.period, x.rows_removed) for x in reps if x.import_id == import_id),
             tuple((x.import_id, x.period, x.rows_removed) for x in reps if x.replaced_import_id == import_id))

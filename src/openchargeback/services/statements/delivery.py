@@ -28,7 +28,7 @@ from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.render import renderer_for
 from openchargeback.storage import registry as registry_repo
-from openchargeback.storage import statement_store as store
+from openchargeback.storage import statements as store
 
 Progress = Callable[[int, int], None]
 

@@ -38,9 +38,9 @@ from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.lines import statement_rows
 from openchargeback.services.statements.render import render_pdfs, renderer_for
+from openchargeback.storage import allocation as lines_repo
 from openchargeback.storage import periods as periods_repo
-from openchargeback.storage import statement_store as store
-from openchargeback.storage import statements as lines_repo
+from openchargeback.storage import statements as store
 
 Progress = Callable[[int, int], None]
 

@@ -22,8 +22,8 @@ from openchargeback.domain.statements import KINDS, minor_digits
 from openchargeback.services.registry.adjustments import load_adjustments
 from openchargeback.services.registry.allocation import build_lines
 from openchargeback.services.registry.splits import load_splits
+from openchargeback.storage import allocation as lines_repo
 from openchargeback.storage import registry as registry_repo
-from openchargeback.storage import statements as lines_repo
 
 HUNDRED = Decimal(100)
 

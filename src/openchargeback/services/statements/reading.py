@@ -13,7 +13,7 @@ from openchargeback.domain.money import to_str
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.render import context_for, renderer_for
-from openchargeback.storage import statement_store as store
+from openchargeback.storage import statements as store
 
 
 @dataclass(frozen=True)
