@@ -81,7 +81,7 @@ class AttributionMap:
         return Resolved((), None, f"{shown[0]} {shown[1] or '(empty)'}")
 
 
-def _entry(values, where: str, problems: list[str]) -> Entry:
+def _entry(values: object, where: str, problems: list[str]) -> Entry:
     if not isinstance(values, Mapping):
         problems.append(f"{where}: expected a mapping of {', '.join(FIELDS)}")
         return ()
@@ -135,7 +135,8 @@ def load_attribution(path: str | Path | None) -> AttributionMap:
     return AttributionMap(sections, name=p.name)
 
 
-def _store(sections, kind: str, key: str, values, where: str, problems: list[str]) -> None:
+def _store(sections: dict[str, dict[str, Entry]], kind: str, key: str, values: object, where: str,
+           problems: list[str]) -> None:
     if not key:
         problems.append(f"{where}: empty key")
         return

@@ -32,7 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from openchargeback.convert.attribution import SECTIONS, AttributionMap
+from openchargeback.convert.attribution import SECTIONS, AttributionMap, Entry
 from openchargeback.convert.expr import Expression
 from openchargeback.convert.focus_writer import COLUMNS, LineInfo, focus_time, quantity_text, tags_json
 from openchargeback.convert.usage import QUANTITY_PLACES, ConversionReport, Usage
@@ -78,7 +78,8 @@ class CsvMapping:
                             for k, v in (data.get("expressions") or {}).items()}
         self.tags = {str(k): str(v) for k, v in (data.get("tags") or {}).items()}
         attr = data.get("attribution")
-        self.attr_column = self.attr_kind = None
+        self.attr_column: str | None = None
+        self.attr_kind: str | None = None
         if attr:
             self.attr_column, self.attr_kind = str(attr.get("column")), str(attr.get("kind", "account"))
             if self.attr_kind not in SECTIONS:
@@ -220,8 +221,9 @@ def _mapped(m: CsvMapping, row: dict, per: Period, currency: str) -> dict:
 
 def _info(m: CsvMapping, row: dict, out: dict, amap: AttributionMap) -> LineInfo:
     tags = tuple((k, row[c].strip()) for k, c in m.tags.items() if row.get(c) and row[c].strip())
-    attribution, unmapped = (), None
-    if m.attr_column:
+    attribution: Entry = ()
+    unmapped: str | None = None
+    if m.attr_column and m.attr_kind:  # set together
         r = amap.resolve((m.attr_kind, (row.get(m.attr_column) or "").strip() or None))
         attribution, unmapped = r.entry, r.missing
     extra = {k: v for k, v in out.items() if v is not None}
@@ -234,6 +236,8 @@ def _info(m: CsvMapping, row: dict, out: dict, amap: AttributionMap) -> LineInfo
 
 def _usage_line(m: CsvMapping, row: dict, per: Period, info: LineInfo) -> UsageLine:
     pr = m.pricing
+    if pr is None:  # called only for a mapping with a pricing section
+        raise ValueError("the mapping has no pricing section")
     resource = _value(pr["resource"], row)
     if not resource:
         raise ValueError("no resource for pricing")

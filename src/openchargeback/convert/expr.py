@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import NoReturn
 
 from openchargeback.domain.errors import InvalidInput
 
@@ -26,7 +27,7 @@ Env = Mapping[str, object]
 Node = Callable[[Env], Decimal]
 
 
-def _number(value, name: str) -> Decimal:
+def _number(value: object, name: str) -> Decimal:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float):
@@ -63,11 +64,12 @@ class Expression:
         if self.pos != len(self.tokens):
             self._fail(f"unexpected {self.tokens[self.pos][1]!r}")
 
-    def _fail(self, what: str):
+    def _fail(self, what: str) -> NoReturn:
         raise InvalidInput(f"{self.where}: {self.text!r}: {what}")
 
     def _tokenize(self) -> list[tuple[str, str]]:
-        out, i, text = [], 0, self.text
+        out: list[tuple[str, str]] = []
+        i, text = 0, self.text
         while i < len(text):
             if text[i:].strip() == "":
                 break
@@ -75,7 +77,7 @@ class Expression:
             if not m:
                 self._fail(f"cannot read {text[i:].strip()[:10]!r} (allowed: numbers, column "
                            f"names, + - * / ( ), round min max abs)")
-            kind = m.lastgroup
+            kind = m.lastgroup or ""  # every alternative of _TOKEN is a named group
             out.append(("name" if kind == "quoted" else kind, m.group(kind)))
             i = m.end()
         if not out:
@@ -108,7 +110,7 @@ class Expression:
             self.pos += 1
             left, right = node, self._unary()
             if tok[1] == "/":
-                def div(env, a=left, b=right, expr=self):
+                def div(env: Env, a: Node = left, b: Node = right, expr: Expression = self) -> Decimal:
                     d = b(env)
                     if d == 0:
                         raise ValueError(f"{expr.text!r}: division by zero")
@@ -142,9 +144,11 @@ class Expression:
             if nxt == ("op", "("):
                 self._fail(f"unknown function {value!r} (functions: {', '.join(FUNCTIONS)})")
             self.names.add(value)
-            return lambda env, n=value: _number(env.get(n), n) if n in env else _missing(n)
+
+            def column(env: Env, n: str = value) -> Decimal:
+                return _number(env.get(n), n) if n in env else _missing(n)
+            return column
         self._fail(f"unexpected {value!r}")
-        raise AssertionError  # unreachable
 
     def _call(self, name: str) -> Node:
         fn, lo, hi = FUNCTIONS[name]
@@ -164,5 +168,5 @@ class Expression:
             return self.node(env)
 
 
-def _missing(name: str) -> Decimal:
+def _missing(name: str) -> NoReturn:
     raise ValueError(f"no column {name!r} in the row")

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 from openchargeback.domain.attribution import FIELDS
 from openchargeback.domain.money import to_str
-from openchargeback.domain.pricing import PricedLine
+from openchargeback.domain.pricing import PricedLine, UsageLine
 from openchargeback.domain.rates import RateTable
 
 COLUMNS = (
@@ -84,9 +84,16 @@ def tags_json(info: LineInfo, tag_keys: Mapping[str, str]) -> str | None:
     return json.dumps(tags, sort_keys=True, separators=(",", ":")) if tags else None
 
 
+def line_info(line: UsageLine) -> LineInfo:
+    """The :class:`LineInfo` a converter carries in ``line.ref``."""
+    info = line.ref
+    if not isinstance(info, LineInfo):
+        raise TypeError(f"usage line without its LineInfo: ref is {info!r}")
+    return info
+
+
 def focus_row(p: PricedLine, table: RateTable, tag_keys: Mapping[str, str]) -> dict[str, str | None]:
-    line, info = p.line, p.line.ref
-    assert isinstance(info, LineInfo)
+    line, info = p.line, line_info(p.line)
     service_name, category = table.service_names(line.service)
     unit = unit_name(p.rate.unit)
     qty = quantity_text(line.quantity)
@@ -130,11 +137,12 @@ class FocusWriter:
     """Streams rows to a CSV file or text stream."""
 
     def __init__(self, out: str | Path | IO[str]):
+        self._file: IO[str] | None = None
+        stream: IO[str]
         if isinstance(out, str | Path):
-            self._file = open(out, "w", newline="", encoding="utf-8")  # noqa: SIM115
-            stream = self._file
+            self._file = stream = open(out, "w", newline="", encoding="utf-8")  # noqa: SIM115
         else:
-            self._file, stream = None, out
+            stream = out
         self._w = csv.writer(stream, lineterminator="\n")
         self._w.writerow(COLUMNS)
         self.rows = 0
@@ -147,10 +155,10 @@ class FocusWriter:
         if self._file is not None:
             self._file.close()
 
-    def __enter__(self):
+    def __enter__(self) -> FocusWriter:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self.close()
         return False
 

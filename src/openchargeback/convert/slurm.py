@@ -29,7 +29,7 @@ from operator import itemgetter
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from openchargeback.convert.attribution import AttributionMap
-from openchargeback.convert.focus_writer import LineInfo
+from openchargeback.convert.focus_writer import LineInfo, line_info
 from openchargeback.convert.usage import ConversionReport, Usage, quantity
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.periods import Period
@@ -179,7 +179,8 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
     i_acct, i_user = col.get("Account"), col.get("User")
     i_part, i_qos = col.get("Partition"), col.get("QOS")
     i_name = col.get("JobName")
-    i_tres, i_cpus = col.get("AllocTRES"), col.get("AllocCPUS")
+    # AllocTRES, else (older sacct) AllocCPUS: the header check above made sure of one
+    i_alloc, cpus_only = (col["AllocTRES"], False) if "AllocTRES" in col else (col["AllocCPUS"], True)
     window = None
     if period is not None:
         window = (clock.month_start(period.year, period.month),
@@ -236,7 +237,7 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
                 e = min(now_s, window[1]) if window else now_s
             else:
                 e = clock_seconds(end_text)
-            tres_text = f[i_tres] if i_tres is not None else f"cpu={int(f[i_cpus] or 0)}"
+            tres_text = f"cpu={int(f[i_alloc] or 0)}" if cpus_only else f[i_alloc]
             if tres_text not in tres_cache:
                 tres_cache[tres_text] = parse_tres(tres_text)
         except (ValueError, KeyError, ArithmeticError) as exc:
@@ -271,8 +272,8 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
     if per_job:
         return pieces, report
     expanded: dict[tuple, dict] = {}  # (period, account, user, partition, QOS) -> {TRES: amount x s}
-    for (*key, tres_text), secs in groups.items():
-        acc = expanded.setdefault(tuple(key), {})
+    for (*group, tres_text), secs in groups.items():
+        acc = expanded.setdefault(tuple(group), {})
         for rk, amount in tres_cache[tres_text]:
             acc[rk] = acc.get(rk, 0) + amount * secs
     return expanded, report
@@ -314,7 +315,7 @@ def convert_slurm(lines: Iterable[str], source: str, *, amap: AttributionMap, pr
                              resource_id=jobid, resource_name=name or None,
                              start=_EPOCH + lo * _SEC, end=_EPOCH + hi * _SEC)
                 lines_out.append(_line(p, service, res, gpu_type, q, part, qos, account, r, info))
-        lines_out.sort(key=lambda u: (u.period, u.ref.charge_start, u.ref.resource_id,
+        lines_out.sort(key=lambda u: (u.period, line_info(u).charge_start, line_info(u).resource_id,
                                       u.resource, u.gpu_type or ""))
     else:
         merged: dict[tuple, dict] = {}
@@ -340,11 +341,12 @@ def convert_slurm(lines: Iterable[str], source: str, *, amap: AttributionMap, pr
                              resource_id=rid, resource_name=f"{account or '(no account)'} on {part}",
                              start=None, end=None)
                 lines_out.append(_line(p, service, res, gpu_type, q, part, qos, account, r, info))
-        lines_out.sort(key=lambda u: (u.period, u.project or "", u.account or "", u.ref.resource_id,
+        lines_out.sort(key=lambda u: (u.period, u.project or "", u.account or "", line_info(u).resource_id,
                                       u.resource, u.gpu_type or ""))
     for u in lines_out:
-        if u.ref.unmapped:
-            report.unmapped[u.ref.unmapped] = report.unmapped.get(u.ref.unmapped, 0) + 1
+        unmapped = line_info(u).unmapped
+        if unmapped:
+            report.unmapped[unmapped] = report.unmapped.get(unmapped, 0) + 1
     if not_priced:
         report.notes.append(f"resources not priced by the rate table (left out): "
                             f"{', '.join(sorted(not_priced))}")

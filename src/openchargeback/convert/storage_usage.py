@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from openchargeback.convert.attribution import AttributionMap
-from openchargeback.convert.focus_writer import LineInfo
+from openchargeback.convert.focus_writer import LineInfo, line_info
 from openchargeback.convert.usage import ConversionReport, Usage, quantity
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.periods import Period
@@ -152,5 +152,5 @@ def convert_storage(path: str | Path, *, table: RateTable, amap: AttributionMap,
         if None in ds and len(ds) > 1:
             report.notes.append(f"{per}: records with and without dates are mixed; undated ones "
                                 f"count as one more snapshot day")
-    lines.sort(key=lambda u: (u.period, u.project or "", u.ref.resource_id or "", u.tier or ""))
+    lines.sort(key=lambda u: (u.period, u.project or "", line_info(u).resource_id or "", u.tier or ""))
     return Usage(lines, report, inputs=(str(p),))

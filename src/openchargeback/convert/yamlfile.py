@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -26,7 +27,7 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
 
 
-def load_yaml(path: str | Path, what: str):
+def load_yaml(path: str | Path, what: str) -> Any:
     """Parsed YAML of a file, decimals exact; InvalidInput naming the file otherwise."""
     p = Path(path)
     if not p.is_file():

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import compress
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,6 +32,16 @@ from openchargeback.focus.values import (
     parse_money,
     parse_tags,
 )
+
+if TYPE_CHECKING:
+    from openchargeback.focus.reader import FocusFile
+
+# An Arrow array or chunked array: pyarrow ships no type information.
+ArrowColumn = Any
+# Row numbers or per-row indices into a list of distinct values.
+Index = npt.NDArray[np.int64]
+# The table's column of a canonical FOCUS name, None when the file lacks it.
+ColumnOf = Callable[[str], ArrowColumn | None]
 
 _NULL_TEXT = pa.array(["", "NULL", "null", "Null"], pa.string())
 _PLACEHOLDER_TEXT = pa.array(["", "NULL", "null", "Null", *sorted(C.PLACEHOLDER_NULLS)], pa.string())
@@ -68,13 +81,14 @@ class ReadStats:
 class Coded:
     """A column of few distinct values: the values once, and an index per row."""
 
-    values: list
-    index: np.ndarray
+    values: list[Any]  # of one type per column: detail tuples, (text, tags) pairs, datetimes
+    index: Index
 
-    def decode(self) -> list:
+    def decode(self) -> list[Any]:
         table = np.empty(len(self.values), dtype=object)
         table[:] = self.values
-        return table[self.index].tolist()
+        decoded: list[Any] = table[self.index].tolist()
+        return decoded
 
 
 @dataclass
@@ -98,7 +112,7 @@ class Batch:
         return Coded([Period.containing(d[0]).name for d in self.details.values], self.details.index)
 
 
-def _nullify(arr, placeholders: bool = False):
+def _nullify(arr: ArrowColumn, placeholders: bool = False) -> ArrowColumn:
     values = _PLACEHOLDER_TEXT if placeholders else _NULL_TEXT
     mask = pc.is_in(arr, value_set=values)
     if not pc.any(mask).as_py():
@@ -106,7 +120,7 @@ def _nullify(arr, placeholders: bool = False):
     return pc.if_else(mask, pa.scalar(None, pa.string()), arr)
 
 
-def _encode(arr) -> tuple[list, np.ndarray]:
+def _encode(arr: ArrowColumn) -> tuple[list[Any], Index]:
     """Distinct values and a per-row index (-1 for null)."""
     enc = pc.dictionary_encode(arr).combine_chunks()
     idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -116,24 +130,25 @@ def _encode(arr) -> tuple[list, np.ndarray]:
 class _Rows:
     """Bookkeeping of which rows of the table are still valid."""
 
-    def __init__(self, f, lines: list[int]):
+    def __init__(self, f: FocusFile, lines: list[int]):
         self.f = f
         self.lines = lines
         self.ok = np.ones(len(lines), dtype=bool)
 
-    def bad(self, rows, column: str | None, value: str | None, expected: str) -> None:
+    def bad(self, rows: int | list[int] | Index, column: str | None, value: str | None,
+            expected: str) -> None:
         header = self.f.mapped.get(column, column) if column else None
         for r in np.atleast_1d(rows).tolist():
             self.f.problems.append(Problem(self.lines[r], header, value, expected))
             self.ok[r] = False
 
 
-def normalise(f, table: pa.Table, lines: list[int]) -> Batch:
+def normalise(f: FocusFile, table: pa.Table, lines: list[int]) -> Batch:
     rows = _Rows(f, lines)
     n = table.num_rows
     table = _without_nul(f, rows, table)
 
-    def column(name: str):
+    def column(name: str) -> ArrowColumn | None:
         slot = f._slots.get(name)
         return None if slot is None else table.column(slot)
 
@@ -141,7 +156,8 @@ def normalise(f, table: pa.Table, lines: list[int]) -> Batch:
     d_index = details.index
     tags = _tags(rows, column("Tags"), n)
     charge_start, charge_end = _charge_periods(rows, column, details)
-    money, residuals = {}, {}
+    money: dict[str, list[int | None]] = {}
+    residuals: dict[str, list[Decimal | None]] = {}
     for name in C.MONEY_COLUMNS:
         money[name], residual = _money(rows, name, column(name), n)
         if residual:
@@ -150,12 +166,12 @@ def normalise(f, table: pa.Table, lines: list[int]) -> Batch:
     if missing_billed:
         rows.bad(missing_billed, "BilledCost", "", "an amount (BilledCost is mandatory)")
     decimals = {name: _decimal(rows, name, column(name), n) for name in C.DECIMAL_COLUMNS}
-    strings = {}
+    strings: dict[str, list[str | None]] = {}
     for name in C.ROW_STRING_COLUMNS:
         col = column(name)
         strings[name] = [None] * n if col is None else _nullify(col, True).to_pylist()
     extra = _extra(f, table, n)
-    kept = {}
+    kept: dict[str, list[str | None]] = {}
     for i, header in enumerate(f.headers):
         if header.strip().lower() in f.keep_columns:
             kept[header.strip().lower()] = _nullify(table.column(i)).to_pylist()
@@ -181,7 +197,7 @@ def normalise(f, table: pa.Table, lines: list[int]) -> Batch:
     return batch
 
 
-def _may_hold_nul(col) -> bool:
+def _may_hold_nul(col: ArrowColumn) -> bool:
     """Cheap test on the raw bytes: False means no value of ``col`` holds a NUL."""
     for chunk in col.chunks:
         buffers = chunk.buffers()
@@ -191,7 +207,7 @@ def _may_hold_nul(col) -> bool:
     return False
 
 
-def _without_nul(f, rows: _Rows, table: pa.Table) -> pa.Table:
+def _without_nul(f: FocusFile, rows: _Rows, table: pa.Table) -> pa.Table:
     """A NUL character is no billing text (and PostgreSQL cannot store it): each cell
     holding one is a problem of its row, and the character is taken out of the table."""
     for i in range(table.num_columns):
@@ -210,7 +226,7 @@ def _without_nul(f, rows: _Rows, table: pa.Table) -> pa.Table:
     return table
 
 
-def _details(f, rows: _Rows, column, n: int) -> Coded:
+def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Coded:
     present = [name for name in C.DETAIL_COLUMNS if name in f._slots]
     cols = [_nullify(column(name), name in C.PLACEHOLDER_NULL_COLUMNS) for name in present]
     raw_keys, raw_index = _encode(_join(cols))
@@ -218,7 +234,7 @@ def _details(f, rows: _Rows, column, n: int) -> Coded:
     if escaped:  # a value held the separator itself: join again with escapes
         raw_keys, raw_index = _encode(_join([_escape(c) for c in cols]))
     # Distinct raw keys may normalise to one detail ("Usage" and "usage").
-    keys: dict[tuple, int] = {}
+    keys: dict[tuple[Any, ...], int] = {}
     remap = np.empty(len(raw_keys), dtype=np.int64)
     for k, key in enumerate(raw_keys):
         parts = key.split(_SEP)
@@ -236,7 +252,7 @@ def _details(f, rows: _Rows, column, n: int) -> Coded:
     return Coded(values, index)
 
 
-def _join(cols):
+def _join(cols: list[ArrowColumn]) -> ArrowColumn:
     return pc.binary_join_element_wise(*cols, _SEP, null_handling="replace",
                                        null_replacement=_NONE)
 
@@ -246,7 +262,7 @@ _ESCAPES = ((_ESC, _ESC + "0"), (_SEP, _ESC + "1"), (_NONE, _ESC + "2"))
 _UNESCAPE = re.compile(_ESC + "([012])")
 
 
-def _escape(col):
+def _escape(col: ArrowColumn) -> ArrowColumn:
     """Values without the separator or the null marker (rare: only when a file has them)."""
     for plain, escaped in _ESCAPES:
         col = pc.replace_substring(col, plain, escaped)
@@ -260,10 +276,10 @@ def _unescape(text: str) -> str:
 _PLACEHOLDER_DETAIL = tuple([_EPOCH, _EPOCH] + [None] * (len(C.DETAIL_COLUMNS) - 2))
 
 
-def _detail(f, cells: dict, rows: _Rows, where) -> tuple | None:
+def _detail(f: FocusFile, cells: dict[str, Any], rows: _Rows, where: Index) -> tuple[Any, ...] | None:
     """Normalise one distinct set of descriptive values; None if it is unusable."""
     problems = False
-    parsed = {}
+    parsed: dict[str, tuple[datetime, bool]] = {}
     for name in ("BillingPeriodStart", "BillingPeriodEnd"):
         text = cells.get(name)
         if text is None:
@@ -303,11 +319,11 @@ def _detail(f, cells: dict, rows: _Rows, where) -> tuple | None:
     return tuple(cells.get(name) for name in C.DETAIL_COLUMNS)
 
 
-def _tags(rows: _Rows, col, n: int) -> Coded:
+def _tags(rows: _Rows, col: ArrowColumn | None, n: int) -> Coded:
     if col is None:
         return Coded([None], np.zeros(n, dtype=np.int64))
     uniques, index = _encode(_nullify(col))
-    values = []
+    values: list[tuple[str, dict[str, object]] | None] = []
     for k, text in enumerate(uniques):
         try:
             values.append((text, parse_tags(text)))
@@ -322,9 +338,9 @@ def _micros(dt: datetime) -> int:
     return (dt - _EPOCH) // timedelta(microseconds=1)
 
 
-def _charge_periods(rows: _Rows, column, details: Coded) -> tuple[Coded, Coded]:
+def _charge_periods(rows: _Rows, column: ColumnOf, details: Coded) -> tuple[Coded, Coded]:
     """Charge period start and end; null ones take the row's billing period."""
-    out = []
+    out: list[Coded] = []
     for name, slot in (("ChargePeriodStart", 0), ("ChargePeriodEnd", 1)):
         fallback = [d[slot] for d in details.values]
         col = column(name)
@@ -332,7 +348,7 @@ def _charge_periods(rows: _Rows, column, details: Coded) -> tuple[Coded, Coded]:
             out.append(Coded(fallback, details.index))
             continue
         uniques, index = _encode(_nullify(col))
-        values = []
+        values: list[datetime] = []
         for k, text in enumerate(uniques):
             try:
                 dt, date_only = parse_datetime(text)
@@ -355,7 +371,8 @@ def _charge_periods(rows: _Rows, column, details: Coded) -> tuple[Coded, Coded]:
     return start, end
 
 
-def _money(rows: _Rows, name: str, col, n: int) -> tuple[list[int | None], list | None]:
+def _money(rows: _Rows, name: str, col: ArrowColumn | None,
+           n: int) -> tuple[list[int | None], list[Decimal | None] | None]:
     if col is None:
         return [None] * n, None
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
@@ -369,7 +386,7 @@ def _money(rows: _Rows, name: str, col, n: int) -> tuple[list[int | None], list 
         low, high = words[:, 0], words[:, 1]
         if np.any(high != (low >> 63)):
             raise OverflowError
-        values = low.tolist()
+        values: list[int | None] = low.tolist()
         residual = None
     except (pa.ArrowInvalid, OverflowError):
         values, residual = _money_slowly(rows, name, col.to_pylist())
@@ -378,10 +395,11 @@ def _money(rows: _Rows, name: str, col, n: int) -> tuple[list[int | None], list 
     return values, residual
 
 
-def _money_slowly(rows: _Rows, name: str, texts: list) -> tuple[list, list | None]:
+def _money_slowly(rows: _Rows, name: str,
+                  texts: list[str | None]) -> tuple[list[int | None], list[Decimal | None] | None]:
     """Value by value: names each bad cell; rounds (and counts) digits beyond 12 places."""
-    values: list = []
-    residual: list = [None] * len(texts)
+    values: list[int | None] = []
+    residual: list[Decimal | None] = [None] * len(texts)
     any_rounded = False
     for r, text in enumerate(texts):
         if text is None or text in ("", "NULL", "null", "Null"):
@@ -403,19 +421,19 @@ def _money_slowly(rows: _Rows, name: str, texts: list) -> tuple[list, list | Non
     return values, residual if any_rounded else None
 
 
-def _decimal(rows: _Rows, name: str, col, n: int) -> list[str | None]:
+def _decimal(rows: _Rows, name: str, col: ArrowColumn | None, n: int) -> list[str | None]:
     if col is None:
         return [None] * n
     col = _nullify(col)
     good = pc.match_substring_regex(col, _NUMBER)
     wrong = pc.and_(pc.invert(good), pc.is_valid(col)).to_numpy(zero_copy_only=False)
-    texts = pc.utf8_trim_whitespace(col).to_pylist()
+    texts: list[str | None] = pc.utf8_trim_whitespace(col).to_pylist()
     for r in np.nonzero(wrong)[0].tolist():
         rows.bad(r, name, texts[r], "a decimal number such as 12.34 or 1.2e-7")
     return texts
 
 
-def _extra(f, table: pa.Table, n: int) -> list[str | None]:
+def _extra(f: FocusFile, table: pa.Table, n: int) -> list[str | None]:
     """x_ and unmodelled columns of each row as one JSON object (nulls left out)."""
     fragments = []
     for i, header in f._extra:
@@ -430,7 +448,9 @@ def _extra(f, table: pa.Table, n: int) -> list[str | None]:
     joined = pc.binary_join_element_wise(*fragments, ", ", null_handling="skip") \
         if len(fragments) > 1 else fragments[0]
     wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), wrapped).to_pylist()
+    out: list[str | None] = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()),
+                                       wrapped).to_pylist()
+    return out
 
 
 def _count(stats: ReadStats, batch: Batch) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from typing import TypeVar
 
-_DONE = object()
+_T = TypeVar("_T")
 
 
-def prefetch(batches: Iterator, depth: int = 2) -> Iterator:
-    q: queue.Queue = queue.Queue(maxsize=depth)
+def prefetch(batches: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    # (item,) for an item, None once the input is exhausted, the exception it raised
+    q: queue.Queue[tuple[_T] | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:
@@ -22,27 +24,26 @@ def prefetch(batches: Iterator, depth: int = 2) -> Iterator:
             for item in batches:
                 while not stop.is_set():
                     try:
-                        q.put(("item", item), timeout=0.1)
+                        q.put((item,), timeout=0.1)
                         break
                     except queue.Full:
                         continue
                 if stop.is_set():
                     return
-            q.put(("done", _DONE))
+            q.put(None)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(("error", exc))
+            q.put(exc)
 
     worker = threading.Thread(target=produce, name="focus-reader", daemon=True)
     worker.start()
     try:
         while True:
-            kind, value = q.get()
-            if kind == "item":
-                yield value
-            elif kind == "done":
+            got = q.get()
+            if got is None:
                 return
-            else:
-                raise value
+            if isinstance(got, BaseException):
+                raise got
+            yield got[0]
     finally:
         stop.set()
         while worker.is_alive():

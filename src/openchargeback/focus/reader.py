@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -116,9 +116,10 @@ class FocusFile:
             if batch.size:
                 yield batch
 
-    def _text_stream(self):
+    def _text_stream(self) -> tuple[gzip.GzipFile | io.BufferedReader, io.TextIOWrapper]:
         # The caller closes both (``with raw, text:``).
-        raw = gzip.open(self.path, "rb") if self.format == "csv.gz" else open(self.path, "rb")  # noqa: SIM115
+        raw: gzip.GzipFile | io.BufferedReader = gzip.open(self.path, "rb") if self.format == "csv.gz" \
+            else open(self.path, "rb")  # noqa: SIM115
         return raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
     def _read_header(self) -> list[str]:
@@ -150,9 +151,9 @@ class FocusFile:
         self._set_header(header)
         names = [f"c{i}" for i in range(len(header))]
         stream = pa.input_stream(str(self.path), compression="gzip" if self.format == "csv.gz" else None)
-        invalid: list = []
+        invalid: list[object] = []  # pyarrow's InvalidRow records
 
-        def on_invalid(row):
+        def on_invalid(row: object) -> str:
             invalid.append(row)
             return "error"
 
@@ -248,7 +249,7 @@ class FocusFile:
             row += table.num_rows
 
 def _table(rows: list[list[str]], width: int) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(width)]
+    cols: list[Sequence[str]] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(width)]
     return pa.table([pa.array(c, pa.string()) for c in cols], names=[f"c{i}" for i in range(width)])
 
 
@@ -260,7 +261,7 @@ def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return col
     if pa.types.is_map(t) or pa.types.is_struct(t) or pa.types.is_list(t):
-        out = []
+        out: list[str | None] = []
         for v in col.to_pylist():
             if v is None:
                 out.append(None)
