@@ -1,1 +1,37 @@
-"""services.statements"""
+"""Statements: generate a closed period's statements (:mod:`.generation`) from their lines
+(:mod:`.lines`), print them (:mod:`.render`), email them with a log of every message
+(:mod:`.delivery`), and read them back (:mod:`.reading`).
+"""
+
+from openchargeback.services.statements.delivery import (
+    DeliveryReport,
+    failed_messages,
+    resend_messages,
+    send_period,
+)
+from openchargeback.services.statements.generation import GenerateResult, StatementItem, generate
+from openchargeback.services.statements.reading import (
+    get_statement,
+    list_messages,
+    list_statements,
+    preview_html,
+    statement_file,
+)
+from openchargeback.services.statements.render import context_for, renderer_for
+
+__all__ = [
+    "DeliveryReport",
+    "GenerateResult",
+    "StatementItem",
+    "context_for",
+    "failed_messages",
+    "generate",
+    "get_statement",
+    "list_messages",
+    "list_statements",
+    "preview_html",
+    "renderer_for",
+    "resend_messages",
+    "send_period",
+    "statement_file",
+]
