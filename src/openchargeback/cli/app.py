@@ -3,39 +3,146 @@ traceback), 2 usage."""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Annotated
+from collections.abc import Iterator, MutableMapping
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from openchargeback import __version__
-from openchargeback.cli.admin import db_app, imports_app, periods_app, sources_app
-from openchargeback.cli.convert import convert_app, rates_app, validate_command
-from openchargeback.cli.ingest import ingest_command
-from openchargeback.cli.journal import export_journal_command, journals_app
-from openchargeback.cli.registry import (
-    adjustments_app,
-    budgets_app,
-    funds_app,
-    pis_app,
-    projects_app,
-    splits_app,
-)
-from openchargeback.cli.reports import charges_app, report_app
-from openchargeback.cli.review import review_app
-from openchargeback.cli.statements import generate_command, statements_app
-from openchargeback.cli.users import serve_command, users_app
 from openchargeback.domain.errors import OpenChargebackError
 
 try:  # typer >= 0.20 vendors click and raises its own exceptions
     from typer import TyperException as _UsageError
 except ImportError:  # older typer raises click's
-    from click import ClickException as _UsageError
+    from click import ClickException as _UsageError  # type: ignore[assignment]
+
+# Every top-level command: (name, module in openchargeback.cli, attribute, its help).
+# A command's module (and what it imports: pyarrow, alembic, the web app...) is loaded
+# only when that command runs or shows its own --help; `openchargeback --help` lists
+# them from this table. The help is the command's own (its Typer's help= or the
+# function's docstring); tests/test_cli_start.py keeps the two the same.
+COMMANDS: tuple[tuple[str, str, str, str], ...] = (
+    ("ingest", "ingest", "ingest_command",
+     "Import FOCUS files. Each file is one transaction: it lands whole or not at all."),
+    ("validate", "convert", "validate_command",
+     "What the importer would do with a FOCUS file, without touching the database."),
+    ("serve", "users", "serve_command",
+     "Start the web UI (refuses unsafe settings outside dev_mode)."),
+    ("generate", "statements", "generate_command",
+     "Build the statements of a closed period from its approved charges (PDF), and\n"
+     "optionally email them."),
+    ("export-journal", "journal", "export_journal_command",
+     "Export a period's journal (GL) file from its approved charges, and record it."),
+    ("imports", "admin", "imports_app", "Import history and control totals."),
+    ("periods", "admin", "periods_app", "Billing periods: list, open, close, finalize, reopen."),
+    ("sources", "admin", "sources_app", "Sources of billing data."),
+    ("charges", "reports", "charges_app", "Browse charges."),
+    ("report", "reports", "report_app", "Reports over a period."),
+    ("db", "admin", "db_app", "Database schema."),
+    ("convert", "convert", "convert_app",
+     "Convert Slurm, storage and CSV data to FOCUS 1.2, priced by a rate table."),
+    ("rates", "convert", "rates_app", "Rate tables: the rates in force, and their problems."),
+    ("review", "review", "review_app",
+     "Review flagged charges: list, approve, reject, correct, rules, recheck."),
+    ("users", "users", "users_app", "Web users: add, list, set passwords, disable."),
+    ("statements", "statements", "statements_app", "Statements: list, show, the email log, resend."),
+    ("pis", "registry", "pis_app", "PIs: list, add, edit, import FILE.csv, export."),
+    ("projects", "registry", "projects_app", "Projects: list, add, edit, import FILE.csv, export."),
+    ("funds", "registry", "funds_app", "Funds/orgs: list, add, edit, import FILE.csv, export."),
+    ("splits", "registry", "splits_app",
+     "Fund splits of projects: list, set, and the allocation they give."),
+    ("adjustments", "registry", "adjustments_app",
+     "Adjustment lines (credits or charges): list, add."),
+    ("budgets", "registry", "budgets_app", "Spend against budgets, and budget alerts."),
+    ("journals", "journal", "journals_app", "Journal exports: list, show, download earlier files."),
+)
+_BY_NAME = {c[0]: c for c in COMMANDS}
+_TYPER_SETTINGS: dict[str, Any] = {"pretty_exceptions_enable": False, "add_completion": False}
+
+
+def load_command(name: str) -> Any:
+    """The click command of a top-level command, built as ``add_typer``/``command``
+    on the root app would build it, importing its module now."""
+    _, module, attribute, _help = _BY_NAME[name]
+    target = getattr(importlib.import_module(f"openchargeback.cli.{module}"), attribute)
+    holder = typer.Typer(**_TYPER_SETTINGS)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _Commands(MutableMapping[str, Any]):
+    """A group's commands: every name of COMMANDS is known, a command is built (and its
+    module imported) when it is looked up. Iterating names loads nothing; ``items()``
+    and ``values()`` load every command (for tools that walk the whole tree)."""
+
+    def __init__(self, given: MutableMapping[str, Any]) -> None:
+        self._loaded: dict[str, Any] = dict(given)
+
+    def loaded(self, name: str) -> bool:
+        return name in self._loaded
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            if name not in _BY_NAME:
+                raise KeyError(name)
+            self._loaded[name] = load_command(name)
+        return self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in _BY_NAME or name in self._loaded
+
+    def __iter__(self) -> Iterator[str]:
+        yield from _BY_NAME
+        yield from (n for n in self._loaded if n not in _BY_NAME)
+
+    def __len__(self) -> int:
+        return len(_BY_NAME.keys() | self._loaded.keys())
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+
+class LazyGroup(TyperGroup):
+    """The root group (``typer.Typer(cls=...)``): subcommands from COMMANDS, loaded on
+    use. Its own --help lists them with the table's help and loads none."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(self.commands)
+        self._listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names only (TyperGroup's walks items())
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        commands = self.commands
+        if self._listing and isinstance(commands, _Commands) and not commands.loaded(cmd_name) \
+                and cmd_name in _BY_NAME:
+            return TyperCommand(name=cmd_name, help=_BY_NAME[cmd_name][3],
+                                rich_markup_mode=self.rich_markup_mode)
+        return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
-    name="openchargeback",
+    name="openchargeback", cls=LazyGroup,
     help="Billing for research computing: import FOCUS cost data, review it, close the month.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    no_args_is_help=True, **_TYPER_SETTINGS,
 )
 
 
@@ -49,31 +156,6 @@ def _version(value: bool) -> None:
 def root(version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
     """Billing for research computing."""
-
-
-app.command("ingest")(ingest_command)
-app.add_typer(imports_app, name="imports")
-app.add_typer(periods_app, name="periods")
-app.add_typer(sources_app, name="sources")
-app.add_typer(charges_app, name="charges")
-app.add_typer(report_app, name="report")
-app.add_typer(db_app, name="db")
-app.add_typer(convert_app, name="convert")
-app.add_typer(rates_app, name="rates")
-app.command("validate")(validate_command)
-app.add_typer(review_app, name="review")
-app.add_typer(users_app, name="users")
-app.command("serve")(serve_command)
-app.command("generate")(generate_command)
-app.add_typer(statements_app, name="statements")
-app.add_typer(pis_app, name="pis")
-app.add_typer(projects_app, name="projects")
-app.add_typer(funds_app, name="funds")
-app.add_typer(splits_app, name="splits")
-app.add_typer(adjustments_app, name="adjustments")
-app.add_typer(budgets_app, name="budgets")
-app.command("export-journal")(export_journal_command)
-app.add_typer(journals_app, name="journals")
 
 
 def main(argv: list[str] | None = None) -> None:
