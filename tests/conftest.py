@@ -1,8 +1,11 @@
-"""Shared fixtures: real SQLite files and a real PostgreSQL (one fresh schema per test).
+"""Shared fixtures: real SQLite files and a real PostgreSQL (one fresh schema per test),
+contexts, the CLI in process, and snapshots.
 
 PostgreSQL comes from $OPENCHARGEBACK_TEST_PG (default: the local server). When it is
 unreachable its tests are skipped, unless $OPENCHARGEBACK_REQUIRE_PG=1 (as in CI),
 which turns that into a failure.
+
+Tests read nothing outside the repository: sample files come from sample_data/.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -18,8 +22,9 @@ import yaml
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "sample_data"
-INPUTS = ROOT / "sample_data" / "inputs"
+SAMPLE_DATA = ROOT / "sample_data"
+INPUTS = SAMPLE_DATA / "inputs"
+SHARED = SAMPLE_DATA  # the bundled FOCUS samples are under sample_data/focus/
 PG_URL = os.environ.get("OPENCHARGEBACK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("OPENCHARGEBACK_REQUIRE_PG") == "1"
 
@@ -137,3 +142,42 @@ def run_cli():
 def pytest_addoption(parser):
     parser.addoption("--snapshot-update", action="store_true", default=False,
                      help="Rewrite the snapshot files of document tests instead of comparing with them.")
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+# What changes from run to run in a written document, replaced before comparing.
+_NORMALISE = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?"), "<DATETIME>"),
+    (re.compile(r"<[^<>@\s]+@[^<>@\s]+>"), "<MESSAGE-ID>"),
+    (re.compile(r"\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}\b"), "<DATE>"),
+    (re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"), "<DATE>"),
+]
+
+
+def normalise(text: str) -> str:
+    """Date-times, dates and message ids replaced by placeholders."""
+    for pattern, repl in _NORMALISE:
+        text = pattern.sub(repl, text)
+    return text
+
+
+@pytest.fixture
+def snapshot(request):
+    """snapshot(name, text): compare ``text`` (normalised) with the file NAME in the
+    ``snapshots/`` folder beside the test module; ``pytest --snapshot-update`` rewrites it."""
+    update = request.config.getoption("--snapshot-update")
+    folder = Path(request.node.path).parent / "snapshots"
+
+    def check(name: str, text: str) -> None:
+        path = folder / name
+        text = normalise(text)
+        if update or not path.exists():
+            folder.mkdir(exist_ok=True)
+            path.write_bytes(text.encode("utf-8"))
+            if not update:
+                pytest.fail(f"snapshot {name} did not exist; written, check it in")
+            return
+        expected = path.read_bytes().decode("utf-8")
+        assert text == expected, f"snapshot {name} differs; run pytest --snapshot-update if intended"
+
+    return check

@@ -1,20 +1,17 @@
 """Journal fixtures: a context with journal settings and a fixed clock, the sample data,
-snapshots, and a reader of written gl files."""
+and a reader of written gl files. (The ``snapshot`` fixture is in tests/conftest.py.)"""
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from conftest import INPUTS
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 SAMPLE_SOURCES = ("aws", "azure", "hpc", "storage", "it_storage")
 FIXED_NOW = datetime(2025, 2, 3, 14, 30, tzinfo=UTC)
 RECOVERY = {"aws": ("RC-CLOUD-0001", "4410"), "azure": ("RC-CLOUD-0001", "4410"),
@@ -93,35 +90,3 @@ def gl_sums(rows: list[dict], by: str | None = None) -> dict:
         out[k] = (d + Decimal(r["Debit"] or 0), c + Decimal(r["Credit"] or 0))
     return out if by else out.get(None, (Decimal(0), Decimal(0)))
 
-
-# -- snapshots ------------------------------------------------------------------------------------
-_NORMALISE = [
-    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?"), "<DATETIME>"),
-]
-
-
-def normalise(text: str) -> str:
-    for pattern, repl in _NORMALISE:
-        text = pattern.sub(repl, text)
-    return text
-
-
-@pytest.fixture
-def snapshot(request):
-    """snapshot(name, text): compare with tests/journal/snapshots/NAME (date-times
-    normalised); ``pytest --snapshot-update`` rewrites the file."""
-    update = request.config.getoption("--snapshot-update")
-
-    def check(name: str, text: str) -> None:
-        path = SNAPSHOTS / name
-        text = normalise(text)
-        if update or not path.exists():
-            SNAPSHOTS.mkdir(exist_ok=True)
-            path.write_bytes(text.encode("utf-8"))
-            if not update:
-                pytest.fail(f"snapshot {name} did not exist; written, check it in")
-            return
-        expected = path.read_bytes().decode("utf-8")
-        assert text == expected, f"snapshot {name} differs; run pytest --snapshot-update if intended"
-
-    return check

@@ -1,7 +1,8 @@
-"""The CLI Automation block of PRODUCT.md (ingest twice, generate --send, export-journal
--f gl) produces a balanced journal that equals the statements.
+"""The cron block of README.md ("The month, from cron": ingest twice, generate --send,
+export-journal -f gl) runs as written: both imports complete, and it produces a
+balanced journal that equals the statements.
 
-The block runs in bash as written, in a fresh folder holding config.example.yaml as
+The block runs in bash, in a fresh folder holding config.example.yaml as
 /etc/openchargeback/config.yaml and this month's AWS and Azure files (the January
 sample files moved to the current month) as /data/...; only those absolute paths point
 into the test folder. Between the imports and the statements, the people's step the
@@ -13,24 +14,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from readme_blocks import CRON, ROOT, block, cli_env
+
 from .conftest import gl_sums, read_gl
 
-ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ROOT.parent / "shared" / "PRODUCT.md"
-
-
-def _block() -> list[str]:
-    section = PRODUCT.read_text().split("## CLI Automation", 1)[1]
-    code = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    return [ln.strip() for ln in code.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+pytestmark = pytest.mark.slow  # end-to-end: one process per command
 
 
 def _this_month(src: Path, dst: Path, period: str) -> None:
@@ -60,10 +56,8 @@ def _run(line: str, prefix: list[str], cwd: Path, env: dict) -> subprocess.Compl
     return proc
 
 
-def test_cli_automation_block_gives_a_balanced_journal(tmp_path):
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env.pop("OPENCHARGEBACK_CONFIG", None)
+def test_cron_block_imports_and_gives_a_balanced_journal(tmp_path):
+    env = cli_env()
     (tmp_path / "data").mkdir()
     (tmp_path / "etc").mkdir()
     shutil.copy(ROOT / "config.example.yaml", tmp_path / "etc" / "config.yaml")
@@ -73,19 +67,21 @@ def test_cli_automation_block_gives_a_balanced_journal(tmp_path):
                     tmp_path / "data" / f"{source}_{period}.csv", period)
 
     lines = [ln.replace("/data/", f"{tmp_path}/data/").replace("/etc/openchargeback/", f"{tmp_path}/etc/")
-             for ln in _block()]
+             for ln in block(CRON)]
     prefix = [ln for ln in lines if re.match(r"^[A-Z_]+=", ln)]
     commands = [ln for ln in lines if ln not in prefix]
     assert [c.split()[1] for c in commands] == ["ingest", "ingest", "generate", "export-journal"]
     for line in commands[:2]:
         _run(line, prefix, tmp_path, env)
+    config = f"{tmp_path}/etc/config.yaml"
+    imports = json.loads(_run(f"openchargeback imports list -c {config} --json", [], tmp_path, env).stdout)
+    assert sorted((i["source"], i["status"]) for i in imports) == [("aws", "complete"), ("azure", "complete")]
     # the people's step: review the flagged charges and close the month
     _run("openchargeback review approve -p $PERIOD -c $CONFIG --note 'reviewed'", prefix, tmp_path, env)
     _run("openchargeback periods close $PERIOD -c $CONFIG", prefix, tmp_path, env)
     for line in commands[2:]:
         _run(line, prefix, tmp_path, env)
 
-    config = f"{tmp_path}/etc/config.yaml"
     exports = json.loads(_run(f"openchargeback journals list -p {period} -c {config} --json", [],
                               tmp_path, env).stdout)
     assert [(e["format"], e["draft"], e["balanced"]) for e in exports] == [("gl", False, True)]

@@ -1,9 +1,9 @@
-"""Statement fixtures: the sample data imported and reviewed, a fixed clock, an
-in-process SMTP server (aiosmtpd) that can be told to fail, and snapshots."""
+"""Statement fixtures: the sample data imported and reviewed, a fixed clock, and an
+in-process SMTP server (aiosmtpd) that can be told to fail. (The ``snapshot`` fixture is
+in tests/conftest.py.)"""
 
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 from datetime import UTC, datetime
@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from conftest import INPUTS
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 SOURCES = ("aws", "azure", "hpc", "storage", "it_storage")
 FIXED_NOW = datetime(2025, 2, 3, 14, 30, tzinfo=UTC)
 
@@ -160,38 +159,3 @@ def tls_cert(tmp_path_factory):
         pytest.skip("openssl is not available to make a test certificate")
     return cert, key
 
-
-# -- snapshots ------------------------------------------------------------------------------------
-_NORMALISE = [
-    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(\+00:00|Z)?"), "<DATETIME>"),
-    (re.compile(r"<[^<>@\s]+@[^<>@\s]+>"), "<MESSAGE-ID>"),
-    (re.compile(r"\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}\b"), "<DATE>"),
-    (re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}"), "<DATE>"),
-]
-
-
-def normalise(text: str) -> str:
-    for pattern, repl in _NORMALISE:
-        text = pattern.sub(repl, text)
-    return text
-
-
-@pytest.fixture
-def snapshot(request):
-    """snapshot(name, text): compare with tests/statements/snapshots/NAME (dates and
-    message ids normalised); ``pytest --snapshot-update`` rewrites the file."""
-    update = request.config.getoption("--snapshot-update")
-
-    def check(name: str, text: str) -> None:
-        path = SNAPSHOTS / name
-        text = normalise(text)
-        if update or not path.exists():
-            SNAPSHOTS.mkdir(exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            if not update:
-                pytest.fail(f"snapshot {name} did not exist; written, check it in")
-            return
-        expected = path.read_text(encoding="utf-8")
-        assert text == expected, f"snapshot {name} differs; run pytest --snapshot-update if intended"
-
-    return check
