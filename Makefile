@@ -1,13 +1,16 @@
 # The two set-up commands of the README. Both work on a fresh machine.
 #   make demo   virtual environment, install, sample data into ./instance/billing.db, the web UI
 #   make test   install with the dev extras (and system packages tests need), run every test
+# and, for development:
+#   make test-fast    the tests not marked slow (no browser, no end-to-end CLI runs)
+#   make screenshots  the browser tests, writing their screenshots to docs/images/
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OCB := $(BIN)/openchargeback
 SOURCES := aws azure hpc storage it_storage
 
-.PHONY: demo test install install-dev system-packages lint bench clean
+.PHONY: demo test test-fast screenshots chromium install install-dev system-packages lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +49,23 @@ system-packages:
 	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-test: install-dev system-packages
-	$(BIN)/lint-imports
-	@# the browser tests drive Debian's chromium (Playwright cannot download its own here)
+# the browser tests drive Debian's chromium (Playwright cannot download its own here)
+chromium:
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then s=""; else s=sudo; fi; \
 	  $$s apt-get update -q && $$s apt-get install -y -q --no-install-recommends chromium; }
+
+test: install-dev system-packages chromium
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q
+
+# The quick loop while working: everything but the tests marked slow.
+test-fast: install-dev system-packages
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+# Tests never write into the repository; this rewrites the pictures of the docs on purpose.
+screenshots: install-dev system-packages chromium
+	OPENCHARGEBACK_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q \
+	  tests/web/test_browser.py tests/web/test_registry_browser.py tests/web/test_review_browser.py
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

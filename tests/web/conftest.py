@@ -1,8 +1,14 @@
 """Web fixtures: one app per module on a SQLite file with the January sample data and
-one user per role; TestClients logged in as each role."""
+one user per role; TestClients logged in as each role; a live server, a browser, and
+where its screenshots go.
+
+Screenshots go to a temporary folder: a test run leaves the repository as it was. The
+pictures of the documentation (docs/images/) are rewritten only on request, with
+``make screenshots`` (which sets OPENCHARGEBACK_SCREENSHOTS=docs/images)."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -18,7 +24,7 @@ warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarni
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = ROOT / "sample_data" / "inputs"
 PASSWORD = "correct horse battery"
-IMAGES = ROOT / "docs" / "images"
+SCREENSHOTS_ENV = "OPENCHARGEBACK_SCREENSHOTS"
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -137,3 +143,41 @@ def browser():
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield b
         b.close()
+
+
+class Screenshots:
+    """``shots(page, name, **options)`` saves ``page`` as ``NAME.png`` in ``folder``.
+
+    It refuses to write inside the repository unless the folder was asked for with
+    $OPENCHARGEBACK_SCREENSHOTS, so that running the tests never rewrites tracked files."""
+
+    def __init__(self, folder: Path, *, requested: bool = False):
+        self.folder = Path(folder).resolve()
+        self.requested = requested
+        if not requested and (self.folder == ROOT or ROOT in self.folder.parents):
+            raise RuntimeError(f"screenshots would be written into the repository ({self.folder}); "
+                               f"set {SCREENSHOTS_ENV} to update the documentation's pictures")
+
+    @classmethod
+    def from_env(cls, tmp_path_factory) -> Screenshots:
+        """$OPENCHARGEBACK_SCREENSHOTS (relative to the repository root) when set, else a
+        fresh temporary folder."""
+        wanted = os.environ.get(SCREENSHOTS_ENV, "").strip()
+        if wanted:
+            return cls(ROOT / wanted, requested=True)  # an absolute path stays as it is
+        return cls(tmp_path_factory.mktemp("screenshots"))
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}.png"
+
+    def __call__(self, page, name: str, **options) -> Path:
+        path = self.path(name)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), **{"full_page": True, **options})
+        return path
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Screenshots:
+    """Where the browser tests save their screenshots (see :class:`Screenshots`)."""
+    return Screenshots.from_env(tmp_path_factory)

@@ -1,15 +1,17 @@
 """A person's path through the UI in a real browser (Playwright driving Debian's
 /usr/bin/chromium): log in, import the sample files by drag-and-drop and watch the
 jobs finish, filter the charges, open a charge, switch to dark mode, see a viewer
-refused an admin page, log out. Saves screenshots of the main pages to docs/images/."""
+refused an admin page, log out. Screenshots of the main pages go to a temporary folder,
+or to docs/images/ with `make screenshots`."""
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import CHROMIUM, IMAGES, INPUTS, PASSWORD, live_server, seed, web_settings
+from .conftest import CHROMIUM, INPUTS, PASSWORD, live_server, seed, web_settings
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +30,14 @@ def _login(page, base, user):
     page.wait_for_url(f"{base}/")
 
 
-def _shot(page, name):
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=True)
-
-
-def test_a_persons_path(server, browser):
+def test_a_persons_path(server, browser, shots):
     base = server
     ctx = browser.new_context(viewport={"width": 1280, "height": 860}, color_scheme="light")
     page = ctx.new_page()
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{base}/login")
-    _shot(page, "login")
+    shots(page, "login")
     _login(page, base, "admin")
 
     # drag and drop every sample file on the Imports page
@@ -58,18 +55,18 @@ def test_a_persons_path(server, browser):
     page.wait_for_function("() => [...document.querySelectorAll('.period-input')].every(i => i.value)")
     sources = page.eval_on_selector_all(".source-select", "els => els.map(e => e.value)")
     assert sources == [f.name.rsplit("_", 1)[0] for f in files]
-    _shot(page, "imports-dropped")
+    shots(page, "imports-dropped")
     page.click("#start-import")
     page.wait_for_function(
         f"() => document.querySelectorAll('#jobs .job[data-status=done]').length === {len(files)}",
         timeout=60_000)
     assert "Import #" in page.inner_text("#jobs")
-    _shot(page, "imports")
+    shots(page, "imports")
 
     # the dashboard of the newest period
     page.goto(f"{base}/")
     assert page.inner_text("#kpi-billed").startswith("$")
-    _shot(page, "dashboard")
+    shots(page, "dashboard")
 
     # filter the charges, open one
     page.goto(f"{base}/charges?period=2025-01")
@@ -80,16 +77,16 @@ def test_a_persons_path(server, browser):
                                          "els => els.map(e => e.innerText.trim())")
     assert projects and set(projects) == {"genomics-sequencing"}
     page.goto(f"{base}/charges?period=2025-01")
-    _shot(page, "charges")
+    shots(page, "charges")
     page.locator(".charge-link").nth(2).click()
     page.wait_for_selector("#cost-chain")
     assert "BilledCost" in page.inner_text("#cost-chain")
-    _shot(page, "charge")
+    shots(page, "charge")
 
     page.goto(f"{base}/periods/2025-01")
-    _shot(page, "period")
+    shots(page, "period")
     page.goto(f"{base}/projects")
-    _shot(page, "projects")
+    shots(page, "projects")
 
     # dark mode, remembered across pages
     page.goto(f"{base}/")
@@ -97,13 +94,13 @@ def test_a_persons_path(server, browser):
     assert page.get_attribute("html", "data-theme") == "dark"
     page.reload()
     assert page.get_attribute("html", "data-theme") == "dark"
-    _shot(page, "dashboard-dark")
+    shots(page, "dashboard-dark")
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(400)  # the sidebar slides away
-    _shot(page, "dashboard-phone-dark")
+    shots(page, "dashboard-phone-dark")
     page.click("#menu-button")
     page.wait_for_timeout(300)
-    page.screenshot(path=str(IMAGES / "menu-phone-dark.png"))
+    shots(page, "menu-phone-dark", full_page=False)
     page.set_viewport_size({"width": 1280, "height": 860})
 
     # log out
@@ -116,7 +113,7 @@ def test_a_persons_path(server, browser):
     ctx.close()
 
 
-def test_viewer_is_refused_an_admin_action(server, browser):
+def test_viewer_is_refused_an_admin_action(server, browser, shots):
     base = server
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
@@ -127,5 +124,5 @@ def test_viewer_is_refused_an_admin_action(server, browser):
     assert "has role viewer" in page.inner_text("main")
     page.goto(f"{base}/imports")
     assert page.locator("#dropzone").count() == 0
-    _shot(page, "refused")
+    shots(page, "refused")
     ctx.close()

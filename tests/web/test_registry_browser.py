@@ -1,16 +1,18 @@
 """In a real browser (Playwright driving Debian's /usr/bin/chromium): an admin adds a
 fund through the registry form, splits a project 60/40 between two funds and sees
-both funds, with their shares, on the project page. Saves docs/images/project-split.png."""
+both funds, with their shares, on the project page. Saves project-split.png (to
+docs/images/ only with `make screenshots`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import CHROMIUM, IMAGES, PASSWORD, live_server, seed, web_settings
+from .conftest import CHROMIUM, PASSWORD, live_server, seed, web_settings
 
 PROJECT = "genomics-sequencing"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def server(tmp_path_factory):
         yield base
 
 
-def test_an_admin_splits_a_project_60_40(server, browser):
+def test_an_admin_splits_a_project_60_40(server, browser, shots):
     base = server
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
     page = ctx.new_page()
@@ -88,8 +90,7 @@ def test_an_admin_splits_a_project_60_40(server, browser):
     page.wait_for_selector("#project-budget .budget-table")  # spend against budget, loaded by htmx
     assert "FY2025" in page.inner_text("#project-budget")
     page.locator("#registry").scroll_into_view_if_needed()
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / "project-split.png"), full_page=True)
+    shots(page, "project-split")
     unexpected = [e for e in errors if "status of 422" not in e]  # the refused split was one
     assert not unexpected, unexpected
     ctx.close()

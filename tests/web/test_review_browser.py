@@ -3,20 +3,22 @@ driving Debian's /usr/bin/chromium): approves with the keyboard and with the mou
 rejects one with a note, corrects the project of another and saves it as a rule,
 approves the last one with a bulk action. Then the sample file is imported again with
 --replace (through the ingest service) and the reviewer sees every decision kept: the
-states, the note and the corrected project. Saves docs/images/review-queue.png."""
+states, the note and the corrected project. Saves review-queue.png (to docs/images/ only
+with `make screenshots`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import ARGS, CHROMIUM, IMAGES, INPUTS, PASSWORD, live_server, seed, web_settings
+from .conftest import ARGS, CHROMIUM, INPUTS, PASSWORD, live_server, seed, web_settings
 
 RULES = {"max_charge": "1000",
          "flag_patterns": [{"name": "gpu", "field": "resource_name", "pattern": "gpu",
                             "reason": "GPU instances need a second look"}]}
 P = "2025-01"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def _row(page, resource: str):
     return page.locator("tr.rq-row", has_text=resource)
 
 
-def test_a_reviewer_clears_the_queue_and_a_replace_keeps_the_decisions(server, tmp_path):
+def test_a_reviewer_clears_the_queue_and_a_replace_keeps_the_decisions(server, tmp_path, shots):
     from playwright.sync_api import sync_playwright
 
     from openchargeback.services.ingest.loading import ingest
@@ -78,7 +80,7 @@ def test_a_reviewer_clears_the_queue_and_a_replace_keeps_the_decisions(server, t
         page.keyboard.press("?")
         # caret="initial": hiding the caret leaves style="" on every input, which the CSP
         # then refuses when htmx settles a swapped row (a console error)
-        page.screenshot(path=str(IMAGES / "review-queue.png"), full_page=True, caret="initial")
+        shots(page, "review-queue", caret="initial")
 
         # a approves it in place; the next row becomes the selected one
         page.keyboard.press("a")
