@@ -118,11 +118,11 @@ def main() -> None:
 
 def _deep_cursor(client: httpx.Client, rows: int) -> str:
     """A cursor ~98% of the way through the period (key pagination: no OFFSET)."""
-    from openchargeback.services.browse import _encode
+    from openchargeback.services.charges import encode_cursor
 
     html = client.get("/charges/rows?period=2025-01").text
     first_id = int(re.search(r'href="/charges/(\d+)"', html).group(1))
-    return _encode((1, 1, 1, first_id + int(rows * 0.98)))
+    return encode_cursor((1, 1, 1, first_id + int(rows * 0.98)))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from focus_builders import row, write_csv
+from openchargeback.services import review as rv
 from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.reports import period_totals
-from openchargeback.services.review import workflow as rv
 
 INPUTS = Path(__file__).resolve().parent.parent / "sample_data" / "inputs"
 P = "2025-01"

@@ -12,8 +12,8 @@ import yaml
 
 from focus_builders import row, write_csv
 from openchargeback.domain.errors import InvalidInput
+from openchargeback.services import review as rv
 from openchargeback.services.ingest.loading import ingest
-from openchargeback.services.review import workflow as rv
 
 INPUTS = Path(__file__).resolve().parent.parent / "sample_data" / "inputs"
 P = "2025-01"

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from focus_builders import HEADER, row, write_csv
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, describe, join_flags
+from openchargeback.services import review as rv
 from openchargeback.services.ingest.loading import ingest
-from openchargeback.services.review import workflow as rv
 
 INPUTS = Path(__file__).resolve().parent.parent / "sample_data" / "inputs"
 GOOD = {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "BIO-2024-001"}

@@ -66,7 +66,7 @@ def _ctx(app):
 
 
 def _queue(app, **sel):
-    from openchargeback.services.review import workflow as review
+    from openchargeback.services import review
 
     return review.list_queue(_ctx(app), P, review.Selection(**sel), limit=500)
 
@@ -170,7 +170,7 @@ def test_reject_needs_a_note(app, as_):
 
 
 def test_correct_and_save_as_a_rule(app, as_):
-    from openchargeback.services.review import workflow as review
+    from openchargeback.services import review
 
     item = next(i for i in _queue(app).items if i.resource_id)
     r = _post(as_["reviewer"], f"/review/{item.id}/correct",
@@ -258,7 +258,7 @@ def test_every_review_post_checks_csrf(app, as_):
 
 
 def test_charge_page_shows_state_history_and_actions(app, as_):
-    from openchargeback.services.review import workflow as review
+    from openchargeback.services import review
 
     item = _queue(app, status="all", reason="pattern:gpu").items[0]
     r = _post(as_["reviewer"], f"/review/{item.id}/reject",
@@ -277,8 +277,7 @@ def test_charge_page_shows_state_history_and_actions(app, as_):
 
 # -- Settings: the rules ----------------------------------------------------------------------
 def test_rules_section_preview_save_and_recheck(app, as_):
-    from openchargeback.services import audit
-    from openchargeback.services.review import workflow as review
+    from openchargeback.services import audit, review
 
     a = as_["admin"]
     html = a.get("/settings").text
@@ -319,8 +318,7 @@ def _money(v: Decimal) -> str:
 
 
 def test_rejected_money_is_left_out_of_every_figure(app, as_):
-    from openchargeback.services import insights, reports
-    from openchargeback.services.review import workflow as review
+    from openchargeback.services import insights, reports, review
 
     ctx = _ctx(app)
     project = "genomics-sequencing"
@@ -365,8 +363,7 @@ def test_rejected_money_is_left_out_of_every_figure(app, as_):
 
 # -- closing ----------------------------------------------------------------------------------
 def test_close_is_refused_while_charges_are_pending_then_forced_with_a_reason(app, as_):
-    from openchargeback.services import periods
-    from openchargeback.services.review import workflow as review
+    from openchargeback.services import periods, review
 
     a = as_["admin"]
     period = "2025-12"

@@ -150,25 +150,25 @@ def test_charges_filters_pages_and_export(clients):
     assert "No charges match" in c.get("/charges?period=2025-01&project=no-such-project").text
     import re
 
-    from openchargeback.services import browse
+    from openchargeback.services import charges
 
     ctx = c.app.state.ctx
-    seen, q = [], browse.Query(period="2025-01")
+    seen, q = [], charges.Query(period="2025-01")
     while True:  # key pagination, 10 at a time: every row once, in order
-        p = browse.page(ctx, q, limit=10)
+        p = charges.page(ctx, q, limit=10)
         seen += [r.id for r in p.rows]
         if p.next_cursor is None:
             break
-        q = browse.Query(period="2025-01", after=p.next_cursor)
+        q = charges.Query(period="2025-01", after=p.next_cursor)
     assert len(seen) == len(set(seen)) == p.totals.rows if p.totals else len(seen)
     for sort in ("billed", "pi", "start"):
-        ids, q = [], browse.Query(period="2025-01", sort=sort, desc=True)
+        ids, q = [], charges.Query(period="2025-01", sort=sort, desc=True)
         while True:
-            p = browse.page(ctx, q, limit=7)
+            p = charges.page(ctx, q, limit=7)
             ids += [r.id for r in p.rows]
             if p.next_cursor is None:
                 break
-            q = browse.Query(period="2025-01", sort=sort, desc=True, after=p.next_cursor)
+            q = charges.Query(period="2025-01", sort=sort, desc=True, after=p.next_cursor)
         assert sorted(ids) == sorted(seen), sort
     assert c.get("/charges/rows?period=2025-01&after=garbage!").status_code == 422
     csv_text = c.get("/charges/export.csv?period=2025-01").text

@@ -13,11 +13,10 @@ import yaml
 from openchargeback.domain.errors import InvalidInput, NotFound, OpenChargebackError
 from openchargeback.domain.money import MoneyError, money
 from openchargeback.domain.review import ORDER, ReviewRules, describe
-from openchargeback.services import browse, sources
+from openchargeback.services import charges, review, sources
 from openchargeback.services.context import Context
 from openchargeback.services.insights import period_names
 from openchargeback.services.periods import get_period
-from openchargeback.services.review import workflow as review
 
 STATES = ("pending", "approved", "rejected", "all")
 ACTIONS = ("approve", "reject", "correct")
@@ -144,7 +143,7 @@ def bulk(ctx: Context, period: str, action: str, sel: review.Selection, note: st
 # -- one charge ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ChargePage:
-    detail: browse.Detail
+    detail: charges.Detail
     state: str
     history: tuple[review.Action, ...]
     resource_id: str | None
@@ -152,7 +151,7 @@ class ChargePage:
 
 
 def charge_page(ctx: Context, charge_id: int) -> ChargePage:
-    d = browse.detail(ctx, charge_id)
+    d = charges.detail(ctx, charge_id)
     decision = dict(d.review).get("review")
     resource = next((v for k, v in d.focus if k == "ResourceId"), None)
     rules = review.current_rules(ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from openchargeback.services import browse, sources
+from openchargeback.services import charges, sources
 from openchargeback.web.pages import review as review_views
 from openchargeback.web.routes.common import blank, ctx_for, period_of
 from openchargeback.web.security import Reader
@@ -15,13 +15,13 @@ router = APIRouter()
 FILTERS = ("period", "source", "pi", "project", "fund", "service", "flagged", "q", "sort", "desc")
 
 
-def _query(request: Request, after: str | None = None) -> browse.Query:
+def _query(request: Request, after: str | None = None) -> charges.Query:
     p = request.query_params
     flagged = {"yes": True, "no": False}.get(p.get("flagged", ""))
     period = p.get("period")
     if period is None:
         period = period_of(request)
-    return browse.Query(period=blank(period), source=blank(p.get("source")),
+    return charges.Query(period=blank(period), source=blank(p.get("source")),
                         pi=p.get("pi") if p.get("pi") is not None else None,
                         project=p.get("project") if p.get("project") is not None else None,
                         fund=p.get("fund") if p.get("fund") is not None else None,
@@ -30,7 +30,7 @@ def _query(request: Request, after: str | None = None) -> browse.Query:
                         after=blank(after))
 
 
-def _params(request: Request, q: browse.Query) -> dict:
+def _params(request: Request, q: charges.Query) -> dict:
     """The filter parameters as given (for links that keep them)."""
     p = request.query_params
     out = {k: p.get(k) for k in FILTERS if p.get(k) not in (None, "")}
@@ -38,7 +38,7 @@ def _params(request: Request, q: browse.Query) -> dict:
     return out
 
 
-def _clean(q: browse.Query) -> browse.Query:
+def _clean(q: charges.Query) -> charges.Query:
     # empty text fields from the filter form mean "any", not "missing"
     from dataclasses import replace
 
@@ -49,16 +49,16 @@ def _clean(q: browse.Query) -> browse.Query:
 def charges_page(request: Request, s: Reader):
     ctx = ctx_for(request, s)
     q = _clean(_query(request))
-    page = browse.page(ctx, q)
+    page = charges.page(ctx, q)
     return render(request, "charges.html", {
         "page": page, "q": q, "params": _params(request, q), "sources": sources.list_sources(ctx),
-        "services": browse.services(ctx), "sorts": browse.SORTS})
+        "services": charges.service_names(ctx), "sorts": charges.SORTS})
 
 
 @router.get("/charges/rows")
 def charges_rows(request: Request, s: Reader, after: str | None = None):
     q = _clean(_query(request, after))
-    page = browse.page(ctx_for(request, s), q)
+    page = charges.page(ctx_for(request, s), q)
     return render(request, "_charge_rows.html", {"page": page, "q": q,
                                                  "params": _params(request, q)})
 
@@ -67,7 +67,7 @@ def charges_rows(request: Request, s: Reader, after: str | None = None):
 def charges_export(request: Request, s: Reader):
     q = _clean(_query(request))
     name = f"charges_{q.period or 'all'}.csv"
-    return StreamingResponse(browse.export_csv(ctx_for(request, s), q), media_type="text/csv",
+    return StreamingResponse(charges.export_csv(ctx_for(request, s), q), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from openchargeback.domain.errors import InvalidInput, NotFound
-from openchargeback.services import admin
-from openchargeback.services.review import workflow as review
+from openchargeback.services import admin, review
 from openchargeback.web.pages import review as review_views
 from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
 from openchargeback.web.security import Reader, Reviewer, SettingsAdmin, is_htmx
