@@ -139,6 +139,15 @@ def run_cli():
     return run
 
 
+def pytest_collection_modifyitems(config, items):
+    """The property-test modules (``test_*_properties.py``: Hypothesis, many examples
+    each, most on a database) are slow, so ``-m "not slow"`` leaves them out of the
+    quick loop. Other long tests carry ``pytest.mark.slow`` themselves."""
+    for item in items:
+        if item.path.name.endswith("_properties.py"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_addoption(parser):
     parser.addoption("--snapshot-update", action="store_true", default=False,
                      help="Rewrite the snapshot files of document tests instead of comparing with them.")

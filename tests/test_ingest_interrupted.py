@@ -21,6 +21,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "bench"))
 from focusgen import generate  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a 300,000-row file, killed subprocesses
 ROWS = 300_000
 TABLES = ("charges", "imports", "periods", "period_transitions", "charge_details", "tag_sets",
           "import_totals", "import_problems")
