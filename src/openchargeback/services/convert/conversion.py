@@ -40,6 +40,7 @@ from openchargeback.convert.slurm import DEFAULT_BILLABLE, convert_slurm, run_sa
 from openchargeback.convert.storage_usage import convert_storage
 from openchargeback.convert.usage import Usage
 from openchargeback.domain.errors import ConfigError, InvalidInput
+from openchargeback.domain.jsonable import Jsonable, to_json
 from openchargeback.domain.money import ZERO, money, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.domain.pricing import PricedLine, Prior, price_lines
@@ -68,7 +69,7 @@ class ConvertRequest:
 
 
 @dataclass(frozen=True)
-class LedgerEntry:
+class LedgerEntry(Jsonable):
     period: str
     fiscal_year: str
     status: str  # recorded | unchanged | replaced | recomputed
@@ -77,14 +78,13 @@ class LedgerEntry:
     consumed: tuple[tuple[str, str, Decimal, Decimal], ...]  # (subsidy, project, quantity, amount)
 
     def as_json(self) -> dict:
-        return {"period": self.period, "fiscal_year": self.fiscal_year, "status": self.status,
-                "run_id": self.run_id, "input_sha256": self.input_sha256,
-                "consumed": [{"subsidy": s, "project_id": p, "quantity": str(q), "amount": to_str(a)}
-                             for s, p, q, a in self.consumed]}
+        # consumed stays tuples (the ledger compares them); its quantities are not money: str()
+        return {**to_json(self), "consumed": [{"subsidy": s, "project_id": p, "quantity": str(q),
+                                               "amount": to_str(a)} for s, p, q, a in self.consumed]}
 
 
 @dataclass(frozen=True)
-class ConvertResult:
+class ConvertResult(Jsonable):
     kind: str
     output: str
     rows: int
@@ -103,12 +103,9 @@ class ConvertResult:
         return self.list_total - self.billed_total
 
     def as_json(self) -> dict:
-        return {"kind": self.kind, "output": self.output, "rows": self.rows, "periods": self.periods,
-                "currency": self.currency, "list_total": to_str(self.list_total),
-                "billed_total": to_str(self.billed_total), "subsidy_total": to_str(self.subsidy_total),
-                "rate_table": self.rate_table, "input_sha256": self.input_sha256,
-                "report": self.report, "ledger": [e.as_json() for e in self.ledger],
-                "warnings": list(self.warnings)}
+        # subsidy_total is computed; the ledger entries shape their own JSON
+        return {**to_json(self), "subsidy_total": to_str(self.subsidy_total),
+                "ledger": [e.as_json() for e in self.ledger]}
 
 
 def _tag_keys(settings: Settings) -> dict[str, str]:

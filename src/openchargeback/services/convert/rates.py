@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from openchargeback.convert.ratefile import load_rate_table
+from openchargeback.domain.jsonable import Jsonable, to_json
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.domain.rate_checks import RateProblem, check
@@ -105,7 +106,7 @@ def rates_in_force(path: str | Path, day: date, ctx: Context | None = None,
 
 
 @dataclass(frozen=True)
-class RateCheck:
+class RateCheck(Jsonable):
     path: str
     name: str
     rates: int
@@ -117,10 +118,8 @@ class RateCheck:
         return sum(p.severity == "error" for p in self.problems)
 
     def as_json(self) -> dict:
-        return {"path": self.path, "name": self.name, "rates": self.rates, "subsidies": self.subsidies,
-                "errors": self.errors, "warnings": len(self.problems) - self.errors,
-                "problems": [{"severity": p.severity, "subject": p.subject, "message": p.message}
-                             for p in self.problems]}
+        # the counts are computed, not fields
+        return {**to_json(self), "errors": self.errors, "warnings": len(self.problems) - self.errors}
 
 
 def check_rates(path: str | Path) -> RateCheck:

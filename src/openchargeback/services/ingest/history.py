@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from openchargeback.domain.errors import NotFound
-from openchargeback.domain.money import to_str
+from openchargeback.domain.jsonable import Jsonable, json_name, to_json
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import imports as repo
 
+REPLACED = ("import_id", "period", "rows_removed")
+
+
+def named_rows(keys: tuple[str, ...], rows: Iterable[tuple]) -> list[dict]:
+    """Row tuples (which the CLI and the web unpack) as JSON objects with these keys."""
+    return [dict(zip(keys, r, strict=True)) for r in to_json(rows)]
+
 
 @dataclass(frozen=True)
-class ImportSummary:
+class ImportSummary(Jsonable):
     id: int
     source: str
-    filename: str
+    filename: str = json_name("file")
     sha256: str
     status: str
     periods: tuple[str, ...]
@@ -29,16 +37,10 @@ class ImportSummary:
     finished_at: datetime
     replaced_by: int | None
 
-    def as_json(self) -> dict:
-        return {"id": self.id, "source": self.source, "file": self.filename, "sha256": self.sha256,
-                "status": self.status, "periods": list(self.periods), "rows": self.rows,
-                "skipped": self.skipped, "flagged": self.flagged, "actor": self.actor,
-                "finished_at": self.finished_at.isoformat(), "replaced_by": self.replaced_by}
-
 
 @dataclass(frozen=True)
-class ImportDetail:
-    summary: ImportSummary
+class ImportDetail(Jsonable):
+    summary: ImportSummary = json_name(None)
     size_bytes: int
     format: str
     focus_version: str
@@ -46,22 +48,17 @@ class ImportDetail:
     rounded_values: int
     columns: dict
     totals: tuple[tuple[str, str, Decimal, Decimal], ...]  # currency, column, file, stored
-    problems: tuple[tuple[int, str | None, str | None, str], ...]
+    problems: tuple[tuple[int, str | None, str | None, str], ...] = json_name("skipped_lines")
     replaced: tuple[tuple[int, str, int], ...]  # imports this one replaced
-    replaced_by: tuple[tuple[int, str, int], ...]
+    replaced_by: tuple[tuple[int, str, int], ...] = json_name("replaced_by_imports")
 
     def as_json(self) -> dict:
-        return {**self.summary.as_json(), "size_bytes": self.size_bytes, "format": self.format,
-                "focus_version": self.focus_version, "requested_period": self.requested_period,
-                "rounded_values": self.rounded_values, "columns": self.columns,
-                "totals": [{"currency": c, "column": col, "file_total": to_str(f),
-                            "stored_total": to_str(s)} for c, col, f, s in self.totals],
-                "skipped_lines": [{"line": ln, "column": col, "value": v, "expected": e}
-                                  for ln, col, v, e in self.problems],
-                "replaced": [{"import_id": i, "period": p, "rows_removed": n}
-                             for i, p, n in self.replaced],
-                "replaced_by_imports": [{"import_id": i, "period": p, "rows_removed": n}
-                                        for i, p, n in self.replaced_by]}
+        # the summary's keys are flattened in; the row tuples get their keys
+        return {**self.summary.as_json(), **to_json(self),
+                "totals": named_rows(("currency", "column", "file_total", "stored_total"), self.totals),
+                "skipped_lines": named_rows(("line", "column", "value", "expected"), self.problems),
+                "replaced": named_rows(REPLACED, self.replaced),
+                "replaced_by_imports": named_rows(REPLACED, self.replaced_by)}
 
 
 def summary_of(r) -> ImportSummary:

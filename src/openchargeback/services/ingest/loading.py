@@ -16,7 +16,8 @@ from pathlib import Path
 
 from openchargeback.domain.attribution import FIELDS, TagMapping
 from openchargeback.domain.errors import FileRefused, InvalidInput
-from openchargeback.domain.money import from_picos, to_str
+from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.money import from_picos
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import Evaluator
 from openchargeback.focus.batch import Batch, Coded
@@ -26,6 +27,7 @@ from openchargeback.focus.reader import FocusFile, NeedsExactReader
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.ingest.flagging import AttributionRules, RowFlagger
+from openchargeback.services.ingest.history import REPLACED, named_rows
 from openchargeback.services.registry import budgets
 from openchargeback.services.registry import records as registry_svc
 from openchargeback.services.review import workflow as review
@@ -49,9 +51,9 @@ class ColumnTotal:
 
 
 @dataclass(frozen=True)
-class IngestResult:
+class IngestResult(Jsonable):
     status: str  # imported | duplicate | dry-run
-    filename: str
+    filename: str = json_name("file")
     source: str
     sha256: str
     focus_version: str
@@ -66,22 +68,11 @@ class IngestResult:
     problems: tuple[str, ...] = ()  # the first SHOWN_PROBLEMS, described
     problem_count: int = 0
     replaced: tuple[tuple[int, str, int], ...] = ()  # (import id, period, rows removed)
-    carried_over: int = 0  # review decisions kept across --replace
+    carried_over: int = json_name("decisions_carried_over", default=0)  # decisions kept across --replace
 
     def as_json(self) -> dict:
-        return {
-            "status": self.status, "file": self.filename, "source": self.source,
-            "sha256": self.sha256, "focus_version": self.focus_version,
-            "import_id": self.import_id, "duplicate_of": self.duplicate_of,
-            "rows": self.rows, "skipped": self.skipped, "flagged": self.flagged,
-            "rounded_values": self.rounded_values, "periods": self.periods,
-            "totals": [{"currency": t.currency, "column": t.column,
-                        "file_total": to_str(t.file_total), "stored_total": to_str(t.stored_total)}
-                       for t in self.totals],
-            "problems": list(self.problems), "problem_count": self.problem_count,
-            "replaced": [{"import_id": i, "period": p, "rows_removed": n} for i, p, n in self.replaced],
-            "decisions_carried_over": self.carried_over,
-        }
+        # replaced stays tuples (the CLI unpacks them); they get their keys
+        return {**to_json(self), "replaced": named_rows(REPLACED, self.replaced)}
 
 
 def ingest(ctx: Context, path: str | Path, source: str, period: str | None = None, *,

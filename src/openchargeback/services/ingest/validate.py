@@ -18,7 +18,7 @@ from openchargeback.config import Settings
 from openchargeback.domain.attribution import FIELDS, TagMapping
 from openchargeback.domain.charges import ingest_flags
 from openchargeback.domain.errors import NotFound
-from openchargeback.domain.money import to_str
+from openchargeback.domain.jsonable import Jsonable, to_json
 from openchargeback.domain.periods import Period
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
 
@@ -35,7 +35,7 @@ class StrictReport:
 
 
 @dataclass(frozen=True)
-class ValidateResult:
+class ValidateResult(Jsonable):
     file: str
     format: str
     sha256: str
@@ -58,19 +58,8 @@ class ValidateResult:
         return self.problem_count == 0
 
     def as_json(self) -> dict:
-        return {
-            "file": self.file, "format": self.format, "sha256": self.sha256,
-            "focus_version": self.focus_version, "mapped": self.mapped, "unmapped": list(self.unmapped),
-            "rows": self.rows, "rows_per_period": self.rows_per_period,
-            "totals": {c: {k: to_str(v) for k, v in cols.items()} for c, cols in self.totals.items()},
-            "flags": self.flags, "problems": list(self.problems), "problem_count": self.problem_count,
-            "skipped_lines": self.skipped_lines, "rounded_values": self.rounded_values,
-            "would_import": self.would_import,
-            "strict": None if self.strict is None else {
-                "ran": self.strict.ran, "message": self.strict.message,
-                "failures": self.strict.failures, "findings": list(self.strict.findings)},
-            "notes": list(self.notes),
-        }
+        # would_import is computed, not a field
+        return {**to_json(self), "would_import": self.would_import}
 
 
 def _mapping(settings: Settings, source: str | None) -> TagMapping:

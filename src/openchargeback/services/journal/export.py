@@ -27,7 +27,8 @@ from pathlib import Path
 
 from openchargeback.domain import journal as dom
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
-from openchargeback.domain.money import ZERO, to_str
+from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import journal as rendering
 from openchargeback.services import audit, lookup
@@ -44,19 +45,15 @@ _FORMAT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
-class CurrencyTotal:
+class CurrencyTotal(Jsonable):
     currency: str
     debit: Decimal
     credit: Decimal
     charged: Decimal  # the journal's charges (the allocation's, the statements' total)
 
-    def as_json(self) -> dict:
-        return {"currency": self.currency, "debit": to_str(self.debit), "credit": to_str(self.credit),
-                "charged": to_str(self.charged)}
-
 
 @dataclass(frozen=True)
-class ExportInfo:
+class ExportInfo(Jsonable):
     id: int
     period: str
     sequence: int
@@ -78,22 +75,19 @@ class ExportInfo:
         return all(t.debit == t.credit for t in self.totals)
 
     def as_json(self) -> dict:
-        return {"id": self.id, "period": self.period, "sequence": self.sequence, "format": self.format,
-                "file_name": self.file_name, "sha256": self.sha256, "size_bytes": self.size_bytes,
-                "draft": self.draft, "delta": self.delta, "basis_id": self.basis_id,
-                "period_status": self.period_status, "rows": self.rows,
-                "totals": [t.as_json() for t in self.totals], "balanced": self.balanced,
-                "created_by": self.created_by, "created_at": self.created_at.isoformat()}
+        # balanced is computed, not a field
+        return {**to_json(self), "balanced": self.balanced}
 
 
 @dataclass(frozen=True)
-class ExportResult:
-    export: ExportInfo
+class ExportResult(Jsonable):
+    export: ExportInfo = json_name(None)
     path: str | None  # where the file was written; None when it was only recorded
     notes: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
-        return {**self.export.as_json(), "path": self.path, "notes": list(self.notes)}
+        # the export's keys are flattened in
+        return {**self.export.as_json(), **to_json(self)}
 
 
 def _info(r) -> ExportInfo:

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.money import MoneyError, money, round_minor, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.registry import EMAIL
@@ -24,7 +25,7 @@ MINOR_DIGITS = 2
 
 
 @dataclass(frozen=True)
-class AdjustmentInfo:
+class AdjustmentInfo(Jsonable):
     id: int
     period: str
     amount: Decimal
@@ -36,12 +37,6 @@ class AdjustmentInfo:
     source: str | None
     created_by: str
     created_at: datetime
-
-    def as_json(self) -> dict:
-        return {"id": self.id, "period": self.period, "amount": to_str(self.amount),
-                "currency": self.currency, "reason": self.reason, "pi_email": self.pi_email,
-                "project_id": self.project_id, "fund_org": self.fund_org, "source": self.source,
-                "created_by": self.created_by, "created_at": self.created_at.isoformat()}
 
 
 def _info(r) -> AdjustmentInfo:

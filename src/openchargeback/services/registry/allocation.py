@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from openchargeback.domain.allocation import Split, select_split, split_amount
 from openchargeback.domain.errors import NotFound
+from openchargeback.domain.jsonable import Jsonable, to_json
 from openchargeback.domain.money import ZERO, round_minor, to_str, total
 from openchargeback.domain.periods import Period
 from openchargeback.services.context import Context
@@ -36,7 +37,7 @@ AMOUNTS = ("list_cost", "billed_cost", "effective_cost", "charged")
 
 
 @dataclass(frozen=True)
-class AllocationLine:
+class AllocationLine(Jsonable):
     period: str
     kind: str  # charge | adjustment
     source: str | None
@@ -54,17 +55,9 @@ class AllocationLine:
     adjustment_id: int | None = None
     reason: str | None = None
 
-    def as_json(self) -> dict:
-        return {"period": self.period, "kind": self.kind, "source": self.source,
-                "pi_email": self.pi_email, "project_id": self.project_id, "fund_org": self.fund_org,
-                "service": self.service, "currency": self.currency,
-                "percent": to_str(self.percent) if self.percent is not None else None,
-                **{a: to_str(getattr(self, a)) for a in AMOUNTS}, "rows": self.rows,
-                "adjustment_id": self.adjustment_id, "reason": self.reason}
-
 
 @dataclass(frozen=True)
-class AllocationProof:
+class AllocationProof(Jsonable):
     currency: str
     amount: str  # one of AMOUNTS
     charges_exact: Decimal  # straight from the charges table
@@ -83,15 +76,12 @@ class AllocationProof:
             self.allocated == self.charges_rounded + self.adjustments
 
     def as_json(self) -> dict:
-        return {"currency": self.currency, "amount": self.amount,
-                "charges_exact": to_str(self.charges_exact), "lines_exact": to_str(self.lines_exact),
-                "charges_rounded": to_str(self.charges_rounded), "rounding": to_str(self.rounding),
-                "adjustments": to_str(self.adjustments), "allocated": to_str(self.allocated),
-                "balanced": self.balanced}
+        # rounding and balanced are computed, not fields
+        return {**to_json(self), "rounding": to_str(self.rounding), "balanced": self.balanced}
 
 
 @dataclass(frozen=True)
-class Allocation:
+class Allocation(Jsonable):
     periods: tuple[str, ...]
     charges: str  # approved | not_rejected
     lines: tuple[AllocationLine, ...]
@@ -109,8 +99,8 @@ class Allocation:
         return out
 
     def as_json(self) -> dict:
-        return {"periods": list(self.periods), "charges": self.charges, "balanced": self.balanced,
-                "proofs": [p.as_json() for p in self.proofs], "lines": [x.as_json() for x in self.lines]}
+        # balanced is computed; the proofs add their computed keys
+        return {**to_json(self), "balanced": self.balanced, "proofs": [p.as_json() for p in self.proofs]}
 
 
 def allocate(ctx: Context, period: str, *, include_pending: bool = False) -> Allocation:

@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from openchargeback.config import Settings
 from openchargeback.delivery import Sender, make_sender
 from openchargeback.domain.allocation import crossed_thresholds, fiscal_year, percent_used, periods_between
+from openchargeback.domain.jsonable import Jsonable, json_name, to_json
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.rendering.email import build_message
@@ -34,32 +35,29 @@ from openchargeback.storage import registry as registry_repo
 
 
 @dataclass(frozen=True)
-class BudgetStatus:
+class BudgetStatus(Jsonable):
     holder_kind: str  # project | fund
     holder: str
     basis: str  # period | fiscal_year
     span: str  # YYYY-MM or FY2025
-    first_period: str
-    last_period: str
+    first_period: str = json_name("from")
+    last_period: str = json_name("to")
     budget: Decimal
     spend: Decimal
     percent: Decimal
-    reached: tuple[int, ...]  # configured thresholds reached
+    reached: tuple[int, ...] = json_name("thresholds_reached")  # configured thresholds reached
 
     @property
     def remaining(self) -> Decimal:
         return self.budget - self.spend
 
     def as_json(self) -> dict:
-        return {"holder_kind": self.holder_kind, "holder": self.holder, "basis": self.basis,
-                "span": self.span, "from": self.first_period, "to": self.last_period,
-                "budget": to_str(self.budget), "spend": to_str(self.spend),
-                "remaining": to_str(self.remaining), "percent": to_str(self.percent),
-                "thresholds_reached": list(self.reached)}
+        # remaining is computed, not a field
+        return {**to_json(self), "remaining": to_str(self.remaining)}
 
 
 @dataclass(frozen=True)
-class BudgetAlert:
+class BudgetAlert(Jsonable):
     id: int
     holder_kind: str
     holder: str
@@ -71,25 +69,14 @@ class BudgetAlert:
     recipients: tuple[str, ...]
     notified_at: datetime | None
 
-    def as_json(self) -> dict:
-        return {"id": self.id, "holder_kind": self.holder_kind, "holder": self.holder,
-                "span": self.span, "threshold": self.threshold, "budget": to_str(self.budget),
-                "spend": to_str(self.spend), "raised_at": self.raised_at.isoformat(),
-                "recipients": list(self.recipients),
-                "notified_at": self.notified_at.isoformat() if self.notified_at else None}
-
 
 @dataclass(frozen=True)
-class AlertCheck:
+class AlertCheck(Jsonable):
     period: str | None
     raised: tuple[BudgetAlert, ...]
     notified: int
     unsent: int  # alerts with recipients still waiting for a sender
     failed: tuple[str, ...] = ()  # why sending failed, per alert (they stay unsent)
-
-    def as_json(self) -> dict:
-        return {"period": self.period, "raised": [a.as_json() for a in self.raised],
-                "notified": self.notified, "unsent": self.unsent, "failed": list(self.failed)}
 
 
 def _alert(r) -> BudgetAlert:

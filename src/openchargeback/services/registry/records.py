@@ -17,6 +17,7 @@ from pathlib import Path
 
 from openchargeback.domain import registry as reg
 from openchargeback.domain.errors import Conflict, FileRefused, InvalidInput, NotFound
+from openchargeback.domain.jsonable import Jsonable
 from openchargeback.rendering import csv_safe
 from openchargeback.services import audit
 from openchargeback.services.context import Context
@@ -26,16 +27,12 @@ SHOWN_PROBLEMS = 50
 
 
 @dataclass(frozen=True)
-class ImportReport:
+class ImportReport(Jsonable):
     kind: str
     file: str
     added: tuple[str, ...]
     updated: tuple[str, ...]
     unchanged: int
-
-    def as_json(self) -> dict:
-        return {"kind": self.kind, "file": self.file, "added": list(self.added),
-                "updated": list(self.updated), "unchanged": self.unchanged}
 
 
 def _kind(kind: str) -> str:

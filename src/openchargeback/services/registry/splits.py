@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from openchargeback.domain.allocation import Split, carve, check_range, check_shares
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
+from openchargeback.domain.jsonable import Jsonable, json_name, to_json
 from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.services import audit, lookup
@@ -25,11 +26,11 @@ from openchargeback.storage import registry as repo
 
 
 @dataclass(frozen=True)
-class SplitInfo:
+class SplitInfo(Jsonable):
     id: int
-    project_id: str
-    first: str
-    last: str | None
+    project_id: str = json_name("project")
+    first: str = json_name("from")
+    last: str | None = json_name("to")
     scope: str
     scope_value: str | None
     shares: tuple[tuple[str, Decimal], ...]
@@ -37,10 +38,8 @@ class SplitInfo:
     created_at: datetime
 
     def as_json(self) -> dict:
-        return {"id": self.id, "project": self.project_id, "from": self.first, "to": self.last,
-                "scope": self.scope, "scope_value": self.scope_value,
-                "shares": [{"fund": f, "percent": to_str(p)} for f, p in self.shares],
-                "created_by": self.created_by, "created_at": self.created_at.isoformat()}
+        # shares stay (fund, percent) pairs, as domain Split takes them
+        return {**to_json(self), "shares": _shares(self.shares)}
 
     def as_split(self) -> Split:
         return Split(self.project_id, Period.parse(self.first),
@@ -49,19 +48,22 @@ class SplitInfo:
 
 
 @dataclass(frozen=True)
-class SplitChange:
-    project_id: str
-    first: str
-    last: str | None
+class SplitChange(Jsonable):
+    project_id: str = json_name("project")
+    first: str = json_name("from")
+    last: str | None = json_name("to")
     shares: tuple[tuple[str, Decimal], ...]  # empty: the range was cleared
     before: tuple[SplitInfo, ...]  # the project's splits before the change
     after: tuple[SplitInfo, ...]
 
     def as_json(self) -> dict:
-        return {"project": self.project_id, "from": self.first, "to": self.last,
-                "shares": [{"fund": f, "percent": to_str(p)} for f, p in self.shares],
-                "before": [s.as_json() for s in self.before],
+        # shares as in SplitInfo, and SplitInfo's own JSON
+        return {**to_json(self), "shares": _shares(self.shares), "before": [s.as_json() for s in self.before],
                 "after": [s.as_json() for s in self.after]}
+
+
+def _shares(shares: tuple[tuple[str, Decimal], ...]) -> list[dict]:
+    return [{"fund": f, "percent": to_str(p)} for f, p in shares]
 
 
 def _infos(conn, project_id: str | None = None) -> tuple[SplitInfo, ...]:
