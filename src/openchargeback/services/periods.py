@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from openchargeback.domain.errors import Conflict, InvalidInput
+from openchargeback.domain.jsonable import Jsonable, json_name
 from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus, transition
 from openchargeback.services import audit, lookup
@@ -24,26 +25,20 @@ class PendingReview(Conflict):
 
 @dataclass(frozen=True)
 class Transition:
-    from_status: str | None
-    to_status: str
+    from_status: str | None = json_name("from")
+    to_status: str = json_name("to")
     reason: str | None
     actor: str
     at: datetime
 
 
 @dataclass(frozen=True)
-class PeriodInfo:
-    name: str
+class PeriodInfo(Jsonable):
+    name: str = json_name("period")
     status: str
     starts_at: datetime
     ends_at: datetime
     history: tuple[Transition, ...] = ()
-
-    def as_json(self) -> dict:
-        return {"period": self.name, "status": self.status,
-                "starts_at": self.starts_at.isoformat(), "ends_at": self.ends_at.isoformat(),
-                "history": [{"from": t.from_status, "to": t.to_status, "reason": t.reason,
-                             "actor": t.actor, "at": t.at.isoformat()} for t in self.history]}
 
 
 def _info(conn, row) -> PeriodInfo:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from openchargeback.domain.errors import InvalidInput, NotFound
-from openchargeback.domain.money import ZERO, to_str
+from openchargeback.domain.jsonable import Jsonable
+from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period
 from openchargeback.services.context import Context
 from openchargeback.storage import periods as periods_repo
@@ -17,15 +18,12 @@ COSTS = repo.COST_LABELS
 
 
 @dataclass(frozen=True)
-class Totals:
+class Totals(Jsonable):
     rows: int
     billed_cost: Decimal
     effective_cost: Decimal
     list_cost: Decimal
     contracted_cost: Decimal
-
-    def as_json(self) -> dict:
-        return {"rows": self.rows, **{c: to_str(getattr(self, c)) for c in COSTS}}
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,7 @@ class PeriodTotals:
     groups: tuple[tuple[str | None, Totals], ...]
 
     def as_json(self) -> dict:
+        # reshaped: the totals are flattened in, "by" only when grouped, each group flattened with its name
         out = {"period": self.period, "currency": self.currency, **self.totals.as_json()}
         if self.by:
             out["by"] = self.by

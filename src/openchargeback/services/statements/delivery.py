@@ -20,6 +20,7 @@ from openchargeback.config import Settings
 from openchargeback.delivery import DeliveryError, Sender, make_sender
 from openchargeback.delivery.outbox import OutboxSender
 from openchargeback.domain.errors import ConfigError, Conflict, NotFound
+from openchargeback.domain.jsonable import Jsonable, json_name, to_json
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.rendering.email import Attachment, build_message
@@ -34,7 +35,7 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class MessageOutcome:
+class MessageOutcome(Jsonable):
     id: int
     pi_email: str | None
     to: tuple[str, ...]
@@ -46,18 +47,13 @@ class MessageOutcome:
     outbox_path: str | None = None
     resend_of: int | None = None
 
-    def as_json(self) -> dict:
-        return {"id": self.id, "pi_email": self.pi_email, "to": list(self.to), "cc": list(self.cc),
-                "statements": list(self.statements), "status": self.status, "attempts": self.attempts,
-                "error": self.error, "outbox_path": self.outbox_path, "resend_of": self.resend_of}
-
 
 @dataclass(frozen=True)
-class DeliveryReport:
+class DeliveryReport(Jsonable):
     period: str
     transport: str
     messages: tuple[MessageOutcome, ...]
-    skipped_sent: int  # statement versions left out because they were sent before
+    skipped_sent: int = json_name("skipped_already_sent")  # versions left out: they were sent before
 
     @property
     def sent(self) -> int:
@@ -68,9 +64,8 @@ class DeliveryReport:
         return sum(1 for m in self.messages if m.status != "sent")
 
     def as_json(self) -> dict:
-        return {"period": self.period, "transport": self.transport, "sent": self.sent,
-                "failed": self.failed, "skipped_already_sent": self.skipped_sent,
-                "messages": [m.as_json() for m in self.messages]}
+        # the counts are computed, not fields
+        return {**to_json(self), "sent": self.sent, "failed": self.failed}
 
 
 def _recipients(settings: Settings, pi_email: str, projects: list[str | None],

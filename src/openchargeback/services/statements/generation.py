@@ -31,6 +31,7 @@ from pathlib import Path
 
 from openchargeback.domain import statements as dom
 from openchargeback.domain.errors import Conflict
+from openchargeback.domain.jsonable import Jsonable, json_name, to_json
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import statements as rendering
@@ -46,58 +47,51 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class StatementItem:
+class StatementItem(Jsonable):
     number: str
     version: int
     kind: str
     pi_email: str | None
     project_id: str | None
     currency: str
-    list_total: Decimal
-    discount_total: Decimal
-    due_total: Decimal
-    charge_count: int
+    list_total: Decimal = json_name("list")
+    discount_total: Decimal = json_name("discount")
+    due_total: Decimal = json_name("due")
+    charge_count: int = json_name("charges")
     action: str  # new | new_version | unchanged | withdrawn | rerendered | preview
     path: str | None = None
 
-    def as_json(self) -> dict:
-        return {"number": self.number, "version": self.version, "kind": self.kind,
-                "pi_email": self.pi_email, "project_id": self.project_id, "currency": self.currency,
-                "list": to_str(self.list_total), "discount": to_str(self.discount_total),
-                "due": to_str(self.due_total), "charges": self.charge_count, "action": self.action,
-                "path": self.path}
-
 
 @dataclass(frozen=True)
-class Excluded:
+class Excluded(Jsonable):
     count: int
     amounts: tuple[tuple[str, Decimal], ...]
 
     def as_json(self) -> dict:
-        return {"count": self.count, "amounts": {c: to_str(a) for c, a in self.amounts}}
+        # amounts stay (currency, amount) pairs (the CLI unpacks them); the JSON shows a dict
+        return {**to_json(self), "amounts": {c: to_str(a) for c, a in self.amounts}}
 
 
 @dataclass(frozen=True)
-class GenerateResult:
+class GenerateResult(Jsonable):
     period: str
     status: str
     dry_run: bool
     directory: str | None  # output directory, or the preview directory of a dry run
     statements: tuple[StatementItem, ...]
-    pending: Excluded
-    rejected: Excluded
-    approved_totals: tuple[tuple[str, Decimal], ...]  # currency -> sum of project statements
-    delivery: object | None = None
+    pending: Excluded = json_name(None)
+    rejected: Excluded = json_name(None)
+    approved_totals: tuple[tuple[str, Decimal], ...] = json_name("totals")  # currency -> project statements
+    delivery: object | None = json_name(None, default=None)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def count(self, action: str) -> int:
         return sum(1 for s in self.statements if s.action == action)
 
     def as_json(self) -> dict:
-        out = {"period": self.period, "status": self.status, "dry_run": self.dry_run,
-               "directory": self.directory, "statements": [s.as_json() for s in self.statements],
-               "excluded": {"pending": self.pending.as_json(), "rejected": self.rejected.as_json()},
-               "totals": {c: to_str(a) for c, a in self.approved_totals}, "notes": list(self.notes)}
+        # pending and rejected nest under "excluded"; totals as in Excluded; delivery only when made
+        out = {**to_json(self), "totals": {c: to_str(a) for c, a in self.approved_totals},
+               "excluded": {"pending": self.pending.as_json(), "rejected": self.rejected.as_json()}}
         if self.delivery is not None:
             out["delivery"] = self.delivery.as_json()
         return out

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from openchargeback.domain.errors import NotFound
-from openchargeback.domain.money import to_str
+from openchargeback.domain.jsonable import Jsonable, json_name, to_json
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.render import context_for, renderer_for
@@ -17,8 +17,8 @@ from openchargeback.storage import statements as store
 
 
 @dataclass(frozen=True)
-class StatementRow:
-    id: int
+class StatementRow(Jsonable):
+    id: int = json_name(None)
     number: str
     version: int
     kind: str
@@ -26,37 +26,29 @@ class StatementRow:
     project_id: str | None
     currency: str
     status: str
-    list_total: Decimal
-    discount_total: Decimal
-    due_total: Decimal
-    charge_count: int
+    list_total: Decimal = json_name("list")
+    discount_total: Decimal = json_name("discount")
+    due_total: Decimal = json_name("due")
+    charge_count: int = json_name("charges")
     generated_at: datetime
     sent_at: datetime | None
 
-    def as_json(self) -> dict:
-        return {"number": self.number, "version": self.version, "kind": self.kind, "pi_email": self.pi_email,
-                "project_id": self.project_id, "currency": self.currency, "status": self.status,
-                "list": to_str(self.list_total), "discount": to_str(self.discount_total),
-                "due": to_str(self.due_total), "charges": self.charge_count,
-                "generated_at": self.generated_at.isoformat(),
-                "sent_at": self.sent_at.isoformat() if self.sent_at else None}
-
 
 @dataclass(frozen=True)
-class StatementDetail:
+class StatementDetail(Jsonable):
     period: str
-    row: StatementRow
-    data: dict
+    row: StatementRow = json_name(None)
+    data: dict = json_name("content")
     versions: tuple[StatementRow, ...]
-    has_detail_csv: bool
+    has_detail_csv: bool = json_name("detail_csv")
 
     def as_json(self) -> dict:
-        return {"period": self.period, **self.row.as_json(), "content": self.data,
-                "versions": [v.as_json() for v in self.versions], "detail_csv": self.has_detail_csv}
+        # the row's keys are flattened in after the period
+        return {"period": self.period, **self.row.as_json(), **to_json(self)}
 
 
 @dataclass(frozen=True)
-class MessageRow:
+class MessageRow(Jsonable):
     id: int
     pi_email: str | None
     to: tuple[str, ...]
@@ -71,14 +63,6 @@ class MessageRow:
     created_at: datetime
     finished_at: datetime | None
     outbox_path: str | None
-
-    def as_json(self) -> dict:
-        return {"id": self.id, "pi_email": self.pi_email, "to": list(self.to), "cc": list(self.cc),
-                "subject": self.subject, "transport": self.transport, "status": self.status,
-                "attempts": self.attempts, "error": self.error, "statements": list(self.statements),
-                "resend_of": self.resend_of, "created_at": self.created_at.isoformat(),
-                "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-                "outbox_path": self.outbox_path}
 
 
 def _row(r) -> StatementRow:
