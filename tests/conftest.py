@@ -24,7 +24,6 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = ROOT / "sample_data"
 INPUTS = SAMPLE_DATA / "inputs"
-SHARED = SAMPLE_DATA  # the bundled FOCUS samples are under sample_data/focus/
 PG_URL = os.environ.get("OPENCHARGEBACK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("OPENCHARGEBACK_REQUIRE_PG") == "1"
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import INPUTS, SHARED
+from conftest import INPUTS, SAMPLE_DATA
 from focus_builders import COSTS, all_charges, file_sums, money_sum_sql, record_count, stored_totals
 from openchargeback.domain.errors import FileRefused
 from openchargeback.services.ingest.history import get_import, list_imports
@@ -18,12 +18,11 @@ from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.periods import list_periods
 from openchargeback.services.reports import period_totals
 
-FINOPS = SHARED / "focus" / "finops-foundation-focus-1.0-sample.csv"
-LEGACY = SHARED / "focus" / "focus-0.5-legacy-names.csv"
-SPEC12 = SHARED / "focus" / "focus-1.2-spec-saas-prepaid-example.csv"
+FINOPS = SAMPLE_DATA / "focus" / "finops-foundation-focus-1.0-sample.csv"
+LEGACY = SAMPLE_DATA / "focus" / "focus-0.5-legacy-names.csv"
+SPEC12 = SAMPLE_DATA / "focus" / "focus-1.2-spec-saas-prepaid-example.csv"
 
-SAMPLE_FILES = sorted((SHARED / "inputs").glob("*.csv")) + sorted(INPUTS.glob("*.csv")) + [
-    FINOPS, SPEC12]
+SAMPLE_FILES = sorted(INPUTS.glob("*.csv")) + [FINOPS, SPEC12]
 
 
 def _source(path) -> str:
@@ -31,7 +30,7 @@ def _source(path) -> str:
 
 
 def test_sample_directories_are_not_empty():
-    assert len(SAMPLE_FILES) >= 22
+    assert len(SAMPLE_FILES) >= 12
     assert {_source(p) for p in SAMPLE_FILES} == {"aws", "azure", "hpc", "storage", "it_storage", "focus"}
 
 
