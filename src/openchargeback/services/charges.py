@@ -11,20 +11,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openchargeback.domain.charges import describe_flags
 from openchargeback.domain.errors import InvalidInput, NotFound
-from openchargeback.domain.jsonable import Jsonable
+from openchargeback.domain.jsonable import Jsonable, json_name
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.rendering import csv_safe
 from openchargeback.services.context import Context
-from openchargeback.services.insights import Costs, refresh
 from openchargeback.storage import aggregates as agg
 from openchargeback.storage import charges as repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import sources as sources_repo
+
+if TYPE_CHECKING:
+    from openchargeback.services.insights import Costs
 
 PAGE = 50
 EXPORT_CHUNK = 5000
@@ -59,7 +61,8 @@ class ChargeView(Jsonable):
     fund_org: str | None
     flags: tuple[str, ...]
     flag_reasons: tuple[str, ...]
-    tags: dict[str, Any] | None
+    tags: str | None = json_name(None)  # as stored: JSON text
+    tag_values: dict[str, Any] | None = json_name("tags")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def _view(r: Any) -> ChargeView:
         r.id, r.period, r.source, r.import_id, r.line, r.service_name, r.resource_id,
         r.charge_period_start, r.charge_period_end, r.billing_currency, r.billed_cost,
         r.effective_cost, r.list_cost, r.contracted_cost, r.pi_email, r.project_id, r.fund_org,
-        _flags(r.flags), tuple(describe_flags(r.flags or "")), json.loads(r.tags) if r.tags else None)
+        _flags(r.flags), tuple(describe_flags(r.flags or "")), r.tags,
+        json.loads(r.tags) if r.tags else None)
 
 
 def list_charges(ctx: Context, *, period: str | None = None, source: str | None = None,
@@ -203,6 +207,10 @@ def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
     """A page of charges. Without free text, the rollup answers the filtered set's totals
     first; when nothing matches, no charge row is read (a filter that matches nothing
     would otherwise scan the whole period)."""
+    # imported here: insights loads the ingest package (pyarrow), which list_charges and
+    # so the CLI's `charges list` do not need
+    from openchargeback.services.insights import Costs, refresh
+
     after = decode_cursor(q.after, q.sort) if q.after else None
     if not q.text:
         refresh(ctx)
@@ -233,6 +241,8 @@ def _sum(items: Any) -> Costs:
         rows += i["rows"]
         for k in sums:
             sums[k] += i[k]
+    from openchargeback.services.insights import Costs  # see page()
+
     return Costs(rows, **sums)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
+    Subquery,
     and_,
     func,
     insert,
@@ -273,21 +274,20 @@ def _ids_by_size(conn: Connection, f: ChargeFilter, after: tuple[Any, ...] | Non
     return [i for _, i in sorted((-abs(b), i) for i, b in keys)[:limit]]
 
 
-def _ids(conn: Connection, f: ChargeFilter, order: str, descending: bool,
-         after: tuple[Any, ...] | None, limit: int) -> list[int]:
-    if order == "size":
-        return _ids_by_size(conn, f, after, limit)
+def _keys_page(f: ChargeFilter, order: str, descending: bool, after: tuple[Any, ...] | None,
+               limit: int) -> Subquery:
+    """The page's ids and keys (columns k0, k1, ...), read from charges alone."""
     key_cols: tuple[ColumnElement[Any], ...] = (
         (charges.c.id,) if order == "id" else FILE_ORDER if order == "file"
         else (SORTS[order], charges.c.id))
-    q = _keys(f, charges.c.id, order=order)
+    q = _keys(f, charges.c.id.label("kid"), *(c.label(f"k{i}") for i, c in enumerate(key_cols)),
+              order=order)
     if after is not None:
         key = tuple_(*key_cols)
         # bind each key value with its column's type (money as picounits, times as text)
         bound = tuple_(*(literal(v, type_=c.type) for v, c in zip(after, key_cols, strict=True)))
         q = q.where(key < bound if descending else key > bound)
-    q = q.order_by(*(c.desc() if descending else c for c in key_cols)).limit(limit)
-    return list(conn.execute(q).scalars())
+    return q.order_by(*(c.desc() if descending else c for c in key_cols)).limit(limit).subquery()
 
 
 def _rows() -> Select[Any]:
@@ -309,11 +309,16 @@ def _rows() -> Select[Any]:
 def page(conn: Connection, f: ChargeFilter, *, order: str = "id", descending: bool = False,
          after: tuple[Any, ...] | None = None, limit: int = 100) -> list[Row[Any]]:
     """Up to ``limit`` charges in ``order`` (one of ORDERS) after the key ``after`` (the
-    previous page's last key, see :func:`key_of`). The keys are read first, from the
-    charges alone; then the page's rows in full."""
+    previous page's last key, see :func:`key_of`). The page's keys are found from the
+    charges alone; only the page's rows are read in full."""
     if order not in ORDERS:
         raise ValueError(f"order {order!r}: expected one of {', '.join(ORDERS)}")
-    ids = _ids(conn, f, order, descending, after, limit)
+    if order != "size":
+        keys = _keys_page(f, order, descending, after, limit)
+        ks = [c for c in keys.c if c.name != "kid"]
+        return list(conn.execute(_rows().join(keys, keys.c.kid == charges.c.id)
+                                 .order_by(*(c.desc() if descending else c for c in ks))).all())
+    ids = _ids_by_size(conn, f, after, limit)
     if not ids:
         return []
     at = {cid: n for n, cid in enumerate(ids)}
