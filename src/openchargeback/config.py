@@ -10,7 +10,7 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -104,7 +104,7 @@ class ReviewSettings(_Strict):
 
     @field_validator("max_charge", "large_credit", "growth_percent", "growth_amount", mode="before")
     @classmethod
-    def _no_float(cls, v):
+    def _no_float(cls, v: object) -> object:
         # YAML reads 1000.50 as a float: take its text, never its binary value.
         return str(v) if isinstance(v, float) else v
 
@@ -131,7 +131,7 @@ class BrandingSettings(_Strict):
     date_format: str = "%d %b %Y"  # strftime format of dates on statements
 
     @model_validator(mode="after")
-    def _separators(self):
+    def _separators(self) -> Self:
         if self.thousands_separator == self.decimal_separator:
             raise ValueError("branding: thousands_separator and decimal_separator must differ")
         return self
@@ -181,7 +181,7 @@ class EmailSettings(_Strict):
 
     @field_validator("cc", mode="before")
     @classmethod
-    def _cc_lists(cls, v):
+    def _cc_lists(cls, v: object) -> object:
         if isinstance(v, dict):
             return {k: [x] if isinstance(x, str) else x for k, x in v.items()}
         return v
@@ -297,7 +297,7 @@ class Settings(_Strict):
         return v.upper()
 
     @model_validator(mode="after")
-    def _unique_sources(self):
+    def _unique_sources(self) -> Self:
         seen: set[str] = set()
         for s in self.sources:
             key = s.name.lower()
@@ -311,7 +311,7 @@ class Settings(_Strict):
             names.add(u.username.lower())
         return self
 
-    def source_dicts(self) -> list[dict]:
+    def source_dicts(self) -> list[dict[str, Any]]:
         out = []
         for s in self.sources:
             d = s.model_dump()
@@ -370,9 +370,9 @@ def _as_list(v: TagCandidates) -> list[str]:
     return [v] if isinstance(v, str) else list(v)
 
 
-def _expand(value, where: str, file: str):
+def _expand(value: object, where: str, file: str) -> object:
     if isinstance(value, str):
-        def sub(m: re.Match) -> str:
+        def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
             if name in os.environ:
                 return os.environ[name]

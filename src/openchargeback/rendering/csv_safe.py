@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def cell(value) -> str:
+def cell(value: object) -> str:
     text = "" if value is None else str(value)
     if text.startswith(FORMULA_START) and not _is_number(text):
         return "'" + text
@@ -27,7 +28,7 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def lines(rows) -> str:
+def lines(rows: Iterable[Iterable[object]]) -> str:
     """CSV text of ``rows`` (lists of values), every cell neutralised."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")

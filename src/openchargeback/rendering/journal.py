@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
     FileSystemLoader,
     PackageLoader,
@@ -40,6 +41,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 
 from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.journal import Posting
 from openchargeback.domain.money import to_str
 from openchargeback.rendering.csv_safe import cell
 
@@ -89,7 +91,7 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence], draft: str | None
     return b"".join(iter_csv(header, rows, draft))
 
 
-def gl_row(p) -> list:
+def gl_row(p: Posting) -> list[str]:
     """A posting (:class:`openchargeback.domain.journal.Posting`) in the GL layout."""
     return [*p.parts[:2], p.account, *p.parts[3:], cents(p.debit) if p.debit else "",
             cents(p.credit) if p.credit else "", p.description, p.reference]
@@ -115,7 +117,7 @@ def render_standard(rows: Iterable[dict], draft: str | None = None) -> bytes:
     return b"".join(iter_standard(rows, draft))
 
 
-def csv_row(*values) -> str:
+def csv_row(*values: object) -> str:
     """One CSV line (no line end) of neutralised cells: the ``csv_row`` template global."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow([cell(v) for v in values])
@@ -125,7 +127,7 @@ def csv_row(*values) -> str:
 # -- templates ------------------------------------------------------------------------------------
 def template_env(template_dir: str | Path | None) -> SandboxedEnvironment:
     package = PackageLoader("openchargeback.rendering", "templates")
-    loaders = [FileSystemLoader(str(template_dir))] if template_dir else []
+    loaders: list[BaseLoader] = [FileSystemLoader(str(template_dir))] if template_dir else []
     loaders += [PrefixLoader({"default": package}, delimiter=":"), package]
     env = SandboxedEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
                                keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
@@ -160,6 +162,8 @@ def find_template(env: SandboxedEnvironment, fmt: str) -> tuple[str, str]:
 
 
 def _source(env: SandboxedEnvironment, name: str) -> str:
+    if env.loader is None:  # template_env always gives one
+        raise NotFound(f"journal template {name!r} not found")
     try:
         return env.loader.get_source(env, name)[0]
     except TemplateNotFound:

@@ -24,6 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
     Environment,
     FileSystemLoader,
@@ -35,6 +36,8 @@ from jinja2 import (
 
 from openchargeback.domain.statements import DETAIL_CSV_HEADER, minor_digits
 from openchargeback.rendering import csv_safe
+
+Day = date  # the class, which Formats.date (a template filter) hides in the class body
 
 TEMPLATES = ("statement.html", "statement.css", "email.html", "email.txt")
 PAPER = {"letter": "Letter", "a4": "A4"}
@@ -55,7 +58,7 @@ class Branding:
 
 
 def _group(digits: str, sep: str) -> str:
-    out = []
+    out: list[str] = []
     while len(digits) > 3:
         out.insert(0, digits[-3:])
         digits = digits[:-3]
@@ -70,7 +73,7 @@ class Formats:
         self.b = branding
         self.zone = ZoneInfo(branding.timezone)
 
-    def number(self, value, places: int) -> str:
+    def number(self, value: object, places: int) -> str:
         d = Decimal(str(value))
         q = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP) if places >= 0 else d
         neg = q < 0
@@ -81,7 +84,7 @@ class Formats:
             out += self.b.decimal_separator + frac
         return ("-" + out) if neg and q != 0 else out
 
-    def money(self, value, currency: str) -> str:
+    def money(self, value: object, currency: str) -> str:
         if value is None:
             return ""
         text = self.number(value, minor_digits(currency))
@@ -90,7 +93,7 @@ class Formats:
         out = f"{self.b.currency_symbol}{text}" if self.b.currency_symbol else f"{text}"
         return f"-{out}" if neg else out
 
-    def quantity(self, value) -> str:
+    def quantity(self, value: object) -> str:
         """At most two decimals, trailing zeros dropped: 12,400 or 3.2."""
         if value is None:
             return ""
@@ -99,7 +102,7 @@ class Formats:
             text = text.rstrip("0").rstrip(self.b.decimal_separator)
         return text
 
-    def date(self, value) -> str:
+    def date(self, value: str | Day | None) -> str:
         if value is None:
             return ""
         if isinstance(value, str):
@@ -109,7 +112,7 @@ class Formats:
             value = value.astimezone(self.zone).date()
         return value.strftime(self.b.date_format).lstrip("0")
 
-    def end_date(self, value) -> str:
+    def end_date(self, value: str | datetime | None) -> str:
         """The last day covered by an exclusive end time."""
         if value is None:
             return ""
@@ -117,14 +120,15 @@ class Formats:
             value = datetime.fromisoformat(value)
         return self.date((value - timedelta(microseconds=1)).astimezone(self.zone))
 
-    def daterange(self, start, end) -> str:
+    def daterange(self, start: str | Day | None, end: str | Day | None) -> str:
         """Start and exclusive end as days: "1–31 January 2025", "28 Jan – 3 Feb 2025"."""
         if start is None or end is None:
             return ""
-        a = datetime.fromisoformat(start) if isinstance(start, str) else start
-        b = datetime.fromisoformat(end) if isinstance(end, str) else end
-        a = a.astimezone(self.zone).date() if isinstance(a, datetime) else a
-        b = (b - timedelta(microseconds=1)).astimezone(self.zone).date() if isinstance(b, datetime) else b
+        start_at = datetime.fromisoformat(start) if isinstance(start, str) else start
+        end_at = datetime.fromisoformat(end) if isinstance(end, str) else end
+        a = start_at.astimezone(self.zone).date() if isinstance(start_at, datetime) else start_at
+        b = (end_at - timedelta(microseconds=1)).astimezone(self.zone).date() \
+            if isinstance(end_at, datetime) else end_at
         full = self.b.date_format
         if a == b:
             return self.date(a)
@@ -132,7 +136,7 @@ class Formats:
             return f"{a.day}–{self.date(b)}"
         return f"{self.date(a)} – {self.date(b)}"
 
-    def percent(self, value) -> str:
+    def percent(self, value: object) -> str:
         if value is None:
             return ""
         return f"{self.number(value, 1).rstrip('0').rstrip(self.b.decimal_separator)} %"
@@ -154,13 +158,14 @@ class StatementRenderer:
         self.template_dir = template_dir
         self.formats = Formats(branding)
         default = PackageLoader("openchargeback.rendering", "templates")
-        loaders = []
+        loaders: list[BaseLoader] = []
         if template_dir:
             if not Path(template_dir).is_dir():
                 raise FileNotFoundError(2, "statement template directory not found", template_dir)
             loaders.append(FileSystemLoader(template_dir))
         loaders += [PrefixLoader({"default": default}, delimiter=":"), default]
-        self.env = Environment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
+        self._loader = ChoiceLoader(loaders)
+        self.env = Environment(loader=self._loader, undefined=StrictUndefined,
                                autoescape=select_autoescape(["html"]), trim_blocks=True,
                                lstrip_blocks=True, keep_trailing_newline=True)
         f = self.formats
@@ -173,7 +178,7 @@ class StatementRenderer:
     def _hash(self) -> str:
         h = hashlib.sha256()
         for name in TEMPLATES:
-            source, _, _ = self.env.loader.get_source(self.env, name)
+            source, _, _ = self._loader.get_source(self.env, name)
             h.update(name.encode() + b"\0" + source.encode() + b"\0")
         h.update(repr(sorted(vars(self.branding).items())).encode())
         h.update((self._logo or "").encode())
@@ -248,7 +253,7 @@ def html_to_pdf(html: str, *, lean: bool = False) -> bytes:
                      .read_text(encoding="utf-8"), font_config=_FONTS)
 
             class _LeanHTML(HTML):
-                def _ua_stylesheets(self, forms=False):
+                def _ua_stylesheets(self, forms: bool = False) -> list[CSS]:
                     return [ua]
 
             _LEAN = _LeanHTML
@@ -262,5 +267,5 @@ def detail_csv(number: str, rows: list[list]) -> bytes:
     return ("\ufeff" + text).encode("utf-8")
 
 
-def _nonzero(value) -> bool:
+def _nonzero(value: object) -> bool:
     return value is not None and Decimal(str(value)) != 0

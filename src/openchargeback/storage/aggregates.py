@@ -4,9 +4,11 @@ in Python."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from openchargeback.domain.money import from_picos
 from openchargeback.storage.auth_tables import charge_rollups as r
@@ -30,8 +32,8 @@ BILLABLE = object()  # filter value of "review": everything but rejected charges
 
 
 def grouped(conn: Connection, *, period_ids: list[int], by: tuple[str, ...] = (),
-            filters: dict | None = None, limit: int | None = None,
-            order: str = "billed") -> list[dict]:
+            filters: Mapping[str, object] | None = None, limit: int | None = None,
+            order: str = "billed") -> list[dict[str, Any]]:
     """One dict per group: the group values, ``rows`` and the four exact cost sums.
     Ordered by billed cost (largest first) or by the group values (``order="group"``)."""
     cols = [DIMS[b].label(b) for b in by]
@@ -68,7 +70,7 @@ def grouped(conn: Connection, *, period_ids: list[int], by: tuple[str, ...] = ()
 
 
 def distinct_count(conn: Connection, *, period_ids: list[int], dim: str,
-                   filters: dict | None = None) -> int:
+                   filters: Mapping[str, object] | None = None) -> int:
     col = DIMS[dim]
     q = (select(func.count(func.distinct(col))).select_from(r)
          .join(periods, periods.c.id == r.c.period_id)
@@ -80,8 +82,8 @@ def distinct_count(conn: Connection, *, period_ids: list[int], dim: str,
     return conn.execute(q).scalar_one()
 
 
-def _filters(filters: dict | None) -> list:
-    conds = []
+def _filters(filters: Mapping[str, object] | None) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
     for key, value in (filters or {}).items():
         if value is NULL:
             conds.append(DIMS[key].is_(None))
@@ -92,5 +94,5 @@ def _filters(filters: dict | None) -> list:
     return conds
 
 
-def _money(hi, lo) -> Decimal:
+def _money(hi: int | Decimal | None, lo: int | Decimal | None) -> Decimal:
     return from_picos(int(hi or 0) * SPLIT + int(lo or 0))

@@ -22,12 +22,14 @@ summed by an exact decimal aggregate registered on the connection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
     String,
     and_,
@@ -45,6 +47,7 @@ from openchargeback.storage.registry_tables import adjustments
 from openchargeback.storage.review import APPROVED, NOT_REJECTED, PENDING, REJECTED
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, periods, sources
+from openchargeback.storage.types import AnyRow, inserted_id
 
 _DEC_SUM = "ocb_decimal_sum"
 
@@ -54,29 +57,30 @@ AMOUNTS = ("billed_cost", "effective_cost", "list_cost", "contracted_cost")
 
 # A row without EffectiveCost (FOCUS-lite exports, 0.5 files) costs its BilledCost on the
 # effective basis: no commitment was amortised into it. Statements read it the same way.
-_EXPRESSIONS = {label: charges.c[label] for label in AMOUNTS}
+_EXPRESSIONS: dict[str, ColumnElement[Any]] = {label: charges.c[label] for label in AMOUNTS}
 _EXPRESSIONS["effective_cost"] = func.coalesce(charges.c.effective_cost, charges.c.billed_cost)
 
 
-def _sums(dialect: str):
-    cols = []
+def _sums(dialect: str) -> list[ColumnElement[Any]]:
+    cols: list[ColumnElement[Any]] = []
     for label in AMOUNTS:
         cols += money_sum(dialect, _EXPRESSIONS[label], label)
     return cols
 
 
-def _read(dialect: str, row) -> dict:
+def _read(dialect: str, row: AnyRow) -> dict[str, Decimal]:
     return {label: read_sum(dialect, row, label) for label in AMOUNTS}
 
 
 def charge_lines(conn: Connection, period_ids: list[int], *, approved_only: bool = True,
-                 by_account: bool = False) -> list[dict]:
+                 by_account: bool = False) -> list[dict[str, Any]]:
     """One dict per (period, source, PI, project, fund, service, currency) with exact sums.
     ``approved_only``: approved charges; otherwise every charge that is not rejected.
     ``by_account``: also per account code (``account_code`` in each dict; journals divide a
     line between its account codes)."""
     dialect = conn.dialect.name
-    keys = [charges.c.period_id, sources.c.name.label("source"), sources.c.cost_basis,
+    keys: list[ColumnElement[Any]] = [
+            charges.c.period_id, sources.c.name.label("source"), sources.c.cost_basis,
             charges.c.pi_email, charges.c.project_id, charges.c.fund_org,
             charge_details.c.service_name, charges.c.billing_currency]
     if by_account:
@@ -87,7 +91,7 @@ def charge_lines(conn: Connection, period_ids: list[int], *, approved_only: bool
          .join(sources, sources.c.id == charges.c.source_id)
          .where(charges.c.period_id.in_(period_ids), APPROVED if approved_only else NOT_REJECTED)
          .group_by(*keys))
-    out = []
+    out: list[dict[str, Any]] = []
     for r in conn.execute(q):
         out.append({"period_id": r.period_id, "source": r.source, "cost_basis": r.cost_basis,
                     "pi_email": r.pi_email, "project_id": r.project_id, "fund_org": r.fund_org,
@@ -96,7 +100,8 @@ def charge_lines(conn: Connection, period_ids: list[int], *, approved_only: bool
     return out
 
 
-def charge_totals(conn: Connection, period_ids: list[int], *, approved_only: bool = True) -> dict:
+def charge_totals(conn: Connection, period_ids: list[int], *,
+                  approved_only: bool = True) -> dict[tuple[int, str], dict[str, Decimal]]:
     """(period_id, currency) -> exact sums, straight from the charges (for the proof)."""
     dialect = conn.dialect.name
     q = (select(charges.c.period_id, charges.c.billing_currency, *_sums(dialect))
@@ -106,12 +111,12 @@ def charge_totals(conn: Connection, period_ids: list[int], *, approved_only: boo
 
 
 # -- adjustments ---------------------------------------------------------------------------------
-def add_adjustment(conn: Connection, values: dict, actor: str, now: datetime) -> int:
-    return conn.execute(insert(adjustments).values(**values, created_by=actor, created_at=now)
-                        ).inserted_primary_key[0]
+def add_adjustment(conn: Connection, values: dict[str, Any], actor: str, now: datetime) -> int:
+    return inserted_id(conn.execute(insert(adjustments).values(**values, created_by=actor,
+                                                               created_at=now)))
 
 
-def list_adjustments(conn: Connection, period_ids: list[int]) -> list:
+def list_adjustments(conn: Connection, period_ids: list[int]) -> Sequence[AnyRow]:
     q = (select(adjustments, sources.c.name.label("source"), periods.c.name.label("period"))
          .join(periods, periods.c.id == adjustments.c.period_id)
          .outerjoin(sources, sources.c.id == adjustments.c.source_id)
@@ -123,10 +128,10 @@ def list_adjustments(conn: Connection, period_ids: list[int]) -> list:
 class _DecimalSum:
     """SQLite aggregate: exact sum of decimal text; NULL when every value is NULL."""
 
-    def __init__(self):
-        self.total = None
+    def __init__(self) -> None:
+        self.total: Decimal | None = None
 
-    def step(self, value):
+    def step(self, value: object) -> None:
         if value is None:
             return
         try:
@@ -135,24 +140,28 @@ class _DecimalSum:
             return
         self.total = d if self.total is None else self.total + d
 
-    def finalize(self):
+    def finalize(self) -> str | None:
         return None if self.total is None else format(self.total, "f")
 
 
-def _quantity_sum(conn: Connection, column):
+def _quantity_sum(conn: Connection, column: ColumnElement[Any]) -> ColumnElement[Any]:
     if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection  # the sqlite3 connection
+        if raw is None:
+            raise RuntimeError("the SQLite connection is closed")
         # Registering is cheap and idempotent; sqlite3 connections take no attributes to remember it.
-        conn.connection.driver_connection.create_aggregate(_DEC_SUM, 1, _DecimalSum)
-        return getattr(func, _DEC_SUM)(column)
+        raw.create_aggregate(_DEC_SUM, 1, _DecimalSum)
+        total: ColumnElement[Any] = getattr(func, _DEC_SUM)(column)
+        return total
     return func.sum(column)
 
 
-def _raw(expr):
+def _raw(expr: ColumnElement[Any]) -> ColumnElement[str]:
     """The column's stored value, without the per-row conversion (parsed in bulk below)."""
     return type_coerce(expr, String)
 
 
-def _time(value) -> datetime | None:
+def _time(value: datetime | str | None) -> datetime | None:
     """A UTC time as SQLite stores it ("YYYY-MM-DD HH:MM:SS.ffffff") or as PostgreSQL
     returns it; fromisoformat is ten times faster than strptime."""
     if value is None:
@@ -162,19 +171,19 @@ def _time(value) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def sources_by_id(conn: Connection) -> dict[int, dict]:
+def sources_by_id(conn: Connection) -> dict[int, dict[str, Any]]:
     return {r.id: {"name": r.name, "display_name": r.display_name, "cost_basis": r.cost_basis}
             for r in conn.execute(select(sources.c.id, sources.c.name, sources.c.display_name,
                                          sources.c.cost_basis))}
 
 
-def _due(basis: str):
+def _due(basis: str) -> ColumnElement[Any]:
     if basis == "effective":
         return func.coalesce(charges.c.effective_cost, charges.c.billed_cost)
     return charges.c.billed_cost
 
 
-def _list(basis: str):
+def _list(basis: str) -> ColumnElement[Any]:
     due = _due(basis)
     if basis == "effective":
         uncharged = and_(charge_details.c.charge_category == "Purchase",
@@ -185,7 +194,7 @@ def _list(basis: str):
     return case((uncharged, due), else_=func.coalesce(charges.c.list_cost, due))
 
 
-def _kind(basis: str):
+def _kind(basis: str) -> ColumnElement[str]:
     negative = type_coerce(_due(basis), BigInteger) < 0
     cat = charge_details.c.charge_category
     return case((or_(negative, cat == "Credit"), literal("credit")),
@@ -196,10 +205,11 @@ def _kind(basis: str):
 
 
 def _filters(period_id: int, source_ids: Iterable[int], pi: str | None, project: str | None,
-             pi_projects: Iterable[str] = ()):
-    conds = [charges.c.period_id == period_id, charges.c.source_id.in_(list(source_ids))]
+             pi_projects: Iterable[str] = ()) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [charges.c.period_id == period_id,
+                                        charges.c.source_id.in_(list(source_ids))]
     if pi is not None:
-        mine = func.lower(charges.c.pi_email) == pi.lower()
+        mine: ColumnElement[bool] = func.lower(charges.c.pi_email) == pi.lower()
         pi_projects = list(pi_projects)
         if pi_projects:  # charges without a PI whose project is the PI's in the registry
             mine = or_(mine, and_(charges.c.pi_email.is_(None), charges.c.project_id.in_(pi_projects)))
@@ -210,14 +220,14 @@ def _filters(period_id: int, source_ids: Iterable[int], pi: str | None, project:
 
 
 def approved_lines(conn: Connection, period_id: int, *, pi: str | None = None,
-                   project: str | None = None, pi_projects: Iterable[str] = ()) -> list[dict]:
+                   project: str | None = None, pi_projects: Iterable[str] = ()) -> list[dict[str, Any]]:
     """The period's approved charges grouped at statement-detail grain, one dict per
     (currency, PI, project, fund, source, service, kind, unit, resource) with exact sums:
     ``list``, ``due``, ``quantity`` (None unless every charge of the line has one),
     ``rows``, ``first_start``, ``last_end``."""
     dialect = conn.dialect.name
     by_id = sources_by_id(conn)
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for basis in ("billed", "effective"):
         ids = [i for i, s in by_id.items() if s["cost_basis"] == basis]
         if not ids:
@@ -226,7 +236,8 @@ def approved_lines(conn: Connection, period_id: int, *, pi: str | None = None,
         qty = case((charge_details.c.pricing_unit.is_not(None), charges.c.pricing_quantity),
                    else_=charges.c.consumed_quantity)
         kind = _kind(basis)
-        keys = [charges.c.billing_currency, charges.c.pi_email, charges.c.project_id,
+        keys: list[ColumnElement[Any]] = [
+                charges.c.billing_currency, charges.c.pi_email, charges.c.project_id,
                 charges.c.fund_org, charges.c.source_id, charge_details.c.service_name,
                 kind.label("kind"), unit.label("unit"), charges.c.resource_id]
         q = (select(*keys, func.count().label("rows"), func.count(qty).label("with_qty"),
@@ -241,7 +252,7 @@ def approved_lines(conn: Connection, period_id: int, *, pi: str | None = None,
              .group_by(*keys))
         for r in conn.execute(q):
             src = by_id[r.source_id]
-            quantity = None
+            quantity: Decimal | None = None
             if r.qty is not None and r.with_qty == r.rows:
                 quantity = r.qty if isinstance(r.qty, Decimal) else Decimal(r.qty)
             out.append({
@@ -256,12 +267,13 @@ def approved_lines(conn: Connection, period_id: int, *, pi: str | None = None,
 
 
 def excluded(conn: Connection, period_id: int, *, pi: str | None = None,
-             project: str | None = None, pi_projects: Iterable[str] = ()) -> dict[str, dict]:
+             project: str | None = None, pi_projects: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """{"pending": {...}, "rejected": {...}}: count and amount due (by each source's
     basis) of the charges left out of statements, by currency."""
     dialect = conn.dialect.name
     by_id = sources_by_id(conn)
-    out = {"pending": {"count": 0, "amounts": {}}, "rejected": {"count": 0, "amounts": {}}}
+    out: dict[str, dict[str, Any]] = {"pending": {"count": 0, "amounts": {}},
+                                      "rejected": {"count": 0, "amounts": {}}}
     for basis in ("billed", "effective"):
         ids = [i for i, s in by_id.items() if s["cost_basis"] == basis]
         if not ids:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import ColumnElement, Connection, and_, insert, select
 
 from openchargeback.storage.auth_tables import audit_log
+from openchargeback.storage.types import AnyRow
 
 
 def record(conn: Connection, *, at: datetime, actor: str, action: str, target: str | None = None,
@@ -17,9 +19,10 @@ def record(conn: Connection, *, at: datetime, actor: str, action: str, target: s
 
 
 def listing(conn: Connection, *, action: str | None = None, actor: str | None = None,
-            text: str | None = None, before_id: int | None = None, limit: int = 100):
+            text: str | None = None, before_id: int | None = None,
+            limit: int = 100) -> Sequence[AnyRow]:
     """Newest first, ``limit`` at a time before ``before_id`` (key pagination)."""
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if action:
         conds.append(audit_log.c.action.startswith(action, autoescape=True))
     if actor:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from openchargeback.storage.registry_tables import budget_alerts
+from openchargeback.storage.types import AnyRow, inserted_id
 
 
 def raised(conn: Connection, holder_kind: str, holder: str, span: str) -> set[int]:
@@ -17,25 +20,25 @@ def raised(conn: Connection, holder_kind: str, holder: str, span: str) -> set[in
 
 
 def all_raised(conn: Connection) -> dict[tuple[str, str, str], set[int]]:
-    out: dict = {}
+    out: dict[tuple[str, str, str], set[int]] = {}
     for r in conn.execute(select(budget_alerts.c.holder_kind, budget_alerts.c.holder,
                                  budget_alerts.c.span, budget_alerts.c.threshold)):
         out.setdefault((r.holder_kind, r.holder, r.span), set()).add(r.threshold)
     return out
 
 
-def add(conn: Connection, values: dict) -> int | None:
+def add(conn: Connection, values: dict[str, Any]) -> int | None:
     """Insert an alert; None when the same (holder, span, threshold) was raised meanwhile
     (by another process: the unique constraint decides)."""
     try:
         with conn.begin_nested():
-            return conn.execute(insert(budget_alerts).values(**values)).inserted_primary_key[0]
+            return inserted_id(conn.execute(insert(budget_alerts).values(**values)))
     except IntegrityError:
         return None
 
 
 def listing(conn: Connection, *, unsent_only: bool = False, span: str | None = None,
-            limit: int = 500):
+            limit: int = 500) -> Sequence[AnyRow]:
     q = select(budget_alerts).order_by(budget_alerts.c.id.desc()).limit(limit)
     if unsent_only:
         q = q.where(budget_alerts.c.recipients.is_not(None), budget_alerts.c.notified_at.is_(None))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select, update
 
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import (
@@ -14,11 +18,25 @@ from openchargeback.storage.tables import (
     periods,
     sources,
 )
+from openchargeback.storage.types import AnyRow, inserted_id
 
 _PROBLEM_CHUNK = 5_000
 
 
-def find_active_by_sha(conn: Connection, sha256: str):
+class ProblemRecord(Protocol):
+    """A problem found in an import's file (``focus.batch.Problem``)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def value(self) -> str | None: ...
+    @property
+    def expected(self) -> str: ...
+
+
+def find_active_by_sha(conn: Connection, sha256: str) -> AnyRow | None:
     return conn.execute(
         select(imports, sources.c.name.label("source_name"))
         .join(sources, sources.c.id == imports.c.source_id)
@@ -26,20 +44,20 @@ def find_active_by_sha(conn: Connection, sha256: str):
         .order_by(imports.c.id)).first()
 
 
-def create(conn: Connection, values: dict) -> int:
-    return conn.execute(insert(imports).values(**values)).inserted_primary_key[0]
+def create(conn: Connection, values: dict[str, Any]) -> int:
+    return inserted_id(conn.execute(insert(imports).values(**values)))
 
 
-def finish(conn: Connection, import_id: int, values: dict) -> None:
+def finish(conn: Connection, import_id: int, values: dict[str, Any]) -> None:
     conn.execute(update(imports).where(imports.c.id == import_id).values(**values))
 
 
-def add_totals(conn: Connection, import_id: int, totals: list[dict]) -> None:
+def add_totals(conn: Connection, import_id: int, totals: list[dict[str, Any]]) -> None:
     if totals:
         conn.execute(insert(import_totals), [{"import_id": import_id, **t} for t in totals])
 
 
-def add_problems(conn: Connection, import_id: int, problems) -> None:
+def add_problems(conn: Connection, import_id: int, problems: Iterable[ProblemRecord]) -> None:
     rows = [{"import_id": import_id, "line": p.line, "column_name": p.column,
              "value": p.value, "expected": p.expected} for p in problems]
     for i in range(0, len(rows), _PROBLEM_CHUNK):
@@ -47,10 +65,10 @@ def add_problems(conn: Connection, import_id: int, problems) -> None:
 
 
 def stored_totals(conn: Connection, import_id: int, source_id: int, period_ids: list[int],
-                  money_columns: dict) -> dict:
+                  money_columns: Mapping[str, ColumnElement[Any]]) -> dict[tuple[str, str], Decimal]:
     """(currency, FOCUS column) -> exact sum of what is stored for the import."""
     dialect = conn.dialect.name
-    cols = []
+    cols: list[ColumnElement[Any]] = []
     for focus_name, column in money_columns.items():
         cols += money_sum(dialect, column, focus_name)
     rows = conn.execute(select(charges.c.billing_currency, *cols)
@@ -62,9 +80,10 @@ def stored_totals(conn: Connection, import_id: int, source_id: int, period_ids: 
             for r in rows for name in money_columns}
 
 
-def replace_earlier(conn: Connection, new_id: int, source_id: int, period_ids: list[int]) -> list:
+def replace_earlier(conn: Connection, new_id: int, source_id: int,
+                    period_ids: list[int]) -> list[tuple[int, int, int]]:
     """Remove the source's charges of these periods that came from earlier imports."""
-    done = []
+    done: list[tuple[int, int, int]] = []
     for period_id in period_ids:
         counts = conn.execute(
             select(charges.c.import_id, func.count().label("n"))
@@ -80,14 +99,14 @@ def replace_earlier(conn: Connection, new_id: int, source_id: int, period_ids: l
     for old_id in {d[0] for d in done}:
         left = conn.execute(select(func.count()).select_from(charges)
                             .where(charges.c.import_id == old_id)).scalar_one()
-        values = {"replaced_by_id": new_id}
+        values: dict[str, Any] = {"replaced_by_id": new_id}
         if not left:
             values["status"] = "replaced"
         conn.execute(update(imports).where(imports.c.id == old_id).values(**values))
     return done
 
 
-def get(conn: Connection, import_id: int):
+def get(conn: Connection, import_id: int) -> AnyRow | None:
     return conn.execute(
         select(imports, sources.c.name.label("source_name"))
         .join(sources, sources.c.id == imports.c.source_id)
@@ -95,7 +114,7 @@ def get(conn: Connection, import_id: int):
 
 
 def list_recent(conn: Connection, *, source_id: int | None = None, period: str | None = None,
-                limit: int = 50):
+                limit: int = 50) -> Sequence[AnyRow]:
     q = (select(imports, sources.c.name.label("source_name"))
          .join(sources, sources.c.id == imports.c.source_id)
          .order_by(imports.c.id.desc()).limit(limit))
@@ -106,12 +125,12 @@ def list_recent(conn: Connection, *, source_id: int | None = None, period: str |
     return conn.execute(q).all()
 
 
-def totals(conn: Connection, import_id: int):
+def totals(conn: Connection, import_id: int) -> Sequence[AnyRow]:
     return conn.execute(select(import_totals).where(import_totals.c.import_id == import_id)
                         .order_by(import_totals.c.currency, import_totals.c.cost_column)).all()
 
 
-def problems(conn: Connection, import_id: int, limit: int | None = None):
+def problems(conn: Connection, import_id: int, limit: int | None = None) -> Sequence[AnyRow]:
     q = (select(import_problems).where(import_problems.c.import_id == import_id)
          .order_by(import_problems.c.line, import_problems.c.id))
     if limit:
@@ -119,7 +138,7 @@ def problems(conn: Connection, import_id: int, limit: int | None = None):
     return conn.execute(q).all()
 
 
-def replacements(conn: Connection, import_id: int):
+def replacements(conn: Connection, import_id: int) -> Sequence[AnyRow]:
     """Both directions: what this import replaced, and what replaced it."""
     q = (select(import_replacements, periods.c.name.label("period"))
          .join(periods, periods.c.id == import_replacements.c.period_id)

@@ -11,19 +11,21 @@ export.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Select, func, insert, select
 
 from openchargeback.storage.journal_tables import journal_documents, journal_exports
 from openchargeback.storage.review import APPROVED
 from openchargeback.storage.tables import charge_details, charges, periods, sources
+from openchargeback.storage.types import AnyRow, inserted_id
 
 _LIGHT = [c for c in journal_exports.c if c.name != "postings"]
 _STREAM_CHUNK = 5_000
 
 
-def account_codes(conn: Connection, period_id: int) -> list:
+def account_codes(conn: Connection, period_id: int) -> Sequence[AnyRow]:
     """(code, first charge id, number of charges, source) of every account code on the
     period's approved charges."""
     q = (select(charges.c.account_code.label("code"), func.min(charges.c.id).label("first_id"),
@@ -35,7 +37,7 @@ def account_codes(conn: Connection, period_id: int) -> list:
     return conn.execute(q).all()
 
 
-def approved_charges(conn: Connection, period_id: int) -> Iterator:
+def approved_charges(conn: Connection, period_id: int) -> Iterator[AnyRow]:
     """The period's approved charges in id order, streamed."""
     q = (select(charges.c.id, sources.c.name.label("source"), sources.c.cost_basis,
                 charges.c.pi_email, charges.c.project_id, charges.c.fund_org,
@@ -51,7 +53,7 @@ def approved_charges(conn: Connection, period_id: int) -> Iterator:
     yield from conn.execute(q)
 
 
-def recoveries(conn: Connection) -> list:
+def recoveries(conn: Connection) -> Sequence[AnyRow]:
     return conn.execute(select(sources.c.name, sources.c.display_name, sources.c.gl_fund_org,
                                sources.c.gl_account)).all()
 
@@ -70,30 +72,30 @@ def next_sequence(conn: Connection, period_id: int) -> int:
     return (top or 0) + 1
 
 
-def add_export(conn: Connection, values: dict, content: bytes) -> int:
-    export_id = conn.execute(insert(journal_exports).values(**values)).inserted_primary_key[0]
+def add_export(conn: Connection, values: dict[str, Any], content: bytes) -> int:
+    export_id = inserted_id(conn.execute(insert(journal_exports).values(**values)))
     conn.execute(insert(journal_documents).values(export_id=export_id, content=content))
     return export_id
 
 
-def _with_period(*cols):
+def _with_period(*cols: ColumnElement[Any]) -> Select[*tuple[Any, ...]]:
     return (select(*cols, periods.c.name.label("period"))
             .join(periods, periods.c.id == journal_exports.c.period_id))
 
 
-def listing(conn: Connection, period_id: int | None = None, limit: int = 500) -> list:
+def listing(conn: Connection, period_id: int | None = None, limit: int = 500) -> Sequence[AnyRow]:
     q = _with_period(*_LIGHT)
     if period_id is not None:
         q = q.where(journal_exports.c.period_id == period_id)
     return conn.execute(q.order_by(journal_exports.c.id.desc()).limit(limit)).all()
 
 
-def get(conn: Connection, export_id: int, *, with_postings: bool = False):
+def get(conn: Connection, export_id: int, *, with_postings: bool = False) -> AnyRow | None:
     cols = list(journal_exports.c) if with_postings else _LIGHT
     return conn.execute(_with_period(*cols).where(journal_exports.c.id == export_id)).first()
 
 
-def last_posted(conn: Connection, period_id: int):
+def last_posted(conn: Connection, period_id: int) -> AnyRow | None:
     """The latest export of the period that was not a draft and recorded its postings."""
     return conn.execute(_with_period(*journal_exports.c)
                         .where(journal_exports.c.period_id == period_id,

@@ -2,40 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.storage.tables import period_transitions, periods
+from openchargeback.storage.types import AnyRow, inserted_id
 
 
-def get(conn: Connection, name: str):
+def get(conn: Connection, name: str) -> AnyRow | None:
     return conn.execute(select(periods).where(periods.c.name == name)).first()
 
 
-def get_by_id(conn: Connection, period_id: int):
+def get_by_id(conn: Connection, period_id: int) -> AnyRow | None:
     return conn.execute(select(periods).where(periods.c.id == period_id)).first()
 
 
-def get_or_create(conn: Connection, period: Period, actor: str, now: datetime):
+def get_or_create(conn: Connection, period: Period, actor: str, now: datetime) -> AnyRow:
     row = get(conn, period.name)
     if row is not None:
         return row
-    pid = conn.execute(insert(periods).values(
+    pid = inserted_id(conn.execute(insert(periods).values(
         name=period.name, starts_at=period.start, ends_at=period.end,
-        status=PeriodStatus.OPEN.value, created_at=now)).inserted_primary_key[0]
+        status=PeriodStatus.OPEN.value, created_at=now)))
     conn.execute(insert(period_transitions).values(
         period_id=pid, from_status=None, to_status=PeriodStatus.OPEN.value,
         reason="created", actor=actor, at=now))
-    return get(conn, period.name)
+    created = get(conn, period.name)
+    if created is None:  # inserted just above, in this transaction
+        raise LookupError(f"period {period.name} vanished after its insert")
+    return created
 
 
-def list_all(conn: Connection):
+def list_all(conn: Connection) -> Sequence[AnyRow]:
     return conn.execute(select(periods).order_by(periods.c.name.desc())).all()
 
 
-def set_status(conn: Connection, row, to_status: PeriodStatus, reason: str | None,
+def set_status(conn: Connection, row: AnyRow, to_status: PeriodStatus, reason: str | None,
                actor: str, now: datetime) -> None:
     conn.execute(update(periods).where(periods.c.id == row.id).values(status=to_status.value))
     conn.execute(insert(period_transitions).values(
@@ -43,7 +48,7 @@ def set_status(conn: Connection, row, to_status: PeriodStatus, reason: str | Non
         reason=reason, actor=actor, at=now))
 
 
-def transitions(conn: Connection, period_id: int):
+def transitions(conn: Connection, period_id: int) -> Sequence[AnyRow]:
     return conn.execute(select(period_transitions)
                         .where(period_transitions.c.period_id == period_id)
                         .order_by(period_transitions.c.id)).all()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, literal, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, func, literal, select
 
 from openchargeback.storage.review import NOT_REJECTED
 from openchargeback.storage.sums import money_sum, read_sum
@@ -19,11 +21,12 @@ GROUPS = {
 }
 
 
-def totals(conn: Connection, period_id: int, by: str | None = None) -> list[dict]:
+def totals(conn: Connection, period_id: int, by: str | None = None) -> list[dict[str, Any]]:
     """Rows of {group, currency, rows, <cost sums>} for a period, by currency and group."""
     dialect = conn.dialect.name
     group = GROUPS[by] if by else literal(None)
-    cols = [group.label("grp"), charges.c.billing_currency, func.count().label("rows")]
+    cols: list[ColumnElement[Any]] = [group.label("grp"), charges.c.billing_currency,
+                                      func.count().label("rows")]
     for label in COST_LABELS:
         cols += money_sum(dialect, charges.c[label], label)
     # Rejected charges are never part of a sum of money.

@@ -10,16 +10,18 @@ separately and recombined in Python: exact, and far from any overflow.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, func, literal, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from openchargeback.domain.money import from_picos
+from openchargeback.storage.types import AnyRow
 
 _SPLIT = 10**6
 
 
-def money_sum(dialect: str, column, label: str) -> list[ColumnElement]:
+def money_sum(dialect: str, column: ColumnElement[Any], label: str) -> list[ColumnElement[Any]]:
     raw = type_coerce(column, BigInteger)  # picounits, without the Money conversion
     if dialect == "postgresql":
         return [func.coalesce(func.sum(raw), 0).label(label)]
@@ -29,7 +31,7 @@ def money_sum(dialect: str, column, label: str) -> list[ColumnElement]:
     ]
 
 
-def read_sum(dialect: str, row, label: str) -> Decimal:
+def read_sum(dialect: str, row: AnyRow, label: str) -> Decimal:
     m = row._mapping
     if dialect == "postgresql":
         return from_picos(int(m[label]))

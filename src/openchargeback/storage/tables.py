@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.types import TypeEngine
 
 from openchargeback.storage.types import ExactDecimal, Money, UTCDateTime
 
@@ -153,7 +154,7 @@ tag_sets = Table(
     Column("tags", Text, nullable=False),  # the Tags JSON exactly as in the file
 )
 
-def _attribution(length: int):
+def _attribution(length: int) -> TypeEngine[str]:
     return String(length).with_variant(Text(), "postgresql")
 
 

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, update
 
 from openchargeback.storage.auth_tables import login_attempts, sessions, users
+from openchargeback.storage.types import AnyRow, inserted_id
 
 
-def get(conn: Connection, username: str):
+def get(conn: Connection, username: str) -> AnyRow | None:
     return conn.execute(select(users).where(users.c.username == username.strip().lower())).first()
 
 
-def get_by_id(conn: Connection, user_id: int):
+def get_by_id(conn: Connection, user_id: int) -> AnyRow | None:
     return conn.execute(select(users).where(users.c.id == user_id)).first()
 
 
-def list_all(conn: Connection):
+def list_all(conn: Connection) -> Sequence[AnyRow]:
     return conn.execute(select(users).order_by(users.c.username)).all()
 
 
@@ -27,34 +30,34 @@ def count(conn: Connection) -> int:
 
 def add(conn: Connection, username: str, password_hash: str, role: str, *, from_config: bool,
         now: datetime) -> int:
-    return conn.execute(insert(users).values(
+    return inserted_id(conn.execute(insert(users).values(
         username=username.strip().lower(), password_hash=password_hash, role=role, disabled=False,
-        from_config=from_config, created_at=now, password_changed_at=now)).inserted_primary_key[0]
+        from_config=from_config, created_at=now, password_changed_at=now)))
 
 
-def update_user(conn: Connection, user_id: int, **values) -> None:
+def update_user(conn: Connection, user_id: int, **values: Any) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(**values))
 
 
 # -- sessions ----------------------------------------------------------------------------
-def add_session(conn: Connection, values: dict) -> int:
-    return conn.execute(insert(sessions).values(**values)).inserted_primary_key[0]
+def add_session(conn: Connection, values: dict[str, Any]) -> int:
+    return inserted_id(conn.execute(insert(sessions).values(**values)))
 
 
-def session_with_user(conn: Connection, token_hash: str):
+def session_with_user(conn: Connection, token_hash: str) -> AnyRow | None:
     return conn.execute(
         select(sessions, users.c.username, users.c.role, users.c.disabled)
         .join(users, users.c.id == sessions.c.user_id)
         .where(sessions.c.token_hash == token_hash)).first()
 
 
-def touch_session(conn: Connection, session_id: int, **values) -> None:
+def touch_session(conn: Connection, session_id: int, **values: Any) -> None:
     conn.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
 
 
 def revoke_sessions(conn: Connection, *, user_id: int | None = None, session_id: int | None = None,
                     now: datetime, keep: int | None = None) -> int:
-    conds = [sessions.c.revoked_at.is_(None)]
+    conds: list[ColumnElement[bool]] = [sessions.c.revoked_at.is_(None)]
     if user_id is not None:
         conds.append(sessions.c.user_id == user_id)
     if session_id is not None:
