@@ -78,7 +78,7 @@ def plans(ctx, cases) -> None:
     """The plan of every statement one list_queue call runs, per case."""
     from sqlalchemy import event
 
-    from openchargeback.services.review import workflow as rv
+    from openchargeback.services import review as rv
 
     seen: list[tuple[str, object]] = []
 
@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--plan", action="store_true", help="print EXPLAIN QUERY PLAN of each query")
     args = ap.parse_args()
 
-    from openchargeback.services.review import workflow as rv
+    from openchargeback.services import review as rv
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db else Path(tmp) / "review.db"

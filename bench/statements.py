@@ -36,10 +36,10 @@ def _settings(url: str, out: str):
 
 def prepare(url: str, path: str, out: str) -> dict:
     """Import, approve what is pending, close."""
+    from openchargeback.services import review as review
     from openchargeback.services.context import build_context
     from openchargeback.services.ingest.loading import ingest
     from openchargeback.services.periods import change_status
-    from openchargeback.services.review import workflow as review
 
     ctx = build_context(_settings(url, out), actor="bench")
     t0 = time.perf_counter()

@@ -53,7 +53,7 @@ def load_sample(ctx, period: str = "2025-01", sources=SAMPLE_SOURCES) -> None:
 
 
 def approve_all(ctx, period: str = "2025-01") -> None:
-    from openchargeback.services.review import workflow as review
+    from openchargeback.services import review as review
 
     review.approve(ctx, period, review.Selection(status="pending"), note="tests")
 

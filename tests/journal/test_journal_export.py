@@ -12,11 +12,11 @@ import pytest
 
 from focus_builders import row, write_csv
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
+from openchargeback.services import review as review
 from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.journal import export as svc
 from openchargeback.services.registry.adjustments import add_adjustment
 from openchargeback.services.registry.allocation import allocate
-from openchargeback.services.review import workflow as review
 
 from .conftest import approve_all, close, gl_sums, journal_sources, load_sample, read_gl, reopen
 

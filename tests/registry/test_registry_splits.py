@@ -11,11 +11,11 @@ from registry_helpers import charge, ingest_rows, registry
 
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.services import audit
+from openchargeback.services import review as review_svc
 from openchargeback.services.periods import change_status, open_period
 from openchargeback.services.registry.adjustments import add_adjustment, list_adjustments
 from openchargeback.services.registry.allocation import allocate
 from openchargeback.services.registry.splits import list_splits, set_split
-from openchargeback.services.review import workflow as review_svc
 
 D = Decimal
 SIXTY_FORTY = [("NSF-123", D(60)), ("DEPT-9", D(40))]

@@ -242,8 +242,8 @@ def test_send_rate_is_respected(smtp_server):
 
 def test_unsafe_email_settings_are_refused_outside_dev_mode(sqlite_url, make_stmt_ctx):
     from openchargeback.config import EmailSettings
-    from openchargeback.domain.errors import ConfigError
     from openchargeback.delivery import make_sender
+    from openchargeback.domain.errors import ConfigError
 
     default = EmailSettings.model_fields["from_address"].default
     ctx = make_stmt_ctx(sqlite_url, email={"from_address": default})

@@ -81,7 +81,7 @@ def test_regenerating_keeps_numbers_and_versions_changed_statements(sample):
     assert _count(ctx) == 1
 
     # The statement was sent; then the rejected charge is approved: the statement changes.
-    from openchargeback.services.review import workflow as review
+    from openchargeback.services import review as review
 
     with ctx.engine.begin() as conn:
         conn.execute(statements_table.update().values(sent_at=ctx.clock()))

@@ -45,8 +45,8 @@ def _row(page, resource: str):
 def test_a_reviewer_clears_the_queue_and_a_replace_keeps_the_decisions(server, tmp_path, shots):
     from playwright.sync_api import sync_playwright
 
+    from openchargeback.services import review as review
     from openchargeback.services.ingest.loading import ingest
-    from openchargeback.services.review import workflow as review
 
     base, app = server
     ctx = app.state.ctx

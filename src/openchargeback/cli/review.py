@@ -12,7 +12,7 @@ import yaml
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, PeriodOpt, amount, context, emit_json, table
 from openchargeback.domain.errors import InvalidInput
-from openchargeback.services.review import workflow as svc
+from openchargeback.services import review as svc
 
 review_app = typer.Typer(help="Review flagged charges: list, approve, reject, correct, rules, recheck.",
                          no_args_is_help=True)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, describe
 
 _PLAIN = Evaluator(ReviewRules())
@@ -17,3 +20,8 @@ def ingest_flags(attribution: dict[str, str | None], period_mismatch: bool) -> l
 def describe_flags(flags: str | None) -> list[str]:
     """Words for a stored flags string (comma-separated codes)."""
     return [describe(code) for code in flags.split(",")] if flags else []
+
+
+def tags_dict(text: str | None) -> dict[str, Any] | None:
+    """A charge's stored tags (JSON text) as a dict."""
+    return json.loads(text) if text else None

@@ -11,8 +11,8 @@ from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus, transition
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
+from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import periods as repo
-from openchargeback.storage import review as review_repo
 
 
 class PendingReview(Conflict):
@@ -84,7 +84,7 @@ def change_status(ctx: Context, name: str, action: str, reason: str | None = Non
         row = lookup.period(conn, period)
         target = transition(period.name, PeriodStatus(row.status), action, reason)
         if action == "close":
-            count, total = review_repo.stakes(conn, review_repo.ReviewFilter(row.id, status="pending"))
+            count, total = charges_repo.stakes(conn, charges_repo.ChargeFilter(row.id, status="pending"))
             if count and not force:
                 raise PendingReview(
                     f"period {period.name} has {count} charge(s) pending review ({to_str(total)} billed); "

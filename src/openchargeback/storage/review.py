@@ -26,19 +26,12 @@ from openchargeback.storage.charges import (
     PENDING,
     REJECTED,
     STATUS,
-    ChargeFilter,
-    stakes,
 )
 from openchargeback.storage.review_tables import attribution_rules, charge_actions, review_rules
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, tag_sets
 
 _CHUNK = 5_000
-
-# Transitional: services/periods.py asks for the pending stakes this way; it becomes
-# storage.charges.stakes(conn, ChargeFilter(period_id, status="pending")).
-ReviewFilter = ChargeFilter
-
 
 def facts(conn: Connection, ids: list[int]) -> list[Row[Any]]:
     """What the rules need to re-evaluate these charges."""
@@ -199,8 +192,7 @@ def candidate_rows(conn: Connection, source_id: int, period_ids: list[int], impo
 
 # The review states live with the one charges query (storage.charges); they are named
 # here too for the storage modules that sum by them.
-__all__ = ["APPROVED", "FINGERPRINT", "NOT_REJECTED", "PENDING", "REJECTED", "STATUS", "ReviewFilter",
-           "actions_for", "active_attribution_rules", "add_actions", "add_attribution_rule",
+__all__ = ["APPROVED", "FINGERPRINT", "NOT_REJECTED", "PENDING", "REJECTED", "STATUS", "actions_for", "active_attribution_rules", "add_actions", "add_attribution_rule",
            "candidate_rows", "corrected_ids", "decided_rows", "facts", "load_rules", "move_actions",
-           "project_totals", "reviews_of", "save_rules", "set_review", "stakes", "unreviewed",
+           "project_totals", "reviews_of", "save_rules", "set_review", "unreviewed",
            "update_rows"]

@@ -7,7 +7,6 @@ evaluations; only amount rules and resource-level rules look at every row.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date
 
 import numpy as np
@@ -188,6 +187,3 @@ def _with_pi_fund(attr: tuple, pi: str | None, fund: str | None) -> tuple:
     out[_PI], out[_FUND] = pi, fund
     return tuple(out)
 
-
-def tags_dict(text: str | None) -> dict | None:
-    return json.loads(text) if text else None

@@ -30,7 +30,8 @@ from openchargeback.services.ingest.flagging import AttributionRules, RowFlagger
 from openchargeback.services.ingest.history import REPLACED, named_rows
 from openchargeback.services.registry import budgets
 from openchargeback.services.registry import records as registry_svc
-from openchargeback.services.review import workflow as review
+from openchargeback.services.review.carryover import carry_over
+from openchargeback.services.review.rules import apply_growth_rule, current_rules
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo
@@ -88,7 +89,7 @@ def ingest(ctx: Context, path: str | Path, source: str, period: str | None = Non
     mapping = TagMapping.build(ctx.settings.mapping(),
                                json.loads(src.tag_mapping) if src.tag_mapping else None)
     with ctx.read() as conn:
-        evaluator = Evaluator(review.current_rules(ctx, conn))
+        evaluator = Evaluator(current_rules(ctx, conn))
         rules = AttributionRules(review_repo.active_attribution_rules(conn))
         registry = registry_svc.snapshot(conn)
     for exact in (False, True):
@@ -150,7 +151,7 @@ class _Run:
             self._refuse_if_bad()
             replaced = ()
             if self.replace:
-                self.carried = review.carry_over(ctx=self.ctx, conn=conn, source_id=self.src.id,
+                self.carried = carry_over(ctx=self.ctx, conn=conn, source_id=self.src.id,
                                                  period_ids=list(self.period_ids.values()),
                                                  import_id=import_id)
                 replaced = tuple(
@@ -158,7 +159,7 @@ class _Run:
                     for old, pid, n in imports_repo.replace_earlier(
                         conn, import_id, self.src.id, list(self.period_ids.values())))
             for pid in self.period_ids.values():
-                review.apply_growth_rule(self.ctx, conn, pid)
+                apply_growth_rule(self.ctx, conn, pid)
             if self.focus.stats.rows >= ANALYZE_ROWS:
                 charges_repo.refresh_statistics(conn)
             totals = self._control_totals(conn, import_id)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from openchargeback.domain.charges import tags_dict
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import ChargeFacts, Evaluator, join_flags
 from openchargeback.services import audit
 from openchargeback.services.context import Context
 from openchargeback.services.registry import records as registry_svc
-from openchargeback.services.review.rules import KEPT_FLAGS, current_rules, tags_dict
+from openchargeback.services.review.rules import KEPT_FLAGS, current_rules
 from openchargeback.services.review.selection import ActionResult, Selection, charge_filter, period_row
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import review as repo

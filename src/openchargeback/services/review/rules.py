@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from openchargeback.domain.charges import tags_dict
 from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, describe, join_flags
@@ -25,12 +26,6 @@ from openchargeback.storage import review as repo
 from openchargeback.storage import rollups
 
 KEPT_FLAGS = ("period_mismatch",)  # set at import; a re-check cannot recompute it
-
-
-def tags_dict(text: str | None) -> dict[str, Any] | None:
-    """A charge's stored tags (JSON text) as a dict. (Not services.ingest.flagging's: the
-    review package does not load the ingest package, which loads pyarrow and imports it.)"""
-    return json.loads(text) if text else None
 
 
 def current_rules(ctx: Context, conn: Connection | None = None) -> ReviewRules:
