@@ -59,9 +59,14 @@ def build_instance(base: Path, cli: list[str], env: dict[str, str]) -> Path:
     config.write_text(
         f"database:\n  url: sqlite:///{base / 'billing.db'}\n"
         "currency: USD\n"
-        "sources:\n  - name: aws\n    display_name: Amazon Web Services\n")
-    subprocess.run([*cli, "ingest", str(SAMPLE), "-s", "aws", "-p", PERIOD, "-c", str(config)],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+        "sources:\n  - name: aws\n    display_name: Amazon Web Services\n"
+    )
+    subprocess.run(
+        [*cli, "ingest", str(SAMPLE), "-s", "aws", "-p", PERIOD, "-c", str(config)],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     return config
 
 
@@ -75,16 +80,16 @@ def main() -> int:
     env = dict(os.environ)
     env.pop("OPENCHARGEBACK_CONFIG", None)
     if args.src:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.src.resolve()),
-                                                          env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.src.resolve()), env.get("PYTHONPATH")]))
     cli = command()
     over = []
     with tempfile.TemporaryDirectory(prefix="ocb-cli-start-") as tmp:
         config = build_instance(Path(tmp), cli, env)
-        cases = {"--version": [*cli, "--version"],
-                 "report totals": [*cli, "report", "totals", "-p", PERIOD, "-c", str(config)]}
-        print(f"{'command':<16} {'median':>8} {'min':>7} {'max':>7} {'CPU':>7} {'peak RSS':>9} "
-              f"{'target':>7}")
+        cases = {
+            "--version": [*cli, "--version"],
+            "report totals": [*cli, "report", "totals", "-p", PERIOD, "-c", str(config)],
+        }
+        print(f"{'command':<16} {'median':>8} {'min':>7} {'max':>7} {'CPU':>7} {'peak RSS':>9} {'target':>7}")
         for name, argv in cases.items():
             run_once(argv, env)  # warm the page cache and the .pyc files once
             runs = [run_once(argv, env) for _ in range(args.runs)]
@@ -93,8 +98,10 @@ def main() -> int:
             cpu = statistics.median(c for _, c, _ in runs)
             target = TARGETS[name]
             flag = "" if median <= target else "  OVER"
-            print(f"{name:<16} {median:>7.3f}s {min(times):>6.3f}s {max(times):>6.3f}s "
-                  f"{cpu:>6.3f}s {peak:>5.0f} MiB {target:>6.1f}s{flag}")
+            print(
+                f"{name:<16} {median:>7.3f}s {min(times):>6.3f}s {max(times):>6.3f}s "
+                f"{cpu:>6.3f}s {peak:>5.0f} MiB {target:>6.1f}s{flag}"
+            )
             if median > target:
                 over.append(name)
     return 1 if args.check and over else 0

@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = ("JobID|JobIDRaw|JobName|Account|User|Partition|QOS|State|ExitCode|Start|End|Elapsed|"
-          "ElapsedRaw|AllocCPUS|ReqMem|AllocTRES|ReqTRES|TRESUsageInTot|NodeList")
+HEADER = (
+    "JobID|JobIDRaw|JobName|Account|User|Partition|QOS|State|ExitCode|Start|End|Elapsed|"
+    "ElapsedRaw|AllocCPUS|ReqMem|AllocTRES|ReqTRES|TRESUsageInTot|NodeList"
+)
 ACCOUNTS = ["genomics", "climate", "physics", "acme", "chem", "bio", "astro", ""]
 USERS = [f"user{i:03d}" for i in range(200)]
 STATES = ["COMPLETED"] * 12 + ["FAILED", "CANCELLED by 0", "TIMEOUT", "OUT_OF_MEMORY", "PENDING"]
@@ -54,14 +56,18 @@ def generate(path: Path, lines: int, steps: bool, seed: int = 8) -> int:
             if state == "PENDING":
                 s = e = "Unknown"
             acct = rnd.choice(ACCOUNTS)
-            f.write(f"{i}|{i}|job{i % 977}|{acct}|{rnd.choice(USERS)}|{part}|"
-                    f"{rnd.choice(('normal', 'normal', 'high'))}|{state}|0:0|{s}|{e}|00:00:00|{secs}|"
-                    f"{cpus}|{mem}|{tres}|{tres}||node{i % 64:03d}\n")
+            f.write(
+                f"{i}|{i}|job{i % 977}|{acct}|{rnd.choice(USERS)}|{part}|"
+                f"{rnd.choice(('normal', 'normal', 'high'))}|{state}|0:0|{s}|{e}|00:00:00|{secs}|"
+                f"{cpus}|{mem}|{tres}|{tres}||node{i % 64:03d}\n"
+            )
             written += 1
             if steps:
                 for step in ("batch", "extern"):
-                    f.write(f"{i}.{step}|{i}.{step}|{step}|{acct}||||COMPLETED|0:0|{s}|{e}|00:00:00|{secs}|"
-                            f"{cpus}||cpu={cpus},mem={mem},node=1||cpu=00:00:01,mem=2000K|node{i % 64:03d}\n")
+                    f.write(
+                        f"{i}.{step}|{i}.{step}|{step}|{acct}||||COMPLETED|0:0|{s}|{e}|00:00:00|{secs}|"
+                        f"{cpus}||cpu={cpus},mem={mem},node=1||cpu=00:00:01,mem=2000K|node{i % 64:03d}\n"
+                    )
                     written += 1
     return written
 
@@ -85,33 +91,57 @@ def main() -> None:
         sacct = tmpd / "sacct.txt"
         t0 = time.perf_counter()
         n = generate(sacct, args.lines, args.steps)
-        print(f"generated {n:,} sacct lines ({sacct.stat().st_size / 1e6:,.0f} MB) "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {n:,} sacct lines ({sacct.stat().st_size / 1e6:,.0f} MB) "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         rates = ROOT / "sample_data" / "rates" / "rates.example.yaml"
         table = yaml.safe_load(rates.read_text())
         for qos, price in ((None, "0.015"), ("high", "0.02")):
-            table["rates"].append({"service": "hpc", "resource": "cpu", "partition": "bigmem", "qos": qos,
-                                   "unit": "core-hour", "price": price, "from": "2025-07-01"})
+            table["rates"].append(
+                {
+                    "service": "hpc",
+                    "resource": "cpu",
+                    "partition": "bigmem",
+                    "qos": qos,
+                    "unit": "core-hour",
+                    "price": price,
+                    "from": "2025-07-01",
+                }
+            )
         if not args.ledger:
             table.pop("subsidies")
         table_path = tmpd / "rates.yaml"
         table_path.write_text(yaml.safe_dump(table))
         ctx = None
         if args.ledger:
-            ctx = build_context(Settings.model_validate({"database": {"url": f"sqlite:///{tmp}/b.db"}}),
-                                actor="bench")
+            ctx = build_context(
+                Settings.model_validate({"database": {"url": f"sqlite:///{tmp}/b.db"}}), actor="bench"
+            )
         t0, c0 = time.perf_counter(), time.process_time()
-        r = convert(ConvertRequest("slurm", (sacct,), tmpd / "out.csv", table_path,
-                                   ROOT / "sample_data" / "attribution" / "attribution.example.yaml",
-                                   per_job=args.per_job), ctx=ctx)
+        r = convert(
+            ConvertRequest(
+                "slurm",
+                (sacct,),
+                tmpd / "out.csv",
+                table_path,
+                ROOT / "sample_data" / "attribution" / "attribution.example.yaml",
+                per_job=args.per_job,
+            ),
+            ctx=ctx,
+        )
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rep = r.report
-        print(f"converted {rep['records']:,} lines ({rep['used']:,} billable allocations) in {secs:.2f} s "
-              f"(CPU {cpu:.2f} s) = {rep['records'] / secs:,.0f} lines/s; {r.rows:,} FOCUS rows; "
-              f"peak RSS {peak:,.0f} MB; load average {os.getloadavg()[0]:.1f}")
-        print(f"  list {r.list_total:.2f}, billed {r.billed_total:.2f} {r.currency}; "
-              f"skipped {sum(rep['skipped'].values()):,}; ledger runs {len(r.ledger)}")
+        print(
+            f"converted {rep['records']:,} lines ({rep['used']:,} billable allocations) in {secs:.2f} s "
+            f"(CPU {cpu:.2f} s) = {rep['records'] / secs:,.0f} lines/s; {r.rows:,} FOCUS rows; "
+            f"peak RSS {peak:,.0f} MB; load average {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"  list {r.list_total:.2f}, billed {r.billed_total:.2f} {r.currency}; "
+            f"skipped {sum(rep['skipped'].values()):,}; ledger runs {len(r.ledger)}"
+        )
         verdict = "within" if secs <= 20 or args.lines < 1_000_000 else "OVER"
         print(f"  target: 1,000,000 lines in <= 20 s: {verdict} ({secs:.2f} s)")
         if ctx:

@@ -10,16 +10,54 @@ from decimal import Decimal
 from pathlib import Path
 
 HEADER = [
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingAccountType", "BillingCurrency",
-    "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription",
-    "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart", "CommitmentDiscountCategory",
-    "CommitmentDiscountId", "CommitmentDiscountStatus", "CommitmentDiscountType",
-    "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
-    "InvoiceId", "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingCategory",
-    "PricingCurrency", "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName",
-    "RegionId", "RegionName", "ResourceId", "ResourceName", "ResourceType", "ServiceCategory",
-    "ServiceName", "ServiceSubcategory", "SkuId", "SkuMeter", "SkuPriceId", "SubAccountId",
-    "SubAccountName", "SubAccountType", "Tags", "x_Discounts",
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingAccountType",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountId",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountType",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedCost",
+    "ContractedUnitPrice",
+    "EffectiveCost",
+    "InvoiceId",
+    "InvoiceIssuerName",
+    "ListCost",
+    "ListUnitPrice",
+    "PricingCategory",
+    "PricingCurrency",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "RegionId",
+    "RegionName",
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "ServiceCategory",
+    "ServiceName",
+    "ServiceSubcategory",
+    "SkuId",
+    "SkuMeter",
+    "SkuPriceId",
+    "SubAccountId",
+    "SubAccountName",
+    "SubAccountType",
+    "Tags",
+    "x_Discounts",
 ]
 
 SERVICES = [
@@ -31,8 +69,9 @@ SERVICES = [
 ]
 
 
-def generate(path: str | Path, rows: int, *, period: str = "2025-01", projects: int = 500,
-             seed: int = 7) -> Decimal:
+def generate(
+    path: str | Path, rows: int, *, period: str = "2025-01", projects: int = 500, seed: int = 7
+) -> Decimal:
     """Write ``rows`` rows for ``period``; return the exact sum of BilledCost."""
     rng = random.Random(seed)
     year, month = map(int, period.split("-"))
@@ -41,8 +80,12 @@ def generate(path: str | Path, rows: int, *, period: str = "2025-01", projects: 
     end = f"{ny:04d}-{nm:02d}-01T00:00:00Z"
     tags = []
     for p in range(projects):
-        t = {"pi_email": f"pi{p % 180}@example.edu", "project_id": f"proj-{p:04d}",
-             "fund_org": f"FUND-{p % 90:03d}", "environment": rng.choice(["prod", "dev"])}
+        t = {
+            "pi_email": f"pi{p % 180}@example.edu",
+            "project_id": f"proj-{p:04d}",
+            "fund_org": f"FUND-{p % 90:03d}",
+            "environment": rng.choice(["prod", "dev"]),
+        }
         if p % 50 == 0:
             del t["fund_org"]  # some rows to flag
         tags.append(json.dumps(t))
@@ -62,16 +105,56 @@ def generate(path: str | Path, rows: int, *, period: str = "2025-01", projects: 
             day = 1 + i % 28
             cstart = f"{year:04d}-{month:02d}-{day:02d}T00:00:00Z"
             cend = f"{year:04d}-{month:02d}-{day:02d}T23:00:00Z" if day < 28 else end
-            w.writerow([
-                billed, "123456789012", "University Research", "Payer", "USD",
-                end, start, "Usage" if billed >= 0 else "Credit", "", f"{svc} usage",
-                "Usage-Based", cend, cstart, "", "", "", "",
-                qty, unit, billed, unit_price, billed,
-                f"INV-{year}{month:02d}", "Amazon Web Services, Inc.", list_cost, unit_price, "Standard",
-                "USD", qty, unit, "AWS", "Amazon Web Services, Inc.",
-                "us-east-1", "US East (N. Virginia)", f"{prefix}{i % 20000:08x}", f"res-{i % 20000}",
-                svc.split()[-1], cat, svc, sub, f"SKU{i % 300}", unit, f"SKU{i % 300}.P",
-                f"{100000 + i % 40}", f"research-{i % 40}", "Linked", tags[i % projects],
-                "" if i % 3 else "0.15",
-            ])
+            w.writerow(
+                [
+                    billed,
+                    "123456789012",
+                    "University Research",
+                    "Payer",
+                    "USD",
+                    end,
+                    start,
+                    "Usage" if billed >= 0 else "Credit",
+                    "",
+                    f"{svc} usage",
+                    "Usage-Based",
+                    cend,
+                    cstart,
+                    "",
+                    "",
+                    "",
+                    "",
+                    qty,
+                    unit,
+                    billed,
+                    unit_price,
+                    billed,
+                    f"INV-{year}{month:02d}",
+                    "Amazon Web Services, Inc.",
+                    list_cost,
+                    unit_price,
+                    "Standard",
+                    "USD",
+                    qty,
+                    unit,
+                    "AWS",
+                    "Amazon Web Services, Inc.",
+                    "us-east-1",
+                    "US East (N. Virginia)",
+                    f"{prefix}{i % 20000:08x}",
+                    f"res-{i % 20000}",
+                    svc.split()[-1],
+                    cat,
+                    svc,
+                    sub,
+                    f"SKU{i % 300}",
+                    unit,
+                    f"SKU{i % 300}.P",
+                    f"{100000 + i % 40}",
+                    f"research-{i % 40}",
+                    "Linked",
+                    tags[i % projects],
+                    "" if i % 3 else "0.15",
+                ]
+            )
     return total

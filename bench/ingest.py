@@ -39,16 +39,22 @@ def run_one(url: str, path: str, reset: bool) -> dict:
     result = ingest(ctx, path, "aws")
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": result.rows, "seconds": round(seconds, 2),
-            "rows_per_s": round(result.rows / seconds), "peak_rss_mb": round(peak_mb),
-            "billed": str(next(t.stored_total for t in result.totals if t.column == "BilledCost"))}
+    return {
+        "rows": result.rows,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(result.rows / seconds),
+        "peak_rss_mb": round(peak_mb),
+        "billed": str(next(t.stored_total for t in result.totals if t.column == "BilledCost")),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--pg", default=os.environ.get("OPENCHARGEBACK_TEST_PG",
-                                                    "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--pg",
+        default=os.environ.get("OPENCHARGEBACK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
     ap.add_argument("--skip-pg", action="store_true")
     ap.add_argument("--one", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -61,22 +67,27 @@ def main() -> None:
         path = Path(tmp) / f"focus_{args.rows}.csv"
         t0 = time.perf_counter()
         expected = generate(path, args.rows)
-        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:,.0f} MB) "
-              f"in {time.perf_counter() - t0:.1f} s; BilledCost {expected}")
+        print(
+            f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:,.0f} MB) "
+            f"in {time.perf_counter() - t0:.1f} s; BilledCost {expected}"
+        )
         targets = [("sqlite", f"sqlite:///{tmp}/bench.db")]
         if not args.skip_pg:
             targets.append(("postgresql", args.pg))
         for name, url in targets:
-            out = subprocess.run([sys.executable, __file__, "--one", url, str(path)],
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", url, str(path)], capture_output=True, text=True
+            )
             if out.returncode:
                 print(f"{name}: failed\n{out.stderr}")
                 continue
             r = json.loads(out.stdout)
             ok = "matches" if r["billed"].rstrip("0") == str(expected).rstrip("0") else "DIFFERS from"
-            print(f"{name:<10} {r['rows']:>10,} rows in {r['seconds']:>6.2f} s = "
-                  f"{r['rows_per_s']:>8,} rows/s, peak RSS {r['peak_rss_mb']:,} MB; "
-                  f"billed total {ok} the file")
+            print(
+                f"{name:<10} {r['rows']:>10,} rows in {r['seconds']:>6.2f} s = "
+                f"{r['rows_per_s']:>8,} rows/s, peak RSS {r['peak_rss_mb']:,} MB; "
+                f"billed total {ok} the file"
+            )
 
 
 if __name__ == "__main__":

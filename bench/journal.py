@@ -23,11 +23,20 @@ sys.path.insert(0, str(HERE))
 def _settings(url: str, out: str):
     from openchargeback.config import Settings
 
-    return Settings.model_validate({
-        "database": {"url": url},
-        "sources": [{"name": "aws", "display_name": "Amazon Web Services", "gl_fund_org": "RC-CLOUD-0001",
-                     "gl_account": "4410"}],
-        "journal": {"output_dir": out}})
+    return Settings.model_validate(
+        {
+            "database": {"url": url},
+            "sources": [
+                {
+                    "name": "aws",
+                    "display_name": "Amazon Web Services",
+                    "gl_fund_org": "RC-CLOUD-0001",
+                    "gl_account": "4410",
+                }
+            ],
+            "journal": {"output_dir": out},
+        }
+    )
 
 
 def prepare(url: str, path: str, out: str) -> dict:
@@ -40,8 +49,13 @@ def prepare(url: str, path: str, out: str) -> dict:
     t0 = time.perf_counter()
     result = ingest(ctx, path, "aws")
     t1 = time.perf_counter()
-    review.correct(ctx, "2025-01", review.Selection(status="all", reason="missing_fund_org"),
-                   fund_org="BENCH-0001", note="bench")  # a journal needs every fund/org
+    review.correct(
+        ctx,
+        "2025-01",
+        review.Selection(status="all", reason="missing_fund_org"),
+        fund_org="BENCH-0001",
+        note="bench",
+    )  # a journal needs every fund/org
     review.approve(ctx, "2025-01", review.Selection(status="pending"), note="bench")
     change_status(ctx, "2025-01", "close")
     return {"rows": result.rows, "ingest_s": round(t1 - t0, 1), "close_s": round(time.perf_counter() - t1, 1)}
@@ -55,10 +69,15 @@ def run_export(url: str, out: str, fmt: str) -> dict:
     t0 = time.perf_counter()
     r = export_journal(ctx, "2025-01", fmt)
     seconds = time.perf_counter() - t0
-    return {"format": fmt, "seconds": round(seconds, 1), "rows": r.export.rows,
-            "bytes": r.export.size_bytes, "balanced": r.export.balanced,
-            "charged": {t.currency: str(t.charged) for t in r.export.totals},
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {
+        "format": fmt,
+        "seconds": round(seconds, 1),
+        "rows": r.export.rows,
+        "bytes": r.export.size_bytes,
+        "balanced": r.export.balanced,
+        "charged": {t.currency: str(t.charged) for t in r.export.totals},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def _child(*args: str) -> dict:
@@ -85,16 +104,20 @@ def main() -> None:
         path = Path(tmp) / "focus.csv"
         t0 = time.perf_counter()
         expected = generate(path, args.rows, projects=args.projects)
-        print(f"generated {args.rows:,} charges over {args.projects:,} projects in "
-              f"{time.perf_counter() - t0:.0f} s; BilledCost {expected}")
+        print(
+            f"generated {args.rows:,} charges over {args.projects:,} projects in "
+            f"{time.perf_counter() - t0:.0f} s; BilledCost {expected}"
+        )
         url, out = f"sqlite:///{tmp}/bench.db", f"{tmp}/journals"
         p = _child("--step", "prepare", url, str(path), out)
         print(f"imported {p['rows']:,} rows in {p['ingest_s']} s; approved and closed in {p['close_s']} s")
         for fmt in args.formats:
             r = _child("--step", "export", url, out, fmt)
-            print(f"export-journal -f {fmt}: {r['rows']:,} rows, {r['bytes']:,} bytes in {r['seconds']} s; "
-                  f"peak RSS {r['peak_rss_mb']:,} MB; charged {r['charged']}"
-                  + ("" if fmt in ("standard", "summary") else f"; balanced {r['balanced']}"))
+            print(
+                f"export-journal -f {fmt}: {r['rows']:,} rows, {r['bytes']:,} bytes in {r['seconds']} s; "
+                f"peak RSS {r['peak_rss_mb']:,} MB; charged {r['charged']}"
+                + ("" if fmt in ("standard", "summary") else f"; balanced {r['balanced']}")
+            )
 
 
 if __name__ == "__main__":

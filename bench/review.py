@@ -33,9 +33,9 @@ def _context(url: str):
     from openchargeback.config import Settings
     from openchargeback.services.context import build_context
 
-    settings = Settings.model_validate({
-        "database": {"url": url}, "review": RULES,
-        "sources": [{"name": "aws"}, {"name": "azure"}]})
+    settings = Settings.model_validate(
+        {"database": {"url": url}, "review": RULES, "sources": [{"name": "aws"}, {"name": "azure"}]}
+    )
     return build_context(settings, actor="bench")
 
 
@@ -49,8 +49,10 @@ def load(ctx, tmp: Path, rows: int) -> None:
         generate(path, n, period=PERIOD, seed=seed)
         t0 = time.perf_counter()
         result = ingest(ctx, path, source, PERIOD)
-        print(f"ingest {source}: {result.rows:,} rows, {result.flagged:,} flagged, "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"ingest {source}: {result.rows:,} rows, {result.flagged:,} flagged, "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
         path.unlink()
     if ctx.engine.dialect.name == "postgresql":
         # With autovacuum off (or before it runs) PostgreSQL has no statistics for the
@@ -98,8 +100,11 @@ def plans(ctx, cases) -> None:
                     if conn.dialect.name == "sqlite":
                         steps = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
                     else:
-                        steps = [r for r in conn.exec_driver_sql(f"EXPLAIN {statement}", params).all()
-                                 if "Scan" in r[0] or "Sort" in r[0]]
+                        steps = [
+                            r
+                            for r in conn.exec_driver_sql(f"EXPLAIN {statement}", params).all()
+                            if "Scan" in r[0] or "Sort" in r[0]
+                        ]
                     print(f"    {kind}: " + "; ".join(str(r[-1]).strip() for r in steps))
     finally:
         event.remove(ctx.engine, "before_cursor_execute", record)
@@ -142,8 +147,11 @@ def main() -> None:
             ("reason missing_fund_org (2 %)", rv.Selection(reason="missing_fund_org"), None),
             ("reason over_max (99.9 %)", rv.Selection(reason="over_max"), None),
             ("source azure (20 %)", rv.Selection(source="azure"), None),
-            ("source aws, reason missing_fund_org",
-             rv.Selection(source="aws", reason="missing_fund_org"), None),
+            (
+                "source aws, reason missing_fund_org",
+                rv.Selection(source="aws", reason="missing_fund_org"),
+                None,
+            ),
             ("min amount 100", rv.Selection(min_amount=100), None),
             ("PI pi7 (read by a sort, not the index)", rv.Selection(pi_email="pi7@example.edu"), None),
             ("status all (read by a sort)", rv.Selection(status="all"), None),
@@ -151,8 +159,9 @@ def main() -> None:
         print(f"{'list_queue, 50 a page':<40} {'p50 ms':>8} {'p95 ms':>8}  {'matching':>9}")
         worst = 0.0
         for name, sel, cur in cases:
-            p50, p95, q = timed(lambda sel=sel, cur=cur: rv.list_queue(ctx, PERIOD, sel, after=cur),
-                                args.calls)
+            p50, p95, q = timed(
+                lambda sel=sel, cur=cur: rv.list_queue(ctx, PERIOD, sel, after=cur), args.calls
+            )
             assert q.items, name
             worst = max(worst, p95)
             print(f"{name:<40} {p50:>8.1f} {p95:>8.1f}  {q.count:>9,}")

@@ -34,7 +34,6 @@ PERIOD = "2025-01"
 RULES = {"max_charge": "0", "large_credit": "0"}
 
 
-
 def _load(tmp: Path, rows: int) -> Path:
     from focusgen import generate
 
@@ -44,20 +43,27 @@ def _load(tmp: Path, rows: int) -> Path:
     from openchargeback.services.ingest.loading import ingest
 
     cfg = tmp / "config.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "database": {"url": f"sqlite:///{tmp}/bench.db"},
-        "dev_mode": True,  # plain http on 127.0.0.1: cookies without Secure
-        "sources": [{"name": "aws"}, {"name": "azure"}],
-        "review": RULES,
-        "server": {"secret_key": "bench-" + "k7Qz9xLm2Rp4Tw8Y" * 3, "data_dir": str(tmp / "up")}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "database": {"url": f"sqlite:///{tmp}/bench.db"},
+                "dev_mode": True,  # plain http on 127.0.0.1: cookies without Secure
+                "sources": [{"name": "aws"}, {"name": "azure"}],
+                "review": RULES,
+                "server": {"secret_key": "bench-" + "k7Qz9xLm2Rp4Tw8Y" * 3, "data_dir": str(tmp / "up")},
+            }
+        )
+    )
     ctx = build_context(load_settings(cfg), actor="bench")
     for source, n, seed in (("aws", rows - rows // 5, 7), ("azure", rows // 5, 11)):
         path = tmp / f"{source}.csv"
         generate(path, n, period=PERIOD, seed=seed)
         t0 = time.perf_counter()
         result = ingest(ctx, path, source, PERIOD)
-        print(f"ingest {source}: {result.rows:,} rows, {result.flagged:,} flagged, "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"ingest {source}: {result.rows:,} rows, {result.flagged:,} flagged, "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
         path.unlink()
     users.add_user(ctx, "bench", PASSWORD, "reviewer")
     ctx.engine.dispose()
@@ -67,8 +73,9 @@ def _load(tmp: Path, rows: int) -> Path:
 def _login(client: httpx.Client) -> str:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"username": "bench", "password": PASSWORD,
-                                    "csrf_token": token, "next": "/"})
+    r = client.post(
+        "/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token, "next": "/"}
+    )
     assert r.status_code == 303, r.text[:300]
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account").text).group(1)
 
@@ -110,8 +117,9 @@ def main() -> None:
             t0 = time.perf_counter()
             for _ in range(args.depth):
                 after = re.search(r'hx-get="/review/rows\?[^"]*after=([^"&]+)', html).group(1)
-                html = client.get(f"/review/rows?period={PERIOD}&after={after}",
-                                  headers={"HX-Request": "true"}).text
+                html = client.get(
+                    f"/review/rows?period={PERIOD}&after={after}", headers={"HX-Request": "true"}
+                ).text
             walk = (time.perf_counter() - t0) * 1000
             print(f"followed Load more {args.depth} times in {walk:.0f} ms")
             pages = [
@@ -126,31 +134,38 @@ def main() -> None:
                 ("every state", f"{q}&status=all"),
                 ("Load more rows (htmx)", f"/review/rows?period={PERIOD}&after={after}"),
             ]
-            print(f"\n{'request':<32} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9} {'matching':>9}   "
-                  f"({args.requests} requests each, {args.rows:,} flagged charges, SQLite)")
+            print(
+                f"\n{'request':<32} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9} {'matching':>9}   "
+                f"({args.requests} requests each, {args.rows:,} flagged charges, SQLite)"
+            )
             worst = 0.0
             for name, path in pages:
-                p50, p95, size = _measure(client, args.requests,
-                                          lambda i=0, path=path: client.get(path))
+                p50, p95, size = _measure(client, args.requests, lambda i=0, path=path: client.get(path))
                 worst = max(worst, p95)
-                print(f"{name:<32} {p50:>8.1f} {p95:>8.1f} {size:>9,} "
-                      f"{_count(client.get(path).text):>9}")
+                print(f"{name:<32} {p50:>8.1f} {p95:>8.1f} {size:>9,} {_count(client.get(path).text):>9}")
             # approve one charge in place, as the page does (a different one each time)
             ids = [int(i) for i in re.findall(r'<tr id="rq-(\d+)"', html)]
-            ids += [int(i) for i in re.findall(r'<tr id="rq-(\d+)"',
-                                               client.get(f"{q}&limit=200&reason=over_max").text)]
+            ids += [
+                int(i)
+                for i in re.findall(r'<tr id="rq-(\d+)"', client.get(f"{q}&limit=200&reason=over_max").text)
+            ]
             ids = list(dict.fromkeys(ids))
             assert len(ids) > args.requests + 1, "not enough pending rows to approve"
 
             def approve(i):
-                return client.post(f"/review/{ids[i]}/approve",
-                                   data={"period": PERIOD, "back": q},
-                                   headers={"HX-Request": "true", "X-CSRF-Token": csrf})
+                return client.post(
+                    f"/review/{ids[i]}/approve",
+                    data={"period": PERIOD, "back": q},
+                    headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+                )
+
             p50, p95, size = _measure(client, args.requests, approve)
             print(f"{'approve one charge (htmx POST)':<32} {p50:>8.1f} {p95:>8.1f} {size:>9,}")
-            print(f"\nworst p95 of a page: {worst:.1f} ms "
-                  f"({'meets' if worst <= 200 else 'MISSES'} the 200 ms target); "
-                  f"approving in place p95 {p95:.1f} ms")
+            print(
+                f"\nworst p95 of a page: {worst:.1f} ms "
+                f"({'meets' if worst <= 200 else 'MISSES'} the 200 ms target); "
+                f"approving in place p95 {p95:.1f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -28,10 +28,17 @@ sys.path.insert(0, str(HERE))
 def _settings(url: str, out: str):
     from openchargeback.config import Settings
 
-    return Settings.model_validate({
-        "database": {"url": url}, "sources": [{"name": "aws", "display_name": "Amazon Web Services"}],
-        "statements": {"output_dir": out, "number_prefix": "BENCH",
-                       "branding": {"organisation": "Research Computing Services", "currency_symbol": "$"}}})
+    return Settings.model_validate(
+        {
+            "database": {"url": url},
+            "sources": [{"name": "aws", "display_name": "Amazon Web Services"}],
+            "statements": {
+                "output_dir": out,
+                "number_prefix": "BENCH",
+                "branding": {"organisation": "Research Computing Services", "currency_symbol": "$"},
+            },
+        }
+    )
 
 
 def prepare(url: str, path: str, out: str) -> dict:
@@ -47,8 +54,12 @@ def prepare(url: str, path: str, out: str) -> dict:
     t1 = time.perf_counter()
     approved = review.approve(ctx, "2025-01", review.Selection(status="pending"), note="bench")
     change_status(ctx, "2025-01", "close")
-    return {"rows": result.rows, "ingest_s": round(t1 - t0, 1), "approved_pending": approved.count,
-            "review_close_s": round(time.perf_counter() - t1, 1)}
+    return {
+        "rows": result.rows,
+        "ingest_s": round(t1 - t0, 1),
+        "approved_pending": approved.count,
+        "review_close_s": round(time.perf_counter() - t1, 1),
+    }
 
 
 def run_generate(url: str, out: str) -> dict:
@@ -95,15 +106,24 @@ def run_generate(url: str, out: str) -> dict:
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     pages = sum(1 for s in result.statements if s.path)
     total = sum(s.due_total for s in result.statements)
-    return {"statements": len(result.statements), "files": pages, "seconds": round(seconds, 1),
-            "cpu_seconds": round(cpu, 1), "load_before": round(load, 1),
-            "peak_rss_mb": round(self_mb), "peak_total_rss_mb": round(peak["total"] / 2**20),
-            "worker_peak_rss_mb": round(peak["worker"] / 2**20),
-            "due_total": str(total), "approved_totals": {c: str(a) for c, a in result.approved_totals},
-            "charges": sum(s.charge_count for s in result.statements),
-            "phases": {"read_and_build": round(marks[0] - t0, 1) if marks else None,
-                       "print": round(marks[-1] - marks[0], 1) if marks else None,
-                       "store": round(end - marks[-1], 1) if marks else None}}
+    return {
+        "statements": len(result.statements),
+        "files": pages,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "load_before": round(load, 1),
+        "peak_rss_mb": round(self_mb),
+        "peak_total_rss_mb": round(peak["total"] / 2**20),
+        "worker_peak_rss_mb": round(peak["worker"] / 2**20),
+        "due_total": str(total),
+        "approved_totals": {c: str(a) for c, a in result.approved_totals},
+        "charges": sum(s.charge_count for s in result.statements),
+        "phases": {
+            "read_and_build": round(marks[0] - t0, 1) if marks else None,
+            "print": round(marks[-1] - marks[0], 1) if marks else None,
+            "store": round(end - marks[-1], 1) if marks else None,
+        },
+    }
 
 
 def _child(*args: str) -> dict:
@@ -134,22 +154,30 @@ def main() -> None:
             path = Path(tmp) / f"focus_{label.replace(' ', '_')}.csv"
             t0 = time.perf_counter()
             expected = generate(path, rows, projects=projects)
-            print(f"[{label}] generated {rows:,} charges over {projects:,} project(s) in "
-                  f"{time.perf_counter() - t0:.0f} s; BilledCost {expected}")
+            print(
+                f"[{label}] generated {rows:,} charges over {projects:,} project(s) in "
+                f"{time.perf_counter() - t0:.0f} s; BilledCost {expected}"
+            )
             url = f"sqlite:///{tmp}/{label.replace(' ', '_')}.db"
             out = f"{tmp}/out_{label.replace(' ', '_')}"
             p = _child("--step", "prepare", url, str(path), out)
-            print(f"[{label}] imported {p['rows']:,} rows in {p['ingest_s']} s; approved "
-                  f"{p['approved_pending']:,} pending and closed in {p['review_close_s']} s")
+            print(
+                f"[{label}] imported {p['rows']:,} rows in {p['ingest_s']} s; approved "
+                f"{p['approved_pending']:,} pending and closed in {p['review_close_s']} s"
+            )
             r = _child("--step", "generate", url, out)
-            print(f"[{label}] generate: {r['statements']:,} statements ({r['files']:,} PDFs) from "
-                  f"{r['charges']:,} charges in {r['seconds']} s ({r['cpu_seconds']} CPU-s; load average "
-                  f"{r['load_before']} before); peak RSS {r['peak_rss_mb']:,} MB, with the PDF workers "
-                  f"{r['peak_total_rss_mb']:,} MB (a worker at most {r['worker_peak_rss_mb']:,} MB); "
-                  f"amount due {r['due_total']} = approved {r['approved_totals']}")
+            print(
+                f"[{label}] generate: {r['statements']:,} statements ({r['files']:,} PDFs) from "
+                f"{r['charges']:,} charges in {r['seconds']} s ({r['cpu_seconds']} CPU-s; load average "
+                f"{r['load_before']} before); peak RSS {r['peak_rss_mb']:,} MB, with the PDF workers "
+                f"{r['peak_total_rss_mb']:,} MB (a worker at most {r['worker_peak_rss_mb']:,} MB); "
+                f"amount due {r['due_total']} = approved {r['approved_totals']}"
+            )
             ph = r["phases"]
-            print(f"[{label}]   phases: read, sum and build until the first PDF {ph['read_and_build']} s, "
-                  f"print the PDFs {ph['print']} s, store and write files {ph['store']} s")
+            print(
+                f"[{label}]   phases: read, sum and build until the first PDF {ph['read_and_build']} s, "
+                f"print the PDFs {ph['print']} s, store and write files {ph['store']} s"
+            )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from webserver import running_server  # noqa: E402
 PASSWORD = "bench-password-123"
 
 
-
 def _load(tmp: Path, rows: int) -> Path:
     from focusgen import generate
 
@@ -37,11 +36,16 @@ def _load(tmp: Path, rows: int) -> Path:
     from openchargeback.services.ingest.loading import ingest
 
     cfg = tmp / "config.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "database": {"url": f"sqlite:///{tmp}/bench.db"},
-        "dev_mode": True,  # plain http on 127.0.0.1: cookies without Secure
-        "sources": [{"name": "aws", "display_name": "Amazon Web Services"}],
-        "server": {"secret_key": "bench-" + "k7Qz9xLm2Rp4Tw8Y" * 3, "data_dir": str(tmp / "up")}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "database": {"url": f"sqlite:///{tmp}/bench.db"},
+                "dev_mode": True,  # plain http on 127.0.0.1: cookies without Secure
+                "sources": [{"name": "aws", "display_name": "Amazon Web Services"}],
+                "server": {"secret_key": "bench-" + "k7Qz9xLm2Rp4Tw8Y" * 3, "data_dir": str(tmp / "up")},
+            }
+        )
+    )
     ctx = build_context(load_settings(cfg), actor="bench")
     path = tmp / "focus.csv"
     t0 = time.perf_counter()
@@ -59,8 +63,9 @@ def _load(tmp: Path, rows: int) -> Path:
 def _login(client: httpx.Client) -> None:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"username": "bench", "password": PASSWORD,
-                                    "csrf_token": token, "next": "/"})
+    r = client.post(
+        "/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token, "next": "/"}
+    )
     assert r.status_code == 303, r.text[:300]
 
 
@@ -89,25 +94,31 @@ def main() -> None:
             _login(client)
             t0 = time.perf_counter()
             client.get("/?period=2025-01")
-            print(f"first dashboard after the CLI import (builds the period's rollup): "
-                  f"{time.perf_counter() - t0:.2f} s")
+            print(
+                f"first dashboard after the CLI import (builds the period's rollup): "
+                f"{time.perf_counter() - t0:.2f} s"
+            )
             first = client.get("/charges/rows?period=2025-01").text
             deep_after = _deep_cursor(client, args.rows)
             cases = [
                 ("dashboard", "/?period=2025-01"),
                 ("charges, first page", "/charges?period=2025-01"),
                 ("charges, deep page", f"/charges?period=2025-01&after={deep_after}"),
-                ("charges, filtered", "/charges?period=2025-01&project=proj-0042&service="
-                                      "Amazon+Relational+Database+Service&flagged=no"),
-                ("charges, nothing matches", "/charges?period=2025-01&project=proj-0042&"
-                                             "service=AWS+Lambda"),
+                (
+                    "charges, filtered",
+                    "/charges?period=2025-01&project=proj-0042&service="
+                    "Amazon+Relational+Database+Service&flagged=no",
+                ),
+                ("charges, nothing matches", "/charges?period=2025-01&project=proj-0042&service=AWS+Lambda"),
                 ("charges, PI filter", "/charges?period=2025-01&pi=pi7@example.edu"),
                 ("project page", "/projects/detail?key=proj-0042&period=2025-01"),
                 ("project charges (htmx)", "/charges/rows?period=2025-01&project=proj-0042"),
             ]
             assert "charge-link" in first
-            print(f"\n{'page':<26} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}   "
-                  f"({args.requests} requests each, {args.rows:,} charges, SQLite)")
+            print(
+                f"\n{'page':<26} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}   "
+                f"({args.requests} requests each, {args.rows:,} charges, SQLite)"
+            )
             worst = 0.0
             for name, path in cases:
                 p50, p95, size = _measure(client, path, args.requests)

@@ -148,8 +148,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_addoption(parser):
-    parser.addoption("--snapshot-update", action="store_true", default=False,
-                     help="Rewrite the snapshot files of document tests instead of comparing with them.")
+    parser.addoption(
+        "--snapshot-update",
+        action="store_true",
+        default=False,
+        help="Rewrite the snapshot files of document tests instead of comparing with them.",
+    )
 
 
 # -- snapshots ------------------------------------------------------------------------------------

@@ -15,9 +15,20 @@ COSTS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 NULLS = ("", "NULL", "null", "Null")
 
 HEADER = [
-    "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
-    "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "BillingCurrency",
-    "ChargeCategory", "ServiceName", "ResourceId", "ResourceName", "Tags",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "BillingCurrency",
+    "ChargeCategory",
+    "ServiceName",
+    "ResourceId",
+    "ResourceName",
+    "Tags",
 ]
 
 DEFAULT_TAGS = {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "FUND-1"}
@@ -29,25 +40,32 @@ def period_bounds(period: str) -> tuple[str, str]:
     return f"{year:04d}-{month:02d}-01T00:00:00Z", f"{ny:04d}-{nm:02d}-01T00:00:00Z"
 
 
-def row(period: str = "2025-01", *, cost: str = "10.00", tags: dict | str | None = DEFAULT_TAGS,
-        **over) -> dict:
+def row(
+    period: str = "2025-01", *, cost: str = "10.00", tags: dict | str | None = DEFAULT_TAGS, **over
+) -> dict:
     """One valid FOCUS row (as text cells); keyword arguments override columns."""
     start, end = period_bounds(period)
     r = {
-        "BillingPeriodStart": start, "BillingPeriodEnd": end,
+        "BillingPeriodStart": start,
+        "BillingPeriodEnd": end,
         "ChargePeriodStart": start.replace("-01T", "-05T"),
         "ChargePeriodEnd": start.replace("-01T", "-06T"),
-        "BilledCost": cost, "EffectiveCost": cost, "ListCost": cost, "ContractedCost": cost,
-        "BillingCurrency": "USD", "ChargeCategory": "Usage", "ServiceName": "Compute",
-        "ResourceId": "r-1", "ResourceName": "node-1",
+        "BilledCost": cost,
+        "EffectiveCost": cost,
+        "ListCost": cost,
+        "ContractedCost": cost,
+        "BillingCurrency": "USD",
+        "ChargeCategory": "Usage",
+        "ServiceName": "Compute",
+        "ResourceId": "r-1",
+        "ResourceName": "node-1",
         "Tags": "" if tags is None else (tags if isinstance(tags, str) else json.dumps(tags)),
     }
     r.update(over)
     return r
 
 
-def csv_text(rows: list[dict | list], header: list[str] | None = None, *,
-             newline: str = "\n") -> str:
+def csv_text(rows: list[dict | list], header: list[str] | None = None, *, newline: str = "\n") -> str:
     """CSV text of ``rows`` (dicts keyed by header names, or lists of cells)."""
     header = header or (list(rows[0]) if rows and isinstance(rows[0], dict) else HEADER)
     buf = io.StringIO()
@@ -58,15 +76,22 @@ def csv_text(rows: list[dict | list], header: list[str] | None = None, *,
     return buf.getvalue()
 
 
-def write_csv(path: Path, rows: list[dict | list], header: list[str] | None = None, *,
-              newline: str = "\n", bom: bool = False) -> Path:
+def write_csv(
+    path: Path,
+    rows: list[dict | list],
+    header: list[str] | None = None,
+    *,
+    newline: str = "\n",
+    bom: bool = False,
+) -> Path:
     data = csv_text(rows, header, newline=newline).encode("utf-8")
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
     return path
 
 
-def file_sums(path: Path, columns=COSTS, *, skip_lines: set[int] | frozenset = frozenset()
-              ) -> dict[str, Decimal]:
+def file_sums(
+    path: Path, columns=COSTS, *, skip_lines: set[int] | frozenset = frozenset()
+) -> dict[str, Decimal]:
     """Exact Decimal sum of each column as written in a CSV file (header matched
     case-insensitively, nulls ignored); records starting on ``skip_lines`` left out."""
     out = {c: Decimal(0) for c in columns}

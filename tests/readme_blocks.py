@@ -23,8 +23,7 @@ def block(heading: str) -> list[str]:
     section = text.split(marker, 1)[1].split("\n## ", 1)[0]
     found = re.search(r"```bash\n(.*?)```", section, re.S)
     assert found, f"README.md: the section '## {heading}' has no bash block"
-    return [ln.strip() for ln in found.group(1).splitlines()
-            if ln.strip() and not ln.strip().startswith("#")]
+    return [ln.strip() for ln in found.group(1).splitlines() if ln.strip() and not ln.strip().startswith("#")]
 
 
 def cli_env() -> dict[str, str]:

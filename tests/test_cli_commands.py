@@ -64,25 +64,39 @@ def load_inputs(cli, period="2025-01"):
 
 # -- exit codes -------------------------------------------------------------------------------
 
+
 def test_version(run_cli):
     code, out, _ = run_cli("--version")
     assert code == 0 and out.strip() == f"openchargeback {version('openchargeback')}"
 
 
 def test_python_dash_m_user_error_without_traceback():
-    proc = subprocess.run([sys.executable, "-m", "openchargeback", "periods", "list", "-c",
-                           "/nonexistent/config.yaml"], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "openchargeback", "periods", "list", "-c", "/nonexistent/config.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert proc.returncode == 1
     assert proc.stderr == "error: /nonexistent/config.yaml: configuration file not found\n"
     assert proc.stdout == ""
 
 
-@pytest.mark.parametrize("args", [
-    (), ("no-such-command",), ("ingest",), ("ingest", "x.csv"), ("report", "totals"),
-    ("imports", "show", "abc"), ("periods",), ("charges", "list", "--limit", "many"),
-    ("ingest", "x.csv", "-s", "aws", "--no-such-option"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("no-such-command",),
+        ("ingest",),
+        ("ingest", "x.csv"),
+        ("report", "totals"),
+        ("imports", "show", "abc"),
+        ("periods",),
+        ("charges", "list", "--limit", "many"),
+        ("ingest", "x.csv", "-s", "aws", "--no-such-option"),
+    ],
+)
 def test_usage_errors_exit_2(run_cli, cfg, args):
     err = usage_error(run_cli(*args, *(["-c", cfg] if args else [])))
     if args:
@@ -115,6 +129,7 @@ def test_closed_period_via_the_cli(cli, tmp_path):
 
 
 # -- ingest -----------------------------------------------------------------------------------
+
 
 def test_ingest_json_and_duplicate(cli, tmp_path):
     path = write_csv(tmp_path / "aws.csv", [row(cost="1.5"), row(cost="-0.25"), row(tags=None)])
@@ -160,6 +175,7 @@ def test_ingest_dry_run_skip_invalid_and_replace(cli, tmp_path):
 
 # -- report totals ------------------------------------------------------------------------------
 
+
 def test_report_totals_json(cli):
     load_inputs(cli)
     out = json.loads(ok(cli("report", "totals", "-p", "2025-01", "--json")))
@@ -173,8 +189,9 @@ def test_report_totals_json(cli):
             expected[k] += v
         rows += record_count(path)
     assert out["rows"] == rows
-    for key, column in zip(COST_KEYS, ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"),
-                           strict=True):
+    for key, column in zip(
+        COST_KEYS, ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"), strict=True
+    ):
         assert isinstance(out[key], str)
         assert Decimal(out[key]) == expected[column]
 
@@ -193,18 +210,22 @@ def test_report_totals_by_group(cli):
         billed = [Decimal(g["billed_cost"]) for g in out["groups"]]
         assert billed == sorted(billed, reverse=True)
         if by == "source":
-            assert {g["group"] for g in out["groups"]} == {"aws", "azure", "hpc", "storage",
-                                                          "it_storage"}
+            assert {g["group"] for g in out["groups"]} == {"aws", "azure", "hpc", "storage", "it_storage"}
         text = ok(cli("report", "totals", "-p", "2025-01", "--by", by))
         assert "TOTAL" in text and "period 2025-01, USD" in text
 
 
 # -- charges list -------------------------------------------------------------------------------
 
+
 def test_charges_list_csv_neutralises_formulas(cli, tmp_path):
     rows = [
-        row(ResourceId="=HYPERLINK(\"http://evil\")", cost="-5.25", ChargeCategory="Credit",
-            tags={"pi_email": "+cmd|' /C calc'!A0", "project_id": "-2+3", "fund_org": "@SUM(A1)"}),
+        row(
+            ResourceId='=HYPERLINK("http://evil")',
+            cost="-5.25",
+            ChargeCategory="Credit",
+            tags={"pi_email": "+cmd|' /C calc'!A0", "project_id": "-2+3", "fund_org": "@SUM(A1)"},
+        ),
         row(ResourceId="plain", ServiceName="=1+1", cost="3"),
     ]
     ok(cli("ingest", write_csv(tmp_path / "evil.csv", rows), "-s", "aws"))
@@ -212,7 +233,7 @@ def test_charges_list_csv_neutralises_formulas(cli, tmp_path):
     records = list(csv.DictReader(io.StringIO(out)))
     assert len(records) == 2
     first, second = records
-    assert first["resource_id"] == "'=HYPERLINK(\"http://evil\")"
+    assert first["resource_id"] == '\'=HYPERLINK("http://evil")'
     assert first["pi_email"] == "'+cmd|' /C calc'!A0"
     assert first["project_id"] == "'-2+3"
     assert first["fund_org"] == "'@SUM(A1)"
@@ -229,7 +250,8 @@ def test_charges_list_csv_neutralises_formulas(cli, tmp_path):
 def test_charges_list_json_filters_and_pages(cli, tmp_path):
     rows = [row(cost=str(i), ResourceId=f"r{i}") for i in range(5)] + [
         row(ResourceId="untagged", tags=None),
-        row(ResourceId="other-pi", tags={"pi_email": "b@x.edu", "project_id": "q", "fund_org": "g"})]
+        row(ResourceId="other-pi", tags={"pi_email": "b@x.edu", "project_id": "q", "fund_org": "g"}),
+    ]
     ok(cli("ingest", write_csv(tmp_path / "a.csv", rows), "-s", "aws"))
     out = json.loads(ok(cli("charges", "list", "--json")))
     assert len(out["charges"]) == 7 and out["next_after"] is None
@@ -238,20 +260,27 @@ def test_charges_list_json_filters_and_pages(cli, tmp_path):
     assert c["tags"] == {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "FUND-1"}
     flagged = json.loads(ok(cli("charges", "list", "--flagged", "--json")))["charges"]
     assert [x["resource_id"] for x in flagged] == ["untagged"]
-    assert flagged[0]["flag_reasons"] == ["no PI email after tag mapping",
-                                          "no project after tag mapping",
-                                          "no fund/org after tag mapping"]
+    assert flagged[0]["flag_reasons"] == [
+        "no PI email after tag mapping",
+        "no project after tag mapping",
+        "no fund/org after tag mapping",
+    ]
     assert len(json.loads(ok(cli("charges", "list", "--not-flagged", "--json")))["charges"]) == 6
     by_pi = json.loads(ok(cli("charges", "list", "--pi", "b@x.edu", "--json")))["charges"]
     assert [x["resource_id"] for x in by_pi] == ["other-pi"]
     assert len(json.loads(ok(cli("charges", "list", "--project", "proj-1", "--json")))["charges"]) == 5
-    assert json.loads(ok(cli("charges", "list", "--fund", "g", "-s", "aws", "-p", "2025-01",
-                             "--json")))["charges"][0]["resource_id"] == "other-pi"
+    assert (
+        json.loads(ok(cli("charges", "list", "--fund", "g", "-s", "aws", "-p", "2025-01", "--json")))[
+            "charges"
+        ][0]["resource_id"]
+        == "other-pi"
+    )
     assert json.loads(ok(cli("charges", "list", "-p", "2030-01", "--json")))["charges"] == []
     page1 = json.loads(ok(cli("charges", "list", "--limit", "3", "--json")))
     assert len(page1["charges"]) == 3 and page1["next_after"] == page1["charges"][-1]["id"]
-    page2 = json.loads(ok(cli("charges", "list", "--limit", "3", "--after",
-                              str(page1["next_after"]), "--json")))
+    page2 = json.loads(
+        ok(cli("charges", "list", "--limit", "3", "--after", str(page1["next_after"]), "--json"))
+    )
     assert page2["charges"][0]["id"] > page1["next_after"]
     text = ok(cli("charges", "list", "--limit", "3"))
     assert f"more: --after {page1['next_after']}" in text
@@ -259,6 +288,7 @@ def test_charges_list_json_filters_and_pages(cli, tmp_path):
 
 
 # -- imports, periods, sources, db -----------------------------------------------------------------
+
 
 def test_imports_list_and_show(cli, tmp_path):
     path = write_csv(tmp_path / "imp.csv", [row(cost="1.1234567890125"), row(BilledCost="bad")])
@@ -271,11 +301,21 @@ def test_imports_list_and_show(cli, tmp_path):
     assert "imp.csv" in text and "complete" in text
     shown = json.loads(ok(cli("imports", "show", "1", "--json")))
     assert shown["rounded_values"] == 4  # one value, in each of the four cost columns
-    assert shown["skipped_lines"] == [{"line": 3, "column": "BilledCost", "value": "bad",
-                                       "expected": "a decimal number such as 12.34 or 1.2e-7"}]
+    assert shown["skipped_lines"] == [
+        {
+            "line": 3,
+            "column": "BilledCost",
+            "value": "bad",
+            "expected": "a decimal number such as 12.34 or 1.2e-7",
+        }
+    ]
     billed = next(t for t in shown["totals"] if t["column"] == "BilledCost")
-    assert billed == {"currency": "USD", "column": "BilledCost",
-                      "file_total": "1.1234567890125", "stored_total": "1.123456789012"}
+    assert billed == {
+        "currency": "USD",
+        "column": "BilledCost",
+        "file_total": "1.1234567890125",
+        "stored_total": "1.123456789012",
+    }
     text = ok(cli("imports", "show", "1"))
     assert "skipped line 3: column BilledCost: 'bad'" in text
     assert "rounded beyond 12 decimals" in text
@@ -309,8 +349,7 @@ def test_periods_lifecycle(cli):
     assert "2025-03  open" in ok(cli("periods", "list"))
     as_json = json.loads(ok(cli("periods", "show", "2025-03", "--json")))
     assert as_json["status"] == "open" and len(as_json["history"]) == 4
-    assert as_json["history"][0] == {**as_json["history"][0], "from": None, "to": "open",
-                                     "reason": "created"}
+    assert as_json["history"][0] == {**as_json["history"][0], "from": None, "to": "open", "reason": "created"}
     shown = ok(cli("periods", "show", "2025-03"))
     assert shown.startswith("2025-03: open") and "finalized -> open" in shown and "(fix)" in shown
     assert "does not exist" in user_error(cli("periods", "show", "2025-04"))
@@ -320,12 +359,35 @@ def test_sources_list_and_add(cli):
     listing = json.loads(ok(cli("sources", "list", "--json")))
     assert {s["name"] for s in listing} == {"aws", "azure", "hpc", "storage", "it_storage", "focus"}
     assert all(s["from_config"] for s in listing)
-    added = json.loads(ok(cli("sources", "add", "GCP", "--display-name", "Google Cloud",
-                              "--file-pattern", "gcp_*.csv", "--cost-basis", "effective",
-                              "--gl-fund-org", "RC-1", "--gl-account", "4410", "--json")))
-    assert added == {"name": "gcp", "display_name": "Google Cloud", "file_pattern": "gcp_*.csv",
-                     "cost_basis": "effective", "gl_fund_org": "RC-1", "gl_account": "4410",
-                     "from_config": False}
+    added = json.loads(
+        ok(
+            cli(
+                "sources",
+                "add",
+                "GCP",
+                "--display-name",
+                "Google Cloud",
+                "--file-pattern",
+                "gcp_*.csv",
+                "--cost-basis",
+                "effective",
+                "--gl-fund-org",
+                "RC-1",
+                "--gl-account",
+                "4410",
+                "--json",
+            )
+        )
+    )
+    assert added == {
+        "name": "gcp",
+        "display_name": "Google Cloud",
+        "file_pattern": "gcp_*.csv",
+        "cost_basis": "effective",
+        "gl_fund_org": "RC-1",
+        "gl_account": "4410",
+        "from_config": False,
+    }
     assert "exists already" in user_error(cli("sources", "add", "gcp"))
     assert "exists already" in user_error(cli("sources", "add", "AWS"))
     assert "cost basis 'monthly'" in user_error(cli("sources", "add", "oci", "--cost-basis", "monthly"))
@@ -351,6 +413,7 @@ def test_db_upgrade(cli):
 
 # -- configuration ------------------------------------------------------------------------------
 
+
 def test_missing_config_file_names_it(run_cli, tmp_path):
     missing = tmp_path / "nowhere.yaml"
     err = user_error(run_cli("periods", "list", "-c", missing))
@@ -367,16 +430,19 @@ def test_config_from_environment_variable(run_cli, cfg, monkeypatch):
     assert json.loads(ok(run_cli("periods", "list", "--json"))) == []
 
 
-@pytest.mark.parametrize("settings, words", [
-    ({"databse": {"url": "sqlite://"}}, "databse: unknown key"),
-    ({"database": {"url": "sqlite://", "pool": 5}}, "database.pool: unknown key"),
-    ({"tag_mapping": {"pi": "x"}}, "tag_mapping.pi: unknown key"),
-    ({"sources": [{"name": "aws", "colour": "red"}]}, "sources.0.colour: unknown key"),
-    ({"sources": [{"name": "aws", "cost_basis": "list"}]}, "sources.0.cost_basis"),
-    ({"sources": "aws"}, "sources:"),
-    ({"currency": "dollars"}, "currency:"),
-    ({"sources": [{"name": "aws"}, {"name": "AWS"}]}, "declared twice"),
-])
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ({"databse": {"url": "sqlite://"}}, "databse: unknown key"),
+        ({"database": {"url": "sqlite://", "pool": 5}}, "database.pool: unknown key"),
+        ({"tag_mapping": {"pi": "x"}}, "tag_mapping.pi: unknown key"),
+        ({"sources": [{"name": "aws", "colour": "red"}]}, "sources.0.colour: unknown key"),
+        ({"sources": [{"name": "aws", "cost_basis": "list"}]}, "sources.0.cost_basis"),
+        ({"sources": "aws"}, "sources:"),
+        ({"currency": "dollars"}, "currency:"),
+        ({"sources": [{"name": "aws"}, {"name": "AWS"}]}, "declared twice"),
+    ],
+)
 def test_bad_config_names_file_and_key(run_cli, tmp_path, settings, words):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(settings))
@@ -400,7 +466,8 @@ def test_env_expansion(run_cli, tmp_path, monkeypatch):
     path.write_text(
         "database:\n  url: sqlite:///${OCB_TEST_DIR}/billing.db\n"
         "sources:\n  - name: cloud\n    display_name: ${OCB_TEST_NAME}\n"
-        "    gl_account: ${OCB_TEST_UNSET:-4410}\n")
+        "    gl_account: ${OCB_TEST_UNSET:-4410}\n"
+    )
     listing = json.loads(ok(run_cli("sources", "list", "--json", "-c", path)))
     assert listing[0]["display_name"] == "Expanded Cloud"
     assert listing[0]["gl_account"] == "4410"
@@ -413,8 +480,7 @@ def test_env_expansion(run_cli, tmp_path, monkeypatch):
 def test_unsupported_database_url(run_cli, tmp_path):
     path = tmp_path / "db.yaml"
     path.write_text("database:\n  url: mysql://localhost/billing\n")
-    assert "only sqlite:// and postgresql+psycopg://" in user_error(
-        run_cli("periods", "list", "-c", path))
+    assert "only sqlite:// and postgresql+psycopg://" in user_error(run_cli("periods", "list", "-c", path))
 
 
 def test_minimal_columns_through_the_cli(cli, tmp_path):

@@ -32,11 +32,12 @@ def _modules_after(code: str) -> dict:
     """Run `code` in a fresh interpreter, its stdout captured; returns the heavy
     libraries and the openchargeback.cli modules it imported, and its output."""
     body = textwrap.indent(textwrap.dedent(code).strip(), " " * 8)
-    script = (f"import contextlib, io, json, sys\nHEAVY = {HEAVY!r}\nout = io.StringIO()\n"
-              f"with contextlib.redirect_stdout(out):\n    try:\n{body}\n"
-              f"    except SystemExit:\n        pass\n{_REPORT}")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
+    script = (
+        f"import contextlib, io, json, sys\nHEAVY = {HEAVY!r}\nout = io.StringIO()\n"
+        f"with contextlib.redirect_stdout(out):\n    try:\n{body}\n"
+        f"    except SystemExit:\n        pass\n{_REPORT}"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.splitlines()[-1])
 
@@ -68,8 +69,11 @@ def test_a_command_loads_only_its_own_module():
         from openchargeback.cli.app import main
         main(["report", "--help"])
     """)
-    assert seen["cli"] == ["openchargeback.cli.app", "openchargeback.cli.common",
-                           "openchargeback.cli.reports"], seen["cli"]
+    assert seen["cli"] == [
+        "openchargeback.cli.app",
+        "openchargeback.cli.common",
+        "openchargeback.cli.reports",
+    ], seen["cli"]
     assert seen["heavy"] == [], seen["heavy"]
 
 
@@ -88,8 +92,10 @@ def test_the_static_table_matches_the_commands():
         for info in t.registered_groups:
             walk(info.typer_instance)
 
-    modules = [importlib.import_module(f"openchargeback.cli.{m.name}")
-               for m in pkgutil.iter_modules(openchargeback.cli.__path__)]
+    modules = [
+        importlib.import_module(f"openchargeback.cli.{m.name}")
+        for m in pkgutil.iter_modules(openchargeback.cli.__path__)
+    ]
     for _, module, attribute, _ in cli_app.COMMANDS:
         target = getattr(importlib.import_module(f"openchargeback.cli.{module}"), attribute)
         if isinstance(target, typer.Typer):
@@ -111,8 +117,9 @@ def test_head_revision_constant_is_the_migrations_head():
     from openchargeback.storage.db import MIGRATIONS
 
     script = ScriptDirectory(str(MIGRATIONS))
-    assert script.get_current_head() == db.HEAD_REVISION, \
+    assert script.get_current_head() == db.HEAD_REVISION, (
         "a migration was added: set storage.db.HEAD_REVISION to its revision"
+    )
 
 
 def test_up_to_date_database_opens_without_alembic(tmp_path):
@@ -122,13 +129,22 @@ def test_up_to_date_database_opens_without_alembic(tmp_path):
         db.upgrade(engine)
     finally:
         engine.dispose()
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import sys
         from openchargeback.storage import db
         engine = db.make_engine({url!r})
         db.ensure_schema(engine)
         print("alembic" in sys.modules)
-    """)], capture_output=True, text=True, timeout=120)
+    """),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
 

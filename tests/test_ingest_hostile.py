@@ -43,6 +43,7 @@ from openchargeback.services.reports import period_totals
 
 # -- the reader, as ingest drives it -------------------------------------------------------
 
+
 class Read:
     """What the reader made of a file: the valid rows (columns by FOCUS name) and the
     problems."""
@@ -113,8 +114,10 @@ def sqlite_ctx(sqlite_url, make_ctx):
 
 # -- bad values (reader) ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad", ["12,34", "abc", "1.2.3", "NaN", "Infinity", "1_000", "$5.00",
-                                 "0x10", "--1", "١٢"])
+
+@pytest.mark.parametrize(
+    "bad", ["12,34", "abc", "1.2.3", "NaN", "Infinity", "1_000", "$5.00", "0x10", "--1", "١٢"]
+)
 def test_bad_number_names_line_column_value(tmp_path, bad):
     got = Read(write_csv(tmp_path / "bad.csv", [row(cost="1.00"), row(BilledCost=bad), row()]))
     assert got.where == [(3, "BilledCost", bad)]
@@ -128,22 +131,36 @@ def test_missing_mandatory_billed_cost_value(tmp_path):
     assert "BilledCost is mandatory" in got.message
 
 
-@pytest.mark.parametrize("column, value", [
-    ("BillingPeriodStart", "2025-13-01"), ("BillingPeriodEnd", "tomorrow"),
-    ("ChargePeriodStart", "01.05.2025"), ("ChargePeriodEnd", "2025-01-32T00:00:00Z")])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("BillingPeriodStart", "2025-13-01"),
+        ("BillingPeriodEnd", "tomorrow"),
+        ("ChargePeriodStart", "01.05.2025"),
+        ("ChargePeriodEnd", "2025-01-32T00:00:00Z"),
+    ],
+)
 def test_bad_dates(tmp_path, column, value):
     got = Read(write_csv(tmp_path / "d.csv", [row(), row(**{column: value})]))
     assert f"d.csv:3: column {column}: {value!r}: expected a date" in got.message
 
 
-@pytest.mark.parametrize("column, value", [
-    ("BillingPeriodStart", "0001-01-01"), ("BillingPeriodStart", "9999-12-01T00:00:00Z"),
-    ("ChargePeriodStart", "0001-01-01T00:00:00+14:00"),
-    ("ChargePeriodEnd", "9999-12-31T23:59:59-05:00"), ("BillingPeriodEnd", "1/1/1066")])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("BillingPeriodStart", "0001-01-01"),
+        ("BillingPeriodStart", "9999-12-01T00:00:00Z"),
+        ("ChargePeriodStart", "0001-01-01T00:00:00+14:00"),
+        ("ChargePeriodEnd", "9999-12-31T23:59:59-05:00"),
+        ("BillingPeriodEnd", "1/1/1066"),
+    ],
+)
 def test_dates_out_of_range(tmp_path, column, value):
     got = Read(write_csv(tmp_path / "far.csv", [row(), row(**{column: value})]))
-    assert f"far.csv:3: column {column}: {value!r}: expected a date between the years 1900 " \
+    assert (
+        f"far.csv:3: column {column}: {value!r}: expected a date between the years 1900 "
         "and 9998" in got.message
+    )
 
 
 @pytest.mark.parametrize("value", ["1e400", "-1e400", "9" * 70, "1e20"])
@@ -153,20 +170,29 @@ def test_absurdly_large_amounts(tmp_path, value):
 
 
 def test_amounts_beyond_the_ledger_range(tmp_path):
-    got = Read(write_csv(tmp_path / "big.csv", [row(BilledCost="9223372.1"), row(ListCost="-10000000"),
-                                               row(cost="9223372.036854775807")]))
+    got = Read(
+        write_csv(
+            tmp_path / "big.csv",
+            [row(BilledCost="9223372.1"), row(ListCost="-10000000"), row(cost="9223372.036854775807")],
+        )
+    )
     assert got.where == [(2, "BilledCost", "9223372.1"), (3, "ListCost", "-10000000")]
     assert "big.csv:2: column BilledCost: '9223372.1': expected an amount within" in got.message
     assert got.column("BilledCost") == [Decimal("9223372.036854775807")]
 
 
-@pytest.mark.parametrize("column, limit", [("ServiceName", 300), ("BillingCurrency", 16),
-                                           ("ChargeCategory", 64), ("RegionId", 200)])
+@pytest.mark.parametrize(
+    "column, limit",
+    [("ServiceName", 300), ("BillingCurrency", 16), ("ChargeCategory", 64), ("RegionId", 200)],
+)
 def test_overlong_descriptive_values_are_a_problem(tmp_path, column, limit):
     # the limits are the ledger's column widths: refused here, before any database sees them
     header = HEADER + ([column] if column not in HEADER else [])
-    got = Read(write_csv(tmp_path / "long.csv", [row(**{column: "x" * limit}),
-                                                 row(**{column: "y" * (limit + 1)})], header))
+    got = Read(
+        write_csv(
+            tmp_path / "long.csv", [row(**{column: "x" * limit}), row(**{column: "y" * (limit + 1)})], header
+        )
+    )
     assert [(p.line, p.column) for p in got.problems] == [(3, column)]
     assert f"expected text of at most {limit} characters" in got.message
     assert got.lines == [2]
@@ -180,8 +206,16 @@ def test_billing_period_start_after_end(tmp_path):
 
 
 def test_bad_tags_json_and_non_object_tags(tmp_path):
-    bad = ['{"pi_email": ', "[1, 2]", '"just text"', "42", "true", '{"a": {"b": 1}}',
-           '{"a": [1]}', "{'single': 'quotes'}"]
+    bad = [
+        '{"pi_email": ',
+        "[1, 2]",
+        '"just text"',
+        "42",
+        "true",
+        '{"a": {"b": 1}}',
+        '{"a": [1]}',
+        "{'single': 'quotes'}",
+    ]
     got = Read(write_csv(tmp_path / "tags.csv", [row()] + [row(tags=t) for t in bad] + [row(tags="null")]))
     assert sorted(p.line for p in got.problems) == list(range(3, 3 + len(bad)))
     assert all(p.column == "Tags" and "JSON object" in p.expected for p in got.problems)
@@ -192,10 +226,10 @@ def test_bad_tags_json_and_non_object_tags(tmp_path):
 
 # -- encodings, line ends, compression, formats (reader) -------------------------------------
 
+
 def test_bom_and_crlf(tmp_path):
     # the BOM sits in front of the first header name, which is a mandatory column
-    path = write_csv(tmp_path / "bom.csv", [row(cost="1.25"), row(cost="2.50")],
-                     newline="\r\n", bom=True)
+    path = write_csv(tmp_path / "bom.csv", [row(cost="1.25"), row(cost="2.50")], newline="\r\n", bom=True)
     assert path.read_bytes().startswith(b"\xef\xbb\xbfBillingPeriodStart")
     got = Read(path)
     assert got.problems == []
@@ -207,8 +241,9 @@ def test_bom_and_crlf(tmp_path):
 
 
 def test_crlf_line_numbers(tmp_path):
-    path = write_csv(tmp_path / "crlf.csv", [row(), row(ResourceName="two\r\nlines"),
-                                             row(BilledCost="x")], newline="\r\n")
+    path = write_csv(
+        tmp_path / "crlf.csv", [row(), row(ResourceName="two\r\nlines"), row(BilledCost="x")], newline="\r\n"
+    )
     assert [p.line for p in Read(path).problems] == [5]
 
 
@@ -229,11 +264,13 @@ def test_gzip_with_multiline_values_and_a_bad_row(tmp_path):
 
 
 def test_parquet_null_mandatory_cost_is_a_problem(tmp_path):
-    table = pa.table({
-        "BillingPeriodStart": ["2025-01-01T00:00:00Z"] * 3,
-        "BillingPeriodEnd": ["2025-02-01T00:00:00Z"] * 3,
-        "BilledCost": pa.array([Decimal("1"), None, Decimal("2")], pa.decimal128(10, 2)),
-    })
+    table = pa.table(
+        {
+            "BillingPeriodStart": ["2025-01-01T00:00:00Z"] * 3,
+            "BillingPeriodEnd": ["2025-02-01T00:00:00Z"] * 3,
+            "BilledCost": pa.array([Decimal("1"), None, Decimal("2")], pa.decimal128(10, 2)),
+        }
+    )
     path = tmp_path / "nullcost.parquet"
     pq.write_table(table, path)
     assert [(p.line, p.column) for p in Read(path).problems] == [(3, "BilledCost")]
@@ -278,6 +315,7 @@ def test_missing_file(tmp_path):
 
 # -- CSV structure (reader) ---------------------------------------------------------------------
 
+
 def test_quoted_commas_and_newlines_keep_values_and_line_numbers(tmp_path):
     rows = [
         row(ResourceName="a, b, and c", ResourceId="r-comma"),
@@ -291,8 +329,11 @@ def test_quoted_commas_and_newlines_keep_values_and_line_numbers(tmp_path):
     assert "q.csv:7: column BilledCost: '1,5'" in got.message
     assert got.lines == [2, 3, 6, 8]
     assert got.column("ResourceId") == ["r-comma", "r-newline", "r-quote", "r-last"]
-    assert got.column("ResourceName")[:3] == ["a, b, and c", "first line\nsecond line\nthird line",
-                                              'say "hi"']
+    assert got.column("ResourceName")[:3] == [
+        "a, b, and c",
+        "first line\nsecond line\nthird line",
+        'say "hi"',
+    ]
 
 
 def test_blank_lines_are_ignored_and_counted_in_line_numbers(tmp_path):
@@ -320,11 +361,10 @@ def test_wrong_number_of_fields(tmp_path):
 
 # -- amounts (reader) -------------------------------------------------------------------------
 
+
 def test_thirteen_plus_decimals_round_half_even_and_are_counted(tmp_path):
-    values = ["0.1234567890125", "0.1234567890135", "1e-13", "-0.00000000000050",
-              "2.99999999999999999"]
-    rounded = [Decimal("0.123456789012"), Decimal("0.123456789014"), Decimal(0), Decimal(0),
-               Decimal(3)]
+    values = ["0.1234567890125", "0.1234567890135", "1e-13", "-0.00000000000050", "2.99999999999999999"]
+    rounded = [Decimal("0.123456789012"), Decimal("0.123456789014"), Decimal(0), Decimal(0), Decimal(3)]
     rows = [row(BilledCost=v, EffectiveCost="1", ListCost="1", ContractedCost="1") for v in values]
     got = Read(write_csv(tmp_path / "d13.csv", rows))
     stats = got.focus.stats
@@ -338,10 +378,20 @@ def test_thirteen_plus_decimals_round_half_even_and_are_counted(tmp_path):
 
 
 def test_null_resource_id(tmp_path):
-    rows = [row(ResourceId=""), row(ResourceId="NULL"), row(ResourceId="null"),
-            row(ResourceId="Unassigned"), row(ResourceId="i-123")]
+    rows = [
+        row(ResourceId=""),
+        row(ResourceId="NULL"),
+        row(ResourceId="null"),
+        row(ResourceId="Unassigned"),
+        row(ResourceId="i-123"),
+    ]
     assert Read(write_csv(tmp_path / "nullres.csv", rows)).column("ResourceId") == [
-        None, None, None, None, "i-123"]
+        None,
+        None,
+        None,
+        None,
+        "i-123",
+    ]
 
 
 def test_sums_independent_of_the_reader(tmp_path):
@@ -355,6 +405,7 @@ def test_sums_independent_of_the_reader(tmp_path):
 
 # -- other datasets and missing columns (reader) -------------------------------------------------
 
+
 @pytest.mark.parametrize("missing", ["BilledCost", "BillingPeriodStart", "BillingPeriodEnd"])
 def test_missing_mandatory_column_names_it(tmp_path, missing):
     header = [h for h in HEADER if h != missing]
@@ -364,8 +415,10 @@ def test_missing_mandatory_column_names_it(tmp_path, missing):
 
 def test_contract_commitment_file_is_refused_naming_the_dataset(tmp_path):
     path = tmp_path / "commitments.csv"
-    path.write_text("ContractCommitmentId,ContractId,ContractCommitmentCategory,ContractCommitmentCost,"
-                    "BillingCurrency\ncc-1,c-1,Spend,1000,USD\n")
+    path.write_text(
+        "ContractCommitmentId,ContractId,ContractCommitmentCategory,ContractCommitmentCost,"
+        "BillingCurrency\ncc-1,c-1,Spend,1000,USD\n"
+    )
     msg = read_refused(path)
     assert "commitments.csv is a FOCUS Contract Commitment file" in msg
     assert "cost-and-usage" in msg
@@ -394,6 +447,7 @@ def test_bigquery_utc_suffix_is_read_as_utc():
 
 
 # -- what ingest adds above the reader (SQLite) --------------------------------------------------
+
 
 def test_more_than_twenty_problems_shows_twenty_and_a_count(sqlite_ctx, tmp_path):
     rows = [row(BilledCost=f"bad{i}") for i in range(25)]
@@ -425,6 +479,7 @@ def test_header_only_file_is_an_empty_import(sqlite_ctx, tmp_path):
 
 # -- database round-trips, on SQLite and PostgreSQL -------------------------------------------
 
+
 def test_a_refused_file_leaves_nothing_behind(ctx, tmp_path):
     rows = [row(period="2031-05"), row(period="2031-06", BilledCost="x")]
     err = refused(ctx, write_csv(tmp_path / "p.csv", rows))
@@ -441,7 +496,9 @@ def test_bad_numbers_with_skip_invalid_are_recorded_on_the_import(ctx, tmp_path)
     assert result.rows == 2 and result.skipped == 2
     detail = get_import(ctx, result.import_id)
     assert [(ln, col, v) for ln, col, v, _e in detail.problems] == [
-        (3, "BilledCost", "abc"), (5, "ListCost", "x")]
+        (3, "BilledCost", "abc"),
+        (5, "ListCost", "x"),
+    ]
     assert all("decimal number" in e for *_x, e in detail.problems)
     assert stored_totals(ctx, result.import_id)["BilledCost"] == Decimal("3.00")
     assert sorted(c.line for c in all_charges(ctx)) == [2, 4]
@@ -449,8 +506,10 @@ def test_bad_numbers_with_skip_invalid_are_recorded_on_the_import(ctx, tmp_path)
 
 def test_descriptive_values_at_their_limit_are_stored_whole(ctx, tmp_path):
     header = HEADER + ["RegionId"]
-    rows = [row(ServiceName="s" * 300, BillingCurrency="c" * 16, ChargeCategory="k" * 64,
-                RegionId="r" * 200), row(ServiceName="t" * 301)]
+    rows = [
+        row(ServiceName="s" * 300, BillingCurrency="c" * 16, ChargeCategory="k" * 64, RegionId="r" * 200),
+        row(ServiceName="t" * 301),
+    ]
     result = ingest(ctx, write_csv(tmp_path / "long.csv", rows, header), "aws", skip_invalid=True)
     assert result.rows == 1 and result.skipped == 1
     (charge,) = all_charges(ctx)
@@ -460,16 +519,20 @@ def test_descriptive_values_at_their_limit_are_stored_whole(ctx, tmp_path):
 def test_long_tag_values_are_kept_whole(ctx, tmp_path):
     """AWS and Azure allow 256-character tag values; attribution keeps them whole."""
     long = "p" * 256
-    tags = {"pi_email": "pi@example.edu", "project_id": long, "fund_org": "F" * 256,
-            "reference_1": "r" * 290}
+    tags = {"pi_email": "pi@example.edu", "project_id": long, "fund_org": "F" * 256, "reference_1": "r" * 290}
     ingest(ctx, write_csv(tmp_path / "long.csv", [row(tags=tags)]), "aws")
     (charge,) = all_charges(ctx)
     assert charge.project_id == long and charge.fund_org == "F" * 256
 
 
 def test_amounts_at_the_edge_of_the_ledger_range(ctx, tmp_path):
-    ok = ingest(ctx, write_csv(tmp_path / "max.csv", [
-        row(cost="9223372.036854775807"), row(cost="-9223372.036854775807")]), "aws")
+    ok = ingest(
+        ctx,
+        write_csv(
+            tmp_path / "max.csv", [row(cost="9223372.036854775807"), row(cost="-9223372.036854775807")]
+        ),
+        "aws",
+    )
     assert ok.rows == 2
     assert max(c.billed_cost for c in all_charges(ctx)) == Decimal("9223372.036854775807")
     assert money_sum_sql(ctx, "billed_cost") == 0
@@ -489,8 +552,14 @@ def test_twelve_decimals_are_exact(ctx, tmp_path):
 
 def test_negative_credits_and_identical_rows(ctx, tmp_path):
     same = row(cost="7.25")
-    rows = [row(cost="100.00"), row(cost="-25.50", ChargeCategory="Credit"),
-            row(cost="-0.000000000001", ChargeCategory="credit"), row(cost="+3"), same, same]
+    rows = [
+        row(cost="100.00"),
+        row(cost="-25.50", ChargeCategory="Credit"),
+        row(cost="-0.000000000001", ChargeCategory="credit"),
+        row(cost="+3"),
+        same,
+        same,
+    ]
     result = ingest(ctx, write_csv(tmp_path / "credit.csv", rows), "aws")
     assert result.rows == 6  # identical rows are all kept
     expected = Decimal("77.499999999999") + 2 * Decimal("7.25")
@@ -502,8 +571,7 @@ def test_negative_credits_and_identical_rows(ctx, tmp_path):
 
 
 def test_quoted_values_are_stored_verbatim(ctx, tmp_path):
-    rows = [row(ServiceName="Compute, GPU", ChargeCategory="usage",
-                x_Note="multi\nline, \"quoted\"")]
+    rows = [row(ServiceName="Compute, GPU", ChargeCategory="usage", x_Note='multi\nline, "quoted"')]
     path = write_csv(tmp_path / "v.csv", rows, HEADER + ["x_Note"])
     ingest(ctx, path, "aws")
     (c,) = all_charges(ctx)
@@ -511,16 +579,21 @@ def test_quoted_values_are_stored_verbatim(ctx, tmp_path):
     with ctx.engine.connect() as conn:
         from sqlalchemy import text
 
-        extra, category = conn.execute(text(
-            "SELECT c.extra, d.charge_category FROM charges c "
-            "JOIN charge_details d ON d.id = c.detail_id")).one()
+        extra, category = conn.execute(
+            text(
+                "SELECT c.extra, d.charge_category FROM charges c JOIN charge_details d ON d.id = c.detail_id"
+            )
+        ).one()
     assert json.loads(extra) == {"x_Note": 'multi\nline, "quoted"'}
     assert category == "Usage"  # enum case normalised
 
 
 def test_control_characters_in_values_are_kept(ctx, tmp_path):
-    rows = [row(ServiceName="a\x1fb", ResourceId="r\x1e\x1f"), row(ServiceName="\x1e1"),
-            row(ServiceName="tab\tbell\x07")]
+    rows = [
+        row(ServiceName="a\x1fb", ResourceId="r\x1e\x1f"),
+        row(ServiceName="\x1e1"),
+        row(ServiceName="tab\tbell\x07"),
+    ]
     result = ingest(ctx, write_csv(tmp_path / "ctl.csv", rows), "aws")
     assert result.rows == 3
     charges = all_charges(ctx)
@@ -530,12 +603,22 @@ def test_control_characters_in_values_are_kept(ctx, tmp_path):
 
 def test_nul_characters_are_a_problem_of_their_row(ctx, tmp_path):
     # PostgreSQL cannot store a NUL: the reader makes it a problem of its row on every backend
-    rows = [row(), row(ServiceName="a\x00b"), row(ResourceId="\x00"), row(x_Team="t\x00"),
-            row(tags='{"pi_email": "x\\u0000y"}'), row(cost="2")]
+    rows = [
+        row(),
+        row(ServiceName="a\x00b"),
+        row(ResourceId="\x00"),
+        row(x_Team="t\x00"),
+        row(tags='{"pi_email": "x\\u0000y"}'),
+        row(cost="2"),
+    ]
     path = write_csv(tmp_path / "nul.csv", rows, HEADER + ["x_Team"])
     err = refused(ctx, path)
     assert [(p.line, p.column) for p in err.problems] == [
-        (3, "ServiceName"), (4, "ResourceId"), (5, "x_Team"), (6, "Tags")]
+        (3, "ServiceName"),
+        (4, "ResourceId"),
+        (5, "x_Team"),
+        (6, "Tags"),
+    ]
     assert "nul.csv:3: column ServiceName: 'a\ufffdb': expected text without NUL" in str(err)
     result = ingest(ctx, path, "aws", skip_invalid=True)
     assert result.rows == 2 and result.skipped == 4
@@ -545,27 +628,41 @@ def test_nul_characters_are_a_problem_of_their_row(ctx, tmp_path):
 def test_parquet_with_typed_columns(ctx, tmp_path):
     utc = UTC
     n = 4
-    table = pa.table({
-        "BillingPeriodStart": pa.array([datetime(2025, 1, 1, tzinfo=utc)] * n,
-                                       pa.timestamp("us", tz="UTC")),
-        "BillingPeriodEnd": pa.array([datetime(2025, 2, 1, tzinfo=utc)] * n,
-                                     pa.timestamp("us", tz="UTC")),
-        # naive: read as UTC
-        "ChargePeriodStart": pa.array([datetime(2025, 1, 3, 12)] * n, pa.timestamp("ms")),
-        # the same instant, written in another zone
-        "ChargePeriodEnd": pa.array([datetime(2025, 1, 4, tzinfo=utc)] * n,
-                                    pa.timestamp("ns", tz="America/New_York")),
-        "BilledCost": pa.array([Decimal("1.1234567890"), Decimal("-2.5"), Decimal("0"),
-                                Decimal("100.0000000001")], pa.decimal128(20, 10)),
-        "EffectiveCost": pa.array([0.1, 0.2, 1e-7, None], pa.float64()),
-        "ListCost": pa.array([1.5, 2.25, 3.0, 4.0], pa.float32()),
-        "ContractedCost": pa.array([1, 2, 3, None], pa.int64()),
-        "BillingCurrency": ["usd"] * n,
-        "ServiceName": ["Compute", None, "Storage", "Compute"],
-        "Tags": pa.array([[("pi_email", "a@x.edu"), ("project_id", "p"), ("fund_org", "f")],
-                          None, [], [("Project_ID", "q")]], pa.map_(pa.string(), pa.string())),
-        "x_Flag": pa.array([True, False, None, True]),
-    })
+    table = pa.table(
+        {
+            "BillingPeriodStart": pa.array(
+                [datetime(2025, 1, 1, tzinfo=utc)] * n, pa.timestamp("us", tz="UTC")
+            ),
+            "BillingPeriodEnd": pa.array(
+                [datetime(2025, 2, 1, tzinfo=utc)] * n, pa.timestamp("us", tz="UTC")
+            ),
+            # naive: read as UTC
+            "ChargePeriodStart": pa.array([datetime(2025, 1, 3, 12)] * n, pa.timestamp("ms")),
+            # the same instant, written in another zone
+            "ChargePeriodEnd": pa.array(
+                [datetime(2025, 1, 4, tzinfo=utc)] * n, pa.timestamp("ns", tz="America/New_York")
+            ),
+            "BilledCost": pa.array(
+                [Decimal("1.1234567890"), Decimal("-2.5"), Decimal("0"), Decimal("100.0000000001")],
+                pa.decimal128(20, 10),
+            ),
+            "EffectiveCost": pa.array([0.1, 0.2, 1e-7, None], pa.float64()),
+            "ListCost": pa.array([1.5, 2.25, 3.0, 4.0], pa.float32()),
+            "ContractedCost": pa.array([1, 2, 3, None], pa.int64()),
+            "BillingCurrency": ["usd"] * n,
+            "ServiceName": ["Compute", None, "Storage", "Compute"],
+            "Tags": pa.array(
+                [
+                    [("pi_email", "a@x.edu"), ("project_id", "p"), ("fund_org", "f")],
+                    None,
+                    [],
+                    [("Project_ID", "q")],
+                ],
+                pa.map_(pa.string(), pa.string()),
+            ),
+            "x_Flag": pa.array([True, False, None, True]),
+        }
+    )
     path = tmp_path / "export.parquet"
     pq.write_table(table, path)
     result = ingest(ctx, path, "aws")
@@ -573,10 +670,13 @@ def test_parquet_with_typed_columns(ctx, tmp_path):
     assert get_import(ctx, result.import_id).format == "parquet"
     charges = all_charges(ctx)
     assert [c.line for c in charges] == [2, 3, 4, 5]
-    assert [c.billed_cost for c in charges] == [Decimal("1.1234567890"), Decimal("-2.5"), 0,
-                                                Decimal("100.0000000001")]
-    assert [c.effective_cost for c in charges] == [Decimal("0.1"), Decimal("0.2"),
-                                                   Decimal("1E-7"), None]
+    assert [c.billed_cost for c in charges] == [
+        Decimal("1.1234567890"),
+        Decimal("-2.5"),
+        0,
+        Decimal("100.0000000001"),
+    ]
+    assert [c.effective_cost for c in charges] == [Decimal("0.1"), Decimal("0.2"), Decimal("1E-7"), None]
     assert [c.contracted_cost for c in charges] == [1, 2, 3, None]
     assert all(c.charge_period_start == datetime(2025, 1, 3, 12, tzinfo=utc) for c in charges)
     assert all(c.charge_period_end == datetime(2025, 1, 4, tzinfo=utc) for c in charges)

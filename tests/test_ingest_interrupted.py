@@ -23,8 +23,16 @@ from focusgen import generate  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a 300,000-row file, killed subprocesses
 ROWS = 300_000
-TABLES = ("charges", "imports", "periods", "period_transitions", "charge_details", "tag_sets",
-          "import_totals", "import_problems")
+TABLES = (
+    "charges",
+    "imports",
+    "periods",
+    "period_transitions",
+    "charge_details",
+    "tag_sets",
+    "import_totals",
+    "import_problems",
+)
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +52,23 @@ def big_file(tmp_path_factory) -> Path:
 
 def start_ingest(path: Path, config: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "openchargeback", "ingest", str(path), "-s", "aws", "-c", str(config),
-         "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "openchargeback",
+            "ingest",
+            str(path),
+            "-s",
+            "aws",
+            "-c",
+            str(config),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def file_position(pid: int, path: Path) -> int:
@@ -114,8 +136,13 @@ def test_sqlite_killed_mid_read_and_mid_commit(big_file, db_url, tmp_path, write
     db = Path(db_url.removeprefix("sqlite:///"))
     wal = Path(f"{db}-wal")
     config = write_config(db_url)
-    subprocess.run([sys.executable, "-m", "openchargeback", "db", "upgrade", "-c", str(config)],
-                   check=True, capture_output=True, cwd=ROOT, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "openchargeback", "db", "upgrade", "-c", str(config)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+    )
 
     # 1. Killed half-way through reading the file.
     proc = start_ingest(big_file, config)
@@ -152,16 +179,25 @@ def test_sqlite_killed_mid_read_and_mid_commit(big_file, db_url, tmp_path, write
 def test_postgresql_killed_mid_copy(big_file, db_url, write_config):
     size = big_file.stat().st_size
     config = write_config(db_url)
-    subprocess.run([sys.executable, "-m", "openchargeback", "db", "upgrade", "-c", str(config)],
-                   check=True, capture_output=True, cwd=ROOT, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "openchargeback", "db", "upgrade", "-c", str(config)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     engine = create_engine(db_url)  # search_path: this test's schema
     try:
+
         def copied() -> int:
             """Rows the server has received by COPY into this schema's charges table."""
             with engine.connect() as conn:
-                return conn.execute(text(
-                    "SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy "
-                    "WHERE relid = 'charges'::regclass")).scalar_one()
+                return conn.execute(
+                    text(
+                        "SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy "
+                        "WHERE relid = 'charges'::regclass"
+                    )
+                ).scalar_one()
 
         proc = start_ingest(big_file, config)
         read = ReadProgress(proc, big_file)
@@ -170,8 +206,7 @@ def test_postgresql_killed_mid_copy(big_file, db_url, write_config):
 
         def counts() -> dict[str, int]:
             with engine.connect() as conn:
-                return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-                        for t in TABLES}
+                return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
 
         assert counts() == dict.fromkeys(TABLES, 0)
         result = finish_import(big_file, config)

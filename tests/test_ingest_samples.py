@@ -89,10 +89,15 @@ class TestFinOpsFoundationSample:
         assert money_sum_sql(ctx, "billed_cost") == expected["BilledCost"]
         assert money_sum_sql(ctx, "contracted_cost") == expected["ContractedCost"]
         # the period reports add up to the same
-        for column, attr in (("BilledCost", "billed_cost"), ("EffectiveCost", "effective_cost"),
-                             ("ListCost", "list_cost"), ("ContractedCost", "contracted_cost")):
-            got = sum((getattr(period_totals(ctx, p).totals, attr) for p in ("2024-09", "2024-10")),
-                      Decimal(0))
+        for column, attr in (
+            ("BilledCost", "billed_cost"),
+            ("EffectiveCost", "effective_cost"),
+            ("ListCost", "list_cost"),
+            ("ContractedCost", "contracted_cost"),
+        ):
+            got = sum(
+                (getattr(period_totals(ctx, p).totals, attr) for p in ("2024-09", "2024-10")), Decimal(0)
+            )
             assert got == expected[column], column
 
     def test_nulls_tags_and_custom_columns_are_kept(self, ctx):
@@ -105,17 +110,21 @@ class TestFinOpsFoundationSample:
         assert sum(c.tags is None for c in charges) == 289
         # no research tags in this file: every row is flagged for all three
         assert result.flagged == 1000
-        assert all(set(c.flags) >= {"missing_pi", "missing_project", "missing_fund_org"}
-                   for c in charges)
+        assert all(set(c.flags) >= {"missing_pi", "missing_project", "missing_fund_org"} for c in charges)
         assert any(c.billed_cost < 0 for c in charges)
         cols = get_import(ctx, result.import_id).columns
         assert "Id" in cols["unmapped"]
         assert cols["mapped"]["BilledCost"] == "BilledCost"
 
     def test_tag_mapping_attributes_the_sample(self, db_url, make_ctx):
-        ctx = make_ctx(db_url, tag_mapping={"pi_email": "CostAllocationTest",
-                                            "project_id": ["project_id", "Project"],
-                                            "fund_org": "org"})
+        ctx = make_ctx(
+            db_url,
+            tag_mapping={
+                "pi_email": "CostAllocationTest",
+                "project_id": ["project_id", "Project"],
+                "fund_org": "org",
+            },
+        )
         ingest(ctx, FINOPS, "focus")
         charges = all_charges(ctx)
         assert any(c.tags and '" org"' in c.tags for c in charges), "a key with a leading space"
@@ -131,15 +140,17 @@ class TestFinOpsFoundationSample:
         attributed = 0
         for c in charges:
             tags = json.loads(c.tags) if c.tags else {}
-            expected = (pick(tags, "costallocationtest"), pick(tags, "project_id", "project"),
-                        pick(tags, "org"))
+            expected = (
+                pick(tags, "costallocationtest"),
+                pick(tags, "project_id", "project"),
+                pick(tags, "org"),
+            )
             assert (c.pi_email, c.project_id, c.fund_org) == expected, c.line
             attributed += all(expected)
             assert ("missing_fund_org" in c.flags) == (expected[2] is None)
         assert attributed > 0
         untagged = [c for c in charges if c.tags is None]
-        assert all(c.flags == ("missing_pi", "missing_project", "missing_fund_org")
-                   for c in untagged)
+        assert all(c.flags == ("missing_pi", "missing_project", "missing_fund_org") for c in untagged)
 
 
 class TestLegacy05:
@@ -162,7 +173,9 @@ class TestLegacy05:
         detail = get_import(ctx, result.import_id)
         assert detail.summary.skipped == 2
         assert [(line, col) for line, col, _v, _e in detail.problems] == [
-            (2, "BillingPeriodStart"), (3, "BillingPeriodStart")]
+            (2, "BillingPeriodStart"),
+            (3, "BillingPeriodStart"),
+        ]
         assert all("before BillingPeriodEnd" in e for *_x, e in detail.problems)
         # 0.5 names were mapped, and the draft BilledCurrency lost to BillingCurrency
         mapped = detail.columns["mapped"]
@@ -174,12 +187,18 @@ class TestLegacy05:
         assert "BilledCurrency" in detail.columns["unmapped"]
 
     def test_fixed_legacy_rows_import_with_0_5_names(self, ctx, tmp_path):
-        text = LEGACY.read_text().replace("2023-06-30T00:00:00Z,A", "2023-06-01T00:00:00Z,A") \
-                                 .replace("2023-06-30T00:00:00Z,B", "2023-06-01T00:00:00Z,B")
+        text = (
+            LEGACY.read_text()
+            .replace("2023-06-30T00:00:00Z,A", "2023-06-01T00:00:00Z,A")
+            .replace("2023-06-30T00:00:00Z,B", "2023-06-01T00:00:00Z,B")
+        )
         lines = text.splitlines()
-        fixed = [lines[0]] + [ln.replace("2023-06-01T00:00:00Z,2023-06-01T00:00:00Z",
-                                         "2023-07-01T00:00:00Z,2023-06-01T00:00:00Z", 1)
-                              for ln in lines[1:]]
+        fixed = [lines[0]] + [
+            ln.replace(
+                "2023-06-01T00:00:00Z,2023-06-01T00:00:00Z", "2023-07-01T00:00:00Z,2023-06-01T00:00:00Z", 1
+            )
+            for ln in lines[1:]
+        ]
         path = tmp_path / "legacy-fixed.csv"
         path.write_text("\n".join(fixed) + "\n")
         result = ingest(ctx, path, "focus")
@@ -195,8 +214,7 @@ def test_spec_1_2_example_with_us_dates(ctx):
     assert result.rows == 14 and result.skipped == 0
     # 4/1/25 .. 5/1/25 is April 2025; one row a month after that for the 12-month term
     assert result.periods["2025-04"] == 3
-    assert set(result.periods) == {f"2025-{m:02d}" for m in range(4, 13)} | {
-        "2026-01", "2026-02", "2026-03"}
+    assert set(result.periods) == {f"2025-{m:02d}" for m in range(4, 13)} | {"2026-01", "2026-02", "2026-03"}
     charges = all_charges(ctx, period="2025-04")
     assert len(charges) == 3
     purchase = next(c for c in charges if c.billed_cost == Decimal(1200))

@@ -31,6 +31,7 @@ def billed(ctx, period: str, **kw) -> Decimal:
 
 # -- the same file twice ----------------------------------------------------------------------
 
+
 def test_same_file_twice_is_a_duplicate_and_changes_nothing(ctx, tmp_path):
     path = write_csv(tmp_path / "aws.csv", [row(cost="5"), row(cost="6")])
     first = ingest(ctx, path, "aws")
@@ -73,11 +74,11 @@ def test_distinct_files_with_the_same_rows_are_both_kept(ctx, tmp_path):
 
 # -- --replace ------------------------------------------------------------------------------
 
+
 def test_replace_swaps_the_sources_period_and_records_it_on_both(ctx, tmp_path):
     old = ingest(ctx, write_csv(tmp_path / "aws-v1.csv", [row(cost="10"), row(cost="20")]), "aws")
     other_source = ingest(ctx, write_csv(tmp_path / "az.csv", [row(cost="7")]), "azure")
-    other_period = ingest(ctx, write_csv(tmp_path / "aws-dec.csv",
-                                         [row("2025-12", cost="3")]), "aws")
+    other_period = ingest(ctx, write_csv(tmp_path / "aws-dec.csv", [row("2025-12", cost="3")]), "aws")
     new = ingest(ctx, write_csv(tmp_path / "aws-v2.csv", [row(cost="11")]), "aws", replace=True)
     assert new.status == "imported"
     assert new.replaced == ((old.import_id, "2025-01", 2),)
@@ -102,10 +103,10 @@ def test_replace_swaps_the_sources_period_and_records_it_on_both(ctx, tmp_path):
 
 
 def test_replace_only_touches_the_periods_of_the_new_file(ctx, tmp_path):
-    old = ingest(ctx, write_csv(tmp_path / "v1.csv", [row("2025-01", cost="1"),
-                                                      row("2025-02", cost="2")]), "aws")
-    new = ingest(ctx, write_csv(tmp_path / "v2.csv", [row("2025-01", cost="5")]), "aws",
-                 replace=True)
+    old = ingest(
+        ctx, write_csv(tmp_path / "v1.csv", [row("2025-01", cost="1"), row("2025-02", cost="2")]), "aws"
+    )
+    new = ingest(ctx, write_csv(tmp_path / "v2.csv", [row("2025-01", cost="5")]), "aws", replace=True)
     assert new.replaced == ((old.import_id, "2025-01", 1),)
     assert billed(ctx, "2025-01") == 5 and billed(ctx, "2025-02") == 2
     d = get_import(ctx, old.import_id)
@@ -130,21 +131,28 @@ def test_replace_that_fails_leaves_the_old_import(ctx, tmp_path):
 
 # -- periods -----------------------------------------------------------------------------------
 
+
 def test_rows_go_to_the_period_of_their_billing_period_start(ctx, tmp_path):
     assert list_periods(ctx) == []
-    rows = [row("2025-01", cost="1"), row("2025-02", cost="2"), row("2025-02", cost="3"),
-            # a charge in January billed in February's invoice still belongs to February
-            row("2025-02", cost="4", ChargePeriodStart="2025-01-30T00:00:00Z",
-                ChargePeriodEnd="2025-01-31T00:00:00Z")]
+    rows = [
+        row("2025-01", cost="1"),
+        row("2025-02", cost="2"),
+        row("2025-02", cost="3"),
+        # a charge in January billed in February's invoice still belongs to February
+        row(
+            "2025-02",
+            cost="4",
+            ChargePeriodStart="2025-01-30T00:00:00Z",
+            ChargePeriodEnd="2025-01-31T00:00:00Z",
+        ),
+    ]
     result = ingest(ctx, write_csv(tmp_path / "p.csv", rows), "aws")
     assert result.periods == {"2025-01": 1, "2025-02": 3}
-    assert [(p.name, p.status) for p in list_periods(ctx)] == [("2025-02", "open"),
-                                                               ("2025-01", "open")]
+    assert [(p.name, p.status) for p in list_periods(ctx)] == [("2025-02", "open"), ("2025-01", "open")]
     feb = get_period(ctx, "2025-02")
     assert feb.starts_at == datetime(2025, 2, 1, tzinfo=UTC)
     assert feb.ends_at == datetime(2025, 3, 1, tzinfo=UTC)
-    assert [(t.from_status, t.to_status, t.actor) for t in feb.history] == [
-        (None, "open", "tester")]
+    assert [(t.from_status, t.to_status, t.actor) for t in feb.history] == [(None, "open", "tester")]
     assert billed(ctx, "2025-02") == 9 and billed(ctx, "2025-01") == 1
     assert sorted(get_import(ctx, result.import_id).summary.periods) == ["2025-01", "2025-02"]
 
@@ -154,8 +162,7 @@ def test_billing_period_in_other_zones_and_forms(ctx, tmp_path):
         row(BillingPeriodStart="2025-03-01", BillingPeriodEnd="2025-03-31"),  # inclusive end
         row(BillingPeriodStart="2025-03-01 00:00:00", BillingPeriodEnd="2025-04-01 00:00:00"),
         row(BillingPeriodStart="2025-03-01T00:00:00.000Z", BillingPeriodEnd="2025-04-01T00:00:00Z"),
-        row(BillingPeriodStart="2025-02-28T19:00:00-05:00",
-            BillingPeriodEnd="2025-03-31T20:00:00-04:00"),
+        row(BillingPeriodStart="2025-02-28T19:00:00-05:00", BillingPeriodEnd="2025-03-31T20:00:00-04:00"),
         row(BillingPeriodStart="3/1/2025", BillingPeriodEnd="4/1/2025"),
     ]
     result = ingest(ctx, write_csv(tmp_path / "forms.csv", rows), "aws")
@@ -226,8 +233,11 @@ def test_reopen_needs_a_reason_then_imports_work(ctx, tmp_path):
     info = change_status(ctx, "2025-01", "reopen", "  late AWS credit  ")
     assert info.status == "open"
     assert [(t.from_status, t.to_status, t.reason) for t in info.history] == [
-        (None, "open", "created"), ("open", "closed", None), ("closed", "finalized", None),
-        ("finalized", "open", "late AWS credit")]
+        (None, "open", "created"),
+        ("open", "closed", None),
+        ("closed", "finalized", None),
+        ("finalized", "open", "late AWS credit"),
+    ]
     assert all(t.actor == "tester" for t in info.history)
     assert ingest(ctx, write_csv(tmp_path / "b.csv", [row(cost="2")]), "aws").status == "imported"
     assert billed(ctx, "2025-01") == 3
@@ -252,6 +262,7 @@ def test_period_transitions_that_are_not_allowed(ctx):
 
 # -- attribution flags and tag mapping ----------------------------------------------------------
 
+
 def test_missing_pi_project_fund_are_flagged_each(ctx, tmp_path):
     rows = [
         row(ResourceId="all"),
@@ -267,9 +278,14 @@ def test_missing_pi_project_fund_are_flagged_each(ctx, tmp_path):
     flags = {c.resource_id: c.flags for c in all_charges(ctx)}
     every = ("missing_pi", "missing_project", "missing_fund_org")
     assert flags == {
-        "all": (), "no-fund": ("missing_fund_org",),
-        "only-pi": ("missing_project", "missing_fund_org"), "none": every, "empty": every,
-        "blank": every, "valueless": ("missing_pi",)}
+        "all": (),
+        "no-fund": ("missing_fund_org",),
+        "only-pi": ("missing_project", "missing_fund_org"),
+        "none": every,
+        "empty": every,
+        "blank": every,
+        "valueless": ("missing_pi",),
+    }
     assert len(all_charges(ctx, flagged=True)) == 6
     assert get_import(ctx, result.import_id).summary.flagged == 6
     # flagged rows are stored and counted like any other
@@ -277,19 +293,30 @@ def test_missing_pi_project_fund_are_flagged_each(ctx, tmp_path):
 
 
 def test_tag_keys_match_case_and_whitespace_insensitively(db_url, make_ctx, tmp_path):
-    ctx = make_ctx(db_url, tag_mapping={"pi_email": ["PI_Email", "pi"], "project_id": "Project ID",
-                                        "fund_org": ["fund_org", "Fund"]})
+    ctx = make_ctx(
+        db_url,
+        tag_mapping={
+            "pi_email": ["PI_Email", "pi"],
+            "project_id": "Project ID",
+            "fund_org": ["fund_org", "Fund"],
+        },
+    )
     rows = [
         row(ResourceId="a", tags={" pi_email ": "a@x.edu", "PROJECT ID": "p1", "FUND_ORG\t": "f1"}),
         row(ResourceId="b", tags={"Pi": "b@x.edu", "project id": "p2", "fund": "f2"}),
         # first non-empty candidate wins
-        row(ResourceId="c", tags={"pi_email": "", "PI": "c@x.edu", "project id": "p3",
-                                  "fund_org": "first", "fund": "second"}),
+        row(
+            ResourceId="c",
+            tags={"pi_email": "", "PI": "c@x.edu", "project id": "p3", "fund_org": "first", "fund": "second"},
+        ),
     ]
     ingest(ctx, write_csv(tmp_path / "m.csv", rows), "aws")
     got = {c.resource_id: (c.pi_email, c.project_id, c.fund_org) for c in all_charges(ctx)}
-    assert got == {"a": ("a@x.edu", "p1", "f1"), "b": ("b@x.edu", "p2", "f2"),
-                   "c": ("c@x.edu", "p3", "first")}
+    assert got == {
+        "a": ("a@x.edu", "p1", "f1"),
+        "b": ("b@x.edu", "p2", "f2"),
+        "c": ("c@x.edu", "p3", "first"),
+    }
     assert all_charges(ctx, flagged=True) == []
     assert [c.resource_id for c in all_charges(ctx, pi="b@x.edu")] == ["b"]
     assert [c.resource_id for c in all_charges(ctx, project="p3")] == ["c"]
@@ -299,19 +326,24 @@ def test_tag_keys_match_case_and_whitespace_insensitively(db_url, make_ctx, tmp_
 def test_per_source_override_and_x_columns(db_url, make_ctx, tmp_path):
     sources = [
         {"name": "aws"},
-        {"name": "hpc", "tag_mapping": {"project_id": "x_ProjectCode",
-                                        "fund_org": ["x_Fund", "fund_org"]}},
+        {"name": "hpc", "tag_mapping": {"project_id": "x_ProjectCode", "fund_org": ["x_Fund", "fund_org"]}},
     ]
     ctx = make_ctx(db_url, sources=sources, tag_mapping={"pi_email": "owner"})
     header = HEADER + ["X_PROJECTCODE", "x_Fund"]
-    rows = [row(ResourceId="r1", tags={"owner": "o@x.edu", "project_id": "from-tags",
-                                       "fund_org": "tag-fund"},
-                X_PROJECTCODE="from-column", x_Fund=""),
-            row(ResourceId="r2", tags={"owner": "o@x.edu"}, X_PROJECTCODE="", x_Fund="col-fund")]
+    rows = [
+        row(
+            ResourceId="r1",
+            tags={"owner": "o@x.edu", "project_id": "from-tags", "fund_org": "tag-fund"},
+            X_PROJECTCODE="from-column",
+            x_Fund="",
+        ),
+        row(ResourceId="r2", tags={"owner": "o@x.edu"}, X_PROJECTCODE="", x_Fund="col-fund"),
+    ]
     ingest(ctx, write_csv(tmp_path / "hpc.csv", rows, header), "hpc")
     ingest(ctx, write_csv(tmp_path / "aws.csv", rows, header, newline="\r\n"), "aws")  # other bytes
-    got = {(c.source, c.resource_id): (c.pi_email, c.project_id, c.fund_org, c.flags)
-           for c in all_charges(ctx)}
+    got = {
+        (c.source, c.resource_id): (c.pi_email, c.project_id, c.fund_org, c.flags) for c in all_charges(ctx)
+    }
     assert got[("hpc", "r1")] == ("o@x.edu", "from-column", "tag-fund", ())
     assert got[("hpc", "r2")] == ("o@x.edu", None, "col-fund", ("missing_project",))
     # aws keeps the global mapping: project from Tags; fund_org default key
@@ -321,8 +353,13 @@ def test_per_source_override_and_x_columns(db_url, make_ctx, tmp_path):
 
 def test_reference_fields_from_tags(db_url, make_ctx, tmp_path):
     ctx = make_ctx(db_url, tag_mapping={"reference_1": "grant_number", "cost_center": "cc"})
-    tags = {"pi_email": "a@x.edu", "project_id": "p", "fund_org": "f", "grant_number": "NSF-1",
-            "CC": "  CC-9  "}
+    tags = {
+        "pi_email": "a@x.edu",
+        "project_id": "p",
+        "fund_org": "f",
+        "grant_number": "NSF-1",
+        "CC": "  CC-9  ",
+    }
     ingest(ctx, write_csv(tmp_path / "r.csv", [row(tags=tags)]), "aws")
     from sqlalchemy import text
 
@@ -333,9 +370,14 @@ def test_reference_fields_from_tags(db_url, make_ctx, tmp_path):
 
 # -- control totals and currencies --------------------------------------------------------------
 
+
 def test_control_totals_per_column_and_currency(ctx, tmp_path):
-    rows = [row(cost="1.000000000001"), row(cost="2.5", BillingCurrency="eur"),
-            row(cost="-0.25"), row(cost="4", BillingCurrency="EUR", ContractedCost="")]
+    rows = [
+        row(cost="1.000000000001"),
+        row(cost="2.5", BillingCurrency="eur"),
+        row(cost="-0.25"),
+        row(cost="4", BillingCurrency="EUR", ContractedCost=""),
+    ]
     path = write_csv(tmp_path / "cur.csv", rows)
     result = ingest(ctx, path, "aws")
     totals = {(c, col): (f, s) for c, col, f, s in get_import(ctx, result.import_id).totals}
@@ -358,7 +400,7 @@ def test_missing_currency_column_uses_the_configured_currency(db_url, make_ctx, 
 
 
 def test_stored_totals_equal_file_totals(ctx, tmp_path):
-    rows = [row(cost=f"{(-1) ** i * i}.{i * 7919 % 10 ** 11:011d}") for i in range(1, 60)]
+    rows = [row(cost=f"{(-1) ** i * i}.{i * 7919 % 10**11:011d}") for i in range(1, 60)]
     path = write_csv(tmp_path / "t.csv", rows)
     result = ingest(ctx, path, "aws")
     expected = file_sums(path)
@@ -369,16 +411,23 @@ def test_stored_totals_equal_file_totals(ctx, tmp_path):
 
 # -- dry run and sources ---------------------------------------------------------------------
 
+
 def test_dry_run_writes_nothing(ctx, tmp_path):
-    path = write_csv(tmp_path / "dry.csv", [row(cost="1"), row("2025-02", cost="2"),
-                                            row(tags=None)])
+    path = write_csv(tmp_path / "dry.csv", [row(cost="1"), row("2025-02", cost="2"), row(tags=None)])
     result = ingest(ctx, path, "aws", "2025-01", dry_run=True)
     assert result.status == "dry-run" and result.import_id is None
     assert result.rows == 3 and result.periods == {"2025-01": 2, "2025-02": 1}
     assert result.flagged == 2
     assert {t.column: t.stored_total for t in result.totals}["BilledCost"] == Decimal(13)
-    for table in ("imports", "charges", "periods", "period_transitions", "charge_details",
-                  "tag_sets", "import_totals"):
+    for table in (
+        "imports",
+        "charges",
+        "periods",
+        "period_transitions",
+        "charge_details",
+        "tag_sets",
+        "import_totals",
+    ):
         assert count_rows(ctx, table) == 0, table
     # and the real import afterwards is not a duplicate
     assert ingest(ctx, path, "aws").status == "imported"

@@ -22,11 +22,14 @@ from openchargeback.services.reports import period_totals
 
 LIMIT = Decimal("9000000")
 QUANTUM = Decimal("1e-12")
-FAST = settings(max_examples=30, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-amounts = st.decimals(min_value=-LIMIT, max_value=LIMIT, places=12, allow_nan=False,
-                      allow_infinity=False)
+amounts = st.decimals(min_value=-LIMIT, max_value=LIMIT, places=12, allow_nan=False, allow_infinity=False)
 small = st.decimals(min_value=Decimal("-1"), max_value=Decimal("1"), places=12)
 
 
@@ -60,8 +63,16 @@ def amounts_file(tmp_path, values: list[tuple[Decimal, str]], period: str):
     rows = []
     for i, (_d, text) in enumerate(values):
         rev = values[-1 - i][1]
-        rows.append(row(period, BilledCost=text, EffectiveCost=rev, ListCost=text,
-                        ContractedCost="" if i % 2 else text, ResourceId=f"{period}-{i}"))
+        rows.append(
+            row(
+                period,
+                BilledCost=text,
+                EffectiveCost=rev,
+                ListCost=text,
+                ContractedCost="" if i % 2 else text,
+                ResourceId=f"{period}-{i}",
+            )
+        )
     return write_csv(tmp_path / f"amounts-{period}.csv", rows)
 
 
@@ -80,7 +91,11 @@ def check_amounts(ctx, tmp_path, values):
     assert stored["ContractedCost"] == contracted
     t = period_totals(ctx, period).totals
     assert (t.billed_cost, t.effective_cost, t.list_cost, t.contracted_cost) == (
-        exact, exact, exact, contracted)
+        exact,
+        exact,
+        exact,
+        contracted,
+    )
     assert t.rows == len(values)
 
 
@@ -124,15 +139,29 @@ def test_large_periods_sum_exactly_on_sqlite(sqlite_url, make_ctx, tmp_path):
 
 def test_beyond_twelve_places_round_half_even_and_are_counted(sqlite_url, make_ctx, tmp_path):
     ctx = make_ctx(sqlite_url)
-    long_decimals = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("1000"),
-                                places=17, allow_nan=False, allow_infinity=False)
+    long_decimals = st.decimals(
+        min_value=Decimal("-1000"),
+        max_value=Decimal("1000"),
+        places=17,
+        allow_nan=False,
+        allow_infinity=False,
+    )
 
     @FAST
     @given(st.lists(long_decimals, min_size=1, max_size=30))
     def check(values):
         period = next_period()
-        rows = [row(period, BilledCost=format(d, "f"), EffectiveCost="1", ListCost="1",
-                    ContractedCost="1", ResourceId=f"{period}-{i}") for i, d in enumerate(values)]
+        rows = [
+            row(
+                period,
+                BilledCost=format(d, "f"),
+                EffectiveCost="1",
+                ListCost="1",
+                ContractedCost="1",
+                ResourceId=f"{period}-{i}",
+            )
+            for i, d in enumerate(values)
+        ]
         result = ingest(ctx, write_csv(tmp_path / f"r-{period}.csv", rows), "aws")
         rounded = [d.quantize(QUANTUM, rounding=ROUND_HALF_EVEN) for d in values]
         assert result.rounded_values == sum(r != d for r, d in zip(rounded, values, strict=True))
@@ -147,17 +176,78 @@ def test_beyond_twelve_places_round_half_even_and_are_counted(sqlite_url, make_c
 
 # -- hostile cell text ----------------------------------------------------------------------------
 
-TRICKY = ["", " ", "NULL", "null", "Null", "-2", "Unassigned", "1e400", "-1e400", "1e-400",
-          "9" * 40, "NaN", "-Infinity", "١٢٣", "1_000", "0x1F", "1,5", "--1", "+", ".", "e5",
-          "{}", "[]", "null", '{"a": 1}', '{"a": {"b": 2}}', '{"pi_email": "\\u0000"}', "{",
-          "2025-01-01", "2025-01-31", "4/1/25", "13/45/25", "2025-01-01T00:00:00+14:00",
-          "9999-12-31T23:59:59Z", "0001-01-01", "\ufeff", "\x00", "\x1f", "\x1e1", "\r",
-          "\n", "\r\n", '"', '""', ",", "=cmd", "Usage", "usage", "Ωmega", "😀"]
-cell = st.one_of(st.sampled_from(TRICKY), st.text(max_size=12),
-                 st.from_regex(r"[+-]?\d{0,8}(\.\d{0,16})?([eE][+-]?\d{1,3})?", fullmatch=True))
-COLUMNS = ["BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
-           "BilledCost", "EffectiveCost", "ListCost", "ChargeCategory", "ServiceName",
-           "ResourceId", "PricingQuantity", "Tags", "x_Custom"]
+TRICKY = [
+    "",
+    " ",
+    "NULL",
+    "null",
+    "Null",
+    "-2",
+    "Unassigned",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "9" * 40,
+    "NaN",
+    "-Infinity",
+    "١٢٣",
+    "1_000",
+    "0x1F",
+    "1,5",
+    "--1",
+    "+",
+    ".",
+    "e5",
+    "{}",
+    "[]",
+    "null",
+    '{"a": 1}',
+    '{"a": {"b": 2}}',
+    '{"pi_email": "\\u0000"}',
+    "{",
+    "2025-01-01",
+    "2025-01-31",
+    "4/1/25",
+    "13/45/25",
+    "2025-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59Z",
+    "0001-01-01",
+    "\ufeff",
+    "\x00",
+    "\x1f",
+    "\x1e1",
+    "\r",
+    "\n",
+    "\r\n",
+    '"',
+    '""',
+    ",",
+    "=cmd",
+    "Usage",
+    "usage",
+    "Ωmega",
+    "😀",
+]
+cell = st.one_of(
+    st.sampled_from(TRICKY),
+    st.text(max_size=12),
+    st.from_regex(r"[+-]?\d{0,8}(\.\d{0,16})?([eE][+-]?\d{1,3})?", fullmatch=True),
+)
+COLUMNS = [
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ChargeCategory",
+    "ServiceName",
+    "ResourceId",
+    "PricingQuantity",
+    "Tags",
+    "x_Custom",
+]
 
 
 @st.composite
@@ -183,8 +273,7 @@ def test_reader_never_crashes_on_hostile_cells(tmp_path):
     @settings(FAST, max_examples=60)
     @given(hostile_rows())
     def check(rows):
-        path = write_csv(tmp_path / f"h{next(counter)}.csv", rows, HEADER + ["PricingQuantity",
-                                                                            "x_Custom"])
+        path = write_csv(tmp_path / f"h{next(counter)}.csv", rows, HEADER + ["PricingQuantity", "x_Custom"])
         for exact in (False, True):
             f = FocusFile(path, batch_size=3, exact=exact)
             try:
@@ -251,9 +340,13 @@ def test_ingest_never_crashes_on_hostile_cells_postgresql(db_url, make_ctx, tmp_
 
 # -- money itself -----------------------------------------------------------------------------
 
+
 @FAST
-@given(st.decimals(min_value=Decimal("-9223372.036854775807"),
-                   max_value=Decimal("9223372.036854775807"), places=12))
+@given(
+    st.decimals(
+        min_value=Decimal("-9223372.036854775807"), max_value=Decimal("9223372.036854775807"), places=12
+    )
+)
 def test_picounits_round_trip(d):
     assert from_picos(to_picos(money(d))) == d
     assert Decimal(to_str(d)) == d

@@ -24,8 +24,7 @@ pytestmark = pytest.mark.slow  # end-to-end: one process per command, a server s
 def _run(line: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     if line.startswith("openchargeback serve"):
         line = f"timeout 8 {line}"  # a server runs until stopped
-    return subprocess.run(["bash", "-c", line], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def _check(line: str, proc: subprocess.CompletedProcess) -> None:
@@ -34,8 +33,9 @@ def _check(line: str, proc: subprocess.CompletedProcess) -> None:
     if line.startswith(("openchargeback generate", "openchargeback export-journal")):
         # Right after importing, the period is not closed (reviewed): they may stop with
         # one message and exit code 1.
-        assert proc.returncode == 0 or (proc.returncode == 1 and (
-            NOT_YET in out or out.startswith("error: period "))), out
+        assert proc.returncode == 0 or (
+            proc.returncode == 1 and (NOT_YET in out or out.startswith("error: period "))
+        ), out
     elif "openchargeback serve" in line:
         # still serving when stopped (124), or not available in this version
         assert proc.returncode == 124 or NOT_YET in out, out
@@ -60,6 +60,11 @@ def test_quick_start_block(tmp_path):
         _check(line, proc)
         ran.append(line)
     assert any(ln.startswith("openchargeback ingest") for ln in ran)
-    out = subprocess.run(["openchargeback", "report", "totals", "-p", "2025-01", "-c", "config.yaml",
-                          "--json"], cwd=cwd, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        ["openchargeback", "report", "totals", "-p", "2025-01", "-c", "config.yaml", "--json"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert '"billed_cost": "19086.75"' in out.stdout  # aws 19,086.75 + hpc 0.00 (subsidised)

@@ -29,13 +29,18 @@ NO_PI = {"project_id": "proj-1", "fund_org": "FUND-1"}
 def state(ctx) -> dict[int, tuple]:
     """id -> (review, flags, pi, project, fund) straight from the table."""
     with ctx.engine.connect() as conn:
-        return {r.id: (r.review, r.flags, r.pi_email, r.project_id, r.fund_org) for r in conn.execute(
-            text("SELECT id, review, flags, pi_email, project_id, fund_org FROM charges"))}
+        return {
+            r.id: (r.review, r.flags, r.pi_email, r.project_id, r.fund_org)
+            for r in conn.execute(
+                text("SELECT id, review, flags, pi_email, project_id, fund_org FROM charges")
+            )
+        }
 
 
 def by_cost(ctx, period: str = P, status: str = "all") -> dict[Decimal, rv.QueueItem]:
-    return {i.billed_cost: i for i in rv.list_queue(ctx, period, rv.Selection(status=status),
-                                                    limit=1000).items}
+    return {
+        i.billed_cost: i for i in rv.list_queue(ctx, period, rv.Selection(status=status), limit=1000).items
+    }
 
 
 def ids(items) -> tuple[int, ...]:
@@ -54,16 +59,30 @@ def sample(db_url, make_ctx):
 def mixed(db_url, make_ctx, tmp_path):
     """aws and azure charges with missing attribution."""
     ctx = make_ctx(db_url, actor="alice")
-    ingest(ctx, write_csv(tmp_path / "aws.csv", [
-        row(cost="1", tags=GOOD), row(cost="2", tags=NO_PROJECT), row(cost="3", tags=NO_PROJECT),
-        row(cost="4", tags=NO_PI), row(cost="5", tags=NO_PROJECT, ResourceId="i-lost"),
-    ]), "aws")
-    ingest(ctx, write_csv(tmp_path / "azure.csv", [
-        row(cost="20", tags=NO_PROJECT), row(cost="30", tags=GOOD)]), "azure")
+    ingest(
+        ctx,
+        write_csv(
+            tmp_path / "aws.csv",
+            [
+                row(cost="1", tags=GOOD),
+                row(cost="2", tags=NO_PROJECT),
+                row(cost="3", tags=NO_PROJECT),
+                row(cost="4", tags=NO_PI),
+                row(cost="5", tags=NO_PROJECT, ResourceId="i-lost"),
+            ],
+        ),
+        "aws",
+    )
+    ingest(
+        ctx,
+        write_csv(tmp_path / "azure.csv", [row(cost="20", tags=NO_PROJECT), row(cost="30", tags=GOOD)]),
+        "azure",
+    )
     return ctx
 
 
 # -- approve / reject ------------------------------------------------------------------------------
+
 
 def test_approve_by_ids_takes_charges_out_of_the_queue_and_logs_it(sample):
     before = rv.list_queue(sample, P)
@@ -78,7 +97,8 @@ def test_approve_by_ids_takes_charges_out_of_the_queue_and_logs_it(sample):
     assert set(ids(top)) <= set(ids(approved.items)) and approved.count == 22
     h = rv.history(sample, top[0].id)
     assert [(a.action, a.before, a.after, a.note, a.actor) for a in h] == [
-        ("approve", {"review": None}, {"review": "approved"}, "checked with the PI", "alice")]
+        ("approve", {"review": None}, {"review": "approved"}, "checked with the PI", "alice")
+    ]
     assert h[0].at is not None
     assert rv.pending(sample, P) == (3, after.total)
 
@@ -121,7 +141,8 @@ def test_reject_then_reverse_by_approving(sample):
     h = rv.history(sample, item.id)
     assert [(a.action, a.before, a.after, a.note) for a in h] == [
         ("reject", {"review": None}, {"review": "rejected"}, "duplicate of invoice 42"),
-        ("approve", {"review": "rejected"}, {"review": "approved"}, "it was not a duplicate")]
+        ("approve", {"review": "rejected"}, {"review": "approved"}, "it was not a duplicate"),
+    ]
     # and the other way round: an approved charge can be rejected while the period is open
     rv.reject(sample, P, rv.Selection(ids=(item.id,)), "after all")
     assert state(sample)[item.id][0] == "rejected"
@@ -143,12 +164,22 @@ def test_bulk_actions_on_a_filter(mixed):
     assert everything[Decimal(1)].review is None  # never flagged: nothing to decide
     assert rv.list_queue(mixed, P).count == 0
     # bulk reject by PI and amount, over every status
-    r = rv.reject(mixed, P, rv.Selection(status="all", pi_email="pi@example.edu",
-                                         min_amount=Decimal(3)), "wrong account")
+    r = rv.reject(
+        mixed,
+        P,
+        rv.Selection(status="all", pi_email="pi@example.edu", min_amount=Decimal(3)),
+        "wrong account",
+    )
     assert (r.count, r.total) == (4, Decimal(3 + 5 + 20 + 30))
     assert {c: i.review for c, i in by_cost(mixed).items()} == {
-        Decimal(1): None, Decimal(2): "approved", Decimal(3): "rejected", Decimal(4): "approved",
-        Decimal(5): "rejected", Decimal(20): "rejected", Decimal(30): "rejected"}
+        Decimal(1): None,
+        Decimal(2): "approved",
+        Decimal(3): "rejected",
+        Decimal(4): "approved",
+        Decimal(5): "rejected",
+        Decimal(20): "rejected",
+        Decimal(30): "rejected",
+    }
     # every charge touched by a bulk action has its own history entry
     assert [a.action for a in rv.history(mixed, by_cost(mixed)[Decimal(3)].id)] == ["approve", "reject"]
 
@@ -176,6 +207,7 @@ def test_filters_of_the_queue(mixed):
 
 
 # -- corrections ----------------------------------------------------------------------------------
+
 
 def test_correct_by_ids_recomputes_flags_and_logs_before_and_after(mixed):
     item = by_cost(mixed)[Decimal(2)]
@@ -207,22 +239,34 @@ def test_a_correction_that_leaves_a_flag_keeps_the_charge_pending(db_url, make_c
 
 def test_correct_by_resource_id_and_by_tag(db_url, make_ctx, tmp_path):
     ctx = make_ctx(db_url)
-    ingest(ctx, write_csv(tmp_path / "a.csv", [
-        row(cost="1", tags=NO_PROJECT, ResourceId="i-a"), row(cost="2", tags=GOOD, ResourceId="i-a"),
-        row(cost="3", tags=NO_PROJECT, ResourceId="i-b"),
-        row(cost="4", tags={**NO_PROJECT, "Team": "astro"}, ResourceId="i-c"),
-        row(cost="5", tags={**GOOD, "team": "astro"}, ResourceId="i-d"),
-        row(cost="6", tags={**NO_PROJECT, "team": "Astro"}, ResourceId="i-e"),  # another value
-    ]), "aws")
+    ingest(
+        ctx,
+        write_csv(
+            tmp_path / "a.csv",
+            [
+                row(cost="1", tags=NO_PROJECT, ResourceId="i-a"),
+                row(cost="2", tags=GOOD, ResourceId="i-a"),
+                row(cost="3", tags=NO_PROJECT, ResourceId="i-b"),
+                row(cost="4", tags={**NO_PROJECT, "Team": "astro"}, ResourceId="i-c"),
+                row(cost="5", tags={**GOOD, "team": "astro"}, ResourceId="i-d"),
+                row(cost="6", tags={**NO_PROJECT, "team": "Astro"}, ResourceId="i-e"),  # another value
+            ],
+        ),
+        "aws",
+    )
     r = rv.correct(ctx, P, rv.Selection(status="all", resource_id="i-a"), project_id="alpha")
     assert (r.count, r.total) == (2, Decimal(3))
     r = rv.correct(ctx, P, rv.Selection(status="all"), project_id="astro", tag=(" TEAM ", "astro"))
     assert (r.count, r.total) == (2, Decimal(9))
     got = {c: (i.project_id, i.flags) for c, i in by_cost(ctx).items()}
-    assert got == {Decimal(1): ("alpha", ()), Decimal(2): ("alpha", ()),
-                   Decimal(3): (None, ("missing_project",)),
-                   Decimal(4): ("astro", ()), Decimal(5): ("astro", ()),
-                   Decimal(6): (None, ("missing_project",))}
+    assert got == {
+        Decimal(1): ("alpha", ()),
+        Decimal(2): ("alpha", ()),
+        Decimal(3): (None, ("missing_project",)),
+        Decimal(4): ("astro", ()),
+        Decimal(5): ("astro", ()),
+        Decimal(6): (None, ("missing_project",)),
+    }
     with pytest.raises(NotFound):
         rv.correct(ctx, P, rv.Selection(status="all"), project_id="x", tag=("team", "nobody"))
     with pytest.raises(InvalidInput, match="at least one"):
@@ -232,8 +276,15 @@ def test_correct_by_resource_id_and_by_tag(db_url, make_ctx, tmp_path):
 def test_saved_rule_by_resource_applies_at_the_next_import_of_another_file(sample):
     jan = [i for i in by_cost(sample).values() if i.resource_id == "i-0abc123def456789a"]
     assert len(jan) == 1 and jan[0].project_id == "genomics-sequencing"
-    r = rv.correct(sample, P, rv.Selection(ids=(jan[0].id,)), project_id="genomics-2",
-                   fund_org="BIO-2025-777", note="moved to the new grant", save_rule=True)
+    r = rv.correct(
+        sample,
+        P,
+        rv.Selection(ids=(jan[0].id,)),
+        project_id="genomics-2",
+        fund_org="BIO-2025-777",
+        note="moved to the new grant",
+        save_rule=True,
+    )
     assert r.rule_id is not None
     entries = audit.list_entries(sample, action="review.attribution_rule").entries
     assert len(entries) == 1 and entries[0].target == "resource_id=i-0abc123def456789a"
@@ -241,26 +292,38 @@ def test_saved_rule_by_resource_applies_at_the_next_import_of_another_file(sampl
     dec = rv.list_queue(sample, "2025-12", rv.Selection(status="all"), limit=100).items
     hit = [i for i in dec if i.resource_id == "i-0abc123def456789a"]
     assert [(i.project_id, i.fund_org, i.pi_email) for i in hit] == [
-        ("genomics-2", "BIO-2025-777", "zorp.blinkman@example.edu")]
+        ("genomics-2", "BIO-2025-777", "zorp.blinkman@example.edu")
+    ]
     others = [i for i in dec if i.resource_id == "i-0abc123def456789b"]
     assert [i.project_id for i in others] == ["genomics-sequencing"]
     with sample.engine.connect() as conn:
-        rule_ids = dict(conn.execute(text(
-            "SELECT c.resource_id, c.attribution_rule_id FROM charges c JOIN periods p "
-            "ON p.id = c.period_id WHERE p.name = '2025-12'")).all())
+        rule_ids = dict(
+            conn.execute(
+                text(
+                    "SELECT c.resource_id, c.attribution_rule_id FROM charges c JOIN periods p "
+                    "ON p.id = c.period_id WHERE p.name = '2025-12'"
+                )
+            ).all()
+        )
     assert rule_ids["i-0abc123def456789a"] == r.rule_id
     assert rule_ids["i-0abc123def456789b"] is None
 
 
 def test_saved_rule_by_tag_fixes_missing_attribution_at_the_next_import(db_url, make_ctx, tmp_path):
     ctx = make_ctx(db_url)
-    ingest(ctx, write_csv(tmp_path / "jan.csv", [
-        row(cost="4", tags={**NO_PROJECT, "team": "astro"})]), "aws")
+    ingest(ctx, write_csv(tmp_path / "jan.csv", [row(cost="4", tags={**NO_PROJECT, "team": "astro"})]), "aws")
     rv.correct(ctx, P, rv.Selection(), project_id="astro-survey", tag=("Team", "astro"), save_rule=True)
-    result = ingest(ctx, write_csv(tmp_path / "feb.csv", [
-        row("2025-02", cost="8", tags={**NO_PROJECT, "TEAM": "astro"}),
-        row("2025-02", cost="9", tags={**NO_PROJECT, "team": "other"}),
-    ]), "azure")
+    result = ingest(
+        ctx,
+        write_csv(
+            tmp_path / "feb.csv",
+            [
+                row("2025-02", cost="8", tags={**NO_PROJECT, "TEAM": "astro"}),
+                row("2025-02", cost="9", tags={**NO_PROJECT, "team": "other"}),
+            ],
+        ),
+        "azure",
+    )
     assert result.flagged == 1
     feb = by_cost(ctx, "2025-02")
     assert (feb[Decimal(8)].project_id, feb[Decimal(8)].flags) == ("astro-survey", ())
@@ -278,6 +341,7 @@ def test_save_rule_needs_one_resource_and_then_saves_nothing(mixed):
 
 
 # -- closed periods and the close gate ----------------------------------------------------------
+
 
 def test_close_is_refused_while_charges_are_pending(sample):
     with pytest.raises(Conflict) as exc:
@@ -314,10 +378,12 @@ def test_actions_are_refused_in_a_closed_period(sample, tmp_path):
     rv.approve(sample, P, rv.Selection(ids=(item.id,)))
     change_status(sample, P, "close", "month end", force=True)
     snapshot = state(sample)
-    for act in (lambda: rv.approve(sample, P, rv.Selection()),
-                lambda: rv.reject(sample, P, rv.Selection(ids=(item.id,)), "late"),
-                lambda: rv.correct(sample, P, rv.Selection(ids=(item.id,)), project_id="x"),
-                lambda: rv.recheck(sample, P)):
+    for act in (
+        lambda: rv.approve(sample, P, rv.Selection()),
+        lambda: rv.reject(sample, P, rv.Selection(ids=(item.id,)), "late"),
+        lambda: rv.correct(sample, P, rv.Selection(ids=(item.id,)), project_id="x"),
+        lambda: rv.recheck(sample, P),
+    ):
         with pytest.raises(Conflict, match="closed"):
             act()
     assert state(sample) == snapshot
@@ -330,6 +396,7 @@ def test_actions_are_refused_in_a_closed_period(sample, tmp_path):
 
 
 # -- rejected money is left out of every sum ----------------------------------------------------
+
 
 def _sums(ctx) -> dict:
     t = period_totals(ctx, P).totals
@@ -425,11 +492,17 @@ def test_pending_money_still_counts_until_decided_and_approved_never_changes_tot
 
 # -- rules: set, preview, recheck ---------------------------------------------------------------
 
+
 def test_rules_start_from_the_configuration_and_set_is_audited(db_url, make_ctx, tmp_path):
     ctx = make_ctx(db_url, actor="admin", review={"max_charge": "1000", "fund_org_patterns": ["X-\\d+"]})
     assert rv.current_rules(ctx).max_charge == Decimal(1000)
-    new = rv.set_rules(ctx, {"max_charge": "250", "flag_patterns": [
-        {"name": "gpu", "field": "service", "pattern": "gpu", "reason": "GPU"}]})
+    new = rv.set_rules(
+        ctx,
+        {
+            "max_charge": "250",
+            "flag_patterns": [{"name": "gpu", "field": "service", "pattern": "gpu", "reason": "GPU"}],
+        },
+    )
     assert rv.current_rules(ctx) == new
     assert rv.current_rules(ctx).fund_org_patterns == ()
     rv.set_rules(ctx, {"max_charge": "300"})
@@ -451,8 +524,16 @@ def test_rules_start_from_the_configuration_and_set_is_audited(db_url, make_ctx,
 
 def test_preview_saves_nothing(sample):
     snapshot, rules = state(sample), rv.current_rules(sample)
-    p = rv.preview_rules(sample, P, {"max_charge": "2000", "flag_patterns": [
-        {"name": "s3", "field": "service", "pattern": "^Amazon S3$", "reason": "object storage"}]})
+    p = rv.preview_rules(
+        sample,
+        P,
+        {
+            "max_charge": "2000",
+            "flag_patterns": [
+                {"name": "s3", "field": "service", "pattern": "^Amazon S3$", "reason": "object storage"}
+            ],
+        },
+    )
     assert (p.charges, p.flagged) == (25, 10)  # 3 charges above 2000, 8 S3 charges (one both)
     assert p.newly_flagged == 6 and p.cleared == 1  # 6 small S3 charges; 1062.50 is under 2000
     assert dict((c, n) for c, _, n in p.by_reason) == {"over_max": 3, "pattern:s3": 8}
@@ -460,8 +541,11 @@ def test_preview_saves_nothing(sample):
     # every changed charge: those plus 2975 (over_max -> over_max,pattern:s3) and 1870 (-> pattern:s3)
     assert len(p.examples) == 6 + 1 + 2
     assert {(b, a) for _, b, a in p.examples} == {
-        (None, "pattern:s3"), ("over_max", None), ("over_max", "over_max,pattern:s3"),
-        ("over_max", "pattern:s3")}
+        (None, "pattern:s3"),
+        ("over_max", None),
+        ("over_max", "over_max,pattern:s3"),
+        ("over_max", "pattern:s3"),
+    }
     assert state(sample) == snapshot and rv.current_rules(sample) == rules
     assert audit.list_entries(sample, action="review.rules").entries == ()
     with pytest.raises(InvalidInput):
@@ -486,6 +570,11 @@ def test_recheck_changes_only_undecided_charges(sample):
     # 2040, 1870, 1062.50, 935 and 807.50 x 2 (not the decided ones)
     assert result.count == 6 and q.count == 6 and result.total == q.total
     assert sorted(i.billed_cost for i in q.items) == [Decimal("807.50")] * 2 + [
-        Decimal(935), Decimal("1062.50"), Decimal(1870), Decimal(2040)]
-    assert [e.action for e in audit.list_entries(sample, action="review.recheck").entries] == \
-        ["review.recheck"] * 2
+        Decimal(935),
+        Decimal("1062.50"),
+        Decimal(1870),
+        Decimal(2040),
+    ]
+    assert [e.action for e in audit.list_entries(sample, action="review.recheck").entries] == [
+        "review.recheck"
+    ] * 2

@@ -22,11 +22,25 @@ NO_PROJECT = {"pi_email": "pi@example.edu", "fund_org": "FUND-1"}
 def charges(ctx) -> list[tuple]:
     """(line, billed, review, review_note, project, flags, import_id, id) in line order."""
     with ctx.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT line, billed_cost, review, review_note, project_id, flags, import_id, id "
-            "FROM charges ORDER BY import_id, line")).all()
-    return [(r.line, Decimal(int(r.billed_cost)).scaleb(-12), r.review, r.review_note, r.project_id,
-             r.flags, r.import_id, r.id) for r in rows]
+        rows = conn.execute(
+            text(
+                "SELECT line, billed_cost, review, review_note, project_id, flags, import_id, id "
+                "FROM charges ORDER BY import_id, line"
+            )
+        ).all()
+    return [
+        (
+            r.line,
+            Decimal(int(r.billed_cost)).scaleb(-12),
+            r.review,
+            r.review_note,
+            r.project_id,
+            r.flags,
+            r.import_id,
+            r.id,
+        )
+        for r in rows
+    ]
 
 
 def test_sample_decisions_survive_a_replace_of_the_corrected_export(db_url, make_ctx, tmp_path):
@@ -36,8 +50,9 @@ def test_sample_decisions_survive_a_replace_of_the_corrected_export(db_url, make
     rv.approve(ctx, P, rv.Selection(ids=(q[0].id,)), note="big but right")
     rv.reject(ctx, P, rv.Selection(ids=(q[1].id,)), "test instance")
     rv.correct(ctx, P, rv.Selection(ids=(q[3].id,)), project_id="brain-scans", note="ticket 9")
-    unflagged = next(i for i in rv.list_queue(ctx, P, rv.Selection(status="approved"), limit=100).items
-                     if i.review is None)
+    unflagged = next(
+        i for i in rv.list_queue(ctx, P, rv.Selection(status="approved"), limit=100).items if i.review is None
+    )
     rv.correct(ctx, P, rv.Selection(ids=(unflagged.id,)), fund_org="NEW-FUND")
     totals = period_totals(ctx, P).totals
     # the provider re-issues the export: same rows, one more at the end, \r\n line ends
@@ -59,8 +74,11 @@ def test_sample_decisions_survive_a_replace_of_the_corrected_export(db_url, make
     assert sorted(i.billed_cost for i in after.items) == [Decimal("1062.50"), Decimal(1870), Decimal(2040)]
     rejected = rv.list_queue(ctx, P, rv.Selection(status="rejected")).items
     assert [(i.billed_cost, i.review_note) for i in rejected] == [(Decimal(2040), "test instance")]
-    moved = next(i for i in rv.list_queue(ctx, P, rv.Selection(status="all"), limit=100).items
-                 if i.resource_id == unflagged.resource_id)
+    moved = next(
+        i
+        for i in rv.list_queue(ctx, P, rv.Selection(status="all"), limit=100).items
+        if i.resource_id == unflagged.resource_id
+    )
     assert moved.fund_org == "NEW-FUND" and moved.id != unflagged.id
     # the history follows the charge and records the carry-over
     h = rv.history(ctx, rejected[0].id)
@@ -73,11 +91,16 @@ def test_sample_decisions_survive_a_replace_of_the_corrected_export(db_url, make
 def test_identical_rows_pair_up_in_order_and_a_changed_row_starts_again(db_url, make_ctx, tmp_path):
     ctx = make_ctx(db_url)
     twin = dict(cost="7", tags=NO_PROJECT, ResourceId="i-twin")
-    v1 = write_csv(tmp_path / "v1.csv", [
-        row(**twin), row(**twin), row(**twin),
-        row(cost="50", tags=NO_PROJECT, ResourceId="i-changed"),
-        row(cost="60", tags=NO_PROJECT, ResourceId="i-same"),
-    ])
+    v1 = write_csv(
+        tmp_path / "v1.csv",
+        [
+            row(**twin),
+            row(**twin),
+            row(**twin),
+            row(cost="50", tags=NO_PROJECT, ResourceId="i-changed"),
+            row(cost="60", tags=NO_PROJECT, ResourceId="i-same"),
+        ],
+    )
     ingest(ctx, v1, "aws")
     first = charges(ctx)
     t1, t2, t3, changed, same = (c[7] for c in first)
@@ -87,11 +110,15 @@ def test_identical_rows_pair_up_in_order_and_a_changed_row_starts_again(db_url, 
     rv.correct(ctx, P, rv.Selection(ids=(same,)), project_id="fixed")
     # v2: the twins now come after another row; the changed row's cost is different;
     # only two twins are left
-    v2 = write_csv(tmp_path / "v2.csv", [
-        row(cost="50.01", tags=NO_PROJECT, ResourceId="i-changed"),
-        row(cost="60", tags=NO_PROJECT, ResourceId="i-same"),
-        row(**twin), row(**twin),
-    ])
+    v2 = write_csv(
+        tmp_path / "v2.csv",
+        [
+            row(cost="50.01", tags=NO_PROJECT, ResourceId="i-changed"),
+            row(cost="60", tags=NO_PROJECT, ResourceId="i-same"),
+            row(**twin),
+            row(**twin),
+        ],
+    )
     result = ingest(ctx, v2, "aws", replace=True)
     assert result.carried_over == 3  # two twins and the corrected row; the changed row is new
     got = [(c[0], c[1], c[2], c[3], c[4], c[5]) for c in charges(ctx)]
@@ -117,7 +144,10 @@ def test_carry_over_is_per_source_and_period(db_url, make_ctx, tmp_path):
     assert result.carried_over == 0
     q = rv.list_queue(ctx, P, rv.Selection(status="all"))
     assert sorted((i.source, i.billed_cost, i.review) for i in q.items) == [
-        ("aws", Decimal(1), None), ("aws", Decimal(5), None), ("azure", Decimal(5), "rejected")]
+        ("aws", Decimal(1), None),
+        ("aws", Decimal(5), None),
+        ("azure", Decimal(5), "rejected"),
+    ]
 
 
 def test_decisions_survive_two_replaces_in_a_row(db_url, make_ctx, tmp_path):

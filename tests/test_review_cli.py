@@ -83,12 +83,37 @@ def test_approve_reject_correct_recheck_json(cli):
     assert a == {"action": "approved", "period": P, "count": 2, "total": "5015.00", "rule_id": None}
     r = as_json(cli("review", "reject", "-p", P, str(q[2]["id"]), "--note", "test box", "--json"))
     assert (r["action"], r["count"], r["total"]) == ("rejected", 1, "2040.00")
-    c = as_json(cli("review", "correct", "-p", P, "--resource-id", "bucket-brain-scans",
-                    "--set-project", "brain", "--save-rule", "--note", "moved", "--json"))
+    c = as_json(
+        cli(
+            "review",
+            "correct",
+            "-p",
+            P,
+            "--resource-id",
+            "bucket-brain-scans",
+            "--set-project",
+            "brain",
+            "--save-rule",
+            "--note",
+            "moved",
+            "--json",
+        )
+    )
     assert (c["action"], c["count"], c["total"]) == ("corrected", 1, "1870.00")
     assert isinstance(c["rule_id"], int)
-    t = as_json(cli("review", "correct", "-p", P, "--tag", "request_id=REQ-2024-00142",
-                    "--set-fund", "BIO-2025-001", "--json"))
+    t = as_json(
+        cli(
+            "review",
+            "correct",
+            "-p",
+            P,
+            "--tag",
+            "request_id=REQ-2024-00142",
+            "--set-fund",
+            "BIO-2025-001",
+            "--json",
+        )
+    )
     assert t["count"] == 4  # the genomics charges carry that request id
     code, out, _ = cli("review", "approve", "-p", P, "--reason", "over_max")
     assert code == 0 and out.strip() == "approved 2 charge(s) of 2025-01 (2,932.50 billed)"
@@ -102,13 +127,24 @@ def test_approve_reject_correct_recheck_json(cli):
     # the saved rule applies at the next import
     code, _, err = cli("ingest", INPUTS / "aws_2025-12.csv", "-s", "aws")
     assert code == 0, err
-    dec = as_json(cli("review", "list", "-p", "2025-12", "--status", "all", "--resource-id",
-                      "bucket-brain-scans", "--json"))
+    dec = as_json(
+        cli(
+            "review",
+            "list",
+            "-p",
+            "2025-12",
+            "--status",
+            "all",
+            "--resource-id",
+            "bucket-brain-scans",
+            "--json",
+        )
+    )
     assert [x["project_id"] for x in dec["charges"]] == ["brain"]
 
 
 ERRORS = [
-    (("review", "reject", "-p", P, "1"), 2, "--note"),                  # usage: required option
+    (("review", "reject", "-p", P, "1"), 2, "--note"),  # usage: required option
     (("review", "reject", "-p", P, "1", "--note", " "), 1, "note"),
     (("review", "approve", "-p", P, "999999"), 1, "999999"),
     (("review", "approve", "-p", "2024-07"), 1, "2024-07"),
@@ -119,8 +155,11 @@ ERRORS = [
     (("review", "correct", "-p", P, "1"), 1, "at least one"),
     (("review", "correct", "-p", P, "--tag", "novalue", "--set-project", "x"), 1, "key=value"),
     (("review", "correct", "-p", P, "--tag", "team=none", "--set-project", "x"), 1, "matches"),
-    (("review", "correct", "-p", P, "--reason", "over_max", "--set-project", "x", "--save-rule"), 1,
-     "one resource"),
+    (
+        ("review", "correct", "-p", P, "--reason", "over_max", "--set-project", "x", "--save-rule"),
+        1,
+        "one resource",
+    ),
     (("review", "recheck"), 2, "--period"),
     (("review", "frobnicate"), 2, "frobnicate"),
 ]
@@ -140,16 +179,23 @@ def test_rules_show_set_preview_json(cli, tmp_path):
     code, out, _ = cli("review", "rules", "show")
     assert code == 0 and yaml.safe_load(out)["max_charge"] == "1000.00"
     proposed = tmp_path / "rules.yaml"
-    proposed.write_text(yaml.safe_dump({
-        "max_charge": 2500.5,  # a YAML float: read by its text
-        "flag_patterns": [{"name": "gpu", "field": "resource_name", "pattern": "gpu",
-                           "reason": "GPU instance"}]}))
+    proposed.write_text(
+        yaml.safe_dump(
+            {
+                "max_charge": 2500.5,  # a YAML float: read by its text
+                "flag_patterns": [
+                    {"name": "gpu", "field": "resource_name", "pattern": "gpu", "reason": "GPU instance"}
+                ],
+            }
+        )
+    )
     p = as_json(cli("review", "rules", "preview", str(proposed), "-p", P, "--json"))
     # 2975 above the maximum; two aws and two hpc resources named *gpu*
     assert (p["period"], p["charges"], p["flagged"]) == (P, 34, 5)
     assert p["by_reason"] == [
         {"flag": "pattern:gpu", "reason": "GPU instance", "count": 4},
-        {"flag": "over_max", "reason": "a single charge above the configured maximum (2500.50)", "count": 1}]
+        {"flag": "over_max", "reason": "a single charge above the configured maximum (2500.50)", "count": 1},
+    ]
     assert p["newly_flagged"] == 2 and p["cleared"] == 2  # the hpc ones; 1870 and 1062.50
     assert len(p["examples"]) == 6
     code, out, _ = cli("review", "rules", "preview", str(proposed), "-p", P)
@@ -204,10 +250,34 @@ def test_periods_close_without_pending_needs_no_force(cli):
 
 # -- key pagination of the queue (service level) --------------------------------------------------
 
+
 def test_queue_pages_cover_everything_once_in_order_with_ties(db_url, make_ctx, tmp_path):
     ctx = make_ctx(db_url)
-    costs = ["5", "-5", "5", "7.5", "0", "-7.5", "5", "100", "0.000001", "-100", "5", "3", "3",
-             "99.999999", "5", "-0.000001", "42", "42", "42", "1", "-42", "0", "8"]
+    costs = [
+        "5",
+        "-5",
+        "5",
+        "7.5",
+        "0",
+        "-7.5",
+        "5",
+        "100",
+        "0.000001",
+        "-100",
+        "5",
+        "3",
+        "3",
+        "99.999999",
+        "5",
+        "-0.000001",
+        "42",
+        "42",
+        "42",
+        "1",
+        "-42",
+        "0",
+        "8",
+    ]
     pi = {"pi_email": "pi@example.edu"}
     rows = [row(cost=c, tags=pi if n % 2 else None) for n, c in enumerate(costs)]
     rows.append(row(cost="1000", tags={**pi, "project_id": "p", "fund_org": "f"}))  # not flagged
@@ -217,9 +287,15 @@ def test_queue_pages_cover_everything_once_in_order_with_ties(db_url, make_ctx, 
     rv.approve(ctx, P, rv.Selection(ids=(some[3].id,)))
     rv.reject(ctx, P, rv.Selection(ids=(some[7].id,)), "no")
     # pending charges are read from the queue indexes, by sign; other selections by a sort
-    for sel in (rv.Selection(), rv.Selection(source="aws"), rv.Selection(reason="missing_pi"),
-                rv.Selection(min_amount=Decimal(5)), rv.Selection(status="all"),
-                rv.Selection(pi_email="pi@example.edu"), rv.Selection(status="flagged", source="azure")):
+    for sel in (
+        rv.Selection(),
+        rv.Selection(source="aws"),
+        rv.Selection(reason="missing_pi"),
+        rv.Selection(min_amount=Decimal(5)),
+        rv.Selection(status="all"),
+        rv.Selection(pi_email="pi@example.edu"),
+        rv.Selection(status="flagged", source="azure"),
+    ):
         full = rv.list_queue(ctx, P, sel, limit=1000)
         assert full.next_after is None and full.count == len(full.items) >= 2, sel
         expected = sorted(full.items, key=lambda i: (-abs(i.billed_cost), i.id))

@@ -32,8 +32,7 @@ def test_migrated_database_matches_the_metadata(db_url):
         assert set(insp.get_table_names()) == set(metadata.tables) | {"alembic_version"}
         for name, table in metadata.tables.items():
             assert [c["name"] for c in insp.get_columns(name)] == [c.name for c in table.columns]
-            assert {i["name"] for i in insp.get_indexes(name)} >= {
-                i.name for i in table.indexes}
+            assert {i["name"] for i in insp.get_indexes(name)} >= {i.name for i in table.indexes}
     finally:
         engine.dispose()
 
@@ -48,8 +47,11 @@ def test_money_columns_are_integers_never_floats(db_url):
         for table in inspect(engine).get_table_names():
             for c in inspect(engine).get_columns(table):
                 kind = str(c["type"]).upper()
-                assert "FLOAT" not in kind and "REAL" not in kind and "DOUBLE" not in kind, \
-                    (table, c["name"], kind)
+                assert "FLOAT" not in kind and "REAL" not in kind and "DOUBLE" not in kind, (
+                    table,
+                    c["name"],
+                    kind,
+                )
     finally:
         engine.dispose()
 
@@ -59,8 +61,7 @@ def test_reader_length_limits_match_the_ledger_columns():
     from openchargeback.storage.tables import charge_details
 
     def snake(name: str) -> str:
-        return "".join("_" + ch.lower() if ch.isupper() and i else ch.lower()
-                       for i, ch in enumerate(name))
+        return "".join("_" + ch.lower() if ch.isupper() and i else ch.lower() for i, ch in enumerate(name))
 
     for name in DETAIL_COLUMNS:
         length = getattr(charge_details.c[snake(name)].type, "length", None)

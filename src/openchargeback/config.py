@@ -239,8 +239,9 @@ class JournalSettings(_Strict):
             raise ValueError(f"not a regular expression: {exc}") from None
         unknown = sorted(set(compiled.groupindex) - set(JOURNAL_PARTS))
         if unknown:
-            raise ValueError(f"unknown named group(s) {', '.join(unknown)}; "
-                             f"expected some of {', '.join(JOURNAL_PARTS)}")
+            raise ValueError(
+                f"unknown named group(s) {', '.join(unknown)}; expected some of {', '.join(JOURNAL_PARTS)}"
+            )
         if "fund" not in compiled.groupindex:
             raise ValueError("needs a named group (?P<fund>...)")
         return v
@@ -260,16 +261,17 @@ class JournalSettings(_Strict):
     def _pattern(cls, v: str) -> str:
         from string import Formatter
 
-        allowed = {"source", "source_name", "period", "project", "pi", "fund_org", "account",
-                   "currency"}
+        allowed = {"source", "source_name", "period", "project", "pi", "fund_org", "account", "currency"}
         try:
             names = {f for _, f, _, _ in Formatter().parse(v) if f is not None}
         except ValueError as exc:
             raise ValueError(f"not a valid pattern: {exc}") from None
         unknown = sorted(n for n in names if n not in allowed)
         if unknown:
-            raise ValueError(f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
-                             f"expected some of {', '.join('{' + n + '}' for n in sorted(allowed))}")
+            raise ValueError(
+                f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
+                f"expected some of {', '.join('{' + n + '}' for n in sorted(allowed))}"
+            )
         return v
 
 
@@ -316,8 +318,11 @@ class Settings(_Strict):
         for s in self.sources:
             d = s.model_dump()
             d["display_name"] = s.display_name or s.name
-            d["tag_mapping"] = {k: v for k, v in (s.tag_mapping.model_dump() if s.tag_mapping else {}).items()
-                                if v is not None} or None
+            d["tag_mapping"] = {
+                k: v
+                for k, v in (s.tag_mapping.model_dump() if s.tag_mapping else {}).items()
+                if v is not None
+            } or None
             out.append(d)
         return out
 
@@ -327,10 +332,12 @@ class Settings(_Strict):
 
 # The demo admin of config.example.yaml (password "demo-admin") and its dev secret:
 # accepted only with dev_mode: true.
-EXAMPLE_PASSWORD_HASHES = frozenset({
-    "$argon2id$v=19$m=65536,t=3,p=4$b3BlbmNoYXJnZWJhY2stZGVtbw$"
-    "nCrhOmzm5Fy2WbZryuKQmTPW08TH+J3PQaQCdDArj6E",
-})
+EXAMPLE_PASSWORD_HASHES = frozenset(
+    {
+        "$argon2id$v=19$m=65536,t=3,p=4$b3BlbmNoYXJnZWJhY2stZGVtbw$"
+        "nCrhOmzm5Fy2WbZryuKQmTPW08TH+J3PQaQCdDArj6E",
+    }
+)
 EXAMPLE_SECRET_KEYS = frozenset({"dev-only-secret-change-me-0123456789abcdef"})
 _WEAK_SECRETS = {"changeme", "secret", "password", "development", "dev", "test"}
 MIN_SECRET_LENGTH = 32
@@ -346,24 +353,33 @@ def serve_problems(settings: Settings) -> list[str]:
     out = []
     key = settings.server.secret_key
     if not key:
-        out.append("server.secret_key is not set: generate one with "
-                   "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
-    elif key in EXAMPLE_SECRET_KEYS or key.lower() in _WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH \
-            or len(set(key)) < 10:
-        out.append(f"server.secret_key is weak (the example's, or shorter than {MIN_SECRET_LENGTH} "
-                   f"characters, or too repetitive); generate a random one")
+        out.append(
+            "server.secret_key is not set: generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+        )
+    elif (
+        key in EXAMPLE_SECRET_KEYS
+        or key.lower() in _WEAK_SECRETS
+        or len(key) < MIN_SECRET_LENGTH
+        or len(set(key)) < 10
+    ):
+        out.append(
+            f"server.secret_key is weak (the example's, or shorter than {MIN_SECRET_LENGTH} "
+            f"characters, or too repetitive); generate a random one"
+        )
     for u in settings.users:
         if u.password_hash in EXAMPLE_PASSWORD_HASHES:
-            out.append(f"users: {u.username!r} has the example password hash; set a real one "
-                       f"with `openchargeback users hash-password` or remove the user")
+            out.append(
+                f"users: {u.username!r} has the example password hash; set a real one "
+                f"with `openchargeback users hash-password` or remove the user"
+            )
     return out
 
 
 def ensure_safe_to_serve(settings: Settings) -> None:
     problems = serve_problems(settings)
     if problems:
-        raise ConfigError("refusing to start the web server outside dev_mode:\n  "
-                          + "\n  ".join(problems))
+        raise ConfigError("refusing to start the web server outside dev_mode:\n  " + "\n  ".join(problems))
 
 
 def _as_list(v: TagCandidates) -> list[str]:
@@ -372,6 +388,7 @@ def _as_list(v: TagCandidates) -> list[str]:
 
 def _expand(value: object, where: str, file: str) -> object:
     if isinstance(value, str):
+
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
             if name in os.environ:
@@ -379,6 +396,7 @@ def _expand(value: object, where: str, file: str) -> object:
             if default is not None:
                 return default
             raise ConfigError(f"{file}: {where}: environment variable {name} is not set")
+
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
         return {k: _expand(v, f"{where}.{k}" if where else str(k), file) for k, v in value.items()}

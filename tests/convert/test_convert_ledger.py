@@ -19,16 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_data"
 
 RATES = {
-    "name": "ledger-test", "classes": ["internal"],
-    "rates": [{"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": "0.10",
-               "from": "2025-01-01"}],
+    "name": "ledger-test",
+    "classes": ["internal"],
+    "rates": [
+        {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": "0.10", "from": "2025-01-01"}
+    ],
     "subsidies": [
         {"name": "free", "allowance": "100", "unit": "core-hour"},
         {"name": "half", "percent": "50", "fiscal_year_cap": "10.00"},
     ],
 }
-AMAP = {"accounts": {"genomics": {"pi_email": "ada@example.edu", "project_id": "GEN",
-                                  "fund_org": "F-1"}}}
+AMAP = {"accounts": {"genomics": {"pi_email": "ada@example.edu", "project_id": "GEN", "fund_org": "F-1"}}}
 
 
 @pytest.fixture
@@ -49,8 +50,12 @@ def hours(jobid, day, n, month="2025-07"):
 
 
 def run(files, ctx, inp, out="out.csv", period=None):
-    return convert(ConvertRequest("slurm", (inp,), files / out, files / "rates.yaml", files / "amap.yaml",
-                                  period=period), ctx=ctx)
+    return convert(
+        ConvertRequest(
+            "slurm", (inp,), files / out, files / "rates.yaml", files / "amap.yaml", period=period
+        ),
+        ctx=ctx,
+    )
 
 
 def ledger(ctx, files, day="2025-07-01"):
@@ -121,21 +126,38 @@ def test_tables_without_allowances_need_no_database(files):
     assert r.billed_total == D("0.5") and r.ledger == ()
 
 
-@pytest.mark.parametrize("kind,inputs,extra", [
-    ("slurm", ["tests/fixtures/sacct/all_steps.txt"], {}),
-    ("slurm-per-job", ["tests/fixtures/sacct/allocations.txt"], {"per_job": True}),
-    ("storage", ["sample_data/convert/storage_2026-01.csv"], {}),
-    ("csv", ["sample_data/convert/instrument_sessions.csv"],
-     {"mapping": SAMPLES / "convert" / "instrument_sessions.mapping.yaml"}),
-    ("csv", ["sample_data/convert/instrument_sessions.csv"],
-     {"mapping": SAMPLES / "convert" / "instrument_sessions.priced.yaml"}),
-])
+@pytest.mark.parametrize(
+    "kind,inputs,extra",
+    [
+        ("slurm", ["tests/fixtures/sacct/all_steps.txt"], {}),
+        ("slurm-per-job", ["tests/fixtures/sacct/allocations.txt"], {"per_job": True}),
+        ("storage", ["sample_data/convert/storage_2026-01.csv"], {}),
+        (
+            "csv",
+            ["sample_data/convert/instrument_sessions.csv"],
+            {"mapping": SAMPLES / "convert" / "instrument_sessions.mapping.yaml"},
+        ),
+        (
+            "csv",
+            ["sample_data/convert/instrument_sessions.csv"],
+            {"mapping": SAMPLES / "convert" / "instrument_sessions.priced.yaml"},
+        ),
+    ],
+)
 def test_every_converted_sample_imports_cleanly(tmp_path, ctx, kind, inputs, extra):
     real = kind.split("-")[0]
     out = tmp_path / "out.csv"
-    result = convert(ConvertRequest(real, tuple(ROOT / i for i in inputs), out,
-                                    SAMPLES / "rates" / "rates.example.yaml",
-                                    SAMPLES / "attribution" / "attribution.example.yaml", **extra), ctx=ctx)
+    result = convert(
+        ConvertRequest(
+            real,
+            tuple(ROOT / i for i in inputs),
+            out,
+            SAMPLES / "rates" / "rates.example.yaml",
+            SAMPLES / "attribution" / "attribution.example.yaml",
+            **extra,
+        ),
+        ctx=ctx,
+    )
     source = {"slurm": "hpc", "storage": "storage", "csv": "focus"}[real]
     imported = ingest(ctx, out, source)
     assert imported.status == "imported" and imported.problem_count == 0

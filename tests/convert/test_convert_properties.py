@@ -41,9 +41,22 @@ def tables(draw):
         subsidies.append({"name": "pct", "percent": draw(percents), "fiscal_year_cap": cap})
     if draw(st.booleans()):
         subsidies.append({"name": "p1", "percent": draw(percents), "project": "P1"})
-    return build_rate_table({"name": "prop", "classes": ["internal"], "rates": [
-        {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": draw(prices),
-         "from": date(2020, 1, 1)}], "subsidies": subsidies})
+    return build_rate_table(
+        {
+            "name": "prop",
+            "classes": ["internal"],
+            "rates": [
+                {
+                    "service": "hpc",
+                    "resource": "cpu",
+                    "unit": "core-hour",
+                    "price": draw(prices),
+                    "from": date(2020, 1, 1),
+                }
+            ],
+            "subsidies": subsidies,
+        }
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -79,18 +92,35 @@ def test_costs_are_quantity_times_rate_minus_subsidy_to_the_cent(table, raw):
     assert result.billed_total == sum((p.billed_cost for p in result.lines), D(0))
 
 
-RATES = {"name": "prop-ledger", "classes": ["internal"],
-         "rates": [{"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": "0.10",
-                    "from": "2025-01-01"}],
-         "subsidies": [{"name": "free", "allowance": "100", "unit": "core-hour"},
-                       {"name": "half", "percent": "50", "fiscal_year_cap": "10.00"}]}
-AMAP = {"accounts": {a: {"pi_email": f"{a}@example.edu", "project_id": a.upper(), "fund_org": "F"}
-                     for a in ("genomics", "climate")}}
+RATES = {
+    "name": "prop-ledger",
+    "classes": ["internal"],
+    "rates": [
+        {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": "0.10", "from": "2025-01-01"}
+    ],
+    "subsidies": [
+        {"name": "free", "allowance": "100", "unit": "core-hour"},
+        {"name": "half", "percent": "50", "fiscal_year_cap": "10.00"},
+    ],
+}
+AMAP = {
+    "accounts": {
+        a: {"pi_email": f"{a}@example.edu", "project_id": a.upper(), "fund_org": "F"}
+        for a in ("genomics", "climate")
+    }
+}
 # Candidate inputs: a month and a variant; each is a few jobs of whole hours.
 INPUTS = {
-    (m, v): [job(f"{m}{v}{i}", f"2025-{m:02d}-0{i + 1}T00:00:00", f"2025-{m:02d}-0{i + 1}T{h:02d}:00:00",
-                 f"cpu={c}", account=acct)
-             for i, (h, c, acct) in enumerate(spec)]
+    (m, v): [
+        job(
+            f"{m}{v}{i}",
+            f"2025-{m:02d}-0{i + 1}T00:00:00",
+            f"2025-{m:02d}-0{i + 1}T{h:02d}:00:00",
+            f"cpu={c}",
+            account=acct,
+        )
+        for i, (h, c, acct) in enumerate(spec)
+    ]
     for (m, v), spec in {
         (7, 0): [(10, 10, "genomics"), (5, 4, "climate")],
         (7, 1): [(20, 10, "genomics")],
@@ -102,8 +132,13 @@ INPUTS = {
 
 
 def _context(tmp: Path):
-    s = Settings.model_validate({"database": {"url": f"sqlite:///{tmp}/b.db"},
-                                 "sources": [{"name": "hpc"}], "convert": {"fiscal_year_start_month": 7}})
+    s = Settings.model_validate(
+        {
+            "database": {"url": f"sqlite:///{tmp}/b.db"},
+            "sources": [{"name": "hpc"}],
+            "convert": {"fiscal_year_start_month": 7},
+        }
+    )
     return build_context(s, actor="prop")
 
 
@@ -119,8 +154,14 @@ def test_allowances_are_never_consumed_twice(steps):
             for n, key in enumerate(steps):
                 inp = tmp / f"in_{key[0]}_{key[1]}.txt"
                 inp.write_text("".join(sacct(*INPUTS[key])))
-                req = ConvertRequest("slurm", (inp,), tmp / f"out{n}.csv", tmp / "r.yaml", tmp / "a.yaml",
-                                     period=f"2025-{key[0]:02d}")
+                req = ConvertRequest(
+                    "slurm",
+                    (inp,),
+                    tmp / f"out{n}.csv",
+                    tmp / "r.yaml",
+                    tmp / "a.yaml",
+                    period=f"2025-{key[0]:02d}",
+                )
                 first = convert(req, ctx=ctx)
                 before = _ledger(ctx, tmp)
                 again = convert(ConvertRequest(**{**req.__dict__, "output": tmp / f"again{n}.csv"}), ctx=ctx)
@@ -132,8 +173,9 @@ def test_allowances_are_never_consumed_twice(steps):
                     if subsidy == "free":
                         assert qty <= D("100"), (month, qty)
                 for project in ("GENOMICS", "CLIMATE"):
-                    total = sum((a for (s, p, _), (_, a) in before.items()
-                                 if s == "half" and p == project), D(0))
+                    total = sum(
+                        (a for (s, p, _), (_, a) in before.items() if s == "half" and p == project), D(0)
+                    )
                     assert total <= D("10"), total
         finally:
             ctx.engine.dispose()
@@ -170,9 +212,18 @@ def sacct_jobs(draw):
         state = draw(st.sampled_from(["COMPLETED", "FAILED", "CANCELLED by 0", "TIMEOUT", "PENDING"]))
         acct = draw(st.sampled_from(["genomics", "climate", "physics", ""]))
         part = "gpu" if gpu else draw(st.sampled_from(["cpu", "gpu"]))
-        rows.append(job(str(i + 1), t0.strftime("%Y-%m-%dT%H:%M:%S"), t1.strftime("%Y-%m-%dT%H:%M:%S"),
-                        tres, account=acct, state=state, partition=part,
-                        qos=draw(st.sampled_from(["normal", "high"]))))
+        rows.append(
+            job(
+                str(i + 1),
+                t0.strftime("%Y-%m-%dT%H:%M:%S"),
+                t1.strftime("%Y-%m-%dT%H:%M:%S"),
+                tres,
+                account=acct,
+                state=state,
+                partition=part,
+                qos=draw(st.sampled_from(["normal", "high"])),
+            )
+        )
     return rows
 
 
@@ -188,9 +239,17 @@ def test_every_converted_file_imports_cleanly(rows, per_job):
         inp.write_text("".join(sacct(*rows)))
         ctx = _context(tmp)
         try:
-            result = convert(ConvertRequest(
-                "slurm", (inp,), tmp / "out.csv", ROOT / "sample_data" / "rates" / "rates.example.yaml",
-                ROOT / "sample_data" / "attribution" / "attribution.example.yaml", per_job=per_job), ctx=ctx)
+            result = convert(
+                ConvertRequest(
+                    "slurm",
+                    (inp,),
+                    tmp / "out.csv",
+                    ROOT / "sample_data" / "rates" / "rates.example.yaml",
+                    ROOT / "sample_data" / "attribution" / "attribution.example.yaml",
+                    per_job=per_job,
+                ),
+                ctx=ctx,
+            )
             if result.rows == 0:
                 return
             imported = ingest(ctx, tmp / "out.csv", "hpc")

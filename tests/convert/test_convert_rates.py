@@ -20,18 +20,29 @@ EXAMPLE = ROOT / "sample_data" / "rates" / "rates.example.yaml"
 
 
 def table(rates=None, subsidies=None, **extra):
-    data = {"name": "t", "classes": ["internal", "external"],
-            "class_members": {"external": {"projects": ["EXT"], "accounts": ["acme"]}},
-            "rates": rates if rates is not None else [
-                {"service": "hpc", "resource": "cpu", "unit": "core-hour",
-                 "price": {"internal": D("0.01"), "external": D("0.03")}, "from": date(2025, 1, 1)}],
-            "subsidies": subsidies or [], **extra}
+    data = {
+        "name": "t",
+        "classes": ["internal", "external"],
+        "class_members": {"external": {"projects": ["EXT"], "accounts": ["acme"]}},
+        "rates": rates
+        if rates is not None
+        else [
+            {
+                "service": "hpc",
+                "resource": "cpu",
+                "unit": "core-hour",
+                "price": {"internal": D("0.01"), "external": D("0.03")},
+                "from": date(2025, 1, 1),
+            }
+        ],
+        "subsidies": subsidies or [],
+        **extra,
+    }
     return build_rate_table(data)
 
 
 def line(q, resource="cpu", project="P1", period="2025-03", **kw):
-    return UsageLine(Period.parse(period), kw.pop("service", "hpc"), resource, D(q),
-                     project=project, **kw)
+    return UsageLine(Period.parse(period), kw.pop("service", "hpc"), resource, D(q), project=project, **kw)
 
 
 def test_example_table_is_valid_and_loads_decimals():
@@ -44,9 +55,23 @@ def test_example_table_is_valid_and_loads_decimals():
 
 def test_structural_problems_name_the_entry_and_key():
     with pytest.raises(InvalidInput) as e:
-        build_rate_table({"name": "x", "bogus": 1, "rates": [
-            {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": 0.5, "from": "2025-01-01"},
-            {"service": "hpc", "unit": "core-hour", "price": "abc", "from": "soon"}]}, where="r.yaml")
+        build_rate_table(
+            {
+                "name": "x",
+                "bogus": 1,
+                "rates": [
+                    {
+                        "service": "hpc",
+                        "resource": "cpu",
+                        "unit": "core-hour",
+                        "price": 0.5,
+                        "from": "2025-01-01",
+                    },
+                    {"service": "hpc", "unit": "core-hour", "price": "abc", "from": "soon"},
+                ],
+            },
+            where="r.yaml",
+        )
     msg = str(e.value)
     assert "r.yaml: top level: unknown key 'bogus'" in msg
     assert "rates[1].price: 0.5 was read as a binary float" in msg
@@ -56,18 +81,58 @@ def test_structural_problems_name_the_entry_and_key():
 
 
 def test_check_finds_overlaps_gaps_unknown_units_and_missing_prices():
-    t = table(rates=[
-        {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": D("1"), "from": date(2025, 1, 1),
-         "to": date(2025, 7, 1)},
-        {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": D("2"), "from": date(2025, 6, 1)},
-        {"service": "hpc", "resource": "gpu", "unit": "gpu-hour", "price": D("1"), "from": date(2025, 1, 1),
-         "to": date(2025, 3, 1)},
-        {"service": "hpc", "resource": "gpu", "unit": "gpu-hour", "price": D("1"), "from": date(2025, 5, 1)},
-        {"service": "hpc", "resource": "mem", "unit": "furlongs", "price": D("1"), "from": date(2025, 1, 1)},
-        {"service": "hpc", "resource": "node", "unit": "node-hour", "price": {"internal": D("1")},
-         "from": date(2025, 1, 15)},
-    ], subsidies=[{"name": "a", "percent": D("10"), "from": date(2025, 1, 1)},
-                  {"name": "a", "percent": D("20"), "from": date(2025, 1, 1)}])
+    t = table(
+        rates=[
+            {
+                "service": "hpc",
+                "resource": "cpu",
+                "unit": "core-hour",
+                "price": D("1"),
+                "from": date(2025, 1, 1),
+                "to": date(2025, 7, 1),
+            },
+            {
+                "service": "hpc",
+                "resource": "cpu",
+                "unit": "core-hour",
+                "price": D("2"),
+                "from": date(2025, 6, 1),
+            },
+            {
+                "service": "hpc",
+                "resource": "gpu",
+                "unit": "gpu-hour",
+                "price": D("1"),
+                "from": date(2025, 1, 1),
+                "to": date(2025, 3, 1),
+            },
+            {
+                "service": "hpc",
+                "resource": "gpu",
+                "unit": "gpu-hour",
+                "price": D("1"),
+                "from": date(2025, 5, 1),
+            },
+            {
+                "service": "hpc",
+                "resource": "mem",
+                "unit": "furlongs",
+                "price": D("1"),
+                "from": date(2025, 1, 1),
+            },
+            {
+                "service": "hpc",
+                "resource": "node",
+                "unit": "node-hour",
+                "price": {"internal": D("1")},
+                "from": date(2025, 1, 15),
+            },
+        ],
+        subsidies=[
+            {"name": "a", "percent": D("10"), "from": date(2025, 1, 1)},
+            {"name": "a", "percent": D("20"), "from": date(2025, 1, 1)},
+        ],
+    )
     probs = [p.describe() for p in check(t)]
     text = "\n".join(probs)
     assert "error: rate #2 (hpc/cpu, from 2025-06-01): overlaps rate #1 (hpc/cpu, from 2025-01-01)" in text
@@ -83,21 +148,44 @@ def test_check_finds_overlaps_gaps_unknown_units_and_missing_prices():
 
 def test_load_checked_refuses_a_table_with_errors(tmp_path):
     p = tmp_path / "bad.yaml"
-    p.write_text("name: bad\nrates:\n"
-                 "  - {service: hpc, resource: cpu, unit: parsecs, price: 1.5, from: 2025-01-01}\n")
+    p.write_text(
+        "name: bad\nrates:\n  - {service: hpc, resource: cpu, unit: parsecs, price: 1.5, from: 2025-01-01}\n"
+    )
     with pytest.raises(InvalidInput, match=r"(?s)2 error.*unknown unit 'parsecs'"):
         load_checked(p)
     assert load_rate_table(p).rates[0].prices["internal"] == D("1.5")  # YAML float kept as decimal text
 
 
 def test_find_prefers_the_most_specific_rate_in_force():
-    t = table(rates=[
-        {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": D("1"), "from": date(2025, 1, 1)},
-        {"service": "hpc", "resource": "cpu", "partition": "gpu", "unit": "core-hour", "price": D("2"),
-         "from": date(2025, 1, 1)},
-        {"service": "hpc", "resource": "cpu", "partition": "gpu", "qos": "high", "unit": "core-hour",
-         "price": D("3"), "from": date(2025, 1, 1), "to": date(2025, 6, 1)},
-    ])
+    t = table(
+        rates=[
+            {
+                "service": "hpc",
+                "resource": "cpu",
+                "unit": "core-hour",
+                "price": D("1"),
+                "from": date(2025, 1, 1),
+            },
+            {
+                "service": "hpc",
+                "resource": "cpu",
+                "partition": "gpu",
+                "unit": "core-hour",
+                "price": D("2"),
+                "from": date(2025, 1, 1),
+            },
+            {
+                "service": "hpc",
+                "resource": "cpu",
+                "partition": "gpu",
+                "qos": "high",
+                "unit": "core-hour",
+                "price": D("3"),
+                "from": date(2025, 1, 1),
+                "to": date(2025, 6, 1),
+            },
+        ]
+    )
     d = date(2025, 3, 1)
     assert t.find("hpc", "cpu", {"partition": "cpu"}, d).prices["internal"] == D("1")
     assert t.find("hpc", "cpu", {"partition": "gpu"}, d).prices["internal"] == D("2")
@@ -135,8 +223,16 @@ def test_list_cost_is_quantity_times_the_class_price():
 
 def test_allowance_is_a_monthly_pool_per_project_consumed_in_line_order():
     t = table(subsidies=[{"name": "free", "allowance": D("100"), "unit": "core-hour"}])
-    p = price_lines(t, [line("60"), line("60"), line("60", project="P2"), line("60", period="2025-04"),
-                        line("5", project=None)])
+    p = price_lines(
+        t,
+        [
+            line("60"),
+            line("60"),
+            line("60", project="P2"),
+            line("60", period="2025-04"),
+            line("5", project=None),
+        ],
+    )
     grants = [x.grants[0].quantity if x.grants else D(0) for x in p.lines]
     assert grants == [D("60"), D("40"), D("60"), D("60"), D(0)]
     assert [x.billed_cost for x in p.lines] == [D("0"), D("0.2"), D("0"), D("0"), D("0.05")]
@@ -152,11 +248,13 @@ def test_allowance_respects_what_earlier_runs_took():
 
 
 def test_most_specific_percentage_wins_after_allowances():
-    t = table(subsidies=[
-        {"name": "free", "allowance": D("50"), "unit": "core-hour"},
-        {"name": "all-half", "percent": D("50")},
-        {"name": "p1-quarter", "percent": D("25"), "project": "P1"},
-    ])
+    t = table(
+        subsidies=[
+            {"name": "free", "allowance": D("50"), "unit": "core-hour"},
+            {"name": "all-half", "percent": D("50")},
+            {"name": "p1-quarter", "percent": D("25"), "project": "P1"},
+        ]
+    )
     p = price_lines(t, [line("150"), line("100", project="P2")])
     a, b = p.lines
     assert a.list_cost == D("1.5")
@@ -175,12 +273,25 @@ def test_fiscal_year_cap_limits_the_subsidy_across_runs():
 
 
 def test_check_finds_rates_that_tie_for_one_line():
-    base = {"service": "hpc", "resource": "cpu", "unit": "core-hour", "price": D("1"),
-            "from": date(2025, 1, 1)}
+    base = {
+        "service": "hpc",
+        "resource": "cpu",
+        "unit": "core-hour",
+        "price": D("1"),
+        "from": date(2025, 1, 1),
+    }
     t = table(rates=[base, {**base, "qos": "high"}, {**base, "partition": "bigmem"}])
     text = "\n".join(p.describe() for p in check(t))
-    assert ("error: rate #3 (hpc/cpu, partition bigmem, from 2025-01-01): ties with rate #2 "
-            "(hpc/cpu, qos high, from 2025-01-01) for hpc/cpu lines with partition bigmem, qos high") in text
-    fixed = table(rates=[base, {**base, "qos": "high"}, {**base, "partition": "bigmem"},
-                         {**base, "partition": "bigmem", "qos": "high"}])
+    assert (
+        "error: rate #3 (hpc/cpu, partition bigmem, from 2025-01-01): ties with rate #2 "
+        "(hpc/cpu, qos high, from 2025-01-01) for hpc/cpu lines with partition bigmem, qos high"
+    ) in text
+    fixed = table(
+        rates=[
+            base,
+            {**base, "qos": "high"},
+            {**base, "partition": "bigmem"},
+            {**base, "partition": "bigmem", "qos": "high"},
+        ]
+    )
     assert [p for p in check(fixed) if p.severity == "error"] == []

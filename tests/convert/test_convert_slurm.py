@@ -91,11 +91,17 @@ def test_job_crossing_a_month_end_is_split_at_the_boundary():
     rows = sacct(job("7", "2025-01-31T23:00:00", "2025-02-01T01:00:00", "cpu=2,mem=2G"))
     u = usage(rows)
     q = {(x.period.name, x.resource): x.quantity for x in u.lines}
-    assert q == {("2025-01", "cpu"): D("2"), ("2025-02", "cpu"): D("2"),
-                 ("2025-01", "mem"): D("2"), ("2025-02", "mem"): D("2")}
+    assert q == {
+        ("2025-01", "cpu"): D("2"),
+        ("2025-02", "cpu"): D("2"),
+        ("2025-01", "mem"): D("2"),
+        ("2025-02", "mem"): D("2"),
+    }
     jan = usage(rows, period=Period(2025, 1))
     assert {(x.period.name, x.resource): x.quantity for x in jan.lines} == {
-        ("2025-01", "cpu"): D("2"), ("2025-01", "mem"): D("2")}
+        ("2025-01", "cpu"): D("2"),
+        ("2025-01", "mem"): D("2"),
+    }
     feb_only = usage(sacct(job("8", "2025-02-02T00:00:00", "2025-02-02T01:00:00")), period=Period(2025, 1))
     assert feb_only.lines == [] and feb_only.report.skipped == {"outside the period": 1}
 
@@ -104,7 +110,9 @@ def test_per_job_rows_carry_the_job_and_its_piece():
     rows = sacct(job("7", "2025-01-31T23:30:00", "2025-02-01T00:30:00", "cpu=4", name="sim"))
     u = usage(rows, per_job=True)
     assert [(x.period.name, x.ref.resource_id, x.ref.resource_name, x.quantity) for x in u.lines] == [
-        ("2025-01", "7", "sim", D("2")), ("2025-02", "7", "sim", D("2"))]
+        ("2025-01", "7", "sim", D("2")),
+        ("2025-02", "7", "sim", D("2")),
+    ]
     assert u.lines[0].ref.charge_end == datetime(2025, 2, 1, tzinfo=UTC)
     assert u.lines[1].ref.charge_start == datetime(2025, 2, 1, tzinfo=UTC)
 
@@ -121,8 +129,11 @@ def test_array_tasks_count_once_each_and_pending_arrays_not_at_all():
     )
     u = usage(rows)
     assert table_of(u)[("genomics", "cpu", "normal", "cpu", None)] == D("3")
-    assert u.report.skipped == {"job step (billed through its allocation)": 1,
-                                "state PENDING not billable": 1, "allocation listed twice": 1}
+    assert u.report.skipped == {
+        "job step (billed through its allocation)": 1,
+        "state PENDING not billable": 1,
+        "allocation listed twice": 1,
+    }
 
 
 def test_cancelled_and_failed_jobs():
@@ -135,8 +146,11 @@ def test_cancelled_and_failed_jobs():
     )
     u = usage(rows)
     assert table_of(u)[("genomics", "cpu", "normal", "cpu", None)] == D("1")  # jobs 2 and 3
-    assert u.report.skipped == {"never started": 1, "state NODE_FAIL not billable": 1,
-                                "no usage (zero elapsed time or no allocated resources)": 1}
+    assert u.report.skipped == {
+        "never started": 1,
+        "state NODE_FAIL not billable": 1,
+        "no usage (zero elapsed time or no allocated resources)": 1,
+    }
 
 
 def test_running_job_billed_to_the_period_end_or_now():
@@ -148,13 +162,25 @@ def test_running_job_billed_to_the_period_end_or_now():
 
 def test_gpus_of_two_types_typed_and_untyped():
     assert dict(parse_tres("cpu=4,gres/gpu:a100=1,gres/gpu:v100=2,gres/gpu=3")) == {
-        ("cpu", None): 4, ("gpu", "a100"): 1, ("gpu", "v100"): 2}
+        ("cpu", None): 4,
+        ("gpu", "a100"): 1,
+        ("gpu", "v100"): 2,
+    }
     assert dict(parse_tres("gres/gpu=2,cpu=1")) == {("gpu", None): 2, ("cpu", None): 1}
     assert dict(parse_tres("gres/gpu:a100=1,gres/gpu=2")) == {("gpu", "a100"): 1, ("gpu", None): 1}
     assert dict(parse_tres("energy=0,fs/disk=99,license/matlab=1,billing=6,node=1")) == {
-        ("billing", None): 6, ("node", None): 1}
-    rows = sacct(job("1", "2025-03-01T00:00:00", "2025-03-01T02:00:00",
-                     "cpu=2,gres/gpu:a100=1,gres/gpu:v100=1,gres/gpu=2", partition="gpu"))
+        ("billing", None): 6,
+        ("node", None): 1,
+    }
+    rows = sacct(
+        job(
+            "1",
+            "2025-03-01T00:00:00",
+            "2025-03-01T02:00:00",
+            "cpu=2,gres/gpu:a100=1,gres/gpu:v100=1,gres/gpu=2",
+            partition="gpu",
+        )
+    )
     q = table_of(usage(rows))
     assert q[("genomics", "gpu", "normal", "gpu", "a100")] == D("2")
     assert q[("genomics", "gpu", "normal", "gpu", "v100")] == D("2")
@@ -162,7 +188,15 @@ def test_gpus_of_two_types_typed_and_untyped():
 
 def test_memory_units():
     assert [mem_kib(x) for x in ("500M", "1G", "3200K", "1.5G", "1000Mc", "4000Mn", "2T", "100")] == [
-        512000, 1048576, 3200, 1572864, 1024000, 4096000, 2 * 1024**3, 102400]
+        512000,
+        1048576,
+        3200,
+        1572864,
+        1024000,
+        4096000,
+        2 * 1024**3,
+        102400,
+    ]
 
 
 def test_missing_account_is_emitted_and_reported():
@@ -179,14 +213,19 @@ def test_local_times_are_read_in_the_given_zone():
     rows = sacct(job("1", "2025-02-01T00:30:00", "2025-02-01T01:30:00"))
     u = usage(rows, tz="Europe/Berlin")
     assert sorted({(x.period.name, x.quantity) for x in u.lines if x.resource == "cpu"}) == [
-        ("2025-01", D("0.5")), ("2025-02", D("0.5"))]
+        ("2025-01", D("0.5")),
+        ("2025-02", D("0.5")),
+    ]
     with pytest.raises(InvalidInput, match="time zone 'Mars/Base' is unknown"):
         usage(rows, tz="Mars/Base")
 
 
 def test_bad_lines_refuse_the_file_with_line_numbers_unless_skipped():
-    rows = sacct(job("1", "2025-03-01T00:00:00", "2025-03-01T01:00:00"), "1|2|3",
-                 job("2", "yesterday", "2025-03-01T01:00:00"))
+    rows = sacct(
+        job("1", "2025-03-01T00:00:00", "2025-03-01T01:00:00"),
+        "1|2|3",
+        job("2", "yesterday", "2025-03-01T01:00:00"),
+    )
     with pytest.raises(FileRefused) as e:
         usage(rows)
     assert "test.txt:3: 3 fields, the header has 18" in str(e.value)
@@ -225,7 +264,7 @@ def test_run_sacct_reports_its_error(tmp_path, monkeypatch):
 
 def test_run_sacct_asks_for_the_period_in_utc(tmp_path, monkeypatch):
     fake = tmp_path / "sacct"
-    fake.write_text(f"#!/bin/sh\necho \"TZ=$TZ $*\" > {tmp_path}/args\ncat {FIXTURES}/allocations.txt\n")
+    fake.write_text(f'#!/bin/sh\necho "TZ=$TZ $*" > {tmp_path}/args\ncat {FIXTURES}/allocations.txt\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     out = run_sacct(Period(2026, 11))

@@ -53,8 +53,10 @@ def test_one_undated_json_snapshot_is_the_given_period():
     priced = {p.line.ref.resource_id: p for p in price_lines(TABLE, u.lines).lines}
     climate = priced["/proj/climate"]  # 2.9 TB x 8.00, 0.5 TB free, then 25 % of the rest
     assert climate.list_cost == D("23.2")
-    assert [(g.subsidy, g.amount) for g in climate.grants] == [("free-storage", D("4")),
-                                                               ("climate-startup", D("4.8"))]
+    assert [(g.subsidy, g.amount) for g in climate.grants] == [
+        ("free-storage", D("4")),
+        ("climate-startup", D("4.8")),
+    ]
     assert climate.billed_cost == D("14.4")
 
 
@@ -68,8 +70,10 @@ def test_units_follow_the_tier_rate(tmp_path):
 
 def test_bad_storage_records_are_named(tmp_path):
     p = tmp_path / "r.csv"
-    p.write_text("path,owner,bytes,date\n/proj/climate,climate,12,2026-01-01\n/x,o,-5,2026-01-01\n"
-                 "/y,o,abc,2026-01-01\n/z,o,1,31/01/2026\n")
+    p.write_text(
+        "path,owner,bytes,date\n/proj/climate,climate,12,2026-01-01\n/x,o,-5,2026-01-01\n"
+        "/y,o,abc,2026-01-01\n/z,o,1,31/01/2026\n"
+    )
     with pytest.raises(FileRefused) as e:
         convert_storage(p, table=TABLE, amap=AMAP)
     text = str(e.value)
@@ -82,8 +86,9 @@ def test_bad_storage_records_are_named(tmp_path):
 
 def test_json_report_shapes(tmp_path):
     p = tmp_path / "r.json"
-    p.write_text(json.dumps([{"Share": "/proj/climate", "Owner": "climate", "Bytes": 10**12,
-                              "Date": "2026-02-03"}]))
+    p.write_text(
+        json.dumps([{"Share": "/proj/climate", "Owner": "climate", "Bytes": 10**12, "Date": "2026-02-03"}])
+    )
     u = convert_storage(p, table=TABLE, amap=AMAP)
     assert u.lines[0].quantity == D("1") and u.lines[0].period == Period(2026, 2)
     p.write_text(json.dumps({"a": [], "b": []}))
@@ -107,8 +112,12 @@ def test_csv_mapping_with_expressions_constants_tags_and_attribution():
     s2 = rows[1]
     assert (s2["ListCost"], s2["BilledCost"], s2["PricingQuantity"]) == ("101.25", "81.00", "2.25")
     assert s2["ServiceName"] == "Microscopy Core" and s2["BillingPeriodStart"] == "2026-01-01T00:00:00Z"
-    assert json.loads(s2["Tags"]) == {"pi_email": "quib.flannister@example.edu", "project_id": "CLIM-7",
-                                      "fund_org": "NSF-ATM-2024", "instrument": "Zeiss LSM 980"}
+    assert json.loads(s2["Tags"]) == {
+        "pi_email": "quib.flannister@example.edu",
+        "project_id": "CLIM-7",
+        "fund_org": "NSF-ATM-2024",
+        "instrument": "Zeiss LSM 980",
+    }
     assert json.loads(rows[3]["Tags"])["ocb_unmapped"] == "account neuro"
     assert u.report.unmapped == {"account neuro": 1}
 
@@ -143,20 +152,42 @@ def test_csv_mapping_errors_name_the_file_and_what_is_wrong(tmp_path):
         convert_csv(p, m, amap=AMAP)
 
 
-@pytest.mark.parametrize("text,value", [
-    ("hours * rate", D("7.5")), ("hours × rate", D("7.5")), ("-hours + 10", D("7.5")),
-    ("round(hours / 3, 2)", D("0.83")), ("min(hours, rate, 9)", D("2.5")), ("max(hours, rate)", D("3")),
-    ("abs(1 - rate)", D("2")), ("(hours + 0.5) * 2", D("6")), ("`unit price` * 2", D("2.20")),
-    ("1.2e1", D("12")),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("hours * rate", D("7.5")),
+        ("hours × rate", D("7.5")),
+        ("-hours + 10", D("7.5")),
+        ("round(hours / 3, 2)", D("0.83")),
+        ("min(hours, rate, 9)", D("2.5")),
+        ("max(hours, rate)", D("3")),
+        ("abs(1 - rate)", D("2")),
+        ("(hours + 0.5) * 2", D("6")),
+        ("`unit price` * 2", D("2.20")),
+        ("1.2e1", D("12")),
+    ],
+)
 def test_expressions(text, value):
     assert Expression(text).evaluate({"hours": "2.5", "rate": "3", "unit price": "1.10"}) == value
 
 
-@pytest.mark.parametrize("text", [
-    "__import__('os').system('true')", "hours.real", "hours ** 2", "open('x')", "hours[0]",
-    "lambda: 1", "hours if 1 else 2", "", "1 +", "(1", "foo(1)", "round(1, 2, 3)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('true')",
+        "hours.real",
+        "hours ** 2",
+        "open('x')",
+        "hours[0]",
+        "lambda: 1",
+        "hours if 1 else 2",
+        "",
+        "1 +",
+        "(1",
+        "foo(1)",
+        "round(1, 2, 3)",
+    ],
+)
 def test_expressions_refuse_everything_else(text):
     with pytest.raises(InvalidInput):
         Expression(text, "m.yaml: expressions.BilledCost")

@@ -14,9 +14,14 @@ from conftest import INPUTS
 
 SAMPLE_SOURCES = ("aws", "azure", "hpc", "storage", "it_storage")
 FIXED_NOW = datetime(2025, 2, 3, 14, 30, tzinfo=UTC)
-RECOVERY = {"aws": ("RC-CLOUD-0001", "4410"), "azure": ("RC-CLOUD-0001", "4410"),
-            "hpc": ("RC-HPC-0002", "4420"), "storage": ("RC-STOR-0003", "4430"),
-            "it_storage": ("IT-SEC-0004", "4430"), "focus": ("RC-FOCUS-0009", "4490")}
+RECOVERY = {
+    "aws": ("RC-CLOUD-0001", "4410"),
+    "azure": ("RC-CLOUD-0001", "4410"),
+    "hpc": ("RC-HPC-0002", "4420"),
+    "storage": ("RC-STOR-0003", "4430"),
+    "it_storage": ("IT-SEC-0004", "4430"),
+    "focus": ("RC-FOCUS-0009", "4490"),
+}
 
 
 def journal_sources(**override) -> list[dict]:
@@ -36,8 +41,11 @@ def make_journal_ctx(make_ctx, tmp_path):
     under tmp_path/journals, with a fixed clock."""
 
     def make(url: str, journal: dict | None = None, sources: list[dict] | None = None, **extra):
-        settings = {"journal": {"output_dir": str(tmp_path / "journals"), **(journal or {})},
-                    "sources": sources or journal_sources(), **extra}
+        settings = {
+            "journal": {"output_dir": str(tmp_path / "journals"), **(journal or {})},
+            "sources": sources or journal_sources(),
+            **extra,
+        }
         ctx = make_ctx(url, **settings)
         ctx.clock = lambda: FIXED_NOW
         return ctx
@@ -89,4 +97,3 @@ def gl_sums(rows: list[dict], by: str | None = None) -> dict:
         d, c = out.get(k, (Decimal(0), Decimal(0)))
         out[k] = (d + Decimal(r["Debit"] or 0), c + Decimal(r["Credit"] or 0))
     return out if by else out.get(None, (Decimal(0), Decimal(0)))
-

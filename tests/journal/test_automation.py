@@ -48,8 +48,14 @@ def _this_month(src: Path, dst: Path, period: str) -> None:
 
 
 def _run(line: str, prefix: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["bash", "-c", "\n".join([*prefix, line])], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["bash", "-c", "\n".join([*prefix, line])],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out
     assert proc.returncode == 0, f"{line}\n{out}"
@@ -63,11 +69,16 @@ def test_cron_block_imports_and_gives_a_balanced_journal(tmp_path):
     shutil.copy(ROOT / "config.example.yaml", tmp_path / "etc" / "config.yaml")
     period = subprocess.run(["date", "+%Y-%m"], capture_output=True, text=True).stdout.strip()
     for source in ("aws", "azure"):
-        _this_month(ROOT / "sample_data" / "inputs" / f"{source}_2025-01.csv",
-                    tmp_path / "data" / f"{source}_{period}.csv", period)
+        _this_month(
+            ROOT / "sample_data" / "inputs" / f"{source}_2025-01.csv",
+            tmp_path / "data" / f"{source}_{period}.csv",
+            period,
+        )
 
-    lines = [ln.replace("/data/", f"{tmp_path}/data/").replace("/etc/openchargeback/", f"{tmp_path}/etc/")
-             for ln in block(CRON)]
+    lines = [
+        ln.replace("/data/", f"{tmp_path}/data/").replace("/etc/openchargeback/", f"{tmp_path}/etc/")
+        for ln in block(CRON)
+    ]
     prefix = [ln for ln in lines if re.match(r"^[A-Z_]+=", ln)]
     commands = [ln for ln in lines if ln not in prefix]
     assert [c.split()[1] for c in commands] == ["ingest", "ingest", "generate", "export-journal"]
@@ -82,15 +93,17 @@ def test_cron_block_imports_and_gives_a_balanced_journal(tmp_path):
     for line in commands[2:]:
         _run(line, prefix, tmp_path, env)
 
-    exports = json.loads(_run(f"openchargeback journals list -p {period} -c {config} --json", [],
-                              tmp_path, env).stdout)
+    exports = json.loads(
+        _run(f"openchargeback journals list -p {period} -c {config} --json", [], tmp_path, env).stdout
+    )
     assert [(e["format"], e["draft"], e["balanced"]) for e in exports] == [("gl", False, True)]
     written = tmp_path / "instance" / "journals" / period / exports[0]["file_name"]
     draft, rows = read_gl(written.read_bytes())
     debit, credit = gl_sums(rows)
     assert draft is None and rows and debit == credit > 0
     assert all(d == c for d, c in gl_sums(rows, by="Reference").values())  # each source balances
-    statements = json.loads(_run(f"openchargeback statements list -p {period} -c {config} --json", [],
-                                 tmp_path, env).stdout)
+    statements = json.loads(
+        _run(f"openchargeback statements list -p {period} -c {config} --json", [], tmp_path, env).stdout
+    )
     due = sum((Decimal(s["due"]) for s in statements if s.get("kind", "project") == "project"), Decimal(0))
     assert due == debit

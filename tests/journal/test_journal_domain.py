@@ -21,8 +21,15 @@ HPC = dom.Recovery("hpc", "HPC Cluster", "RC-HPC-0002", "4420")
 RECOVERIES = {"aws": AWS, "hpc": HPC}
 
 
-def entry(amount: str, fund: str | None = "BIO-2024-001", source: str = "aws", account: str | None = None,
-          project: str = "genomics", pi: str = "pi@example.edu", service: str = "EC2") -> dom.Entry:
+def entry(
+    amount: str,
+    fund: str | None = "BIO-2024-001",
+    source: str = "aws",
+    account: str | None = None,
+    project: str = "genomics",
+    pi: str = "pi@example.edu",
+    service: str = "EC2",
+) -> dom.Entry:
     return dom.Entry("USD", source, pi, project, fund, account, D(amount), "charge", service)
 
 
@@ -30,17 +37,31 @@ def entry(amount: str, fund: str | None = "BIO-2024-001", source: str = "aws", a
 def test_default_regex_parses_fund_and_orgn():
     default = JournalSettings().fund_org_regex
     assert dom.parse_fund_org("BIO-2024-001", default) == {
-        "fund": "BIO", "orgn": "2024-001", "account": "", "program": "", "activity": "", "location": ""}
+        "fund": "BIO",
+        "orgn": "2024-001",
+        "account": "",
+        "program": "",
+        "activity": "",
+        "location": "",
+    }
     assert dom.parse_fund_org("ENGR", default)["fund"] == "ENGR"
     assert dom.parse_fund_org("-X", default) is None
 
 
 def test_named_groups_fill_every_column():
-    pattern = r"(?P<fund>\d{6})-(?P<orgn>\d{5})-(?P<account>\d{4})(?:-(?P<program>P\d\d))?" \
-              r"(?:/(?P<activity>[A-Z]+))?(?:@(?P<location>L\d))?"
+    pattern = (
+        r"(?P<fund>\d{6})-(?P<orgn>\d{5})-(?P<account>\d{4})(?:-(?P<program>P\d\d))?"
+        r"(?:/(?P<activity>[A-Z]+))?(?:@(?P<location>L\d))?"
+    )
     parts = dom.parse_fund_org("123456-54321-7420-P01/GRANT@L2", pattern)
-    assert parts == {"fund": "123456", "orgn": "54321", "account": "7420", "program": "P01",
-                     "activity": "GRANT", "location": "L2"}
+    assert parts == {
+        "fund": "123456",
+        "orgn": "54321",
+        "account": "7420",
+        "program": "P01",
+        "activity": "GRANT",
+        "location": "L2",
+    }
     assert dom.parse_fund_org("123456-54321-7420", pattern)["program"] == ""
     assert dom.parse_fund_org("123456-54321", pattern) is None  # the whole string must match
     assert dom.parse_fund_org("x123456-54321-7420", pattern) is None
@@ -78,22 +99,31 @@ def test_account_precedence():
 def test_accounts_in_postings_charge_tag_then_source_then_default():
     rules = dom.Rules(default_account="9000")
     no_account = {"aws": dom.Recovery("aws", "AWS", "RC-CLOUD-0001", None)}
-    postings = dom.build_postings("2025-01", [entry("10", account="7001"), entry("5", project="p2")],
-                                  no_account, [], rules)
+    postings = dom.build_postings(
+        "2025-01", [entry("10", account="7001"), entry("5", project="p2")], no_account, [], rules
+    )
     by_project = {(p.role, p.project_id): (p.account, p.account_origin) for p in postings}
-    assert by_project == {("charge", "genomics"): ("7001", "charge"), ("charge", "p2"): ("9000", "default"),
-                          ("recovery", None): ("9000", "default")}
+    assert by_project == {
+        ("charge", "genomics"): ("7001", "charge"),
+        ("charge", "p2"): ("9000", "default"),
+        ("recovery", None): ("9000", "default"),
+    }
     postings = dom.build_postings("2025-01", [entry("5")], RECOVERIES, [], rules)
     assert {(p.role, p.account, p.account_origin) for p in postings} == {
-        ("charge", "4410", "source"), ("recovery", "4410", "source")}
+        ("charge", "4410", "source"),
+        ("recovery", "4410", "source"),
+    }
 
 
 def test_fund_org_account_group_comes_before_the_source():
     rules = dom.Rules(fund_org_regex=r"(?P<fund>[A-Z]+)-(?P<orgn>[A-Z0-9]+)(?:-(?P<account>\d{4}))?")
-    postings = dom.build_postings("2025-01", [entry("5", fund="BIO-2024-7300"), entry("1", fund="BIO-2024")],
-                                  RECOVERIES, [], rules)
+    postings = dom.build_postings(
+        "2025-01", [entry("5", fund="BIO-2024-7300"), entry("1", fund="BIO-2024")], RECOVERIES, [], rules
+    )
     assert {(p.fund_org, p.account) for p in postings if p.role == "charge"} == {
-        ("BIO-2024-7300", "7300"), ("BIO-2024", "4410")}
+        ("BIO-2024-7300", "7300"),
+        ("BIO-2024", "4410"),
+    }
 
 
 def test_invalid_account_codes_name_the_charge_source_or_setting():
@@ -101,8 +131,9 @@ def test_invalid_account_codes_name_the_charge_source_or_setting():
     bad_source = {"aws": dom.Recovery("aws", "AWS", "RC-CLOUD-0001", "44-10"), "hpc": HPC}
     tags = [dom.TagCode("7A01", 1234, 3, "aws"), dom.TagCode("7001", 99, 1, "aws")]
     with pytest.raises(dom.JournalRefused) as e:
-        dom.build_postings("2025-01", [entry("10", account="7A01"), entry("3", source="hpc")],
-                           bad_source, tags, rules)
+        dom.build_postings(
+            "2025-01", [entry("10", account="7A01"), entry("3", source="hpc")], bad_source, tags, rules
+        )
     msg = e.value.message
     assert "charge 1234 (source aws, and 2 more charge(s) with this code): account code '7A01'" in msg
     assert "source aws: gl_account '44-10' does not match journal.account_code_regex" in msg
@@ -126,37 +157,53 @@ def test_missing_recovery_refuses_naming_the_source():
 def test_lines_without_fund_and_sourceless_adjustments_are_refused_or_credited():
     with pytest.raises(dom.JournalRefused, match="have no fund/org"):
         dom.build_postings("2025-01", [entry("1", fund=None)], RECOVERIES, [], dom.Rules())
-    adj = dom.Entry("USD", dom.NO_SOURCE, "pi@example.edu", "genomics", "BIO-2024-001", None, D("-2.50"),
-                    "adjustment")
+    adj = dom.Entry(
+        "USD", dom.NO_SOURCE, "pi@example.edu", "genomics", "BIO-2024-001", None, D("-2.50"), "adjustment"
+    )
     with pytest.raises(dom.JournalRefused, match="journal.adjustment_fund_org"):
         dom.build_postings("2025-01", [adj], RECOVERIES, [], dom.Rules())
     rules = dom.Rules(adjustment_fund_org="RC-ADMIN-0000", adjustment_account="4400")
     postings = dom.build_postings("2025-01", [adj, entry("10")], RECOVERIES, [], rules)
     adj_side = [p for p in postings if p.source == dom.NO_SOURCE]
     assert [(p.role, p.debit, p.credit, p.fund_org) for p in adj_side] == [
-        ("charge", 0, D("2.50"), "BIO-2024-001"), ("recovery", D("2.50"), 0, "RC-ADMIN-0000")]
+        ("charge", 0, D("2.50"), "BIO-2024-001"),
+        ("recovery", D("2.50"), 0, "RC-ADMIN-0000"),
+    ]
     assert not dom.imbalances(postings)
 
 
 # -- balancing and descriptions -------------------------------------------------------------------
 def test_each_source_balances_and_net_credits_change_column():
-    entries = [entry("10.00"), entry("5.25", project="p2", fund="CHEM-1"), entry("-20.00", source="hpc"),
-               entry("3.00", source="hpc", fund="CHEM-1"), entry("0.00", project="zero")]
+    entries = [
+        entry("10.00"),
+        entry("5.25", project="p2", fund="CHEM-1"),
+        entry("-20.00", source="hpc"),
+        entry("3.00", source="hpc", fund="CHEM-1"),
+        entry("0.00", project="zero"),
+    ]
     postings = dom.build_postings("2025-01", entries, RECOVERIES, [], dom.Rules())
     assert not dom.imbalances(postings)
     hpc = [(p.role, p.fund_org, p.debit, p.credit) for p in postings if p.source == "hpc"]
-    assert hpc == [("charge", "BIO-2024-001", 0, D("20.00")), ("charge", "CHEM-1", D("3.00"), 0),
-                   ("recovery", "RC-HPC-0002", D("17.00"), 0)]
+    assert hpc == [
+        ("charge", "BIO-2024-001", 0, D("20.00")),
+        ("charge", "CHEM-1", D("3.00"), 0),
+        ("recovery", "RC-HPC-0002", D("17.00"), 0),
+    ]
     assert all(p.project_id != "zero" for p in postings)  # nothing to post
     assert dom.totals(postings)["USD"] == {"debit": D("35.25"), "credit": D("35.25"), "charged": D("-1.75")}
 
 
 def test_descriptions_and_references_follow_the_patterns_and_are_cut():
-    rules = dom.Rules(description="{source_name} / {period} / {project} / {pi}", description_max_length=30,
-                      credit_description="{source} {period} recovery {account}", reference="{period}{source}",
-                      reference_max_length=8)
-    postings = dom.build_postings("2025-01", [entry("1", project="a-very-long-project-name")],
-                                  RECOVERIES, [], rules)
+    rules = dom.Rules(
+        description="{source_name} / {period} / {project} / {pi}",
+        description_max_length=30,
+        credit_description="{source} {period} recovery {account}",
+        reference="{period}{source}",
+        reference_max_length=8,
+    )
+    postings = dom.build_postings(
+        "2025-01", [entry("1", project="a-very-long-project-name")], RECOVERIES, [], rules
+    )
     debit, credit = postings
     assert debit.description == "Amazon Web Services / 2025-01"  # cut at 30, trailing space dropped
     assert len(debit.description) <= 30
@@ -177,16 +224,31 @@ def test_apportion_adds_up_exactly_whatever_the_signs():
 # -- delta ----------------------------------------------------------------------------------------
 def test_delta_reverses_and_reposts_changed_lines_only():
     rules = dom.Rules()
-    before = dom.build_postings("2025-01", [entry("10"), entry("4", project="p2"), entry("7", source="hpc"),
-                                            entry("1", project="gone")], RECOVERIES, [], rules)
-    after = dom.build_postings("2025-01", [entry("12"), entry("4", project="p2"), entry("7", source="hpc"),
-                                           entry("2", project="new")], RECOVERIES, [], rules)
+    before = dom.build_postings(
+        "2025-01",
+        [entry("10"), entry("4", project="p2"), entry("7", source="hpc"), entry("1", project="gone")],
+        RECOVERIES,
+        [],
+        rules,
+    )
+    after = dom.build_postings(
+        "2025-01",
+        [entry("12"), entry("4", project="p2"), entry("7", source="hpc"), entry("2", project="new")],
+        RECOVERIES,
+        [],
+        rules,
+    )
     d = dom.delta(before, after, rules)
     assert not dom.imbalances(d)
     rows = [(p.project_id, p.role, p.reversal, p.amount) for p in d]
-    assert rows == [("genomics", "charge", True, D("-10")), ("genomics", "charge", False, D("12")),
-                    ("gone", "charge", True, D("-1")), ("new", "charge", False, D("2")),
-                    (None, "recovery", True, D("15")), (None, "recovery", False, D("-18"))]
+    assert rows == [
+        ("genomics", "charge", True, D("-10")),
+        ("genomics", "charge", False, D("12")),
+        ("gone", "charge", True, D("-1")),
+        ("new", "charge", False, D("2")),
+        (None, "recovery", True, D("15")),
+        (None, "recovery", False, D("-18")),
+    ]
     assert all(p.source == "aws" for p in d)  # hpc and p2 did not change
     assert d[0].description.startswith("REV aws 2025-01 genomics")
     assert dom.delta(after, after, rules) == ()
@@ -206,31 +268,37 @@ def test_postings_survive_json():
 # -- files ----------------------------------------------------------------------------------------
 def test_gl_csv_layout_quoting_and_formula_neutralisation():
     rules = dom.Rules(description="{project}", description_max_length=60)
-    postings = dom.build_postings("2025-01", [entry("1234.5", project='=HYPERLINK("http://x","y")'),
-                                              entry("-2", project="+cmd, \"quoted\"\nnext")],
-                                  RECOVERIES, [], rules)
+    postings = dom.build_postings(
+        "2025-01",
+        [entry("1234.5", project='=HYPERLINK("http://x","y")'), entry("-2", project='+cmd, "quoted"\nnext')],
+        RECOVERIES,
+        [],
+        rules,
+    )
     text = rendering.render_gl(postings).decode()
     lines = text.split("\r\n")
     assert lines[0] == "Fund,Orgn,Account,Program,Activity,Location,Debit,Credit,Description,Reference"
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == list(rendering.GL_HEADER) and all(len(r) == 10 for r in rows)
     by_desc = {r[8]: r for r in rows[1:]}
-    assert "'=HYPERLINK(\"http://x\",\"y\")" in by_desc
-    assert "'+cmd, \"quoted\" next" in by_desc  # whitespace collapsed, formula neutralised
-    first = by_desc["'=HYPERLINK(\"http://x\",\"y\")"]
+    assert '\'=HYPERLINK("http://x","y")' in by_desc
+    assert '\'+cmd, "quoted" next' in by_desc  # whitespace collapsed, formula neutralised
+    first = by_desc['\'=HYPERLINK("http://x","y")']
     assert first[:8] == ["BIO", "2024-001", "4410", "", "", "", "1234.50", ""]
-    assert by_desc["'+cmd, \"quoted\" next"][6:8] == ["", "2.00"]
+    assert by_desc['\'+cmd, "quoted" next'][6:8] == ["", "2.00"]
     assert text.endswith("\r\n")
 
 
 def test_draft_line_comes_before_the_header():
     text = rendering.render_gl([], "period 2025-01 is open").decode()
-    assert text == ("DRAFT - not for posting: period 2025-01 is open\r\n"
-                    "Fund,Orgn,Account,Program,Activity,Location,Debit,Credit,Description,Reference\r\n")
+    assert text == (
+        "DRAFT - not for posting: period 2025-01 is open\r\n"
+        "Fund,Orgn,Account,Program,Activity,Location,Debit,Credit,Description,Reference\r\n"
+    )
 
 
 def test_csv_row_neutralises_and_quotes():
-    assert rendering.csv_row("=1+1", "-5.00", 'a "b"', None, "@x") == "'=1+1,-5.00,\"a \"\"b\"\"\",,'@x"
+    assert rendering.csv_row("=1+1", "-5.00", 'a "b"', None, "@x") == '\'=1+1,-5.00,"a ""b""",,\'@x'
 
 
 # -- templates ------------------------------------------------------------------------------------
@@ -269,8 +337,11 @@ def test_template_errors_in_an_included_template_name_that_template(tmp_path):
 
 
 def test_site_template_extends_the_packaged_one_and_sandbox_holds(tmp_path):
-    env = _env(tmp_path, "mine.csv.j2", '{% extends "default:postings.csv.j2" %}'
-                                         '{% block header %}{{ csv_row("Custom") }}\n{% endblock %}')
+    env = _env(
+        tmp_path,
+        "mine.csv.j2",
+        '{% extends "default:postings.csv.j2" %}{% block header %}{{ csv_row("Custom") }}\n{% endblock %}',
+    )
     assert rendering.template_formats(env) == ("mine", "postings")
     ctx = {"export": {"draft": False, "name": "j"}, "postings": []}
     assert rendering.render_template(env, "mine.csv.j2", ctx) == b"Custom\n"

@@ -62,8 +62,9 @@ def test_missing_recovery_refuses_naming_the_source(db_url, make_journal_ctx, tm
     assert "never" not in e.value.message and "aws" not in e.value.message
     assert svc.list_exports(ctx) == () and not (tmp_path / "journals").exists()
     # the default account is enough for the account, not for the fund/org
-    ctx = make_journal_ctx(db_url, sources=journal_sources(storage=("RC-STOR-0003", None)),
-                           journal={"default_account": "4499"})
+    ctx = make_journal_ctx(
+        db_url, sources=journal_sources(storage=("RC-STOR-0003", None)), journal={"default_account": "4499"}
+    )
     r = svc.export_journal(ctx, "2025-01", "gl")
     _, rows = read_gl(Path(r.path).read_bytes())
     assert {x["Account"] for x in rows if x["Fund"] == "RC" and x["Orgn"] == "STOR-0003"} == {"4499"}
@@ -79,11 +80,18 @@ def test_gl_balances_equals_the_allocation_and_is_recorded(db_url, make_journal_
     assert debit == credit == _charged(ctx) == Decimal("20227.00")
     assert all(d == c for d, c in gl_sums(rows, by="Reference").values())  # per source
     e = r.export
-    assert (e.sequence, e.format, e.draft, e.delta, e.period_status, e.rows) == (1, "gl", False, False,
-                                                                                 "closed", len(rows))
+    assert (e.sequence, e.format, e.draft, e.delta, e.period_status, e.rows) == (
+        1,
+        "gl",
+        False,
+        False,
+        "closed",
+        len(rows),
+    )
     assert e.sha256 == hashlib.sha256(content).hexdigest() and e.size_bytes == len(content)
-    assert [t.as_json() for t in e.totals] == [{"currency": "USD", "debit": "20227.00",
-                                                "credit": "20227.00", "charged": "20227.00"}]
+    assert [t.as_json() for t in e.totals] == [
+        {"currency": "USD", "debit": "20227.00", "credit": "20227.00", "charged": "20227.00"}
+    ]
     assert e.created_by == "tester" and e.created_at.isoformat() == "2025-02-03T14:30:00+00:00"
     info, again = svc.export_file(ctx, e.id)
     assert again == content and info == e
@@ -91,8 +99,15 @@ def test_gl_balances_equals_the_allocation_and_is_recorded(db_url, make_journal_
 
     # the CLI: the same export again, its record, and the stored file
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(json.dumps({"database": {"url": db_url}, "sources": journal_sources(),
-                               "journal": {"output_dir": str(tmp_path / "cli")}}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "database": {"url": db_url},
+                "sources": journal_sources(),
+                "journal": {"output_dir": str(tmp_path / "cli")},
+            }
+        )
+    )
     code, out, err = run_cli("export-journal", "-p", "2025-01", "-f", "gl", "-c", cfg, "--json")
     assert code == 0, err
     data = json.loads(out)
@@ -133,18 +148,23 @@ def test_only_approved_charges(db_url, make_journal_ctx):
 def test_account_codes_from_tags_and_their_validation(db_url, make_journal_ctx, tmp_path):
     ctx = make_journal_ctx(db_url, journal={"account_code_regex": r"\d{4}"})
     tags = {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "BIO-2024-001"}
-    rows = [row(cost="10.004", tags={**tags, "account_code": "7001"}),
-            row(cost="5.004", tags={**tags, "account_code": "7002"}, ResourceId="r-2"),
-            row(cost="1.00", tags=tags, ResourceId="r-3"),
-            row(cost="2.00", tags={**tags, "account_code": "70X1"}, ResourceId="r-4")]
+    rows = [
+        row(cost="10.004", tags={**tags, "account_code": "7001"}),
+        row(cost="5.004", tags={**tags, "account_code": "7002"}, ResourceId="r-2"),
+        row(cost="1.00", tags=tags, ResourceId="r-3"),
+        row(cost="2.00", tags={**tags, "account_code": "70X1"}, ResourceId="r-4"),
+    ]
     ingest(ctx, write_csv(tmp_path / "aws.csv", rows), "aws")
     approve_all(ctx)
     close(ctx)
     with pytest.raises(InvalidInput) as e:
         svc.export_journal(ctx, "2025-01", "gl")
     assert "account code '70X1' does not match journal.account_code_regex" in e.value.message
-    bad = [c.id for c in review.list_queue(ctx, "2025-01", review.Selection(status="all")).items
-           if c.billed_cost == Decimal("2.00")][0]
+    bad = [
+        c.id
+        for c in review.list_queue(ctx, "2025-01", review.Selection(status="all")).items
+        if c.billed_cost == Decimal("2.00")
+    ][0]
     assert f"charge {bad} (source aws)" in e.value.message
     reopen(ctx)
     review.reject(ctx, "2025-01", review.Selection(ids=(bad,), status="all"), note="wrong account")
@@ -154,7 +174,8 @@ def test_account_codes_from_tags_and_their_validation(db_url, make_journal_ctx, 
     # one statement line of 16.008 -> 16.01, apportioned between its accounts exactly
     assert debits == {"4410": "1.00", "7001": "10.00", "7002": "5.01"}
     assert [(r["Fund"], r["Orgn"], r["Account"], r["Credit"]) for r in rows if r["Credit"]] == [
-        ("RC", "CLOUD-0001", "4410", "16.01")]
+        ("RC", "CLOUD-0001", "4410", "16.01")
+    ]
 
 
 def test_delta_after_a_correction(db_url, make_journal_ctx):
@@ -164,8 +185,16 @@ def test_delta_after_a_correction(db_url, make_journal_ctx):
     reopen(ctx)
     draft = svc.export_journal(ctx, "2025-01", "gl", draft=True, delta=True)
     assert draft.export.basis_id == first.export.id and "nothing changed since that export" in draft.notes
-    add_adjustment(ctx, "2025-01", "-100.00", "goodwill", project_id="genomics-sequencing",
-                   pi_email="zorp.blinkman@example.edu", fund_org="BIO-2024-001", source="aws")
+    add_adjustment(
+        ctx,
+        "2025-01",
+        "-100.00",
+        "goodwill",
+        project_id="genomics-sequencing",
+        pi_email="zorp.blinkman@example.edu",
+        fund_org="BIO-2024-001",
+        source="aws",
+    )
     close(ctx)
     d = svc.export_journal(ctx, "2025-01", "gl", delta=True)
     assert d.export.basis_id == first.export.id  # drafts are never the basis
@@ -174,7 +203,11 @@ def test_delta_after_a_correction(db_url, make_journal_ctx):
     assert all(r["Reference"] == "OCB-2025-01-aws" for r in rows)  # storage did not change
     # the genomics debit and the aws credit, each reversed and posted again
     assert [(r["Fund"], r["Description"][:4] == "REV ") for r in rows] == [
-        ("BIO", True), ("BIO", False), ("RC", True), ("RC", False)]
+        ("BIO", True),
+        ("BIO", False),
+        ("RC", True),
+        ("RC", False),
+    ]
     old, new = Decimal(rows[0]["Credit"]), Decimal(rows[1]["Debit"])
     assert old - new == Decimal("100.00")
     debit, credit = gl_sums(rows)
@@ -193,9 +226,11 @@ def test_user_templates_and_their_errors(db_url, make_journal_ctx, tmp_path):
         '{{ csv_row("Ledger", "Account", "Amount", "Desc") }}\n'
         "{% for p in postings %}"
         "{{ csv_row(p.fund ~ '.' ~ p.orgn, p.account, p.amount | cents, p.description) }}\n"
-        "{% endfor %}{{ csv_row('charges', charges | length, totals.USD.debit | cents) }}\n")
-    (tdir / "broken.txt.j2").write_text("{{ period.name }}\n{% for s in sources %}\n{{ s.nope }}\n"
-                                        "{% endfor %}\n")
+        "{% endfor %}{{ csv_row('charges', charges | length, totals.USD.debit | cents) }}\n"
+    )
+    (tdir / "broken.txt.j2").write_text(
+        "{{ period.name }}\n{% for s in sources %}\n{{ s.nope }}\n{% endfor %}\n"
+    )
     ctx = make_journal_ctx(db_url, journal={"template_dir": str(tdir)})
     _ready(ctx)
     assert svc.list_formats(ctx) == ("standard", "summary", "gl", "broken", "oracle", "postings")
@@ -220,7 +255,11 @@ def test_concurrent_exports_take_running_numbers_in_turn(db_url, make_journal_ct
     ctx = make_journal_ctx(db_url)
     _ready(ctx)
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda fmt: svc.export_journal(ctx, "2025-01", fmt, write=False),
-                                ["gl", "summary", "gl", "standard"]))
+        results = list(
+            pool.map(
+                lambda fmt: svc.export_journal(ctx, "2025-01", fmt, write=False),
+                ["gl", "summary", "gl", "standard"],
+            )
+        )
     assert sorted(r.export.sequence for r in results) == [1, 2, 3, 4]
     assert len({r.export.file_name for r in results}) == 4

@@ -22,8 +22,7 @@ from openchargeback.services.registry.allocation import build_lines
 
 PERIOD = "2025-01"
 SOURCES = {"aws": "billed", "hpc": "effective", "s3": "billed", "gpu": "effective"}
-RECOVERIES = {s: dom.Recovery(s, s.upper(), f"RC-{s.upper()}-0001", f"44{i}0")
-              for i, s in enumerate(SOURCES)}
+RECOVERIES = {s: dom.Recovery(s, s.upper(), f"RC-{s.upper()}-0001", f"44{i}0") for i, s in enumerate(SOURCES)}
 RULES = dom.Rules(adjustment_fund_org="RC-ADMIN-0000", adjustment_account="4400")
 FUNDS = ("BIO-2024-001", "NSF-ATM-2024", "DEPT-9", "ENGR-STARTUP")
 PROJECTS = ("genomics", "climate", "cfd", None)
@@ -39,8 +38,9 @@ def shares(draw):
     funds = draw(st.lists(st.sampled_from(FUNDS), min_size=2, max_size=3, unique=True))
     cuts = sorted(draw(st.sets(st.integers(1, 99), min_size=len(funds) - 1, max_size=len(funds) - 1)))
     bounds = [0, *cuts, 100]
-    return tuple((f, Decimal(b - a)) for f, (a, b) in zip(funds, zip(bounds, bounds[1:], strict=False),
-                                                          strict=True))
+    return tuple(
+        (f, Decimal(b - a)) for f, (a, b) in zip(funds, zip(bounds, bounds[1:], strict=False), strict=True)
+    )
 
 
 @st.composite
@@ -48,33 +48,67 @@ def periods_data(draw):
     rows: dict[tuple, dict] = {}
     for _ in range(draw(st.integers(1, 25))):
         source = draw(st.sampled_from(sorted(SOURCES)))
-        key = (source, SOURCES[source], draw(st.sampled_from(("a@x.edu", "b@x.edu", None))),
-               draw(st.sampled_from(PROJECTS)), draw(st.sampled_from(FUNDS)),
-               draw(st.sampled_from(("Compute", "Storage", None))),
-               draw(st.sampled_from(("USD", "USD", "USD", "EUR"))), draw(st.sampled_from(ACCOUNTS)))
+        key = (
+            source,
+            SOURCES[source],
+            draw(st.sampled_from(("a@x.edu", "b@x.edu", None))),
+            draw(st.sampled_from(PROJECTS)),
+            draw(st.sampled_from(FUNDS)),
+            draw(st.sampled_from(("Compute", "Storage", None))),
+            draw(st.sampled_from(("USD", "USD", "USD", "EUR"))),
+            draw(st.sampled_from(ACCOUNTS)),
+        )
         billed, effective, listed = draw(exact), draw(exact), draw(exact)
-        r = rows.setdefault(key, {"billed_cost": Decimal(0), "effective_cost": Decimal(0),
-                                  "list_cost": Decimal(0), "rows": 0})
+        r = rows.setdefault(
+            key, {"billed_cost": Decimal(0), "effective_cost": Decimal(0), "list_cost": Decimal(0), "rows": 0}
+        )
         r["billed_cost"] += billed
         r["effective_cost"] += effective
         r["list_cost"] += listed
         r["rows"] += 1
-    groups = [{"source": k[0], "cost_basis": k[1], "pi_email": k[2], "project_id": k[3], "fund_org": k[4],
-               "service": k[5], "currency": k[6], "account_code": k[7], **v} for k, v in rows.items()]
+    groups = [
+        {
+            "source": k[0],
+            "cost_basis": k[1],
+            "pi_email": k[2],
+            "project_id": k[3],
+            "fund_org": k[4],
+            "service": k[5],
+            "currency": k[6],
+            "account_code": k[7],
+            **v,
+        }
+        for k, v in rows.items()
+    ]
     splits = []
     for project in draw(st.sets(st.sampled_from(PROJECTS[:3]), max_size=3)):
         scope = draw(st.sampled_from(("all", "source", "service")))
-        value = {"all": None, "source": draw(st.sampled_from(sorted(SOURCES))),
-                 "service": draw(st.sampled_from(("Compute", "Storage")))}[scope]
+        value = {
+            "all": None,
+            "source": draw(st.sampled_from(sorted(SOURCES))),
+            "service": draw(st.sampled_from(("Compute", "Storage"))),
+        }[scope]
         splits.append(Split(project, Period(2024, 1), None, draw(shares()), scope, value))
-    adjustments = [SimpleNamespace(id=i + 1, period=PERIOD, amount=draw(cents), currency="USD",
-                                   reason="r", pi_email="a@x.edu", project_id=draw(st.sampled_from(PROJECTS)),
-                                   fund_org=draw(st.sampled_from((*FUNDS, None))),
-                                   source=draw(st.sampled_from((*SOURCES, None))))
-                   for i in range(draw(st.integers(0, 3)))]
+    adjustments = [
+        SimpleNamespace(
+            id=i + 1,
+            period=PERIOD,
+            amount=draw(cents),
+            currency="USD",
+            reason="r",
+            pi_email="a@x.edu",
+            project_id=draw(st.sampled_from(PROJECTS)),
+            fund_org=draw(st.sampled_from((*FUNDS, None))),
+            source=draw(st.sampled_from((*SOURCES, None))),
+        )
+        for i in range(draw(st.integers(0, 3)))
+    ]
     adjustments = [a for a in adjustments if a.fund_org or a.project_id]
-    projects = {"genomics": ("a@x.edu", "BIO-2024-001"), "climate": ("b@x.edu", "NSF-ATM-2024"),
-                "cfd": ("b@x.edu", "ENGR-STARTUP")}
+    projects = {
+        "genomics": ("a@x.edu", "BIO-2024-001"),
+        "climate": ("b@x.edu", "NSF-ATM-2024"),
+        "cfd": ("b@x.edu", "ENGR-STARTUP"),
+    }
     return groups, adjustments, splits, projects
 
 
@@ -82,12 +116,32 @@ def _allocation(groups, adjustments, splits, projects):
     """The allocation as the allocation service makes it: groups without account codes."""
     merged: dict[tuple, dict] = {}
     for g in groups:
-        k = (g["source"], g["cost_basis"], g["pi_email"], g["project_id"], g["fund_org"], g["service"],
-             g["currency"])
-        m = merged.setdefault(k, {"period": PERIOD, "source": k[0], "cost_basis": k[1], "pi_email": k[2],
-                                  "project_id": k[3], "fund_org": k[4], "service": k[5], "currency": k[6],
-                                  "rows": 0, "billed_cost": Decimal(0), "effective_cost": Decimal(0),
-                                  "list_cost": Decimal(0)})
+        k = (
+            g["source"],
+            g["cost_basis"],
+            g["pi_email"],
+            g["project_id"],
+            g["fund_org"],
+            g["service"],
+            g["currency"],
+        )
+        m = merged.setdefault(
+            k,
+            {
+                "period": PERIOD,
+                "source": k[0],
+                "cost_basis": k[1],
+                "pi_email": k[2],
+                "project_id": k[3],
+                "fund_org": k[4],
+                "service": k[5],
+                "currency": k[6],
+                "rows": 0,
+                "billed_cost": Decimal(0),
+                "effective_cost": Decimal(0),
+                "list_cost": Decimal(0),
+            },
+        )
         for a in ("billed_cost", "effective_cost", "list_cost", "rows"):
             m[a] += g[a]
     lines, proofs = build_lines(list(merged.values()), adjustments, splits, projects)
@@ -127,8 +181,9 @@ def test_gl_journal_balances_and_equals_the_allocation(data):
         assert debit == credit == dom.totals(mine)[currency]["debit"]
         per_ref: dict[str, Decimal] = {}
         for r in rows:
-            per_ref[r["Reference"]] = per_ref.get(r["Reference"], Decimal(0)) + \
-                Decimal(r["Debit"] or 0) - Decimal(r["Credit"] or 0)
+            per_ref[r["Reference"]] = (
+                per_ref.get(r["Reference"], Decimal(0)) + Decimal(r["Debit"] or 0) - Decimal(r["Credit"] or 0)
+            )
         assert not any(per_ref.values())
 
 
@@ -136,11 +191,13 @@ def test_gl_journal_balances_and_equals_the_allocation(data):
 @given(periods_data(), periods_data())
 def test_delta_brings_the_posted_journal_to_the_current_one(first, second):
     groups, adjustments, splits, projects = first
-    before = dom.build_postings(PERIOD, entries_from(groups, adjustments, PERIOD, projects, splits),
-                                RECOVERIES, [], RULES)
+    before = dom.build_postings(
+        PERIOD, entries_from(groups, adjustments, PERIOD, projects, splits), RECOVERIES, [], RULES
+    )
     groups, adjustments, splits, projects = second
-    after = dom.build_postings(PERIOD, entries_from(groups, adjustments, PERIOD, projects, splits),
-                               RECOVERIES, [], RULES)
+    after = dom.build_postings(
+        PERIOD, entries_from(groups, adjustments, PERIOD, projects, splits), RECOVERIES, [], RULES
+    )
     d = dom.delta(before, after, RULES)
     assert dom.imbalances(d) == []
     net: dict = {}
@@ -150,9 +207,11 @@ def test_delta_brings_the_posted_journal_to_the_current_one(first, second):
 
 
 @settings(max_examples=300, deadline=None)
-@given(target=st.builds(lambda n: Decimal(n).scaleb(-2), st.integers(-10**9, 10**9)),
-       weights=st.lists(exact, min_size=1, max_size=6),
-       fraction=st.builds(lambda n: Decimal(n).scaleb(-6), st.integers(1, 10**6)))
+@given(
+    target=st.builds(lambda n: Decimal(n).scaleb(-2), st.integers(-(10**9), 10**9)),
+    weights=st.lists(exact, min_size=1, max_size=6),
+    fraction=st.builds(lambda n: Decimal(n).scaleb(-6), st.integers(1, 10**6)),
+)
 def test_apportion_parts_add_up_and_stay_close(target, weights, fraction):
     parts = dom.apportion(target, weights, fraction)
     assert sum(parts, Decimal(0)) == target

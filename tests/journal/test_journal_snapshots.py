@@ -60,7 +60,6 @@ def test_journal_total_is_the_statements_total(sqlite_url, make_journal_ctx, tmp
     assert mine == per_project  # project by project
 
 
-
 def _edge(ctx, tmp_path, rows):
     from focus_builders import write_csv
     from openchargeback.services.ingest.loading import ingest
@@ -82,10 +81,12 @@ def test_statements_and_journal_round_at_the_same_grain(sqlite_url, make_journal
     from focus_builders import row
 
     ctx = make_journal_ctx(sqlite_url, statements={"output_dir": str(tmp_path / "statements")})
-    rows = [row(cost="0.004", tags=TAGS),
-            row(cost="0.004", tags=TAGS, ChargeCategory="Tax", ResourceId="r-2"),
-            row(cost="10.004", tags=TAGS, ResourceId="r-3"),
-            row(cost="-3.006", tags=TAGS, ResourceId="r-4", ChargeCategory="Credit")]
+    rows = [
+        row(cost="0.004", tags=TAGS),
+        row(cost="0.004", tags=TAGS, ChargeCategory="Tax", ResourceId="r-2"),
+        row(cost="10.004", tags=TAGS, ResourceId="r-3"),
+        row(cost="-3.006", tags=TAGS, ResourceId="r-4", ChargeCategory="Credit"),
+    ]
     statements, journal = _edge(ctx, tmp_path, rows)
     assert statements == journal == Decimal("7.01")
 
@@ -94,8 +95,9 @@ def test_effective_basis_without_effective_cost(sqlite_url, make_journal_ctx, tm
     from focus_builders import row
 
     sources = [dict(s, cost_basis="effective") if s["name"] == "aws" else s for s in journal_sources()]
-    ctx = make_journal_ctx(sqlite_url, sources=sources,
-                           statements={"output_dir": str(tmp_path / "statements")})
+    ctx = make_journal_ctx(
+        sqlite_url, sources=sources, statements={"output_dir": str(tmp_path / "statements")}
+    )
     rows = [row(cost="10.00", tags=TAGS), row(cost="5.00", tags=TAGS, EffectiveCost="", ResourceId="r-2")]
     statements, journal = _edge(ctx, tmp_path, rows)
     assert statements == journal == Decimal("15.00")  # the row without EffectiveCost costs its billed

@@ -43,8 +43,17 @@ def test_template_variables_are_documented(sqlite_url, make_journal_ctx, tmp_pat
     got = dict(line.split("=", 1) for line in Path(r.path).read_text().splitlines() if "=" in line)
     documented = _documented()
     assert set(got["top"].split(",")) == set(documented)
-    summary_columns = {"period", "pi_email", "project_id", "fund_org", "currency", "list_cost",
-                       "billed_cost", "charged", "charges"}
+    summary_columns = {
+        "period",
+        "pi_email",
+        "project_id",
+        "fund_org",
+        "currency",
+        "list_cost",
+        "billed_cost",
+        "charged",
+        "charges",
+    }
     assert set(got["summary"].split(",")) == summary_columns  # "the columns of the summary format"
     assert "`standard`" in DOC.read_text()
     for name in ("period", "export", "postings", "sources", "totals"):

@@ -26,8 +26,9 @@ from openchargeback.services.registry.allocation import build_lines
 CENT = Decimal("0.01")
 UNITS = 100_000_000  # 100 % in millionths of a percent
 
-amounts = st.builds(lambda n, scale: Decimal(n).scaleb(-scale),
-                    st.integers(-10**19, 10**19), st.integers(0, 12))
+amounts = st.builds(
+    lambda n, scale: Decimal(n).scaleb(-scale), st.integers(-(10**19), 10**19), st.integers(0, 12)
+)
 
 
 @st.composite
@@ -37,8 +38,9 @@ def share_sets(draw, max_funds: int = 8):
     cuts = sorted(draw(st.sets(st.integers(1, UNITS - 1), min_size=n - 1, max_size=n - 1)))
     bounds = [0, *cuts, UNITS]
     pcts = [Decimal(b - a).scaleb(-6) for a, b in zip(bounds, bounds[1:], strict=False)]
-    codes = draw(st.lists(st.text("ABCDEFGH-0123456789", min_size=1, max_size=6),
-                          min_size=n, max_size=n, unique=True))
+    codes = draw(
+        st.lists(st.text("ABCDEFGH-0123456789", min_size=1, max_size=6), min_size=n, max_size=n, unique=True)
+    )
     return list(zip(codes, pcts, strict=True))
 
 
@@ -79,13 +81,16 @@ def test_split_examples():
     assert split_amount(Decimal("10.005"), [("A", Decimal(100))]) == (Decimal("10.01"),)  # half-up first
 
 
-@pytest.mark.parametrize("shares,words", [
-    ([], "at least one fund"),
-    ([("A", Decimal(60)), ("B", Decimal(30))], "add up to 90"),
-    ([("A", Decimal(0)), ("B", Decimal(100))], "more than 0"),
-    ([("A", Decimal(50)), ("A", Decimal(50))], "given twice"),
-    ([("A", Decimal("99.9999999")), ("B", Decimal("0.0000001"))], "decimals"),
-])
+@pytest.mark.parametrize(
+    "shares,words",
+    [
+        ([], "at least one fund"),
+        ([("A", Decimal(60)), ("B", Decimal(30))], "add up to 90"),
+        ([("A", Decimal(0)), ("B", Decimal(100))], "more than 0"),
+        ([("A", Decimal(50)), ("A", Decimal(50))], "given twice"),
+        ([("A", Decimal("99.9999999")), ("B", Decimal("0.0000001"))], "decimals"),
+    ],
+)
 def test_bad_shares_are_refused(shares, words):
     with pytest.raises(InvalidInput, match=words):
         check_shares(shares)
@@ -147,49 +152,79 @@ def test_fiscal_years_and_thresholds():
 # -- allocation as a whole ---------------------------------------------------------------------------
 codes = st.sampled_from(["F1", "F2", "F3", None])
 projects = st.sampled_from(["p1", "p2", "p3", None])
-money_values = st.builds(lambda n: Decimal(n).scaleb(-10), st.integers(-10**14, 10**14))
+money_values = st.builds(lambda n: Decimal(n).scaleb(-10), st.integers(-(10**14), 10**14))
 
 
 @st.composite
 def groups(draw):
     period = draw(st.sampled_from(["2025-01", "2025-02"]))
     billed = draw(money_values)
-    return {"period": period, "source": draw(st.sampled_from(["aws", "hpc"])),
-            "cost_basis": draw(st.sampled_from(["billed", "effective"])),
-            "pi_email": draw(st.sampled_from(["a@x.edu", None])), "project_id": draw(projects),
-            "fund_org": draw(codes), "service": draw(st.sampled_from(["Compute", "GPU", None])),
-            "currency": draw(st.sampled_from(["USD", "EUR"])), "rows": 1, "billed_cost": billed,
-            "effective_cost": draw(money_values), "list_cost": draw(st.none() | money_values)}
+    return {
+        "period": period,
+        "source": draw(st.sampled_from(["aws", "hpc"])),
+        "cost_basis": draw(st.sampled_from(["billed", "effective"])),
+        "pi_email": draw(st.sampled_from(["a@x.edu", None])),
+        "project_id": draw(projects),
+        "fund_org": draw(codes),
+        "service": draw(st.sampled_from(["Compute", "GPU", None])),
+        "currency": draw(st.sampled_from(["USD", "EUR"])),
+        "rows": 1,
+        "billed_cost": billed,
+        "effective_cost": draw(money_values),
+        "list_cost": draw(st.none() | money_values),
+    }
 
 
 @st.composite
 def adjustments(draw):
     return SimpleNamespace(
-        id=draw(st.integers(1, 10**6)), period=draw(st.sampled_from(["2025-01", "2025-02"])),
-        amount=Decimal(draw(st.integers(-10**9, 10**9).filter(bool))).scaleb(-2),
-        currency=draw(st.sampled_from(["USD", "EUR"])), pi_email=None, project_id=draw(projects),
-        fund_org=draw(codes), source=draw(st.sampled_from(["aws", None])), reason="r")
+        id=draw(st.integers(1, 10**6)),
+        period=draw(st.sampled_from(["2025-01", "2025-02"])),
+        amount=Decimal(draw(st.integers(-(10**9), 10**9).filter(bool))).scaleb(-2),
+        currency=draw(st.sampled_from(["USD", "EUR"])),
+        pi_email=None,
+        project_id=draw(projects),
+        fund_org=draw(codes),
+        source=draw(st.sampled_from(["aws", None])),
+        reason="r",
+    )
 
 
 @settings(max_examples=150, deadline=None)
-@given(gs=st.lists(groups(), max_size=25), adjs=st.lists(adjustments(), max_size=6),
-       s1=share_sets(4), s2=share_sets(3))
+@given(
+    gs=st.lists(groups(), max_size=25),
+    adjs=st.lists(adjustments(), max_size=6),
+    s1=share_sets(4),
+    s2=share_sets(3),
+)
 def test_allocation_adds_up_to_charges_plus_adjustments(gs, adjs, s1, s2):
-    splits = [Split("p1", P("2025-01"), P("2025-01"), tuple(s1)),
-              Split("p1", P("2025-02"), None, tuple(s2), "source", "aws"),
-              Split("p2", P("2025-01"), None, tuple(s2))]
+    splits = [
+        Split("p1", P("2025-01"), P("2025-01"), tuple(s1)),
+        Split("p1", P("2025-02"), None, tuple(s2), "source", "aws"),
+        Split("p2", P("2025-01"), None, tuple(s2)),
+    ]
     lines, proofs = build_lines(gs, adjs, splits, {"p3": ("pi3@x.edu", "F3")})
     assert all(p.balanced for p in proofs)
     for currency in {g["currency"] for g in gs} | {a.currency for a in adjs}:
         for amount in ("billed_cost", "effective_cost", "list_cost", "charged"):
             key = "billed_cost" if amount == "charged" else amount
-            rounded = sum((round_minor(g[key] or Decimal(0)) for g in gs
-                           if g["currency"] == currency
-                           and (amount != "charged" or g["cost_basis"] == "billed")),
-                          Decimal(0))
+            rounded = sum(
+                (
+                    round_minor(g[key] or Decimal(0))
+                    for g in gs
+                    if g["currency"] == currency and (amount != "charged" or g["cost_basis"] == "billed")
+                ),
+                Decimal(0),
+            )
             if amount == "charged":
-                rounded += sum((round_minor(g["effective_cost"]) for g in gs
-                                if g["currency"] == currency and g["cost_basis"] == "effective"), Decimal(0))
+                rounded += sum(
+                    (
+                        round_minor(g["effective_cost"])
+                        for g in gs
+                        if g["currency"] == currency and g["cost_basis"] == "effective"
+                    ),
+                    Decimal(0),
+                )
             adj = sum((a.amount for a in adjs if a.currency == currency), Decimal(0))
             if key == "list_cost":
                 adj = 0
@@ -206,8 +241,9 @@ def test_registry_snapshot_flags():
 
     from openchargeback.domain.registry import RegistrySnapshot
 
-    snap = RegistrySnapshot({"p1": ("pi@x.edu", "F1")}, {"F1": (date(2025, 1, 1), date(2025, 6, 30)),
-                                                          "F2": (None, None)})
+    snap = RegistrySnapshot(
+        {"p1": ("pi@x.edu", "F1")}, {"F1": (date(2025, 1, 1), date(2025, 6, 30)), "F2": (None, None)}
+    )
     assert snap.attribute(None, "p1", None) == ("pi@x.edu", "F1", [])
     assert snap.attribute("me@x.edu", "p1", "F2") == ("me@x.edu", "F2", [])
     assert snap.attribute(None, "p9", "F9") == (None, "F9", ["project_unknown", "fund_unknown"])

@@ -41,8 +41,14 @@ def test_spend_against_budget(make_ctx, db_url, tmp_path):
     assert budget_status(ctx) == ()  # no period yet
     _setup(ctx, tmp_path)
     ingest_rows(ctx, tmp_path, [charge("2025-05", "60.00", project_id="proj-1")])
-    ingest_rows(ctx, tmp_path, [charge("2025-06", "50.00", project_id="proj-1"),
-                                charge("2025-06", "999.00", project_id="proj-2", fund_org="NSF-123")])
+    ingest_rows(
+        ctx,
+        tmp_path,
+        [
+            charge("2025-06", "50.00", project_id="proj-1"),
+            charge("2025-06", "999.00", project_id="proj-2", fund_org="NSF-123"),
+        ],
+    )
     add_adjustment(ctx, "2025-06", "-10.00", "credit", project_id="proj-1")
     got = {(s.holder_kind, s.holder): s for s in budget_status(ctx, "2025-06")}
     p, f = got[("project", "proj-1")], got[("fund", "NSF-123")]
@@ -54,8 +60,9 @@ def test_spend_against_budget(make_ctx, db_url, tmp_path):
 
 
 def test_alerts_are_raised_and_sent_exactly_once(make_ctx, db_url, tmp_path):
-    ctx = make_ctx(db_url, budgets={"fiscal_year_start_month": 7, "alert_thresholds": [80, 100],
-                                    "email_alerts": True})
+    ctx = make_ctx(
+        db_url, budgets={"fiscal_year_start_month": 7, "alert_thresholds": [80, 100], "email_alerts": True}
+    )
     _setup(ctx, tmp_path)
     ingest_rows(ctx, tmp_path, [charge("2025-06", "85.00", project_id="proj-1")])
     # the import raised the alert (for the dashboard); the check emails it
@@ -130,8 +137,7 @@ def test_threshold_settings_are_checked(thresholds, db_url):
 
 def test_cli_check_emails_alerts_through_the_dev_outbox(make_ctx, db_url, tmp_path, write_config, run_cli):
     outbox = tmp_path / "outbox"
-    settings = {"budgets": {"email_alerts": True}, "dev_mode": True,
-                "email": {"outbox_dir": str(outbox)}}
+    settings = {"budgets": {"email_alerts": True}, "dev_mode": True, "email": {"outbox_dir": str(outbox)}}
     ctx = make_ctx(db_url, **settings)
     _setup(ctx, tmp_path)
     ingest_rows(ctx, tmp_path, [charge("2025-06", "85.00", project_id="proj-1")])

@@ -51,8 +51,10 @@ def test_no_registry_no_new_flags(ctx, tmp_path):
 def test_expiry_is_per_row_within_one_combination(ctx, tmp_path):
     """Rows with identical tags but different charge dates are flagged separately."""
     registry(ctx, nsf_to="2025-06-15")
-    rows = [charge("2025-06", "1.00", f"2025-06-{d:02d}", project_id="proj-1", fund_org="NSF-123")
-            for d in range(1, 31)]
+    rows = [
+        charge("2025-06", "1.00", f"2025-06-{d:02d}", project_id="proj-1", fund_org="NSF-123")
+        for d in range(1, 31)
+    ]
     result = ingest_rows(ctx, tmp_path, rows)
     got = charges_of(ctx, result.import_id)
     expired = sorted(line for line, v in got.items() if v[3] == "fund_expired")

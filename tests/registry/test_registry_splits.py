@@ -30,8 +30,14 @@ def test_split_effective_dates_across_period_boundaries(ctx, tmp_path):
     set_split(ctx, "proj-1", SIXTY_FORTY, "2025-01", "2025-06")
     change = set_split(ctx, "proj-1", [("DEPT-9", D(100))], "2025-07")
     assert [(s.first, s.last) for s in change.after] == [("2025-01", "2025-06"), ("2025-07", None)]
-    ingest_rows(ctx, tmp_path, [charge("2025-06", "100.01", "2025-06-30", project_id="proj-1"),
-                                charge("2025-07", "50.00", "2025-07-01", project_id="proj-1")])
+    ingest_rows(
+        ctx,
+        tmp_path,
+        [
+            charge("2025-06", "100.01", "2025-06-30", project_id="proj-1"),
+            charge("2025-07", "50.00", "2025-07-01", project_id="proj-1"),
+        ],
+    )
     june, july = allocate(ctx, "2025-06"), allocate(ctx, "2025-07")
     assert _funds(june) == {"NSF-123": D("60.01"), "DEPT-9": D("40.00")}  # the cent left to the largest
     assert _funds(july) == {"DEPT-9": D("50.00")}
@@ -46,8 +52,11 @@ def test_setting_a_split_inside_another_cuts_it_in_two(ctx):
     set_split(ctx, "proj-1", SIXTY_FORTY, "2025-01")
     change = set_split(ctx, "proj-1", [("DEPT-9", D(100))], "2025-03", "2025-04", reason="grant paused")
     got = [(s.first, s.last, s.shares[0][0] if len(s.shares) == 1 else "60/40") for s in change.after]
-    assert got == [("2025-01", "2025-02", "60/40"), ("2025-03", "2025-04", "DEPT-9"),
-                   ("2025-05", None, "60/40")]
+    assert got == [
+        ("2025-01", "2025-02", "60/40"),
+        ("2025-03", "2025-04", "DEPT-9"),
+        ("2025-05", None, "60/40"),
+    ]
     cleared = set_split(ctx, "proj-1", [], "2025-01")
     assert cleared.after == ()
     entry = next(e for e in audit.list_entries(ctx, action="split.set").entries if "grant paused" in e.detail)
@@ -60,8 +69,14 @@ def test_source_and_service_scopes(ctx, tmp_path):
     set_split(ctx, "proj-1", SIXTY_FORTY, "2025-06")
     set_split(ctx, "proj-1", [("NSF-123", D(100))], "2025-06", sources=("hpc",))
     set_split(ctx, "proj-1", [("DEPT-9", D(100))], "2025-06", services=("GPU",))
-    ingest_rows(ctx, tmp_path, [charge("2025-06", "10.00", project_id="proj-1"),
-                                {**charge("2025-06", "7.00", project_id="proj-1"), "ServiceName": "gpu"}])
+    ingest_rows(
+        ctx,
+        tmp_path,
+        [
+            charge("2025-06", "10.00", project_id="proj-1"),
+            {**charge("2025-06", "7.00", project_id="proj-1"), "ServiceName": "gpu"},
+        ],
+    )
     ingest_rows(ctx, tmp_path, [charge("2025-06", "5.00", project_id="proj-1")], source="hpc")
     assert _funds(allocate(ctx, "2025-06")) == {"NSF-123": D("11.00"), "DEPT-9": D("11.00")}
     with pytest.raises(InvalidInput, match="not both"):
@@ -98,8 +113,10 @@ def test_changing_a_split_of_a_closed_period_is_refused(ctx, tmp_path):
         set_split(ctx, "proj-1", [], "2025-01")
     assert len(list_splits(ctx, "proj-1")) == 1
     set_split(ctx, "proj-1", [("DEPT-9", D(100))], "2025-04", "2025-06")  # after it: allowed, audited
-    assert [(s.first, s.last) for s in list_splits(ctx, "proj-1")] == [("2025-01", "2025-03"),
-                                                                        ("2025-04", "2025-06")]
+    assert [(s.first, s.last) for s in list_splits(ctx, "proj-1")] == [
+        ("2025-01", "2025-03"),
+        ("2025-04", "2025-06"),
+    ]
     assert audit.list_entries(ctx, action="split.set").entries
 
 
@@ -119,17 +136,20 @@ def test_adjustments_refused_in_closed_and_finalized_periods(ctx, tmp_path):
     assert add_adjustment(ctx, "2025-09", "12", "allocation purchase", fund_org="DEPT-9").period == "2025-09"
 
 
-@pytest.mark.parametrize("kwargs,error,words", [
-    ({"amount": "0"}, InvalidInput, "of 0"),
-    ({"amount": "1.001"}, InvalidInput, "more than 2 decimal places"),
-    ({"amount": "ten"}, InvalidInput, "not a number"),
-    ({"reason": " "}, InvalidInput, "needs a reason"),
-    ({"project_id": None}, InvalidInput, "give --pi, --project or --fund"),
-    ({"project_id": "ghost"}, NotFound, "project 'ghost'"),
-    ({"fund_org": "NOPE"}, NotFound, "fund 'NOPE'"),
-    ({"fund_org": "NSF-123", "period": "2025-07"}, InvalidInput, "not during period 2025-07"),
-    ({"pi_email": "not-an-email"}, InvalidInput, "not an email"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,words",
+    [
+        ({"amount": "0"}, InvalidInput, "of 0"),
+        ({"amount": "1.001"}, InvalidInput, "more than 2 decimal places"),
+        ({"amount": "ten"}, InvalidInput, "not a number"),
+        ({"reason": " "}, InvalidInput, "needs a reason"),
+        ({"project_id": None}, InvalidInput, "give --pi, --project or --fund"),
+        ({"project_id": "ghost"}, NotFound, "project 'ghost'"),
+        ({"fund_org": "NOPE"}, NotFound, "fund 'NOPE'"),
+        ({"fund_org": "NSF-123", "period": "2025-07"}, InvalidInput, "not during period 2025-07"),
+        ({"pi_email": "not-an-email"}, InvalidInput, "not an email"),
+    ],
+)
 def test_adjustment_refusals(ctx, kwargs, error, words):
     registry(ctx)
     args = {"period": "2025-06", "amount": "-5", "reason": "credit", "project_id": "proj-1", **kwargs}
@@ -140,14 +160,19 @@ def test_adjustment_refusals(ctx, kwargs, error, words):
 def test_allocation_equals_approved_charges_plus_adjustments(ctx, tmp_path):
     registry(ctx)
     set_split(ctx, "proj-1", SIXTY_FORTY, "2025-06", "2025-06")
-    result = ingest_rows(ctx, tmp_path, [
-        charge("2025-06", "10.333333", project_id="proj-1"),
-        charge("2025-06", "0.015", project_id="proj-1", fund_org="NSF-123"),
-        charge("2025-06", "99.999", project_id="proj-2", fund_org="DEPT-9"),
-        charge("2025-06", "7.00", project_id="proj-9", pi_email="x@example.edu",
-               fund_org="DEPT-9"),  # flagged: project_unknown
-        charge("2025-06", "3.00", project_id="proj-2", fund_org="DEPT-9", pi_email="z@example.edu"),
-    ])
+    result = ingest_rows(
+        ctx,
+        tmp_path,
+        [
+            charge("2025-06", "10.333333", project_id="proj-1"),
+            charge("2025-06", "0.015", project_id="proj-1", fund_org="NSF-123"),
+            charge("2025-06", "99.999", project_id="proj-2", fund_org="DEPT-9"),
+            charge(
+                "2025-06", "7.00", project_id="proj-9", pi_email="x@example.edu", fund_org="DEPT-9"
+            ),  # flagged: project_unknown
+            charge("2025-06", "3.00", project_id="proj-2", fund_org="DEPT-9", pi_email="z@example.edu"),
+        ],
+    )
     assert result.flagged == 1
     pending = review_svc.list_queue(ctx, "2025-06").items
     review_svc.reject(ctx, "2025-06", review_svc.Selection(ids=(pending[0].id,)), "not ours")
@@ -165,6 +190,9 @@ def test_allocation_equals_approved_charges_plus_adjustments(ctx, tmp_path):
     assert all(x.project_id != "proj-9" for x in a.lines)
     adj = [x for x in a.lines if x.kind == "adjustment"]
     assert sorted((x.fund_org, x.billed_cost) for x in adj) == [
-        ("DEPT-9", D("-0.40")), ("DEPT-9", D("2.50")), ("NSF-123", D("-0.61"))]
+        ("DEPT-9", D("-0.40")),
+        ("DEPT-9", D("2.50")),
+        ("NSF-123", D("-0.61")),
+    ]
     with_pending = allocate(ctx, "2025-06", include_pending=True)
     assert with_pending.balanced and with_pending.charges == "not_rejected"

@@ -25,14 +25,25 @@ def statement_settings(tmp: Path, **extra) -> dict:
     """Settings (besides database and sources) for statements written under ``tmp``."""
     out = {
         "statements": {
-            "output_dir": str(tmp / "out"), "detail_line_limit": 3, "number_prefix": "RC",
-            "branding": {"organisation": "Research Computing Services",
-                         "contact": "1 Campus Drive, Example City\nbilling@rc.example.edu",
-                         "currency_symbol": "$"},
+            "output_dir": str(tmp / "out"),
+            "detail_line_limit": 3,
+            "number_prefix": "RC",
+            "branding": {
+                "organisation": "Research Computing Services",
+                "contact": "1 Campus Drive, Example City\nbilling@rc.example.edu",
+                "currency_symbol": "$",
+            },
         },
-        "email": {"outbox_dir": str(tmp / "outbox"), "from_address": "billing@rc.example.edu",
-                  "cc": {"climate-modeling": ["dept-admin@example.edu"]}, "backoff_seconds": 0,
-                  "rate_per_minute": 0, "security": "none", "smtp_host": "127.0.0.1", "retries": 2},
+        "email": {
+            "outbox_dir": str(tmp / "outbox"),
+            "from_address": "billing@rc.example.edu",
+            "cc": {"climate-modeling": ["dept-admin@example.edu"]},
+            "backoff_seconds": 0,
+            "rate_per_minute": 0,
+            "security": "none",
+            "smtp_host": "127.0.0.1",
+            "retries": 2,
+        },
     }
     for key, value in extra.items():
         if isinstance(value, dict) and key in out:
@@ -72,17 +83,24 @@ def review_some(ctx, period: str = "2025-01") -> dict:
 
     with ctx.engine.begin() as conn:
         pid = conn.execute(select(periods.c.id).where(periods.c.name == period)).scalar_one()
-        rows = conn.execute(select(charges.c.id, charges.c.billed_cost, charges.c.project_id)
-                            .where(charges.c.period_id == pid, charges.c.billed_cost > 0)
-                            .order_by(charges.c.id)).all()
+        rows = conn.execute(
+            select(charges.c.id, charges.c.billed_cost, charges.c.project_id)
+            .where(charges.c.period_id == pid, charges.c.billed_cost > 0)
+            .order_by(charges.c.id)
+        ).all()
         rejected, pending = rows[0], rows[1]
-        conn.execute(charges.update().where(charges.c.id == rejected.id)
-                     .values(review="rejected", review_note="not ours", reviewed_by="t",
-                             reviewed_at=FIXED_NOW))
-        conn.execute(charges.update().where(charges.c.id == pending.id)
-                     .values(review=None, flags="pattern:test"))
-    return {"rejected": (rejected.id, rejected.billed_cost, rejected.project_id),
-            "pending": (pending.id, pending.billed_cost, pending.project_id)}
+        conn.execute(
+            charges.update()
+            .where(charges.c.id == rejected.id)
+            .values(review="rejected", review_note="not ours", reviewed_by="t", reviewed_at=FIXED_NOW)
+        )
+        conn.execute(
+            charges.update().where(charges.c.id == pending.id).values(review=None, flags="pattern:test")
+        )
+    return {
+        "rejected": (rejected.id, rejected.billed_cost, rejected.project_id),
+        "pending": (pending.id, pending.billed_cost, pending.project_id),
+    }
 
 
 def close(ctx, period: str = "2025-01") -> None:
@@ -104,8 +122,11 @@ def approved_due(ctx, period: str) -> dict[tuple, Decimal]:
             approved = r.review == "approved" or (r.review is None and r.flags is None)
             if not approved:
                 continue
-            due = (r.effective_cost if basis[r.source_id] == "effective" and r.effective_cost is not None
-                   else r.billed_cost)
+            due = (
+                r.effective_cost
+                if basis[r.source_id] == "effective" and r.effective_cost is not None
+                else r.billed_cost
+            )
             key = (r.pi_email, r.project_id, r.billing_currency)
             out[key] = out.get(key, Decimal(0)) + due
     return out
@@ -125,8 +146,13 @@ class Recorder:
         self.data_calls += 1
         if self.plan:
             return self.plan.pop(0)
-        self.messages.append({"from": envelope.mail_from, "rcpt": list(envelope.rcpt_tos),
-                              "message": message_from_bytes(envelope.content, policy=policy.default)})
+        self.messages.append(
+            {
+                "from": envelope.mail_from,
+                "rcpt": list(envelope.rcpt_tos),
+                "message": message_from_bytes(envelope.content, policy=policy.default),
+            }
+        )
         return "250 OK"
 
 
@@ -152,10 +178,28 @@ def tls_cert(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
     try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("openssl is not available to make a test certificate")
     return cert, key
-

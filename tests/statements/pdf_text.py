@@ -26,8 +26,9 @@ def check_statement_pdf(content: bytes, data: dict) -> str:
     text = pdf_text(content)
     assert data["number"] in text and f"v{data['version']}" in text
     t = data["totals"]
-    assert re.search(r"Total\b.*?" + r".*?".join(re.escape(usd(t[k])) for k in ("list", "discount", "due")),
-                     text), (data["number"], text)
+    assert re.search(
+        r"Total\b.*?" + r".*?".join(re.escape(usd(t[k])) for k in ("list", "discount", "due")), text
+    ), (data["number"], text)
     for line in data["lines"]:
         assert line["service"] in text
         assert usd(line["due"]) in text

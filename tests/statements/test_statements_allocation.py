@@ -23,8 +23,9 @@ PROJECT = "climate-modeling"
 def test_splits_adjustments_and_registry_names(db_url, make_stmt_ctx):
     ctx = make_stmt_ctx(db_url, dev_mode=True)
     load_sample(ctx)
-    reg.add_record(ctx, "pis", {"email": PI, "name": "Quib Flannister",
-                                "billing_contacts": "grants@example.edu"})
+    reg.add_record(
+        ctx, "pis", {"email": PI, "name": "Quib Flannister", "billing_contacts": "grants@example.edu"}
+    )
     for code in ("NSF-ATM-2024", "DEPT-9"):
         reg.add_record(ctx, "funds", {"code": code})
     reg.add_record(ctx, "projects", {"project_id": PROJECT, "name": "Climate modelling", "pi_email": PI})
@@ -40,7 +41,9 @@ def test_splits_adjustments_and_registry_names(db_url, make_stmt_ctx):
     assert {ln["share_percent"] for ln in data["lines"] if ln["origin"] == "charges"} == {"40", "60"}
     adj = [ln for ln in data["lines"] if ln["origin"] == "adjustment"]  # divided by the split too
     assert {(a["service"], a["credit"], a["share_percent"]) for a in adj} == {
-        ("Adjustment — goodwill credit", True, "60"), ("Adjustment — goodwill credit", True, "40")}
+        ("Adjustment — goodwill credit", True, "60"),
+        ("Adjustment — goodwill credit", True, "40"),
+    }
     assert sum(Decimal(a["due"]) for a in adj) == Decimal("-2.50")
     assert sum(Decimal(b["due"]) for b in data["fund_blocks"]) == s.due_total
 

@@ -26,16 +26,18 @@ def test_generate_and_statement_commands(db_url, run_cli, write_config, tmp_path
     code, out, err = run_cli("generate", "-p", "2025-01", "-c", config, "--project", "climate-modeling")
     assert code == 1 and "error: period 2025-01 is open" in err and "Traceback" not in err
 
-    code, out, err = run_cli("generate", "-p", "2025-01", "-c", config, "--dry-run", "--project",
-                             "climate-modeling")
+    code, out, err = run_cli(
+        "generate", "-p", "2025-01", "-c", config, "--dry-run", "--project", "climate-modeling"
+    )
     assert code == 0, err
     assert "DRY RUN" in out and "excluded pending review: 0 charge(s)" in out and "previews:" in out
     assert not (tmp_path / "out").exists()
 
     code, out, err = run_cli("periods", "close", "2025-01", "-c", config)
     assert code == 0, err
-    code, out, err = run_cli("generate", "-p", "2025-01", "-c", config, "--project", "climate-modeling",
-                             "--send", "--json")
+    code, out, err = run_cli(
+        "generate", "-p", "2025-01", "-c", config, "--project", "climate-modeling", "--send", "--json"
+    )
     assert code == 0, err
     report = json.loads(out)
     (s,) = report["statements"]
@@ -44,8 +46,9 @@ def test_generate_and_statement_commands(db_url, run_cli, write_config, tmp_path
     assert report["delivery"]["sent"] == 1 and report["delivery"]["transport"] == "outbox"
     number = s["number"]
 
-    code, out, err = run_cli("generate", "-p", "2025-01", "-c", config, "--project", "climate-modeling",
-                             "--send")
+    code, out, err = run_cli(
+        "generate", "-p", "2025-01", "-c", config, "--project", "climate-modeling", "--send"
+    )
     assert code == 0 and "1 unchanged" in out and "0 sent" in out and "already sent" in out
 
     code, out, err = run_cli("statements", "list", "-p", "2025-01", "-c", config, "--json")
@@ -55,8 +58,9 @@ def test_generate_and_statement_commands(db_url, run_cli, write_config, tmp_path
     assert code == 0 and number in out and "12.50" in out
 
     pdf, csv, html = tmp_path / "s.pdf", tmp_path / "s.csv", tmp_path / "s.html"
-    code, out, err = run_cli("statements", "show", number, "--pdf", pdf, "--csv", csv, "--html", html,
-                             "-c", config)
+    code, out, err = run_cli(
+        "statements", "show", number, "--pdf", pdf, "--csv", csv, "--html", html, "-c", config
+    )
     assert code == 0, err
     assert "HPC Cluster" in out and "due 12.50 USD" in out and "v1 current" in out
     assert number in PdfReader(str(pdf)).pages[0].extract_text()

@@ -22,22 +22,59 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 T1 = datetime(2025, 2, 1, tzinfo=UTC)
 
 
-def row(service="HPC Cluster", resource="node-1", list_="100", due="100", kind="usage", unit=None,
-        quantity=None, pi="pi@example.edu", project="p1", fund="F-1", source="HPC", rows=1,
-        currency="USD"):
-    return {"currency": currency, "pi_email": pi, "project_id": project, "fund_org": fund,
-            "source": source.lower(), "source_name": source, "cost_basis": "billed", "service": service,
-            "kind": kind, "unit": unit, "resource_id": resource, "resource_name": None, "rows": rows,
-            "quantity": None if quantity is None else Decimal(quantity), "first_start": T0,
-            "last_end": T1, "due": Decimal(due), "list": Decimal(list_), "share": None, "origin": "charges"}
+def row(
+    service="HPC Cluster",
+    resource="node-1",
+    list_="100",
+    due="100",
+    kind="usage",
+    unit=None,
+    quantity=None,
+    pi="pi@example.edu",
+    project="p1",
+    fund="F-1",
+    source="HPC",
+    rows=1,
+    currency="USD",
+):
+    return {
+        "currency": currency,
+        "pi_email": pi,
+        "project_id": project,
+        "fund_org": fund,
+        "source": source.lower(),
+        "source_name": source,
+        "cost_basis": "billed",
+        "service": service,
+        "kind": kind,
+        "unit": unit,
+        "resource_id": resource,
+        "resource_name": None,
+        "rows": rows,
+        "quantity": None if quantity is None else Decimal(quantity),
+        "first_start": T0,
+        "last_end": T1,
+        "due": Decimal(due),
+        "list": Decimal(list_),
+        "share": None,
+        "origin": "charges",
+    }
 
 
 def drafts(rows, limit):
     """Service lines summed from the detail rows, as the allocation would give them unsplit."""
     service: dict = {}
     for r in rows:
-        k = (r["currency"], r["pi_email"], r["project_id"], r["fund_org"], r["source_name"], r["service"],
-             r["kind"], r["unit"])
+        k = (
+            r["currency"],
+            r["pi_email"],
+            r["project_id"],
+            r["fund_org"],
+            r["source_name"],
+            r["service"],
+            r["kind"],
+            r["unit"],
+        )
         acc = service.get(k)
         if acc is None:
             service[k] = dict(r)
@@ -45,24 +82,38 @@ def drafts(rows, limit):
             acc["due"] += r["due"]
             acc["list"] += r["list"]
             acc["rows"] += r["rows"]
-            acc["quantity"] = None if acc["quantity"] is None or r["quantity"] is None \
-                else acc["quantity"] + r["quantity"]
+            acc["quantity"] = (
+                None if acc["quantity"] is None or r["quantity"] is None else acc["quantity"] + r["quantity"]
+            )
     return project_drafts(list(service.values()), rows, limit)
 
 
 def test_chain_by_service_with_quantities_and_units():
-    rows = [row(resource="n1", list_="800", due="0", unit="core-hours", quantity="6200"),
-            row(resource="n2", list_="800", due="0", unit="core-hours", quantity="6200"),
-            row(service="Storage", source="Storage", resource="vol", list_="10", due="7.5",
-                unit="TB-months", quantity="3.2")]
+    rows = [
+        row(resource="n1", list_="800", due="0", unit="core-hours", quantity="6200"),
+        row(resource="n2", list_="800", due="0", unit="core-hours", quantity="6200"),
+        row(
+            service="Storage",
+            source="Storage",
+            resource="vol",
+            list_="10",
+            due="7.5",
+            unit="TB-months",
+            quantity="3.2",
+        ),
+    ]
     (d,) = drafts(rows, 10)
     hpc, storage = d.data["lines"]
     assert (hpc["service"], hpc["quantity"], hpc["unit"]) == ("HPC Cluster", "12400", "core-hours")
     assert (hpc["list"], hpc["discount"], hpc["due"]) == ("1600.00", "1600.00", "0.00")
     assert hpc["fully_subsidised"] and hpc["discount_percent"] == "100.0"
     assert (storage["quantity"], storage["discount"], storage["discount_percent"]) == ("3.2", "2.50", "25.0")
-    assert d.data["totals"] == {"list": "1610.00", "discount": "1602.50", "due": "7.50",
-                                "discount_percent": "99.5"}
+    assert d.data["totals"] == {
+        "list": "1610.00",
+        "discount": "1602.50",
+        "due": "7.50",
+        "discount_percent": "99.5",
+    }
     assert d.due_total == Decimal("7.5") and d.charge_count == 3
 
 
@@ -102,13 +153,19 @@ def test_rounding_shows_in_the_detail_so_it_adds_up():
 
 
 def test_one_statement_per_pi_project_and_currency_and_summaries_add_up():
-    rows = [row(project="a", due="10.004", list_="12"), row(project="b", due="5.004", list_="5"),
-            row(pi="other@example.edu", project="c", due="1", list_="1"),
-            row(project="a", currency="EUR", due="3", list_="3")]
+    rows = [
+        row(project="a", due="10.004", list_="12"),
+        row(project="b", due="5.004", list_="5"),
+        row(pi="other@example.edu", project="c", due="1", list_="1"),
+        row(project="a", currency="EUR", due="3", list_="3"),
+    ]
     made = drafts(rows, 5)
     assert [(d.key.pi_email, d.key.project_id, d.key.currency) for d in made] == [
-        ("other@example.edu", "c", "USD"), ("pi@example.edu", "a", "EUR"),
-        ("pi@example.edu", "a", "USD"), ("pi@example.edu", "b", "USD")]
+        ("other@example.edu", "c", "USD"),
+        ("pi@example.edu", "a", "EUR"),
+        ("pi@example.edu", "a", "USD"),
+        ("pi@example.edu", "b", "USD"),
+    ]
     sums = {(s.key.pi_email, s.key.currency): s for s in pi_summaries(made)}
     usd = sums[("pi@example.edu", "USD")]
     assert usd.due_total == Decimal("15.00") and usd.list_total == Decimal("17.00")
@@ -121,17 +178,34 @@ def test_numbers_and_hashes():
     assert content_hash({"a": 1}, "t") == content_hash({"a": 1}, "t") != content_hash({"a": 1}, "u")
 
 
-amounts = st.decimals(min_value=Decimal("-500"), max_value=Decimal("5000"), places=6,
-                      allow_nan=False, allow_infinity=False)
+amounts = st.decimals(
+    min_value=Decimal("-500"), max_value=Decimal("5000"), places=6, allow_nan=False, allow_infinity=False
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["HPC", "Cloud", "Storage"]), st.sampled_from(["p1", "p2"]),
-                          amounts, amounts), min_size=1, max_size=30),
-       st.integers(min_value=0, max_value=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["HPC", "Cloud", "Storage"]), st.sampled_from(["p1", "p2"]), amounts, amounts
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(min_value=0, max_value=6),
+)
 def test_documents_add_up_and_stay_within_rounding_of_the_charges(items, limit):
-    rows = [row(service=s, project=p, resource=f"r{i}", due=str(due), list_=str(abs(lst) + max(due, 0)),
-                kind="credit" if due < 0 else "usage") for i, (s, p, due, lst) in enumerate(items)]
+    rows = [
+        row(
+            service=s,
+            project=p,
+            resource=f"r{i}",
+            due=str(due),
+            list_=str(abs(lst) + max(due, 0)),
+            kind="credit" if due < 0 else "usage",
+        )
+        for i, (s, p, due, lst) in enumerate(items)
+    ]
     made = drafts(rows, limit)
     for d in made:
         lines = d.data["lines"]

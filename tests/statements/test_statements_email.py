@@ -99,8 +99,9 @@ def test_temporary_failures_until_retries_run_out(sqlite_url, make_stmt_ctx, smt
     assert r.status == "sent" and r.resend_of == m.id
 
 
-def test_permanent_failure_is_logged_and_resent_exactly(db_url, make_stmt_ctx, smtp_server, write_config,
-                                                        run_cli, tmp_path):
+def test_permanent_failure_is_logged_and_resent_exactly(
+    db_url, make_stmt_ctx, smtp_server, write_config, run_cli, tmp_path
+):
     ctx = _ctx(make_stmt_ctx, db_url, smtp_server.port)
     result = _generated(ctx)
     smtp_server.plan = ["550 5.1.1 mailbox unavailable"]
@@ -110,8 +111,9 @@ def test_permanent_failure_is_logged_and_resent_exactly(db_url, make_stmt_ctx, s
     assert all(r.sent_at is None for r in views.list_statements(ctx, "2025-01"))
 
     config = write_config(db_url, **statement_settings(tmp_path, email={"smtp_port": smtp_server.port}))
-    code, out, err = run_cli("statements", "messages", "-p", "2025-01", "--status", "failed", "-c", config,
-                             "--json")
+    code, out, err = run_cli(
+        "statements", "messages", "-p", "2025-01", "--status", "failed", "-c", config, "--json"
+    )
     assert code == 0 and [x["id"] for x in json.loads(out)] == [m.id]
     code, out, err = run_cli("statements", "resend", m.id, "-c", config, "--json")
     assert code == 0, err
@@ -119,8 +121,9 @@ def test_permanent_failure_is_logged_and_resent_exactly(db_url, make_stmt_ctx, s
     assert report["sent"] == 1 and report["messages"][0]["resend_of"] == m.id
     (got,) = smtp_server.messages
     assert sorted(got["rcpt"]) == sorted([PI, "dept-admin@example.edu"])
-    names = sorted(a.get_filename() for a in got["message"].iter_attachments()
-                   if a.get_filename().endswith(".pdf"))
+    names = sorted(
+        a.get_filename() for a in got["message"].iter_attachments() if a.get_filename().endswith(".pdf")
+    )
     assert names == sorted(f"{s.number}-v1.pdf" for s in result.statements)
     # Resending it again, or resending what was delivered, is refused.
     code, out, err = run_cli("statements", "resend", m.id, "-c", config)
@@ -171,13 +174,21 @@ def test_starttls_with_login(tls_cert):
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
     handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), tls_context=server_ctx,
-                            require_starttls=True, authenticator=_auth, auth_require_tls=True)
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=server_ctx,
+        require_starttls=True,
+        authenticator=_auth,
+        auth_require_tls=True,
+    )
     controller.start()
     try:
         client_ctx = ssl.create_default_context(cafile=str(cert))
-        opts = SmtpOptions("127.0.0.1", controller.port, "starttls", "billing", "s3cret", timeout=10,
-                           retries=0)
+        opts = SmtpOptions(
+            "127.0.0.1", controller.port, "starttls", "billing", "s3cret", timeout=10, retries=0
+        )
         with SmtpSender(opts, ssl_context=client_ctx) as sender:
             assert sender.send(_simple_message()).attempts == 1
         assert len(handler.messages) == 1
@@ -187,8 +198,9 @@ def test_starttls_with_login(tls_cert):
 
 def test_a_refused_login_is_a_permanent_failure():
     handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), authenticator=_auth,
-                            auth_require_tls=False)
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), authenticator=_auth, auth_require_tls=False
+    )
     controller.start()
     try:
         bad = SmtpOptions("127.0.0.1", controller.port, "none", "billing", "wrong", timeout=10, retries=2)

@@ -111,8 +111,11 @@ def test_a_statement_with_nothing_left_is_withdrawn(sample):
     from openchargeback.storage.tables import charges
 
     with ctx.engine.begin() as conn:
-        conn.execute(charges.update().where(charges.c.project_id == "exoplanet-survey")
-                     .values(review="rejected", review_note="t", reviewed_by="t", reviewed_at=ctx.clock()))
+        conn.execute(
+            charges.update()
+            .where(charges.c.project_id == "exoplanet-survey")
+            .values(review="rejected", review_note="t", reviewed_by="t", reviewed_at=ctx.clock())
+        )
     again = generate(ctx, "2025-01", project="exoplanet-survey")
     gone = [s for s in again.statements if s.action == "withdrawn"]
     assert [s.number for s in gone] == [target.number]
@@ -130,7 +133,8 @@ def test_pi_and_project_filters_and_pi_summaries(db_url, make_stmt_ctx):
     assert summary.due_total == sum(s.due_total for s in only.statements if s.kind == "project")
     detail = views.get_statement(ctx, summary.number)
     assert {p["number"] for p in detail.data["projects"]} == {
-        s.number for s in only.statements if s.kind == "project"}
+        s.number for s in only.statements if s.kind == "project"
+    }
     again = generate(ctx, "2025-01", pi="zorp.blinkman@example.edu")
     assert {s.action for s in again.statements} == {"unchanged"}
     one = generate(ctx, "2025-01", project="genomics-sequencing")  # no summary of part of a PI
@@ -147,7 +151,8 @@ def test_finalized_period_is_rerendered_from_stored_versions_only(sample, tmp_pa
     again = generate(ctx, "2025-01")
     assert {s.action for s in again.statements} == {"rerendered"}
     assert [(s.number, s.version) for s in again.statements] == [
-        (s.number, s.version) for s in first.statements]
+        (s.number, s.version) for s in first.statements
+    ]
     assert _count(ctx) == len(first.statements)
     assert all(Path(s.path).exists() for s in again.statements)
     assert again.notes and "finalized" in again.notes[0]
@@ -172,7 +177,8 @@ def test_december_sample_adds_up_to_the_cent_and_shows_subsidies(db_url, make_st
     result = generate(ctx, "2025-12")
     expected = approved_due(ctx, "2025-12")
     assert {(s.pi_email, s.project_id, s.currency): s.due_total for s in result.statements} == {
-        k: round_minor(v) for k, v in expected.items()}
+        k: round_minor(v) for k, v in expected.items()
+    }
     subsidised = 0
     for s in result.statements:
         data = views.get_statement(ctx, s.number).data

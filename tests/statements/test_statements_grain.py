@@ -17,9 +17,12 @@ from .conftest import close
 def test_parts_of_a_service_add_up_to_its_allocation_line(db_url, make_stmt_ctx, tmp_path):
     ctx = make_stmt_ctx(db_url)
     tags = {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "BIO-2024-001"}
-    rows = [row(cost="0.004", tags=tags),
-            row(cost="0.004", tags=tags, ChargeCategory="Tax", ResourceId="r-2"),
-            row(cost="10.006", tags=tags, ResourceId="r-3"), row(cost="-2.003", tags=tags, ResourceId="r-4")]
+    rows = [
+        row(cost="0.004", tags=tags),
+        row(cost="0.004", tags=tags, ChargeCategory="Tax", ResourceId="r-2"),
+        row(cost="10.006", tags=tags, ResourceId="r-3"),
+        row(cost="-2.003", tags=tags, ResourceId="r-4"),
+    ]
     ingest(ctx, write_csv(tmp_path / "aws.csv", rows), "aws")
     close(ctx)
     (s,) = generate(ctx, "2025-01").statements

@@ -36,7 +36,7 @@ def _paths(obj, prefix: str = "") -> set[str]:
         for x in obj:
             out |= _paths(x, prefix + "[]")
     for alias, target in ALIASES.items():
-        out = {target + p[len(alias):] if p.startswith(alias) else p for p in out}
+        out = {target + p[len(alias) :] if p.startswith(alias) else p for p in out}
     return out
 
 
@@ -60,9 +60,11 @@ def generated(sqlite_url, make_stmt_ctx):
 
     change_status(ctx, "2025-01", "reopen", "a correction")
     with ctx.engine.begin() as conn:
-        conn.execute(charges.update().where(charges.c.project_id == "ocean-circulation",
-                                            charges.c.resource_id == "bucket-ocean-obs")
-                     .values(review="rejected", review_note="t", reviewed_by="t", reviewed_at=ctx.clock()))
+        conn.execute(
+            charges.update()
+            .where(charges.c.project_id == "ocean-circulation", charges.c.resource_id == "bucket-ocean-obs")
+            .values(review="rejected", review_note="t", reviewed_by="t", reviewed_at=ctx.clock())
+        )
     close(ctx)
     result = generate(ctx, "2025-01", pi=pi)
     return ctx, result
@@ -83,12 +85,24 @@ def test_documented_statement_variables_are_exactly_the_context(generated):
 
 def test_documented_email_variables_are_exactly_the_context():
     renderer = renderer_for(Settings())
-    context = email_context("pi@example.edu", {"name": "2025-01", "start": "2025-01-01T00:00:00+00:00",
-                                               "end": "2025-02-01T00:00:00+00:00"},
-                            [{"number": "ST-202501-0001", "version": 1, "kind": "project", "project_id": "p",
-                              "currency": "USD", "list": "1.00", "discount": "0.00", "due": "1.00"}],
-                            [{"currency": "USD", "list": "1.00", "discount": "0.00", "due": "1.00"}],
-                            renderer.branding_context())
+    context = email_context(
+        "pi@example.edu",
+        {"name": "2025-01", "start": "2025-01-01T00:00:00+00:00", "end": "2025-02-01T00:00:00+00:00"},
+        [
+            {
+                "number": "ST-202501-0001",
+                "version": 1,
+                "kind": "project",
+                "project_id": "p",
+                "currency": "USD",
+                "list": "1.00",
+                "discount": "0.00",
+                "due": "1.00",
+            }
+        ],
+        [{"currency": "USD", "list": "1.00", "discount": "0.00", "due": "1.00"}],
+        renderer.branding_context(),
+    )
     found = _paths(context)
     documented = _documented("### Email template variables")
     assert found == documented
@@ -112,10 +126,12 @@ def test_statement_html_and_email_snapshots(generated, snapshot, tmp_path):
     msg = BytesParser(policy=policy.default).parsebytes(Path(report.messages[0].outbox_path).read_bytes())
     snapshot("email.txt", msg.get_body(("plain",)).get_content())
     snapshot("email.html", msg.get_body(("html",)).get_content())
-    headers = "".join(f"{k}: {v}\n" for k, v in msg.items() if k in ("From", "To", "Cc", "Subject", "Date",
-                                                                      "Message-ID"))
-    names = "".join(f"attachment: {a.get_filename()} {a.get_content_type()}\n"
-                    for a in msg.iter_attachments())
+    headers = "".join(
+        f"{k}: {v}\n" for k, v in msg.items() if k in ("From", "To", "Cc", "Subject", "Date", "Message-ID")
+    )
+    names = "".join(
+        f"attachment: {a.get_filename()} {a.get_content_type()}\n" for a in msg.iter_attachments()
+    )
     snapshot("email-headers.txt", headers + names)
 
 
@@ -123,8 +139,9 @@ def test_templates_can_be_overridden_and_extend_the_default(sqlite_url, make_stm
     d = tmp_path / "templates"
     d.mkdir()
     (d / "statement.html").write_text('{% extends "default:statement.html" %}')
-    (d / "email.txt").write_text("Statements for {{ period.name }}: "
-                                 "{% for s in statements %}{{ s.number }} {% endfor %}\n")
+    (d / "email.txt").write_text(
+        "Statements for {{ period.name }}: {% for s in statements %}{{ s.number }} {% endfor %}\n"
+    )
     ctx = make_stmt_ctx(sqlite_url, dev_mode=True, statements={"template_dir": str(d)})
     default = renderer_for(make_stmt_ctx(sqlite_url).settings)
     custom = renderer_for(ctx.settings)

@@ -54,15 +54,21 @@ def test_generate_preview_download_send_and_resend(site, smtp_server):
     r = viewer.post("/statements/generate", data={"period": "2025-01", "csrf_token": viewer.csrf})
     assert r.status_code == 403
 
-    r = admin.post("/statements/generate", data={"period": "2025-01", "csrf_token": admin.csrf},
-                   headers={"HX-Request": "true"})
+    r = admin.post(
+        "/statements/generate",
+        data={"period": "2025-01", "csrf_token": admin.csrf},
+        headers={"HX-Request": "true"},
+    )
     assert r.status_code == 200
     failed = _wait_failed(admin, r.text)
     assert "is open; close it" in failed  # the service's message, shown on the page
 
     change_status(app.state.ctx, "2025-01", "close", "tests", force=True)
-    r = admin.post("/statements/generate", data={"period": "2025-01", "csrf_token": admin.csrf},
-                   headers={"HX-Request": "true"})
+    r = admin.post(
+        "/statements/generate",
+        data={"period": "2025-01", "csrf_token": admin.csrf},
+        headers={"HX-Request": "true"},
+    )
     done = _wait(admin, r.text)
     assert "new or new versions" in done
     page = viewer.get("/statements?period=2025-01").text
@@ -76,10 +82,13 @@ def test_generate_preview_download_send_and_resend(site, smtp_server):
     assert "script-src" not in preview.headers["content-security-policy"]
     pdf = viewer.get(f"/statements/{numbers[0]}/pdf?version=1")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
-    assert f'{numbers[0]}-v1.pdf' in pdf.headers["content-disposition"]
+    assert f"{numbers[0]}-v1.pdf" in pdf.headers["content-disposition"]
 
-    r = admin.post("/statements/send", data={"period": "2025-01", "csrf_token": admin.csrf},
-                   headers={"HX-Request": "true"})
+    r = admin.post(
+        "/statements/send",
+        data={"period": "2025-01", "csrf_token": admin.csrf},
+        headers={"HX-Request": "true"},
+    )
     assert "message(s) sent, 0 failed" in _wait(admin, r.text)
     pis = {m["message"]["To"] for m in smtp_server.messages}
     assert len(smtp_server.messages) == len(pis) > 0
@@ -89,14 +98,18 @@ def test_generate_preview_download_send_and_resend(site, smtp_server):
     # Send one again; the server refuses it permanently; the log offers a resend.
     smtp_server.plan = ["550 5.1.1 mailbox unavailable"]
     pi = sorted(pis)[0]
-    r = admin.post("/statements/send", data={"period": "2025-01", "pi": pi, "resend": "true",
-                                             "csrf_token": admin.csrf}, headers={"HX-Request": "true"})
+    r = admin.post(
+        "/statements/send",
+        data={"period": "2025-01", "pi": pi, "resend": "true", "csrf_token": admin.csrf},
+        headers={"HX-Request": "true"},
+    )
     assert "0 message(s) sent, 1 failed" in _wait(admin, r.text)
     page = admin.get("/statements?period=2025-01").text
     failed_id = re.search(r'<tr id="message-(\d+)" data-status="failed"', page).group(1)
     assert f'id="resend-{failed_id}"' in page and "550" in page
-    r = admin.post(f"/statements/messages/{failed_id}/resend", data={"csrf_token": admin.csrf},
-                   follow_redirects=False)
+    r = admin.post(
+        f"/statements/messages/{failed_id}/resend", data={"csrf_token": admin.csrf}, follow_redirects=False
+    )
     assert r.status_code == 303
     page = admin.get("/statements?period=2025-01").text
     assert f'id="resend-{failed_id}"' not in page and f"(resend of {failed_id})" in page

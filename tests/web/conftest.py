@@ -26,8 +26,16 @@ INPUTS = ROOT / "sample_data" / "inputs"
 PASSWORD = "correct horse battery"
 SCREENSHOTS_ENV = "OPENCHARGEBACK_SCREENSHOTS"
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SECRET = "test-secret-8f3a1c2d9e7b6a5f4e3d2c1b0a9f8e7d"
 SOURCES = [
     {"name": "aws", "display_name": "Amazon Web Services", "file_pattern": "aws_*.csv"},
@@ -42,9 +50,12 @@ ROLES = ("admin", "reviewer", "viewer")
 def web_settings(tmp: Path, **extra):
     from openchargeback.config import Settings
 
-    data = {"database": {"url": f"sqlite:///{tmp}/billing.db"}, "sources": SOURCES,
-            "server": {"secret_key": SECRET, "data_dir": str(tmp / "data"), "max_upload_mb": 5},
-            "dev_mode": False}
+    data = {
+        "database": {"url": f"sqlite:///{tmp}/billing.db"},
+        "sources": SOURCES,
+        "server": {"secret_key": SECRET, "data_dir": str(tmp / "data"), "max_upload_mb": 5},
+        "dev_mode": False,
+    }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(data.get(k), dict):
             data[k] = {**data[k], **v}
@@ -69,8 +80,11 @@ def seed(settings, files=("aws_2025-01.csv", "hpc_2025-01.csv", "storage_2025-01
 def login(client, username: str, password: str = PASSWORD):
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token, "next": "/"}, follow_redirects=False)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
 
 
 def csrf_of(client) -> str:
@@ -155,8 +169,10 @@ class Screenshots:
         self.folder = Path(folder).resolve()
         self.requested = requested
         if not requested and (self.folder == ROOT or ROOT in self.folder.parents):
-            raise RuntimeError(f"screenshots would be written into the repository ({self.folder}); "
-                               f"set {SCREENSHOTS_ENV} to update the documentation's pictures")
+            raise RuntimeError(
+                f"screenshots would be written into the repository ({self.folder}); "
+                f"set {SCREENSHOTS_ENV} to update the documentation's pictures"
+            )
 
     @classmethod
     def from_env(cls, tmp_path_factory) -> Screenshots:

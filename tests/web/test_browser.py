@@ -10,8 +10,7 @@ import pytest
 
 from .conftest import CHROMIUM, INPUTS, PASSWORD, live_server, seed, web_settings
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +46,9 @@ def test_a_persons_path(server, browser, shots):
     data_transfer = page.evaluate_handle(
         """(files) => { const dt = new DataTransfer();
            for (const [name, text] of files) dt.items.add(new File([text], name, {type: 'text/csv'}));
-           return dt; }""", payload)
+           return dt; }""",
+        payload,
+    )
     page.dispatch_event("#dropzone", "drop", {"dataTransfer": data_transfer})
     rows = page.locator("#upload-table tbody tr")
     assert rows.count() == len(files)
@@ -59,7 +60,8 @@ def test_a_persons_path(server, browser, shots):
     page.click("#start-import")
     page.wait_for_function(
         f"() => document.querySelectorAll('#jobs .job[data-status=done]').length === {len(files)}",
-        timeout=60_000)
+        timeout=60_000,
+    )
     assert "Import #" in page.inner_text("#jobs")
     shots(page, "imports")
 
@@ -73,8 +75,9 @@ def test_a_persons_path(server, browser, shots):
     page.fill("input[name=project]", "genomics-sequencing")
     page.click("#apply-filters")
     page.wait_for_url("**project=genomics-sequencing**")
-    projects = page.eval_on_selector_all("#charges-table tbody tr td:nth-child(7)",
-                                         "els => els.map(e => e.innerText.trim())")
+    projects = page.eval_on_selector_all(
+        "#charges-table tbody tr td:nth-child(7)", "els => els.map(e => e.innerText.trim())"
+    )
     assert projects and set(projects) == {"genomics-sequencing"}
     page.goto(f"{base}/charges?period=2025-01")
     shots(page, "charges")

@@ -11,8 +11,7 @@ from .conftest import CHROMIUM, PASSWORD, live_server, seed, web_settings
 
 PROJECT = "genomics-sequencing"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +23,34 @@ def server(tmp_path_factory):
     settings = web_settings(tmp, dev_mode=True)
     seed(settings, files=("aws_2025-01.csv", "storage_2025-01.csv"))
     ctx = build_context(settings, actor="seed")
-    registry.add_record(ctx, "pis", {"email": "zorp.blinkman@example.edu", "name": "Zorp Blinkman",
-                                     "department": "Biology"})
-    registry.add_record(ctx, "funds", {"code": "NSF-123", "description": "NSF award 123",
-                                       "valid_from": "2024-07-01", "valid_to": "2027-06-30"})
+    registry.add_record(
+        ctx, "pis", {"email": "zorp.blinkman@example.edu", "name": "Zorp Blinkman", "department": "Biology"}
+    )
+    registry.add_record(
+        ctx,
+        "funds",
+        {
+            "code": "NSF-123",
+            "description": "NSF award 123",
+            "valid_from": "2024-07-01",
+            "valid_to": "2027-06-30",
+        },
+    )
     registry.add_record(ctx, "funds", {"code": "BIO-2024-001", "description": "Biology core"})
-    registry.add_record(ctx, "projects", {
-        "project_id": PROJECT, "pi_email": "zorp.blinkman@example.edu", "name": "Genome sequencing",
-        "start_date": "2024-07-01", "end_date": "2027-06-30", "default_fund": "BIO-2024-001",
-        "budget": "5000", "budget_per": "fiscal_year"})
+    registry.add_record(
+        ctx,
+        "projects",
+        {
+            "project_id": PROJECT,
+            "pi_email": "zorp.blinkman@example.edu",
+            "name": "Genome sequencing",
+            "start_date": "2024-07-01",
+            "end_date": "2027-06-30",
+            "default_fund": "BIO-2024-001",
+            "budget": "5000",
+            "budget_per": "fiscal_year",
+        },
+    )
     ctx.engine.dispose()
     with live_server(settings) as (base, _app):
         yield base
@@ -83,7 +101,8 @@ def test_an_admin_splits_a_project_60_40(server, browser, shots):
     # both funds and their shares on the project page
     rows = page.eval_on_selector_all(
         "#splits-in-force tr.split-share",
-        "els => els.map(e => [e.dataset.fund, e.querySelector('.share').innerText.trim()])")
+        "els => els.map(e => [e.dataset.fund, e.querySelector('.share').innerText.trim()])",
+    )
     assert rows == [["NSF-123", "60 %"], ["DEPT-9", "40 %"]]
     assert "Split saved" in page.inner_text("#split-notice")
     assert "NSF award 123" in page.inner_text("#splits-in-force")

@@ -27,8 +27,7 @@ def site(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("registry-web")
     settings = web_settings(tmp, budgets={"alert_thresholds": [50, 100]})
-    seed(settings, files=("aws_2025-01.csv", "storage_2025-01.csv", "aws_2025-12.csv",
-                          "storage_2025-12.csv"))
+    seed(settings, files=("aws_2025-01.csv", "storage_2025-01.csv", "aws_2025-12.csv", "storage_2025-12.csv"))
     ctx = build_context(settings, actor="seed")
     periods.change_status(ctx, "2025-01", "close", "registry tests", force=True)
     ctx.engine.dispose()
@@ -45,8 +44,9 @@ def site(tmp_path_factory):
 
 
 def _post(c, path, data=None, files=None, **kw):
-    return c.post(path, data={**(data or {}), "csrf_token": c.csrf}, files=files,
-                  follow_redirects=False, **kw)
+    return c.post(
+        path, data={**(data or {}), "csrf_token": c.csrf}, files=files, follow_redirects=False, **kw
+    )
 
 
 def _text(html: str) -> str:
@@ -66,18 +66,38 @@ def viewer(site):
 @pytest.fixture(scope="module")
 def registered(admin):
     """PI, two funds (one with a budget) and the project, added through the forms."""
-    r = _post(admin, "/registry/pis", {"email": "Zorp.Blinkman@example.edu", "name": "Zorp Blinkman",
-                                       "department": "Biology",
-                                       "billing_contacts": "a@example.edu; b@example.edu"})
+    r = _post(
+        admin,
+        "/registry/pis",
+        {
+            "email": "Zorp.Blinkman@example.edu",
+            "name": "Zorp Blinkman",
+            "department": "Biology",
+            "billing_contacts": "a@example.edu; b@example.edu",
+        },
+    )
     assert r.status_code == 303 and r.headers["location"].startswith("/registry/pis?saved=")
-    for code, extra in (("NSF-123", {"description": "NSF award 123", "budget": "1000"}),
-                        ("DEPT-9", {"description": "Department 9"}),
-                        ("BIO-2024-001", {"description": "Biology core"})):
+    for code, extra in (
+        ("NSF-123", {"description": "NSF award 123", "budget": "1000"}),
+        ("DEPT-9", {"description": "Department 9"}),
+        ("BIO-2024-001", {"description": "Biology core"}),
+    ):
         assert _post(admin, "/registry/funds", {"code": code, **extra}).status_code == 303
-    r = _post(admin, "/registry/projects", {
-        "project_id": PROJECT, "pi_email": PI, "name": "Genome sequencing", "status": "active",
-        "start_date": "2024-07-01", "end_date": "2026-06-30", "default_fund": "BIO-2024-001",
-        "budget": "2000", "budget_per": "fiscal_year"})
+    r = _post(
+        admin,
+        "/registry/projects",
+        {
+            "project_id": PROJECT,
+            "pi_email": PI,
+            "name": "Genome sequencing",
+            "status": "active",
+            "start_date": "2024-07-01",
+            "end_date": "2026-06-30",
+            "default_fund": "BIO-2024-001",
+            "budget": "2000",
+            "budget_per": "fiscal_year",
+        },
+    )
     assert r.status_code == 303, r.text
     return PROJECT
 
@@ -90,7 +110,7 @@ def test_lists_show_records_and_only_admins_get_change_controls(registered, admi
     html = admin.get("/registry/pis").text
     assert 'id="add-record"' in html and "/registry/pis/edit?key=" in html and 'id="import-form"' in html
     projects = viewer.get("/registry/projects").text
-    assert f'/projects/detail?key={PROJECT}' in projects and "fiscal year" in projects
+    assert f"/projects/detail?key={PROJECT}" in projects and "fiscal year" in projects
     assert admin.get("/registry", follow_redirects=False).headers["location"] == "/registry/projects"
     assert viewer.get("/registry/nothing").status_code == 404
 
@@ -107,16 +127,22 @@ def test_filter_is_an_htmx_partial(registered, viewer):
 def test_edit_form_keeps_the_key_and_clears_empty_fields(registered, admin):
     page = admin.get("/registry/funds/edit?key=DEPT-9")
     assert page.status_code == 200 and 'value="Department 9"' in page.text
-    r = _post(admin, "/registry/funds/edit", {"key": "DEPT-9", "code": "OTHER", "description": "",
-                                              "valid_from": "2025-01-01"})
+    r = _post(
+        admin,
+        "/registry/funds/edit",
+        {"key": "DEPT-9", "code": "OTHER", "description": "", "valid_from": "2025-01-01"},
+    )
     assert r.status_code == 303
     rows = admin.get("/registry/funds/export.csv").text.splitlines()
     assert "DEPT-9,,2025-01-01,,," in rows and not any(x.startswith("OTHER") for x in rows)
 
 
 def test_refused_form_shows_the_message_and_keeps_what_was_typed(registered, admin):
-    r = _post(admin, "/registry/projects", {"project_id": "p-ghost", "pi_email": "ghost@example.edu",
-                                            "name": "Ghost project"})
+    r = _post(
+        admin,
+        "/registry/projects",
+        {"project_id": "p-ghost", "pi_email": "ghost@example.edu", "name": "Ghost project"},
+    )
     assert r.status_code == 404
     assert "PI ghost@example.edu is not in the registry" in r.text and 'value="Ghost project"' in r.text
     r = _post(admin, "/registry/funds", {"code": "BAD", "valid_from": "2025-02-01", "valid_to": "2025-01-01"})
@@ -129,16 +155,19 @@ def test_refused_form_shows_the_message_and_keeps_what_was_typed(registered, adm
 # -- CSV import and export ------------------------------------------------------------------------
 def test_import_refused_whole_with_line_numbers(registered, admin):
     before = admin.get("/registry/projects/export.csv").text
-    csv_text = (b"project_id,pi_email,name\n"
-                b"p-good," + PI.encode() + b",Good\n"
-                b"p-bad,nobody,Bad\n"
-                b"p-ghost,ghost@example.edu,Ghost\n")
+    csv_text = (
+        b"project_id,pi_email,name\n"
+        b"p-good," + PI.encode() + b",Good\n"
+        b"p-bad,nobody,Bad\n"
+        b"p-ghost,ghost@example.edu,Ghost\n"
+    )
     r = _post(admin, "/registry/projects/import", files={"file": ("projects.csv", csv_text, "text/csv")})
     assert r.status_code == 422
     problems = re.findall(r"<li><code>(.*?)</code></li>", r.text)
     assert problems[0].startswith("projects.csv:3: pi_email &#39;nobody&#39;: not an email address")
-    assert problems[1].startswith("projects.csv:4: project p-ghost: PI ghost@example.edu "
-                                  "is not in the registry")
+    assert problems[1].startswith(
+        "projects.csv:4: project p-ghost: PI ghost@example.edu is not in the registry"
+    )
     assert "projects.csv: 2 problem(s); nothing was imported" in r.text
     assert "Nothing was imported" in r.text
     assert admin.get("/registry/projects/export.csv").text == before  # p-good was not imported
@@ -174,15 +203,26 @@ def test_export_neutralises_formulas_and_imports_back(registered, admin):
 # -- the project page and splits ------------------------------------------------------------------
 def _split_60_40(admin):
     """From 2025-12 on (tests may run in any order and on several workers: each sets what it needs)."""
-    return _post(admin, "/registry/projects/split", {
-        "key": PROJECT, "fund": ["NSF-123", "DEPT-9", "", ""], "percent": ["60", "40", "", ""],
-        "first": "2025-12", "last": "", "scope": "all", "reason": "NSF award starts", "do": "set"})
+    return _post(
+        admin,
+        "/registry/projects/split",
+        {
+            "key": PROJECT,
+            "fund": ["NSF-123", "DEPT-9", "", ""],
+            "percent": ["60", "40", "", ""],
+            "first": "2025-12",
+            "last": "",
+            "scope": "all",
+            "reason": "NSF award starts",
+            "do": "set",
+        },
+    )
 
 
 def test_project_page_shows_its_registry_record(registered, viewer):
     html = viewer.get(f"/projects/detail?key={PROJECT}&period=2025-01").text
     start = html.index('id="project-fields"')
-    fields = _text(html[start:html.index("</dl>", start)])
+    fields = _text(html[start : html.index("</dl>", start)])
     assert "Zorp Blinkman" in fields and "Biology" in fields and "active" in fields
     assert "2024-07-01 → 2026-06-30" in fields and "BIO-2024-001" in fields and "Biology core" in fields
     assert "$2,000.00 per fiscal year" in fields
@@ -209,7 +249,7 @@ def test_split_60_40_shows_both_funds_and_is_audited(registered, admin, viewer):
     assert r.headers["location"].startswith(f"/projects/detail?key={PROJECT}&period=2025-12&split=saved")
     html = viewer.get(r.headers["location"]).text
     start = html.index('id="splits-in-force"')
-    table = html[start:html.index("</table>", start)]
+    table = html[start : html.index("</table>", start)]
     shares = dict(re.findall(r'data-fund="([^"]+)">.*?class="num share">([\d.]+) %', table, re.S))
     assert shares == {"NSF-123": "60", "DEPT-9": "40"}
     assert "Split saved" in html
@@ -218,9 +258,18 @@ def test_split_60_40_shows_both_funds_and_is_audited(registered, admin, viewer):
 
 
 def test_split_touching_a_closed_period_is_refused_with_the_service_message(registered, admin):
-    r = _post(admin, "/registry/projects/split", {
-        "key": PROJECT, "fund": ["NSF-123", "DEPT-9"], "percent": ["50", "50"], "first": "2025-01",
-        "scope": "all", "do": "set"})
+    r = _post(
+        admin,
+        "/registry/projects/split",
+        {
+            "key": PROJECT,
+            "fund": ["NSF-123", "DEPT-9"],
+            "percent": ["50", "50"],
+            "first": "2025-01",
+            "scope": "all",
+            "do": "set",
+        },
+    )
     assert r.status_code == 409
     assert "would change period 2025-01, which is closed; reopen it first" in r.text
     assert 'id="split-error"' in r.text and 'value="50"' in r.text  # the form as typed
@@ -229,45 +278,103 @@ def test_split_touching_a_closed_period_is_refused_with_the_service_message(regi
 
 
 def test_split_form_problems(registered, admin):
-    r = _post(admin, "/registry/projects/split", {
-        "key": PROJECT, "fund": ["NSF-123", "DEPT-9"], "percent": ["60", "30"], "first": "2026-01",
-        "do": "set"})
+    r = _post(
+        admin,
+        "/registry/projects/split",
+        {
+            "key": PROJECT,
+            "fund": ["NSF-123", "DEPT-9"],
+            "percent": ["60", "30"],
+            "first": "2026-01",
+            "do": "set",
+        },
+    )
     assert r.status_code == 422 and "100" in _text(r.text)
-    r = _post(admin, "/registry/projects/split", {
-        "key": PROJECT, "fund": ["NSF-123", ""], "percent": ["60", "40"], "first": "2026-01", "do": "set"})
+    r = _post(
+        admin,
+        "/registry/projects/split",
+        {"key": PROJECT, "fund": ["NSF-123", ""], "percent": ["60", "40"], "first": "2026-01", "do": "set"},
+    )
     assert r.status_code == 422 and "each row needs a fund and a percentage" in r.text
-    r = _post(admin, "/registry/projects/split", {
-        "key": PROJECT, "fund": ["NSF-123"], "percent": ["100"], "first": "2026-01", "scope": "sources",
-        "do": "set"})
+    r = _post(
+        admin,
+        "/registry/projects/split",
+        {
+            "key": PROJECT,
+            "fund": ["NSF-123"],
+            "percent": ["100"],
+            "first": "2026-01",
+            "scope": "sources",
+            "do": "set",
+        },
+    )
     assert r.status_code == 422 and "choose at least one of the sources" in r.text
 
 
 def test_split_scoped_to_a_source_then_cleared(registered, admin, viewer):
-    r = _post(admin, "/registry/projects/split", {
-        "key": PROJECT, "fund": ["DEPT-9"], "percent": ["100"], "first": "2026-02", "last": "2026-03",
-        "scope": "sources", "source": ["storage"], "do": "set"})
+    r = _post(
+        admin,
+        "/registry/projects/split",
+        {
+            "key": PROJECT,
+            "fund": ["DEPT-9"],
+            "percent": ["100"],
+            "first": "2026-02",
+            "last": "2026-03",
+            "scope": "sources",
+            "source": ["storage"],
+            "do": "set",
+        },
+    )
     assert r.status_code == 303, r.text
     html = viewer.get(f"/projects/detail?key={PROJECT}&period=2026-02").text
     assert "source storage" in html
-    r = _post(admin, "/registry/projects/split", {
-        "key": PROJECT, "first": "2026-02", "last": "2026-03", "scope": "sources", "source": ["storage"],
-        "do": "clear"})
+    r = _post(
+        admin,
+        "/registry/projects/split",
+        {
+            "key": PROJECT,
+            "first": "2026-02",
+            "last": "2026-03",
+            "scope": "sources",
+            "source": ["storage"],
+            "do": "clear",
+        },
+    )
     assert r.status_code == 303 and "split=cleared" in r.headers["location"]
     assert "source storage" not in viewer.get(f"/projects/detail?key={PROJECT}&period=2026-02").text
 
 
 # -- adjustments ----------------------------------------------------------------------------------
 def test_adjustment_credit_is_listed_negative(registered, admin, viewer):
-    r = _post(admin, "/registry/adjustments", {"period": "2025-12", "kind": "credit", "amount": "125.50",
-                                               "reason": "goodwill credit", "project": PROJECT})
+    r = _post(
+        admin,
+        "/registry/adjustments",
+        {
+            "period": "2025-12",
+            "kind": "credit",
+            "amount": "125.50",
+            "reason": "goodwill credit",
+            "project": PROJECT,
+        },
+    )
     assert r.status_code == 303
     html = viewer.get("/registry/adjustments?period=2025-12").text
     start = html.index('<tr id="adj-')
-    row = _text(html[start:html.index("</tr>", start)])
+    row = _text(html[start : html.index("</tr>", start)])
     assert "credit" in row and "−$125.50" in row and PI in row and "goodwill credit" in row
     assert 'id="adjustment-form"' not in html  # viewers read only
-    r = _post(admin, "/registry/adjustments", {"period": "2025-12", "kind": "charge", "amount": "20",
-                                               "reason": "allocation purchase", "fund": "DEPT-9"})
+    r = _post(
+        admin,
+        "/registry/adjustments",
+        {
+            "period": "2025-12",
+            "kind": "charge",
+            "amount": "20",
+            "reason": "allocation purchase",
+            "fund": "DEPT-9",
+        },
+    )
     assert r.status_code == 303
     assert "$20.00" in viewer.get("/registry/adjustments?period=2025-12").text
     assert "adjustment.add" in admin.get("/audit?action=adjustment.add").text
@@ -276,15 +383,22 @@ def test_adjustment_credit_is_listed_negative(registered, admin, viewer):
 def test_adjustment_in_a_closed_period_is_refused(registered, admin):
     page = admin.get("/registry/adjustments?period=2025-01").text
     assert 'id="adjustment-closed"' in page
-    r = _post(admin, "/registry/adjustments", {"period": "2025-01", "kind": "credit", "amount": "10",
-                                               "reason": "late", "project": PROJECT})
+    r = _post(
+        admin,
+        "/registry/adjustments",
+        {"period": "2025-01", "kind": "credit", "amount": "10", "reason": "late", "project": PROJECT},
+    )
     assert r.status_code == 409 and "2025-01" in r.text and "closed" in r.text
     assert 'id="adjustment-error"' in r.text and 'value="late"' in r.text
-    r = _post(admin, "/registry/adjustments", {"period": "2025-12", "kind": "credit", "amount": "-10",
-                                               "reason": "x", "project": PROJECT})
+    r = _post(
+        admin,
+        "/registry/adjustments",
+        {"period": "2025-12", "kind": "credit", "amount": "-10", "reason": "x", "project": PROJECT},
+    )
     assert r.status_code == 422 and "without a sign" in r.text
-    r = _post(admin, "/registry/adjustments", {"period": "2025-12", "kind": "credit", "amount": "10",
-                                               "reason": "x"})
+    r = _post(
+        admin, "/registry/adjustments", {"period": "2025-12", "kind": "credit", "amount": "10", "reason": "x"}
+    )
     assert r.status_code == 422 and "for a PI, a project or a fund" in r.text
 
 
@@ -305,8 +419,9 @@ def test_budgets_on_the_dashboard_and_the_project_page(registered, admin, viewer
     assert 'id="budget-alerts"' in panel and 'id="budget-warnings"' in panel
     html = viewer.get(f"/projects/detail?key={PROJECT}&period=2025-12").text
     assert 'id="project-alerts"' in html
-    part = viewer.get(f"/registry/budgets/project?key={PROJECT}&period=2025-12",
-                      headers={"HX-Request": "true"})
+    part = viewer.get(
+        f"/registry/budgets/project?key={PROJECT}&period=2025-12", headers={"HX-Request": "true"}
+    )
     assert "<html" not in part.text and "Spend against budget" in part.text
     assert "genomics-sequencing" in part.text and "NSF-123" in part.text
     full = viewer.get("/registry/budgets?period=2025-12").text
@@ -332,28 +447,42 @@ def test_no_budget_means_no_dashboard_card(tmp_path):
 
 
 # -- security -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path,data", [
-    ("/registry/pis", {"email": "csrf@example.edu"}),
-    ("/registry/pis/edit", {"key": PI, "name": "x"}),
-    ("/registry/projects/split", {"key": PROJECT, "fund": "DEPT-9", "percent": "100", "first": "2026-05"}),
-    ("/registry/adjustments", {"period": "2025-12", "kind": "credit", "amount": "1", "reason": "x",
-                               "project": PROJECT}),
-])
+@pytest.mark.parametrize(
+    "path,data",
+    [
+        ("/registry/pis", {"email": "csrf@example.edu"}),
+        ("/registry/pis/edit", {"key": PI, "name": "x"}),
+        (
+            "/registry/projects/split",
+            {"key": PROJECT, "fund": "DEPT-9", "percent": "100", "first": "2026-05"},
+        ),
+        (
+            "/registry/adjustments",
+            {"period": "2025-12", "kind": "credit", "amount": "1", "reason": "x", "project": PROJECT},
+        ),
+    ],
+)
 def test_changes_need_the_csrf_token(registered, admin, path, data):
     r = admin.post(path, data=data, follow_redirects=False)
     assert r.status_code == 403 and "CSRF" in r.text
     r = admin.post(path, data={**data, "csrf_token": "forged"}, follow_redirects=False)
     assert r.status_code == 403
-    r = admin.post("/registry/funds/import", files={"file": ("f.csv", b"code\nX-1\n")},
-                   data={"csrf_token": "forged"}, follow_redirects=False)
+    r = admin.post(
+        "/registry/funds/import",
+        files={"file": ("f.csv", b"code\nX-1\n")},
+        data={"csrf_token": "forged"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
     assert "csrf@example.edu" not in admin.get("/registry/pis").text
 
 
 def test_viewer_is_refused_every_change(registered, viewer):
-    for path, data in (("/registry/funds", {"code": "V-1"}),
-                       ("/registry/projects/split", {"key": PROJECT, "first": "2026-05", "do": "clear"}),
-                       ("/registry/adjustments", {"period": "2025-12", "amount": "1", "reason": "x"})):
+    for path, data in (
+        ("/registry/funds", {"code": "V-1"}),
+        ("/registry/projects/split", {"key": PROJECT, "first": "2026-05", "do": "clear"}),
+        ("/registry/adjustments", {"period": "2025-12", "amount": "1", "reason": "x"}),
+    ):
         r = _post(viewer, path, data)
         assert r.status_code == 403 and "registry" in r.text
     assert viewer.get(f"/registry/projects/split?key={PROJECT}").status_code == 403

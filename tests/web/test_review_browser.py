@@ -12,13 +12,20 @@ import pytest
 
 from .conftest import ARGS, CHROMIUM, INPUTS, PASSWORD, live_server, seed, web_settings
 
-RULES = {"max_charge": "1000",
-         "flag_patterns": [{"name": "gpu", "field": "resource_name", "pattern": "gpu",
-                            "reason": "GPU instances need a second look"}]}
+RULES = {
+    "max_charge": "1000",
+    "flag_patterns": [
+        {
+            "name": "gpu",
+            "field": "resource_name",
+            "pattern": "gpu",
+            "reason": "GPU instances need a second look",
+        }
+    ],
+}
 P = "2025-01"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +117,8 @@ def test_a_reviewer_clears_the_queue_and_a_replace_keeps_the_decisions(server, t
         page.click(f"#rq-{queue.items[4].id} .rq-correct button[type=submit]")
         page.wait_for_function(
             f"() => (document.querySelector('#rq-{queue.items[4].id} .rq-project') || {{}})"
-            ".textContent === 'genomics-archive'")
+            ".textContent === 'genomics-archive'"
+        )
         assert "saved as a rule" in page.inner_text("#flash")
         assert _count(page) == "2"  # still above the maximum: it stays pending
 
@@ -138,8 +146,13 @@ def test_a_reviewer_clears_the_queue_and_a_replace_keeps_the_decisions(server, t
 
         page.goto(f"{base}/review?period={P}&status=all")
         assert _count(page) == "25"
-        expected = {telescope: "approved", gpu1: "rejected", gpu2: "approved",
-                    brain: "approved", genomics: "approved"}
+        expected = {
+            telescope: "approved",
+            gpu1: "rejected",
+            gpu2: "approved",
+            brain: "approved",
+            genomics: "approved",
+        }
         for resource, state in expected.items():
             assert _row(page, resource).locator(".rq-state").inner_text() == state, resource
         assert "duplicate of the December invoice" in _row(page, gpu1).inner_text()

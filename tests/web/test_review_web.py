@@ -13,9 +13,17 @@ import pytest
 
 from .conftest import login, seed, web_settings
 
-RULES = {"max_charge": "1000",
-         "flag_patterns": [{"name": "gpu", "field": "resource_name", "pattern": "gpu",
-                            "reason": "GPU instances need a second look"}]}
+RULES = {
+    "max_charge": "1000",
+    "flag_patterns": [
+        {
+            "name": "gpu",
+            "field": "resource_name",
+            "pattern": "gpu",
+            "reason": "GPU instances need a second look",
+        }
+    ],
+}
 P = "2025-01"
 HX = {"HX-Request": "true"}
 
@@ -26,8 +34,7 @@ def app(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("review-web")
     settings = web_settings(tmp, review=RULES)
-    seed(settings, files=("aws_2025-01.csv", "hpc_2025-01.csv", "storage_2025-01.csv",
-                          "aws_2025-12.csv"))
+    seed(settings, files=("aws_2025-01.csv", "hpc_2025-01.csv", "storage_2025-01.csv", "aws_2025-12.csv"))
     app = create_app(settings)
     yield app
     app.state.runner.shutdown()
@@ -85,15 +92,18 @@ def test_queue_shows_pending_charges_largest_first_with_the_stakes(app, as_):
     assert 'src="/static/review.js"' in html and "<script>" not in html
 
 
-@pytest.mark.parametrize("query, sel", [
-    ("reason=pattern:gpu", {"reason": "pattern:gpu"}),
-    ("source=hpc", {"source": "hpc"}),
-    ("min=2000", {"min_amount": Decimal(2000)}),
-    ("project=genomics-sequencing", {"project_id": "genomics-sequencing"}),
-    ("pi=zorp.blinkman@example.edu", {"pi_email": "zorp.blinkman@example.edu"}),
-    ("status=all&min=1,500", {"status": "all", "min_amount": Decimal(1500)}),
-    ("status=approved&source=aws", {"status": "approved", "source": "aws"}),
-])
+@pytest.mark.parametrize(
+    "query, sel",
+    [
+        ("reason=pattern:gpu", {"reason": "pattern:gpu"}),
+        ("source=hpc", {"source": "hpc"}),
+        ("min=2000", {"min_amount": Decimal(2000)}),
+        ("project=genomics-sequencing", {"project_id": "genomics-sequencing"}),
+        ("pi=zorp.blinkman@example.edu", {"pi_email": "zorp.blinkman@example.edu"}),
+        ("status=all&min=1,500", {"status": "all", "min_amount": Decimal(1500)}),
+        ("status=approved&source=aws", {"status": "approved", "source": "aws"}),
+    ],
+)
 def test_filters(app, as_, query, sel):
     html = as_["viewer"].get(f"/review?period={P}&{query}").text
     q = _queue(app, **sel)
@@ -113,7 +123,7 @@ def test_key_pagination_reads_every_row_once(app, as_):
     c = as_["viewer"]
     html = c.get(f"/review?period={P}&status=all&limit=7").text
     seen = _ids(html)
-    while (m := re.search(r'hx-get="/review/rows\?([^"]+)"', html)):
+    while m := re.search(r'hx-get="/review/rows\?([^"]+)"', html):
         html = c.get("/review/rows?" + m.group(1).replace("&amp;", "&"), headers=HX).text
         assert "<html" not in html  # a partial
         seen += _ids(html)
@@ -134,8 +144,12 @@ def test_empty_and_missing_periods(as_):
 def test_htmx_approve_removes_the_row_and_sends_the_stakes(app, as_):
     before = _queue(app)
     first = before.items[0]
-    r = _post(as_["reviewer"], f"/review/{first.id}/approve",
-              {"period": P, "back": f"/review?period={P}"}, htmx=True)
+    r = _post(
+        as_["reviewer"],
+        f"/review/{first.id}/approve",
+        {"period": P, "back": f"/review?period={P}"},
+        htmx=True,
+    )
     assert r.status_code == 200 and r.text == ""  # the row leaves the pending list
     stakes = json.loads(r.headers["HX-Trigger"])["rq-stakes"]
     after = _queue(app)
@@ -146,23 +160,29 @@ def test_htmx_approve_removes_the_row_and_sends_the_stakes(app, as_):
 
 def test_htmx_reject_in_the_all_list_returns_the_updated_row(app, as_):
     item = _queue(app).items[0]
-    r = _post(as_["reviewer"], f"/review/{item.id}/reject",
-              {"period": P, "note": "duplicate of a December line",
-               "back": f"/review?period={P}&status=all"}, htmx=True)
+    r = _post(
+        as_["reviewer"],
+        f"/review/{item.id}/reject",
+        {"period": P, "note": "duplicate of a December line", "back": f"/review?period={P}&status=all"},
+        htmx=True,
+    )
     assert r.status_code == 200
     assert r.text.lstrip().startswith(f'<tr id="rq-{item.id}"')
     assert "state-rejected" in r.text and "duplicate of a December line" in r.text
     assert "<html" not in r.text
     # reversible while the period is open
-    r = _post(as_["reviewer"], f"/review/{item.id}/approve",
-              {"period": P, "back": f"/review?period={P}&status=rejected"}, htmx=True)
+    r = _post(
+        as_["reviewer"],
+        f"/review/{item.id}/approve",
+        {"period": P, "back": f"/review?period={P}&status=rejected"},
+        htmx=True,
+    )
     assert r.status_code == 200 and r.text == ""
 
 
 def test_reject_needs_a_note(app, as_):
     item = _queue(app).items[0]
-    r = _post(as_["reviewer"], f"/review/{item.id}/reject", {"period": P, "note": "  "},
-              htmx=True)
+    r = _post(as_["reviewer"], f"/review/{item.id}/reject", {"period": P, "note": "  "}, htmx=True)
     assert r.status_code == 422
     assert r.headers["HX-Retarget"] == "#flash" and "note" in r.text
     r = _post(as_["reviewer"], "/review/bulk", {"period": P, "do": "reject-matching"})
@@ -173,28 +193,40 @@ def test_correct_and_save_as_a_rule(app, as_):
     from openchargeback.services import review
 
     item = next(i for i in _queue(app).items if i.resource_id)
-    r = _post(as_["reviewer"], f"/review/{item.id}/correct",
-              {"period": P, "project": "corrected-project", "save_rule": "1",
-               "note": "moved to the right project", "back": f"/review?period={P}&status=all"},
-              htmx=True)
+    r = _post(
+        as_["reviewer"],
+        f"/review/{item.id}/correct",
+        {
+            "period": P,
+            "project": "corrected-project",
+            "save_rule": "1",
+            "note": "moved to the right project",
+            "back": f"/review?period={P}&status=all",
+        },
+        htmx=True,
+    )
     assert r.status_code == 200 and "corrected-project" in r.text
     assert "saved as a rule" in json.loads(r.headers["HX-Trigger"])["rq-stakes"]["message"]
     [h] = [a for a in review.history(_ctx(app), item.id) if a.action == "correct"]
     assert h.after["project_id"] == "corrected-project" and h.note == "moved to the right project"
-    assert "needs at least one" in _post(as_["reviewer"], f"/review/{item.id}/correct",
-                                         {"period": P}).text
+    assert "needs at least one" in _post(as_["reviewer"], f"/review/{item.id}/correct", {"period": P}).text
 
 
 def test_plain_forms_redirect_back_and_never_off_site(app, as_):
     item = _queue(app).items[0]
-    r = _post(as_["reviewer"], f"/review/{item.id}/approve",
-              {"period": P, "back": f"/review?period={P}&source=aws"})
+    r = _post(
+        as_["reviewer"], f"/review/{item.id}/approve", {"period": P, "back": f"/review?period={P}&source=aws"}
+    )
     assert r.status_code == 303
     assert r.headers["location"] == f"/review?period={P}&source=aws&msg=review-approve"
     assert "Charge approved." in as_["reviewer"].get(r.headers["location"]).text
     # a queue URL whose filters no longer resolve: the decision stands all the same
-    r = _post(as_["reviewer"], f"/review/{item.id}/approve",
-              {"period": P, "back": f"/review?period={P}&source=gone"}, htmx=True)
+    r = _post(
+        as_["reviewer"],
+        f"/review/{item.id}/approve",
+        {"period": P, "back": f"/review?period={P}&source=gone"},
+        htmx=True,
+    )
     assert r.status_code == 200 and "rq-stakes" in r.headers["HX-Trigger"]
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil", "/users"):
         r = _post(as_["reviewer"], f"/review/{item.id}/approve", {"period": P, "back": evil})
@@ -207,20 +239,31 @@ def test_bulk_checked_and_matching(app, as_):
     q = _queue(app)
     assert q.count >= 2
     two = [q.items[0].id, q.items[1].id]
-    r = _post(as_["reviewer"], "/review/bulk",
-              {"period": P, "do": "approve-checked", "ids": [str(i) for i in two]}, htmx=True)
+    r = _post(
+        as_["reviewer"],
+        "/review/bulk",
+        {"period": P, "do": "approve-checked", "ids": [str(i) for i in two]},
+        htmx=True,
+    )
     assert r.status_code == 200 and 'id="review-queue"' in r.text and "<html" not in r.text
     assert "2 charge(s) approved" in r.text
     assert not set(two) & set(_ids(r.text))
-    assert _post(as_["reviewer"], "/review/bulk", {"period": P, "do": "approve-checked"},
-                 htmx=True).status_code == 422  # nothing checked
-    assert _post(as_["reviewer"], "/review/bulk", {"period": P, "do": "approve-sideways"},
-                 htmx=True).status_code == 422
+    assert (
+        _post(as_["reviewer"], "/review/bulk", {"period": P, "do": "approve-checked"}, htmx=True).status_code
+        == 422
+    )  # nothing checked
+    assert (
+        _post(as_["reviewer"], "/review/bulk", {"period": P, "do": "approve-sideways"}, htmx=True).status_code
+        == 422
+    )
     # every pending hpc charge, by filter; others stay
     hpc = _queue(app, source="hpc")
     rest = _queue(app).count - hpc.count
-    r = _post(as_["reviewer"], "/review/bulk",
-              {"period": P, "do": "reject-matching", "source": "hpc", "note": "test partition"})
+    r = _post(
+        as_["reviewer"],
+        "/review/bulk",
+        {"period": P, "do": "reject-matching", "source": "hpc", "note": "test partition"},
+    )
     assert r.status_code == 303 and "source=hpc" in r.headers["location"]
     assert _queue(app, source="hpc").count == 0
     assert _queue(app, status="rejected", source="hpc").count == hpc.count
@@ -234,10 +277,12 @@ def test_viewer_sees_but_cannot_act(app, as_):
         assert marker not in html
     assert "reviewers and admins decide" in html
     cid = _ids(html)[0]
-    for path, data in ((f"/review/{cid}/approve", {"period": P}),
-                       (f"/review/{cid}/reject", {"period": P, "note": "x"}),
-                       (f"/review/{cid}/correct", {"period": P, "project": "x"}),
-                       ("/review/bulk", {"period": P, "do": "approve-matching"})):
+    for path, data in (
+        (f"/review/{cid}/approve", {"period": P}),
+        (f"/review/{cid}/reject", {"period": P, "note": "x"}),
+        (f"/review/{cid}/correct", {"period": P, "project": "x"}),
+        ("/review/bulk", {"period": P, "do": "approve-matching"}),
+    ):
         assert _post(as_["viewer"], path, data).status_code == 403
         assert _post(as_["viewer"], path, data, htmx=True).headers["HX-Retarget"] == "#flash"
     page = as_["viewer"].get(f"/charges/{cid}").text
@@ -246,11 +291,15 @@ def test_viewer_sees_but_cannot_act(app, as_):
 
 def test_every_review_post_checks_csrf(app, as_):
     cid = _queue(app, status="all").items[0].id
-    for path in (f"/review/{cid}/approve", "/review/bulk", "/settings/review-rules",
-                 "/settings/review-rules/preview", "/settings/review-rules/recheck"):
+    for path in (
+        f"/review/{cid}/approve",
+        "/review/bulk",
+        "/settings/review-rules",
+        "/settings/review-rules/preview",
+        "/settings/review-rules/recheck",
+    ):
         c = as_["admin"]
-        r = c.post(path, data={"period": P, "do": "approve-matching", "text": "{}"},
-                   follow_redirects=False)
+        r = c.post(path, data={"period": P, "do": "approve-matching", "text": "{}"}, follow_redirects=False)
         assert r.status_code == 403 and "CSRF" in r.text, path
         r = c.post(path, data={"period": P, "csrf_token": "forged"}, follow_redirects=False)
         assert r.status_code == 403, path
@@ -261,8 +310,11 @@ def test_charge_page_shows_state_history_and_actions(app, as_):
     from openchargeback.services import review
 
     item = _queue(app, status="all", reason="pattern:gpu").items[0]
-    r = _post(as_["reviewer"], f"/review/{item.id}/reject",
-              {"period": P, "note": "not ours", "back": f"/charges/{item.id}"})
+    r = _post(
+        as_["reviewer"],
+        f"/review/{item.id}/reject",
+        {"period": P, "note": "not ours", "back": f"/charges/{item.id}"},
+    )
     assert r.headers["location"] == f"/charges/{item.id}?msg=review-reject"
     html = as_["reviewer"].get(f"/charges/{item.id}").text
     assert re.search(r'id="review-state">rejected<', html)
@@ -285,8 +337,14 @@ def test_rules_section_preview_save_and_recheck(app, as_):
     text = "max_charge: 100\nflag_patterns:\n  - {name: s3, field: service, pattern: S3, reason: storage}\n"
     r = _post(a, "/settings/review-rules/preview", {"text": text, "period": "2025-12"}, htmx=True)
     assert r.status_code == 200 and 'id="rules-preview"' in r.text and "<html" not in r.text
-    p = review.preview_rules(_ctx(a.app), "2025-12", {"max_charge": "100", "flag_patterns": [
-        {"name": "s3", "field": "service", "pattern": "S3", "reason": "storage"}]})
+    p = review.preview_rules(
+        _ctx(a.app),
+        "2025-12",
+        {
+            "max_charge": "100",
+            "flag_patterns": [{"name": "s3", "field": "service", "pattern": "S3", "reason": "storage"}],
+        },
+    )
     assert f"<strong>{p.flagged}</strong> would be flagged" in r.text
     for code, _, n in p.by_reason:
         assert code.replace("_", " ") in r.text and f">{n}<" in r.text
@@ -323,8 +381,11 @@ def test_rejected_money_is_left_out_of_every_figure(app, as_):
     ctx = _ctx(app)
     project = "genomics-sequencing"
     pi = "zorp.blinkman@example.edu"
-    target = next(i for i in _queue(app, status="all", project_id=project).items
-                  if i.billed_cost > 0 and i.review != "rejected")
+    target = next(
+        i
+        for i in _queue(app, status="all", project_id=project).items
+        if i.billed_cost > 0 and i.review != "rejected"
+    )
     t0 = reports.period_totals(ctx, P).totals.billed_cost
     proj0 = insights.entity(ctx, "project", project, P).totals.billed
     _post(as_["reviewer"], f"/review/{target.id}/reject", {"period": P, "note": "not billable"})
@@ -355,8 +416,9 @@ def test_rejected_money_is_left_out_of_every_figure(app, as_):
     # the CSV export says which rows are rejected
     export = v.get(f"/charges/export.csv?period={P}&project={project}").text
     assert export.splitlines()[0].endswith(",review")
-    assert any(line.startswith(f"{target.id},") and line.endswith(",rejected")
-               for line in export.splitlines())
+    assert any(
+        line.startswith(f"{target.id},") and line.endswith(",rejected") for line in export.splitlines()
+    )
     _post(as_["reviewer"], f"/review/{target.id}/approve", {"period": P})
     assert reports.period_totals(ctx, P).totals.billed_cost == t0
 
@@ -379,8 +441,9 @@ def test_close_is_refused_while_charges_are_pending_then_forced_with_a_reason(ap
     assert 'id="close-anyway"' in r.text
     # a reviewer sees the count but no close form, and cannot close
     assert 'id="close-anyway"' not in as_["reviewer"].get(f"/periods/{period}").text
-    assert _post(as_["reviewer"], f"/periods/{period}/close", {"force": "1", "reason": "x"}
-                 ).status_code == 403
+    assert (
+        _post(as_["reviewer"], f"/periods/{period}/close", {"force": "1", "reason": "x"}).status_code == 403
+    )
     r = _post(a, f"/periods/{period}/close", {"force": "1", "reason": ""})
     assert r.status_code == 422 and "needs a reason" in r.text
     assert periods.get_period(_ctx(app), period).status == "open"

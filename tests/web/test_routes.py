@@ -80,16 +80,49 @@ ROUTES = [
     ("POST", "/registry/pis", "admin", {"email": "route.test@example.edu", "name": "Route Test"}),
     ("POST", "/registry/funds", "admin", {"code": "RT-1", "budget": "100"}),
     ("POST", "/registry/funds/import", "admin", {"file": ("funds.csv", b"code,description\nRT-2,route\n")}),
-    ("POST", "/registry/projects", "admin", {"project_id": "rt-project",
-                                            "pi_email": "route.test@example.edu"}),
+    (
+        "POST",
+        "/registry/projects",
+        "admin",
+        {"project_id": "rt-project", "pi_email": "route.test@example.edu"},
+    ),
     ("GET", "/registry/projects/edit?key=rt-project", "admin"),
-    ("POST", "/registry/projects/edit", "admin", {"key": "rt-project", "pi_email": "route.test@example.edu",
-                                                 "status": "active", "default_fund": "RT-1"}),
+    (
+        "POST",
+        "/registry/projects/edit",
+        "admin",
+        {
+            "key": "rt-project",
+            "pi_email": "route.test@example.edu",
+            "status": "active",
+            "default_fund": "RT-1",
+        },
+    ),
     ("GET", "/registry/projects/split?key=rt-project&period=2025-01", "admin"),
-    ("POST", "/registry/projects/split", "admin", {"key": "rt-project", "fund": ["RT-1", "RT-2"],
-                                                  "percent": ["60", "40"], "first": "2025-01", "do": "set"}),
-    ("POST", "/registry/adjustments", "admin", {"period": "2025-01", "kind": "credit", "amount": "5",
-                                               "reason": "route test", "project": "rt-project"}),
+    (
+        "POST",
+        "/registry/projects/split",
+        "admin",
+        {
+            "key": "rt-project",
+            "fund": ["RT-1", "RT-2"],
+            "percent": ["60", "40"],
+            "first": "2025-01",
+            "do": "set",
+        },
+    ),
+    (
+        "POST",
+        "/registry/adjustments",
+        "admin",
+        {
+            "period": "2025-01",
+            "kind": "credit",
+            "amount": "5",
+            "reason": "route test",
+            "project": "rt-project",
+        },
+    ),
 ]
 WHO = [None, "viewer", "reviewer", "admin"]
 
@@ -99,8 +132,7 @@ def _call(client, method, path, data):
         return client.get(path, follow_redirects=False)
     headers = {"X-CSRF-Token": getattr(client, "csrf", "")}
     if data is None:  # a raw upload body
-        return client.post(path, content=b"BilledCost\n1\n", headers=headers,
-                           follow_redirects=False)
+        return client.post(path, content=b"BilledCost\n1\n", headers=headers, follow_redirects=False)
     files = {k: v for k, v in data.items() if isinstance(v, tuple)}  # (name, bytes): an upload
     if files:
         data = {k: v for k, v in data.items() if k not in files}
@@ -114,8 +146,11 @@ def test_every_route_for_every_role(clients, role):
     for method, path, who, *data in ROUTES:
         r = _call(client, method, path, data[0] if data else {})
         if role is None:
-            ok = (r.status_code == 303 and r.headers["location"].startswith("/login")) \
-                if method == "GET" else r.status_code == 401
+            ok = (
+                (r.status_code == 303 and r.headers["location"].startswith("/login"))
+                if method == "GET"
+                else r.status_code == 401
+            )
         elif who == "read" or role == "admin" or (who == "review" and role == "reviewer"):
             ok = r.status_code in (200, 303) and r.status_code != 403
         else:
@@ -174,9 +209,9 @@ def test_charges_filters_pages_and_export(clients):
     csv_text = c.get("/charges/export.csv?period=2025-01").text
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("id,period,source")
-    assert len(lines) - 1 == int(re.search(r"([\d,]+) charges ·",
-                                           c.get("/charges?period=2025-01").text)
-                                 .group(1).replace(",", ""))
+    assert len(lines) - 1 == int(
+        re.search(r"([\d,]+) charges ·", c.get("/charges?period=2025-01").text).group(1).replace(",", "")
+    )
 
 
 def test_dashboard_totals_match_the_period_report(clients, web):

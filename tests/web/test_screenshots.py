@@ -39,5 +39,4 @@ def test_docs_images_only_when_the_variable_asks_for_it(monkeypatch, tmp_path_fa
     assert shots.folder == (ROOT / "docs" / "images").resolve() and shots.requested
     page = FakePage()
     shots(page, "menu-phone-dark", full_page=False)  # the fake page writes nothing
-    assert page.calls == [{"path": str(ROOT / "docs" / "images" / "menu-phone-dark.png"),
-                           "full_page": False}]
+    assert page.calls == [{"path": str(ROOT / "docs" / "images" / "menu-phone-dark.png"), "full_page": False}]

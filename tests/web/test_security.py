@@ -66,8 +66,9 @@ def test_post_without_or_with_wrong_csrf_token_is_refused(clients):
 
 def test_login_form_needs_its_csrf_cookie(fresh):
     c = client(fresh)
-    r = c.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": "x"},
-               follow_redirects=False)
+    r = c.post(
+        "/login", data={"username": "admin", "password": PASSWORD, "csrf_token": "x"}, follow_redirects=False
+    )
     assert r.status_code == 403
 
 
@@ -119,8 +120,11 @@ def test_password_change_and_disable_end_sessions(fresh):
     login(admin, "admin")
     login(viewer, "viewer")
     assert viewer.get("/", follow_redirects=False).status_code == 200
-    admin.post("/users/viewer/password", data={"password": "a-new-long-password"},
-               headers={"X-CSRF-Token": csrf_of(admin)})
+    admin.post(
+        "/users/viewer/password",
+        data={"password": "a-new-long-password"},
+        headers={"X-CSRF-Token": csrf_of(admin)},
+    )
     assert viewer.get("/", follow_redirects=False).status_code == 303
     login(viewer, "viewer", "a-new-long-password")
     assert viewer.get("/", follow_redirects=False).status_code == 200
@@ -133,9 +137,12 @@ def test_own_password_change_keeps_this_session_ends_others(fresh):
     a, b = client(fresh), client(fresh)
     login(a, "reviewer")
     login(b, "reviewer")
-    r = a.post("/account/password", data={"current": PASSWORD, "new": "brand-new-password",
-                                          "confirm": "brand-new-password"},
-               headers={"X-CSRF-Token": csrf_of(a)}, follow_redirects=False)
+    r = a.post(
+        "/account/password",
+        data={"current": PASSWORD, "new": "brand-new-password", "confirm": "brand-new-password"},
+        headers={"X-CSRF-Token": csrf_of(a)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert a.get("/", follow_redirects=False).status_code == 200
     assert b.get("/", follow_redirects=False).status_code == 303
@@ -169,8 +176,7 @@ def test_example_hash_refused_outside_dev_mode(tmp_path):
     for key in (None, "short", "dev-only-secret-change-me-0123456789abcdef", "a" * 40):
         with pytest.raises(ConfigError, match="secret_key"):
             ensure_safe_to_serve(web_settings(tmp_path, server={"secret_key": key}))
-    ensure_safe_to_serve(web_settings(tmp_path, users=users, dev_mode=True,
-                                      server={"secret_key": None}))
+    ensure_safe_to_serve(web_settings(tmp_path, users=users, dev_mode=True, server={"secret_key": None}))
     ensure_safe_to_serve(web_settings(tmp_path))  # a real secret, no example user
 
 
@@ -205,8 +211,9 @@ def test_upload_limits_and_names(clients, web):
     r = c.post("/imports/upload?filename=evil.sh&source=aws", content=b"x", headers=h)
     assert r.status_code == 422
     _, settings = web
-    r = c.post("/imports/upload?filename=../../etc/aws_2025-01.csv&source=aws",
-               content=b"BilledCost\n", headers=h)
+    r = c.post(
+        "/imports/upload?filename=../../etc/aws_2025-01.csv&source=aws", content=b"BilledCost\n", headers=h
+    )
     assert r.status_code == 200
     from pathlib import Path
 

@@ -13,8 +13,7 @@ from openchargeback.services import sources as sources_svc
 from openchargeback.services.ingest import history as imports_svc
 from openchargeback.services.schema import upgrade_database
 
-periods_app = typer.Typer(help="Billing periods: list, open, close, finalize, reopen.",
-                          no_args_is_help=True)
+periods_app = typer.Typer(help="Billing periods: list, open, close, finalize, reopen.", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources of billing data.", no_args_is_help=True)
 imports_app = typer.Typer(help="Import history and control totals.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -30,8 +29,9 @@ def _show_period(p, as_json: bool) -> None:
     typer.echo(f"{p.name}: {p.status}")
     for t in p.history:
         reason = f" ({t.reason})" if t.reason else ""
-        typer.echo(f"  {t.at:%Y-%m-%d %H:%M} UTC  {t.from_status or '-'} -> {t.to_status}  "
-                   f"by {t.actor}{reason}")
+        typer.echo(
+            f"  {t.at:%Y-%m-%d %H:%M} UTC  {t.from_status or '-'} -> {t.to_status}  by {t.actor}{reason}"
+        )
 
 
 @periods_app.command("list")
@@ -57,9 +57,11 @@ def periods_open(period: PeriodArg, config: ConfigOpt = None, as_json: JsonOpt =
 
 
 def _transition(action: str):
-    def command(period: PeriodArg, reason: ReasonOpt = None, config: ConfigOpt = None,
-                as_json: JsonOpt = False) -> None:
+    def command(
+        period: PeriodArg, reason: ReasonOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False
+    ) -> None:
         _show_period(periods_svc.change_status(context(config), period, action, reason), as_json)
+
     command.__doc__ = {
         "finalize": "Finalize a closed period: locked, nothing changes.",
         "reopen": "Reopen a closed or finalized period (--reason required).",
@@ -69,10 +71,13 @@ def _transition(action: str):
 
 @periods_app.command("close")
 def periods_close(
-    period: PeriodArg, reason: ReasonOpt = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Close although charges are pending review (needs --reason).")] = False,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    period: PeriodArg,
+    reason: ReasonOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Close although charges are pending review (needs --reason).")
+    ] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Close a period: no more imports; statements may be generated. Refused while charges
     are pending review, unless --force with a reason."""
@@ -90,9 +95,21 @@ def sources_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json([s.as_json() for s in items])
         return
-    table(["name", "display name", "pattern", "basis", "GL fund/org", "GL account", "from"],
-          [[s.name, s.display_name, s.file_pattern, s.cost_basis, s.gl_fund_org, s.gl_account,
-            "config" if s.from_config else "database"] for s in items])
+    table(
+        ["name", "display name", "pattern", "basis", "GL fund/org", "GL account", "from"],
+        [
+            [
+                s.name,
+                s.display_name,
+                s.file_pattern,
+                s.cost_basis,
+                s.gl_fund_org,
+                s.gl_account,
+                "config" if s.from_config else "database",
+            ]
+            for s in items
+        ],
+    )
 
 
 @sources_app.command("add")
@@ -103,12 +120,19 @@ def sources_add(
     cost_basis: Annotated[str, typer.Option("--cost-basis", help="billed or effective")] = "billed",
     gl_fund_org: Annotated[str | None, typer.Option("--gl-fund-org")] = None,
     gl_account: Annotated[str | None, typer.Option("--gl-account")] = None,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Add a source (stored in the database)."""
-    s = sources_svc.add_source(context(config), name, display_name=display_name,
-                               file_pattern=file_pattern, cost_basis=cost_basis,
-                               gl_fund_org=gl_fund_org, gl_account=gl_account)
+    s = sources_svc.add_source(
+        context(config),
+        name,
+        display_name=display_name,
+        file_pattern=file_pattern,
+        cost_basis=cost_basis,
+        gl_fund_org=gl_fund_org,
+        gl_account=gl_account,
+    )
     if as_json:
         emit_json(s.as_json())
     else:
@@ -120,23 +144,39 @@ def imports_list(
     source: Annotated[str | None, typer.Option("-s", "--source")] = None,
     period: Annotated[str | None, typer.Option("-p", "--period")] = None,
     limit: Annotated[int, typer.Option("--limit")] = 50,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Recent imports, newest first."""
     items = imports_svc.list_imports(context(config), source=source, period=period, limit=limit)
     if as_json:
         emit_json([i.as_json() for i in items])
         return
-    table(["id", "source", "file", "periods", "rows", "skipped", "flagged", "status", "when"],
-          [[i.id, i.source, i.filename, ",".join(i.periods), i.rows, i.skipped, i.flagged,
-            i.status + (f" by #{i.replaced_by}" if i.replaced_by else ""),
-            f"{i.finished_at:%Y-%m-%d %H:%M}"] for i in items], right={0, 4, 5, 6})
+    table(
+        ["id", "source", "file", "periods", "rows", "skipped", "flagged", "status", "when"],
+        [
+            [
+                i.id,
+                i.source,
+                i.filename,
+                ",".join(i.periods),
+                i.rows,
+                i.skipped,
+                i.flagged,
+                i.status + (f" by #{i.replaced_by}" if i.replaced_by else ""),
+                f"{i.finished_at:%Y-%m-%d %H:%M}",
+            ]
+            for i in items
+        ],
+        right={0, 4, 5, 6},
+    )
 
 
 @imports_app.command("show")
 def imports_show(
     import_id: Annotated[int, typer.Argument(help="Import id.", show_default=False)],
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """One import: file, hash, control totals, skipped lines, replacements."""
     d = imports_svc.get_import(context(config), import_id)

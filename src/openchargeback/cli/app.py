@@ -25,37 +25,58 @@ except ImportError:  # older typer raises click's
 # them from this table. The help is the command's own (its Typer's help= or the
 # function's docstring); tests/test_cli_start.py keeps the two the same.
 COMMANDS: tuple[tuple[str, str, str, str], ...] = (
-    ("ingest", "ingest", "ingest_command",
-     "Import FOCUS files. Each file is one transaction: it lands whole or not at all."),
-    ("validate", "convert", "validate_command",
-     "What the importer would do with a FOCUS file, without touching the database."),
-    ("serve", "users", "serve_command",
-     "Start the web UI (refuses unsafe settings outside dev_mode)."),
-    ("generate", "statements", "generate_command",
-     "Build the statements of a closed period from its approved charges (PDF), and\n"
-     "optionally email them."),
-    ("export-journal", "journal", "export_journal_command",
-     "Export a period's journal (GL) file from its approved charges, and record it."),
+    (
+        "ingest",
+        "ingest",
+        "ingest_command",
+        "Import FOCUS files. Each file is one transaction: it lands whole or not at all.",
+    ),
+    (
+        "validate",
+        "convert",
+        "validate_command",
+        "What the importer would do with a FOCUS file, without touching the database.",
+    ),
+    ("serve", "users", "serve_command", "Start the web UI (refuses unsafe settings outside dev_mode)."),
+    (
+        "generate",
+        "statements",
+        "generate_command",
+        "Build the statements of a closed period from its approved charges (PDF), and\n"
+        "optionally email them.",
+    ),
+    (
+        "export-journal",
+        "journal",
+        "export_journal_command",
+        "Export a period's journal (GL) file from its approved charges, and record it.",
+    ),
     ("imports", "admin", "imports_app", "Import history and control totals."),
     ("periods", "admin", "periods_app", "Billing periods: list, open, close, finalize, reopen."),
     ("sources", "admin", "sources_app", "Sources of billing data."),
     ("charges", "reports", "charges_app", "Browse charges."),
     ("report", "reports", "report_app", "Reports over a period."),
     ("db", "admin", "db_app", "Database schema."),
-    ("convert", "convert", "convert_app",
-     "Convert Slurm, storage and CSV data to FOCUS 1.2, priced by a rate table."),
+    (
+        "convert",
+        "convert",
+        "convert_app",
+        "Convert Slurm, storage and CSV data to FOCUS 1.2, priced by a rate table.",
+    ),
     ("rates", "convert", "rates_app", "Rate tables: the rates in force, and their problems."),
-    ("review", "review", "review_app",
-     "Review flagged charges: list, approve, reject, correct, rules, recheck."),
+    (
+        "review",
+        "review",
+        "review_app",
+        "Review flagged charges: list, approve, reject, correct, rules, recheck.",
+    ),
     ("users", "users", "users_app", "Web users: add, list, set passwords, disable."),
     ("statements", "statements", "statements_app", "Statements: list, show, the email log, resend."),
     ("pis", "registry", "pis_app", "PIs: list, add, edit, import FILE.csv, export."),
     ("projects", "registry", "projects_app", "Projects: list, add, edit, import FILE.csv, export."),
     ("funds", "registry", "funds_app", "Funds/orgs: list, add, edit, import FILE.csv, export."),
-    ("splits", "registry", "splits_app",
-     "Fund splits of projects: list, set, and the allocation they give."),
-    ("adjustments", "registry", "adjustments_app",
-     "Adjustment lines (credits or charges): list, add."),
+    ("splits", "registry", "splits_app", "Fund splits of projects: list, set, and the allocation they give."),
+    ("adjustments", "registry", "adjustments_app", "Adjustment lines (credits or charges): list, add."),
     ("budgets", "registry", "budgets_app", "Spend against budgets, and budget alerts."),
     ("journals", "journal", "journals_app", "Journal exports: list, show, download earlier files."),
 )
@@ -125,10 +146,15 @@ class LazyGroup(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         commands = self.commands
-        if self._listing and isinstance(commands, _Commands) and not commands.loaded(cmd_name) \
-                and cmd_name in _BY_NAME:
-            return TyperCommand(name=cmd_name, help=_BY_NAME[cmd_name][3],
-                                rich_markup_mode=self.rich_markup_mode)
+        if (
+            self._listing
+            and isinstance(commands, _Commands)
+            and not commands.loaded(cmd_name)
+            and cmd_name in _BY_NAME
+        ):
+            return TyperCommand(
+                name=cmd_name, help=_BY_NAME[cmd_name][3], rich_markup_mode=self.rich_markup_mode
+            )
         return super().get_command(ctx, cmd_name)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
@@ -140,9 +166,11 @@ class LazyGroup(TyperGroup):
 
 
 app = typer.Typer(
-    name="openchargeback", cls=LazyGroup,
+    name="openchargeback",
+    cls=LazyGroup,
     help="Billing for research computing: import FOCUS cost data, review it, close the month.",
-    no_args_is_help=True, **_TYPER_SETTINGS,
+    no_args_is_help=True,
+    **_TYPER_SETTINGS,
 )
 
 
@@ -153,8 +181,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def root(version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """Billing for research computing."""
 
 

@@ -14,9 +14,12 @@ from openchargeback.config import load_settings
 from openchargeback.domain.money import round_minor
 from openchargeback.services.context import Context, build_context
 
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "-c", "--config", help="Configuration file (default: $OPENCHARGEBACK_CONFIG).",
-    show_default=False)]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-c", "--config", help="Configuration file (default: $OPENCHARGEBACK_CONFIG).", show_default=False
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 PeriodOpt = Annotated[str, typer.Option("-p", "--period", help="Billing period, YYYY-MM.")]
 
@@ -43,8 +46,9 @@ def table(headers: list[str], rows: list[list], *, right: set[int] = frozenset()
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
     def fmt(row):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
 
     typer.echo(fmt(headers))
     typer.echo("  ".join("-" * w for w in widths))

@@ -17,37 +17,68 @@ _BAR_MIN_BYTES = 5 * 1024 * 1024
 
 
 def ingest_command(
-    files: Annotated[list[Path], typer.Argument(help="FOCUS files: CSV, CSV.gz or Parquet.",
-                                                show_default=False)],
+    files: Annotated[
+        list[Path], typer.Argument(help="FOCUS files: CSV, CSV.gz or Parquet.", show_default=False)
+    ],
     source: Annotated[str, typer.Option("-s", "--source", help="Source name (see `sources list`).")],
-    period: Annotated[str | None, typer.Option(
-        "-p", "--period", help="Expected billing period YYYY-MM; rows of other periods are flagged.")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "-p", "--period", help="Expected billing period YYYY-MM; rows of other periods are flagged."
+        ),
+    ] = None,
     config: ConfigOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and check; write nothing.")] = False,
-    replace: Annotated[bool, typer.Option(
-        "--replace", help="Replace the source's earlier imports for the same period(s).")] = False,
-    skip_invalid: Annotated[bool, typer.Option(
-        "--skip-invalid", help="Import the valid rows; record each skipped line on the import.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the source's earlier imports for the same period(s).")
+    ] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Import the valid rows; record each skipped line on the import."),
+    ] = False,
     as_json: JsonOpt = False,
-    convert_kind: Annotated[str | None, typer.Option(
-        "--convert", help="Convert each file first (slurm, storage or csv; see `convert`).")] = None,
+    convert_kind: Annotated[
+        str | None,
+        typer.Option("--convert", help="Convert each file first (slurm, storage or csv; see `convert`)."),
+    ] = None,
     rates: Annotated[Path | None, typer.Option("--rates", help="With --convert: rate table.")] = None,
-    attribution: Annotated[Path | None, typer.Option(
-        "--attribution", help="With --convert: attribution map.")] = None,
-    mapping: Annotated[Path | None, typer.Option(
-        "--mapping", help="With --convert csv: mapping file.")] = None,
+    attribution: Annotated[
+        Path | None, typer.Option("--attribution", help="With --convert: attribution map.")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="With --convert csv: mapping file.")
+    ] = None,
 ) -> None:
     """Import FOCUS files. Each file is one transaction: it lands whole or not at all."""
     ctx = context(config)
     results = []
     with tempfile.TemporaryDirectory(prefix="ocb-ingest-") as tmp:
         if convert_kind:  # each input becomes INPUT.focus.csv, then is imported as usual
-            files = [convert_file(ctx, convert_kind, p, Path(tmp), period=period, rates=rates,
-                                  attribution=attribution, mapping=mapping).path for p in files]
+            files = [
+                convert_file(
+                    ctx,
+                    convert_kind,
+                    p,
+                    Path(tmp),
+                    period=period,
+                    rates=rates,
+                    attribution=attribution,
+                    mapping=mapping,
+                ).path
+                for p in files
+            ]
         for path in files:
             with _progress(path, as_json) as progress:
-                result = ingest(ctx, path, source, period, replace=replace, skip_invalid=skip_invalid,
-                                dry_run=dry_run, progress=progress)
+                result = ingest(
+                    ctx,
+                    path,
+                    source,
+                    period,
+                    replace=replace,
+                    skip_invalid=skip_invalid,
+                    dry_run=dry_run,
+                    progress=progress,
+                )
             results.append(result)
             if not as_json:
                 _print(result)
@@ -57,14 +88,18 @@ def ingest_command(
 
 def _print(r: IngestResult) -> None:
     if r.status == "duplicate":
-        typer.echo(f"{r.filename}: already imported as import #{r.duplicate_of} ({r.rows} rows, "
-                   f"same SHA-256); nothing changed")
+        typer.echo(
+            f"{r.filename}: already imported as import #{r.duplicate_of} ({r.rows} rows, "
+            f"same SHA-256); nothing changed"
+        )
         return
     verb = "would import" if r.status == "dry-run" else "imported"
     where = ", ".join(f"{p} ({n} rows)" for p, n in r.periods.items()) or "no period"
     ident = f" as import #{r.import_id}" if r.import_id else ""
-    typer.echo(f"{r.filename}: {verb} {r.rows} rows from source {r.source}{ident} "
-               f"(FOCUS {r.focus_version}) into {where}")
+    typer.echo(
+        f"{r.filename}: {verb} {r.rows} rows from source {r.source}{ident} "
+        f"(FOCUS {r.focus_version}) into {where}"
+    )
     for t in r.totals:
         if t.column == "BilledCost":
             typer.echo(f"  billed {amount(t.stored_total, t.currency)}")
@@ -77,8 +112,10 @@ def _print(r: IngestResult) -> None:
         if r.problem_count > len(r.problems):
             typer.echo(f"    ... and {r.problem_count - len(r.problems)} more (`imports show`)")
     if r.rounded_values:
-        typer.echo(f"  {r.rounded_values} amount(s) had more than 12 decimals and were rounded "
-                   f"half-even; the file's exact totals are kept on the import")
+        typer.echo(
+            f"  {r.rounded_values} amount(s) had more than 12 decimals and were rounded "
+            f"half-even; the file's exact totals are kept on the import"
+        )
     for old, period, n in r.replaced:
         typer.echo(f"  replaced {n} row(s) of import #{old} in {period}")
 
@@ -87,8 +124,9 @@ class _progress:
     """A progress bar on a terminal for large files; nothing otherwise."""
 
     def __init__(self, path: Path, quiet: bool):
-        self.enabled = (not quiet and sys.stderr.isatty() and path.is_file()
-                        and path.stat().st_size >= _BAR_MIN_BYTES)
+        self.enabled = (
+            not quiet and sys.stderr.isatty() and path.is_file() and path.stat().st_size >= _BAR_MIN_BYTES
+        )
         self.bar = None
 
     def __enter__(self):

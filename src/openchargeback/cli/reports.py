@@ -31,7 +31,8 @@ def report_totals(
     period: PeriodOpt,
     by: Annotated[str | None, typer.Option("--by", help=f"Group by: {', '.join(GROUPINGS)}.")] = None,
     currency: Annotated[str | None, typer.Option("--currency", help="Only this currency.")] = None,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Totals of the four FOCUS costs for a period, optionally by group."""
     t = period_totals(context(config), period, by=by, currency=currency)
@@ -39,19 +40,51 @@ def report_totals(
         emit_json(t.as_json())
         return
     c = t.currency
-    rows = [[g if g is not None else "(none)", x.rows, amount(x.list_cost), amount(x.contracted_cost),
-             amount(x.effective_cost), amount(x.billed_cost)] for g, x in t.groups]
-    rows.append(["TOTAL", t.totals.rows, amount(t.totals.list_cost), amount(t.totals.contracted_cost),
-                 amount(t.totals.effective_cost), amount(t.totals.billed_cost)])
+    rows = [
+        [
+            g if g is not None else "(none)",
+            x.rows,
+            amount(x.list_cost),
+            amount(x.contracted_cost),
+            amount(x.effective_cost),
+            amount(x.billed_cost),
+        ]
+        for g, x in t.groups
+    ]
+    rows.append(
+        [
+            "TOTAL",
+            t.totals.rows,
+            amount(t.totals.list_cost),
+            amount(t.totals.contracted_cost),
+            amount(t.totals.effective_cost),
+            amount(t.totals.billed_cost),
+        ]
+    )
     typer.echo(f"period {t.period}, {c}")
-    table([by or "", "rows", "list", "contracted", "effective", "billed"], rows,
-          right={1, 2, 3, 4, 5})
+    table([by or "", "rows", "list", "contracted", "effective", "billed"], rows, right={1, 2, 3, 4, 5})
 
 
-_CSV_COLUMNS = ["id", "period", "source", "import_id", "line", "service_name", "resource_id",
-                "charge_period_start", "charge_period_end", "currency", "list_cost",
-                "contracted_cost", "effective_cost", "billed_cost", "pi_email", "project_id",
-                "fund_org", "flags"]
+_CSV_COLUMNS = [
+    "id",
+    "period",
+    "source",
+    "import_id",
+    "line",
+    "service_name",
+    "resource_id",
+    "charge_period_start",
+    "charge_period_end",
+    "currency",
+    "list_cost",
+    "contracted_cost",
+    "effective_cost",
+    "billed_cost",
+    "pi_email",
+    "project_id",
+    "fund_org",
+    "flags",
+]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -77,16 +110,27 @@ def charges_list(
     pi: Annotated[str | None, typer.Option("--pi", help="PI email.")] = None,
     project: Annotated[str | None, typer.Option("--project")] = None,
     fund: Annotated[str | None, typer.Option("--fund", help="Fund/org.")] = None,
-    flagged: Annotated[bool | None, typer.Option("--flagged/--not-flagged",
-                                                 help="Only flagged (or only unflagged) charges.")] = None,
+    flagged: Annotated[
+        bool | None, typer.Option("--flagged/--not-flagged", help="Only flagged (or only unflagged) charges.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Rows per page.")] = 100,
     after: Annotated[int | None, typer.Option("--after", help="Show charges after this id.")] = None,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
     """Charges matching the filters, by id, a page at a time (--after for the next page)."""
-    page = list_charges(context(config), period=period, source=source, pi=pi, project=project,
-                        fund=fund, flagged=flagged, after_id=after, limit=limit)
+    page = list_charges(
+        context(config),
+        period=period,
+        source=source,
+        pi=pi,
+        project=project,
+        fund=fund,
+        flagged=flagged,
+        after_id=after,
+        limit=limit,
+    )
     if as_json:
         emit_json({"charges": [c.as_json() for c in page.charges], "next_after": page.next_after})
         return
@@ -100,9 +144,24 @@ def charges_list(
                 d[k] = to_str(getattr(c, k))
             w.writerow([_cell(d[k]) for k in _CSV_COLUMNS])
         return
-    table(["id", "period", "source", "service", "resource", "billed", "pi", "project", "fund", "flags"],
-          [[c.id, c.period, c.source, c.service_name, c.resource_id, amount(c.billed_cost, c.currency),
-            c.pi_email, c.project_id, c.fund_org, ",".join(c.flags)] for c in page.charges],
-          right={0, 5})
+    table(
+        ["id", "period", "source", "service", "resource", "billed", "pi", "project", "fund", "flags"],
+        [
+            [
+                c.id,
+                c.period,
+                c.source,
+                c.service_name,
+                c.resource_id,
+                amount(c.billed_cost, c.currency),
+                c.pi_email,
+                c.project_id,
+                c.fund_org,
+                ",".join(c.flags),
+            ]
+            for c in page.charges
+        ],
+        right={0, 5},
+    )
     if page.next_after:
         typer.echo(f"more: --after {page.next_after}")

@@ -19,18 +19,29 @@ statements_app = typer.Typer(help="Statements: list, show, the email log, resend
 
 PiOpt = Annotated[str | None, typer.Option("--pi", help="Only this PI (email).")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", help="Only this project.")]
-_ACTIONS = {"new": "new", "new_version": "new version", "unchanged": "unchanged", "withdrawn": "withdrawn",
-            "rerendered": "re-rendered", "preview": "preview"}
+_ACTIONS = {
+    "new": "new",
+    "new_version": "new version",
+    "unchanged": "unchanged",
+    "withdrawn": "withdrawn",
+    "rerendered": "re-rendered",
+    "preview": "preview",
+}
 
 
 def generate_command(
     period: PeriodOpt,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview into a temporary directory; "
-                                          "store nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Preview into a temporary directory; store nothing.")
+    ] = False,
     send: Annotated[bool, typer.Option("--send", help="Email the statements not sent yet.")] = False,
-    resend: Annotated[bool, typer.Option("--resend", help="With --send: send statements that were "
-                                         "sent before too.")] = False,
-    pi: PiOpt = None, project: ProjectOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+    resend: Annotated[
+        bool, typer.Option("--resend", help="With --send: send statements that were sent before too.")
+    ] = False,
+    pi: PiOpt = None,
+    project: ProjectOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Build the statements of a closed period from its approved charges (PDF), and
     optionally email them."""
@@ -39,14 +50,26 @@ def generate_command(
     if resend and not send:
         raise InvalidInput("--resend needs --send")
     ctx = context(config)
-    result = svc.generate(ctx, period, dry_run=dry_run, pi=pi, project=project,
-                          progress=None if as_json else _progress("rendering"))
+    result = svc.generate(
+        ctx,
+        period,
+        dry_run=dry_run,
+        pi=pi,
+        project=project,
+        progress=None if as_json else _progress("rendering"),
+    )
     if not as_json:
         _print_generate(result)
     report = None
     if send:
-        report = delivery.send_period(ctx, period, resend=resend, pi=pi, project=project,
-                                      progress=None if as_json else _progress("sending"))
+        report = delivery.send_period(
+            ctx,
+            period,
+            resend=resend,
+            pi=pi,
+            project=project,
+            progress=None if as_json else _progress("sending"),
+        )
     if as_json:
         out = result.as_json()
         if report is not None:
@@ -67,16 +90,31 @@ def _progress(label: str):
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()
+
     return show
 
 
 def _print_generate(r: svc.GenerateResult) -> None:
     head = "DRY RUN: " if r.dry_run else ""
     typer.echo(f"{head}period {r.period} ({r.status}): {len(r.statements)} statement(s)")
-    table(["number", "v", "kind", "pi", "project", "list", "discount", "due", "action"],
-          [[s.number, s.version, s.kind, s.pi_email or "(none)", s.project_id or "", amount(s.list_total),
-            amount(s.discount_total), amount(s.due_total, s.currency), _ACTIONS.get(s.action, s.action)]
-           for s in r.statements], right={1, 5, 6, 7})
+    table(
+        ["number", "v", "kind", "pi", "project", "list", "discount", "due", "action"],
+        [
+            [
+                s.number,
+                s.version,
+                s.kind,
+                s.pi_email or "(none)",
+                s.project_id or "",
+                amount(s.list_total),
+                amount(s.discount_total),
+                amount(s.due_total, s.currency),
+                _ACTIONS.get(s.action, s.action),
+            ]
+            for s in r.statements
+        ],
+        right={1, 5, 6, 7},
+    )
     for currency, total in r.approved_totals:
         typer.echo(f"approved charges: {amount(total, currency)} on the project statements")
     for label, ex in (("pending review", r.pending), ("rejected", r.rejected)):
@@ -92,46 +130,72 @@ def _print_generate(r: svc.GenerateResult) -> None:
 
 
 def _print_delivery(d: delivery.DeliveryReport) -> None:
-    typer.echo(f"email ({d.transport}): {d.sent} sent, {d.failed} failed"
-               + (f", {d.skipped_sent} statement(s) already sent (use --resend)" if d.skipped_sent else ""))
+    typer.echo(
+        f"email ({d.transport}): {d.sent} sent, {d.failed} failed"
+        + (f", {d.skipped_sent} statement(s) already sent (use --resend)" if d.skipped_sent else "")
+    )
     for m in d.messages:
         where = f" -> {m.outbox_path}" if m.outbox_path else ""
         err = f": {m.error}" if m.error else ""
-        typer.echo(f"  message {m.id} {m.status} to {', '.join(m.to) or '(nobody)'}"
-                   f"{' cc ' + ', '.join(m.cc) if m.cc else ''} [{', '.join(m.statements)}]{where}{err}")
+        typer.echo(
+            f"  message {m.id} {m.status} to {', '.join(m.to) or '(nobody)'}"
+            f"{' cc ' + ', '.join(m.cc) if m.cc else ''} [{', '.join(m.statements)}]{where}{err}"
+        )
     if d.failed:
-        typer.echo("resend failed messages with `openchargeback statements resend ID` "
-                   "or `statements resend --failed -p PERIOD`", err=True)
+        typer.echo(
+            "resend failed messages with `openchargeback statements resend ID` "
+            "or `statements resend --failed -p PERIOD`",
+            err=True,
+        )
 
 
 @statements_app.command("list")
 def statements_list(
-    period: PeriodOpt, pi: PiOpt = None, project: ProjectOpt = None,
-    all_versions: Annotated[bool, typer.Option("--all-versions", help="Include superseded and "
-                                               "withdrawn versions.")] = False,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    period: PeriodOpt,
+    pi: PiOpt = None,
+    project: ProjectOpt = None,
+    all_versions: Annotated[
+        bool, typer.Option("--all-versions", help="Include superseded and withdrawn versions.")
+    ] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """The statements of a period: number, PI, project, totals, version, sent status."""
     rows = views.list_statements(context(config), period, pi=pi, project=project, all_versions=all_versions)
     if as_json:
         emit_json([r.as_json() for r in rows])
         return
-    table(["number", "v", "status", "pi", "project", "list", "discount", "due", "sent"],
-          [[r.number, r.version, r.status, r.pi_email or "(none)",
-            r.project_id or ("(summary)" if r.kind == "pi" else ""), amount(r.list_total),
-            amount(r.discount_total), amount(r.due_total, r.currency),
-            f"{r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "no"] for r in rows], right={1, 5, 6, 7})
+    table(
+        ["number", "v", "status", "pi", "project", "list", "discount", "due", "sent"],
+        [
+            [
+                r.number,
+                r.version,
+                r.status,
+                r.pi_email or "(none)",
+                r.project_id or ("(summary)" if r.kind == "pi" else ""),
+                amount(r.list_total),
+                amount(r.discount_total),
+                amount(r.due_total, r.currency),
+                f"{r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "no",
+            ]
+            for r in rows
+        ],
+        right={1, 5, 6, 7},
+    )
 
 
 @statements_app.command("show")
 def statements_show(
     number: Annotated[str, typer.Argument(help="Statement number.", show_default=False)],
-    version: Annotated[int | None, typer.Option("--version",
-                                                help="This version (default: the latest).")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="This version (default: the latest).")
+    ] = None,
     pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the PDF as issued to this file.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the detail CSV to this file.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write the HTML preview to this file.")] = None,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """One statement: its lines, totals and versions; optionally its files."""
     ctx = context(config)
@@ -147,45 +211,82 @@ def statements_show(
         return
     r, c = d.row, d.data
     typer.echo(f"{r.number} v{r.version} ({r.status}) period {d.period}, {r.kind} statement")
-    typer.echo(f"PI {r.pi_email or '(none)'}  project {r.project_id or '-'}  funds "
-               f"{', '.join(c.get('funds') or []) or '-'}")
+    typer.echo(
+        f"PI {r.pi_email or '(none)'}  project {r.project_id or '-'}  funds "
+        f"{', '.join(c.get('funds') or []) or '-'}"
+    )
     typer.echo("basis: " + ", ".join(f"{b['source']} {b['basis']}" for b in c.get("cost_basis", [])))
-    table(["fund", "service", "quantity", "list", "discount", "due"],
-          [[ln["fund"] or "", ln["service"] + (f" ({ln['kind_label']})" if ln["kind_label"] else ""),
-            f"{ln['quantity']} {ln['unit'] or ''}".strip() if ln["quantity"] is not None else "",
-            ln["list"], ln["discount"], ln["due"]] for ln in c["lines"]], right={2, 3, 4, 5})
-    typer.echo(f"total: list {c['totals']['list']}, discount/subsidy {c['totals']['discount']}, "
-               f"due {c['totals']['due']} {r.currency}")
-    typer.echo("versions: " + ", ".join(
-        f"v{v.version} {v.status}{' sent ' + format(v.sent_at, '%Y-%m-%d') if v.sent_at else ''}"
-        for v in d.versions))
+    table(
+        ["fund", "service", "quantity", "list", "discount", "due"],
+        [
+            [
+                ln["fund"] or "",
+                ln["service"] + (f" ({ln['kind_label']})" if ln["kind_label"] else ""),
+                f"{ln['quantity']} {ln['unit'] or ''}".strip() if ln["quantity"] is not None else "",
+                ln["list"],
+                ln["discount"],
+                ln["due"],
+            ]
+            for ln in c["lines"]
+        ],
+        right={2, 3, 4, 5},
+    )
+    typer.echo(
+        f"total: list {c['totals']['list']}, discount/subsidy {c['totals']['discount']}, "
+        f"due {c['totals']['due']} {r.currency}"
+    )
+    typer.echo(
+        "versions: "
+        + ", ".join(
+            f"v{v.version} {v.status}{' sent ' + format(v.sent_at, '%Y-%m-%d') if v.sent_at else ''}"
+            for v in d.versions
+        )
+    )
 
 
 @statements_app.command("messages")
 def statements_messages(
     period: PeriodOpt,
     status: Annotated[str | None, typer.Option("--status", help="Only sent, failed or queued.")] = None,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """The email log of a period: recipient, statement versions, status, error."""
     rows = views.list_messages(context(config), period, status=status)
     if as_json:
         emit_json([m.as_json() for m in rows])
         return
-    table(["id", "status", "to", "cc", "statements", "tries", "resend of", "error"],
-          [[m.id, m.status, ", ".join(m.to) or "(nobody)", ", ".join(m.cc), ", ".join(m.statements),
-            m.attempts, m.resend_of or "", (m.error or "")[:80]] for m in rows], right={0, 5})
+    table(
+        ["id", "status", "to", "cc", "statements", "tries", "resend of", "error"],
+        [
+            [
+                m.id,
+                m.status,
+                ", ".join(m.to) or "(nobody)",
+                ", ".join(m.cc),
+                ", ".join(m.statements),
+                m.attempts,
+                m.resend_of or "",
+                (m.error or "")[:80],
+            ]
+            for m in rows
+        ],
+        right={0, 5},
+    )
 
 
 @statements_app.command("resend")
 def statements_resend(
-    message_ids: Annotated[list[int] | None, typer.Argument(help="Message ids (see `statements messages`).",
-                                                           show_default=False)] = None,
-    failed: Annotated[bool, typer.Option("--failed",
-                                         help="Every failed message of the period (-p).")] = False,
+    message_ids: Annotated[
+        list[int] | None, typer.Argument(help="Message ids (see `statements messages`).", show_default=False)
+    ] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Every failed message of the period (-p).")
+    ] = False,
     period: Annotated[str | None, typer.Option("-p", "--period", help="Billing period, YYYY-MM.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Also resend messages that were delivered.")] = False,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Send again exactly the message that failed: same recipients, same statement versions."""
     ctx = context(config)

@@ -13,8 +13,9 @@ from openchargeback.services import users as users_svc
 users_app = typer.Typer(help="Web users: add, list, set passwords, disable.", no_args_is_help=True)
 
 UserArg = Annotated[str, typer.Argument(help="User name (case-insensitive).", show_default=False)]
-PasswordStdin = Annotated[bool, typer.Option(
-    "--password-stdin", help="Read the password from standard input instead of a prompt.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input instead of a prompt.")
+]
 
 
 def _password(from_stdin: bool) -> str:
@@ -28,7 +29,8 @@ def users_add(
     username: UserArg,
     role: Annotated[str, typer.Option("--role", help="admin, reviewer or viewer.")] = "viewer",
     password_stdin: PasswordStdin = False,
-    config: ConfigOpt = None, as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Add a user (asks for the password)."""
     ctx = context(config)
@@ -46,15 +48,30 @@ def users_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json([u.as_json() for u in items])
         return
-    table(["user", "role", "state", "from", "sessions", "password changed"],
-          [[u.username, u.role, "disabled" if u.disabled else "active",
-            "config" if u.from_config else "database", u.active_sessions,
-            f"{u.password_changed_at:%Y-%m-%d %H:%M}"] for u in items], right={4})
+    table(
+        ["user", "role", "state", "from", "sessions", "password changed"],
+        [
+            [
+                u.username,
+                u.role,
+                "disabled" if u.disabled else "active",
+                "config" if u.from_config else "database",
+                u.active_sessions,
+                f"{u.password_changed_at:%Y-%m-%d %H:%M}",
+            ]
+            for u in items
+        ],
+        right={4},
+    )
 
 
 @users_app.command("set-password")
-def users_set_password(username: UserArg, password_stdin: PasswordStdin = False,
-                       config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def users_set_password(
+    username: UserArg,
+    password_stdin: PasswordStdin = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Set a user's password; their sessions end."""
     ctx = context(config)
     u = users_svc.set_password(ctx, username, _password(password_stdin))
@@ -92,8 +109,9 @@ def users_hash_password(password_stdin: PasswordStdin = False) -> None:
 
 def serve_command(
     config: ConfigOpt = None,
-    host: Annotated[str | None, typer.Option("--host", help="Address to listen on "
-                                             "(default: server.host).")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: server.host).")
+    ] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default: server.port).")] = None,
 ) -> None:
     """Start the web UI (refuses unsafe settings outside dev_mode)."""
@@ -106,6 +124,5 @@ def serve_command(
     ensure_safe_to_serve(settings)
     app = create_app(settings)
     h, p = host or settings.server.host, port or settings.server.port
-    typer.echo(f"OpenChargeback on http://{h}:{p}" + (" (dev mode)" if settings.dev_mode else ""),
-               err=True)
+    typer.echo(f"OpenChargeback on http://{h}:{p}" + (" (dev mode)" if settings.dev_mode else ""), err=True)
     uvicorn.run(app, host=h, port=p, log_level="info", proxy_headers=False, server_header=False)

@@ -88,8 +88,9 @@ def _entry(values: object, where: str, problems: list[str]) -> Entry:
     for k in values:
         if k not in FIELDS:
             problems.append(f"{where}: unknown field {k!r} (fields: {', '.join(FIELDS)})")
-    return tuple((f, str(values[f]).strip()) for f in FIELDS
-                 if values.get(f) is not None and str(values[f]).strip())
+    return tuple(
+        (f, str(values[f]).strip()) for f in FIELDS if values.get(f) is not None and str(values[f]).strip()
+    )
 
 
 def load_attribution(path: str | Path | None) -> AttributionMap:
@@ -105,8 +106,9 @@ def load_attribution(path: str | Path | None) -> AttributionMap:
         with open(p, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or not {"kind", "key"} <= set(reader.fieldnames):
-                raise InvalidInput(f"attribution map {p}: the header needs kind and key columns "
-                                   f"(and {', '.join(FIELDS)})")
+                raise InvalidInput(
+                    f"attribution map {p}: the header needs kind and key columns (and {', '.join(FIELDS)})"
+                )
             for row in reader:
                 where = f"{p}:{reader.line_num}"
                 kind = (row.get("kind") or "").strip().lower()
@@ -122,8 +124,9 @@ def load_attribution(path: str | Path | None) -> AttributionMap:
         by_section = {v: k for k, v in SECTIONS.items()}
         for section, items in data.items():
             if section not in by_section:
-                problems.append(f"{p}: unknown section {section!r} "
-                                f"(sections: {', '.join(SECTIONS.values())})")
+                problems.append(
+                    f"{p}: unknown section {section!r} (sections: {', '.join(SECTIONS.values())})"
+                )
                 continue
             if not isinstance(items, Mapping):
                 problems.append(f"{p}: {section}: expected a mapping of names to fields")
@@ -135,8 +138,14 @@ def load_attribution(path: str | Path | None) -> AttributionMap:
     return AttributionMap(sections, name=p.name)
 
 
-def _store(sections: dict[str, dict[str, Entry]], kind: str, key: str, values: object, where: str,
-           problems: list[str]) -> None:
+def _store(
+    sections: dict[str, dict[str, Entry]],
+    kind: str,
+    key: str,
+    values: object,
+    where: str,
+    problems: list[str],
+) -> None:
     if not key:
         problems.append(f"{where}: empty key")
         return

@@ -62,8 +62,10 @@ class CsvMapping:
             raise InvalidInput(f"{where}: expected a mapping with columns, constants, expressions")
         unknown = set(data) - _SECTIONS
         if unknown:
-            raise InvalidInput(f"{where}: unknown section(s) {', '.join(sorted(unknown))} "
-                               f"(sections: {', '.join(sorted(_SECTIONS))})")
+            raise InvalidInput(
+                f"{where}: unknown section(s) {', '.join(sorted(unknown))} "
+                f"(sections: {', '.join(sorted(_SECTIONS))})"
+            )
         self.where = where
         opts = data.get("csv") or {}
         self.delimiter = str(opts.get("delimiter", ","))
@@ -72,10 +74,13 @@ class CsvMapping:
         self.period_column = per.get("column")
         self.period_format = per.get("format")
         self.columns = {str(k): str(v) for k, v in (data.get("columns") or {}).items()}
-        self.constants = {str(k): (None if v is None else str(v))
-                          for k, v in (data.get("constants") or {}).items()}
-        self.expressions = {str(k): Expression(v, f"{where}: expressions.{k}")
-                            for k, v in (data.get("expressions") or {}).items()}
+        self.constants = {
+            str(k): (None if v is None else str(v)) for k, v in (data.get("constants") or {}).items()
+        }
+        self.expressions = {
+            str(k): Expression(v, f"{where}: expressions.{k}")
+            for k, v in (data.get("expressions") or {}).items()
+        }
         self.tags = {str(k): str(v) for k, v in (data.get("tags") or {}).items()}
         attr = data.get("attribution")
         self.attr_column: str | None = None
@@ -83,8 +88,9 @@ class CsvMapping:
         if attr:
             self.attr_column, self.attr_kind = str(attr.get("column")), str(attr.get("kind", "account"))
             if self.attr_kind not in SECTIONS:
-                raise InvalidInput(f"{where}: attribution.kind {self.attr_kind!r} is not one of "
-                                   f"{', '.join(SECTIONS)}")
+                raise InvalidInput(
+                    f"{where}: attribution.kind {self.attr_kind!r} is not one of {', '.join(SECTIONS)}"
+                )
         self.pricing = None
         if data.get("pricing"):
             pr = data["pricing"]
@@ -95,17 +101,23 @@ class CsvMapping:
                 "service": str(pr["service"]),
                 "resource": _ref(pr["resource"], f"{where}: pricing.resource"),
                 "quantity": Expression(pr["quantity"], f"{where}: pricing.quantity"),
-                **{k: _ref(pr[k], f"{where}: pricing.{k}")
-                   for k in ("partition", "qos", "tier", "gpu_type", "account") if k in pr},
+                **{
+                    k: _ref(pr[k], f"{where}: pricing.{k}")
+                    for k in ("partition", "qos", "tier", "gpu_type", "account")
+                    if k in pr
+                },
             }
         targets = [*self.columns, *self.constants, *self.expressions]
         bad = sorted({t for t in targets if t not in COLUMNS})
         if bad:
-            raise InvalidInput(f"{where}: {', '.join(bad)} not FOCUS columns this converter writes "
-                               f"({', '.join(COLUMNS)})")
+            raise InvalidInput(
+                f"{where}: {', '.join(bad)} not FOCUS columns this converter writes ({', '.join(COLUMNS)})"
+            )
         if self.pricing is None and not ({"BilledCost", "ListCost"} & set(targets)):
-            raise InvalidInput(f"{where}: give BilledCost (or ListCost) under columns, constants or "
-                               f"expressions, or a pricing section to use the rate table")
+            raise InvalidInput(
+                f"{where}: give BilledCost (or ListCost) under columns, constants or "
+                f"expressions, or a pricing section to use the rate table"
+            )
 
     def check_header(self, header: list[str], source: str) -> None:
         have = set(header)
@@ -120,8 +132,10 @@ class CsvMapping:
             wanted |= {v[1] for v in self.pricing.values() if isinstance(v, tuple) and v[0] == "column"}
         missing = sorted(wanted - have)
         if missing:
-            raise InvalidInput(f"{source}: column(s) {', '.join(missing)} named in the mapping "
-                               f"{self.where} are not in the file (it has: {', '.join(header)})")
+            raise InvalidInput(
+                f"{source}: column(s) {', '.join(missing)} named in the mapping "
+                f"{self.where} are not in the file (it has: {', '.join(header)})"
+            )
 
     def row_period(self, row: dict, given: Period | None) -> Period:
         if not self.period_column:
@@ -130,11 +144,16 @@ class CsvMapping:
             return given
         text = (row.get(self.period_column) or "").strip()
         try:
-            dt = datetime.strptime(text, self.period_format) if self.period_format \
+            dt = (
+                datetime.strptime(text, self.period_format)
+                if self.period_format
                 else datetime.fromisoformat(text)
+            )
         except ValueError:
-            raise ValueError(f"column {self.period_column}: {text!r} is not a date"
-                             + (f" in the form {self.period_format}" if self.period_format else "")) from None
+            raise ValueError(
+                f"column {self.period_column}: {text!r} is not a date"
+                + (f" in the form {self.period_format}" if self.period_format else "")
+            ) from None
         return Period(dt.year, dt.month)
 
 
@@ -149,9 +168,16 @@ def _value(ref, row) -> str | None:
     return (row.get(v) or None) if kind == "column" else v
 
 
-def convert_csv(path: str | Path, mapping: CsvMapping, *, amap: AttributionMap,
-                period: Period | None = None, currency: str = "USD",
-                skip_invalid: bool = False, tag_keys: Mapping[str, str] | None = None) -> Usage:
+def convert_csv(
+    path: str | Path,
+    mapping: CsvMapping,
+    *,
+    amap: AttributionMap,
+    period: Period | None = None,
+    currency: str = "USD",
+    skip_invalid: bool = False,
+    tag_keys: Mapping[str, str] | None = None,
+) -> Usage:
     p = Path(path)
     if not p.is_file():
         raise InvalidInput(f"CSV file {p}: no such file")
@@ -189,9 +215,13 @@ def convert_csv(path: str | Path, mapping: CsvMapping, *, amap: AttributionMap,
 
 def _mapped(m: CsvMapping, row: dict, per: Period, currency: str) -> dict:
     out: dict[str, str | None] = {
-        "BillingPeriodStart": focus_time(per.start), "BillingPeriodEnd": focus_time(per.end),
-        "ChargePeriodStart": focus_time(per.start), "ChargePeriodEnd": focus_time(per.end),
-        "ChargeCategory": "Usage", "ChargeFrequency": "Usage-Based", "BillingCurrency": currency,
+        "BillingPeriodStart": focus_time(per.start),
+        "BillingPeriodEnd": focus_time(per.end),
+        "ChargePeriodStart": focus_time(per.start),
+        "ChargePeriodEnd": focus_time(per.end),
+        "ChargeCategory": "Usage",
+        "ChargeFrequency": "Usage-Based",
+        "BillingCurrency": currency,
     }
     out.update(m.constants)
     for focus, source in m.columns.items():
@@ -228,10 +258,17 @@ def _info(m: CsvMapping, row: dict, out: dict, amap: AttributionMap) -> LineInfo
         attribution, unmapped = r.entry, r.missing
     extra = {k: v for k, v in out.items() if v is not None}
     sub_account = out.get("SubAccountId") or (row.get(m.attr_column) if m.attr_column else None)
-    return LineInfo(sub_account=sub_account,
-                    resource_id=out.get("ResourceId"), resource_name=out.get("ResourceName"),
-                    resource_type=out.get("ResourceType"), description=out.get("ChargeDescription"),
-                    attribution=attribution, tags=tags, unmapped=unmapped, extra=extra)
+    return LineInfo(
+        sub_account=sub_account,
+        resource_id=out.get("ResourceId"),
+        resource_name=out.get("ResourceName"),
+        resource_type=out.get("ResourceType"),
+        description=out.get("ChargeDescription"),
+        attribution=attribution,
+        tags=tags,
+        unmapped=unmapped,
+        extra=extra,
+    )
 
 
 def _usage_line(m: CsvMapping, row: dict, per: Period, info: LineInfo) -> UsageLine:
@@ -242,15 +279,39 @@ def _usage_line(m: CsvMapping, row: dict, per: Period, info: LineInfo) -> UsageL
     if not resource:
         raise ValueError("no resource for pricing")
     q = pr["quantity"].evaluate(row).quantize(QUANTITY_PLACES)
-    extra = {k: v for k, v in info.extra.items() if k not in (
-        *_COSTS, "PricingQuantity", "ConsumedQuantity", "ListUnitPrice", "ContractedUnitPrice",
-        "PricingUnit", "ConsumedUnit", "BillingPeriodStart", "BillingPeriodEnd", "ChargeCategory",
-        "ChargeFrequency", "BillingCurrency")}
+    extra = {
+        k: v
+        for k, v in info.extra.items()
+        if k
+        not in (
+            *_COSTS,
+            "PricingQuantity",
+            "ConsumedQuantity",
+            "ListUnitPrice",
+            "ContractedUnitPrice",
+            "PricingUnit",
+            "ConsumedUnit",
+            "BillingPeriodStart",
+            "BillingPeriodEnd",
+            "ChargeCategory",
+            "ChargeFrequency",
+            "BillingCurrency",
+        )
+    }
     info = replace(info, extra=extra)
     project = dict(info.attribution).get("project_id") or next(
-        (v for k, v in info.tags if k == "project_id"), None)
-    return UsageLine(per, pr["service"], resource, q, partition=_value(pr.get("partition"), row),
-                     qos=_value(pr.get("qos"), row), tier=_value(pr.get("tier"), row),
-                     gpu_type=_value(pr.get("gpu_type"), row),
-                     account=_value(pr.get("account"), row) or info.sub_account,
-                     project=project, ref=info)
+        (v for k, v in info.tags if k == "project_id"), None
+    )
+    return UsageLine(
+        per,
+        pr["service"],
+        resource,
+        q,
+        partition=_value(pr.get("partition"), row),
+        qos=_value(pr.get("qos"), row),
+        tier=_value(pr.get("tier"), row),
+        gpu_type=_value(pr.get("gpu_type"), row),
+        account=_value(pr.get("account"), row) or info.sub_account,
+        project=project,
+        ref=info,
+    )

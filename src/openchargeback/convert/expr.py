@@ -21,8 +21,10 @@ from typing import NoReturn
 
 from openchargeback.domain.errors import InvalidInput
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-                    r"|`(?P<quoted>[^`]+)`|(?P<op>[-+*/×(),]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|`(?P<quoted>[^`]+)`|(?P<op>[-+*/×(),]))"
+)
 Env = Mapping[str, object]
 Node = Callable[[Env], Decimal]
 
@@ -75,8 +77,10 @@ class Expression:
                 break
             m = _TOKEN.match(text, i)
             if not m:
-                self._fail(f"cannot read {text[i:].strip()[:10]!r} (allowed: numbers, column "
-                           f"names, + - * / ( ), round min max abs)")
+                self._fail(
+                    f"cannot read {text[i:].strip()[:10]!r} (allowed: numbers, column "
+                    f"names, + - * / ( ), round min max abs)"
+                )
             kind = m.lastgroup or ""  # every alternative of _TOKEN is a named group
             out.append(("name" if kind == "quoted" else kind, m.group(kind)))
             i = m.end()
@@ -90,8 +94,11 @@ class Expression:
     def _take(self, value: str | None = None) -> tuple[str, str]:
         tok = self._peek()
         if tok is None or (value is not None and tok[1] != value):
-            self._fail(f"expected {value or 'more'} at the end" if tok is None
-                       else f"expected {value!r}, found {tok[1]!r}")
+            self._fail(
+                f"expected {value or 'more'} at the end"
+                if tok is None
+                else f"expected {value!r}, found {tok[1]!r}"
+            )
         self.pos += 1
         return tok
 
@@ -100,8 +107,11 @@ class Expression:
         while (tok := self._peek()) and tok[1] in "+-" and tok[0] == "op":
             self.pos += 1
             left, right = node, self._term()
-            node = (lambda a, b: lambda env: a(env) + b(env))(left, right) if tok[1] == "+" \
+            node = (
+                (lambda a, b: lambda env: a(env) + b(env))(left, right)
+                if tok[1] == "+"
                 else (lambda a, b: lambda env: a(env) - b(env))(left, right)
+            )
         return node
 
     def _term(self) -> Node:
@@ -110,11 +120,13 @@ class Expression:
             self.pos += 1
             left, right = node, self._unary()
             if tok[1] == "/":
+
                 def div(env: Env, a: Node = left, b: Node = right, expr: Expression = self) -> Decimal:
                     d = b(env)
                     if d == 0:
                         raise ValueError(f"{expr.text!r}: division by zero")
                     return a(env) / d
+
                 node = div
             else:
                 node = (lambda a, b: lambda env: a(env) * b(env))(left, right)
@@ -147,6 +159,7 @@ class Expression:
 
             def column(env: Env, n: str = value) -> Decimal:
                 return _number(env.get(n), n) if n in env else _missing(n)
+
             return column
         self._fail(f"unexpected {value!r}")
 

@@ -19,9 +19,10 @@ def load_checked(path: str | Path) -> RateTable:
     table = load_rate_table(path)
     errors = [p for p in check(table) if p.severity == "error"]
     if errors:
-        raise InvalidInput(f"rate table {path}: {len(errors)} error(s); see "
-                           f"`openchargeback rates check {path}`:\n"
-                           + "\n".join("  " + p.describe() for p in errors))
+        raise InvalidInput(
+            f"rate table {path}: {len(errors)} error(s); see "
+            f"`openchargeback rates check {path}`:\n" + "\n".join("  " + p.describe() for p in errors)
+        )
     return table
 
 

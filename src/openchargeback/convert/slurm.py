@@ -35,10 +35,11 @@ from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.periods import Period
 from openchargeback.domain.pricing import UsageLine
 
-SACCT_FORMAT = ("JobID,JobIDRaw,JobName,Account,User,Partition,QOS,State,ExitCode,Start,End,"
-                "Elapsed,ElapsedRaw,AllocCPUS,ReqMem,AllocTRES,ReqTRES,NodeList")
-DEFAULT_BILLABLE = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY",
-                    "PREEMPTED", "RUNNING")
+SACCT_FORMAT = (
+    "JobID,JobIDRaw,JobName,Account,User,Partition,QOS,State,ExitCode,Start,End,"
+    "Elapsed,ElapsedRaw,AllocCPUS,ReqMem,AllocTRES,ReqTRES,NodeList"
+)
+DEFAULT_BILLABLE = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "PREEMPTED", "RUNNING")
 _NO_TIME = frozenset({"", "None", "Unknown", "NONE", "UNKNOWN"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
@@ -46,8 +47,13 @@ _SEC = timedelta(seconds=1)
 _KIB = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3, "P": 1024**4}
 # resource -> (divisor of the integer amount x seconds, what it measures)
 DIVISORS = {"cpu": 3600, "gpu": 3600, "billing": 3600, "node": 3600, "mem": 1024 * 1024 * 3600}
-DESCRIPTIONS = {"cpu": "CPU core-hours", "gpu": "GPU-hours", "mem": "memory GB-hours",
-                "billing": "billing-unit hours", "node": "node-hours"}
+DESCRIPTIONS = {
+    "cpu": "CPU core-hours",
+    "gpu": "GPU-hours",
+    "mem": "memory GB-hours",
+    "billing": "billing-unit hours",
+    "node": "node-hours",
+}
 
 
 def parse_tres(text: str) -> tuple[tuple[tuple[str, str | None], int], ...]:
@@ -68,7 +74,7 @@ def parse_tres(text: str) -> tuple[tuple[tuple[str, str | None], int], ...]:
         elif name == "gres/gpu":
             untyped_gpus = int(value)
         elif name.startswith("gres/gpu:"):
-            gpu_type = name[len("gres/gpu:"):]
+            gpu_type = name[len("gres/gpu:") :]
             out[("gpu", gpu_type)] = out.get(("gpu", gpu_type), 0) + int(value)
             typed_gpus += int(value)
     if untyped_gpus > typed_gpus:
@@ -93,8 +99,9 @@ class _Clock:
         try:
             self.zone = None if tz.upper() == "UTC" else ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"time zone {tz!r} is unknown; use an IANA name such as "
-                               f"Europe/Berlin, or UTC") from None
+            raise InvalidInput(
+                f"time zone {tz!r} is unknown; use an IANA name such as Europe/Berlin, or UTC"
+            ) from None
         self._bounds: dict[int, tuple[str, int, int]] = {}  # year*100+month -> (name, start, next)
 
     def _utc(self, text: str) -> datetime:
@@ -121,8 +128,11 @@ class _Clock:
         b = self._bounds.get(key)
         if b is None:
             nxt = Period(year, month).next()
-            b = self._bounds[key] = (f"{year:04d}-{month:02d}", self.month_start(year, month),
-                                     self.month_start(nxt.year, nxt.month))
+            b = self._bounds[key] = (
+                f"{year:04d}-{month:02d}",
+                self.month_start(year, month),
+                self.month_start(nxt.year, nxt.month),
+            )
         return b
 
     @staticmethod
@@ -134,8 +144,7 @@ class _Clock:
         return self.bounds(dt.year, dt.month)
 
 
-def _pieces(clock: _Clock, s: int, e: int,
-            window: tuple[int, int] | None) -> Iterator[tuple[str, int, int]]:
+def _pieces(clock: _Clock, s: int, e: int, window: tuple[int, int] | None) -> Iterator[tuple[str, int, int]]:
     """(period name, from, to) of [s, e) split at month starts (or cut to the window)."""
     if window is not None:
         lo, hi = max(s, window[0]), min(e, window[1])
@@ -148,9 +157,16 @@ def _pieces(clock: _Clock, s: int, e: int,
         s = nxt
 
 
-def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = None,
-               billable: Iterable[str] = DEFAULT_BILLABLE, tz: str = "UTC",
-               now: datetime | None = None, per_job: bool = False):
+def read_sacct(
+    lines: Iterable[str],
+    source: str,
+    *,
+    period: Period | None = None,
+    billable: Iterable[str] = DEFAULT_BILLABLE,
+    tz: str = "UTC",
+    now: datetime | None = None,
+    per_job: bool = False,
+):
     """Parse sacct output; returns (groups or pieces, report). See ``convert_slurm``.
 
     Groups are {(period name, account, user, partition, QOS): {(TRES, GPU type): amount x
@@ -163,16 +179,19 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
     it = iter(lines)
     header_line = next(it, None)
     if header_line is None or "|" not in header_line:
-        raise InvalidInput(f"{source}: not sacct --parsable2 output (expected a header line such as "
-                           f"JobID|JobIDRaw|Account|...; run sacct with --parsable2 and without -n)")
+        raise InvalidInput(
+            f"{source}: not sacct --parsable2 output (expected a header line such as "
+            f"JobID|JobIDRaw|Account|...; run sacct with --parsable2 and without -n)"
+        )
     header = header_line.rstrip("\r\n").split("|")
     col = {h.strip(): i for i, h in enumerate(header)}
     missing = [c for c in ("JobID", "State", "Start", "End") if c not in col]
     if "AllocTRES" not in col and "AllocCPUS" not in col:
         missing.append("AllocTRES")
     if missing:
-        raise InvalidInput(f"{source}: sacct output lacks column(s) {', '.join(missing)}; use "
-                           f"--format={SACCT_FORMAT}")
+        raise InvalidInput(
+            f"{source}: sacct output lacks column(s) {', '.join(missing)}; use --format={SACCT_FORMAT}"
+        )
     width = len(header)
     i_job, i_state, i_start, i_end = col["JobID"], col["State"], col["Start"], col["End"]
     i_raw = col.get("JobIDRaw", i_job)
@@ -183,8 +202,10 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
     i_alloc, cpus_only = (col["AllocTRES"], False) if "AllocTRES" in col else (col["AllocCPUS"], True)
     window = None
     if period is not None:
-        window = (clock.month_start(period.year, period.month),
-                  clock.month_start(period.next().year, period.next().month))
+        window = (
+            clock.month_start(period.year, period.month),
+            clock.month_start(period.next().year, period.next().month),
+        )
     now_s = ((now or datetime.now(UTC)) - _EPOCH) // _SEC
     states: dict[str, str | None] = {}  # State text -> skip reason, or None when billable
     tres_cache: dict[str, tuple] = {}
@@ -204,7 +225,7 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
                 continue
             if len(f) > width and i_name is not None:  # a '|' inside JobName
                 extra = len(f) - width
-                f = f[:i_name] + ["|".join(f[i_name:i_name + extra + 1])] + f[i_name + extra + 1:]
+                f = f[:i_name] + ["|".join(f[i_name : i_name + extra + 1])] + f[i_name + extra + 1 :]
             else:
                 report.problems.append(f"{source}:{lineno}: {len(f)} fields, the header has {width}")
                 continue
@@ -259,8 +280,21 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
         for name, lo, hi in split:
             any_piece = True
             if per_job:
-                pieces.append((name, account, user, part, qos, lo, hi, jobid, f[i_name_or_pad],
-                               tres_cache[tres_text], hi - lo))
+                pieces.append(
+                    (
+                        name,
+                        account,
+                        user,
+                        part,
+                        qos,
+                        lo,
+                        hi,
+                        jobid,
+                        f[i_name_or_pad],
+                        tres_cache[tres_text],
+                        hi - lo,
+                    )
+                )
                 continue
             key = (name, account, user, part, qos, tres_text)
             groups[key] = groups_get(key, 0) + hi - lo
@@ -279,15 +313,25 @@ def read_sacct(lines: Iterable[str], source: str, *, period: Period | None = Non
     return expanded, report
 
 
-def convert_slurm(lines: Iterable[str], source: str, *, amap: AttributionMap, priced: tuple[str, ...],
-                  service: str = "hpc", period: Period | None = None,
-                  billable: Iterable[str] = DEFAULT_BILLABLE, tz: str = "UTC",
-                  now: datetime | None = None, per_job: bool = False,
-                  skip_invalid: bool = False) -> Usage:
+def convert_slurm(
+    lines: Iterable[str],
+    source: str,
+    *,
+    amap: AttributionMap,
+    priced: tuple[str, ...],
+    service: str = "hpc",
+    period: Period | None = None,
+    billable: Iterable[str] = DEFAULT_BILLABLE,
+    tz: str = "UTC",
+    now: datetime | None = None,
+    per_job: bool = False,
+    skip_invalid: bool = False,
+) -> Usage:
     """Usage lines, one per period, account (or user when only the user is mapped),
     partition, QOS and resource (per job with ``per_job``), for the ``priced`` resources."""
-    data, report = read_sacct(lines, source, period=period, billable=billable, tz=tz, now=now,
-                              per_job=per_job)
+    data, report = read_sacct(
+        lines, source, period=period, billable=billable, tz=tz, now=now, per_job=per_job
+    )
     report.refuse_if_problems(skip_invalid)
     resolved: dict[tuple[str, str], object] = {}
 
@@ -311,12 +355,30 @@ def convert_slurm(lines: Iterable[str], source: str, *, amap: AttributionMap, pr
                 q = quantity(amount * secs, DIVISORS[res])
                 if not q:
                     continue
-                info = _info(r, account, user, part, qos, res, gpu_type, per_user=True,
-                             resource_id=jobid, resource_name=name or None,
-                             start=_EPOCH + lo * _SEC, end=_EPOCH + hi * _SEC)
+                info = _info(
+                    r,
+                    account,
+                    user,
+                    part,
+                    qos,
+                    res,
+                    gpu_type,
+                    per_user=True,
+                    resource_id=jobid,
+                    resource_name=name or None,
+                    start=_EPOCH + lo * _SEC,
+                    end=_EPOCH + hi * _SEC,
+                )
                 lines_out.append(_line(p, service, res, gpu_type, q, part, qos, account, r, info))
-        lines_out.sort(key=lambda u: (u.period, line_info(u).charge_start, line_info(u).resource_id,
-                                      u.resource, u.gpu_type or ""))
+        lines_out.sort(
+            key=lambda u: (
+                u.period,
+                line_info(u).charge_start,
+                line_info(u).resource_id,
+                u.resource,
+                u.gpu_type or "",
+            )
+        )
     else:
         merged: dict[tuple, dict] = {}
         for (p, account, user, part, qos), acc in data.items():
@@ -337,56 +399,95 @@ def convert_slurm(lines: Iterable[str], source: str, *, amap: AttributionMap, pr
                 if not q:
                     continue
                 rid = f"slurm:{account or '(none)'}:{part}:{qos}" + (f":{user}" if user else "")
-                info = _info(r, account, user, part, qos, res, gpu_type, per_user=bool(user),
-                             resource_id=rid, resource_name=f"{account or '(no account)'} on {part}",
-                             start=None, end=None)
+                info = _info(
+                    r,
+                    account,
+                    user,
+                    part,
+                    qos,
+                    res,
+                    gpu_type,
+                    per_user=bool(user),
+                    resource_id=rid,
+                    resource_name=f"{account or '(no account)'} on {part}",
+                    start=None,
+                    end=None,
+                )
                 lines_out.append(_line(p, service, res, gpu_type, q, part, qos, account, r, info))
-        lines_out.sort(key=lambda u: (u.period, u.project or "", u.account or "", line_info(u).resource_id,
-                                      u.resource, u.gpu_type or ""))
+        lines_out.sort(
+            key=lambda u: (
+                u.period,
+                u.project or "",
+                u.account or "",
+                line_info(u).resource_id,
+                u.resource,
+                u.gpu_type or "",
+            )
+        )
     for u in lines_out:
         unmapped = line_info(u).unmapped
         if unmapped:
             report.unmapped[unmapped] = report.unmapped.get(unmapped, 0) + 1
     if not_priced:
-        report.notes.append(f"resources not priced by the rate table (left out): "
-                            f"{', '.join(sorted(not_priced))}")
+        report.notes.append(
+            f"resources not priced by the rate table (left out): {', '.join(sorted(not_priced))}"
+        )
     return Usage(lines_out, report)
 
 
-def _info(r, account, user, part, qos, res, gpu_type, *, per_user, resource_id, resource_name,
-          start, end) -> LineInfo:
+def _info(
+    r, account, user, part, qos, res, gpu_type, *, per_user, resource_id, resource_name, start, end
+) -> LineInfo:
     what = DESCRIPTIONS[res] + (f" ({gpu_type})" if gpu_type else "")
     tags = [("slurm_account", account), ("partition", part), ("qos", qos)]
     if per_user and user:
         tags.append(("slurm_user", user))
     if gpu_type:
         tags.append(("gpu_type", gpu_type))
-    return LineInfo(sub_account=account or None, resource_id=resource_id,
-                    resource_name=resource_name,
-                    resource_type="Slurm job" if start is not None else "Slurm account usage",
-                    description=f"{what}, partition {part or '-'}, QOS {qos or '-'}",
-                    charge_start=start, charge_end=end, attribution=r.entry,
-                    tags=tuple((k, v) for k, v in tags if v), unmapped=r.missing)
+    return LineInfo(
+        sub_account=account or None,
+        resource_id=resource_id,
+        resource_name=resource_name,
+        resource_type="Slurm job" if start is not None else "Slurm account usage",
+        description=f"{what}, partition {part or '-'}, QOS {qos or '-'}",
+        charge_start=start,
+        charge_end=end,
+        attribution=r.entry,
+        tags=tuple((k, v) for k, v in tags if v),
+        unmapped=r.missing,
+    )
 
 
 def _line(p, service, res, gpu_type, q, part, qos, account, r, info) -> UsageLine:
-    return UsageLine(p, service, res, q, partition=part or None, qos=qos or None,
-                     gpu_type=gpu_type, account=account or None, project=r.project, ref=info)
+    return UsageLine(
+        p,
+        service,
+        res,
+        q,
+        partition=part or None,
+        qos=qos or None,
+        gpu_type=gpu_type,
+        account=account or None,
+        project=r.project,
+        ref=info,
+    )
 
 
 def run_sacct(period: Period, *, sacct: str = "sacct", extra_args: tuple[str, ...] = ()) -> str:
     """``sacct --parsable2 -a -X`` for the period, in UTC; the output text."""
     exe = shutil.which(sacct)
     if exe is None:
-        raise InvalidInput(f"{sacct} is not on the PATH: give the sacct output as a file "
-                           f"(sacct --parsable2 -a -X --format={SACCT_FORMAT} -S ... -E ...)")
+        raise InvalidInput(
+            f"{sacct} is not on the PATH: give the sacct output as a file "
+            f"(sacct --parsable2 -a -X --format={SACCT_FORMAT} -S ... -E ...)"
+        )
     start = period.start.strftime("%Y-%m-%dT%H:%M:%S")
     end = period.end.strftime("%Y-%m-%dT%H:%M:%S")
-    args = [exe, "--parsable2", "-a", "-X", f"--format={SACCT_FORMAT}", "-S", start, "-E", end,
-            *extra_args]
+    args = [exe, "--parsable2", "-a", "-X", f"--format={SACCT_FORMAT}", "-S", start, "-E", end, *extra_args]
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=3600,
-                              env={**os.environ, "TZ": "UTC"}, check=False)
+        done = subprocess.run(
+            args, capture_output=True, text=True, timeout=3600, env={**os.environ, "TZ": "UTC"}, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InvalidInput(f"running {' '.join(args)} failed: {exc}") from None
     if done.returncode != 0:

@@ -52,8 +52,9 @@ def _records(path: Path, report: ConversionReport):
         if isinstance(data, dict):
             lists = [v for v in data.values() if isinstance(v, list)]
             if len(lists) != 1:
-                raise InvalidInput(f"{path.name}: expected a list of records, or an object "
-                                   f"holding exactly one list")
+                raise InvalidInput(
+                    f"{path.name}: expected a list of records, or an object holding exactly one list"
+                )
             data = lists[0]
         if not isinstance(data, list):
             raise InvalidInput(f"{path.name}: expected a list of records")
@@ -87,9 +88,16 @@ def _day(text: str) -> date:
         raise ValueError(f"date {text!r} is not a date such as 2025-01-31") from None
 
 
-def convert_storage(path: str | Path, *, table: RateTable, amap: AttributionMap,
-                    period: Period | None = None, service: str = "storage",
-                    default_tier: str = "standard", skip_invalid: bool = False) -> Usage:
+def convert_storage(
+    path: str | Path,
+    *,
+    table: RateTable,
+    amap: AttributionMap,
+    period: Period | None = None,
+    service: str = "storage",
+    default_tier: str = "standard",
+    skip_invalid: bool = False,
+) -> Usage:
     p = Path(path)
     if not p.is_file():
         raise InvalidInput(f"storage report {p}: no such file")
@@ -113,8 +121,9 @@ def convert_storage(path: str | Path, *, table: RateTable, amap: AttributionMap,
             continue
         if day is None:
             if period is None:
-                raise InvalidInput(f"{p.name}: the report has no dates; give the period it is for "
-                                   f"(--period YYYY-MM)")
+                raise InvalidInput(
+                    f"{p.name}: the report has no dates; give the period it is for (--period YYYY-MM)"
+                )
             rec_period = period
         else:
             rec_period = Period(day.year, day.month)
@@ -131,8 +140,10 @@ def convert_storage(path: str | Path, *, table: RateTable, amap: AttributionMap,
         rate = table.find(service, "storage", {"tier": tier}, per.start.date())
         unit_bytes = UNIT_BYTES.get(rate.unit)
         if unit_bytes is None:
-            raise InvalidInput(f"rate table {table.name!r}: {rate.label} prices storage per "
-                               f"{rate.unit}; use tb-month, tib-month, gb-month or gib-month")
+            raise InvalidInput(
+                f"rate table {table.name!r}: {rate.label} prices storage per "
+                f"{rate.unit}; use tb-month, tib-month, gb-month or gib-month"
+            )
         n_days = len(days[per])
         q = quantity(total, n_days * unit_bytes)
         if not q:
@@ -141,16 +152,28 @@ def convert_storage(path: str | Path, *, table: RateTable, amap: AttributionMap,
         r = amap.resolve(("path", spath or None), ("project", owner or None), ("user", owner or None))
         desc = f"{tier} storage" + (f", average of {n_days} snapshot(s)" if None not in days[per] else "")
         tags = tuple((k, v) for k, v in (("path", spath), ("owner", owner), ("tier", tier)) if v)
-        info = LineInfo(sub_account=owner or spath or None, resource_id=spath or owner,
-                        resource_name=spath or owner, resource_type="Storage allocation",
-                        description=desc, attribution=r.entry, tags=tags, unmapped=r.missing)
-        lines.append(UsageLine(per, service, "storage", q, tier=tier, account=owner or None,
-                               project=r.project, ref=info))
+        info = LineInfo(
+            sub_account=owner or spath or None,
+            resource_id=spath or owner,
+            resource_name=spath or owner,
+            resource_type="Storage allocation",
+            description=desc,
+            attribution=r.entry,
+            tags=tags,
+            unmapped=r.missing,
+        )
+        lines.append(
+            UsageLine(
+                per, service, "storage", q, tier=tier, account=owner or None, project=r.project, ref=info
+            )
+        )
         if r.missing:
             report.unmapped[r.missing] = report.unmapped.get(r.missing, 0) + 1
     for per, ds in days.items():
         if None in ds and len(ds) > 1:
-            report.notes.append(f"{per}: records with and without dates are mixed; undated ones "
-                                f"count as one more snapshot day")
+            report.notes.append(
+                f"{per}: records with and without dates are mixed; undated ones "
+                f"count as one more snapshot day"
+            )
     lines.sort(key=lambda u: (u.period, u.project or "", line_info(u).resource_id or "", u.tier or ""))
     return Usage(lines, report, inputs=(str(p),))

@@ -37,15 +37,23 @@ class ConversionReport:
         shown = "\n".join("  " + p for p in self.problems[:SHOWN_PROBLEMS])
         more = len(self.problems) - SHOWN_PROBLEMS
         tail = f"\n  ... and {more} more" if more > 0 else ""
-        raise FileRefused(f"{self.source}: {len(self.problems)} unreadable record(s); nothing was "
-                          f"converted. Fix them, or leave them out with --skip-invalid:\n{shown}{tail}",
-                          problems=list(self.problems))
+        raise FileRefused(
+            f"{self.source}: {len(self.problems)} unreadable record(s); nothing was "
+            f"converted. Fix them, or leave them out with --skip-invalid:\n{shown}{tail}",
+            problems=list(self.problems),
+        )
 
     def as_json(self) -> dict:
-        return {"kind": self.kind, "source": self.source, "records": self.records,
-                "used": self.used, "skipped": dict(sorted(self.skipped.items())),
-                "unmapped": dict(sorted(self.unmapped.items())), "problems": self.problems,
-                "notes": self.notes}
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "records": self.records,
+            "used": self.used,
+            "skipped": dict(sorted(self.skipped.items())),
+            "unmapped": dict(sorted(self.unmapped.items())),
+            "problems": self.problems,
+            "notes": self.notes,
+        }
 
 
 @dataclass

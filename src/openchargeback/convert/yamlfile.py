@@ -20,8 +20,13 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
     try:
         return Decimal(text)
     except InvalidOperation:  # .inf / .nan spellings
-        return Decimal(text.lstrip("+").replace(".inf", "Infinity").replace(".nan", "NaN")
-                       .replace(".Inf", "Infinity").replace(".INF", "Infinity"))
+        return Decimal(
+            text.lstrip("+")
+            .replace(".inf", "Infinity")
+            .replace(".nan", "NaN")
+            .replace(".Inf", "Infinity")
+            .replace(".INF", "Infinity")
+        )
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)

@@ -16,11 +16,25 @@ def make_sender(settings: Settings) -> Sender:
     if settings.dev_mode:
         return OutboxSender(e.outbox_dir)
     if e.from_address == EmailSettings.model_fields["from_address"].default:
-        raise ConfigError(f"email.from_address is the example address ({e.from_address}); set the "
-                          f"address statements are sent from (only dev_mode may send as the example)")
+        raise ConfigError(
+            f"email.from_address is the example address ({e.from_address}); set the "
+            f"address statements are sent from (only dev_mode may send as the example)"
+        )
     if e.security == "none" and e.username:
-        raise ConfigError("email.security is none but email.username is set: the password would "
-                          "cross the network in clear text; use starttls or tls")
-    return SmtpSender(SmtpOptions(host=e.smtp_host, port=e.port, security=e.security, username=e.username,
-                                  password=e.password, timeout=e.timeout_seconds, retries=e.retries,
-                                  backoff=e.backoff_seconds, rate_per_minute=e.rate_per_minute))
+        raise ConfigError(
+            "email.security is none but email.username is set: the password would "
+            "cross the network in clear text; use starttls or tls"
+        )
+    return SmtpSender(
+        SmtpOptions(
+            host=e.smtp_host,
+            port=e.port,
+            security=e.security,
+            username=e.username,
+            password=e.password,
+            timeout=e.timeout_seconds,
+            retries=e.retries,
+            backoff=e.backoff_seconds,
+            rate_per_minute=e.rate_per_minute,
+        )
+    )

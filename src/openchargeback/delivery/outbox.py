@@ -43,6 +43,7 @@ class OutboxSender:
                 except FileExistsError:
                     n += 1
         except OSError as exc:
-            raise DeliveryError(f"cannot write to the outbox {self.directory}: {exc.strerror or exc}",
-                                temporary=False) from None
+            raise DeliveryError(
+                f"cannot write to the outbox {self.directory}: {exc.strerror or exc}", temporary=False
+            ) from None
         return SendResult(attempts=1, outbox_path=str(path))

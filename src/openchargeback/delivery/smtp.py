@@ -46,7 +46,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "recipients refused: " + "; ".join(
             f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
-            for addr, (code, msg) in exc.recipients.items())
+            for addr, (code, msg) in exc.recipients.items()
+        )
     if isinstance(exc, smtplib.SMTPResponseException):
         msg = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
         return f"{exc.smtp_code} {msg}"
@@ -56,8 +57,14 @@ def _describe(exc: BaseException) -> str:
 class SmtpSender:
     transport = "smtp"
 
-    def __init__(self, options: SmtpOptions, *, ssl_context: ssl.SSLContext | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        options: SmtpOptions,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.o = options
         self.ssl_context = ssl_context
         self.sleep = sleep
@@ -126,8 +133,11 @@ class SmtpSender:
                 if not temporary or attempts > self.o.retries:
                     what = "temporary failure, retries exhausted" if temporary else "permanent failure"
                     where = f"{self.o.host}:{self.o.port}"
-                    raise DeliveryError(f"{what} after {attempts} attempt(s) via {where}: {_describe(exc)}",
-                                        temporary=temporary, attempts=attempts) from None
+                    raise DeliveryError(
+                        f"{what} after {attempts} attempt(s) via {where}: {_describe(exc)}",
+                        temporary=temporary,
+                        attempts=attempts,
+                    ) from None
                 self.sleep(delay)
                 delay *= 2
 

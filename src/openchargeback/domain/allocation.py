@@ -30,8 +30,9 @@ _PERCENT_PLACES = 6
 
 
 # -- percentages ----------------------------------------------------------------------------------
-def check_shares(shares: Sequence[tuple[str, Decimal]],
-                 what: str = "split") -> tuple[tuple[str, Decimal], ...]:
+def check_shares(
+    shares: Sequence[tuple[str, Decimal]], what: str = "split"
+) -> tuple[tuple[str, Decimal], ...]:
     """Shares as (fund, percent): each more than 0, at most 6 decimals, funds distinct,
     adding up to exactly 100."""
     if not shares:
@@ -44,8 +45,7 @@ def check_shares(shares: Sequence[tuple[str, Decimal]],
             raise InvalidInput(f"{what}: fund {fund} is given twice")
         seen.add(fund)
         if pct <= 0 or pct > HUNDRED:
-            raise InvalidInput(f"{what}: percentage of {fund} must be more than 0 and at most 100, "
-                               f"not {pct}")
+            raise InvalidInput(f"{what}: percentage of {fund} must be more than 0 and at most 100, not {pct}")
         if pct != pct.quantize(Decimal(1).scaleb(-_PERCENT_PLACES), context=_CTX):
             raise InvalidInput(f"{what}: percentage of {fund} has more than {_PERCENT_PLACES} decimals")
         out.append((fund, pct))
@@ -55,16 +55,18 @@ def check_shares(shares: Sequence[tuple[str, Decimal]],
     return tuple(out)
 
 
-def split_amount(amount: Decimal, shares: Sequence[tuple[str, Decimal]],
-                 minor_digits: int = 2) -> tuple[Decimal, ...]:
+def split_amount(
+    amount: Decimal, shares: Sequence[tuple[str, Decimal]], minor_digits: int = 2
+) -> tuple[Decimal, ...]:
     """The parts of ``amount`` for each share, in the order given; they add up to
     ``round_minor(amount)`` exactly (see the module docstring for the policy)."""
     shares = check_shares(shares)
     whole = round_minor(amount, minor_digits)
     q = Decimal(1).scaleb(-minor_digits)
-    parts = [_CTX.divide(_CTX.multiply(whole, pct), HUNDRED).quantize(q, rounding=ROUND_DOWN,
-                                                                       context=_CTX)
-             for _, pct in shares]
+    parts = [
+        _CTX.divide(_CTX.multiply(whole, pct), HUNDRED).quantize(q, rounding=ROUND_DOWN, context=_CTX)
+        for _, pct in shares
+    ]
     rest = _CTX.subtract(whole, sum(parts, Decimal(0)))
     if rest:
         largest = min(range(len(shares)), key=lambda i: (-shares[i][1], shares[i][0]))
@@ -103,15 +105,24 @@ class Split:
 _PRECEDENCE = {"service": 0, "source": 1, "all": 2}
 
 
-def select_split(splits: Iterable[Split], project_id: str | None, period: Period,
-                 source: str | None = None, service: str | None = None) -> Split | None:
+def select_split(
+    splits: Iterable[Split],
+    project_id: str | None,
+    period: Period,
+    source: str | None = None,
+    service: str | None = None,
+) -> Split | None:
     """The split in force for a charge of ``project_id`` in ``period``, or None."""
     if not project_id:
         return None
     best = None
     for s in splits:
-        if s.project_id == project_id and s.covers(period) and s.applies_to(source, service) and \
-                (best is None or _PRECEDENCE[s.scope] < _PRECEDENCE[best.scope]):
+        if (
+            s.project_id == project_id
+            and s.covers(period)
+            and s.applies_to(source, service)
+            and (best is None or _PRECEDENCE[s.scope] < _PRECEDENCE[best.scope])
+        ):
             best = s
     return best
 
@@ -157,11 +168,11 @@ def percent_used(spend: Decimal, budget: Decimal) -> Decimal:
     return round_minor(_CTX.divide(_CTX.multiply(spend, HUNDRED), budget), 1)
 
 
-def crossed_thresholds(spend: Decimal, budget: Decimal, thresholds: Iterable[int],
-                       already: Iterable[int] = ()) -> tuple[int, ...]:
+def crossed_thresholds(
+    spend: Decimal, budget: Decimal, thresholds: Iterable[int], already: Iterable[int] = ()
+) -> tuple[int, ...]:
     """Thresholds (percent) that ``spend`` has reached and that were not raised before."""
     if budget <= 0:
         return ()
     done = set(already)
-    return tuple(sorted(t for t in set(thresholds)
-                        if t not in done and spend * HUNDRED >= budget * t))
+    return tuple(sorted(t for t in set(thresholds) if t not in done and spend * HUNDRED >= budget * t))

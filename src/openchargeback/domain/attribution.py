@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Self
 
-FIELDS = ("pi_email", "project_id", "fund_org", "cost_center", "account_code",
-          "reference_1", "reference_2")
+FIELDS = ("pi_email", "project_id", "fund_org", "cost_center", "account_code", "reference_1", "reference_2")
 
 
 def _norm(key: str) -> str:
@@ -31,8 +30,9 @@ class TagMapping:
     candidates: tuple[tuple[str, ...], ...]  # per FIELDS entry, normalised names
 
     @classmethod
-    def build(cls, base: Mapping[str, list[str]],
-              override: Mapping[str, str | Iterable[str]] | None = None) -> Self:
+    def build(
+        cls, base: Mapping[str, list[str]], override: Mapping[str, str | Iterable[str]] | None = None
+    ) -> Self:
         merged: dict[str, list[str]] = dict(base)
         for name, value in (override or {}).items():
             merged[name] = [value] if isinstance(value, str) else list(value)
@@ -43,8 +43,9 @@ class TagMapping:
         """The ``x_`` columns (lower-cased) this mapping reads."""
         return tuple(sorted({c for cands in self.candidates for c in cands if c.startswith("x_")}))
 
-    def resolve(self, tags: Mapping[str, object] | None,
-                columns: Mapping[str, str | None] | None = None) -> tuple[str | None, ...]:
+    def resolve(
+        self, tags: Mapping[str, object] | None, columns: Mapping[str, str | None] | None = None
+    ) -> tuple[str | None, ...]:
         """Attribution values in FIELDS order."""
         norm = {_norm(k): v for k, v in tags.items()} if tags else {}
         out: list[str | None] = []

@@ -12,8 +12,9 @@ _PLAIN = Evaluator(ReviewRules())
 
 
 def ingest_flags(attribution: dict[str, str | None], period_mismatch: bool) -> list[str]:
-    flags = _PLAIN.facts_flags(ChargeFacts(attribution.get("pi_email"), attribution.get("project_id"),
-                                           attribution.get("fund_org")))
+    flags = _PLAIN.facts_flags(
+        ChargeFacts(attribution.get("pi_email"), attribution.get("project_id"), attribution.get("fund_org"))
+    )
     return flags + (["period_mismatch"] if period_mismatch else [])
 
 

@@ -131,27 +131,57 @@ class Posting:
     @property
     def key(self) -> tuple[str, str, str, str, str, str, str]:
         """What identifies a posting between two exports (for --delta)."""
-        return (self.currency, self.source, self.role, self.fund_org, self.account,
-                self.project_id or "", self.pi_email or "")
+        return (
+            self.currency,
+            self.source,
+            self.role,
+            self.fund_org,
+            self.account,
+            self.project_id or "",
+            self.pi_email or "",
+        )
 
     def part(self, name: str) -> str:
         return self.parts[PARTS.index(name)]
 
     def as_json(self) -> dict[str, Any]:
-        return {"currency": self.currency, "source": self.source, "source_name": self.source_name,
-                "role": self.role, "fund_org": self.fund_org, "parts": list(self.parts),
-                "account": self.account, "account_origin": self.account_origin,
-                "pi_email": self.pi_email, "project_id": self.project_id,
-                "description": self.description, "reference": self.reference,
-                "amount": to_str(self.amount), "debit": to_str(self.debit), "credit": to_str(self.credit),
-                "reversal": self.reversal}
+        return {
+            "currency": self.currency,
+            "source": self.source,
+            "source_name": self.source_name,
+            "role": self.role,
+            "fund_org": self.fund_org,
+            "parts": list(self.parts),
+            "account": self.account,
+            "account_origin": self.account_origin,
+            "pi_email": self.pi_email,
+            "project_id": self.project_id,
+            "description": self.description,
+            "reference": self.reference,
+            "amount": to_str(self.amount),
+            "debit": to_str(self.debit),
+            "credit": to_str(self.credit),
+            "reversal": self.reversal,
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Posting:
-        return cls(d["currency"], d["source"], d["source_name"], d["role"], d["fund_org"],
-                   tuple(d["parts"]), d["account"], d["account_origin"],
-                   d.get("pi_email"), d.get("project_id"), d["description"], d["reference"],
-                   Decimal(d["amount"]), bool(d.get("reversal")))
+        return cls(
+            d["currency"],
+            d["source"],
+            d["source_name"],
+            d["role"],
+            d["fund_org"],
+            tuple(d["parts"]),
+            d["account"],
+            d["account_origin"],
+            d.get("pi_email"),
+            d.get("project_id"),
+            d["description"],
+            d["reference"],
+            Decimal(d["amount"]),
+            bool(d.get("reversal")),
+        )
 
 
 # -- small pure helpers ----------------------------------------------------------------------------
@@ -164,11 +194,16 @@ def parse_fund_org(fund_org: str, pattern: str) -> dict[str, str] | None:
     return {p: (m.groupdict().get(p) or "") for p in PARTS}
 
 
-def account_for(tag: str | None, fund_org_account: str | None, source_account: str | None,
-                default: str | None) -> tuple[str | None, str]:
+def account_for(
+    tag: str | None, fund_org_account: str | None, source_account: str | None, default: str | None
+) -> tuple[str | None, str]:
     """(account code, where it came from) for a debit, by the precedence above."""
-    for value, origin in ((tag, "charge"), (fund_org_account, "fund_org"),
-                          (source_account, "source"), (default, "default")):
+    for value, origin in (
+        (tag, "charge"),
+        (fund_org_account, "fund_org"),
+        (source_account, "source"),
+        (default, "default"),
+    ):
         if value is not None and value.strip():
             return value.strip(), origin
     return None, "none"
@@ -178,8 +213,9 @@ def account_ok(code: str, pattern: str | None) -> bool:
     return pattern is None or re.fullmatch(pattern, code) is not None
 
 
-def apportion(target: Decimal, weights: Sequence[Decimal], fraction: Decimal = Decimal(1),
-              minor_digits: int = 2) -> tuple[Decimal, ...]:
+def apportion(
+    target: Decimal, weights: Sequence[Decimal], fraction: Decimal = Decimal(1), minor_digits: int = 2
+) -> tuple[Decimal, ...]:
     """``target`` (an amount already rounded) divided in proportion to ``weights`` times
     ``fraction``: each part is the difference of the rounded running sums, the last takes
     what is left, so the parts add up to ``target`` exactly whatever the signs."""
@@ -208,8 +244,11 @@ def recovery_account(r: Recovery, rules: Rules) -> tuple[str | None, str]:
     """(account, origin) of a source's credit: its gl_account, else the account part of its
     recovery fund/org, else journal.default_account."""
     parsed = parse_fund_org(r.fund_org, rules.fund_org_regex) if r.fund_org else None
-    for value, origin in ((r.account, "source"), ((parsed or {}).get("account"), "fund_org"),
-                          (rules.default_account, "default")):
+    for value, origin in (
+        (r.account, "source"),
+        ((parsed or {}).get("account"), "fund_org"),
+        (rules.default_account, "default"),
+    ):
         if value is not None and value.strip():
             return value.strip(), origin
     return None, "none"
@@ -221,13 +260,20 @@ def debit_account(e: Entry, r: Recovery, rules: Rules) -> tuple[str | None, str]
 
 
 # -- postings --------------------------------------------------------------------------------------
-def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, Recovery],
-                   tag_codes: Iterable[TagCode], rules: Rules) -> tuple[Posting, ...]:
+def build_postings(
+    period: str,
+    entries: Iterable[Entry],
+    recoveries: dict[str, Recovery],
+    tag_codes: Iterable[TagCode],
+    rules: Rules,
+) -> tuple[Posting, ...]:
     """The balanced postings of a period; raises :class:`JournalRefused` with every
     problem when there is one."""
     entries = tuple(entries)
-    recoveries = {**recoveries, NO_SOURCE: Recovery(NO_SOURCE, "Adjustments", rules.adjustment_fund_org,
-                                                    rules.adjustment_account)}
+    recoveries = {
+        **recoveries,
+        NO_SOURCE: Recovery(NO_SOURCE, "Adjustments", rules.adjustment_fund_org, rules.adjustment_account),
+    }
     from openchargeback.domain.journal_checks import check  # the passes use this module's types
 
     problems = check(period, entries, recoveries, tag_codes, rules)
@@ -252,12 +298,33 @@ def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, 
         if not amount:
             continue
         src = recoveries[source]
-        values = {"source": source, "source_name": src.display_name, "period": period, "project": project,
-                  "pi": pi, "fund_org": fund, "account": account, "currency": currency}
-        out.append(Posting(currency, source, src.display_name, "charge", fund,
-                           tuple(d.parts[p] for p in PARTS), account, d.origin, pi, project,
-                           describe(rules.description, values, rules.description_max_length),
-                           describe(rules.reference, values, rules.reference_max_length), amount))
+        values = {
+            "source": source,
+            "source_name": src.display_name,
+            "period": period,
+            "project": project,
+            "pi": pi,
+            "fund_org": fund,
+            "account": account,
+            "currency": currency,
+        }
+        out.append(
+            Posting(
+                currency,
+                source,
+                src.display_name,
+                "charge",
+                fund,
+                tuple(d.parts[p] for p in PARTS),
+                account,
+                d.origin,
+                pi,
+                project,
+                describe(rules.description, values, rules.description_max_length),
+                describe(rules.reference, values, rules.reference_max_length),
+                amount,
+            )
+        )
     for (currency, source), amount in per_source.items():
         if not amount:
             continue
@@ -266,12 +333,33 @@ def build_postings(period: str, entries: Iterable[Entry], recoveries: dict[str, 
         parsed = _checked(parse_fund_org(fund, rules.fund_org_regex), f"the parts of fund/org {fund!r}")
         found, origin = recovery_account(src, rules)
         account = _checked(found, f"the recovery account of source {source}")
-        values = {"source": source, "source_name": src.display_name, "period": period, "project": "",
-                  "pi": "", "fund_org": fund, "account": account, "currency": currency}
-        out.append(Posting(currency, source, src.display_name, "recovery", fund,
-                           tuple(parsed[p] for p in PARTS), account, origin, None, None,
-                           describe(rules.credit_description, values, rules.description_max_length),
-                           describe(rules.reference, values, rules.reference_max_length), -amount))
+        values = {
+            "source": source,
+            "source_name": src.display_name,
+            "period": period,
+            "project": "",
+            "pi": "",
+            "fund_org": fund,
+            "account": account,
+            "currency": currency,
+        }
+        out.append(
+            Posting(
+                currency,
+                source,
+                src.display_name,
+                "recovery",
+                fund,
+                tuple(parsed[p] for p in PARTS),
+                account,
+                origin,
+                None,
+                None,
+                describe(rules.credit_description, values, rules.description_max_length),
+                describe(rules.reference, values, rules.reference_max_length),
+                -amount,
+            )
+        )
     out.sort(key=order)
     return tuple(out)
 
@@ -295,8 +383,16 @@ def _checked(value: _T | None, what: str) -> _T:
 
 
 def order(p: Posting) -> tuple[str, str, bool, str, str, str, str, bool]:
-    return (p.currency, p.source, p.role != "charge", p.fund_org, p.account, p.project_id or "",
-            p.pi_email or "", p.reversal is False)
+    return (
+        p.currency,
+        p.source,
+        p.role != "charge",
+        p.fund_org,
+        p.account,
+        p.project_id or "",
+        p.pi_email or "",
+        p.reversal is False,
+    )
 
 
 def imbalances(postings: Iterable[Posting]) -> list[tuple[str, str, Decimal]]:
@@ -338,5 +434,5 @@ def delta(previous: Iterable[Posting], current: Iterable[Posting], rules: Rules)
 
 
 def reverse(p: Posting, rules: Rules) -> Posting:
-    text = " ".join((rules.reversal_prefix + p.description).split())[:rules.description_max_length]
+    text = " ".join((rules.reversal_prefix + p.description).split())[: rules.description_max_length]
     return replace(p, amount=-p.amount, reversal=True, description=text.rstrip())

@@ -32,8 +32,12 @@ class _Input:
 
 
 def _where(e: Entry) -> str:
-    bits = [f"source {e.source}"] + ([f"project {e.project_id}"] if e.project_id else []) + \
-        ([f"PI {e.pi_email}"] if e.pi_email else []) + ([f"service {e.service}"] if e.service else [])
+    bits = (
+        [f"source {e.source}"]
+        + ([f"project {e.project_id}"] if e.project_id else [])
+        + ([f"PI {e.pi_email}"] if e.pi_email else [])
+        + ([f"service {e.service}"] if e.service else [])
+    )
     return ", ".join(bits)
 
 
@@ -41,8 +45,10 @@ def _missing_fund(inp: _Input) -> list[str]:
     out = []
     for e in inp.entries:
         if not (e.fund_org or "").strip() and e.amount:
-            out.append(f"{e.kind}s of {_where(e)} ({to_str(e.amount)} {e.currency}) have no fund/org; "
-                       f"expected one (tag, project default or split)")
+            out.append(
+                f"{e.kind}s of {_where(e)} ({to_str(e.amount)} {e.currency}) have no fund/org; "
+                f"expected one (tag, project default or split)"
+            )
     return out
 
 
@@ -53,15 +59,19 @@ def _fund_orgs(inp: _Input) -> list[str]:
         if f and f not in seen:
             seen.add(f)
             if parse_fund_org(f, inp.rules.fund_org_regex) is None:
-                out.append(f"fund/org {f!r} (charged to {_where(e)}) does not match "
-                           f"journal.fund_org_regex {inp.rules.fund_org_regex!r}")
+                out.append(
+                    f"fund/org {f!r} (charged to {_where(e)}) does not match "
+                    f"journal.fund_org_regex {inp.rules.fund_org_regex!r}"
+                )
     for name in inp.sources_used:
         r = inp.recoveries[name]
         f = (r.fund_org or "").strip()
         if f and parse_fund_org(f, inp.rules.fund_org_regex) is None:
             where = "journal.adjustment_fund_org" if name == NO_SOURCE else f"source {name}'s gl_fund_org"
-            out.append(f"recovery fund/org {f!r} ({where}) does not match journal.fund_org_regex "
-                       f"{inp.rules.fund_org_regex!r}")
+            out.append(
+                f"recovery fund/org {f!r} ({where}) does not match journal.fund_org_regex "
+                f"{inp.rules.fund_org_regex!r}"
+            )
     return out
 
 
@@ -72,28 +82,42 @@ def _recoveries(inp: _Input) -> list[str]:
         account, _ = recovery_account(r, inp.rules)
         if name == NO_SOURCE:
             if not r.fund_org or not account:
-                out.append("adjustments without a source need a recovery fund/org and account: set "
-                           "journal.adjustment_fund_org and journal.adjustment_account (or "
-                           "journal.default_account); the journal would not balance")
+                out.append(
+                    "adjustments without a source need a recovery fund/org and account: set "
+                    "journal.adjustment_fund_org and journal.adjustment_account (or "
+                    "journal.default_account); the journal would not balance"
+                )
             continue
-        missing = [what for what, v in (("fund/org (gl_fund_org)", r.fund_org),
-                                        ("account (gl_account or journal.default_account)", account))
-                   if not v]
+        missing = [
+            what
+            for what, v in (
+                ("fund/org (gl_fund_org)", r.fund_org),
+                ("account (gl_account or journal.default_account)", account),
+            )
+            if not v
+        ]
         if missing:
-            out.append(f"source {name} has no recovery {' and no '.join(missing)}; set it in the "
-                       f"source (sources[].gl_fund_org / gl_account or `openchargeback sources "
-                       f"edit`); the journal would not balance")
+            out.append(
+                f"source {name} has no recovery {' and no '.join(missing)}; set it in the "
+                f"source (sources[].gl_fund_org / gl_account or `openchargeback sources "
+                f"edit`); the journal would not balance"
+            )
     return out
 
 
 def _debit_accounts(inp: _Input) -> list[str]:
     out = []
     for e in inp.entries:
-        if e.amount and (e.fund_org or "").strip() and \
-                debit_account(e, inp.recoveries[e.source], inp.rules)[0] is None:
-            out.append(f"{e.kind}s of {_where(e)} have no account code: expected an account_code tag, "
-                       f"an account part in fund/org {e.fund_org!r}, the source's gl_account or "
-                       f"journal.default_account")
+        if (
+            e.amount
+            and (e.fund_org or "").strip()
+            and debit_account(e, inp.recoveries[e.source], inp.rules)[0] is None
+        ):
+            out.append(
+                f"{e.kind}s of {_where(e)} have no account code: expected an account_code tag, "
+                f"an account part in fund/org {e.fund_org!r}, the source's gl_account or "
+                f"journal.default_account"
+            )
     return list(dict.fromkeys(out))
 
 
@@ -102,10 +126,13 @@ def _accounts(inp: _Input) -> list[str]:
     if pattern is None:
         return []
     want = f"journal.account_code_regex {pattern!r}"
-    out = [f"charge {t.first_charge_id} (source {t.source}"
-           + (f", and {t.charges - 1} more charge(s) with this code" if t.charges > 1 else "")
-           + f"): account code {t.code!r} does not match {want}"
-           for t in inp.tag_codes if not account_ok(t.code, pattern)]
+    out = [
+        f"charge {t.first_charge_id} (source {t.source}"
+        + (f", and {t.charges - 1} more charge(s) with this code" if t.charges > 1 else "")
+        + f"): account code {t.code!r} does not match {want}"
+        for t in inp.tag_codes
+        if not account_ok(t.code, pattern)
+    ]
     for name in inp.sources_used:
         r = inp.recoveries[name]
         if r.account and not account_ok(r.account, pattern):
@@ -117,16 +144,22 @@ def _accounts(inp: _Input) -> list[str]:
         parsed = parse_fund_org(e.fund_org or "", inp.rules.fund_org_regex) if e.fund_org else None
         acct = (parsed or {}).get("account")
         if acct and not e.account_code and not account_ok(acct, pattern):
-            out.append(f"fund/org {e.fund_org!r} ({_where(e)}): its account part {acct!r} does not "
-                       f"match {want}")
+            out.append(
+                f"fund/org {e.fund_org!r} ({_where(e)}): its account part {acct!r} does not match {want}"
+            )
     return list(dict.fromkeys(out))
 
 
 PASSES = (_missing_fund, _recoveries, _fund_orgs, _debit_accounts, _accounts)
 
 
-def check(period: str, entries: Iterable[Entry], recoveries: dict[str, Recovery],
-          tag_codes: Iterable[TagCode], rules: Rules) -> list[str]:
+def check(
+    period: str,
+    entries: Iterable[Entry],
+    recoveries: dict[str, Recovery],
+    tag_codes: Iterable[TagCode],
+    rules: Rules,
+) -> list[str]:
     """Every problem that stops the export, in the order of :data:`PASSES`."""
     entries = tuple(entries)
     used = tuple(sorted({e.source for e in entries}))

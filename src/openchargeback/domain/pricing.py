@@ -31,8 +31,17 @@ from openchargeback.domain.money import ZERO, money
 from openchargeback.domain.periods import Period
 from openchargeback.domain.rates import Rate, RateTable, Subsidy, fiscal_year
 
-_WEIGHTS = {"project": 64, "account": 32, "rate_class": 16, "gpu_type": 8, "partition": 4,
-            "qos": 4, "tier": 4, "resource": 2, "service": 1}
+_WEIGHTS = {
+    "project": 64,
+    "account": 32,
+    "rate_class": 16,
+    "gpu_type": 8,
+    "partition": 4,
+    "qos": 4,
+    "tier": 4,
+    "resource": 2,
+    "service": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -50,9 +59,16 @@ class UsageLine:
     ref: object = None  # the converter's own key for the line, carried through
 
     def attrs(self) -> dict[str, str | None]:
-        return {"service": self.service, "resource": self.resource, "partition": self.partition,
-                "qos": self.qos, "tier": self.tier, "gpu_type": self.gpu_type,
-                "account": self.account, "project": self.project}
+        return {
+            "service": self.service,
+            "resource": self.resource,
+            "partition": self.partition,
+            "qos": self.qos,
+            "tier": self.tier,
+            "gpu_type": self.gpu_type,
+            "account": self.account,
+            "project": self.project,
+        }
 
 
 @dataclass(frozen=True)
@@ -130,8 +146,9 @@ class _Run:
         used = self.prior.year_amount.get(key, ZERO) + self.year_amt.get(key, ZERO)
         return max(s.fiscal_year_cap - used, ZERO)
 
-    def _record(self, s: Subsidy, project: str, period: Period, fy: str,
-                quantity: Decimal, amount: Decimal) -> None:
+    def _record(
+        self, s: Subsidy, project: str, period: Period, fy: str, quantity: Decimal, amount: Decimal
+    ) -> None:
         if not s.needs_ledger:
             return
         ykey = (s.name, project, fy)
@@ -173,8 +190,11 @@ class _Run:
             self._record(s, project, line.period, fy, free, amount)
             left_qty -= free
             left_cost -= amount
-        percents = [(s, s.percent) for s in subsidies if s.percent is not None
-                    and (project or s.fiscal_year_cap is None)]
+        percents = [
+            (s, s.percent)
+            for s in subsidies
+            if s.percent is not None and (project or s.fiscal_year_cap is None)
+        ]
         if percents and left_cost > 0:
             s, percent = max(percents, key=lambda sp: _specificity(sp[0]))  # max keeps the first of equals
             amount = money(left_cost * percent / 100)
@@ -189,8 +209,13 @@ class _Run:
         return PricedLine(line, rate, cls, price, list_cost, tuple(grants), left_cost)
 
 
-def price_lines(table: RateTable, lines: Iterable[UsageLine], *, fiscal_year_start_month: int = 1,
-                prior: Prior | None = None) -> Pricing:
+def price_lines(
+    table: RateTable,
+    lines: Iterable[UsageLine],
+    *,
+    fiscal_year_start_month: int = 1,
+    prior: Prior | None = None,
+) -> Pricing:
     """Price ``lines`` in order (see the module docstring)."""
     run = _Run(table, fiscal_year_start_month, prior or Prior())
     with localcontext() as ctx:

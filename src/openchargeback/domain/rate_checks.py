@@ -33,8 +33,14 @@ def check(table: RateTable) -> list[RateProblem]:
     """Every problem of a rate table, as ordered passes: units, prices, dates, overlaps
     and gaps, subsidies. Errors make pricing ambiguous or impossible; warnings do not."""
     c = _Check(table)
-    for pass_ in (_check_units, _check_prices, _check_dates, _check_series, _check_ambiguous,
-                  _check_subsidies):
+    for pass_ in (
+        _check_units,
+        _check_prices,
+        _check_dates,
+        _check_series,
+        _check_ambiguous,
+        _check_subsidies,
+    ):
         pass_(c)
     return c.problems
 
@@ -42,14 +48,21 @@ def check(table: RateTable) -> list[RateProblem]:
 def _check_units(c: _Check) -> None:
     for r in c.table.rates:
         if r.unit not in c.table.units:
-            c.add("error", r.label, f"unknown unit {r.unit!r}; known: {', '.join(sorted(c.table.units))} "
-                  f"(declare site units under `units:`)")
+            c.add(
+                "error",
+                r.label,
+                f"unknown unit {r.unit!r}; known: {', '.join(sorted(c.table.units))} "
+                f"(declare site units under `units:`)",
+            )
         implied = SLURM_RESOURCE_UNIT.get(r.resource) if r.service == "hpc" else None
         if implied and r.unit != implied:
             c.add("error", r.label, f"resource {r.resource} is measured in {implied}, not {r.unit}")
         if r.service == "storage" and r.unit in c.table.units and c.table.units[r.unit] != "storage":
-            c.add("error", r.label, f"storage is priced per tb-month, tib-month, gb-month or "
-                  f"gib-month, not {r.unit}")
+            c.add(
+                "error",
+                r.label,
+                f"storage is priced per tb-month, tib-month, gb-month or gib-month, not {r.unit}",
+            )
 
 
 def _check_prices(c: _Check) -> None:
@@ -64,12 +77,17 @@ def _check_dates(c: _Check) -> None:
     for item in items:
         subject = item.label if isinstance(item, Rate) else f"subsidy {item.name!r}"
         if item.effective_to is not None and item.effective_to <= item.effective_from:
-            c.add("error", subject, f"ends ({item.effective_to}) on or before it starts "
-                  f"({item.effective_from})")
+            c.add(
+                "error", subject, f"ends ({item.effective_to}) on or before it starts ({item.effective_from})"
+            )
         for d, word in ((item.effective_from, "starts"), (item.effective_to, "ends")):
             if d is not None and d.day != 1:
-                c.add("warning", subject, f"{word} on {d}, not on the first of a month: lines are "
-                      f"priced at the rate in force on their period's first day")
+                c.add(
+                    "warning",
+                    subject,
+                    f"{word} on {d}, not on the first of a month: lines are "
+                    f"priced at the rate in force on their period's first day",
+                )
 
 
 def _check_series(c: _Check) -> None:
@@ -81,11 +99,18 @@ def _check_series(c: _Check) -> None:
         for a, b in zip(rates, rates[1:], strict=False):
             if a.effective_to is None or b.effective_from < a.effective_to:
                 until = f"until {a.effective_to}" if a.effective_to else "with no end"
-                c.add("error", b.label, f"overlaps {a.label} ({until}); end the earlier rate "
-                      f"(to: {b.effective_from}) or remove one")
+                c.add(
+                    "error",
+                    b.label,
+                    f"overlaps {a.label} ({until}); end the earlier rate "
+                    f"(to: {b.effective_from}) or remove one",
+                )
             elif b.effective_from > a.effective_to:
-                c.add("warning", b.label, f"gap after {a.label}: no price from {a.effective_to} "
-                      f"to {b.effective_from}")
+                c.add(
+                    "warning",
+                    b.label,
+                    f"gap after {a.label}: no price from {a.effective_to} to {b.effective_from}",
+                )
 
 
 def _check_ambiguous(c: _Check) -> None:
@@ -94,7 +119,7 @@ def _check_ambiguous(c: _Check) -> None:
     combination, or pricing such a line is refused."""
     rates = c.table.rates
     for i, a in enumerate(rates):
-        for b in rates[i + 1:]:
+        for b in rates[i + 1 :]:
             if a.key == b.key or (a.service, a.resource) != (b.service, b.resource):
                 continue
             if len(a.selectors) != len(b.selectors) or not _dates_overlap(a, b):
@@ -103,14 +128,21 @@ def _check_ambiguous(c: _Check) -> None:
             if any(union.get(k, v) != v for k, v in b.selectors):
                 continue  # they never match the same line
             union.update(b.selectors)
-            covered = any(len(r.selectors) > len(a.selectors)
-                          and all(union.get(k) == v for k, v in r.selectors)
-                          and (r.service, r.resource) == (a.service, a.resource) and _dates_overlap(r, a)
-                          for r in rates)
+            covered = any(
+                len(r.selectors) > len(a.selectors)
+                and all(union.get(k) == v for k, v in r.selectors)
+                and (r.service, r.resource) == (a.service, a.resource)
+                and _dates_overlap(r, a)
+                for r in rates
+            )
             if not covered:
                 combo = ", ".join(f"{k} {v}" for k, v in sorted(union.items()))
-                c.add("error", b.label, f"ties with {a.label} for {a.service}/{a.resource} lines with "
-                      f"{combo}; add a rate for that combination")
+                c.add(
+                    "error",
+                    b.label,
+                    f"ties with {a.label} for {a.service}/{a.resource} lines with "
+                    f"{combo}; add a rate for that combination",
+                )
 
 
 def _check_subsidies(c: _Check) -> None:
@@ -127,10 +159,14 @@ def _check_subsidies(c: _Check) -> None:
             c.add("error", subject, f"unknown rate class {cls!r}")
     pct = [s for s in c.table.subsidies if s.percent is not None]
     for i, a in enumerate(pct):
-        for b in pct[i + 1:]:
+        for b in pct[i + 1 :]:
             if a.selectors == b.selectors and _dates_overlap(a, b):
-                c.add("error", f"subsidy {b.name!r}", f"applies to the same lines as subsidy "
-                      f"{a.name!r} at the same time; only the most specific percentage applies")
+                c.add(
+                    "error",
+                    f"subsidy {b.name!r}",
+                    f"applies to the same lines as subsidy "
+                    f"{a.name!r} at the same time; only the most specific percentage applies",
+                )
 
 
 def _dates_overlap(a: Rate | Subsidy, b: Rate | Subsidy) -> bool:

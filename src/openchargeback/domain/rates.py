@@ -30,13 +30,28 @@ from openchargeback.domain.periods import Period
 
 # unit -> the dimension it measures. Slurm resources imply their unit.
 UNITS: dict[str, str] = {
-    "core-hour": "cpu", "gpu-hour": "gpu", "gb-hour": "mem", "billing-hour": "billing",
+    "core-hour": "cpu",
+    "gpu-hour": "gpu",
+    "gb-hour": "mem",
+    "billing-hour": "billing",
     "node-hour": "node",
-    "tb-month": "storage", "tib-month": "storage", "gb-month": "storage", "gib-month": "storage",
-    "hour": "time", "day": "time", "month": "time", "each": "count", "session": "count",
+    "tb-month": "storage",
+    "tib-month": "storage",
+    "gb-month": "storage",
+    "gib-month": "storage",
+    "hour": "time",
+    "day": "time",
+    "month": "time",
+    "each": "count",
+    "session": "count",
 }
-SLURM_RESOURCE_UNIT = {"cpu": "core-hour", "gpu": "gpu-hour", "mem": "gb-hour",
-                       "billing": "billing-hour", "node": "node-hour"}
+SLURM_RESOURCE_UNIT = {
+    "cpu": "core-hour",
+    "gpu": "gpu-hour",
+    "mem": "gb-hour",
+    "billing": "billing-hour",
+    "node": "node-hour",
+}
 SELECTORS = ("partition", "qos", "tier", "gpu_type")
 SUBSIDY_SELECTORS = ("service", "resource", *SELECTORS, "account", "project", "rate_class")
 
@@ -65,8 +80,11 @@ class Rate:
         return self.effective_from <= day and (self.effective_to is None or day < self.effective_to)
 
     def matches(self, service: str, resource: str, attrs: Mapping[str, str | None]) -> bool:
-        return (self.service == service and self.resource == resource
-                and all(attrs.get(k) == v for k, v in self.selectors))
+        return (
+            self.service == service
+            and self.resource == resource
+            and all(attrs.get(k) == v for k, v in self.selectors)
+        )
 
 
 @dataclass(frozen=True)
@@ -134,12 +152,16 @@ class RateTable:
             sel = ", ".join(f"{k} {v}" for k, v in attrs.items() if v is not None and k in SELECTORS)
             raise InvalidInput(
                 f"rate table {self.name!r}: no price in force on {day} for {service}/{resource}"
-                + (f" ({sel})" if sel else "") + "; add a rate for it")
+                + (f" ({sel})" if sel else "")
+                + "; add a rate for it"
+            )
         best = max(len(r.selectors) for r in found)
         top = [r for r in found if len(r.selectors) == best]
         if len(top) > 1:
-            raise InvalidInput(f"rate table {self.name!r}: {top[0].label} and {top[1].label} "
-                               f"both apply on {day}; make one more specific or end one")
+            raise InvalidInput(
+                f"rate table {self.name!r}: {top[0].label} and {top[1].label} "
+                f"both apply on {day}; make one more specific or end one"
+            )
         return top[0]
 
     def resources(self, service: str) -> tuple[str, ...]:
@@ -147,11 +169,14 @@ class RateTable:
         return tuple(sorted({r.resource for r in self.rates if r.service == service}))
 
     def in_force(self, day: date) -> tuple[tuple[Rate, ...], tuple[Subsidy, ...]]:
-        return (tuple(r for r in self.rates if r.in_force(day)),
-                tuple(s for s in self.subsidies if s.in_force(day)))
+        return (
+            tuple(r for r in self.rates if r.in_force(day)),
+            tuple(s for s in self.subsidies if s.in_force(day)),
+        )
 
 
 # -- fiscal years ------------------------------------------------------------------------
+
 
 def fiscal_year(period: Period, start_month: int = 1) -> str:
     """The fiscal year holding ``period``, named by the calendar year it ends in
@@ -173,6 +198,7 @@ def fiscal_year_periods(period: Period, start_month: int = 1) -> tuple[Period, P
 
 
 # -- building from loaded data -------------------------------------------------------------
+
 
 class _Problems:
     def __init__(self, where: str):
@@ -198,8 +224,9 @@ def _text(v: object, what: str, p: _Problems, required: bool = True) -> str | No
     return str(v).strip()
 
 
-def _decimal(v: object, what: str, p: _Problems, *, low: Decimal | None = Decimal(0),
-             high: Decimal | None = None) -> Decimal | None:
+def _decimal(
+    v: object, what: str, p: _Problems, *, low: Decimal | None = Decimal(0), high: Decimal | None = None
+) -> Decimal | None:
     if isinstance(v, float):
         p.add(f"{what}: {v!r} was read as a binary float; the loader must keep decimal text")
         return None
@@ -236,8 +263,9 @@ def _keys(d: Mapping[Any, Any], allowed: set[str], what: str, p: _Problems) -> N
             p.add(f"{what}: unknown key {k!r} (allowed: {', '.join(sorted(allowed))})")
 
 
-def _selectors(d: Mapping[Any, Any], names: tuple[str, ...], what: str,
-               p: _Problems) -> tuple[tuple[str, str], ...]:
+def _selectors(
+    d: Mapping[Any, Any], names: tuple[str, ...], what: str, p: _Problems
+) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for k in names:
         if d.get(k) is not None:
@@ -248,10 +276,19 @@ def _selectors(d: Mapping[Any, Any], names: tuple[str, ...], what: str,
 
 
 _RATE_KEYS = {"service", "resource", "unit", "price", "from", "to", *SELECTORS}
-_SUBSIDY_KEYS = {"name", "percent", "allowance", "unit", "fiscal_year_cap", "from", "to",
-                 *SUBSIDY_SELECTORS}
-_TOP_KEYS = {"name", "currency", "provider", "billing_account", "classes", "class_members",
-             "services", "units", "rates", "subsidies"}
+_SUBSIDY_KEYS = {"name", "percent", "allowance", "unit", "fiscal_year_cap", "from", "to", *SUBSIDY_SELECTORS}
+_TOP_KEYS = {
+    "name",
+    "currency",
+    "provider",
+    "billing_account",
+    "classes",
+    "class_members",
+    "services",
+    "units",
+    "rates",
+    "subsidies",
+}
 
 
 def _prices(v: object, classes: tuple[str, ...], what: str, p: _Problems) -> dict[str, Decimal]:
@@ -324,8 +361,9 @@ def build_rate_table(data: object, where: str = "rate table") -> RateTable:
             p.add(f"{what}.price is required (one amount, or one per rate class)")
         if service is None or resource is None or unit is None or start is None:
             continue
-        rates.append(Rate(service, resource, unit, prices, start, end,
-                          _selectors(r, SELECTORS, what, p), line=i))
+        rates.append(
+            Rate(service, resource, unit, prices, start, end, _selectors(r, SELECTORS, what, p), line=i)
+        )
     subsidies = []
     for i, s in enumerate(data.get("subsidies") or (), start=1):
         what = f"subsidies[{i}]"
@@ -334,21 +372,49 @@ def build_rate_table(data: object, where: str = "rate table") -> RateTable:
             continue
         _keys(s, _SUBSIDY_KEYS, what, p)
         sname = _text(s.get("name"), f"{what}.name", p)
-        percent = _decimal(s["percent"], f"{what}.percent", p, high=Decimal(100)) \
-            if s.get("percent") is not None else None
-        allowance = _decimal(s["allowance"], f"{what}.allowance", p) \
-            if s.get("allowance") is not None else None
+        percent = (
+            _decimal(s["percent"], f"{what}.percent", p, high=Decimal(100))
+            if s.get("percent") is not None
+            else None
+        )
+        allowance = (
+            _decimal(s["allowance"], f"{what}.allowance", p) if s.get("allowance") is not None else None
+        )
         if (percent is None) == (allowance is None):
             p.add(f"{what}: give exactly one of percent or allowance")
         unit = _text(s.get("unit"), f"{what}.unit", p, required=allowance is not None)
-        cap = _decimal(s["fiscal_year_cap"], f"{what}.fiscal_year_cap", p) \
-            if s.get("fiscal_year_cap") is not None else None
+        cap = (
+            _decimal(s["fiscal_year_cap"], f"{what}.fiscal_year_cap", p)
+            if s.get("fiscal_year_cap") is not None
+            else None
+        )
         start = _day(s["from"], f"{what}.from", p) if s.get("from") is not None else date(1970, 1, 1)
         end = _day(s["to"], f"{what}.to", p) if s.get("to") is not None else None
         if sname is None or start is None:
             continue
-        subsidies.append(Subsidy(sname, percent, allowance, unit, cap,
-                                 _selectors(s, SUBSIDY_SELECTORS, what, p), start, end, line=i))
+        subsidies.append(
+            Subsidy(
+                sname,
+                percent,
+                allowance,
+                unit,
+                cap,
+                _selectors(s, SUBSIDY_SELECTORS, what, p),
+                start,
+                end,
+                line=i,
+            )
+        )
     p.raise_if_any()
-    return RateTable(name, currency, provider, classes, members, services, units, tuple(rates),
-                     tuple(subsidies), billing_account=str(data.get("billing_account") or name))
+    return RateTable(
+        name,
+        currency,
+        provider,
+        classes,
+        members,
+        services,
+        units,
+        tuple(rates),
+        tuple(subsidies),
+        billing_account=str(data.get("billing_account") or name),
+    )

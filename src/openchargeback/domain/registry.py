@@ -44,6 +44,7 @@ def _text(limit: int) -> Callable[[str], str]:
         if len(v) > limit:
             raise ValueError(f"longer than {limit} characters")
         return v
+
     return parse
 
 
@@ -133,8 +134,9 @@ class Fund:
     budget_per: str | None = None
 
     def valid_on(self, day: date) -> bool:
-        return (self.valid_from is None or day >= self.valid_from) and \
-            (self.valid_to is None or day <= self.valid_to)
+        return (self.valid_from is None or day >= self.valid_from) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
 
 Record = Pi | Project | Fund
@@ -142,11 +144,25 @@ RECORDS: dict[str, type[Record]] = {"pis": Pi, "projects": Project, "funds": Fun
 KEYS = {"pis": "email", "projects": "project_id", "funds": "code"}
 PARSERS: dict[str, dict[str, Callable[[str], object]]] = {
     "pis": {"email": _email, "name": _text(300), "department": _text(300), "billing_contacts": _emails},
-    "projects": {"project_id": _code, "pi_email": _email, "name": _text(300), "status": _status,
-                 "start_date": parse_date, "end_date": parse_date, "default_fund": _code,
-                 "budget": _budget, "budget_per": _basis},
-    "funds": {"code": _code, "description": _text(500), "valid_from": parse_date,
-              "valid_to": parse_date, "budget": _budget, "budget_per": _basis},
+    "projects": {
+        "project_id": _code,
+        "pi_email": _email,
+        "name": _text(300),
+        "status": _status,
+        "start_date": parse_date,
+        "end_date": parse_date,
+        "default_fund": _code,
+        "budget": _budget,
+        "budget_per": _basis,
+    },
+    "funds": {
+        "code": _code,
+        "description": _text(500),
+        "valid_from": parse_date,
+        "valid_to": parse_date,
+        "budget": _budget,
+        "budget_per": _basis,
+    },
 }
 NOUN = {"pis": "PI", "projects": "project", "funds": "fund/org"}
 
@@ -162,8 +178,9 @@ def parse_values(kind: str, values: Mapping[str, object], *, partial: bool = Fal
     parsers = PARSERS[kind]
     unknown = sorted(set(values) - set(parsers))
     if unknown:
-        raise InvalidInput(f"unknown {NOUN[kind]} field(s) {', '.join(unknown)}; "
-                           f"expected {', '.join(parsers)}")
+        raise InvalidInput(
+            f"unknown {NOUN[kind]} field(s) {', '.join(unknown)}; expected {', '.join(parsers)}"
+        )
     out: dict[str, Any] = {}  # each value of the type its field's parser gives
     problems: list[str] = []
     for name, raw in values.items():
@@ -248,8 +265,9 @@ class RegistrySnapshot:
     def active(self) -> bool:
         return bool(self.projects)
 
-    def attribute(self, pi: str | None, project: str | None,
-                  fund: str | None) -> tuple[str | None, str | None, list[str]]:
+    def attribute(
+        self, pi: str | None, project: str | None, fund: str | None
+    ) -> tuple[str | None, str | None, list[str]]:
         """(PI, fund, date-independent flag codes) for one attribution."""
         if not self.active:
             return pi, fund, []
@@ -269,8 +287,11 @@ class RegistrySnapshot:
         fund were already filled at import): unknown project or fund, fund invalid on ``day``."""
         _, _, codes = self.attribute(None, project, fund)
         bounds = self.validity(fund)
-        if bounds is not None and day is not None and \
-                ((bounds[0] and day < bounds[0]) or (bounds[1] and day > bounds[1])):
+        if (
+            bounds is not None
+            and day is not None
+            and ((bounds[0] and day < bounds[0]) or (bounds[1] and day > bounds[1]))
+        ):
             codes.append(FUND_EXPIRED)
         return codes
 
@@ -284,6 +305,19 @@ class RegistrySnapshot:
         return bounds
 
 
-__all__ = ["BUDGET_BASES", "FUND_EXPIRED", "FUND_UNKNOWN", "KINDS", "PROJECT_STATUSES",
-           "PROJECT_UNKNOWN", "Fund", "Pi", "Project", "RegistrySnapshot", "as_text", "build",
-           "columns", "parse_values"]
+__all__ = [
+    "BUDGET_BASES",
+    "FUND_EXPIRED",
+    "FUND_UNKNOWN",
+    "KINDS",
+    "PROJECT_STATUSES",
+    "PROJECT_UNKNOWN",
+    "Fund",
+    "Pi",
+    "Project",
+    "RegistrySnapshot",
+    "as_text",
+    "build",
+    "columns",
+    "parse_values",
+]

@@ -24,9 +24,20 @@ _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 # The order flags are stored and shown in.
-ORDER = ("missing_pi", "missing_project", "missing_fund_org", "pi_not_email", "fund_org_unknown",
-         "project_unknown", "fund_unknown", "fund_expired", "period_mismatch", "over_max",
-         "large_credit", "growth")
+ORDER = (
+    "missing_pi",
+    "missing_project",
+    "missing_fund_org",
+    "pi_not_email",
+    "fund_org_unknown",
+    "project_unknown",
+    "fund_unknown",
+    "fund_expired",
+    "period_mismatch",
+    "over_max",
+    "large_credit",
+    "growth",
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,14 @@ class ReviewRules:
     def from_dict(cls, data: Mapping[str, Any] | None) -> ReviewRules:
         """Validate rules given as plain data (YAML, JSON, a web form)."""
         data = dict(data or {})
-        unknown = set(data) - {"fund_org_patterns", "flag_patterns", "max_charge", "large_credit",
-                               "growth_percent", "growth_amount"}
+        unknown = set(data) - {
+            "fund_org_patterns",
+            "flag_patterns",
+            "max_charge",
+            "large_credit",
+            "growth_percent",
+            "growth_amount",
+        }
         if unknown:
             raise InvalidInput(f"review rules: unknown key(s) {', '.join(sorted(unknown))}")
         fund = tuple(str(p) for p in data.get("fund_org_patterns") or ())
@@ -65,13 +82,16 @@ class ReviewRules:
         for i, item in enumerate(data.get("flag_patterns") or ()):
             if not isinstance(item, dict) or not {"name", "field", "pattern"} <= set(item):
                 raise InvalidInput(f"review rules: flag_patterns[{i}] needs name, field and pattern")
-            fp = FlagPattern(str(item["name"]), str(item["field"]), str(item["pattern"]),
-                             str(item.get("reason") or ""))
+            fp = FlagPattern(
+                str(item["name"]), str(item["field"]), str(item["pattern"]), str(item.get("reason") or "")
+            )
             if not _NAME.match(fp.name):
                 raise InvalidInput(f"review rules: flag_patterns[{i}].name {fp.name!r}: use a-z, 0-9, _ or -")
             if fp.field not in PATTERN_FIELDS and not fp.field.startswith("tag:"):
-                raise InvalidInput(f"review rules: flag_patterns[{i}].field {fp.field!r}: expected one of "
-                                   f"{', '.join(PATTERN_FIELDS)} or tag:<key>")
+                raise InvalidInput(
+                    f"review rules: flag_patterns[{i}].field {fp.field!r}: expected one of "
+                    f"{', '.join(PATTERN_FIELDS)} or tag:<key>"
+                )
             _check_regex(fp.pattern, f"flag_patterns[{i}].pattern")
             patterns.append(fp)
         amounts: dict[str, Decimal] = {}
@@ -84,14 +104,23 @@ class ReviewRules:
                     raise InvalidInput(f"review rules: {key} {value!r} is not a number") from None
                 if amounts[key] < 0:
                     raise InvalidInput(f"review rules: {key} must not be negative")
-        return cls(fund, tuple(patterns), max_charge=amounts.get("max_charge"),
-                   large_credit=amounts.get("large_credit"), growth_percent=amounts.get("growth_percent"),
-                   growth_amount=amounts.get("growth_amount"))
+        return cls(
+            fund,
+            tuple(patterns),
+            max_charge=amounts.get("max_charge"),
+            large_credit=amounts.get("large_credit"),
+            growth_percent=amounts.get("growth_percent"),
+            growth_amount=amounts.get("growth_amount"),
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"fund_org_patterns": list(self.fund_org_patterns),
-                     "flag_patterns": [{"name": p.name, "field": p.field, "pattern": p.pattern,
-                                        "reason": p.reason} for p in self.flag_patterns]}
+        out: dict[str, Any] = {
+            "fund_org_patterns": list(self.fund_org_patterns),
+            "flag_patterns": [
+                {"name": p.name, "field": p.field, "pattern": p.pattern, "reason": p.reason}
+                for p in self.flag_patterns
+            ],
+        }
         for key in ("max_charge", "large_credit", "growth_percent", "growth_amount"):
             value = getattr(self, key)
             if value is not None:
@@ -222,7 +251,7 @@ def describe(code: str, rules: ReviewRules | None = None) -> str:
         return text
     if code.startswith("pattern:"):
         name = code[8:]
-        for fp in (rules.flag_patterns if rules else ()):
+        for fp in rules.flag_patterns if rules else ():
             if fp.name == name:
                 return fp.reason or f"{fp.field} matches {fp.pattern!r}"
         return f"matches the review pattern {name!r}"

@@ -15,15 +15,15 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
-    READ = "read"            # every page that shows billing data
-    REVIEW = "review"        # the review queue
-    IMPORT = "import"        # upload files
-    PERIODS = "periods"      # close / finalize / reopen
-    SOURCES = "sources"      # add and edit sources
-    USERS = "users"          # manage users
-    SETTINGS = "settings"    # see the effective configuration
-    AUDIT = "audit"          # read the audit log
-    REGISTRY = "registry"    # change PIs, projects, funds, fund splits; add adjustments
+    READ = "read"  # every page that shows billing data
+    REVIEW = "review"  # the review queue
+    IMPORT = "import"  # upload files
+    PERIODS = "periods"  # close / finalize / reopen
+    SOURCES = "sources"  # add and edit sources
+    USERS = "users"  # manage users
+    SETTINGS = "settings"  # see the effective configuration
+    AUDIT = "audit"  # read the audit log
+    REGISTRY = "registry"  # change PIs, projects, funds, fund splits; add adjustments
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -62,8 +62,7 @@ def allowed(role: str, permission: Permission) -> bool:
 
 def require(user: str, role: str, permission: Permission) -> None:
     if not allowed(role, permission):
-        raise Forbidden(f"user {user!r} has role {role}; {permission.value!r} needs "
-                        f"{_who(permission)}")
+        raise Forbidden(f"user {user!r} has role {role}; {permission.value!r} needs {_who(permission)}")
 
 
 def _who(permission: Permission) -> str:

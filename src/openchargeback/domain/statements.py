@@ -28,11 +28,29 @@ from typing import Any
 from openchargeback.domain.money import ZERO, round_minor
 
 # ISO 4217 currencies whose minor unit is not the cent.
-_MINOR_DIGITS = {"BHD": 3, "CLP": 0, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "OMR": 3,
-                 "TND": 3, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0}
+_MINOR_DIGITS = {
+    "BHD": 3,
+    "CLP": 0,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "UGX": 0,
+    "VND": 0,
+    "XAF": 0,
+    "XOF": 0,
+}
 KINDS = ("usage", "purchase", "tax", "adjustment", "credit")  # order of lines on a statement
-KIND_LABELS = {"usage": "", "purchase": "purchase", "tax": "tax", "adjustment": "adjustment",
-               "credit": "credit"}
+KIND_LABELS = {
+    "usage": "",
+    "purchase": "purchase",
+    "tax": "tax",
+    "adjustment": "adjustment",
+    "credit": "credit",
+}
 HUNDRED = Decimal(100)
 
 # A statement line, a query row or a document's content: JSON-ready mappings whose
@@ -96,25 +114,52 @@ def _add_quantity(a: Decimal | None, b: Decimal | None, first: bool) -> Decimal 
     return None if a is None or b is None else a + b
 
 
-def _line(fund: str | None, source_name: str | None, basis: str | None, service: str | None, kind: str,
-          unit: str | None, quantity: Decimal | None, list_r: Decimal, due_r: Decimal, rows: int,
-          share: Decimal | None = None, origin: str = "charges") -> Doc:
+def _line(
+    fund: str | None,
+    source_name: str | None,
+    basis: str | None,
+    service: str | None,
+    kind: str,
+    unit: str | None,
+    quantity: Decimal | None,
+    list_r: Decimal,
+    due_r: Decimal,
+    rows: int,
+    share: Decimal | None = None,
+    origin: str = "charges",
+) -> Doc:
     discount = list_r - due_r
     plain = kind != "credit" and origin == "charges"
     return {
-        "fund": fund, "source": source_name, "cost_basis": basis, "service": service or "(no service)",
-        "kind": kind, "kind_label": KIND_LABELS.get(kind, kind), "credit": kind == "credit",
-        "origin": origin, "share_percent": _quantity(share),
-        "quantity": _quantity(quantity) if plain else None, "unit": unit if plain else None,
-        "list": _amount(list_r), "discount": _amount(discount),
-        "discount_percent": _percent(discount, list_r), "due": _amount(due_r),
-        "fully_subsidised": list_r > 0 and due_r == 0, "charges": rows,
+        "fund": fund,
+        "source": source_name,
+        "cost_basis": basis,
+        "service": service or "(no service)",
+        "kind": kind,
+        "kind_label": KIND_LABELS.get(kind, kind),
+        "credit": kind == "credit",
+        "origin": origin,
+        "share_percent": _quantity(share),
+        "quantity": _quantity(quantity) if plain else None,
+        "unit": unit if plain else None,
+        "list": _amount(list_r),
+        "discount": _amount(discount),
+        "discount_percent": _percent(discount, list_r),
+        "due": _amount(due_r),
+        "fully_subsidised": list_r > 0 and due_r == 0,
+        "charges": rows,
     }
 
 
 def _line_order(line: Doc) -> tuple[str, bool, str, str, int, str]:
-    return (line["fund"] or "", line["origin"] != "charges", line["source"] or "", line["service"],
-            KINDS.index(line["kind"]) if line["kind"] in KINDS else 9, line["unit"] or "")
+    return (
+        line["fund"] or "",
+        line["origin"] != "charges",
+        line["source"] or "",
+        line["service"],
+        KINDS.index(line["kind"]) if line["kind"] in KINDS else 9,
+        line["unit"] or "",
+    )
 
 
 def _fund_blocks(lines: list[Doc]) -> list[Doc]:
@@ -132,8 +177,12 @@ def _sums(rows: Iterable[Doc]) -> Doc:
     lines = list(rows)
     due = sum((Decimal(x["due"]) for x in lines), ZERO)
     lst = sum((Decimal(x["list"]) for x in lines), ZERO)
-    return {"list": _amount(lst), "discount": _amount(lst - due), "due": _amount(due),
-            "discount_percent": _percent(lst - due, lst)}
+    return {
+        "list": _amount(lst),
+        "discount": _amount(lst - due),
+        "due": _amount(due),
+        "discount_percent": _percent(lst - due, lst),
+    }
 
 
 def _cost_basis(lines: list[Doc]) -> list[Doc]:
@@ -156,8 +205,10 @@ def project_drafts(service_rows: list[Doc], detail_rows: list[Doc], detail_limit
     details: dict[StatementKey, list[Doc]] = {}
     for r in detail_rows:
         details.setdefault(_key_of(r), []).append(r)
-    return [_project_draft(k, groups[k], details.get(k, []), detail_limit)
-            for k in sorted(groups, key=lambda k: k.sort_key)]
+    return [
+        _project_draft(k, groups[k], details.get(k, []), detail_limit)
+        for k in sorted(groups, key=lambda k: k.sort_key)
+    ]
 
 
 def _project_draft(key: StatementKey, rows: list[Doc], detail_rows: list[Doc], detail_limit: int) -> Draft:
@@ -165,28 +216,60 @@ def _project_draft(key: StatementKey, rows: list[Doc], detail_rows: list[Doc], d
     lines = []
     for r in rows:
         due_r = round_minor(r["due"], digits)
-        list_r = due_r if r["kind"] == "credit" or r.get("origin", "charges") != "charges" \
+        list_r = (
+            due_r
+            if r["kind"] == "credit" or r.get("origin", "charges") != "charges"
             else round_minor(r["list"], digits)
-        lines.append(_line(r["fund_org"], r["source_name"], r["cost_basis"], r["service"], r["kind"],
-                           r["unit"], r["quantity"], list_r, due_r, r["rows"], r.get("share"),
-                           r.get("origin", "charges")))
+        )
+        lines.append(
+            _line(
+                r["fund_org"],
+                r["source_name"],
+                r["cost_basis"],
+                r["service"],
+                r["kind"],
+                r["unit"],
+                r["quantity"],
+                list_r,
+                due_r,
+                r["rows"],
+                r.get("share"),
+                r.get("origin", "charges"),
+            )
+        )
     lines.sort(key=_line_order)
     totals = _sums(lines)
     charges_due = sum((Decimal(x["due"]) for x in lines if x["origin"] == "charges"), ZERO)
     detail, csv_rows = _detail(detail_rows, charges_due, digits, detail_limit)
     data = {
-        "kind": "project", "pi_email": key.pi_email, "project_id": key.project_id,
-        "currency": key.currency, "funds": sorted({ln["fund"] for ln in lines if ln["fund"]}),
-        "cost_basis": _cost_basis(lines), "lines": lines, "fund_blocks": _fund_blocks(lines),
-        "totals": totals, "detail": detail, "projects": [],
+        "kind": "project",
+        "pi_email": key.pi_email,
+        "project_id": key.project_id,
+        "currency": key.currency,
+        "funds": sorted({ln["fund"] for ln in lines if ln["fund"]}),
+        "cost_basis": _cost_basis(lines),
+        "lines": lines,
+        "fund_blocks": _fund_blocks(lines),
+        "totals": totals,
+        "detail": detail,
+        "projects": [],
         "credit_total": _amount(sum((Decimal(x["due"]) for x in lines if x["credit"]), ZERO)),
     }
-    return Draft(key, data, Decimal(totals["list"]), Decimal(totals["discount"]), Decimal(totals["due"]),
-                 sum(r["rows"] for r in detail_rows), len(detail_rows), csv_rows)
+    return Draft(
+        key,
+        data,
+        Decimal(totals["list"]),
+        Decimal(totals["discount"]),
+        Decimal(totals["due"]),
+        sum(r["rows"] for r in detail_rows),
+        len(detail_rows),
+        csv_rows,
+    )
 
 
-def _detail(rows: list[Doc], total_due: Decimal, digits: int,
-            limit: int) -> tuple[Doc, list[list[Any]] | None]:
+def _detail(
+    rows: list[Doc], total_due: Decimal, digits: int, limit: int
+) -> tuple[Doc, list[list[Any]] | None]:
     """The detail by resource; ``total_due`` is the statement's total of charges (its lines
     other than adjustments), which the detail adds up to."""
     items = []
@@ -194,39 +277,88 @@ def _detail(rows: list[Doc], total_due: Decimal, digits: int,
         due_r = round_minor(r["due"], digits)
         list_r = due_r if r["kind"] == "credit" else round_minor(r["list"], digits)
         items.append((r, list_r, due_r))
-    items.sort(key=lambda t: (-abs(t[2]), t[0]["service"] or "", t[0]["resource_id"] or "",
-                              t[0]["fund_org"] or "", t[0]["kind"], t[0]["unit"] or ""))
+    items.sort(
+        key=lambda t: (
+            -abs(t[2]),
+            t[0]["service"] or "",
+            t[0]["resource_id"] or "",
+            t[0]["fund_org"] or "",
+            t[0]["kind"],
+            t[0]["unit"] or "",
+        )
+    )
     shown, hidden = items[:limit], items[limit:]
     shown.sort(key=lambda t: (t[0]["service"] or "", -abs(t[2]), t[0]["resource_id"] or ""))
-    lines = [{
-        "service": r["service"] or "(no service)", "resource_id": r["resource_id"],
-        "resource": r["resource_name"] or r["resource_id"] or "(no resource)", "fund": r["fund_org"],
-        "kind": r["kind"], "credit": r["kind"] == "credit",
-        "quantity": _quantity(r["quantity"]) if r["kind"] != "credit" else None,
-        "unit": r["unit"] if r["kind"] != "credit" else None,
-        "start": r["first_start"].isoformat() if r["first_start"] else None,
-        "end": r["last_end"].isoformat() if r["last_end"] else None,
-        "list": _amount(list_r), "due": _amount(due_r), "charges": r["rows"],
-    } for r, list_r, due_r in shown]
+    lines = [
+        {
+            "service": r["service"] or "(no service)",
+            "resource_id": r["resource_id"],
+            "resource": r["resource_name"] or r["resource_id"] or "(no resource)",
+            "fund": r["fund_org"],
+            "kind": r["kind"],
+            "credit": r["kind"] == "credit",
+            "quantity": _quantity(r["quantity"]) if r["kind"] != "credit" else None,
+            "unit": r["unit"] if r["kind"] != "credit" else None,
+            "start": r["first_start"].isoformat() if r["first_start"] else None,
+            "end": r["last_end"].isoformat() if r["last_end"] else None,
+            "list": _amount(list_r),
+            "due": _amount(due_r),
+            "charges": r["rows"],
+        }
+        for r, list_r, due_r in shown
+    ]
     shown_sum = sum((t[2] for t in shown), ZERO)
     hidden_sum = sum((t[2] for t in hidden), ZERO)
     rounding = total_due - shown_sum - hidden_sum
-    detail = {"lines": lines, "line_count": len(items), "hidden_count": len(hidden),
-              "hidden_total": _amount(hidden_sum), "rounding": _amount(rounding), "limit": limit,
-              "total": _amount(total_due)}
+    detail = {
+        "lines": lines,
+        "line_count": len(items),
+        "hidden_count": len(hidden),
+        "hidden_total": _amount(hidden_sum),
+        "rounding": _amount(rounding),
+        "limit": limit,
+        "total": _amount(total_due),
+    }
     if not hidden:
         return detail, None
-    csv_rows = [[r["fund_org"], r["source_name"], r["service"], r["kind"], r["resource_id"],
-                 r["resource_name"], r["first_start"].isoformat() if r["first_start"] else "",
-                 r["last_end"].isoformat() if r["last_end"] else "", _quantity(r["quantity"]) or "",
-                 r["unit"] or "", _amount(list_r), _amount(list_r - due_r), _amount(due_r), r["rows"]]
-                for r, list_r, due_r in items]
+    csv_rows = [
+        [
+            r["fund_org"],
+            r["source_name"],
+            r["service"],
+            r["kind"],
+            r["resource_id"],
+            r["resource_name"],
+            r["first_start"].isoformat() if r["first_start"] else "",
+            r["last_end"].isoformat() if r["last_end"] else "",
+            _quantity(r["quantity"]) or "",
+            r["unit"] or "",
+            _amount(list_r),
+            _amount(list_r - due_r),
+            _amount(due_r),
+            r["rows"],
+        ]
+        for r, list_r, due_r in items
+    ]
     return detail, csv_rows
 
 
-DETAIL_CSV_HEADER = ["fund_org", "source", "service", "kind", "resource_id", "resource_name",
-                     "charge_period_start", "charge_period_end", "quantity", "unit", "list_price",
-                     "discount_or_subsidy", "amount_due", "charges"]
+DETAIL_CSV_HEADER = [
+    "fund_org",
+    "source",
+    "service",
+    "kind",
+    "resource_id",
+    "resource_name",
+    "charge_period_start",
+    "charge_period_end",
+    "quantity",
+    "unit",
+    "list_price",
+    "discount_or_subsidy",
+    "amount_due",
+    "charges",
+]
 
 
 def pi_summaries(drafts: list[Draft]) -> list[Draft]:
@@ -240,36 +372,94 @@ def pi_summaries(drafts: list[Draft]) -> list[Draft]:
         merged: dict[tuple[Any, ...], Doc] = {}
         for d in items:
             for ln in d.data["lines"]:
-                k = (ln["fund"], ln["source"], ln["cost_basis"], ln["service"], ln["kind"], ln["unit"],
-                     ln["share_percent"], ln["origin"])
+                k = (
+                    ln["fund"],
+                    ln["source"],
+                    ln["cost_basis"],
+                    ln["service"],
+                    ln["kind"],
+                    ln["unit"],
+                    ln["share_percent"],
+                    ln["origin"],
+                )
                 q = Decimal(ln["quantity"]) if ln["quantity"] is not None else None
                 acc = merged.get(k)
                 if acc is None:
-                    merged[k] = {"list": Decimal(ln["list"]), "due": Decimal(ln["due"]), "quantity": q,
-                                 "rows": ln["charges"]}
+                    merged[k] = {
+                        "list": Decimal(ln["list"]),
+                        "due": Decimal(ln["due"]),
+                        "quantity": q,
+                        "rows": ln["charges"],
+                    }
                 else:
                     acc["list"] += Decimal(ln["list"])
                     acc["due"] += Decimal(ln["due"])
                     acc["quantity"] = _add_quantity(acc["quantity"], q, False)
                     acc["rows"] += ln["charges"]
-        lines = sorted((_line(f, s, b, sv, kd, u, a["quantity"], a["list"], a["due"], a["rows"],
-                              Decimal(sh) if sh else None, og)
-                        for (f, s, b, sv, kd, u, sh, og), a in merged.items()), key=_line_order)
+        lines = sorted(
+            (
+                _line(
+                    f,
+                    s,
+                    b,
+                    sv,
+                    kd,
+                    u,
+                    a["quantity"],
+                    a["list"],
+                    a["due"],
+                    a["rows"],
+                    Decimal(sh) if sh else None,
+                    og,
+                )
+                for (f, s, b, sv, kd, u, sh, og), a in merged.items()
+            ),
+            key=_line_order,
+        )
         totals = _sums(lines)
-        projects = [{"project_id": d.key.project_id, "number": None, **{k: d.data["totals"][k] for k in
-                     ("list", "discount", "due", "discount_percent")}} for d in items]
+        projects = [
+            {
+                "project_id": d.key.project_id,
+                "number": None,
+                **{k: d.data["totals"][k] for k in ("list", "discount", "due", "discount_percent")},
+            }
+            for d in items
+        ]
         data = {
-            "kind": "pi", "pi_email": pi, "project_id": None, "currency": currency,
-            "funds": sorted({ln["fund"] for ln in lines if ln["fund"]}), "cost_basis": _cost_basis(lines),
-            "lines": lines, "fund_blocks": _fund_blocks(lines), "totals": totals,
-            "detail": {"lines": [], "line_count": 0, "hidden_count": 0, "hidden_total": "0.00",
-                       "rounding": "0.00", "limit": 0, "total": "0.00"},
+            "kind": "pi",
+            "pi_email": pi,
+            "project_id": None,
+            "currency": currency,
+            "funds": sorted({ln["fund"] for ln in lines if ln["fund"]}),
+            "cost_basis": _cost_basis(lines),
+            "lines": lines,
+            "fund_blocks": _fund_blocks(lines),
+            "totals": totals,
+            "detail": {
+                "lines": [],
+                "line_count": 0,
+                "hidden_count": 0,
+                "hidden_total": "0.00",
+                "rounding": "0.00",
+                "limit": 0,
+                "total": "0.00",
+            },
             "projects": projects,
             "credit_total": _amount(sum((Decimal(x["due"]) for x in lines if x["credit"]), ZERO)),
         }
-        out.append(Draft(StatementKey("pi", pi, None, currency), data, Decimal(totals["list"]),
-                         Decimal(totals["discount"]), Decimal(totals["due"]),
-                         sum(d.charge_count for d in items), len(lines), None, [d.key for d in items]))
+        out.append(
+            Draft(
+                StatementKey("pi", pi, None, currency),
+                data,
+                Decimal(totals["list"]),
+                Decimal(totals["discount"]),
+                Decimal(totals["due"]),
+                sum(d.charge_count for d in items),
+                len(lines),
+                None,
+                [d.key for d in items],
+            )
+        )
     return out
 
 

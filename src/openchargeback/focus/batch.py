@@ -135,8 +135,9 @@ class _Rows:
         self.lines = lines
         self.ok = np.ones(len(lines), dtype=bool)
 
-    def bad(self, rows: int | list[int] | Index, column: str | None, value: str | None,
-            expected: str) -> None:
+    def bad(
+        self, rows: int | list[int] | Index, column: str | None, value: str | None, expected: str
+    ) -> None:
         header = self.f.mapped.get(column, column) if column else None
         for r in np.atleast_1d(rows).tolist():
             self.f.problems.append(Problem(self.lines[r], header, value, expected))
@@ -191,8 +192,20 @@ def normalise(f: FocusFile, table: pa.Table, lines: list[int]) -> Batch:
         extra = list(compress(extra, keep))
         kept = {k: list(compress(v, keep)) for k, v in kept.items()}
         residuals = {k: list(compress(v, keep)) for k, v in residuals.items()}
-    batch = Batch(valid, lines, details, tags, charge_start, charge_end, money, decimals,
-                  strings, extra, kept, residuals)
+    batch = Batch(
+        valid,
+        lines,
+        details,
+        tags,
+        charge_start,
+        charge_end,
+        money,
+        decimals,
+        strings,
+        extra,
+        kept,
+        residuals,
+    )
     _count(f.stats, batch)
     return batch
 
@@ -253,8 +266,7 @@ def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Coded:
 
 
 def _join(cols: list[ArrowColumn]) -> ArrowColumn:
-    return pc.binary_join_element_wise(*cols, _SEP, null_handling="replace",
-                                       null_replacement=_NONE)
+    return pc.binary_join_element_wise(*cols, _SEP, null_handling="replace", null_replacement=_NONE)
 
 
 _ESC = "\x1e"
@@ -298,8 +310,12 @@ def _detail(f: FocusFile, cells: dict[str, Any], rows: _Rows, where: Index) -> t
     if end_date_only and is_last_day_of_month(end) and end.day != 1:
         end = inclusive_end(end)  # "2025-01-31" written by hand: the month it closes
     if start >= end:
-        rows.bad(where, "BillingPeriodStart", cells["BillingPeriodStart"],
-                 f"a BillingPeriodStart before BillingPeriodEnd ({cells['BillingPeriodEnd']})")
+        rows.bad(
+            where,
+            "BillingPeriodStart",
+            cells["BillingPeriodStart"],
+            f"a BillingPeriodStart before BillingPeriodEnd ({cells['BillingPeriodEnd']})",
+        )
         return None
     cells["BillingPeriodStart"], cells["BillingPeriodEnd"] = start, end
     for name, canon in C.ENUMS.items():
@@ -358,31 +374,33 @@ def _charge_periods(rows: _Rows, column: ColumnOf, details: Coded) -> tuple[Code
                 rows.bad(np.nonzero(index == k)[0], name, text, str(exc))
                 dt = _EPOCH
             values.append(dt)
-        out.append(Coded(values + fallback,
-                         np.where(index < 0, len(uniques) + details.index, index)))
+        out.append(Coded(values + fallback, np.where(index < 0, len(uniques) + details.index, index)))
     start, end = out
     s = np.array([_micros(v) for v in start.values], dtype=np.int64)[start.index]
     e = np.array([_micros(v) for v in end.values], dtype=np.int64)[end.index]
     wrong = np.nonzero((s > e) & rows.ok)[0]
     for r in wrong.tolist():
-        rows.bad(r, "ChargePeriodStart", start.values[start.index[r]].isoformat(),
-                 f"a ChargePeriodStart not after ChargePeriodEnd "
-                 f"({end.values[end.index[r]].isoformat()})")
+        rows.bad(
+            r,
+            "ChargePeriodStart",
+            start.values[start.index[r]].isoformat(),
+            f"a ChargePeriodStart not after ChargePeriodEnd ({end.values[end.index[r]].isoformat()})",
+        )
     return start, end
 
 
-def _money(rows: _Rows, name: str, col: ArrowColumn | None,
-           n: int) -> tuple[list[int | None], list[Decimal | None] | None]:
+def _money(
+    rows: _Rows, name: str, col: ArrowColumn | None, n: int
+) -> tuple[list[int | None], list[Decimal | None] | None]:
     if col is None:
         return [None] * n, None
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     # Null text in a CSV; a real null in a typed Parquet column.
-    isnull = pc.or_(pc.is_in(col, value_set=_NULL_TEXT), pc.is_null(col)) \
-        .to_numpy(zero_copy_only=False)
+    isnull = pc.or_(pc.is_in(col, value_set=_NULL_TEXT), pc.is_null(col)).to_numpy(zero_copy_only=False)
     try:
         dec = pc.cast(pc.if_else(isnull, "0", col), _DECIMAL_TYPE)
         words = np.frombuffer(dec.buffers()[1], dtype=np.int64).reshape(-1, 2)
-        words = words[dec.offset:dec.offset + len(dec)]
+        words = words[dec.offset : dec.offset + len(dec)]
         low, high = words[:, 0], words[:, 1]
         if np.any(high != (low >> 63)):
             raise OverflowError
@@ -395,8 +413,9 @@ def _money(rows: _Rows, name: str, col: ArrowColumn | None,
     return values, residual
 
 
-def _money_slowly(rows: _Rows, name: str,
-                  texts: list[str | None]) -> tuple[list[int | None], list[Decimal | None] | None]:
+def _money_slowly(
+    rows: _Rows, name: str, texts: list[str | None]
+) -> tuple[list[int | None], list[Decimal | None] | None]:
     """Value by value: names each bad cell; rounds (and counts) digits beyond 12 places."""
     values: list[int | None] = []
     residual: list[Decimal | None] = [None] * len(texts)
@@ -440,16 +459,19 @@ def _extra(f: FocusFile, table: pa.Table, n: int) -> list[str | None]:
         uniques, index = _encode(_nullify(table.column(i)))
         if not uniques:
             continue
-        frag = pa.array([f"{json.dumps(header)}: {json.dumps(u)}" for u in uniques] + [None],
-                        pa.string())
+        frag = pa.array([f"{json.dumps(header)}: {json.dumps(u)}" for u in uniques] + [None], pa.string())
         fragments.append(pc.take(frag, pa.array(np.where(index < 0, len(uniques), index))))
     if not fragments:
         return [None] * n
-    joined = pc.binary_join_element_wise(*fragments, ", ", null_handling="skip") \
-        if len(fragments) > 1 else fragments[0]
+    joined = (
+        pc.binary_join_element_wise(*fragments, ", ", null_handling="skip")
+        if len(fragments) > 1
+        else fragments[0]
+    )
     wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-    out: list[str | None] = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()),
-                                       wrapped).to_pylist()
+    out: list[str | None] = pc.if_else(
+        pc.equal(joined, ""), pa.scalar(None, pa.string()), wrapped
+    ).to_pylist()
     return out
 
 

@@ -102,8 +102,17 @@ ENUMS: dict[str, dict[str, str]] = {
 
 # Identifier columns where Azure writes placeholders for "none".
 PLACEHOLDER_NULL_COLUMNS = frozenset(
-    {"SubAccountId", "SubAccountName", "ResourceId", "ResourceName", "ResourceType",
-     "RegionId", "RegionName", "AvailabilityZone", "CommitmentDiscountId"}
+    {
+        "SubAccountId",
+        "SubAccountName",
+        "ResourceId",
+        "ResourceName",
+        "ResourceType",
+        "RegionId",
+        "RegionName",
+        "AvailabilityZone",
+        "CommitmentDiscountId",
+    }
 )
 PLACEHOLDER_NULLS = frozenset({"-2", "Unassigned", "unassigned"})
 
@@ -147,29 +156,89 @@ def other_dataset(headers: list[str]) -> str | None:
 # Columns that describe what was charged and repeat across many rows: stored once per
 # distinct combination (a "charge detail"), referenced by every charge that has it.
 DETAIL_COLUMNS = (
-    "BillingPeriodStart", "BillingPeriodEnd", "BillingCurrency",
-    "ChargeCategory", "ChargeClass", "ChargeFrequency", "ChargeDescription",
-    "ServiceName", "ServiceCategory", "ServiceSubcategory",
-    "ProviderName", "PublisherName", "ServiceProviderName", "InvoiceIssuerName", "InvoiceId",
-    "BillingAccountId", "BillingAccountName", "SubAccountId", "SubAccountName",
-    "ResourceType", "SkuId", "SkuPriceId", "SkuMeter", "PricingCategory",
-    "PricingUnit", "ConsumedUnit",
-    "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountStatus",
-    "CommitmentDiscountType", "CommitmentDiscountCategory",
-    "RegionId", "RegionName", "AvailabilityZone",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "BillingCurrency",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeFrequency",
+    "ChargeDescription",
+    "ServiceName",
+    "ServiceCategory",
+    "ServiceSubcategory",
+    "ProviderName",
+    "PublisherName",
+    "ServiceProviderName",
+    "InvoiceIssuerName",
+    "InvoiceId",
+    "BillingAccountId",
+    "BillingAccountName",
+    "SubAccountId",
+    "SubAccountName",
+    "ResourceType",
+    "SkuId",
+    "SkuPriceId",
+    "SkuMeter",
+    "PricingCategory",
+    "PricingUnit",
+    "ConsumedUnit",
+    "CommitmentDiscountId",
+    "CommitmentDiscountName",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountType",
+    "CommitmentDiscountCategory",
+    "RegionId",
+    "RegionName",
+    "AvailabilityZone",
 )
 # The longest text each descriptive column may hold: the ledger's column widths (a
 # schema test keeps the two in step; PostgreSQL enforces them). ChargeDescription has none.
 MAX_LENGTH: dict[str, int] = {
     "BillingCurrency": 16,
-    **dict.fromkeys(("ChargeCategory", "ChargeClass", "ChargeFrequency", "PricingCategory",
-                     "CommitmentDiscountStatus", "CommitmentDiscountCategory"), 64),
-    **dict.fromkeys(("ServiceCategory", "ServiceSubcategory", "PricingUnit", "ConsumedUnit",
-                     "CommitmentDiscountType", "RegionId", "RegionName", "AvailabilityZone"), 200),
-    **dict.fromkeys(("ServiceName", "ProviderName", "PublisherName", "ServiceProviderName",
-                     "InvoiceIssuerName", "InvoiceId", "BillingAccountId", "BillingAccountName",
-                     "SubAccountId", "SubAccountName", "ResourceType", "SkuId", "SkuPriceId",
-                     "SkuMeter", "CommitmentDiscountName"), 300),
+    **dict.fromkeys(
+        (
+            "ChargeCategory",
+            "ChargeClass",
+            "ChargeFrequency",
+            "PricingCategory",
+            "CommitmentDiscountStatus",
+            "CommitmentDiscountCategory",
+        ),
+        64,
+    ),
+    **dict.fromkeys(
+        (
+            "ServiceCategory",
+            "ServiceSubcategory",
+            "PricingUnit",
+            "ConsumedUnit",
+            "CommitmentDiscountType",
+            "RegionId",
+            "RegionName",
+            "AvailabilityZone",
+        ),
+        200,
+    ),
+    **dict.fromkeys(
+        (
+            "ServiceName",
+            "ProviderName",
+            "PublisherName",
+            "ServiceProviderName",
+            "InvoiceIssuerName",
+            "InvoiceId",
+            "BillingAccountId",
+            "BillingAccountName",
+            "SubAccountId",
+            "SubAccountName",
+            "ResourceType",
+            "SkuId",
+            "SkuPriceId",
+            "SkuMeter",
+            "CommitmentDiscountName",
+        ),
+        300,
+    ),
     "CommitmentDiscountId": 500,
 }
 # Columns that vary per row.
@@ -177,6 +246,8 @@ ROW_STRING_COLUMNS = ("ResourceId", "ResourceName")
 MONEY_COLUMNS = tuple(n for n, k in COLUMNS.items() if k is Kind.MONEY)
 DECIMAL_COLUMNS = tuple(n for n, k in COLUMNS.items() if k is Kind.DECIMAL)
 
-assert set(DETAIL_COLUMNS) | set(ROW_STRING_COLUMNS) | set(MONEY_COLUMNS) | set(
-    DECIMAL_COLUMNS
-) | {"ChargePeriodStart", "ChargePeriodEnd", "Tags"} == set(COLUMNS)
+assert set(DETAIL_COLUMNS) | set(ROW_STRING_COLUMNS) | set(MONEY_COLUMNS) | set(DECIMAL_COLUMNS) | {
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "Tags",
+} == set(COLUMNS)

@@ -40,9 +40,15 @@ class NeedsExactReader(Exception):
 class FocusFile:
     """One FOCUS file: ``scan`` (hash, format), then ``batches()`` streams it."""
 
-    def __init__(self, path: str | Path, *, default_currency: str = "USD",
-                 batch_size: int = 50_000, keep_columns: tuple[str, ...] = (),
-                 exact: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        default_currency: str = "USD",
+        batch_size: int = 50_000,
+        keep_columns: tuple[str, ...] = (),
+        exact: bool = False,
+    ):
         self.path = Path(path)
         self.name = self.path.name
         self.default_currency = default_currency.upper()
@@ -87,8 +93,7 @@ class FocusFile:
             canonical = C.canonical_name(header)
             renamed = canonical is not None and header.strip().lower() != canonical.lower()
             # A draft name loses to the current name when a file carries both.
-            if canonical and not (renamed and canonical.lower() in present) \
-                    and canonical not in self._slots:
+            if canonical and not (renamed and canonical.lower() in present) and canonical not in self._slots:
                 self.mapped[canonical] = header
                 self._slots[canonical] = i
             else:
@@ -118,8 +123,8 @@ class FocusFile:
 
     def _text_stream(self) -> tuple[gzip.GzipFile | io.BufferedReader, io.TextIOWrapper]:
         # The caller closes both (``with raw, text:``).
-        raw: gzip.GzipFile | io.BufferedReader = gzip.open(self.path, "rb") if self.format == "csv.gz" \
-            else open(self.path, "rb")  # noqa: SIM115
+        opener = gzip.open if self.format == "csv.gz" else open
+        raw: gzip.GzipFile | io.BufferedReader = opener(self.path, "rb")  # noqa: SIM115
         return raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
     def _read_header(self) -> list[str]:
@@ -142,8 +147,10 @@ class FocusFile:
                 try:
                     line.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    return FileRefused(f"{self.name}:{number}: not UTF-8 text ({exc.reason} at "
-                                       f"byte {exc.start + 1} of the line); export the file as UTF-8")
+                    return FileRefused(
+                        f"{self.name}:{number}: not UTF-8 text ({exc.reason} at "
+                        f"byte {exc.start + 1} of the line); export the file as UTF-8"
+                    )
         return FileRefused(f"{self.name}: not UTF-8 text; export the file as UTF-8")
 
     def _arrow_tables(self) -> Iterator[tuple[pa.Table, list[int]]]:
@@ -160,13 +167,15 @@ class FocusFile:
         try:
             reader = pacsv.open_csv(
                 stream,
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
-                                               block_size=BLOCK_SIZE, use_threads=THREADS),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True,
-                                                 invalid_row_handler=on_invalid),
+                read_options=pacsv.ReadOptions(
+                    column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=THREADS
+                ),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in names},
-                    strings_can_be_null=False, quoted_strings_can_be_null=False),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
             )
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
@@ -218,9 +227,11 @@ class FocusFile:
                             rows.append(row)
                             lines.append(start)
                         else:
-                            self.problems.append(Problem(
-                                start, None, None,
-                                f"{width} fields as in the header, found {len(row)}"))
+                            self.problems.append(
+                                Problem(
+                                    start, None, None, f"{width} fields as in the header, found {len(row)}"
+                                )
+                            )
                         if len(rows) >= self.batch_size:
                             yield _table(rows, width), lines
                             rows, lines = [], []
@@ -243,10 +254,12 @@ class FocusFile:
         row = 2
         for rb in pf.iter_batches(batch_size=self.batch_size):
             table = pa.Table.from_batches([rb])
-            table = pa.table([_as_text(col) for col in table.columns],
-                             names=[f"c{i}" for i in range(table.num_columns)])
+            table = pa.table(
+                [_as_text(col) for col in table.columns], names=[f"c{i}" for i in range(table.num_columns)]
+            )
             yield table, list(range(row, row + table.num_rows))
             row += table.num_rows
+
 
 def _table(rows: list[list[str]], width: int) -> pa.Table:
     cols: list[Sequence[str]] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(width)]

@@ -54,8 +54,7 @@ class BackgroundScan:
     def __init__(self, path: Path, fmt: str):
         self._result: FileScan | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(path, fmt),
-                                        name="focus-scan", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(path, fmt), name="focus-scan", daemon=True)
         self._thread.start()
 
     def _run(self, path: Path, fmt: str) -> None:

@@ -16,9 +16,19 @@ class Attachment:
     mime: str = "application/pdf"
 
 
-def build_message(*, sender: str, to: list[str], cc: list[str], subject: str, html: str | None, text: str,
-                  attachments: list[Attachment], date: datetime, reply_to: str | None = None,
-                  message_id: str | None = None) -> EmailMessage:
+def build_message(
+    *,
+    sender: str,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    html: str | None,
+    text: str,
+    attachments: list[Attachment],
+    date: datetime,
+    reply_to: str | None = None,
+    message_id: str | None = None,
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(to)

@@ -46,14 +46,48 @@ from openchargeback.domain.money import to_str
 from openchargeback.rendering.csv_safe import cell
 
 BUILT_IN = ("standard", "summary", "gl")
-GL_HEADER = ("Fund", "Orgn", "Account", "Program", "Activity", "Location", "Debit", "Credit",
-             "Description", "Reference")
-STANDARD_HEADER = ("period", "charge_id", "source", "pi_email", "project_id", "fund_org", "service",
-                   "resource_id", "resource_name", "currency",
-                   "list_cost", "billed_cost", "effective_cost", "charged", "account_code",
-                   "reference_1", "reference_2")
-SUMMARY_HEADER = ("period", "pi_email", "project_id", "fund_org", "currency", "list_cost",
-                  "billed_cost", "charged", "charges")
+GL_HEADER = (
+    "Fund",
+    "Orgn",
+    "Account",
+    "Program",
+    "Activity",
+    "Location",
+    "Debit",
+    "Credit",
+    "Description",
+    "Reference",
+)
+STANDARD_HEADER = (
+    "period",
+    "charge_id",
+    "source",
+    "pi_email",
+    "project_id",
+    "fund_org",
+    "service",
+    "resource_id",
+    "resource_name",
+    "currency",
+    "list_cost",
+    "billed_cost",
+    "effective_cost",
+    "charged",
+    "account_code",
+    "reference_1",
+    "reference_2",
+)
+SUMMARY_HEADER = (
+    "period",
+    "pi_email",
+    "project_id",
+    "fund_org",
+    "currency",
+    "list_cost",
+    "billed_cost",
+    "charged",
+    "charges",
+)
 TEMPLATE_SUFFIX = ".j2"
 _CENT = Decimal("0.01")
 
@@ -68,8 +102,9 @@ def draft_line(note: str) -> str:
     return f"DRAFT - not for posting: {note}"
 
 
-def iter_csv(header: Sequence[str], rows: Iterable[Sequence], draft: str | None = None,
-             chunk_rows: int = 2_000) -> Iterator[bytes]:
+def iter_csv(
+    header: Sequence[str], rows: Iterable[Sequence], draft: str | None = None, chunk_rows: int = 2_000
+) -> Iterator[bytes]:
     """The CSV file as UTF-8 chunks of ``chunk_rows`` rows (a large file is never held
     whole)."""
     buf = io.StringIO()
@@ -93,8 +128,15 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence], draft: str | None
 
 def gl_row(p: Posting) -> list[str]:
     """A posting (:class:`openchargeback.domain.journal.Posting`) in the GL layout."""
-    return [*p.parts[:2], p.account, *p.parts[3:], cents(p.debit) if p.debit else "",
-            cents(p.credit) if p.credit else "", p.description, p.reference]
+    return [
+        *p.parts[:2],
+        p.account,
+        *p.parts[3:],
+        cents(p.debit) if p.debit else "",
+        cents(p.credit) if p.credit else "",
+        p.description,
+        p.reference,
+    ]
 
 
 def render_gl(postings: Iterable, draft: str | None = None) -> bytes:
@@ -103,14 +145,20 @@ def render_gl(postings: Iterable, draft: str | None = None) -> bytes:
 
 def render_summary(rows: Iterable[dict], draft: str | None = None) -> bytes:
     """Amounts at cents (they are sums of the allocation's rounded lines)."""
-    return csv_bytes(SUMMARY_HEADER, ([cents(v) if isinstance(v, Decimal) else v
-                                       for v in (r[k] for k in SUMMARY_HEADER)] for r in rows), draft)
+    return csv_bytes(
+        SUMMARY_HEADER,
+        ([cents(v) if isinstance(v, Decimal) else v for v in (r[k] for k in SUMMARY_HEADER)] for r in rows),
+        draft,
+    )
 
 
 def iter_standard(rows: Iterable[dict], draft: str | None = None) -> Iterator[bytes]:
     """Amounts exact, as stored (a charge is not rounded; its statement line is); in chunks."""
-    return iter_csv(STANDARD_HEADER, ([to_str(v) if isinstance(v, Decimal) else v
-                                       for v in (r[k] for k in STANDARD_HEADER)] for r in rows), draft)
+    return iter_csv(
+        STANDARD_HEADER,
+        ([to_str(v) if isinstance(v, Decimal) else v for v in (r[k] for k in STANDARD_HEADER)] for r in rows),
+        draft,
+    )
 
 
 def render_standard(rows: Iterable[dict], draft: str | None = None) -> bytes:
@@ -129,10 +177,14 @@ def template_env(template_dir: str | Path | None) -> SandboxedEnvironment:
     package = PackageLoader("openchargeback.rendering", "templates")
     loaders: list[BaseLoader] = [FileSystemLoader(str(template_dir))] if template_dir else []
     loaders += [PrefixLoader({"default": package}, delimiter=":"), package]
-    env = SandboxedEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
-                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                               autoescape=lambda name: bool(name) and name.endswith(
-                                   (".html.j2", ".xml.j2")))
+    env = SandboxedEnvironment(
+        loader=ChoiceLoader(loaders),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=lambda name: bool(name) and name.endswith((".html.j2", ".xml.j2")),
+    )
     env.filters.update(cents=cents, cell=cell)
     env.globals.update(csv_row=csv_row)
     return env
@@ -141,23 +193,30 @@ def template_env(template_dir: str | Path | None) -> SandboxedEnvironment:
 def template_formats(env: SandboxedEnvironment) -> tuple[str, ...]:
     """Names of the formats the templates provide (``NAME`` of ``NAME[.EXT].j2``)."""
     names = set()
-    for t in env.list_templates(filter_func=lambda n: n.endswith(TEMPLATE_SUFFIX) and ":" not in n
-                                and "/" not in n):
+    for t in env.list_templates(
+        filter_func=lambda n: n.endswith(TEMPLATE_SUFFIX) and ":" not in n and "/" not in n
+    ):
         names.add(t.split(".", 1)[0])
     return tuple(sorted(names - set(BUILT_IN)))
 
 
 def find_template(env: SandboxedEnvironment, fmt: str) -> tuple[str, str]:
     """(template name, file extension) of format ``fmt``."""
-    matches = sorted(t for t in env.list_templates(filter_func=lambda n: n.endswith(TEMPLATE_SUFFIX)
-                                                   and "/" not in n and ":" not in n)
-                     if t.split(".", 1)[0] == fmt)
+    matches = sorted(
+        t
+        for t in env.list_templates(
+            filter_func=lambda n: n.endswith(TEMPLATE_SUFFIX) and "/" not in n and ":" not in n
+        )
+        if t.split(".", 1)[0] == fmt
+    )
     if not matches:
         known = ", ".join(BUILT_IN + template_formats(env))
-        raise NotFound(f"journal format {fmt!r} is neither built in nor a template "
-                       f"({fmt}.EXT.j2 in journal.template_dir); available: {known}")
+        raise NotFound(
+            f"journal format {fmt!r} is neither built in nor a template "
+            f"({fmt}.EXT.j2 in journal.template_dir); available: {known}"
+        )
     name = matches[0]
-    middle = name[:-len(TEMPLATE_SUFFIX)].split(".", 1)
+    middle = name[: -len(TEMPLATE_SUFFIX)].split(".", 1)
     return name, (middle[1] if len(middle) > 1 and middle[1] else "txt")
 
 

@@ -106,8 +106,9 @@ class Formats:
         if value is None:
             return ""
         if isinstance(value, str):
-            value = (datetime.fromisoformat(value) if "T" in value or " " in value
-                     else date.fromisoformat(value))
+            value = (
+                datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+            )
         if isinstance(value, datetime):
             value = value.astimezone(self.zone).date()
         return value.strftime(self.b.date_format).lstrip("0")
@@ -127,8 +128,11 @@ class Formats:
         start_at = datetime.fromisoformat(start) if isinstance(start, str) else start
         end_at = datetime.fromisoformat(end) if isinstance(end, str) else end
         a = start_at.astimezone(self.zone).date() if isinstance(start_at, datetime) else start_at
-        b = (end_at - timedelta(microseconds=1)).astimezone(self.zone).date() \
-            if isinstance(end_at, datetime) else end_at
+        b = (
+            (end_at - timedelta(microseconds=1)).astimezone(self.zone).date()
+            if isinstance(end_at, datetime)
+            else end_at
+        )
         full = self.b.date_format
         if a == b:
             return self.date(a)
@@ -165,13 +169,24 @@ class StatementRenderer:
             loaders.append(FileSystemLoader(template_dir))
         loaders += [PrefixLoader({"default": default}, delimiter=":"), default]
         self._loader = ChoiceLoader(loaders)
-        self.env = Environment(loader=self._loader, undefined=StrictUndefined,
-                               autoescape=select_autoescape(["html"]), trim_blocks=True,
-                               lstrip_blocks=True, keep_trailing_newline=True)
+        self.env = Environment(
+            loader=self._loader,
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
         f = self.formats
-        self.env.filters.update(money=f.money, quantity=f.quantity, date=f.date, end_date=f.end_date,
-                                percent=f.percent, daterange=f.daterange,
-                                nonzero=_nonzero)
+        self.env.filters.update(
+            money=f.money,
+            quantity=f.quantity,
+            date=f.date,
+            end_date=f.end_date,
+            percent=f.percent,
+            daterange=f.daterange,
+            nonzero=_nonzero,
+        )
         self._logo = _logo_uri(branding.logo)
         self.template_hash = self._hash()
 
@@ -186,9 +201,13 @@ class StatementRenderer:
 
     def branding_context(self) -> dict:
         b = self.branding
-        return {"organisation": b.organisation, "logo": self._logo, "contact": b.contact,
-                "contact_lines": [x for x in b.contact.splitlines() if x.strip()],
-                "paper": PAPER.get(b.paper, b.paper)}
+        return {
+            "organisation": b.organisation,
+            "logo": self._logo,
+            "contact": b.contact,
+            "contact_lines": [x for x in b.contact.splitlines() if x.strip()],
+            "paper": PAPER.get(b.paper, b.paper),
+        }
 
     # -- statements -----------------------------------------------------------------------
     def statement_html(self, context: dict) -> str:
@@ -201,8 +220,10 @@ class StatementRenderer:
     # -- email ---------------------------------------------------------------------------
     def email_bodies(self, context: dict) -> tuple[str, str]:
         """(HTML, plain text) of a PI's message."""
-        return (self.env.get_template("email.html").render(**context),
-                self.env.get_template("email.txt").render(**context))
+        return (
+            self.env.get_template("email.html").render(**context),
+            self.env.get_template("email.txt").render(**context),
+        )
 
 
 def statement_context(statement: dict, branding: dict) -> dict:
@@ -210,11 +231,17 @@ def statement_context(statement: dict, branding: dict) -> dict:
     return {"statement": statement, "branding": branding}
 
 
-def email_context(pi_email: str | None, period: dict, statements: list[dict], totals: list[dict],
-                  branding: dict) -> dict:
+def email_context(
+    pi_email: str | None, period: dict, statements: list[dict], totals: list[dict], branding: dict
+) -> dict:
     """The variables the email templates receive (documented in docs/statements.md)."""
-    return {"pi_email": pi_email, "period": period, "statements": statements, "totals": totals,
-            "branding": branding}
+    return {
+        "pi_email": pi_email,
+        "period": period,
+        "statements": statements,
+        "totals": totals,
+        "branding": branding,
+    }
 
 
 _FONTS = None
@@ -249,8 +276,12 @@ def html_to_pdf(html: str, *, lean: bool = False) -> bytes:
     cls = HTML
     if lean and hasattr(HTML, "_ua_stylesheets"):  # a WeasyPrint internal; else the full sheet
         if _LEAN is None:
-            ua = CSS(string=(files("openchargeback.rendering") / "templates" / "weasyprint-ua.css")
-                     .read_text(encoding="utf-8"), font_config=_FONTS)
+            ua = CSS(
+                string=(files("openchargeback.rendering") / "templates" / "weasyprint-ua.css").read_text(
+                    encoding="utf-8"
+                ),
+                font_config=_FONTS,
+            )
 
             class _LeanHTML(HTML):
                 def _ua_stylesheets(self, forms: bool = False) -> list[CSS]:

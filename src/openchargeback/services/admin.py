@@ -35,7 +35,16 @@ def effective_settings(ctx: Context) -> SettingsView:
             for i, v in enumerate(value):
                 walk(f"{prefix}[{i}]", v)
         else:
-            items.append((prefix, "(not set)" if value is None else
-                          ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+            items.append(
+                (
+                    prefix,
+                    "(not set)"
+                    if value is None
+                    else ", ".join(map(str, value))
+                    if isinstance(value, list)
+                    else str(value),
+                )
+            )
+
     walk("", {k: v for k, v in data.items() if k != "tag_mapping"})
     return SettingsView(tuple(items), tuple((f, tuple(c)) for f, c in s.mapping().items()))

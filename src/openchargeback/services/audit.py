@@ -28,25 +28,42 @@ class AuditPage:
     actions: tuple[str, ...]
 
 
-def record_in(conn, ctx: Context, action: str, target: str | None = None,
-              detail: str | None = None, ip: str | None = None) -> None:
-    repo.record(conn, at=ctx.clock(), actor=ctx.actor, action=action, target=target,
-                detail=detail, ip=ip)
+def record_in(
+    conn,
+    ctx: Context,
+    action: str,
+    target: str | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+) -> None:
+    repo.record(conn, at=ctx.clock(), actor=ctx.actor, action=action, target=target, detail=detail, ip=ip)
 
 
-def record(ctx: Context, action: str, target: str | None = None, detail: str | None = None,
-           ip: str | None = None) -> None:
+def record(
+    ctx: Context, action: str, target: str | None = None, detail: str | None = None, ip: str | None = None
+) -> None:
     with ctx.write() as conn:
         record_in(conn, ctx, action, target, detail, ip)
 
 
-def list_entries(ctx: Context, *, action: str | None = None, actor: str | None = None,
-                 text: str | None = None, before_id: int | None = None,
-                 limit: int = 100) -> AuditPage:
+def list_entries(
+    ctx: Context,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    text: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> AuditPage:
     with ctx.read() as conn:
-        rows = repo.listing(conn, action=action or None, actor=actor or None, text=text or None,
-                            before_id=before_id, limit=limit + 1)
+        rows = repo.listing(
+            conn,
+            action=action or None,
+            actor=actor or None,
+            text=text or None,
+            before_id=before_id,
+            limit=limit + 1,
+        )
         acts = tuple(repo.actions(conn))
-    entries = tuple(AuditEntry(r.id, r.at, r.actor, r.action, r.target, r.detail, r.ip)
-                    for r in rows[:limit])
+    entries = tuple(AuditEntry(r.id, r.at, r.actor, r.action, r.target, r.detail, r.ip) for r in rows[:limit])
     return AuditPage(entries, entries[-1].id if len(rows) > limit else None, acts)

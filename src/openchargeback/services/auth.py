@@ -60,23 +60,25 @@ def _throttled(ctx: Context, username: str, ip: str) -> int | None:
     with ctx.read() as conn:
         n_user, oldest_user = repo.recent_failures(conn, since=now - WINDOW, username=username)
         n_ip, oldest_ip = repo.recent_failures(conn, since=now - WINDOW, ip=ip)
-    for n, limit, oldest in ((n_user, MAX_FAILURES_PER_USER, oldest_user),
-                             (n_ip, MAX_FAILURES_PER_ADDRESS, oldest_ip)):
+    for n, limit, oldest in (
+        (n_user, MAX_FAILURES_PER_USER, oldest_user),
+        (n_ip, MAX_FAILURES_PER_ADDRESS, oldest_ip),
+    ):
         if n >= limit and oldest is not None:
             return max(1, int((oldest + WINDOW - now).total_seconds() // 60) + 1)
     return None
 
 
-def login(ctx: Context, username: str, password: str, *, ip: str,
-          user_agent: str | None = None) -> Login:
+def login(ctx: Context, username: str, password: str, *, ip: str, user_agent: str | None = None) -> Login:
     key = (username or "").strip().lower()[:64]
     wait = _throttled(ctx, key, ip)
     if wait is not None:
         with ctx.write() as conn:
             repo.record_attempt(conn, key, ip, False, ctx.clock())
             audit.record_in(conn, ctx.as_actor(key or "-"), "login.throttled", key, None, ip)
-        raise TooManyAttempts(f"too many failed logins for this user name or address; "
-                              f"try again in {wait} minute(s)")
+        raise TooManyAttempts(
+            f"too many failed logins for this user name or address; try again in {wait} minute(s)"
+        )
     with ctx.read() as conn:
         row = repo.get(conn, key) if key else None
     ok = verify(row.password_hash if row else None, password or "")
@@ -95,13 +97,21 @@ def login(ctx: Context, username: str, password: str, *, ip: str,
         else:
             token = secrets.token_urlsafe(32)
             expires = now + timedelta(minutes=ctx.settings.server.session_lifetime_minutes)
-            sid = repo.add_session(conn, {
-                "token_hash": _hash(ctx.settings, token), "user_id": row.id,
-                "csrf_token": secrets.token_urlsafe(32), "created_at": now, "expires_at": expires,
-                "last_seen_at": now, "ip": ip[:64], "user_agent": (user_agent or "")[:300],
-                "period": None})
-            audit.record_in(conn, ctx.as_actor(row.username), "login.success", row.username,
-                            None, ip)
+            sid = repo.add_session(
+                conn,
+                {
+                    "token_hash": _hash(ctx.settings, token),
+                    "user_id": row.id,
+                    "csrf_token": secrets.token_urlsafe(32),
+                    "created_at": now,
+                    "expires_at": expires,
+                    "last_seen_at": now,
+                    "ip": ip[:64],
+                    "user_agent": (user_agent or "")[:300],
+                    "period": None,
+                },
+            )
+            audit.record_in(conn, ctx.as_actor(row.username), "login.success", row.username, None, ip)
     if why is not None:
         raise NotAuthenticated(_FAILED)
     found = session(ctx, token)
@@ -121,8 +131,16 @@ def session(ctx: Context, token: str | None) -> Session | None:
     if now - row.last_seen_at > TOUCH_EVERY:
         with ctx.write() as conn:
             repo.touch_session(conn, row.id, last_seen_at=now)
-    return Session(row.id, row.user_id, row.username, row.role, row.csrf_token, row.created_at,
-                   row.expires_at, row.period)
+    return Session(
+        row.id,
+        row.user_id,
+        row.username,
+        row.role,
+        row.csrf_token,
+        row.created_at,
+        row.expires_at,
+        row.period,
+    )
 
 
 def logout(ctx: Context, s: Session, *, ip: str | None = None) -> None:

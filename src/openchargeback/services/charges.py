@@ -31,8 +31,12 @@ if TYPE_CHECKING:
 PAGE = 50
 EXPORT_CHUNK = 5000
 SORTS = ("file", *repo.SORTS)
-COST_CHAIN = (("ListCost", "list_cost"), ("ContractedCost", "contracted_cost"),
-              ("EffectiveCost", "effective_cost"), ("BilledCost", "billed_cost"))
+COST_CHAIN = (
+    ("ListCost", "list_cost"),
+    ("ContractedCost", "contracted_cost"),
+    ("EffectiveCost", "effective_cost"),
+    ("BilledCost", "billed_cost"),
+)
 
 
 def _flags(text: str | None) -> tuple[str, ...]:
@@ -73,17 +77,42 @@ class ChargePage:
 
 def _view(r: Any) -> ChargeView:
     return ChargeView(
-        r.id, r.period, r.source, r.import_id, r.line, r.service_name, r.resource_id,
-        r.charge_period_start, r.charge_period_end, r.billing_currency, r.billed_cost,
-        r.effective_cost, r.list_cost, r.contracted_cost, r.pi_email, r.project_id, r.fund_org,
-        _flags(r.flags), tuple(describe_flags(r.flags or "")), r.tags,
-        json.loads(r.tags) if r.tags else None)
+        r.id,
+        r.period,
+        r.source,
+        r.import_id,
+        r.line,
+        r.service_name,
+        r.resource_id,
+        r.charge_period_start,
+        r.charge_period_end,
+        r.billing_currency,
+        r.billed_cost,
+        r.effective_cost,
+        r.list_cost,
+        r.contracted_cost,
+        r.pi_email,
+        r.project_id,
+        r.fund_org,
+        _flags(r.flags),
+        tuple(describe_flags(r.flags or "")),
+        r.tags,
+        json.loads(r.tags) if r.tags else None,
+    )
 
 
-def list_charges(ctx: Context, *, period: str | None = None, source: str | None = None,
-                 pi: str | None = None, project: str | None = None, fund: str | None = None,
-                 flagged: bool | None = None, after_id: int | None = None,
-                 limit: int = 100) -> ChargePage:
+def list_charges(
+    ctx: Context,
+    *,
+    period: str | None = None,
+    source: str | None = None,
+    pi: str | None = None,
+    project: str | None = None,
+    fund: str | None = None,
+    flagged: bool | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> ChargePage:
     with ctx.read() as conn:
         period_id = source_id = None
         if period:
@@ -96,10 +125,17 @@ def list_charges(ctx: Context, *, period: str | None = None, source: str | None 
             if src is None:
                 raise NotFound(f"unknown source {source!r}")
             source_id = src.id
-        f = repo.ChargeFilter(period_id=period_id, source_id=source_id, pi_email=pi,
-                              project_id=project, fund_org=fund, flagged=flagged)
-        rows = repo.page(conn, f, order="id", after=(after_id,) if after_id is not None else None,
-                         limit=limit + 1)
+        f = repo.ChargeFilter(
+            period_id=period_id,
+            source_id=source_id,
+            pi_email=pi,
+            project_id=project,
+            fund_org=fund,
+            flagged=flagged,
+        )
+        rows = repo.page(
+            conn, f, order="id", after=(after_id,) if after_id is not None else None, limit=limit + 1
+        )
     views = tuple(_view(r) for r in rows[:limit])
     return ChargePage(views, views[-1].id if len(rows) > limit else None)
 
@@ -170,8 +206,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, ...]:
         first: Any = {"billed": Decimal, "list": Decimal, "start": datetime.fromisoformat}.get(sort, str)
         return (first(vals[0]), int(vals[1]))
     except (ValueError, TypeError, IndexError, json.JSONDecodeError):
-        raise InvalidInput(f"page cursor {cursor[:40]!r} is not valid; start from the first page") \
-            from None
+        raise InvalidInput(f"page cursor {cursor[:40]!r} is not valid; start from the first page") from None
 
 
 def _filter(conn: Any, q: Query) -> repo.ChargeFilter | None:
@@ -190,17 +225,39 @@ def _filter(conn: Any, q: Query) -> repo.ChargeFilter | None:
         source_id = src.id
     given = {"pi_email": q.pi, "project_id": q.project, "fund_org": q.fund, "service": q.service}
     return repo.ChargeFilter(
-        period_id=period_id, source_id=source_id, pi_email=q.pi or None,
-        project_id=q.project or None, fund_org=q.fund or None, service=q.service or None,
-        missing=tuple(k for k, v in given.items() if v == ""), flagged=q.flagged,
-        text=q.text or None)
+        period_id=period_id,
+        source_id=source_id,
+        pi_email=q.pi or None,
+        project_id=q.project or None,
+        fund_org=q.fund or None,
+        service=q.service or None,
+        missing=tuple(k for k, v in given.items() if v == ""),
+        flagged=q.flagged,
+        text=q.text or None,
+    )
 
 
 def _row(r: Any) -> Row:
-    return Row(r.id, r.period, r.source, r.import_id, r.line, r.service_name, r.resource_id,
-               r.resource_name, r.pi_email, r.project_id, r.fund_org, r.billing_currency,
-               r.charge_period_start, r.list_cost, r.effective_cost, r.billed_cost,
-               _flags(r.flags), r.review)
+    return Row(
+        r.id,
+        r.period,
+        r.source,
+        r.import_id,
+        r.line,
+        r.service_name,
+        r.resource_id,
+        r.resource_name,
+        r.pi_email,
+        r.project_id,
+        r.fund_org,
+        r.billing_currency,
+        r.charge_period_start,
+        r.list_cost,
+        r.effective_cost,
+        r.billed_cost,
+        _flags(r.flags),
+        r.review,
+    )
 
 
 def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
@@ -220,8 +277,14 @@ def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
             return Page(q, (), None, Costs())
         totals = rejected = None
         if not q.text:
-            filters = {"source": q.source, "pi": _dim(q.pi), "project": _dim(q.project),
-                       "fund": _dim(q.fund), "service": _dim(q.service), "flagged": q.flagged}
+            filters = {
+                "source": q.source,
+                "pi": _dim(q.pi),
+                "project": _dim(q.project),
+                "fund": _dim(q.fund),
+                "service": _dim(q.service),
+                "flagged": q.flagged,
+            }
             ids = [f.period_id] if f.period_id else [r.id for r in periods_repo.list_all(conn)]
             items = agg.grouped(conn, period_ids=ids, by=("review",), filters=filters) if ids else []
             totals = _sum(i for i in items if i["review"] != "rejected")
@@ -252,10 +315,26 @@ def _dim(value: str | None) -> Any:
     return agg.NULL if value == "" else value
 
 
-EXPORT_COLUMNS = ("id", "period", "source", "import_id", "line", "service_name", "resource_id",
-                  "resource_name", "charge_period_start", "currency", "list_cost",
-                  "effective_cost", "billed_cost", "pi_email", "project_id", "fund_org", "flags",
-                  "review")
+EXPORT_COLUMNS = (
+    "id",
+    "period",
+    "source",
+    "import_id",
+    "line",
+    "service_name",
+    "resource_id",
+    "resource_name",
+    "charge_period_start",
+    "currency",
+    "list_cost",
+    "effective_cost",
+    "billed_cost",
+    "pi_email",
+    "project_id",
+    "fund_org",
+    "flags",
+    "review",
+)
 
 
 def export_csv(ctx: Context, q: Query) -> Iterator[str]:
@@ -264,12 +343,31 @@ def export_csv(ctx: Context, q: Query) -> Iterator[str]:
     q = replace(q, after=None)
     while True:
         p = page(ctx, q, limit=EXPORT_CHUNK)
-        yield csv_safe.lines([
-            (r.id, r.period, r.source, r.import_id, r.line, r.service, r.resource_id,
-             r.resource_name, r.start.isoformat(), r.currency, to_str(r.list_cost),
-             to_str(r.effective_cost), to_str(r.billed_cost), r.pi, r.project, r.fund,
-             ",".join(r.flags), r.review or ("pending" if r.flags else "approved"))
-            for r in p.rows])
+        yield csv_safe.lines(
+            [
+                (
+                    r.id,
+                    r.period,
+                    r.source,
+                    r.import_id,
+                    r.line,
+                    r.service,
+                    r.resource_id,
+                    r.resource_name,
+                    r.start.isoformat(),
+                    r.currency,
+                    to_str(r.list_cost),
+                    to_str(r.effective_cost),
+                    to_str(r.billed_cost),
+                    r.pi,
+                    r.project,
+                    r.fund,
+                    ",".join(r.flags),
+                    r.review or ("pending" if r.flags else "approved"),
+                )
+                for r in p.rows
+            ]
+        )
         if p.next_cursor is None:
             return
         q = replace(q, after=p.next_cursor)
@@ -307,10 +405,21 @@ def _camel(name: str) -> str:
     return "".join(p.capitalize() for p in name.split("_"))
 
 
-_FOCUS_CHARGE_COLUMNS = ("billing_currency", "charge_period_start", "charge_period_end",
-                         "billed_cost", "effective_cost", "list_cost", "contracted_cost",
-                         "pricing_quantity", "consumed_quantity", "list_unit_price",
-                         "contracted_unit_price", "resource_id", "resource_name")
+_FOCUS_CHARGE_COLUMNS = (
+    "billing_currency",
+    "charge_period_start",
+    "charge_period_end",
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "contracted_cost",
+    "pricing_quantity",
+    "consumed_quantity",
+    "list_unit_price",
+    "contracted_unit_price",
+    "resource_id",
+    "resource_name",
+)
 _REVIEW_COLUMNS = ("review", "review_note", "reviewed_by", "reviewed_at")
 
 
@@ -323,11 +432,35 @@ def detail(ctx: Context, charge_id: int) -> Detail:
     names = (*repo.DETAIL_COLUMNS, *_FOCUS_CHARGE_COLUMNS)
     focus = tuple(sorted((_camel(k), m[k]) for k in names if k in m))
     review = tuple((k, m[k]) for k in _REVIEW_COLUMNS if k in m)
-    attribution = tuple((k, m[k]) for k in ("pi_email", "project_id", "fund_org", "cost_center",
-                                            "account_code", "reference_1", "reference_2"))
+    attribution = tuple(
+        (k, m[k])
+        for k in (
+            "pi_email",
+            "project_id",
+            "fund_org",
+            "cost_center",
+            "account_code",
+            "reference_1",
+            "reference_2",
+        )
+    )
     flags = tuple(zip(r.flags.split(","), describe_flags(r.flags), strict=True)) if r.flags else ()
-    return Detail(r.id, r.period, r.period_status, r.source, r.source_display, r.import_id,
-                  r.import_filename, r.import_status, r.line, r.billing_currency,
-                  tuple((name, m[col]) for name, col in COST_CHAIN), focus, attribution, flags,
-                  json.loads(r.tags) if r.tags else None, json.loads(r.extra) if r.extra else None,
-                  review)
+    return Detail(
+        r.id,
+        r.period,
+        r.period_status,
+        r.source,
+        r.source_display,
+        r.import_id,
+        r.import_filename,
+        r.import_status,
+        r.line,
+        r.billing_currency,
+        tuple((name, m[col]) for name, col in COST_CHAIN),
+        focus,
+        attribution,
+        flags,
+        json.loads(r.tags) if r.tags else None,
+        json.loads(r.extra) if r.extra else None,
+        review,
+    )

@@ -40,8 +40,7 @@ class Costs:
     def of(cls, item: dict | None) -> Costs:
         if not item:
             return cls()
-        return cls(item["rows"], item["billed"], item["effective"], item["list"],
-                   item["contracted"])
+        return cls(item["rows"], item["billed"], item["effective"], item["list"], item["contracted"])
 
 
 @dataclass(frozen=True)
@@ -131,13 +130,19 @@ def _trend_names(period: str) -> list[str]:
     return names[::-1]
 
 
-def _trend(conn, ids: dict[str, int], period: str, currency: str, by: str | None,
-           filters: dict | None = None) -> Trend:
+def _trend(
+    conn, ids: dict[str, int], period: str, currency: str, by: str | None, filters: dict | None = None
+) -> Trend:
     names = _trend_names(period)
     present = [ids[n] for n in names if n in ids]
     f = {"currency": currency, "review": agg.BILLABLE, **(filters or {})}
-    items = agg.grouped(conn, period_ids=present, by=("period", by) if by else ("period",),
-                        filters=f, order="group") if present else []
+    items = (
+        agg.grouped(
+            conn, period_ids=present, by=("period", by) if by else ("period",), filters=f, order="group"
+        )
+        if present
+        else []
+    )
     series: dict[str, list[Decimal]] = {}
     for i in items:
         label = (i[by] if by else "total") or "(none)"
@@ -155,29 +160,67 @@ def dashboard(ctx: Context, period: str | None) -> Dashboard:
             period = names[0] if names else None
         recent = tuple(summary_of(r) for r in imports_repo.list_recent(conn, limit=6))
         if period is None or period not in ids:
-            return Dashboard(period, None, ctx.settings.currency, names, Costs(), 0, 0, Costs(),
-                             (), (), (), recent, Trend((), ()))
+            return Dashboard(
+                period,
+                None,
+                ctx.settings.currency,
+                names,
+                Costs(),
+                0,
+                0,
+                Costs(),
+                (),
+                (),
+                (),
+                recent,
+                Trend((), ()),
+            )
         pid = ids[period]
         status = periods_repo.get(conn, period).status
         currency, others = _currency(ctx, conn, [pid])
         f = {"currency": currency, "review": agg.BILLABLE}
         total = Costs.of(next(iter(agg.grouped(conn, period_ids=[pid], filters=f)), None))
-        pending = Costs.of(next(iter(agg.grouped(
-            conn, period_ids=[pid], filters={"currency": currency, "flagged": True,
-                                             "review": agg.NULL})), None))
+        pending = Costs.of(
+            next(
+                iter(
+                    agg.grouped(
+                        conn,
+                        period_ids=[pid],
+                        filters={"currency": currency, "flagged": True, "review": agg.NULL},
+                    )
+                ),
+                None,
+            )
+        )
         displays = {r.name: r.display_name for r in sources_repo.list_all(conn)}
-        by_source = tuple((i["source"], displays.get(i["source"], i["source"]), Costs.of(i))
-                          for i in agg.grouped(conn, period_ids=[pid], by=("source",), filters=f))
-        top_pis = tuple((i["pi"], Costs.of(i)) for i in agg.grouped(
-            conn, period_ids=[pid], by=("pi",), filters=f, limit=8))
-        top_projects = tuple((i["project"], Costs.of(i)) for i in agg.grouped(
-            conn, period_ids=[pid], by=("project",), filters=f, limit=8))
+        by_source = tuple(
+            (i["source"], displays.get(i["source"], i["source"]), Costs.of(i))
+            for i in agg.grouped(conn, period_ids=[pid], by=("source",), filters=f)
+        )
+        top_pis = tuple(
+            (i["pi"], Costs.of(i))
+            for i in agg.grouped(conn, period_ids=[pid], by=("pi",), filters=f, limit=8)
+        )
+        top_projects = tuple(
+            (i["project"], Costs.of(i))
+            for i in agg.grouped(conn, period_ids=[pid], by=("project",), filters=f, limit=8)
+        )
         return Dashboard(
-            period, status, currency, names, total,
+            period,
+            status,
+            currency,
+            names,
+            total,
             agg.distinct_count(conn, period_ids=[pid], dim="pi", filters=f),
             agg.distinct_count(conn, period_ids=[pid], dim="project", filters=f),
-            pending, by_source, top_pis, top_projects, recent,
-            _trend(conn, ids, period, currency, "source"), others)
+            pending,
+            by_source,
+            top_pis,
+            top_projects,
+            recent,
+            _trend(conn, ids, period, currency, "source"),
+            others,
+        )
 
 
 def periods_overview(ctx: Context) -> list[PeriodOverview]:
@@ -186,9 +229,16 @@ def periods_overview(ctx: Context) -> list[PeriodOverview]:
         rows = periods_repo.list_all(conn)
         ids = [r.id for r in rows]
         cur = ctx.settings.currency
-        items = {i["period"]: i for i in agg.grouped(conn, period_ids=ids, by=("period",),
-                                                     filters={"currency": cur,
-                                                              "review": agg.BILLABLE})} if ids else {}
+        items = (
+            {
+                i["period"]: i
+                for i in agg.grouped(
+                    conn, period_ids=ids, by=("period",), filters={"currency": cur, "review": agg.BILLABLE}
+                )
+            }
+            if ids
+            else {}
+        )
         return [PeriodOverview(r.name, r.status, Costs.of(items.get(r.name)), cur) for r in rows]
 
 
@@ -197,13 +247,21 @@ def period_top(ctx: Context, period: str, by: str = "pi", limit: int = 10):
     with ctx.read() as conn:
         row = lookup.period(conn, period)
         currency, _ = _currency(ctx, conn, [row.id])
-        return currency, tuple((i[by], Costs.of(i)) for i in agg.grouped(
-            conn, period_ids=[row.id], by=(by,), filters={"currency": currency, "review": agg.BILLABLE},
-            limit=limit))
+        return currency, tuple(
+            (i[by], Costs.of(i))
+            for i in agg.grouped(
+                conn,
+                period_ids=[row.id],
+                by=(by,),
+                filters={"currency": currency, "review": agg.BILLABLE},
+                limit=limit,
+            )
+        )
 
 
-def entities(ctx: Context, kind: str, period: str | None, *, text: str | None = None,
-             limit: int = 500) -> tuple[str, list[EntityRow]]:
+def entities(
+    ctx: Context, kind: str, period: str | None, *, text: str | None = None, limit: int = 500
+) -> tuple[str, list[EntityRow]]:
     dim = _kind(kind)
     refresh(ctx)
     with ctx.read() as conn:
@@ -213,10 +271,11 @@ def entities(ctx: Context, kind: str, period: str | None, *, text: str | None = 
         period = period if period in ids else next(iter(ids))
         currency, _ = _currency(ctx, conn, [ids[period]])
         f = {"currency": currency, "review": agg.BILLABLE}
-        now = {i[dim]: Costs.of(i) for i in agg.grouped(conn, period_ids=[ids[period]],
-                                                        by=(dim,), filters=f)}
-        ever = {i[dim]: Costs.of(i) for i in agg.grouped(conn, period_ids=list(ids.values()),
-                                                         by=(dim,), filters=f)}
+        now = {i[dim]: Costs.of(i) for i in agg.grouped(conn, period_ids=[ids[period]], by=(dim,), filters=f)}
+        ever = {
+            i[dim]: Costs.of(i)
+            for i in agg.grouped(conn, period_ids=list(ids.values()), by=(dim,), filters=f)
+        }
     keys = sorted(ever, key=lambda k: (-now.get(k, Costs()).billed, -ever[k].billed, k or ""))
     if text:
         keys = [k for k in keys if text.lower() in (k or "(none)").lower()]
@@ -235,18 +294,29 @@ def entity(ctx: Context, kind: str, key: str, period: str | None) -> EntityDetai
         period = period if period in ids else next(iter(ids))
         currency, _ = _currency(ctx, conn, [ids[period]])
         f = {"currency": currency, "review": agg.BILLABLE, dim: agg.NULL if value is None else value}
-        ever = Costs.of(next(iter(agg.grouped(conn, period_ids=list(ids.values()), filters=f)),
-                             None))
+        ever = Costs.of(next(iter(agg.grouped(conn, period_ids=list(ids.values()), filters=f)), None))
         if ever.rows == 0:
             raise NotFound(f"{'PI' if dim == 'pi' else 'project'} {key!r} has no charges")
         pid = [ids[period]]
         totals = Costs.of(next(iter(agg.grouped(conn, period_ids=pid, filters=f)), None))
 
         def by(d):
-            return tuple((i[d], Costs.of(i)) for i in agg.grouped(conn, period_ids=pid, by=(d,),
-                                                                   filters=f, limit=50))
-        return EntityDetail(dim, value, period, currency, totals, by("service"), by("source"),
-                            by(other), _trend(conn, ids, period, currency, "service", f), ever)
+            return tuple(
+                (i[d], Costs.of(i)) for i in agg.grouped(conn, period_ids=pid, by=(d,), filters=f, limit=50)
+            )
+
+        return EntityDetail(
+            dim,
+            value,
+            period,
+            currency,
+            totals,
+            by("service"),
+            by("source"),
+            by(other),
+            _trend(conn, ids, period, currency, "service", f),
+            ever,
+        )
 
 
 def _kind(kind: str) -> str:

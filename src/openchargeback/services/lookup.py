@@ -21,8 +21,10 @@ def period(conn: Connection, name: str | Period) -> Any:
     p = name if isinstance(name, Period) else Period.parse(name)
     row = periods_repo.get(conn, p.name)
     if row is None:
-        raise NotFound(f"period {p.name} does not exist (it is created by its first import or by "
-                       f"`openchargeback periods open {p.name}`)")
+        raise NotFound(
+            f"period {p.name} does not exist (it is created by its first import or by "
+            f"`openchargeback periods open {p.name}`)"
+        )
     return row
 
 
@@ -31,6 +33,8 @@ def source(conn: Connection, name: str) -> Any:
     row = sources_repo.get(conn, name)
     if row is None:
         known = ", ".join(r.name for r in sources_repo.list_all(conn)) or "none"
-        raise NotFound(f"unknown source {name!r} (known: {known}); declare it under `sources:` in "
-                       f"the config or add it with `openchargeback sources add`")
+        raise NotFound(
+            f"unknown source {name!r} (known: {known}); declare it under `sources:` in "
+            f"the config or add it with `openchargeback sources add`"
+        )
     return row

@@ -42,8 +42,10 @@ class PeriodInfo(Jsonable):
 
 
 def _info(conn, row) -> PeriodInfo:
-    history = tuple(Transition(t.from_status, t.to_status, t.reason, t.actor, t.at)
-                    for t in repo.transitions(conn, row.id))
+    history = tuple(
+        Transition(t.from_status, t.to_status, t.reason, t.actor, t.at)
+        for t in repo.transitions(conn, row.id)
+    )
     return PeriodInfo(row.name, row.status, row.starts_at, row.ends_at, history)
 
 
@@ -74,8 +76,15 @@ def open_period(ctx: Context, name: str) -> PeriodInfo:
         return _info(conn, row)
 
 
-def change_status(ctx: Context, name: str, action: str, reason: str | None = None, *,
-                  force: bool = False, ip: str | None = None) -> PeriodInfo:
+def change_status(
+    ctx: Context,
+    name: str,
+    action: str,
+    reason: str | None = None,
+    *,
+    force: bool = False,
+    ip: str | None = None,
+) -> PeriodInfo:
     """Move a period along its lifecycle. Closing is refused while charges are pending
     review, unless ``force`` (an admin's decision) with a reason, which is recorded."""
     period = Period.parse(name)
@@ -90,11 +99,17 @@ def change_status(ctx: Context, name: str, action: str, reason: str | None = Non
                     f"period {period.name} has {count} charge(s) pending review ({to_str(total)} billed); "
                     f"review them first (`openchargeback review list -p {period.name}`, or "
                     f"/review?period={period.name} in the web UI), or close anyway with "
-                    f"--force --reason ...", period.name, count, total)
+                    f"--force --reason ...",
+                    period.name,
+                    count,
+                    total,
+                )
             if count:
                 if not reason:
-                    raise InvalidInput(f"closing period {period.name} with {count} charge(s) pending "
-                                       f"review needs a reason (--reason)")
+                    raise InvalidInput(
+                        f"closing period {period.name} with {count} charge(s) pending "
+                        f"review needs a reason (--reason)"
+                    )
                 reason = f"closed with {count} charge(s) pending review: {reason}"
         repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())
         audit.record_in(conn, ctx, f"period.{action}", period.name, reason, ip)

@@ -44,12 +44,12 @@ class PeriodTotals:
 
 
 def _totals(items: list[dict]) -> Totals:
-    return Totals(sum(i["rows"] for i in items),
-                  *(sum((i[c] for i in items), ZERO) for c in COSTS))
+    return Totals(sum(i["rows"] for i in items), *(sum((i[c] for i in items), ZERO) for c in COSTS))
 
 
-def period_totals(ctx: Context, period: str, *, by: str | None = None,
-                  currency: str | None = None) -> PeriodTotals:
+def period_totals(
+    ctx: Context, period: str, *, by: str | None = None, currency: str | None = None
+) -> PeriodTotals:
     name = Period.parse(period).name
     if by is not None and by not in GROUPINGS:
         raise InvalidInput(f"--by {by!r}: expected one of {', '.join(GROUPINGS)}")
@@ -63,13 +63,15 @@ def period_totals(ctx: Context, period: str, *, by: str | None = None,
         currency = currency.upper()
         items = [i for i in items if i["currency"] == currency]
     elif len(currencies) > 1:
-        raise InvalidInput(f"period {name} has charges in {', '.join(currencies)}; "
-                           f"choose one with --currency")
+        raise InvalidInput(
+            f"period {name} has charges in {', '.join(currencies)}; choose one with --currency"
+        )
     else:
         currency = currencies[0] if currencies else ctx.settings.currency
     groups: dict = {}
     for i in items:
         groups.setdefault(i["group"], []).append(i)
-    ordered = sorted(((g, _totals(v)) for g, v in groups.items()),
-                     key=lambda gt: (-gt[1].billed_cost, gt[0] or ""))
+    ordered = sorted(
+        ((g, _totals(v)) for g, v in groups.items()), key=lambda gt: (-gt[1].billed_cost, gt[0] or "")
+    )
     return PeriodTotals(name, currency, _totals(items), by, tuple(ordered) if by else ())

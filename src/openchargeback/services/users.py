@@ -54,15 +54,28 @@ class UserInfo:
     active_sessions: int = 0
 
     def as_json(self) -> dict:
-        return {"username": self.username, "role": self.role, "disabled": self.disabled,
-                "from_config": self.from_config, "created_at": self.created_at.isoformat(),
-                "password_changed_at": self.password_changed_at.isoformat(),
-                "active_sessions": self.active_sessions}
+        return {
+            "username": self.username,
+            "role": self.role,
+            "disabled": self.disabled,
+            "from_config": self.from_config,
+            "created_at": self.created_at.isoformat(),
+            "password_changed_at": self.password_changed_at.isoformat(),
+            "active_sessions": self.active_sessions,
+        }
 
 
 def _info(row, sessions: int = 0) -> UserInfo:
-    return UserInfo(row.id, row.username, row.role, bool(row.disabled), bool(row.from_config),
-                    row.created_at, row.password_changed_at, sessions)
+    return UserInfo(
+        row.id,
+        row.username,
+        row.role,
+        bool(row.disabled),
+        bool(row.from_config),
+        row.created_at,
+        row.password_changed_at,
+        sessions,
+    )
 
 
 def hash_password(password: str) -> str:
@@ -72,8 +85,7 @@ def hash_password(password: str) -> str:
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password too short: {len(password)} characters, "
-                           f"at least {MIN_PASSWORD} needed")
+        raise InvalidInput(f"password too short: {len(password)} characters, at least {MIN_PASSWORD} needed")
 
 
 def verify(password_hash: str | None, password: str) -> bool:
@@ -111,8 +123,9 @@ def get_user(ctx: Context, username: str) -> UserInfo:
         return _info(row)
 
 
-def add_user(ctx: Context, username: str, password: str, role: str = "viewer", *,
-             ip: str | None = None) -> UserInfo:
+def add_user(
+    ctx: Context, username: str, password: str, role: str = "viewer", *, ip: str | None = None
+) -> UserInfo:
     key, r = _key(username), parse_role(role)
     password_hash = hash_password(password)
     with ctx.write() as conn:
@@ -123,8 +136,9 @@ def add_user(ctx: Context, username: str, password: str, role: str = "viewer", *
         return _info(repo.get(conn, key))
 
 
-def set_password(ctx: Context, username: str, password: str, *, ip: str | None = None,
-                 keep_session: int | None = None) -> UserInfo:
+def set_password(
+    ctx: Context, username: str, password: str, *, ip: str | None = None, keep_session: int | None = None
+) -> UserInfo:
     """Set a password (an admin's reset, or the user's own change) and end the user's
     sessions, except ``keep_session`` (the one making the change)."""
     password_hash = hash_password(password)
@@ -137,8 +151,9 @@ def set_password(ctx: Context, username: str, password: str, *, ip: str | None =
         return _info(repo.get(conn, row.username))
 
 
-def change_own_password(ctx: Context, username: str, current: str, new: str, *,
-                        session_id: int | None, ip: str | None = None) -> UserInfo:
+def change_own_password(
+    ctx: Context, username: str, current: str, new: str, *, session_id: int | None, ip: str | None = None
+) -> UserInfo:
     with ctx.read() as conn:
         row = _existing(conn, username)
     if not verify(row.password_hash, current):
@@ -164,8 +179,14 @@ def set_disabled(ctx: Context, username: str, disabled: bool, *, ip: str | None 
             _keep_an_admin(conn, row.id)
         repo.update_user(conn, row.id, disabled=disabled)
         ended = repo.revoke_sessions(conn, user_id=row.id, now=ctx.clock()) if disabled else 0
-        audit.record_in(conn, ctx, "user.disable" if disabled else "user.enable", row.username,
-                        f"{ended} session(s) ended" if disabled else None, ip)
+        audit.record_in(
+            conn,
+            ctx,
+            "user.disable" if disabled else "user.enable",
+            row.username,
+            f"{ended} session(s) ended" if disabled else None,
+            ip,
+        )
         return _info(repo.get(conn, row.username))
 
 
@@ -183,10 +204,8 @@ def bootstrap(ctx: Context) -> list[str]:
         made = []
         for u in missing:
             if repo.get(conn, u.username) is None:
-                repo.add(conn, u.username, u.password_hash, u.role, from_config=True,
-                         now=ctx.clock())
-                audit.record_in(conn, ctx, "user.add", u.username.lower(),
-                                f"role {u.role}, from config")
+                repo.add(conn, u.username, u.password_hash, u.role, from_config=True, now=ctx.clock())
+                audit.record_in(conn, ctx, "user.add", u.username.lower(), f"role {u.role}, from config")
                 made.append(u.username.lower())
         return made
 
@@ -199,7 +218,6 @@ def _existing(conn, username: str):
 
 
 def _keep_an_admin(conn, user_id: int) -> None:
-    others = [r for r in repo.list_all(conn)
-              if r.role == "admin" and not r.disabled and r.id != user_id]
+    others = [r for r in repo.list_all(conn) if r.role == "admin" and not r.disabled and r.id != user_id]
     if not others:
         raise Conflict("this is the last enabled admin; make another user admin first")

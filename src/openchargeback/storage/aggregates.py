@@ -31,9 +31,15 @@ DIMS = {
 BILLABLE = object()  # filter value of "review": everything but rejected charges
 
 
-def grouped(conn: Connection, *, period_ids: list[int], by: tuple[str, ...] = (),
-            filters: Mapping[str, object] | None = None, limit: int | None = None,
-            order: str = "billed") -> list[dict[str, Any]]:
+def grouped(
+    conn: Connection,
+    *,
+    period_ids: list[int],
+    by: tuple[str, ...] = (),
+    filters: Mapping[str, object] | None = None,
+    limit: int | None = None,
+    order: str = "billed",
+) -> list[dict[str, Any]]:
     """One dict per group: the group values, ``rows`` and the four exact cost sums.
     Ordered by billed cost (largest first) or by the group values (``order="group"``)."""
     cols = [DIMS[b].label(b) for b in by]
@@ -41,10 +47,13 @@ def grouped(conn: Connection, *, period_ids: list[int], by: tuple[str, ...] = ()
     for short in COSTS:
         hi, lo = func.sum(r.c[f"{short}_hi"]), func.sum(r.c[f"{short}_lo"])
         sums += [hi.label(f"{short}_hi"), lo.label(f"{short}_lo")]
-    q = (select(*cols, func.sum(r.c.rows).label("rows"), *sums).select_from(r)
-         .join(periods, periods.c.id == r.c.period_id)
-         .join(sources, sources.c.id == r.c.source_id)
-         .where(r.c.period_id.in_(period_ids)))
+    q = (
+        select(*cols, func.sum(r.c.rows).label("rows"), *sums)
+        .select_from(r)
+        .join(periods, periods.c.id == r.c.period_id)
+        .join(sources, sources.c.id == r.c.source_id)
+        .where(r.c.period_id.in_(period_ids))
+    )
     conds = _filters(filters)
     if conds:
         q = q.where(and_(*conds))
@@ -69,13 +78,17 @@ def grouped(conn: Connection, *, period_ids: list[int], by: tuple[str, ...] = ()
     return out
 
 
-def distinct_count(conn: Connection, *, period_ids: list[int], dim: str,
-                   filters: Mapping[str, object] | None = None) -> int:
+def distinct_count(
+    conn: Connection, *, period_ids: list[int], dim: str, filters: Mapping[str, object] | None = None
+) -> int:
     col = DIMS[dim]
-    q = (select(func.count(func.distinct(col))).select_from(r)
-         .join(periods, periods.c.id == r.c.period_id)
-         .join(sources, sources.c.id == r.c.source_id)
-         .where(r.c.period_id.in_(period_ids)))
+    q = (
+        select(func.count(func.distinct(col)))
+        .select_from(r)
+        .join(periods, periods.c.id == r.c.period_id)
+        .join(sources, sources.c.id == r.c.source_id)
+        .where(r.c.period_id.in_(period_ids))
+    )
     conds = _filters(filters)
     if conds:
         q = q.where(and_(*conds))

@@ -16,7 +16,8 @@ from openchargeback.storage.tables import metadata
 from openchargeback.storage.types import ExactDecimal, Money, UTCDateTime
 
 allowance_runs = Table(
-    "allowance_runs", metadata,
+    "allowance_runs",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("rate_table", String(200), nullable=False),
     Column("converter", String(32), nullable=False),  # slurm | storage | csv
@@ -27,13 +28,13 @@ allowance_runs = Table(
     Column("superseded_by_id", ForeignKey("allowance_runs.id")),
     Column("actor", String(200), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
-    UniqueConstraint("rate_table", "converter", "period", "is_current",
-                     name="uq_allowance_runs_current"),
+    UniqueConstraint("rate_table", "converter", "period", "is_current", name="uq_allowance_runs_current"),
     Index("ix_allowance_runs_table_year", "rate_table", "fiscal_year"),
 )
 
 allowance_consumption = Table(
-    "allowance_consumption", metadata,
+    "allowance_consumption",
+    metadata,
     Column("run_id", ForeignKey("allowance_runs.id"), primary_key=True),
     Column("subsidy", String(200), primary_key=True),
     Column("project_id", String(200), primary_key=True),

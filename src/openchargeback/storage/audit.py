@@ -11,16 +11,37 @@ from openchargeback.storage.auth_tables import audit_log
 from openchargeback.storage.types import AnyRow
 
 
-def record(conn: Connection, *, at: datetime, actor: str, action: str, target: str | None = None,
-           detail: str | None = None, ip: str | None = None) -> None:
-    conn.execute(insert(audit_log).values(at=at, actor=actor[:200], action=action,
-                                          target=target[:300] if target else None,
-                                          detail=detail, ip=ip[:64] if ip else None))
+def record(
+    conn: Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+) -> None:
+    conn.execute(
+        insert(audit_log).values(
+            at=at,
+            actor=actor[:200],
+            action=action,
+            target=target[:300] if target else None,
+            detail=detail,
+            ip=ip[:64] if ip else None,
+        )
+    )
 
 
-def listing(conn: Connection, *, action: str | None = None, actor: str | None = None,
-            text: str | None = None, before_id: int | None = None,
-            limit: int = 100) -> Sequence[AnyRow]:
+def listing(
+    conn: Connection,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    text: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[AnyRow]:
     """Newest first, ``limit`` at a time before ``before_id`` (key pagination)."""
     conds: list[ColumnElement[bool]] = []
     if action:
@@ -39,5 +60,4 @@ def listing(conn: Connection, *, action: str | None = None, actor: str | None = 
 
 
 def actions(conn: Connection) -> list[str]:
-    return list(conn.execute(select(audit_log.c.action).distinct().order_by(audit_log.c.action))
-                .scalars())
+    return list(conn.execute(select(audit_log.c.action).distinct().order_by(audit_log.c.action)).scalars())

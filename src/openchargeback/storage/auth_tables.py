@@ -11,7 +11,8 @@ from openchargeback.storage.tables import metadata
 from openchargeback.storage.types import UTCDateTime
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("username", String(64), nullable=False, unique=True),  # stored lower-case
     Column("password_hash", String(300), nullable=False),
@@ -23,7 +24,8 @@ users = Table(
 )
 
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),  # HMAC of the cookie value
     Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
@@ -38,7 +40,8 @@ sessions = Table(
 )
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("at", UTCDateTime, nullable=False),
     Column("actor", String(200), nullable=False),
@@ -50,7 +53,8 @@ audit_log = Table(
 )
 
 login_attempts = Table(
-    "login_attempts", metadata,
+    "login_attempts",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("at", UTCDateTime, nullable=False),
     Column("username", String(64), nullable=False),
@@ -61,7 +65,8 @@ login_attempts = Table(
 )
 
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("kind", String(32), nullable=False),  # import
     Column("status", String(16), nullable=False),  # queued | running | done | failed
@@ -83,7 +88,8 @@ jobs = Table(
 # change (see storage/rollups.py). Money as two exact integer halves of the picounit
 # sums: millionths (hi) and remainders (lo), so that SUM never overflows.
 charge_rollups = Table(
-    "charge_rollups", metadata,
+    "charge_rollups",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("period_id", ForeignKey("periods.id"), nullable=False),
     Column("source_id", ForeignKey("sources.id"), nullable=False),
@@ -95,17 +101,20 @@ charge_rollups = Table(
     Column("flagged", Boolean, nullable=False),
     Column("review", String(16)),  # the charges' review decision: NULL, approved, rejected
     Column("rows", BigInteger, nullable=False),
-    *[Column(f"{c}_{h}", BigInteger, nullable=False)
-      for c in ("billed", "effective", "list", "contracted") for h in ("hi", "lo")],
+    *[
+        Column(f"{c}_{h}", BigInteger, nullable=False)
+        for c in ("billed", "effective", "list", "contracted")
+        for h in ("hi", "lo")
+    ],
     Index("ix_charge_rollups_period", "period_id"),
 )
 
 rollup_state = Table(
-    "rollup_state", metadata,
+    "rollup_state",
+    metadata,
     Column("period_id", ForeignKey("periods.id"), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
     Column("built_at", UTCDateTime, nullable=False),
 )
 
-__all__ = ["audit_log", "charge_rollups", "jobs", "login_attempts", "rollup_state", "sessions",
-           "users"]
+__all__ = ["audit_log", "charge_rollups", "jobs", "login_attempts", "rollup_state", "sessions", "users"]

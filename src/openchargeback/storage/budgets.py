@@ -14,15 +14,27 @@ from openchargeback.storage.types import AnyRow, inserted_id
 
 
 def raised(conn: Connection, holder_kind: str, holder: str, span: str) -> set[int]:
-    return set(conn.execute(select(budget_alerts.c.threshold).where(
-        budget_alerts.c.holder_kind == holder_kind, budget_alerts.c.holder == holder,
-        budget_alerts.c.span == span)).scalars())
+    return set(
+        conn.execute(
+            select(budget_alerts.c.threshold).where(
+                budget_alerts.c.holder_kind == holder_kind,
+                budget_alerts.c.holder == holder,
+                budget_alerts.c.span == span,
+            )
+        ).scalars()
+    )
 
 
 def all_raised(conn: Connection) -> dict[tuple[str, str, str], set[int]]:
     out: dict[tuple[str, str, str], set[int]] = {}
-    for r in conn.execute(select(budget_alerts.c.holder_kind, budget_alerts.c.holder,
-                                 budget_alerts.c.span, budget_alerts.c.threshold)):
+    for r in conn.execute(
+        select(
+            budget_alerts.c.holder_kind,
+            budget_alerts.c.holder,
+            budget_alerts.c.span,
+            budget_alerts.c.threshold,
+        )
+    ):
         out.setdefault((r.holder_kind, r.holder, r.span), set()).add(r.threshold)
     return out
 
@@ -37,8 +49,9 @@ def add(conn: Connection, values: dict[str, Any]) -> int | None:
         return None
 
 
-def listing(conn: Connection, *, unsent_only: bool = False, span: str | None = None,
-            limit: int = 500) -> Sequence[AnyRow]:
+def listing(
+    conn: Connection, *, unsent_only: bool = False, span: str | None = None, limit: int = 500
+) -> Sequence[AnyRow]:
     q = select(budget_alerts).order_by(budget_alerts.c.id.desc()).limit(limit)
     if unsent_only:
         q = q.where(budget_alerts.c.recipients.is_not(None), budget_alerts.c.notified_at.is_(None))
@@ -49,7 +62,9 @@ def listing(conn: Connection, *, unsent_only: bool = False, span: str | None = N
 
 def mark_notified(conn: Connection, alert_id: int, now: datetime) -> bool:
     """Claim an alert for sending; False when someone else already did."""
-    res = conn.execute(update(budget_alerts).where(budget_alerts.c.id == alert_id,
-                                                   budget_alerts.c.notified_at.is_(None))
-                       .values(notified_at=now))
+    res = conn.execute(
+        update(budget_alerts)
+        .where(budget_alerts.c.id == alert_id, budget_alerts.c.notified_at.is_(None))
+        .values(notified_at=now)
+    )
     return res.rowcount == 1

@@ -63,15 +63,23 @@ class SharedRows:
         missing = [d for d in details if d not in self.details]
         if missing:
             keys = {_key(d): d for d in missing}
-            for row in self.conn.execute(select(charge_details.c.id, charge_details.c.key)
-                                         .where(charge_details.c.key.in_(list(keys)))):
+            for row in self.conn.execute(
+                select(charge_details.c.id, charge_details.c.key).where(charge_details.c.key.in_(list(keys)))
+            ):
                 self.details[keys.pop(row.key)] = row.id
             if keys:
-                self.conn.execute(insert(charge_details), [
-                    {"key": key, **dict(zip(DETAIL_STORAGE_COLUMNS, d, strict=True))}
-                    for key, d in keys.items()])
-                for row in self.conn.execute(select(charge_details.c.id, charge_details.c.key)
-                                             .where(charge_details.c.key.in_(list(keys)))):
+                self.conn.execute(
+                    insert(charge_details),
+                    [
+                        {"key": key, **dict(zip(DETAIL_STORAGE_COLUMNS, d, strict=True))}
+                        for key, d in keys.items()
+                    ],
+                )
+                for row in self.conn.execute(
+                    select(charge_details.c.id, charge_details.c.key).where(
+                        charge_details.c.key.in_(list(keys))
+                    )
+                ):
                     self.details[keys[row.key]] = row.id
         return [self.details[d] for d in details]
 
@@ -79,13 +87,15 @@ class SharedRows:
         missing = [t for t in texts if t is not None and t not in self.tags]
         if missing:
             keys = {hashlib.sha1(t.encode()).hexdigest(): t for t in set(missing)}
-            for row in self.conn.execute(select(tag_sets.c.id, tag_sets.c.key)
-                                         .where(tag_sets.c.key.in_(list(keys)))):
+            for row in self.conn.execute(
+                select(tag_sets.c.id, tag_sets.c.key).where(tag_sets.c.key.in_(list(keys)))
+            ):
                 self.tags[keys.pop(row.key)] = row.id
             if keys:
                 self.conn.execute(insert(tag_sets), [{"key": k, "tags": t} for k, t in keys.items()])
-                for row in self.conn.execute(select(tag_sets.c.id, tag_sets.c.key)
-                                             .where(tag_sets.c.key.in_(list(keys)))):
+                for row in self.conn.execute(
+                    select(tag_sets.c.id, tag_sets.c.key).where(tag_sets.c.key.in_(list(keys)))
+                ):
                     self.tags[keys[row.key]] = row.id
         return [None if t is None else self.tags[t] for t in texts]
 
@@ -100,8 +110,7 @@ def insert_rows(conn: Connection, columns: dict[str, list[Any]]) -> None:
     data = [columns[n] for n in names]
     if conn.dialect.name == "postgresql":
         raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(
-                f"COPY charges ({', '.join(names)}) FROM STDIN") as copy:
+        with raw.cursor() as cur, cur.copy(f"COPY charges ({', '.join(names)}) FROM STDIN") as copy:
             for row in zip(*data, strict=True):
                 copy.write_row(row)
         return
@@ -123,7 +132,6 @@ def time_values(conn: Connection, values: list[datetime]) -> list[Any]:
     return [sqlite_time(v) for v in values]
 
 
-
 # -- the one charges query: filter, key-paginated pages, SQL sums ----------------------------
 # Review states: *pending* when flagged without a decision, *approved* when a reviewer
 # approved it or it was never flagged, *rejected* when a reviewer rejected it.
@@ -132,11 +140,19 @@ REJECTED = charges.c.review == "rejected"
 NOT_REJECTED = or_(charges.c.review.is_(None), charges.c.review != "rejected")
 APPROVED = or_(charges.c.review == "approved", and_(charges.c.review.is_(None), charges.c.flags.is_(None)))
 STATUS: dict[str, ColumnElement[bool] | None] = {
-    "pending": PENDING, "rejected": REJECTED, "approved": APPROVED,
-    "flagged": charges.c.flags.is_not(None), "all": None}
-FILTER_COLUMNS = {"pi_email": charges.c.pi_email, "project_id": charges.c.project_id,
-                  "fund_org": charges.c.fund_org, "resource_id": charges.c.resource_id,
-                  "service": charge_details.c.service_name}
+    "pending": PENDING,
+    "rejected": REJECTED,
+    "approved": APPROVED,
+    "flagged": charges.c.flags.is_not(None),
+    "all": None,
+}
+FILTER_COLUMNS = {
+    "pi_email": charges.c.pi_email,
+    "project_id": charges.c.project_id,
+    "fund_org": charges.c.fund_org,
+    "resource_id": charges.c.resource_id,
+    "service": charge_details.c.service_name,
+}
 
 
 @dataclass(frozen=True)
@@ -171,8 +187,11 @@ def _size() -> ColumnElement[Any]:
 
 def _conditions(f: ChargeFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
-    for col, value in ((charges.c.period_id, f.period_id), (charges.c.source_id, f.source_id),
-                       (charges.c.import_id, f.import_id)):
+    for col, value in (
+        (charges.c.period_id, f.period_id),
+        (charges.c.source_id, f.source_id),
+        (charges.c.import_id, f.import_id),
+    ):
         if value is not None:
             conds.append(col == value)
     status = STATUS.get(f.status) if f.status is not None else None
@@ -196,10 +215,22 @@ def _conditions(f: ChargeFilter) -> list[ColumnElement[bool]]:
         conds.append(charges.c.id.in_(f.ids))
     if f.text:
         pat = f"%{f.text.strip()}%"
-        conds.append(or_(*(c.ilike(pat) for c in (
-            charges.c.resource_id, charges.c.resource_name, charges.c.pi_email,
-            charges.c.project_id, charges.c.fund_org, charge_details.c.service_name,
-            charge_details.c.charge_description))))
+        conds.append(
+            or_(
+                *(
+                    c.ilike(pat)
+                    for c in (
+                        charges.c.resource_id,
+                        charges.c.resource_name,
+                        charges.c.pi_email,
+                        charges.c.project_id,
+                        charges.c.fund_org,
+                        charge_details.c.service_name,
+                        charge_details.c.charge_description,
+                    )
+                )
+            )
+        )
     return conds
 
 
@@ -240,9 +271,19 @@ ORDERS = ("id", "file", "size", *SORTS)
 def _by_sign(f: ChargeFilter) -> bool:
     """Whether the pending-queue indexes (review_tables.py) answer this filter: pending
     charges, filtered at most on columns the indexes hold (source, flag code, amount)."""
-    return (f.status == "pending" and f.ids is None and f.pi_email is None and f.project_id is None
-            and f.fund_org is None and f.resource_id is None and f.service is None
-            and not f.missing and f.import_id is None and f.flagged is None and not f.text)
+    return (
+        f.status == "pending"
+        and f.ids is None
+        and f.pi_email is None
+        and f.project_id is None
+        and f.fund_org is None
+        and f.resource_id is None
+        and f.service is None
+        and not f.missing
+        and f.import_id is None
+        and f.flagged is None
+        and not f.text
+    )
 
 
 def _signs() -> tuple[tuple[ColumnElement[bool], ColumnElement[Any]], ...]:
@@ -253,8 +294,7 @@ def _signs() -> tuple[tuple[ColumnElement[bool], ColumnElement[Any]], ...]:
     return ((raw >= zero, raw.desc()), (raw < zero, raw.asc()))
 
 
-def _ids_by_size(conn: Connection, f: ChargeFilter, after: tuple[Any, ...] | None,
-                 limit: int) -> list[int]:
+def _ids_by_size(conn: Connection, f: ChargeFilter, after: tuple[Any, ...] | None, limit: int) -> list[int]:
     if not _by_sign(f):
         size = _size()
         q = _keys(f, charges.c.id)
@@ -274,14 +314,14 @@ def _ids_by_size(conn: Connection, f: ChargeFilter, after: tuple[Any, ...] | Non
     return [i for _, i in sorted((-abs(b), i) for i, b in keys)[:limit]]
 
 
-def _keys_page(f: ChargeFilter, order: str, descending: bool, after: tuple[Any, ...] | None,
-               limit: int) -> Subquery:
+def _keys_page(
+    f: ChargeFilter, order: str, descending: bool, after: tuple[Any, ...] | None, limit: int
+) -> Subquery:
     """The page's ids and keys (columns k0, k1, ...), read from charges alone."""
     key_cols: tuple[ColumnElement[Any], ...] = (
-        (charges.c.id,) if order == "id" else FILE_ORDER if order == "file"
-        else (SORTS[order], charges.c.id))
-    q = _keys(f, charges.c.id.label("kid"), *(c.label(f"k{i}") for i, c in enumerate(key_cols)),
-              order=order)
+        (charges.c.id,) if order == "id" else FILE_ORDER if order == "file" else (SORTS[order], charges.c.id)
+    )
+    q = _keys(f, charges.c.id.label("kid"), *(c.label(f"k{i}") for i, c in enumerate(key_cols)), order=order)
     if after is not None:
         key = tuple_(*key_cols)
         # bind each key value with its column's type (money as picounits, times as text)
@@ -291,23 +331,50 @@ def _keys_page(f: ChargeFilter, order: str, descending: bool, after: tuple[Any, 
 
 
 def _rows() -> Select[Any]:
-    return (select(charges.c.id, charges.c.period_id, charges.c.source_id, charges.c.import_id,
-                   charges.c.line, periods.c.name.label("period"), sources.c.name.label("source"),
-                   charge_details.c.service_name, charges.c.resource_id, charges.c.resource_name,
-                   charges.c.pi_email, charges.c.project_id, charges.c.fund_org,
-                   charges.c.billing_currency, charges.c.charge_period_start,
-                   charges.c.charge_period_end, charges.c.list_cost, charges.c.contracted_cost,
-                   charges.c.effective_cost, charges.c.billed_cost, charges.c.flags,
-                   charges.c.review, charges.c.review_note, tag_sets.c.tags)
-            .select_from(charges)
-            .join(charge_details, charge_details.c.id == charges.c.detail_id)
-            .join(periods, periods.c.id == charges.c.period_id)
-            .join(sources, sources.c.id == charges.c.source_id)
-            .outerjoin(tag_sets, tag_sets.c.id == charges.c.tag_set_id))
+    return (
+        select(
+            charges.c.id,
+            charges.c.period_id,
+            charges.c.source_id,
+            charges.c.import_id,
+            charges.c.line,
+            periods.c.name.label("period"),
+            sources.c.name.label("source"),
+            charge_details.c.service_name,
+            charges.c.resource_id,
+            charges.c.resource_name,
+            charges.c.pi_email,
+            charges.c.project_id,
+            charges.c.fund_org,
+            charges.c.billing_currency,
+            charges.c.charge_period_start,
+            charges.c.charge_period_end,
+            charges.c.list_cost,
+            charges.c.contracted_cost,
+            charges.c.effective_cost,
+            charges.c.billed_cost,
+            charges.c.flags,
+            charges.c.review,
+            charges.c.review_note,
+            tag_sets.c.tags,
+        )
+        .select_from(charges)
+        .join(charge_details, charge_details.c.id == charges.c.detail_id)
+        .join(periods, periods.c.id == charges.c.period_id)
+        .join(sources, sources.c.id == charges.c.source_id)
+        .outerjoin(tag_sets, tag_sets.c.id == charges.c.tag_set_id)
+    )
 
 
-def page(conn: Connection, f: ChargeFilter, *, order: str = "id", descending: bool = False,
-         after: tuple[Any, ...] | None = None, limit: int = 100) -> list[Row[Any]]:
+def page(
+    conn: Connection,
+    f: ChargeFilter,
+    *,
+    order: str = "id",
+    descending: bool = False,
+    after: tuple[Any, ...] | None = None,
+    limit: int = 100,
+) -> list[Row[Any]]:
     """Up to ``limit`` charges in ``order`` (one of ORDERS) after the key ``after`` (the
     previous page's last key, see :func:`key_of`). The page's keys are found from the
     charges alone; only the page's rows are read in full."""
@@ -316,8 +383,13 @@ def page(conn: Connection, f: ChargeFilter, *, order: str = "id", descending: bo
     if order != "size":
         keys = _keys_page(f, order, descending, after, limit)
         ks = [c for c in keys.c if c.name != "kid"]
-        return list(conn.execute(_rows().join(keys, keys.c.kid == charges.c.id)
-                                 .order_by(*(c.desc() if descending else c for c in ks))).all())
+        return list(
+            conn.execute(
+                _rows()
+                .join(keys, keys.c.kid == charges.c.id)
+                .order_by(*(c.desc() if descending else c for c in ks))
+            ).all()
+        )
     ids = _ids_by_size(conn, f, after, limit)
     if not ids:
         return []
@@ -334,9 +406,14 @@ def key_of(row: Row[Any], order: str) -> tuple[Any, ...]:
         return (row.period_id, row.source_id, row.import_id, row.id)
     if order == "size":
         return (abs(to_picos(row.billed_cost)), row.id)
-    value = {"billed": row.billed_cost, "list": row.list_cost or Decimal(0),
-             "start": row.charge_period_start, "pi": row.pi_email or "",
-             "project": row.project_id or "", "service": row.service_name or ""}[order]
+    value = {
+        "billed": row.billed_cost,
+        "list": row.list_cost or Decimal(0),
+        "start": row.charge_period_start,
+        "pi": row.pi_email or "",
+        "project": row.project_id or "",
+        "service": row.service_name or "",
+    }[order]
     return (value, row.id)
 
 
@@ -354,24 +431,31 @@ def stakes(conn: Connection, f: ChargeFilter) -> tuple[int, Decimal]:
 
 
 # -- one charge in full ----------------------------------------------------------------------
-DETAIL_COLUMNS = tuple(c.name for c in charge_details.c
-                       if c.name not in ("id", "key", "billing_currency"))
+DETAIL_COLUMNS = tuple(c.name for c in charge_details.c if c.name not in ("id", "key", "billing_currency"))
 
 
 def detail(conn: Connection, charge_id: int) -> Row[Any] | None:
     detail_cols = [charge_details.c[n] for n in DETAIL_COLUMNS]
     return conn.execute(
-        select(charges, *detail_cols, tag_sets.c.tags, periods.c.name.label("period"),
-               periods.c.status.label("period_status"), sources.c.name.label("source"),
-               sources.c.display_name.label("source_display"),
-               imports.c.filename.label("import_filename"), imports.c.sha256.label("import_sha256"),
-               imports.c.status.label("import_status"))
+        select(
+            charges,
+            *detail_cols,
+            tag_sets.c.tags,
+            periods.c.name.label("period"),
+            periods.c.status.label("period_status"),
+            sources.c.name.label("source"),
+            sources.c.display_name.label("source_display"),
+            imports.c.filename.label("import_filename"),
+            imports.c.sha256.label("import_sha256"),
+            imports.c.status.label("import_status"),
+        )
         .join(charge_details, charge_details.c.id == charges.c.detail_id)
         .join(periods, periods.c.id == charges.c.period_id)
         .join(sources, sources.c.id == charges.c.source_id)
         .join(imports, imports.c.id == charges.c.import_id)
         .outerjoin(tag_sets, tag_sets.c.id == charges.c.tag_set_id)
-        .where(charges.c.id == charge_id)).first()
+        .where(charges.c.id == charge_id)
+    ).first()
 
 
 def service_names(conn: Connection, limit: int = 500) -> list[str]:
@@ -381,6 +465,24 @@ def service_names(conn: Connection, limit: int = 500) -> list[str]:
     return list(conn.execute(q).scalars())
 
 
-__all__ = ["APPROVED", "DETAIL_COLUMNS", "NOT_REJECTED", "ORDERS", "PENDING", "REJECTED", "SORTS",
-           "STATUS", "ChargeFilter", "SharedRows", "detail", "insert_rows", "key_of", "page",
-           "refresh_statistics", "select_ids", "service_names", "stakes", "time_values"]
+__all__ = [
+    "APPROVED",
+    "DETAIL_COLUMNS",
+    "NOT_REJECTED",
+    "ORDERS",
+    "PENDING",
+    "REJECTED",
+    "SORTS",
+    "STATUS",
+    "ChargeFilter",
+    "SharedRows",
+    "detail",
+    "insert_rows",
+    "key_of",
+    "page",
+    "refresh_statistics",
+    "select_ids",
+    "service_names",
+    "stakes",
+    "time_values",
+]

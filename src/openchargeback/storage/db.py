@@ -78,8 +78,7 @@ def alembic_config(engine: Engine, connection: Connection | None = None) -> Conf
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # configparser interpolates '%': escape it (URL-encoded options and passwords carry it)
-    cfg.set_main_option("sqlalchemy.url",
-                        engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     cfg.attributes["connection"] = connection
     return cfg
 
@@ -121,14 +120,16 @@ def ensure_schema(engine: Engine) -> None:
         if inspect(engine).get_table_names():
             raise ConfigError(
                 f"database {engine.url.render_as_string()} has tables but no migration record; "
-                f"it is not an OpenChargeback database")
+                f"it is not an OpenChargeback database"
+            )
         upgrade(engine)
         return
     head = head_revision(engine)
     if current != head:
         raise ConfigError(
             f"database is at schema revision {current}, this version needs {head}: "
-            f"back it up, then run `openchargeback db upgrade -c CONFIG`")
+            f"back it up, then run `openchargeback db upgrade -c CONFIG`"
+        )
 
 
 def _stamped_revision(engine: Engine) -> str | None:

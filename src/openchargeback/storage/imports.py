@@ -41,7 +41,8 @@ def find_active_by_sha(conn: Connection, sha256: str) -> AnyRow | None:
         select(imports, sources.c.name.label("source_name"))
         .join(sources, sources.c.id == imports.c.source_id)
         .where(imports.c.sha256 == sha256, imports.c.status == "complete")
-        .order_by(imports.c.id)).first()
+        .order_by(imports.c.id)
+    ).first()
 
 
 def create(conn: Connection, values: dict[str, Any]) -> int:
@@ -58,47 +59,73 @@ def add_totals(conn: Connection, import_id: int, totals: list[dict[str, Any]]) -
 
 
 def add_problems(conn: Connection, import_id: int, problems: Iterable[ProblemRecord]) -> None:
-    rows = [{"import_id": import_id, "line": p.line, "column_name": p.column,
-             "value": p.value, "expected": p.expected} for p in problems]
+    rows = [
+        {
+            "import_id": import_id,
+            "line": p.line,
+            "column_name": p.column,
+            "value": p.value,
+            "expected": p.expected,
+        }
+        for p in problems
+    ]
     for i in range(0, len(rows), _PROBLEM_CHUNK):
-        conn.execute(insert(import_problems), rows[i:i + _PROBLEM_CHUNK])
+        conn.execute(insert(import_problems), rows[i : i + _PROBLEM_CHUNK])
 
 
-def stored_totals(conn: Connection, import_id: int, source_id: int, period_ids: list[int],
-                  money_columns: Mapping[str, ColumnElement[Any]]) -> dict[tuple[str, str], Decimal]:
+def stored_totals(
+    conn: Connection,
+    import_id: int,
+    source_id: int,
+    period_ids: list[int],
+    money_columns: Mapping[str, ColumnElement[Any]],
+) -> dict[tuple[str, str], Decimal]:
     """(currency, FOCUS column) -> exact sum of what is stored for the import."""
     dialect = conn.dialect.name
     cols: list[ColumnElement[Any]] = []
     for focus_name, column in money_columns.items():
         cols += money_sum(dialect, column, focus_name)
-    rows = conn.execute(select(charges.c.billing_currency, *cols)
-                        .where(charges.c.period_id.in_(period_ids),
-                               charges.c.source_id == source_id,
-                               charges.c.import_id == import_id)
-                        .group_by(charges.c.billing_currency)).all()
-    return {(r.billing_currency, name): read_sum(dialect, r, name)
-            for r in rows for name in money_columns}
+    rows = conn.execute(
+        select(charges.c.billing_currency, *cols)
+        .where(
+            charges.c.period_id.in_(period_ids),
+            charges.c.source_id == source_id,
+            charges.c.import_id == import_id,
+        )
+        .group_by(charges.c.billing_currency)
+    ).all()
+    return {(r.billing_currency, name): read_sum(dialect, r, name) for r in rows for name in money_columns}
 
 
-def replace_earlier(conn: Connection, new_id: int, source_id: int,
-                    period_ids: list[int]) -> list[tuple[int, int, int]]:
+def replace_earlier(
+    conn: Connection, new_id: int, source_id: int, period_ids: list[int]
+) -> list[tuple[int, int, int]]:
     """Remove the source's charges of these periods that came from earlier imports."""
     done: list[tuple[int, int, int]] = []
     for period_id in period_ids:
         counts = conn.execute(
             select(charges.c.import_id, func.count().label("n"))
-            .where(charges.c.source_id == source_id, charges.c.period_id == period_id,
-                   charges.c.import_id != new_id)
-            .group_by(charges.c.import_id)).all()
+            .where(
+                charges.c.source_id == source_id,
+                charges.c.period_id == period_id,
+                charges.c.import_id != new_id,
+            )
+            .group_by(charges.c.import_id)
+        ).all()
         for old_id, n in counts:
-            conn.execute(delete(charges).where(and_(
-                charges.c.import_id == old_id, charges.c.period_id == period_id)))
-            conn.execute(insert(import_replacements).values(
-                import_id=new_id, replaced_import_id=old_id, period_id=period_id, rows_removed=n))
+            conn.execute(
+                delete(charges).where(and_(charges.c.import_id == old_id, charges.c.period_id == period_id))
+            )
+            conn.execute(
+                insert(import_replacements).values(
+                    import_id=new_id, replaced_import_id=old_id, period_id=period_id, rows_removed=n
+                )
+            )
             done.append((old_id, period_id, n))
     for old_id in {d[0] for d in done}:
-        left = conn.execute(select(func.count()).select_from(charges)
-                            .where(charges.c.import_id == old_id)).scalar_one()
+        left = conn.execute(
+            select(func.count()).select_from(charges).where(charges.c.import_id == old_id)
+        ).scalar_one()
         values: dict[str, Any] = {"replaced_by_id": new_id}
         if not left:
             values["status"] = "replaced"
@@ -110,14 +137,19 @@ def get(conn: Connection, import_id: int) -> AnyRow | None:
     return conn.execute(
         select(imports, sources.c.name.label("source_name"))
         .join(sources, sources.c.id == imports.c.source_id)
-        .where(imports.c.id == import_id)).first()
+        .where(imports.c.id == import_id)
+    ).first()
 
 
-def list_recent(conn: Connection, *, source_id: int | None = None, period: str | None = None,
-                limit: int = 50) -> Sequence[AnyRow]:
-    q = (select(imports, sources.c.name.label("source_name"))
-         .join(sources, sources.c.id == imports.c.source_id)
-         .order_by(imports.c.id.desc()).limit(limit))
+def list_recent(
+    conn: Connection, *, source_id: int | None = None, period: str | None = None, limit: int = 50
+) -> Sequence[AnyRow]:
+    q = (
+        select(imports, sources.c.name.label("source_name"))
+        .join(sources, sources.c.id == imports.c.source_id)
+        .order_by(imports.c.id.desc())
+        .limit(limit)
+    )
     if source_id is not None:
         q = q.where(imports.c.source_id == source_id)
     if period:
@@ -126,13 +158,19 @@ def list_recent(conn: Connection, *, source_id: int | None = None, period: str |
 
 
 def totals(conn: Connection, import_id: int) -> Sequence[AnyRow]:
-    return conn.execute(select(import_totals).where(import_totals.c.import_id == import_id)
-                        .order_by(import_totals.c.currency, import_totals.c.cost_column)).all()
+    return conn.execute(
+        select(import_totals)
+        .where(import_totals.c.import_id == import_id)
+        .order_by(import_totals.c.currency, import_totals.c.cost_column)
+    ).all()
 
 
 def problems(conn: Connection, import_id: int, limit: int | None = None) -> Sequence[AnyRow]:
-    q = (select(import_problems).where(import_problems.c.import_id == import_id)
-         .order_by(import_problems.c.line, import_problems.c.id))
+    q = (
+        select(import_problems)
+        .where(import_problems.c.import_id == import_id)
+        .order_by(import_problems.c.line, import_problems.c.id)
+    )
     if limit:
         q = q.limit(limit)
     return conn.execute(q).all()
@@ -140,8 +178,12 @@ def problems(conn: Connection, import_id: int, limit: int | None = None) -> Sequ
 
 def replacements(conn: Connection, import_id: int) -> Sequence[AnyRow]:
     """Both directions: what this import replaced, and what replaced it."""
-    q = (select(import_replacements, periods.c.name.label("period"))
-         .join(periods, periods.c.id == import_replacements.c.period_id)
-         .where((import_replacements.c.import_id == import_id)
-                | (import_replacements.c.replaced_import_id == import_id)))
+    q = (
+        select(import_replacements, periods.c.name.label("period"))
+        .join(periods, periods.c.id == import_replacements.c.period_id)
+        .where(
+            (import_replacements.c.import_id == import_id)
+            | (import_replacements.c.replaced_import_id == import_id)
+        )
+    )
     return conn.execute(q).all()

@@ -29,5 +29,8 @@ def recent(conn: Connection, limit: int = 20) -> Sequence[AnyRow]:
 
 
 def fail_unfinished(conn: Connection, now: datetime, error: str) -> int:
-    return conn.execute(update(jobs).where(jobs.c.status.in_(("queued", "running")))
-                        .values(status="failed", error=error, finished_at=now)).rowcount
+    return conn.execute(
+        update(jobs)
+        .where(jobs.c.status.in_(("queued", "running")))
+        .values(status="failed", error=error, finished_at=now)
+    ).rowcount

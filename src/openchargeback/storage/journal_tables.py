@@ -21,7 +21,8 @@ from openchargeback.storage.tables import metadata
 from openchargeback.storage.types import UTCDateTime
 
 journal_exports = Table(
-    "journal_exports", metadata,
+    "journal_exports",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("period_id", ForeignKey("periods.id"), nullable=False),
     Column("sequence", Integer, nullable=False),  # running number within the period
@@ -44,7 +45,8 @@ journal_exports = Table(
 
 # The file, kept apart so that lists of exports stay light.
 journal_documents = Table(
-    "journal_documents", metadata,
+    "journal_documents",
+    metadata,
     Column("export_id", ForeignKey("journal_exports.id"), primary_key=True),
     Column("content", LargeBinary, nullable=False),  # gzip of the file
 )

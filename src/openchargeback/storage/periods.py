@@ -24,12 +24,27 @@ def get_or_create(conn: Connection, period: Period, actor: str, now: datetime) -
     row = get(conn, period.name)
     if row is not None:
         return row
-    pid = inserted_id(conn.execute(insert(periods).values(
-        name=period.name, starts_at=period.start, ends_at=period.end,
-        status=PeriodStatus.OPEN.value, created_at=now)))
-    conn.execute(insert(period_transitions).values(
-        period_id=pid, from_status=None, to_status=PeriodStatus.OPEN.value,
-        reason="created", actor=actor, at=now))
+    pid = inserted_id(
+        conn.execute(
+            insert(periods).values(
+                name=period.name,
+                starts_at=period.start,
+                ends_at=period.end,
+                status=PeriodStatus.OPEN.value,
+                created_at=now,
+            )
+        )
+    )
+    conn.execute(
+        insert(period_transitions).values(
+            period_id=pid,
+            from_status=None,
+            to_status=PeriodStatus.OPEN.value,
+            reason="created",
+            actor=actor,
+            at=now,
+        )
+    )
     created = get(conn, period.name)
     if created is None:  # inserted just above, in this transaction
         raise LookupError(f"period {period.name} vanished after its insert")
@@ -40,15 +55,25 @@ def list_all(conn: Connection) -> Sequence[AnyRow]:
     return conn.execute(select(periods).order_by(periods.c.name.desc())).all()
 
 
-def set_status(conn: Connection, row: AnyRow, to_status: PeriodStatus, reason: str | None,
-               actor: str, now: datetime) -> None:
+def set_status(
+    conn: Connection, row: AnyRow, to_status: PeriodStatus, reason: str | None, actor: str, now: datetime
+) -> None:
     conn.execute(update(periods).where(periods.c.id == row.id).values(status=to_status.value))
-    conn.execute(insert(period_transitions).values(
-        period_id=row.id, from_status=row.status, to_status=to_status.value,
-        reason=reason, actor=actor, at=now))
+    conn.execute(
+        insert(period_transitions).values(
+            period_id=row.id,
+            from_status=row.status,
+            to_status=to_status.value,
+            reason=reason,
+            actor=actor,
+            at=now,
+        )
+    )
 
 
 def transitions(conn: Connection, period_id: int) -> Sequence[AnyRow]:
-    return conn.execute(select(period_transitions)
-                        .where(period_transitions.c.period_id == period_id)
-                        .order_by(period_transitions.c.id)).all()
+    return conn.execute(
+        select(period_transitions)
+        .where(period_transitions.c.period_id == period_id)
+        .order_by(period_transitions.c.id)
+    ).all()

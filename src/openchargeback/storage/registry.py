@@ -39,7 +39,7 @@ def get(conn: Connection, kind: str, key: str) -> dict[str, Any] | None:
 def existing_keys(conn: Connection, kind: str, keys: list[str]) -> set[str]:
     out: set[str] = set()
     for i in range(0, len(keys), _CHUNK):
-        out |= set(conn.execute(select(KEYS[kind]).where(KEYS[kind].in_(keys[i:i + _CHUNK]))).scalars())
+        out |= set(conn.execute(select(KEYS[kind]).where(KEYS[kind].in_(keys[i : i + _CHUNK]))).scalars())
     return out
 
 
@@ -60,20 +60,27 @@ def insert_record(conn: Connection, kind: str, values: dict[str, Any], actor: st
     conn.execute(insert(TABLES[kind]).values(**_to_row(kind, values), updated_by=actor, updated_at=now))
 
 
-def update_record(conn: Connection, kind: str, key: str, values: dict[str, Any], actor: str,
-                  now: datetime) -> None:
+def update_record(
+    conn: Connection, kind: str, key: str, values: dict[str, Any], actor: str, now: datetime
+) -> None:
     values = {k: v for k, v in _to_row(kind, values).items() if k != KEYS[kind].name}
-    conn.execute(update(TABLES[kind]).where(KEYS[kind] == key)
-                 .values(**values, updated_by=actor, updated_at=now))
+    conn.execute(
+        update(TABLES[kind]).where(KEYS[kind] == key).values(**values, updated_by=actor, updated_at=now)
+    )
 
 
-def snapshot(conn: Connection) -> tuple[dict[str, tuple[str, str | None]],
-                                        dict[str, tuple[date | None, date | None]]]:
+def snapshot(
+    conn: Connection,
+) -> tuple[dict[str, tuple[str, str | None]], dict[str, tuple[date | None, date | None]]]:
     """project -> (PI, default fund); fund -> (valid_from, valid_to)."""
-    p = {r.project_id: (r.pi_email, r.default_fund)
-         for r in conn.execute(select(projects.c.project_id, projects.c.pi_email, projects.c.default_fund))}
-    f = {r.code: (r.valid_from, r.valid_to)
-         for r in conn.execute(select(funds.c.code, funds.c.valid_from, funds.c.valid_to))}
+    p = {
+        r.project_id: (r.pi_email, r.default_fund)
+        for r in conn.execute(select(projects.c.project_id, projects.c.pi_email, projects.c.default_fund))
+    }
+    f = {
+        r.code: (r.valid_from, r.valid_to)
+        for r in conn.execute(select(funds.c.code, funds.c.valid_from, funds.c.valid_to))
+    }
     return p, f
 
 
@@ -83,30 +90,35 @@ def contacts(conn: Connection, emails: list[str]) -> dict[str, tuple[str, ...]]:
 
 
 # -- splits --------------------------------------------------------------------------------------
-def splits(conn: Connection,
-           project_id: str | None = None) -> list[tuple[AnyRow, tuple[tuple[str, Decimal], ...]]]:
+def splits(
+    conn: Connection, project_id: str | None = None
+) -> list[tuple[AnyRow, tuple[tuple[str, Decimal], ...]]]:
     """(split row, ((fund, percent), ...)) in project, scope and start order."""
-    q = select(fund_splits).order_by(fund_splits.c.project_id, fund_splits.c.scope,
-                                     fund_splits.c.scope_value, fund_splits.c.first_period)
+    q = select(fund_splits).order_by(
+        fund_splits.c.project_id, fund_splits.c.scope, fund_splits.c.scope_value, fund_splits.c.first_period
+    )
     if project_id is not None:
         q = q.where(fund_splits.c.project_id == project_id)
     rows = conn.execute(q).all()
     shares: dict[int, list[tuple[str, Decimal]]] = {}
     ids = [r.id for r in rows]
     for i in range(0, len(ids), _CHUNK):
-        for s in conn.execute(select(fund_split_shares)
-                              .where(fund_split_shares.c.split_id.in_(ids[i:i + _CHUNK]))
-                              .order_by(fund_split_shares.c.split_id, fund_split_shares.c.fund_code)):
+        for s in conn.execute(
+            select(fund_split_shares)
+            .where(fund_split_shares.c.split_id.in_(ids[i : i + _CHUNK]))
+            .order_by(fund_split_shares.c.split_id, fund_split_shares.c.fund_code)
+        ):
             shares.setdefault(s.split_id, []).append((s.fund_code, s.percent))
     return [(r, tuple(shares.get(r.id, ()))) for r in rows]
 
 
-def add_split(conn: Connection, values: dict[str, Any], shares: Iterable[tuple[str, Decimal]], actor: str,
-              now: datetime) -> int:
-    sid = inserted_id(conn.execute(insert(fund_splits).values(**values, created_by=actor,
-                                                              created_at=now)))
-    conn.execute(insert(fund_split_shares), [{"split_id": sid, "fund_code": f, "percent": p}
-                                             for f, p in shares])
+def add_split(
+    conn: Connection, values: dict[str, Any], shares: Iterable[tuple[str, Decimal]], actor: str, now: datetime
+) -> int:
+    sid = inserted_id(conn.execute(insert(fund_splits).values(**values, created_by=actor, created_at=now)))
+    conn.execute(
+        insert(fund_split_shares), [{"split_id": sid, "fund_code": f, "percent": p} for f, p in shares]
+    )
     return sid
 
 

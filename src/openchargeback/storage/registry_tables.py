@@ -9,7 +9,8 @@ from openchargeback.storage.tables import metadata
 from openchargeback.storage.types import ExactDecimal, Money, UTCDateTime
 
 pis = Table(
-    "pis", metadata,
+    "pis",
+    metadata,
     Column("email", String(320), primary_key=True),  # lower-case
     Column("name", String(300)),
     Column("department", String(300)),
@@ -19,7 +20,8 @@ pis = Table(
 )
 
 funds = Table(
-    "funds", metadata,
+    "funds",
+    metadata,
     Column("code", String(200), primary_key=True),
     Column("description", String(500)),
     Column("valid_from", Date),  # inclusive
@@ -31,7 +33,8 @@ funds = Table(
 )
 
 projects = Table(
-    "projects", metadata,
+    "projects",
+    metadata,
     Column("project_id", String(200), primary_key=True),
     Column("name", String(300)),
     Column("pi_email", ForeignKey("pis.email"), nullable=False, index=True),
@@ -48,7 +51,8 @@ projects = Table(
 # A project's funds by percentage over whole periods [first_period, last_period]
 # (last NULL: open-ended), optionally only for one source or one service.
 fund_splits = Table(
-    "fund_splits", metadata,
+    "fund_splits",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("project_id", ForeignKey("projects.project_id"), nullable=False),
     Column("first_period", String(7), nullable=False),  # YYYY-MM
@@ -61,7 +65,8 @@ fund_splits = Table(
 )
 
 fund_split_shares = Table(
-    "fund_split_shares", metadata,
+    "fund_split_shares",
+    metadata,
     Column("split_id", ForeignKey("fund_splits.id", ondelete="CASCADE"), primary_key=True),
     Column("fund_code", ForeignKey("funds.code"), primary_key=True),
     Column("percent", ExactDecimal, nullable=False),
@@ -69,7 +74,8 @@ fund_split_shares = Table(
 
 # Manual lines (credits or charges) in a period, for a PI, project and/or fund.
 adjustments = Table(
-    "adjustments", metadata,
+    "adjustments",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("period_id", ForeignKey("periods.id"), nullable=False, index=True),
     Column("pi_email", String(320)),
@@ -85,7 +91,8 @@ adjustments = Table(
 
 # A budget threshold crossed: raised once per (holder, span, threshold).
 budget_alerts = Table(
-    "budget_alerts", metadata,
+    "budget_alerts",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("holder_kind", String(16), nullable=False),  # project | fund
     Column("holder", String(200), nullable=False),
@@ -99,5 +106,4 @@ budget_alerts = Table(
     UniqueConstraint("holder_kind", "holder", "span", "threshold", name="uq_budget_alerts_once"),
 )
 
-__all__ = ["adjustments", "budget_alerts", "fund_split_shares", "fund_splits", "funds", "pis",
-           "projects"]
+__all__ = ["adjustments", "budget_alerts", "fund_split_shares", "fund_splits", "funds", "pis", "projects"]

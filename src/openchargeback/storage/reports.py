@@ -25,8 +25,11 @@ def totals(conn: Connection, period_id: int, by: str | None = None) -> list[dict
     """Rows of {group, currency, rows, <cost sums>} for a period, by currency and group."""
     dialect = conn.dialect.name
     group = GROUPS[by] if by else literal(None)
-    cols: list[ColumnElement[Any]] = [group.label("grp"), charges.c.billing_currency,
-                                      func.count().label("rows")]
+    cols: list[ColumnElement[Any]] = [
+        group.label("grp"),
+        charges.c.billing_currency,
+        func.count().label("rows"),
+    ]
     for label in COST_LABELS:
         cols += money_sum(dialect, charges.c[label], label)
     # Rejected charges are never part of a sum of money.

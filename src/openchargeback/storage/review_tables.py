@@ -9,7 +9,8 @@ from openchargeback.storage.types import UTCDateTime
 
 # One row: the rules in force (JSON), with who changed them last.
 review_rules = Table(
-    "review_rules", metadata,
+    "review_rules",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("rules", Text, nullable=False),
     Column("updated_by", String(200), nullable=False),
@@ -19,7 +20,8 @@ review_rules = Table(
 # A saved correction, applied to every future import: charges whose resource id (or
 # tag value) matches get this PI / project / fund.
 attribution_rules = Table(
-    "attribution_rules", metadata,
+    "attribution_rules",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("match_field", String(200), nullable=False),  # resource_id, or tag:<key>
     Column("match_value", Text, nullable=False),
@@ -34,7 +36,8 @@ attribution_rules = Table(
 
 # Every action on every charge: who, when, what it was before and after, why.
 charge_actions = Table(
-    "charge_actions", metadata,
+    "charge_actions",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("charge_id", Integer, nullable=False),  # follows the charge across --replace
     Column("period_id", Integer, nullable=False),
@@ -60,8 +63,20 @@ _POSITIVE = and_(_PENDING, charges.c.billed_cost >= literal_column("0"))
 _NEGATIVE = and_(_PENDING, charges.c.billed_cost < literal_column("0"))
 QUEUE_COLUMNS = ("source_id", "flags", "review")
 ix_review_queue_positive = Index(
-    "ix_charges_review_queue_pos", charges.c.period_id, charges.c.billed_cost.desc(), charges.c.id,
-    *(charges.c[c] for c in QUEUE_COLUMNS), sqlite_where=_POSITIVE, postgresql_where=_POSITIVE)
+    "ix_charges_review_queue_pos",
+    charges.c.period_id,
+    charges.c.billed_cost.desc(),
+    charges.c.id,
+    *(charges.c[c] for c in QUEUE_COLUMNS),
+    sqlite_where=_POSITIVE,
+    postgresql_where=_POSITIVE,
+)
 ix_review_queue_negative = Index(
-    "ix_charges_review_queue_neg", charges.c.period_id, charges.c.billed_cost, charges.c.id,
-    *(charges.c[c] for c in QUEUE_COLUMNS), sqlite_where=_NEGATIVE, postgresql_where=_NEGATIVE)
+    "ix_charges_review_queue_neg",
+    charges.c.period_id,
+    charges.c.billed_cost,
+    charges.c.id,
+    *(charges.c[c] for c in QUEUE_COLUMNS),
+    sqlite_where=_NEGATIVE,
+    postgresql_where=_NEGATIVE,
+)

@@ -30,8 +30,12 @@ from openchargeback.storage.review_tables import charge_actions, review_rules
 from openchargeback.storage.tables import charge_details, charges, imports, periods
 
 SPLIT = 10**6
-COSTS = {"billed": "billed_cost", "effective": "effective_cost", "list": "list_cost",
-         "contracted": "contracted_cost"}
+COSTS = {
+    "billed": "billed_cost",
+    "effective": "effective_cost",
+    "list": "list_cost",
+    "contracted": "contracted_cost",
+}
 DIMENSIONS = ("source_id", "billing_currency", "pi_email", "project_id", "fund_org")
 
 
@@ -39,21 +43,24 @@ def fingerprints(conn: Connection) -> dict[int, str]:
     """period id -> fingerprint of the imports that touch it."""
     names = dict(conn.execute(select(periods.c.name, periods.c.id)).all())
     parts: dict[int, list[str]] = {pid: [] for pid in names.values()}
-    for r in conn.execute(select(imports.c.id, imports.c.periods, imports.c.status,
-                                 imports.c.replaced_by_id, imports.c.row_count)
-                          .order_by(imports.c.id)):
+    for r in conn.execute(
+        select(
+            imports.c.id, imports.c.periods, imports.c.status, imports.c.replaced_by_id, imports.c.row_count
+        ).order_by(imports.c.id)
+    ):
         for name in filter(None, (r.periods or "").split(",")):
             if name in names:
                 parts[names[name]].append(f"{r.id}:{r.status}:{r.replaced_by_id}:{r.row_count}")
-    for pid, n, last in conn.execute(select(charge_actions.c.period_id, func.count(),
-                                            func.max(charge_actions.c.id))
-                                     .group_by(charge_actions.c.period_id)):
+    for pid, n, last in conn.execute(
+        select(charge_actions.c.period_id, func.count(), func.max(charge_actions.c.id)).group_by(
+            charge_actions.c.period_id
+        )
+    ):
         if pid in parts:
             parts[pid].append(f"actions:{n}:{last}")
     rules = conn.execute(select(func.max(review_rules.c.id), func.max(review_rules.c.updated_at))).one()
     common = f"rules:{rules[0]}:{rules[1]}"
-    return {pid: hashlib.sha256(";".join([common, *p]).encode()).hexdigest()
-            for pid, p in parts.items()}
+    return {pid: hashlib.sha256(";".join([common, *p]).encode()).hexdigest() for pid, p in parts.items()}
 
 
 def stale(conn: Connection, period_ids: list[int] | None = None) -> dict[int, str]:
@@ -69,23 +76,42 @@ def rebuild(conn: Connection, period_id: int, fingerprint: str, now: datetime) -
     conn.execute(delete(rollup_state).where(rollup_state.c.period_id == period_id))
     flagged = charges.c.flags.is_not(None)
     review = charges.c.review
-    cols = [charges.c.period_id, *(charges.c[d] for d in DIMENSIONS),
-            charge_details.c.service_name, flagged.label("flagged"), review.label("review"),
-            func.count().label("rows")]
+    cols = [
+        charges.c.period_id,
+        *(charges.c[d] for d in DIMENSIONS),
+        charge_details.c.service_name,
+        flagged.label("flagged"),
+        review.label("review"),
+        func.count().label("rows"),
+    ]
     for short, column in COSTS.items():
         raw = type_coerce(charges.c[column], BigInteger)
         cols.append(func.coalesce(func.sum(raw.op("/")(literal(SPLIT))), 0).label(f"{short}_hi"))
         cols.append(func.coalesce(func.sum(raw.op("%")(literal(SPLIT))), 0).label(f"{short}_lo"))
-    q = (select(*cols).select_from(charges)
-         .join(charge_details, charge_details.c.id == charges.c.detail_id)
-         .where(charges.c.period_id == period_id)
-         .group_by(charges.c.period_id, *(charges.c[d] for d in DIMENSIONS),
-                   charge_details.c.service_name, flagged, review))
-    names = ["period_id", *DIMENSIONS, "service_name", "flagged", "review", "rows",
-             *(f"{s}_{h}" for s in COSTS for h in ("hi", "lo"))]
+    q = (
+        select(*cols)
+        .select_from(charges)
+        .join(charge_details, charge_details.c.id == charges.c.detail_id)
+        .where(charges.c.period_id == period_id)
+        .group_by(
+            charges.c.period_id,
+            *(charges.c[d] for d in DIMENSIONS),
+            charge_details.c.service_name,
+            flagged,
+            review,
+        )
+    )
+    names = [
+        "period_id",
+        *DIMENSIONS,
+        "service_name",
+        "flagged",
+        "review",
+        "rows",
+        *(f"{s}_{h}" for s in COSTS for h in ("hi", "lo")),
+    ]
     conn.execute(insert(charge_rollups).from_select(names, q))
-    conn.execute(insert(rollup_state).values(period_id=period_id, fingerprint=fingerprint,
-                                             built_at=now))
+    conn.execute(insert(rollup_state).values(period_id=period_id, fingerprint=fingerprint, built_at=now))
 
 
 def invalidate(conn: Connection, period_id: int) -> None:

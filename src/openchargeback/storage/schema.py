@@ -12,5 +12,13 @@ from openchargeback.storage import (
 )
 from openchargeback.storage.tables import metadata
 
-__all__ = ["allowance_tables", "auth_tables", "journal_tables", "metadata", "registry_tables",
-           "review_tables", "statement_tables", "tables"]
+__all__ = [
+    "allowance_tables",
+    "auth_tables",
+    "journal_tables",
+    "metadata",
+    "registry_tables",
+    "review_tables",
+    "statement_tables",
+    "tables",
+]

@@ -32,10 +32,15 @@ def list_all(conn: Connection):
 
 
 def add(conn: Connection, name: str, values: dict, *, from_config: bool, now: datetime):
-    conn.execute(insert(sources).values(
-        name=name.strip().lower(), from_config=from_config, created_at=now,
-        tag_mapping=_mapping(values.get("tag_mapping")),
-        **{k: values.get(k) for k in FIELDS}))
+    conn.execute(
+        insert(sources).values(
+            name=name.strip().lower(),
+            from_config=from_config,
+            created_at=now,
+            tag_mapping=_mapping(values.get("tag_mapping")),
+            **{k: values.get(k) for k in FIELDS},
+        )
+    )
     return get(conn, name)
 
 

@@ -23,7 +23,8 @@ from openchargeback.storage.types import ExactDecimal, UTCDateTime
 # never edited; a regenerated statement is a new version and the old one is marked
 # superseded (or withdrawn when nothing is left to bill).
 statements = Table(
-    "statements", metadata,
+    "statements",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("number", String(40), nullable=False),
     Column("version", Integer, nullable=False),
@@ -55,7 +56,8 @@ statements = Table(
 
 # The files of a version, kept apart so that lists of statements stay light.
 statement_documents = Table(
-    "statement_documents", metadata,
+    "statement_documents",
+    metadata,
     Column("statement_id", ForeignKey("statements.id"), primary_key=True),
     Column("pdf", LargeBinary, nullable=False),
     Column("detail_csv", LargeBinary),  # the full detail when the PDF shows only part of it
@@ -63,7 +65,8 @@ statement_documents = Table(
 
 # Every message sent (or written to the outbox), one per PI and attempt.
 statement_messages = Table(
-    "statement_messages", metadata,
+    "statement_messages",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("period_id", ForeignKey("periods.id"), nullable=False, index=True),
     Column("pi_email", String(320)),
@@ -82,7 +85,8 @@ statement_messages = Table(
 )
 
 statement_message_items = Table(
-    "statement_message_items", metadata,
+    "statement_message_items",
+    metadata,
     Column("message_id", ForeignKey("statement_messages.id"), primary_key=True),
     Column("statement_id", ForeignKey("statements.id"), primary_key=True, index=True),
 )

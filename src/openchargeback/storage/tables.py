@@ -22,7 +22,8 @@ from openchargeback.storage.types import ExactDecimal, Money, UTCDateTime
 metadata = MetaData()
 
 periods = Table(
-    "periods", metadata,
+    "periods",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(7), nullable=False, unique=True),  # YYYY-MM
     Column("starts_at", UTCDateTime, nullable=False),
@@ -32,7 +33,8 @@ periods = Table(
 )
 
 period_transitions = Table(
-    "period_transitions", metadata,
+    "period_transitions",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("period_id", ForeignKey("periods.id"), nullable=False, index=True),
     Column("from_status", String(16)),
@@ -43,7 +45,8 @@ period_transitions = Table(
 )
 
 sources = Table(
-    "sources", metadata,
+    "sources",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(64), nullable=False, unique=True),  # stored lower-case
     Column("display_name", String(200), nullable=False),
@@ -57,7 +60,8 @@ sources = Table(
 )
 
 imports = Table(
-    "imports", metadata,
+    "imports",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("source_id", ForeignKey("sources.id"), nullable=False, index=True),
     Column("filename", String(500), nullable=False),
@@ -80,7 +84,8 @@ imports = Table(
 )
 
 import_totals = Table(
-    "import_totals", metadata,
+    "import_totals",
+    metadata,
     Column("import_id", ForeignKey("imports.id"), primary_key=True),
     Column("currency", String(16), primary_key=True),
     Column("cost_column", String(32), primary_key=True),
@@ -89,7 +94,8 @@ import_totals = Table(
 )
 
 import_problems = Table(
-    "import_problems", metadata,
+    "import_problems",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("import_id", ForeignKey("imports.id"), nullable=False, index=True),
     Column("line", Integer, nullable=False),
@@ -99,7 +105,8 @@ import_problems = Table(
 )
 
 import_replacements = Table(
-    "import_replacements", metadata,
+    "import_replacements",
+    metadata,
     Column("import_id", ForeignKey("imports.id"), primary_key=True),
     Column("replaced_import_id", ForeignKey("imports.id"), primary_key=True),
     Column("period_id", ForeignKey("periods.id"), primary_key=True),
@@ -108,7 +115,8 @@ import_replacements = Table(
 
 # The descriptive FOCUS columns, stored once per distinct combination.
 charge_details = Table(
-    "charge_details", metadata,
+    "charge_details",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("key", String(40), nullable=False, unique=True),  # sha1 of the values
     Column("billing_period_start", UTCDateTime, nullable=False),
@@ -148,18 +156,21 @@ charge_details = Table(
 )
 
 tag_sets = Table(
-    "tag_sets", metadata,
+    "tag_sets",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("key", String(40), nullable=False, unique=True),  # sha1 of the raw text
     Column("tags", Text, nullable=False),  # the Tags JSON exactly as in the file
 )
+
 
 def _attribution(length: int) -> TypeEngine[str]:
     return String(length).with_variant(Text(), "postgresql")
 
 
 charges = Table(
-    "charges", metadata,
+    "charges",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("import_id", ForeignKey("imports.id"), nullable=False),
     Column("line", Integer, nullable=False),
@@ -207,8 +218,11 @@ charges = Table(
 )
 
 # Storage order of the per-row charge columns written by the bulk insert.
-CHARGE_INSERT_COLUMNS = tuple(c.name for c in charges.columns
-                              if c.name not in ("id", "review", "review_note", "reviewed_by", "reviewed_at"))
+CHARGE_INSERT_COLUMNS = tuple(
+    c.name
+    for c in charges.columns
+    if c.name not in ("id", "review", "review_note", "reviewed_by", "reviewed_at")
+)
 
 __all__ = [
     "charge_details",

@@ -35,8 +35,14 @@ def create_app(settings: Settings) -> FastAPI:
         runner.shutdown()
         ctx.engine.dispose()
 
-    app = FastAPI(title="OpenChargeback", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(security.guard)], lifespan=lifespan)
+    app = FastAPI(
+        title="OpenChargeback",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(security.guard)],
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.ctx = ctx
     app.state.runner = runner
@@ -59,8 +65,9 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated):
         if security.is_htmx(request):
-            return render(request, "_flash.html", {"error": exc.message}, status=401,
-                          headers={"HX-Redirect": "/login"})
+            return render(
+                request, "_flash.html", {"error": exc.message}, status=401, headers={"HX-Redirect": "/login"}
+            )
         if request.method == "GET":
             nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?{_next(nxt)}", status_code=303)
@@ -72,9 +79,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        text = {404: "There is no page at this address.",
-                405: "This address does not accept that kind of request."}.get(
-            exc.status_code, str(exc.detail))
+        text = {
+            404: "There is no page at this address.",
+            405: "This address does not accept that kind of request.",
+        }.get(exc.status_code, str(exc.detail))
         return _error(request, exc.status_code, text)
 
     @app.exception_handler(RequestValidationError)
@@ -102,8 +110,13 @@ def _next(path: str) -> str:
 
 def _error(request: Request, status: int, message: str):
     if security.is_htmx(request):
-        return render(request, "_flash.html", {"error": message}, status=status,
-                      headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+        return render(
+            request,
+            "_flash.html",
+            {"error": message},
+            status=status,
+            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
+        )
     return render(request, "error.html", {"status": status, "error": message}, status=status)
 
 

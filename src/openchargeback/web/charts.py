@@ -26,12 +26,19 @@ def _nice_max(v: float) -> float:
     return 10 * exp
 
 
-def stacked_bars(title: str, labels: list[str], series: list[tuple[str, list[Decimal]]],
-                 currency: str, *, width: int = 620, height: int = 320,
-                 max_series: int = 6) -> Markup:
+def stacked_bars(
+    title: str,
+    labels: list[str],
+    series: list[tuple[str, list[Decimal]]],
+    currency: str,
+    *,
+    width: int = 620,
+    height: int = 320,
+    max_series: int = 6,
+) -> Markup:
     """Stacked columns, one per label, one colour per series (the rest as 'other')."""
     if len(series) > max_series:
-        head, tail = series[:max_series - 1], series[max_series - 1:]
+        head, tail = series[: max_series - 1], series[max_series - 1 :]
         other = [sum((s[1][i] for s in tail), Decimal(0)) for i in range(len(labels))]
         series = [*head, ("other", other)]
     left, right, top = 64, 12, 34
@@ -51,16 +58,20 @@ def stacked_bars(title: str, labels: list[str], series: list[tuple[str, list[Dec
     n = max(len(labels), 1)
     slot = pw / n
     bar = max(min(slot * 0.62, 48), 4)
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-           f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
-           f'<title id="chart-title">{escape(title)}</title>',
-           f'<text class="chart-title" x="{left}" y="20">{escape(title)}</text>']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title">{escape(title)}</title>',
+        f'<text class="chart-title" x="{left}" y="20">{escape(title)}</text>',
+    ]
     for k in range(5):
         v = top_value * k / 4
         y = top + ph - ph * k / 4
         out.append(f'<line class="grid" x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(f'<text class="axis-label" x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">'
-                   f'{escape(compact(Decimal(str(v)), currency))}</text>')
+        out.append(
+            f'<text class="axis-label" x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(compact(Decimal(str(v)), currency))}</text>"
+        )
     out.append(f'<line class="axis" x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}"/>')
     for i, label in enumerate(labels):
         x = left + slot * i + (slot - bar) / 2
@@ -71,25 +82,31 @@ def stacked_bars(title: str, labels: list[str], series: list[tuple[str, list[Dec
             if h <= 0:
                 continue
             y -= h
-            out.append(f'<rect class="series-{si % SERIES}" x="{x:.1f}" y="{y:.1f}" '
-                       f'width="{bar:.1f}" height="{h:.1f}"><title>{escape(label)} · '
-                       f'{escape(name)}: {escape(compact(values[i], currency))}</title></rect>')
+            out.append(
+                f'<rect class="series-{si % SERIES}" x="{x:.1f}" y="{y:.1f}" '
+                f'width="{bar:.1f}" height="{h:.1f}"><title>{escape(label)} · '
+                f"{escape(name)}: {escape(compact(values[i], currency))}</title></rect>"
+            )
         short = label[2:] if len(label) == 7 else label  # 2025-01 -> 25-01
-        out.append(f'<text class="axis-label" x="{left + slot * i + slot / 2:.1f}" '
-                   f'y="{top + ph + 16}" text-anchor="middle">{escape(short)}</text>')
-    out.append(f'<text class="axis-name" x="{left + pw / 2}" y="{top + ph + 32}" '
-               f'text-anchor="middle">Billing period</text>')
+        out.append(
+            f'<text class="axis-label" x="{left + slot * i + slot / 2:.1f}" '
+            f'y="{top + ph + 16}" text-anchor="middle">{escape(short)}</text>'
+        )
+    out.append(
+        f'<text class="axis-name" x="{left + pw / 2}" y="{top + ph + 32}" '
+        f'text-anchor="middle">Billing period</text>'
+    )
     base_y = top + ph + 44
     for si, label, lx, ly in legend:
-        out.append(f'<rect class="series-{si % SERIES}" x="{lx}" y="{base_y + ly}" width="10" '
-                   f'height="10" rx="2"/>')
+        out.append(
+            f'<rect class="series-{si % SERIES}" x="{lx}" y="{base_y + ly}" width="10" height="10" rx="2"/>'
+        )
         out.append(f'<text class="legend" x="{lx + 14}" y="{base_y + ly + 9}">{escape(label)}</text>')
     out.append("</svg>")
     return Markup("".join(out))
 
 
-def hbars(title: str, items: list[tuple[str, Decimal]], currency: str, *,
-          width: int = 420) -> Markup:
+def hbars(title: str, items: list[tuple[str, Decimal]], currency: str, *, width: int = 420) -> Markup:
     """Horizontal bars with their value: share of a total (cost by source)."""
     row = 30
     top = 34
@@ -97,19 +114,27 @@ def hbars(title: str, items: list[tuple[str, Decimal]], currency: str, *,
     label_w = 140
     pw = width - label_w - 90
     peak = max((float(v) for _, v in items), default=0.0) or 1.0
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-           f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-           f'<title>{escape(title)}</title>',
-           f'<text class="chart-title" x="0" y="20">{escape(title)}</text>']
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<text class="chart-title" x="0" y="20">{escape(title)}</text>',
+    ]
     for i, (name, v) in enumerate(items):
         y = top + i * row
         w = max(pw * max(float(v), 0) / peak, 1)
-        out.append(f'<text class="axis-label" x="{label_w - 8}" y="{y + 15}" text-anchor="end">'
-                   f'{escape(name[:22])}</text>')
-        out.append(f'<rect class="series-{i % SERIES}" x="{label_w}" y="{y + 3}" width="{w:.1f}" '
-                   f'height="{row - 10}" rx="3"><title>{escape(name)}: '
-                   f'{escape(compact(v, currency))}</title></rect>')
-        out.append(f'<text class="value-label" x="{label_w + w + 6:.1f}" y="{y + 15}">'
-                   f'{escape(compact(v, currency))}</text>')
+        out.append(
+            f'<text class="axis-label" x="{label_w - 8}" y="{y + 15}" text-anchor="end">'
+            f"{escape(name[:22])}</text>"
+        )
+        out.append(
+            f'<rect class="series-{i % SERIES}" x="{label_w}" y="{y + 3}" width="{w:.1f}" '
+            f'height="{row - 10}" rx="3"><title>{escape(name)}: '
+            f"{escape(compact(v, currency))}</title></rect>"
+        )
+        out.append(
+            f'<text class="value-label" x="{label_w + w + 6:.1f}" y="{y + 15}">'
+            f"{escape(compact(v, currency))}</text>"
+        )
     out.append("</svg>")
     return Markup("".join(out))

@@ -26,9 +26,11 @@ SESSION_COOKIE = "ocb_session"
 LOGIN_CSRF_COOKIE = "ocb_login_csrf"
 THEME_COOKIE = "ocb_theme"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -62,13 +64,15 @@ async def guard(request: Request) -> None:
         return
     sent = request.headers.get("X-CSRF-Token")
     if sent is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
         sent = (await request.form()).get("csrf_token")
     if request.url.path == "/login":
         expected = request.cookies.get(LOGIN_CSRF_COOKIE)
         if not (expected and sent and hmac.compare_digest(expected, str(sent))):
-            raise Forbidden("the login form expired (missing or wrong CSRF token); "
-                            "reload the page and try again")
+            raise Forbidden(
+                "the login form expired (missing or wrong CSRF token); reload the page and try again"
+            )
         return
     if s is None:
         raise NotAuthenticated("log in to continue")
@@ -83,6 +87,7 @@ def need(permission: Permission):
             raise NotAuthenticated("log in to continue")
         require(s.username, s.role, permission)
         return s
+
     return dependency
 
 
@@ -103,8 +108,9 @@ def new_login_token() -> str:
 
 
 def set_session_cookie(response, token: str, *, secure: bool, max_age: int) -> None:
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="lax",
-                        secure=secure, path="/")
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/"
+    )
 
 
 def clear_session_cookie(response, *, secure: bool) -> None:

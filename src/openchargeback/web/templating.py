@@ -20,14 +20,21 @@ from openchargeback.web.security import THEME_COOKIE, is_htmx
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
 MESSAGES = {
-    "closed": "Period closed.", "finalized": "Period finalized.", "reopened": "Period reopened.",
-    "source-added": "Source added.", "source-saved": "Source saved.",
-    "user-added": "User added.", "role-changed": "Role changed.",
+    "closed": "Period closed.",
+    "finalized": "Period finalized.",
+    "reopened": "Period reopened.",
+    "source-added": "Source added.",
+    "source-saved": "Source saved.",
+    "user-added": "User added.",
+    "role-changed": "Role changed.",
     "password-reset": "Password reset; the user's sessions were ended.",
-    "disabled": "User disabled; their sessions were ended.", "enabled": "User enabled.",
+    "disabled": "User disabled; their sessions were ended.",
+    "enabled": "User enabled.",
     "password-changed": "Your password was changed; your other sessions were ended.",
-    "review-approve": "Charge approved.", "review-reject": "Charge rejected.",
-    "review-correct": "Correction saved.", "review-bulk": "Decision recorded for the selection.",
+    "review-approve": "Charge approved.",
+    "review-reject": "Charge rejected.",
+    "review-correct": "Correction saved.",
+    "review-bulk": "Decision recorded for the selection.",
     "rules-saved": "Review rules saved.",
     "rechecked": "Charges without a decision were re-checked against the saved rules.",
 }
@@ -72,26 +79,41 @@ def qs(**params) -> str:
 
 
 def make_env() -> Environment:
-    env = Environment(loader=PackageLoader("openchargeback.web", "templates"),
-                      autoescape=select_autoescape(default=True), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("openchargeback.web", "templates"),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(money=money, compact=compact, number=number, when=when)
     env.globals.update(qs=qs, Markup=Markup)
     return env
 
 
-def render(request: Request, name: str, context: dict | None = None, *, status: int = 200,
-           headers: dict | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    context: dict | None = None,
+    *,
+    status: int = 200,
+    headers: dict | None = None,
+) -> HTMLResponse:
     app = request.app
     s = getattr(request.state, "session", None)
     theme = request.cookies.get(THEME_COOKIE)
     base = {
-        "request": request, "session": s, "csrf": s.csrf_token if s else "",
+        "request": request,
+        "session": s,
+        "csrf": s.csrf_token if s else "",
         "theme": theme if theme in ("light", "dark") else None,
         "can": (lambda p: s is not None and allowed(s.role, Permission(p))),
-        "dev_mode": app.state.settings.dev_mode, "htmx": is_htmx(request),
+        "dev_mode": app.state.settings.dev_mode,
+        "htmx": is_htmx(request),
         "message": MESSAGES.get(request.query_params.get("msg", "")),
-        "path": request.url.path, "periods": (), "current_period": None,
+        "path": request.url.path,
+        "periods": (),
+        "current_period": None,
     }
     if s is not None and not is_htmx(request):
         base["periods"], base["current_period"] = app.state.period_picker(s)

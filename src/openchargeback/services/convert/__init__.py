@@ -26,7 +26,7 @@ _FROM = {
     "check_rates": "rates",
     "rates_in_force": "rates",
 }
-__all__ = sorted(_FROM)
+__all__ = ["ConvertRequest", "ConvertResult", "check_rates", "convert", "convert_file", "rates_in_force"]
 
 
 def __getattr__(name: str) -> Any:

@@ -79,8 +79,13 @@ class LedgerEntry(Jsonable):
 
     def as_json(self) -> dict:
         # consumed stays tuples (the ledger compares them); its quantities are not money: str()
-        return {**to_json(self), "consumed": [{"subsidy": s, "project_id": p, "quantity": str(q),
-                                               "amount": to_str(a)} for s, p, q, a in self.consumed]}
+        return {
+            **to_json(self),
+            "consumed": [
+                {"subsidy": s, "project_id": p, "quantity": str(q), "amount": to_str(a)}
+                for s, p, q, a in self.consumed
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,11 @@ class ConvertResult(Jsonable):
 
     def as_json(self) -> dict:
         # subsidy_total is computed; the ledger entries shape their own JSON
-        return {**to_json(self), "subsidy_total": to_str(self.subsidy_total),
-                "ledger": [e.as_json() for e in self.ledger]}
+        return {
+            **to_json(self),
+            "subsidy_total": to_str(self.subsidy_total),
+            "ledger": [e.as_json() for e in self.ledger],
+        }
 
 
 def _tag_keys(settings: Settings) -> dict[str, str]:
@@ -139,13 +147,21 @@ def _slurm_lines(paths: list[Path]) -> Iterator[str]:
                 header = first
                 yield first
             elif first.strip() != header.strip():
-                raise InvalidInput(f"{p.name}: its sacct header differs from {paths[0].name}'s; "
-                                   f"use the same --format for every file")
+                raise InvalidInput(
+                    f"{p.name}: its sacct header differs from {paths[0].name}'s; "
+                    f"use the same --format for every file"
+                )
             yield from f
 
 
-def _read(req: ConvertRequest, settings: Settings, table: RateTable | None, amap: AttributionMap,
-          inputs: list[Path], period: Period | None) -> Usage:
+def _read(
+    req: ConvertRequest,
+    settings: Settings,
+    table: RateTable | None,
+    amap: AttributionMap,
+    inputs: list[Path],
+    period: Period | None,
+) -> Usage:
     conf = settings.convert
     if req.kind == "slurm":
         if table is None:
@@ -153,28 +169,56 @@ def _read(req: ConvertRequest, settings: Settings, table: RateTable | None, amap
         service = req.service or "hpc"
         priced = table.resources(service)
         if not priced:
-            raise InvalidInput(f"rate table {table.name!r} prices nothing for service {service!r}; "
-                               f"add rates with `service: {service}` or pass --service")
+            raise InvalidInput(
+                f"rate table {table.name!r} prices nothing for service {service!r}; "
+                f"add rates with `service: {service}` or pass --service"
+            )
         states = req.states or tuple(conf.slurm_billable_states or DEFAULT_BILLABLE)
         names = ", ".join(p.name for p in inputs)
-        return convert_slurm(_slurm_lines(inputs), names, amap=amap, priced=priced, service=service,
-                             period=period, billable=states, tz=req.timezone or conf.slurm_timezone,
-                             per_job=req.per_job, skip_invalid=req.skip_invalid)
+        return convert_slurm(
+            _slurm_lines(inputs),
+            names,
+            amap=amap,
+            priced=priced,
+            service=service,
+            period=period,
+            billable=states,
+            tz=req.timezone or conf.slurm_timezone,
+            per_job=req.per_job,
+            skip_invalid=req.skip_invalid,
+        )
     parts = []
     for p in inputs:
         if req.kind == "storage":
             if table is None:
                 raise InvalidInput("storage conversion needs a rate table (--rates)")
-            parts.append(convert_storage(p, table=table, amap=amap, period=period,
-                                         service=req.service or "storage", skip_invalid=req.skip_invalid))
+            parts.append(
+                convert_storage(
+                    p,
+                    table=table,
+                    amap=amap,
+                    period=period,
+                    service=req.service or "storage",
+                    skip_invalid=req.skip_invalid,
+                )
+            )
         else:
             if req.mapping is None:
                 raise InvalidInput("csv conversion needs a mapping file (--mapping)")
             mapping = load_mapping(req.mapping)
             if mapping.pricing and table is None:
                 raise InvalidInput(f"mapping {req.mapping} prices with the rate table: give --rates")
-            parts.append(convert_csv(p, mapping, amap=amap, period=period, currency=settings.currency,
-                                     skip_invalid=req.skip_invalid, tag_keys=_tag_keys(settings)))
+            parts.append(
+                convert_csv(
+                    p,
+                    mapping,
+                    amap=amap,
+                    period=period,
+                    currency=settings.currency,
+                    skip_invalid=req.skip_invalid,
+                    tag_keys=_tag_keys(settings),
+                )
+            )
     usage = parts[0]
     for extra in parts[1:]:
         usage.lines.extend(extra.lines)
@@ -192,8 +236,9 @@ def _read(req: ConvertRequest, settings: Settings, table: RateTable | None, amap
     return usage
 
 
-def convert(req: ConvertRequest, settings: Settings | None = None,
-            ctx: Context | None = None) -> ConvertResult:
+def convert(
+    req: ConvertRequest, settings: Settings | None = None, ctx: Context | None = None
+) -> ConvertResult:
     """Convert ``req.inputs`` to ``req.output`` (see the module docstring)."""
     if req.kind not in KINDS:
         raise InvalidInput(f"unknown converter {req.kind!r}; use one of {', '.join(KINDS)}")
@@ -205,8 +250,10 @@ def convert(req: ConvertRequest, settings: Settings | None = None,
     req = replace(req, rates=rates, attribution=attribution)
     table = load_checked(rates) if rates else None
     if table is None and req.kind != "csv":
-        raise InvalidInput(f"{req.kind} conversion needs a rate table: pass --rates FILE "
-                           f"(or set convert.rates in the configuration)")
+        raise InvalidInput(
+            f"{req.kind} conversion needs a rate table: pass --rates FILE "
+            f"(or set convert.rates in the configuration)"
+        )
     amap = load_attribution(attribution)
     with tempfile.TemporaryDirectory(prefix="ocb-convert-") as tmp:
         inputs = list(req.inputs)
@@ -222,15 +269,18 @@ def convert(req: ConvertRequest, settings: Settings | None = None,
             if not Path(p).is_file():
                 raise InvalidInput(f"{p}: no such file")
         usage = _read(req, settings, table, amap, inputs, period)
-        options = (f"{req.kind}|{req.period}|{req.per_job}|{req.states}|{req.timezone}|{req.service}|"
-                   f"{conf.fiscal_year_start_month}|{conf.slurm_billable_states}|{conf.slurm_timezone}")
+        options = (
+            f"{req.kind}|{req.period}|{req.per_job}|{req.states}|{req.timezone}|{req.service}|"
+            f"{conf.fiscal_year_start_month}|{conf.slurm_billable_states}|{conf.slurm_timezone}"
+        )
         digest = _digest(req, inputs, options)
         needs_ledger = table is not None and table.needs_ledger and bool(usage.lines or period)
         if needs_ledger and ctx is None:
             raise ConfigError(
                 f"rate table {table.name!r} has free allowances or fiscal-year caps: give the "
                 f"configuration (-c CONFIG or $OPENCHARGEBACK_CONFIG) so that what they consume is "
-                f"kept in the database and never consumed twice")
+                f"kept in the database and never consumed twice"
+            )
         if needs_ledger:
             with ctx.write() as conn:
                 return _run(req, settings, table, usage, digest, conn, ctx, period)
@@ -281,13 +331,25 @@ def _run(req, settings, table, usage, digest, conn, ctx, period) -> ConvertResul
         Path(tmp_name).unlink(missing_ok=True)
         raise
     if usage.report.unmapped:
-        warnings.append(f"{sum(usage.report.unmapped.values())} row(s) for "
-                        f"{len(usage.report.unmapped)} item(s) the attribution map does not know: "
-                        f"emitted with an ocb_unmapped tag; import flags them for review")
+        warnings.append(
+            f"{sum(usage.report.unmapped.values())} row(s) for "
+            f"{len(usage.report.unmapped)} item(s) the attribution map does not know: "
+            f"emitted with an ocb_unmapped tag; import flags them for review"
+        )
     return ConvertResult(
-        req.kind, str(out), rows, dict(sorted(counts.items())),
-        table.currency if table else settings.currency, list_total, billed_total,
-        usage.report.as_json(), digest, table.name if table else None, tuple(entries), tuple(warnings))
+        req.kind,
+        str(out),
+        rows,
+        dict(sorted(counts.items())),
+        table.currency if table else settings.currency,
+        list_total,
+        billed_total,
+        usage.report.as_json(),
+        digest,
+        table.name if table else None,
+        tuple(entries),
+        tuple(warnings),
+    )
 
 
 def _prior(conn, table_name: str, kind: str, p: Period, fy_start: int) -> Prior:
@@ -306,34 +368,58 @@ def _prior(conn, table_name: str, kind: str, p: Period, fy_start: int) -> Prior:
 
 
 def _record(conn, ctx, table, kind, p: Period, fy: str, digest: str, pricing):
-    consumed = tuple(sorted((s, proj, c.quantity, c.amount)
-                            for (s, proj, _fy, name), c in pricing.consumption.items() if name == p.name))
+    consumed = tuple(
+        sorted(
+            (s, proj, c.quantity, c.amount)
+            for (s, proj, _fy, name), c in pricing.consumption.items()
+            if name == p.name
+        )
+    )
     existing = ledger_repo.current_run(conn, table.name, kind, p.name)
     if existing is not None:
-        stored = tuple(sorted((r.subsidy, r.project_id, r.quantity, r.amount)
-                              for r in ledger_repo.consumption_of(conn, existing.id)))
+        stored = tuple(
+            sorted(
+                (r.subsidy, r.project_id, r.quantity, r.amount)
+                for r in ledger_repo.consumption_of(conn, existing.id)
+            )
+        )
         if existing.input_sha256 == digest and stored == consumed:
             return LedgerEntry(p.name, fy, "unchanged", existing.id, digest, consumed), []
         status = "recomputed" if existing.input_sha256 == digest else "replaced"
         ledger_repo.supersede(conn, existing.id, None)
     else:
         stored, status = (), "recorded"
-    run_id = ledger_repo.create_run(conn, {
-        "rate_table": table.name, "converter": kind, "period": p.name, "fiscal_year": fy,
-        "input_sha256": digest, "actor": ctx.actor, "recorded_at": ctx.clock()})
+    run_id = ledger_repo.create_run(
+        conn,
+        {
+            "rate_table": table.name,
+            "converter": kind,
+            "period": p.name,
+            "fiscal_year": fy,
+            "input_sha256": digest,
+            "actor": ctx.actor,
+            "recorded_at": ctx.clock(),
+        },
+    )
     if existing is not None:
         ledger_repo.supersede(conn, existing.id, run_id)
-    ledger_repo.add_consumption(conn, run_id, [
-        {"subsidy": s, "project_id": proj, "quantity": q, "amount": a} for s, proj, q, a in consumed])
+    ledger_repo.add_consumption(
+        conn,
+        run_id,
+        [{"subsidy": s, "project_id": proj, "quantity": q, "amount": a} for s, proj, q, a in consumed],
+    )
     warnings = []
     if stored != consumed:
         rows = ledger_repo.current_consumption(conn, table.name, fy)
-        others = sorted({f"{r.period} ({r.converter})" for r in rows
-                         if (r.period, r.converter) != (p.name, kind)})
+        others = sorted(
+            {f"{r.period} ({r.converter})" for r in rows if (r.period, r.converter) != (p.name, kind)}
+        )
         if others and existing is not None:
-            warnings.append(f"{p.name}: what this run consumes changed; other runs in {fy} were priced "
-                            f"with the earlier figures and may now have more or less room: convert "
-                            f"again {', '.join(others)}")
+            warnings.append(
+                f"{p.name}: what this run consumes changed; other runs in {fy} were priced "
+                f"with the earlier figures and may now have more or less room: convert "
+                f"again {', '.join(others)}"
+            )
     return LedgerEntry(p.name, fy, status, run_id, digest, consumed), warnings
 
 
@@ -343,9 +429,17 @@ class Converted:
     result: ConvertResult
 
 
-def convert_file(ctx: Context, kind: str, path: Path, folder: Path, *, period: str | None = None,
-                 rates: Path | None = None, attribution: Path | None = None,
-                 mapping: Path | None = None) -> Converted:
+def convert_file(
+    ctx: Context,
+    kind: str,
+    path: Path,
+    folder: Path,
+    *,
+    period: str | None = None,
+    rates: Path | None = None,
+    attribution: Path | None = None,
+    mapping: Path | None = None,
+) -> Converted:
     """Convert one input into ``folder`` (for ``ingest --convert``): the FOCUS file is named
     after the input, so that the import records a recognisable name."""
     out = Path(folder) / f"{Path(path).stem}.focus.csv"

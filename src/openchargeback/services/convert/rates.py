@@ -62,25 +62,53 @@ class RatesInForce:
 
     def as_json(self) -> dict:
         return {
-            "name": self.name, "currency": self.currency, "date": str(self.day),
+            "name": self.name,
+            "currency": self.currency,
+            "date": str(self.day),
             "classes": list(self.classes),
-            "rates": [{"service": r.service, "resource": r.resource, "selectors": r.selectors,
-                       "unit": r.unit, "prices": {k: str(v) for k, v in r.prices.items()},
-                       "from": str(r.effective_from),
-                       "to": str(r.effective_to) if r.effective_to else None} for r in self.rates],
-            "subsidies": [{"name": s.name, "kind": s.kind, "value": str(s.value), "unit": s.unit,
-                           "fiscal_year_cap": str(s.fiscal_year_cap) if s.fiscal_year_cap else None,
-                           "selectors": s.selectors} for s in self.subsidies],
+            "rates": [
+                {
+                    "service": r.service,
+                    "resource": r.resource,
+                    "selectors": r.selectors,
+                    "unit": r.unit,
+                    "prices": {k: str(v) for k, v in r.prices.items()},
+                    "from": str(r.effective_from),
+                    "to": str(r.effective_to) if r.effective_to else None,
+                }
+                for r in self.rates
+            ],
+            "subsidies": [
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "value": str(s.value),
+                    "unit": s.unit,
+                    "fiscal_year_cap": str(s.fiscal_year_cap) if s.fiscal_year_cap else None,
+                    "selectors": s.selectors,
+                }
+                for s in self.subsidies
+            ],
             "fiscal_year": self.fiscal_year,
-            "ledger": None if self.ledger is None else [
-                {"subsidy": t.subsidy, "project_id": t.project_id, "fiscal_year": t.fiscal_year,
-                 "quantity": str(t.quantity), "amount": to_str(t.amount),
-                 "cap": to_str(t.cap) if t.cap is not None else None} for t in self.ledger],
+            "ledger": None
+            if self.ledger is None
+            else [
+                {
+                    "subsidy": t.subsidy,
+                    "project_id": t.project_id,
+                    "fiscal_year": t.fiscal_year,
+                    "quantity": str(t.quantity),
+                    "amount": to_str(t.amount),
+                    "cap": to_str(t.cap) if t.cap is not None else None,
+                }
+                for t in self.ledger
+            ],
         }
 
 
-def rates_in_force(path: str | Path, day: date, ctx: Context | None = None,
-                   fiscal_year_start_month: int | None = None) -> RatesInForce:
+def rates_in_force(
+    path: str | Path, day: date, ctx: Context | None = None, fiscal_year_start_month: int | None = None
+) -> RatesInForce:
     table = load_rate_table(path)
     rates, subsidies = table.in_force(day)
     start = fiscal_year_start_month or (ctx.settings.convert.fiscal_year_start_month if ctx else 1)
@@ -96,13 +124,36 @@ def rates_in_force(path: str | Path, day: date, ctx: Context | None = None,
                 t[1] += r.amount
         ledger = tuple(LedgerTotal(s, p, fy, q, a, caps.get(s)) for (s, p), (q, a) in sorted(totals.items()))
     return RatesInForce(
-        table.name, table.currency, day, table.classes,
-        tuple(RateView(r.service, r.resource, dict(r.selectors), r.unit, dict(r.prices),
-                       r.effective_from, r.effective_to)
-              for r in sorted(rates, key=lambda r: (r.service, r.resource, r.selectors))),
-        tuple(SubsidyView(s.name, s.kind, s.percent if s.percent is not None else s.allowance,
-                          s.unit, s.fiscal_year_cap, dict(s.selectors)) for s in subsidies),
-        fy, ledger)
+        table.name,
+        table.currency,
+        day,
+        table.classes,
+        tuple(
+            RateView(
+                r.service,
+                r.resource,
+                dict(r.selectors),
+                r.unit,
+                dict(r.prices),
+                r.effective_from,
+                r.effective_to,
+            )
+            for r in sorted(rates, key=lambda r: (r.service, r.resource, r.selectors))
+        ),
+        tuple(
+            SubsidyView(
+                s.name,
+                s.kind,
+                s.percent if s.percent is not None else s.allowance,
+                s.unit,
+                s.fiscal_year_cap,
+                dict(s.selectors),
+            )
+            for s in subsidies
+        ),
+        fy,
+        ledger,
+    )
 
 
 @dataclass(frozen=True)

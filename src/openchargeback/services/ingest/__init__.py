@@ -32,7 +32,16 @@ _FROM = {
     "ingest": "loading",
     "validate_file": "validate",
 }
-__all__ = sorted(_FROM)
+__all__ = [
+    "ImportDetail",
+    "ImportSummary",
+    "IngestResult",
+    "get_import",
+    "ingest",
+    "list_imports",
+    "summary_of",
+    "validate_file",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -59,8 +59,14 @@ def apply_rule(attr: tuple, target: tuple | None) -> tuple:
 
 
 class RowFlagger:
-    def __init__(self, mapping: TagMapping, evaluator: Evaluator, rules: AttributionRules,
-                 expected_period: str | None, registry: RegistrySnapshot | None = None):
+    def __init__(
+        self,
+        mapping: TagMapping,
+        evaluator: Evaluator,
+        rules: AttributionRules,
+        expected_period: str | None,
+        registry: RegistrySnapshot | None = None,
+    ):
         self.mapping = mapping
         self.evaluator = evaluator
         self.rules = rules
@@ -78,11 +84,17 @@ class RowFlagger:
         combos, combo_index = self._combos(batch)
         d_index = batch.details.index if self.per_detail else np.zeros(batch.size, dtype=np.int64)
         if self.per_resource:
-            keys = zip(combo_index.tolist(), d_index.tolist(), batch.strings["ResourceId"],
-                       batch.strings["ResourceName"], strict=True)
+            keys = zip(
+                combo_index.tolist(),
+                d_index.tolist(),
+                batch.strings["ResourceId"],
+                batch.strings["ResourceName"],
+                strict=True,
+            )
             seen: dict[tuple, int] = {}
-            index = np.fromiter((seen.setdefault(k, len(seen)) for k in keys), dtype=np.int64,
-                                count=batch.size)
+            index = np.fromiter(
+                (seen.setdefault(k, len(seen)) for k in keys), dtype=np.int64, count=batch.size
+            )
             distinct = list(seen)
         else:  # the common case, in numpy: one code per (combination, detail)
             width = int(d_index.max()) + 1 if batch.size else 1
@@ -104,12 +116,16 @@ class RowFlagger:
                 attr = _with_pi_fund(attr, pi, fund)
             detail = batch.details.values[key[1]] if self.per_detail else None
             facts = ChargeFacts(
-                attr[_PI], attr[_PROJECT], attr[_FUND],
+                attr[_PI],
+                attr[_PROJECT],
+                attr[_FUND],
                 service=detail[_SERVICE] if detail else None,
                 sku=detail[_SKU] if detail else None,
                 description=detail[_DESCRIPTION] if detail else None,
                 resource_id=key[2] if self.per_resource else None,
-                resource_name=key[3] if self.per_resource else None, tags=tags)
+                resource_name=key[3] if self.per_resource else None,
+                tags=tags,
+            )
             codes = self.evaluator.facts_flags(facts) + registry_codes
             if mismatch:
                 codes.append("period_mismatch")
@@ -139,22 +155,29 @@ class RowFlagger:
             return index, attrs, flags, rule_ids
         keys, index = np.unique(index * 2 + out, return_inverse=True)
         keys = keys.tolist()
-        return (index.reshape(-1), [attrs[k // 2] for k in keys],
-                [flags[k // 2] + [FUND_EXPIRED] if k % 2 else flags[k // 2] for k in keys],
-                [rule_ids[k // 2] for k in keys])
+        return (
+            index.reshape(-1),
+            [attrs[k // 2] for k in keys],
+            [flags[k // 2] + [FUND_EXPIRED] if k % 2 else flags[k // 2] for k in keys],
+            [rule_ids[k // 2] for k in keys],
+        )
 
     def _combos(self, batch: Batch):
         """Distinct (tags, period mismatch, x_ values) and a per-row index into them."""
         periods = batch.periods()
-        by_detail = np.array([self.expected is not None and p != self.expected for p in periods.values],
-                             dtype=bool)
+        by_detail = np.array(
+            [self.expected is not None and p != self.expected for p in periods.values], dtype=bool
+        )
         mismatch = by_detail[periods.index]
         xcols = self.mapping.columns
         if xcols:
             seen: dict[tuple, int] = {}
-            keys = zip(batch.tags.index.tolist(), mismatch.tolist(),
-                       zip(*(batch.kept.get(c, [None] * batch.size) for c in xcols), strict=True),
-                       strict=True)
+            keys = zip(
+                batch.tags.index.tolist(),
+                mismatch.tolist(),
+                zip(*(batch.kept.get(c, [None] * batch.size) for c in xcols), strict=True),
+                strict=True,
+            )
             index = np.array([seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
             return list(seen), index
         codes, index = np.unique(batch.tags.index * 2 + mismatch, return_inverse=True)
@@ -186,4 +209,3 @@ def _with_pi_fund(attr: tuple, pi: str | None, fund: str | None) -> tuple:
     out = list(attr)
     out[_PI], out[_FUND] = pi, fund
     return tuple(out)
-

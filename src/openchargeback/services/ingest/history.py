@@ -54,27 +54,43 @@ class ImportDetail(Jsonable):
 
     def as_json(self) -> dict:
         # the summary's keys are flattened in; the row tuples get their keys
-        return {**self.summary.as_json(), **to_json(self),
-                "totals": named_rows(("currency", "column", "file_total", "stored_total"), self.totals),
-                "skipped_lines": named_rows(("line", "column", "value", "expected"), self.problems),
-                "replaced": named_rows(REPLACED, self.replaced),
-                "replaced_by_imports": named_rows(REPLACED, self.replaced_by)}
+        return {
+            **self.summary.as_json(),
+            **to_json(self),
+            "totals": named_rows(("currency", "column", "file_total", "stored_total"), self.totals),
+            "skipped_lines": named_rows(("line", "column", "value", "expected"), self.problems),
+            "replaced": named_rows(REPLACED, self.replaced),
+            "replaced_by_imports": named_rows(REPLACED, self.replaced_by),
+        }
 
 
 def summary_of(r) -> ImportSummary:
-    return ImportSummary(r.id, r.source_name, r.filename, r.sha256, r.status,
-                         tuple(p for p in r.periods.split(",") if p), r.row_count, r.skipped_count,
-                         r.flagged_count, r.actor, r.finished_at, r.replaced_by_id)
+    return ImportSummary(
+        r.id,
+        r.source_name,
+        r.filename,
+        r.sha256,
+        r.status,
+        tuple(p for p in r.periods.split(",") if p),
+        r.row_count,
+        r.skipped_count,
+        r.flagged_count,
+        r.actor,
+        r.finished_at,
+        r.replaced_by_id,
+    )
 
 
-def list_imports(ctx: Context, *, source: str | None = None, period: str | None = None,
-                 limit: int = 50) -> list[ImportSummary]:
+def list_imports(
+    ctx: Context, *, source: str | None = None, period: str | None = None, limit: int = 50
+) -> list[ImportSummary]:
     with ctx.read() as conn:
         source_id = None
         if source:
             source_id = lookup.source(conn, source).id
-        return [summary_of(r) for r in repo.list_recent(conn, source_id=source_id, period=period,
-                                                       limit=limit)]
+        return [
+            summary_of(r) for r in repo.list_recent(conn, source_id=source_id, period=period, limit=limit)
+        ]
 
 
 def get_import(ctx: Context, import_id: int) -> ImportDetail:
@@ -82,13 +98,21 @@ def get_import(ctx: Context, import_id: int) -> ImportDetail:
         r = repo.get(conn, import_id)
         if r is None:
             raise NotFound(f"import #{import_id} does not exist")
-        totals = tuple((t.currency, t.cost_column, t.file_total, t.stored_total)
-                       for t in repo.totals(conn, import_id))
-        problems = tuple((p.line, p.column_name, p.value, p.expected)
-                         for p in repo.problems(conn, import_id))
+        totals = tuple(
+            (t.currency, t.cost_column, t.file_total, t.stored_total) for t in repo.totals(conn, import_id)
+        )
+        problems = tuple((p.line, p.column_name, p.value, p.expected) for p in repo.problems(conn, import_id))
         reps = repo.replacements(conn, import_id)
         return ImportDetail(
-            summary_of(r), r.size_bytes, r.format, r.focus_version, r.requested_period,
-            r.rounded_values, json.loads(r.columns), totals, problems,
+            summary_of(r),
+            r.size_bytes,
+            r.format,
+            r.focus_version,
+            r.requested_period,
+            r.rounded_values,
+            json.loads(r.columns),
+            totals,
+            problems,
             tuple((x.replaced_import_id, x.period, x.rows_removed) for x in reps if x.import_id == import_id),
-            tuple((x.import_id, x.period, x.rows_removed) for x in reps if x.replaced_import_id == import_id))
+            tuple((x.import_id, x.period, x.rows_removed) for x in reps if x.replaced_import_id == import_id),
+        )

@@ -76,9 +76,17 @@ class IngestResult(Jsonable):
         return {**to_json(self), "replaced": named_rows(REPLACED, self.replaced)}
 
 
-def ingest(ctx: Context, path: str | Path, source: str, period: str | None = None, *,
-           replace: bool = False, skip_invalid: bool = False, dry_run: bool = False,
-           progress: Progress | None = None) -> IngestResult:
+def ingest(
+    ctx: Context,
+    path: str | Path,
+    source: str,
+    period: str | None = None,
+    *,
+    replace: bool = False,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> IngestResult:
     expect = Period.parse(period) if period else None
     with ctx.read() as conn:
         src = lookup.source(conn, source)
@@ -86,15 +94,17 @@ def ingest(ctx: Context, path: str | Path, source: str, period: str | None = Non
             row = periods_repo.get(conn, expect.name)
             if row is not None:
                 ensure_writable(row.name, PeriodStatus(row.status))
-    mapping = TagMapping.build(ctx.settings.mapping(),
-                               json.loads(src.tag_mapping) if src.tag_mapping else None)
+    mapping = TagMapping.build(
+        ctx.settings.mapping(), json.loads(src.tag_mapping) if src.tag_mapping else None
+    )
     with ctx.read() as conn:
         evaluator = Evaluator(current_rules(ctx, conn))
         rules = AttributionRules(review_repo.active_attribution_rules(conn))
         registry = registry_svc.snapshot(conn)
     for exact in (False, True):
-        focus = FocusFile(path, default_currency=ctx.settings.currency,
-                          keep_columns=mapping.columns, exact=exact)
+        focus = FocusFile(
+            path, default_currency=ctx.settings.currency, keep_columns=mapping.columns, exact=exact
+        )
         flagger = RowFlagger(mapping, evaluator, rules, expect.name if expect else None, registry)
         run = _Run(ctx, focus, src, expect, flagger, replace, skip_invalid, dry_run, progress)
         try:
@@ -102,9 +112,15 @@ def ingest(ctx: Context, path: str | Path, source: str, period: str | None = Non
         except NeedsExactReader:
             continue  # records span lines: read again with the csv module
         except _Duplicate as dup:
-            return IngestResult("duplicate", focus.name, dup.row.source_name, dup.row.sha256,
-                                dup.row.focus_version, duplicate_of=dup.row.id,
-                                rows=dup.row.row_count)
+            return IngestResult(
+                "duplicate",
+                focus.name,
+                dup.row.source_name,
+                dup.row.sha256,
+                dup.row.focus_version,
+                duplicate_of=dup.row.id,
+                rows=dup.row.row_count,
+            )
         if not dry_run:
             # New spend may cross budget thresholds: raise those alerts now (shown on the
             # dashboard); `budgets alerts --check` emails them when email alerts are on.
@@ -151,13 +167,19 @@ class _Run:
             self._refuse_if_bad()
             replaced = ()
             if self.replace:
-                self.carried = carry_over(ctx=self.ctx, conn=conn, source_id=self.src.id,
-                                                 period_ids=list(self.period_ids.values()),
-                                                 import_id=import_id)
+                self.carried = carry_over(
+                    ctx=self.ctx,
+                    conn=conn,
+                    source_id=self.src.id,
+                    period_ids=list(self.period_ids.values()),
+                    import_id=import_id,
+                )
                 replaced = tuple(
                     (old, self._period_name(pid), n)
                     for old, pid, n in imports_repo.replace_earlier(
-                        conn, import_id, self.src.id, list(self.period_ids.values())))
+                        conn, import_id, self.src.id, list(self.period_ids.values())
+                    )
+                )
             for pid in self.period_ids.values():
                 apply_growth_rule(self.ctx, conn, pid)
             if self.focus.stats.rows >= ANALYZE_ROWS:
@@ -166,15 +188,22 @@ class _Run:
             imports_repo.add_problems(conn, import_id, self.focus.problems)
             stats = self.focus.stats
             scan = self.focus.scan
-            imports_repo.finish(conn, import_id, {
-                "sha256": scan.sha256, "size_bytes": scan.size,
-                "periods": ",".join(sorted(stats.rows_per_period)),
-                "row_count": stats.rows, "skipped_count": self._skipped(),
-                "rounded_values": stats.rounded_values, "flagged_count": self.flagger.flagged,
-                "focus_version": self.focus.version,
-                "columns": json.dumps({"mapped": self.focus.mapped, "unmapped": self.focus.unmapped}),
-                "finished_at": self.ctx.clock(),
-            })
+            imports_repo.finish(
+                conn,
+                import_id,
+                {
+                    "sha256": scan.sha256,
+                    "size_bytes": scan.size,
+                    "periods": ",".join(sorted(stats.rows_per_period)),
+                    "row_count": stats.rows,
+                    "skipped_count": self._skipped(),
+                    "rounded_values": stats.rounded_values,
+                    "flagged_count": self.flagger.flagged,
+                    "focus_version": self.focus.version,
+                    "columns": json.dumps({"mapped": self.focus.mapped, "unmapped": self.focus.unmapped}),
+                    "finished_at": self.ctx.clock(),
+                },
+            )
         return self._result("imported", import_id, totals, replaced)
 
     # -- pieces ---------------------------------------------------------------------------
@@ -188,12 +217,25 @@ class _Run:
             raise _Duplicate(dup)
 
     def _import_values(self, started) -> dict:
-        return {"source_id": self.src.id, "filename": self.focus.name, "sha256": "",
-                "size_bytes": 0, "format": self.focus.format, "focus_version": "",
-                "status": "complete", "requested_period": self.expect.name if self.expect else None,
-                "periods": "", "row_count": 0, "skipped_count": 0, "rounded_values": 0,
-                "flagged_count": 0, "columns": "{}", "actor": self.ctx.actor,
-                "started_at": started, "finished_at": started}
+        return {
+            "source_id": self.src.id,
+            "filename": self.focus.name,
+            "sha256": "",
+            "size_bytes": 0,
+            "format": self.focus.format,
+            "focus_version": "",
+            "status": "complete",
+            "requested_period": self.expect.name if self.expect else None,
+            "periods": "",
+            "row_count": 0,
+            "skipped_count": 0,
+            "rounded_values": 0,
+            "flagged_count": 0,
+            "columns": "{}",
+            "actor": self.ctx.actor,
+            "started_at": started,
+            "finished_at": started,
+        }
 
     def _skipped(self) -> int:
         return len({p.line for p in self.focus.problems})
@@ -209,7 +251,8 @@ class _Run:
             f"{self.focus.name}: {len(problems)} problem(s) in {self._skipped()} row(s); "
             f"nothing was imported. Fix the file, or import the valid rows with "
             f"--skip-invalid (the skipped lines are recorded on the import):\n{shown}{tail}",
-            problems=problems)
+            problems=problems,
+        )
 
     def _report_progress(self) -> None:
         if self.progress:
@@ -225,8 +268,7 @@ class _Run:
         for d in details:
             name = Period.containing(d[0]).name
             if name not in self.period_ids:
-                row = periods_repo.get_or_create(conn, Period.parse(name), self.ctx.actor,
-                                                 self.ctx.clock())
+                row = periods_repo.get_or_create(conn, Period.parse(name), self.ctx.actor, self.ctx.clock())
                 ensure_writable(row.name, PeriodStatus(row.status))
                 self.period_ids[name] = row.id
             period_ids.append(self.period_ids[name])
@@ -240,10 +282,12 @@ class _Run:
             "detail_id": Coded(shared.detail_ids(details), batch.details.index).decode(),
             "tag_set_id": Coded(shared.tag_ids(tag_texts), batch.tags.index).decode(),
             "billing_currency": Coded([d[2] for d in details], batch.details.index).decode(),
-            "charge_period_start": Coded(charges_repo.time_values(conn, batch.charge_start.values),
-                                         batch.charge_start.index).decode(),
-            "charge_period_end": Coded(charges_repo.time_values(conn, batch.charge_end.values),
-                                       batch.charge_end.index).decode(),
+            "charge_period_start": Coded(
+                charges_repo.time_values(conn, batch.charge_start.values), batch.charge_start.index
+            ).decode(),
+            "charge_period_end": Coded(
+                charges_repo.time_values(conn, batch.charge_end.values), batch.charge_end.index
+            ).decode(),
             "resource_id": batch.strings["ResourceId"],
             "resource_name": batch.strings["ResourceName"],
             "flags": flags,
@@ -261,34 +305,62 @@ class _Run:
     def _control_totals(self, conn, import_id: int) -> tuple[ColumnTotal, ...]:
         stats = self.focus.stats
         stored = imports_repo.stored_totals(
-            conn, import_id, self.src.id, list(self.period_ids.values()),
-            {name: charges_table.c[_snake(name)] for name in MONEY_COLUMNS})
+            conn,
+            import_id,
+            self.src.id,
+            list(self.period_ids.values()),
+            {name: charges_table.c[_snake(name)] for name in MONEY_COLUMNS},
+        )
         out = []
         for (currency, column), picos in sorted(stats.totals.items()):
             expected = from_picos(picos)
             got = stored.get((currency, column), Decimal(0))
             if got != expected:  # never expected: a storage fault, not a user mistake
-                raise RuntimeError(f"control total mismatch for {column} {currency}: "
-                                   f"read {expected}, stored {got}")
+                raise RuntimeError(
+                    f"control total mismatch for {column} {currency}: read {expected}, stored {got}"
+                )
             out.append(ColumnTotal(currency, column, stats.file_totals[(currency, column)], got))
-        imports_repo.add_totals(conn, import_id, [
-            {"currency": t.currency, "cost_column": t.column, "file_total": t.file_total,
-             "stored_total": t.stored_total} for t in out])
+        imports_repo.add_totals(
+            conn,
+            import_id,
+            [
+                {
+                    "currency": t.currency,
+                    "cost_column": t.column,
+                    "file_total": t.file_total,
+                    "stored_total": t.stored_total,
+                }
+                for t in out
+            ],
+        )
         return tuple(out)
 
     def _result(self, status, import_id, totals, replaced) -> IngestResult:
         stats = self.focus.stats
         if status == "dry-run":
-            totals = tuple(ColumnTotal(c, col, stats.file_totals[(c, col)], from_picos(p))
-                           for (c, col), p in sorted(stats.totals.items()))
+            totals = tuple(
+                ColumnTotal(c, col, stats.file_totals[(c, col)], from_picos(p))
+                for (c, col), p in sorted(stats.totals.items())
+            )
         problems = self.focus.problems
         return IngestResult(
-            status, self.focus.name, self.src.name, self.focus.scan.sha256, self.focus.version,
-            import_id=import_id, rows=stats.rows, skipped=self._skipped(), flagged=self.flagger.flagged,
+            status,
+            self.focus.name,
+            self.src.name,
+            self.focus.scan.sha256,
+            self.focus.version,
+            import_id=import_id,
+            rows=stats.rows,
+            skipped=self._skipped(),
+            flagged=self.flagger.flagged,
             carried_over=self.carried,
-            rounded_values=stats.rounded_values, periods=dict(sorted(stats.rows_per_period.items())),
-            totals=totals, problems=tuple(p.describe(self.focus.name) for p in problems[:SHOWN_PROBLEMS]),
-            problem_count=len(problems), replaced=replaced)
+            rounded_values=stats.rounded_values,
+            periods=dict(sorted(stats.rows_per_period.items())),
+            totals=totals,
+            problems=tuple(p.describe(self.focus.name) for p in problems[:SHOWN_PROBLEMS]),
+            problem_count=len(problems),
+            replaced=replaced,
+        )
 
 
 def _snake(name: str) -> str:

@@ -73,14 +73,19 @@ def _mapping(settings: Settings, source: str | None) -> TagMapping:
     return TagMapping.build(settings.mapping(), override)
 
 
-def validate_file(path: str | Path, settings: Settings | None = None, *, source: str | None = None,
-                  period: str | None = None, strict: bool = False) -> ValidateResult:
+def validate_file(
+    path: str | Path,
+    settings: Settings | None = None,
+    *,
+    source: str | None = None,
+    period: str | None = None,
+    strict: bool = False,
+) -> ValidateResult:
     settings = settings or Settings()
     expect = Period.parse(period) if period else None
     mapping = _mapping(settings, source)
     for exact in (False, True):
-        focus = FocusFile(path, default_currency=settings.currency, keep_columns=mapping.columns,
-                          exact=exact)
+        focus = FocusFile(path, default_currency=settings.currency, keep_columns=mapping.columns, exact=exact)
         flags: dict[str, int] = {}
         try:
             for batch in focus.batches():
@@ -94,11 +99,22 @@ def validate_file(path: str | Path, settings: Settings | None = None, *, source:
         totals.setdefault(currency, {})[column] = value
     problems = focus.problems
     return ValidateResult(
-        focus.name, focus.format, focus.scan.sha256, focus.version, dict(focus.mapped),
-        tuple(focus.unmapped), stats.rows, dict(sorted(stats.rows_per_period.items())), totals,
-        dict(sorted(flags.items())), tuple(p.describe(focus.name) for p in problems[:SHOWN_PROBLEMS]),
-        len(problems), len({p.line for p in problems}), stats.rounded_values,
-        run_focus_validator(Path(path)) if strict else None)
+        focus.name,
+        focus.format,
+        focus.scan.sha256,
+        focus.version,
+        dict(focus.mapped),
+        tuple(focus.unmapped),
+        stats.rows,
+        dict(sorted(stats.rows_per_period.items())),
+        totals,
+        dict(sorted(flags.items())),
+        tuple(p.describe(focus.name) for p in problems[:SHOWN_PROBLEMS]),
+        len(problems),
+        len({p.line for p in problems}),
+        stats.rounded_values,
+        run_focus_validator(Path(path)) if strict else None,
+    )
 
 
 def _count_flags(batch, mapping: TagMapping, expect: Period | None, flags: dict[str, int]) -> None:
@@ -109,8 +125,11 @@ def _count_flags(batch, mapping: TagMapping, expect: Period | None, flags: dict[
     cache: dict[tuple, list[str]] = {}
     for i in range(batch.size):
         tag = tags[i]
-        key = (tag[0] if tag else None, expect is not None and periods[i] != expect.name,
-               *(k[i] for k in kept))
+        key = (
+            tag[0] if tag else None,
+            expect is not None and periods[i] != expect.name,
+            *(k[i] for k in kept),
+        )
         fl = cache.get(key)
         if fl is None:
             attr = mapping.resolve(tag[1] if tag else None, dict(zip(xcols, key[2:], strict=True)))
@@ -122,11 +141,15 @@ def _count_flags(batch, mapping: TagMapping, expect: Period | None, flags: dict[
 def run_focus_validator(path: Path, timeout: int = 600) -> StrictReport:
     exe = shutil.which("focus-validator")
     if exe is None:
-        return StrictReport(False, "focus-validator is not installed (pip install focus-validator; "
-                                   "its 2.x releases need Python 3.12+); its checks were skipped")
+        return StrictReport(
+            False,
+            "focus-validator is not installed (pip install focus-validator; "
+            "its 2.x releases need Python 3.12+); its checks were skipped",
+        )
     try:
-        done = subprocess.run([exe, "--data-file", str(path)], capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run(
+            [exe, "--data-file", str(path)], capture_output=True, text=True, timeout=timeout, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return StrictReport(False, f"focus-validator could not run: {exc}")
     out = (done.stdout or "") + (done.stderr or "")
@@ -138,8 +161,10 @@ def run_focus_validator(path: Path, timeout: int = 600) -> StrictReport:
     except (json.JSONDecodeError, TypeError):
         pass
     if findings:
-        msg = (f"focus-validator reports {len(findings)} failing check(s); treat them as review "
-               f"warnings (real exports fail many of its rules)")
+        msg = (
+            f"focus-validator reports {len(findings)} failing check(s); treat them as review "
+            f"warnings (real exports fail many of its rules)"
+        )
     elif done.returncode:
         msg = f"focus-validator exited with {done.returncode}: {out.strip().splitlines()[-1:] or ''}"
     else:

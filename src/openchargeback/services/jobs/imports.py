@@ -110,8 +110,10 @@ class Upload:
         self.size += len(chunk)
         if self.size > self.limit:
             self.discard()
-            raise TooLarge(f"upload larger than server.max_upload_mb "
-                           f"({self.limit // (1024 * 1024)} MB); import it with the CLI instead")
+            raise TooLarge(
+                f"upload larger than server.max_upload_mb "
+                f"({self.limit // (1024 * 1024)} MB); import it with the CLI instead"
+            )
         self._fh.write(chunk)
 
     def close(self) -> Path:
@@ -150,9 +152,17 @@ class Runner:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
 
-def start_import(ctx: Context, runner: Runner, path: Path, source: str, period: str | None, *,
-                 replace: bool = False, skip_invalid: bool = False,
-                 ip: str | None = None) -> int:
+def start_import(
+    ctx: Context,
+    runner: Runner,
+    path: Path,
+    source: str,
+    period: str | None,
+    *,
+    replace: bool = False,
+    skip_invalid: bool = False,
+    ip: str | None = None,
+) -> int:
     """Record a job for an uploaded file and queue it; returns the job id."""
     period = Period.parse(period).name if period else None
     with ctx.read() as conn:
@@ -161,17 +171,32 @@ def start_import(ctx: Context, runner: Runner, path: Path, source: str, period: 
         except NotFound:
             shutil.rmtree(path.parent, ignore_errors=True)
             raise
-    params = {"source": source.lower(), "period": period, "replace": replace,
-              "skip_invalid": skip_invalid}
+    params = {"source": source.lower(), "period": period, "replace": replace, "skip_invalid": skip_invalid}
     with ctx.write() as conn:
-        job_id = repo.create(conn, {
-            "kind": "import", "status": "queued", "actor": ctx.actor, "params": json.dumps(params),
-            "filename": path.name, "size_bytes": path.stat().st_size, "rows_read": 0,
-            "created_at": ctx.clock(), "worker": runner.worker})
-        audit.record_in(conn, ctx, "import.start", path.name,
-                        f"job #{job_id}; source {source}, period {period or '-'}"
-                        + (", replace" if replace else "") + (", skip invalid" if skip_invalid else ""),
-                        ip)
+        job_id = repo.create(
+            conn,
+            {
+                "kind": "import",
+                "status": "queued",
+                "actor": ctx.actor,
+                "params": json.dumps(params),
+                "filename": path.name,
+                "size_bytes": path.stat().st_size,
+                "rows_read": 0,
+                "created_at": ctx.clock(),
+                "worker": runner.worker,
+            },
+        )
+        audit.record_in(
+            conn,
+            ctx,
+            "import.start",
+            path.name,
+            f"job #{job_id}; source {source}, period {period or '-'}"
+            + (", replace" if replace else "")
+            + (", skip invalid" if skip_invalid else ""),
+            ip,
+        )
     runner.submit(_run, ctx, runner, job_id, path, params)
     return job_id
 
@@ -181,20 +206,39 @@ def _run(ctx: Context, runner: Runner, job_id: int, path: Path, params: dict) ->
         repo.set_values(conn, job_id, status="running", started_at=ctx.clock())
     runner._set(job_id, 0)
     try:
-        result = ingest(ctx, path, params["source"], params["period"], replace=params["replace"],
-                        skip_invalid=params["skip_invalid"],
-                        progress=lambda rows, _size: runner._set(job_id, rows))
+        result = ingest(
+            ctx,
+            path,
+            params["source"],
+            params["period"],
+            replace=params["replace"],
+            skip_invalid=params["skip_invalid"],
+            progress=lambda rows, _size: runner._set(job_id, rows),
+        )
     except OpenChargebackError as exc:
-        problems = [p.describe(path.name) for p in getattr(exc, "problems", [])[:50]] \
-            if isinstance(exc, FileRefused) else []
-        _finish(ctx, job_id, "failed", error=exc.message,
-                result={"problems": problems} if problems else None, rows=runner.rows(job_id))
+        problems = (
+            [p.describe(path.name) for p in getattr(exc, "problems", [])[:50]]
+            if isinstance(exc, FileRefused)
+            else []
+        )
+        _finish(
+            ctx,
+            job_id,
+            "failed",
+            error=exc.message,
+            result={"problems": problems} if problems else None,
+            rows=runner.rows(job_id),
+        )
     except Exception as exc:  # a fault, not a user mistake: keep the job honest
-        _finish(ctx, job_id, "failed", error=f"internal error: {type(exc).__name__}: {exc}",
-                rows=runner.rows(job_id))
+        _finish(
+            ctx,
+            job_id,
+            "failed",
+            error=f"internal error: {type(exc).__name__}: {exc}",
+            rows=runner.rows(job_id),
+        )
     else:
-        _finish(ctx, job_id, "done", result=result.as_json(), import_id=result.import_id,
-                rows=result.rows)
+        _finish(ctx, job_id, "done", result=result.as_json(), import_id=result.import_id, rows=result.rows)
         # dashboards answer at once; on failure the next page view rebuilds the rollup
         with contextlib.suppress(Exception):
             refresh(ctx)
@@ -204,18 +248,33 @@ def _run(ctx: Context, runner: Runner, job_id: int, path: Path, params: dict) ->
             runner._progress.pop(job_id, None)
 
 
-def _finish(ctx: Context, job_id: int, status: str, *, result=None, error=None, import_id=None,
-            rows=None) -> None:
+def _finish(
+    ctx: Context, job_id: int, status: str, *, result=None, error=None, import_id=None, rows=None
+) -> None:
     with ctx.write() as conn:
         job = repo.get(conn, job_id)
-        repo.set_values(conn, job_id, status=status, finished_at=ctx.clock(), error=error,
-                        result=json.dumps(result) if result is not None else None,
-                        import_id=import_id, rows_read=rows or 0)
-        what = (f"import #{import_id}" if import_id else
-                ("duplicate, nothing changed" if result and result.get("status") == "duplicate"
-                 else (error or "")[:500]))
-        audit.record_in(conn, ctx.as_actor(job.actor), f"import.{status}", job.filename,
-                        f"job #{job_id}: {what}")
+        repo.set_values(
+            conn,
+            job_id,
+            status=status,
+            finished_at=ctx.clock(),
+            error=error,
+            result=json.dumps(result) if result is not None else None,
+            import_id=import_id,
+            rows_read=rows or 0,
+        )
+        what = (
+            f"import #{import_id}"
+            if import_id
+            else (
+                "duplicate, nothing changed"
+                if result and result.get("status") == "duplicate"
+                else (error or "")[:500]
+            )
+        )
+        audit.record_in(
+            conn, ctx.as_actor(job.actor), f"import.{status}", job.filename, f"job #{job_id}: {what}"
+        )
 
 
 def _view(row, rows_live: int | None, now: datetime) -> JobView:
@@ -223,10 +282,20 @@ def _view(row, rows_live: int | None, now: datetime) -> JobView:
     error = row.error
     if status in ("queued", "running") and now - row.created_at > STALLED_AFTER and rows_live is None:
         status, error = "failed", "the server that ran this import stopped before it finished"
-    return JobView(row.id, status, row.actor, row.filename, row.size_bytes,
-                   rows_live if rows_live is not None else row.rows_read, json.loads(row.params),
-                   json.loads(row.result) if row.result else None, error, row.import_id,
-                   row.created_at, row.finished_at)
+    return JobView(
+        row.id,
+        status,
+        row.actor,
+        row.filename,
+        row.size_bytes,
+        rows_live if rows_live is not None else row.rows_read,
+        json.loads(row.params),
+        json.loads(row.result) if row.result else None,
+        error,
+        row.import_id,
+        row.created_at,
+        row.finished_at,
+    )
 
 
 def get_job(ctx: Context, runner: Runner | None, job_id: int) -> JobView:

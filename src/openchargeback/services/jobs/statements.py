@@ -79,13 +79,16 @@ class StatementRunner:
             if job.kind == "generate":
                 r = generate(ctx, job.period, progress=progress, **job.options)
                 made = r.count("new") + r.count("new_version")
-                summary = (f"{len(r.statements)} statement(s): {made} new or new versions, "
-                           f"{r.count('unchanged')} unchanged, {r.count('withdrawn')} withdrawn; "
-                           f"excluded {r.pending.count} pending and {r.rejected.count} rejected charge(s)")
+                summary = (
+                    f"{len(r.statements)} statement(s): {made} new or new versions, "
+                    f"{r.count('unchanged')} unchanged, {r.count('withdrawn')} withdrawn; "
+                    f"excluded {r.pending.count} pending and {r.rejected.count} rejected charge(s)"
+                )
             else:
                 d = send_period(ctx, job.period, progress=progress, **job.options)
-                summary = (f"{d.sent} message(s) sent, {d.failed} failed"
-                           + (f"; {d.skipped_sent} statement(s) already sent" if d.skipped_sent else ""))
+                summary = f"{d.sent} message(s) sent, {d.failed} failed" + (
+                    f"; {d.skipped_sent} statement(s) already sent" if d.skipped_sent else ""
+                )
             self._update(job.id, status="done", summary=summary)
         except OpenChargebackError as exc:
             self._update(job.id, status="failed", error=exc.message)

@@ -33,19 +33,34 @@ _AMOUNTS = ("list_cost", "billed_cost", "effective_cost")
 
 def rules_of(settings) -> dom.Rules:
     j = settings.journal
-    return dom.Rules(j.fund_org_regex, j.account_code_regex, j.default_account, j.description,
-                     j.credit_description, j.description_max_length, j.reference, j.reference_max_length,
-                     j.reversal_prefix, j.adjustment_fund_org, j.adjustment_account)
+    return dom.Rules(
+        j.fund_org_regex,
+        j.account_code_regex,
+        j.default_account,
+        j.description,
+        j.credit_description,
+        j.description_max_length,
+        j.reference,
+        j.reference_max_length,
+        j.reversal_prefix,
+        j.adjustment_fund_org,
+        j.adjustment_account,
+    )
 
 
 def recoveries(conn) -> dict[str, dom.Recovery]:
-    return {r.name: dom.Recovery(r.name, r.display_name, r.gl_fund_org, r.gl_account)
-            for r in repo.recoveries(conn)}
+    return {
+        r.name: dom.Recovery(r.name, r.display_name, r.gl_fund_org, r.gl_account)
+        for r in repo.recoveries(conn)
+    }
 
 
 def tag_codes(conn, period_id: int) -> tuple[dom.TagCode, ...]:
-    return tuple(dom.TagCode(r.code.strip(), r.first_id, r.n, r.source)
-                 for r in repo.account_codes(conn, period_id) if r.code.strip())
+    return tuple(
+        dom.TagCode(r.code.strip(), r.first_id, r.n, r.source)
+        for r in repo.account_codes(conn, period_id)
+        if r.code.strip()
+    )
 
 
 def entries(conn, period_row, projects: dict, splits) -> tuple[dom.Entry, ...]:
@@ -60,15 +75,30 @@ def entries_from(rows, adjustments, period: str, projects: dict, splits) -> tupl
     project -> (PI, default fund) and splits."""
     groups: dict[tuple, dict] = {}
     for r in rows:
-        key = (r["source"], r["cost_basis"], r["pi_email"], r["project_id"], r["fund_org"], r["service"],
-               r["currency"])
+        key = (
+            r["source"],
+            r["cost_basis"],
+            r["pi_email"],
+            r["project_id"],
+            r["fund_org"],
+            r["service"],
+            r["currency"],
+        )
         g = groups.get(key)
         if g is None:
-            g = groups[key] = {"period": period, "source": r["source"],
-                               "cost_basis": r["cost_basis"], "pi_email": r["pi_email"],
-                               "project_id": r["project_id"],
-                               "fund_org": r["fund_org"], "service": r["service"], "currency": r["currency"],
-                               "rows": 0, **dict.fromkeys(_AMOUNTS, ZERO), "accounts": {}}
+            g = groups[key] = {
+                "period": period,
+                "source": r["source"],
+                "cost_basis": r["cost_basis"],
+                "pi_email": r["pi_email"],
+                "project_id": r["project_id"],
+                "fund_org": r["fund_org"],
+                "service": r["service"],
+                "currency": r["currency"],
+                "rows": 0,
+                **dict.fromkeys(_AMOUNTS, ZERO),
+                "accounts": {},
+            }
         g["rows"] += r["rows"]
         for a in _AMOUNTS:
             g[a] += r[a]
@@ -83,13 +113,35 @@ def entries_from(rows, adjustments, period: str, projects: dict, splits) -> tupl
         for ln in lines:
             fraction = ln.percent / HUNDRED if ln.percent is not None else Decimal(1)
             for code, part in zip(codes, dom.apportion(ln.charged, weights, fraction), strict=True):
-                out.append(dom.Entry(ln.currency, ln.source, ln.pi_email, ln.project_id, ln.fund_org, code,
-                                     part, "charge", ln.service))
+                out.append(
+                    dom.Entry(
+                        ln.currency,
+                        ln.source,
+                        ln.pi_email,
+                        ln.project_id,
+                        ln.fund_org,
+                        code,
+                        part,
+                        "charge",
+                        ln.service,
+                    )
+                )
     if adjustments:
         lines, _ = build_lines([], adjustments, splits, projects)
         for ln in lines:
-            out.append(dom.Entry(ln.currency, ln.source or dom.NO_SOURCE, ln.pi_email, ln.project_id,
-                                 ln.fund_org, None, ln.charged, "adjustment", None))
+            out.append(
+                dom.Entry(
+                    ln.currency,
+                    ln.source or dom.NO_SOURCE,
+                    ln.pi_email,
+                    ln.project_id,
+                    ln.fund_org,
+                    None,
+                    ln.charged,
+                    "adjustment",
+                    None,
+                )
+            )
     return tuple(out)
 
 
@@ -106,14 +158,18 @@ def check_total(period: str, postings, allocation: Allocation) -> None:
     wrong = dom.imbalances(postings)
     if wrong:
         c, s, v = wrong[0]
-        raise Conflict(f"journal of period {period} does not balance: source {s} ({c}) is off by "
-                       f"{to_str(v)}; nothing was exported (please report this)")
+        raise Conflict(
+            f"journal of period {period} does not balance: source {s} ({c}) is off by "
+            f"{to_str(v)}; nothing was exported (please report this)"
+        )
     got = {c: t["charged"] for c, t in dom.totals(postings).items()}
     want = {c: v for c, v in allocation_totals(allocation).items() if v}
     got = {c: v for c, v in got.items() if v}
     if got != want:
-        raise Conflict(f"journal of period {period} charges {got} but the allocation totals {want}; "
-                       f"nothing was exported (please report this)")
+        raise Conflict(
+            f"journal of period {period} charges {got} but the allocation totals {want}; "
+            f"nothing was exported (please report this)"
+        )
 
 
 def summary_rows(period: str, allocation: Allocation) -> list[dict]:
@@ -123,9 +179,17 @@ def summary_rows(period: str, allocation: Allocation) -> list[dict]:
         k = (ln.currency, ln.pi_email or "", ln.project_id or "", ln.fund_org or "")
         r = rows.get(k)
         if r is None:
-            r = rows[k] = {"period": period, "pi_email": ln.pi_email, "project_id": ln.project_id,
-                           "fund_org": ln.fund_org, "currency": ln.currency, "list_cost": ZERO,
-                           "billed_cost": ZERO, "charged": ZERO, "charges": 0}
+            r = rows[k] = {
+                "period": period,
+                "pi_email": ln.pi_email,
+                "project_id": ln.project_id,
+                "fund_org": ln.fund_org,
+                "currency": ln.currency,
+                "list_cost": ZERO,
+                "billed_cost": ZERO,
+                "charged": ZERO,
+                "charges": 0,
+            }
         r["list_cost"] += ln.list_cost
         r["billed_cost"] += ln.billed_cost
         r["charged"] += ln.charged
@@ -140,24 +204,52 @@ def standard_rows(conn, period_row, projects: dict) -> Iterator[dict]:
         known = projects.get(r.project_id) if r.project_id else None
         pi, fund = (r.pi_email or known[0], r.fund_org or known[1]) if known else (r.pi_email, r.fund_org)
         # as the allocation counts it: EffectiveCost on the effective basis, BilledCost without one
-        charged = r.effective_cost if r.cost_basis == "effective" and r.effective_cost is not None \
+        charged = (
+            r.effective_cost
+            if r.cost_basis == "effective" and r.effective_cost is not None
             else r.billed_cost
-        yield {"period": period_row.name, "charge_id": r.id, "source": r.source, "pi_email": pi,
-               "project_id": r.project_id, "fund_org": fund, "service": r.service_name,
-               "resource_id": r.resource_id, "resource_name": r.resource_name,
-               "currency": r.billing_currency, "list_cost": r.list_cost, "billed_cost": r.billed_cost,
-               "effective_cost": r.effective_cost, "charged": charged, "account_code": r.account_code,
-               "reference_1": r.reference_1, "reference_2": r.reference_2}
+        )
+        yield {
+            "period": period_row.name,
+            "charge_id": r.id,
+            "source": r.source,
+            "pi_email": pi,
+            "project_id": r.project_id,
+            "fund_org": fund,
+            "service": r.service_name,
+            "resource_id": r.resource_id,
+            "resource_name": r.resource_name,
+            "currency": r.billing_currency,
+            "list_cost": r.list_cost,
+            "billed_cost": r.billed_cost,
+            "effective_cost": r.effective_cost,
+            "charged": charged,
+            "account_code": r.account_code,
+            "reference_1": r.reference_1,
+            "reference_2": r.reference_2,
+        }
 
 
 def posting_dict(p: dom.Posting) -> dict:
     """A posting as template data (amounts as Decimal)."""
-    return {"currency": p.currency, "source": p.source, "source_name": p.source_name, "role": p.role,
-            "fund_org": p.fund_org, **dict(zip(dom.PARTS, p.parts, strict=True)),
-            "account": p.account,  # the account posted (not only the fund/org's account part)
-            "account_origin": p.account_origin, "pi_email": p.pi_email, "project_id": p.project_id,
-            "description": p.description, "reference": p.reference, "amount": p.amount,
-            "debit": p.debit, "credit": p.credit, "reversal": p.reversal}
+    return {
+        "currency": p.currency,
+        "source": p.source,
+        "source_name": p.source_name,
+        "role": p.role,
+        "fund_org": p.fund_org,
+        **dict(zip(dom.PARTS, p.parts, strict=True)),
+        "account": p.account,  # the account posted (not only the fund/org's account part)
+        "account_origin": p.account_origin,
+        "pi_email": p.pi_email,
+        "project_id": p.project_id,
+        "description": p.description,
+        "reference": p.reference,
+        "amount": p.amount,
+        "debit": p.debit,
+        "credit": p.credit,
+        "reversal": p.reversal,
+    }
 
 
 def source_totals(postings, recoveries_by_name: dict[str, dom.Recovery]) -> list[dict]:
@@ -167,9 +259,15 @@ def source_totals(postings, recoveries_by_name: dict[str, dom.Recovery]) -> list
         if t is None:
             r = recoveries_by_name.get(p.source)
             t = out[(p.currency, p.source)] = {
-                "source": p.source, "source_name": p.source_name, "currency": p.currency,
-                "debit": ZERO, "credit": ZERO, "postings": 0,
-                "recovery_fund_org": r.fund_org if r else None, "recovery_account": None}
+                "source": p.source,
+                "source_name": p.source_name,
+                "currency": p.currency,
+                "debit": ZERO,
+                "credit": ZERO,
+                "postings": 0,
+                "recovery_fund_org": r.fund_org if r else None,
+                "recovery_account": None,
+            }
         t["debit"] += p.debit
         t["credit"] += p.credit
         t["postings"] += 1

@@ -91,10 +91,27 @@ class ExportResult(Jsonable):
 
 
 def _info(r) -> ExportInfo:
-    totals = tuple(CurrencyTotal(c, Decimal(t["debit"]), Decimal(t["credit"]), Decimal(t["charged"]))
-                   for c, t in sorted(json.loads(r.totals).items()))
-    return ExportInfo(r.id, r.period, r.sequence, r.format, r.file_name, r.sha256, r.size_bytes, r.draft,
-                      r.delta, r.basis_id, r.period_status, r.row_count, totals, r.created_by, r.created_at)
+    totals = tuple(
+        CurrencyTotal(c, Decimal(t["debit"]), Decimal(t["credit"]), Decimal(t["charged"]))
+        for c, t in sorted(json.loads(r.totals).items())
+    )
+    return ExportInfo(
+        r.id,
+        r.period,
+        r.sequence,
+        r.format,
+        r.file_name,
+        r.sha256,
+        r.size_bytes,
+        r.draft,
+        r.delta,
+        r.basis_id,
+        r.period_status,
+        r.row_count,
+        totals,
+        r.created_by,
+        r.created_at,
+    )
 
 
 def list_formats(ctx: Context) -> tuple[str, ...]:
@@ -102,16 +119,26 @@ def list_formats(ctx: Context) -> tuple[str, ...]:
     return BUILT_IN + rendering.template_formats(rendering.template_env(ctx.settings.journal.template_dir))
 
 
-def export_journal(ctx: Context, period: str, fmt: str, output: str | Path | None = None, *,
-                   draft: bool = False, delta: bool = False, write: bool = True) -> ExportResult:
+def export_journal(
+    ctx: Context,
+    period: str,
+    fmt: str,
+    output: str | Path | None = None,
+    *,
+    draft: bool = False,
+    delta: bool = False,
+    write: bool = True,
+) -> ExportResult:
     """Export the journal of ``period`` in format ``fmt``; see the module docstring.
     ``output``: a file or directory (default: ``journal.output_dir``/PERIOD/); ``write``
     False records the export without writing a file (the web)."""
     name = Period.parse(period).name
     fmt = (fmt or "").strip()
     if not _FORMAT.match(fmt):
-        raise InvalidInput(f"journal format {fmt!r}: expected standard, summary, gl or a template name "
-                           f"(letters, digits, - and _)")
+        raise InvalidInput(
+            f"journal format {fmt!r}: expected standard, summary, gl or a template name "
+            f"(letters, digits, - and _)"
+        )
     if delta and fmt in ("standard", "summary"):
         raise InvalidInput(f"--delta applies to postings (gl or a template), not to the {fmt} format")
     cfg = ctx.settings.journal
@@ -127,31 +154,42 @@ def export_journal(ctx: Context, period: str, fmt: str, output: str | Path | Non
         prow = periods_repo.get(conn, name)  # as it is now that it is held
         status = PeriodStatus(prow.status)
         if status == PeriodStatus.OPEN and not draft:
-            raise Conflict(f"period {name} is open; close it (`openchargeback periods close {name}`) "
-                           f"before exporting its journal for posting, or export a draft with --draft")
+            raise Conflict(
+                f"period {name} is open; close it (`openchargeback periods close {name}`) "
+                f"before exporting its journal for posting, or export a draft with --draft"
+            )
         projects, _ = registry_repo.snapshot(conn)
         splits = load_splits(conn)
         allocation = allocate_in(conn, [prow])
         note = f"period {name} is {status.value}" if draft else None
         sequence = repo.next_sequence(conn, prow.id)
-        file_name = f"journal-{name}-{fmt}-{sequence:03d}{'-delta' if delta else ''}" \
-                    f"{'-DRAFT' if draft else ''}.{ext}"
+        file_name = (
+            f"journal-{name}-{fmt}-{sequence:03d}{'-delta' if delta else ''}{'-DRAFT' if draft else ''}.{ext}"
+        )
         now = ctx.clock()
         postings = shown = basis = None
         recoveries: dict = {}
         notes: list[str] = []
         if fmt == "gl" or template is not None:
             recoveries = data.recoveries(conn)
-            postings = dom.build_postings(name, data.entries(conn, prow, projects, splits), recoveries,
-                                          data.tag_codes(conn, prow.id), rules)
+            postings = dom.build_postings(
+                name,
+                data.entries(conn, prow, projects, splits),
+                recoveries,
+                data.tag_codes(conn, prow.id),
+                rules,
+            )
             data.check_total(name, postings, allocation)
             shown = postings
             if delta:
                 basis = repo.last_posted(conn, prow.id)
                 previous = [dom.Posting.from_json(d) for d in json.loads(basis.postings)] if basis else []
                 shown = dom.delta(previous, postings, rules)
-                notes.append(f"differences against export {basis.sequence} ({basis.file_name})" if basis
-                             else "no earlier posted export of this period: the delta is the whole journal")
+                notes.append(
+                    f"differences against export {basis.sequence} ({basis.file_name})"
+                    if basis
+                    else "no earlier posted export of this period: the delta is the whole journal"
+                )
                 if basis and not shown:
                     notes.append("nothing changed since that export")
         charged = data.allocation_totals(allocation)
@@ -161,8 +199,10 @@ def export_journal(ctx: Context, period: str, fmt: str, output: str | Path | Non
             if fmt == "gl":
                 currencies = sorted({p.currency for p in postings})
                 if len(currencies) > 1:
-                    raise InvalidInput(f"period {name} has charges in {', '.join(currencies)}; the gl "
-                                       f"layout has no currency column: export each with a template instead")
+                    raise InvalidInput(
+                        f"period {name} has charges in {', '.join(currencies)}; the gl "
+                        f"layout has no currency column: export each with a template instead"
+                    )
                 sink.add(rendering.render_gl(shown, note))
                 rows = len(shown)
             elif fmt == "summary":
@@ -171,29 +211,65 @@ def export_journal(ctx: Context, period: str, fmt: str, output: str | Path | Non
                 rows = len(summary)
             elif fmt == "standard":
                 counter = _Counter()
-                for chunk in rendering.iter_standard(counter.count(data.standard_rows(conn, prow, projects)),
-                                                     note):
+                for chunk in rendering.iter_standard(
+                    counter.count(data.standard_rows(conn, prow, projects)), note
+                ):
                     sink.add(chunk)
                 rows, charged = counter.n, counter.charged
             else:
-                context = _template_context(env, template, conn, prow, status, projects, allocation, shown,
-                                            recoveries, sequence, fmt, file_name, note, delta, basis, now)
+                context = _template_context(
+                    env,
+                    template,
+                    conn,
+                    prow,
+                    status,
+                    projects,
+                    allocation,
+                    shown,
+                    recoveries,
+                    sequence,
+                    fmt,
+                    file_name,
+                    note,
+                    delta,
+                    basis,
+                    now,
+                )
                 sink.add(rendering.render_template(env, template, context))
                 rows = len(shown)
             compressed = sink.finish()
             totals = _totals(shown, charged)
             digest = sink.sha256.hexdigest()
-            export_id = repo.add_export(conn, {
-                "period_id": prow.id, "sequence": sequence, "format": fmt, "file_name": file_name,
-                "sha256": digest, "size_bytes": sink.size, "draft": draft, "delta": delta,
-                "basis_id": basis.id if basis is not None else None, "period_status": status.value,
-                "row_count": rows, "totals": json.dumps({c: t.as_json() for c, t in totals.items()}),
-                "postings": json.dumps([p.as_json() for p in postings]) if postings is not None else None,
-                "template_hash": rendering.template_hash(env, template) if template else None,
-                "created_by": ctx.actor, "created_at": now}, compressed)
-            audit.record_in(conn, ctx, "journal.export", name,
-                            f"{file_name} ({fmt}{', draft' if draft else ''}{', delta' if delta else ''}), "
-                            f"{rows} row(s), sha256 {digest}")
+            export_id = repo.add_export(
+                conn,
+                {
+                    "period_id": prow.id,
+                    "sequence": sequence,
+                    "format": fmt,
+                    "file_name": file_name,
+                    "sha256": digest,
+                    "size_bytes": sink.size,
+                    "draft": draft,
+                    "delta": delta,
+                    "basis_id": basis.id if basis is not None else None,
+                    "period_status": status.value,
+                    "row_count": rows,
+                    "totals": json.dumps({c: t.as_json() for c, t in totals.items()}),
+                    "postings": json.dumps([p.as_json() for p in postings]) if postings is not None else None,
+                    "template_hash": rendering.template_hash(env, template) if template else None,
+                    "created_by": ctx.actor,
+                    "created_at": now,
+                },
+                compressed,
+            )
+            audit.record_in(
+                conn,
+                ctx,
+                "journal.export",
+                name,
+                f"{file_name} ({fmt}{', draft' if draft else ''}{', delta' if delta else ''}), "
+                f"{rows} row(s), sha256 {digest}",
+            )
             info = _info(repo.get(conn, export_id))
         except BaseException:
             sink.discard()
@@ -260,16 +336,44 @@ def _totals(postings, charged: dict[str, Decimal]) -> dict[str, CurrencyTotal]:
     return out
 
 
-def _template_context(env, template, conn, prow, status, projects, allocation, postings, recoveries,
-                      sequence, fmt, file_name, note, delta, basis, now) -> dict:
+def _template_context(
+    env,
+    template,
+    conn,
+    prow,
+    status,
+    projects,
+    allocation,
+    postings,
+    recoveries,
+    sequence,
+    fmt,
+    file_name,
+    note,
+    delta,
+    basis,
+    now,
+) -> dict:
     wanted = rendering.needs(env, template)
     context = {
         "period": {"name": prow.name, "start": prow.starts_at, "end": prow.ends_at, "status": status.value},
-        "export": {"name": file_name.rsplit(".", 1)[0], "file_name": file_name, "format": fmt,
-                   "sequence": sequence, "draft": note is not None, "draft_note": note or "",
-                   "delta": delta, "basis": {"sequence": basis.sequence, "file_name": basis.file_name,
-                                             "created_at": basis.created_at} if basis else None,
-                   "created_at": now},
+        "export": {
+            "name": file_name.rsplit(".", 1)[0],
+            "file_name": file_name,
+            "format": fmt,
+            "sequence": sequence,
+            "draft": note is not None,
+            "draft_note": note or "",
+            "delta": delta,
+            "basis": {
+                "sequence": basis.sequence,
+                "file_name": basis.file_name,
+                "created_at": basis.created_at,
+            }
+            if basis
+            else None,
+            "created_at": now,
+        },
         "postings": [data.posting_dict(p) for p in postings],
         "sources": data.source_totals(postings, recoveries),
         "totals": {c: t for c, t in dom.totals(postings).items()},
@@ -313,6 +417,8 @@ def export_file(ctx: Context, export_id: int) -> tuple[ExportInfo, bytes]:
         stored = repo.content(conn, export_id)
     content = gzip.decompress(stored)
     if hashlib.sha256(content).hexdigest() != row.sha256:
-        raise Conflict(f"journal export {export_id} ({row.file_name}): the stored file does not match "
-                       f"its recorded SHA-256 {row.sha256}")
+        raise Conflict(
+            f"journal export {export_id} ({row.file_name}): the stored file does not match "
+            f"its recorded SHA-256 {row.sha256}"
+        )
     return _info(row), content

@@ -40,8 +40,19 @@ class AdjustmentInfo(Jsonable):
 
 
 def _info(r) -> AdjustmentInfo:
-    return AdjustmentInfo(r.id, r.period, r.amount, r.currency, r.reason, r.pi_email, r.project_id,
-                          r.fund_org, r.source, r.created_by, r.created_at)
+    return AdjustmentInfo(
+        r.id,
+        r.period,
+        r.amount,
+        r.currency,
+        r.reason,
+        r.pi_email,
+        r.project_id,
+        r.fund_org,
+        r.source,
+        r.created_by,
+        r.created_at,
+    )
 
 
 def _amount(value) -> Decimal:
@@ -56,10 +67,18 @@ def _amount(value) -> Decimal:
     return d
 
 
-def add_adjustment(ctx: Context, period: str, amount: Decimal | str, reason: str, *,
-                   pi_email: str | None = None, project_id: str | None = None,
-                   fund_org: str | None = None, source: str | None = None,
-                   currency: str | None = None) -> AdjustmentInfo:
+def add_adjustment(
+    ctx: Context,
+    period: str,
+    amount: Decimal | str,
+    reason: str,
+    *,
+    pi_email: str | None = None,
+    project_id: str | None = None,
+    fund_org: str | None = None,
+    source: str | None = None,
+    currency: str | None = None,
+) -> AdjustmentInfo:
     """Record one adjustment line. With a registry, a named project or fund must be
     registered and the fund valid during the period; a project supplies the PI."""
     p = Period.parse(period)
@@ -90,18 +109,44 @@ def add_adjustment(ctx: Context, period: str, amount: Decimal | str, reason: str
                 raise NotFound(f"fund {fund_org!r} is not in the registry")
             lo, hi = fund["valid_from"], fund["valid_to"]
             if (lo and lo >= p.end.date()) or (hi and hi < p.start.date()):
-                raise InvalidInput(f"fund {fund_org} is valid {lo or '...'} to {hi or '...'}, "
-                                   f"not during period {p}")
+                raise InvalidInput(
+                    f"fund {fund_org} is valid {lo or '...'} to {hi or '...'}, not during period {p}"
+                )
         source_id = None
         if source:
             source_id = lookup.source(conn, source).id
-        aid = alloc_repo.add_adjustment(conn, {
-            "period_id": row.id, "pi_email": pi_email, "project_id": project_id, "fund_org": fund_org,
-            "source_id": source_id, "currency": currency, "amount": value, "reason": reason},
-            ctx.actor, ctx.clock())
-        audit.record_in(conn, ctx, "adjustment.add", f"{p} #{aid}", json.dumps({
-            "amount": to_str(value), "currency": currency, "pi_email": pi_email,
-            "project_id": project_id, "fund_org": fund_org, "source": source, "reason": reason}))
+        aid = alloc_repo.add_adjustment(
+            conn,
+            {
+                "period_id": row.id,
+                "pi_email": pi_email,
+                "project_id": project_id,
+                "fund_org": fund_org,
+                "source_id": source_id,
+                "currency": currency,
+                "amount": value,
+                "reason": reason,
+            },
+            ctx.actor,
+            ctx.clock(),
+        )
+        audit.record_in(
+            conn,
+            ctx,
+            "adjustment.add",
+            f"{p} #{aid}",
+            json.dumps(
+                {
+                    "amount": to_str(value),
+                    "currency": currency,
+                    "pi_email": pi_email,
+                    "project_id": project_id,
+                    "fund_org": fund_org,
+                    "source": source,
+                    "reason": reason,
+                }
+            ),
+        )
         rows = alloc_repo.list_adjustments(conn, [row.id])
     return _info(next(r for r in rows if r.id == aid))
 

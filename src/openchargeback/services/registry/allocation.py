@@ -72,8 +72,10 @@ class AllocationProof(Jsonable):
 
     @property
     def balanced(self) -> bool:
-        return self.lines_exact == self.charges_exact and \
-            self.allocated == self.charges_rounded + self.adjustments
+        return (
+            self.lines_exact == self.charges_exact
+            and self.allocated == self.charges_rounded + self.adjustments
+        )
 
     def as_json(self) -> dict:
         # rounding and balanced are computed, not fields
@@ -132,15 +134,19 @@ def allocate_in(conn, period_rows: list, *, include_pending: bool = False) -> Al
         for a in ("list_cost", "billed_cost", "effective_cost"):
             acc[a] += sums[a]
     lines, proofs = build_lines(groups, adjustments, splits, projects, exact_by_currency)
-    return Allocation(tuple(sorted(names.values())), "approved" if approved_only else "not_rejected",
-                      lines, proofs)
+    return Allocation(
+        tuple(sorted(names.values())), "approved" if approved_only else "not_rejected", lines, proofs
+    )
 
 
-def build_lines(groups: Iterable[dict], adjustments: Iterable, splits: Iterable[Split],
-                projects: Mapping[str, tuple[str, str | None]],
-                exact: Mapping[str, Mapping[str, Decimal]] | None = None,
-                minor_digits: int = MINOR_DIGITS,
-                ) -> tuple[tuple[AllocationLine, ...], tuple[AllocationProof, ...]]:
+def build_lines(
+    groups: Iterable[dict],
+    adjustments: Iterable,
+    splits: Iterable[Split],
+    projects: Mapping[str, tuple[str, str | None]],
+    exact: Mapping[str, Mapping[str, Decimal]] | None = None,
+    minor_digits: int = MINOR_DIGITS,
+) -> tuple[tuple[AllocationLine, ...], tuple[AllocationProof, ...]]:
     """The allocation lines and their proofs from plain data: charge groups (dicts with
     period, source, cost_basis, pi_email, project_id, fund_org, service, currency, rows
     and the exact amounts), adjustment rows, splits and project -> (PI, default fund).
@@ -154,8 +160,9 @@ def build_lines(groups: Iterable[dict], adjustments: Iterable, splits: Iterable[
         return sums.setdefault((currency, amount), [ZERO, ZERO, ZERO])
 
     for g in groups:
-        amounts = {a: g[a] if g.get(a) is not None else ZERO
-                   for a in ("list_cost", "billed_cost", "effective_cost")}
+        amounts = {
+            a: g[a] if g.get(a) is not None else ZERO for a in ("list_cost", "billed_cost", "effective_cost")
+        }
         basis = "effective_cost" if g.get("cost_basis") == "effective" else "billed_cost"
         amounts["charged"] = amounts[basis]
         rounded = {a: round_minor(v, minor_digits) for a, v in amounts.items()}
@@ -171,19 +178,38 @@ def build_lines(groups: Iterable[dict], adjustments: Iterable, splits: Iterable[
             for a in AMOUNTS:
                 slot[0][a] += parts[a]
             slot[1] += g.get("rows", 0)
-    lines = [AllocationLine(k[0], "charge", k[1], k[2], k[3], k[4], k[5], k[6], k[7], rows=n, **v)
-             for k, (v, n) in merged.items()]
+    lines = [
+        AllocationLine(k[0], "charge", k[1], k[2], k[3], k[4], k[5], k[6], k[7], rows=n, **v)
+        for k, (v, n) in merged.items()
+    ]
     for adj in adjustments:
         amount = adj.amount
         pi, fund = _attribution(adj.pi_email, adj.project_id, adj.fund_org, projects)
-        split = None if adj.fund_org else select_split(splits, adj.project_id, Period.parse(adj.period),
-                                                       adj.source, None)
+        split = (
+            None
+            if adj.fund_org
+            else select_split(splits, adj.project_id, Period.parse(adj.period), adj.source, None)
+        )
         values = {"list_cost": ZERO, "billed_cost": amount, "effective_cost": amount, "charged": amount}
         for a in AMOUNTS:
             acc(adj.currency, a)[2] += values[a]
         for f, pct, parts in _divide(values, fund, split, minor_digits):
-            lines.append(AllocationLine(adj.period, "adjustment", adj.source, pi, adj.project_id, f, None,
-                                        adj.currency, pct, adjustment_id=adj.id, reason=adj.reason, **parts))
+            lines.append(
+                AllocationLine(
+                    adj.period,
+                    "adjustment",
+                    adj.source,
+                    pi,
+                    adj.project_id,
+                    f,
+                    None,
+                    adj.currency,
+                    pct,
+                    adjustment_id=adj.id,
+                    reason=adj.reason,
+                    **parts,
+                )
+            )
     lines.sort(key=_order)
     proofs = []
     for (currency, amount), (lines_exact, rounded, adj) in sorted(sums.items()):
@@ -213,5 +239,14 @@ def _divide(amounts: dict[str, Decimal], fund: str | None, split: Split | None, 
 
 
 def _order(line: AllocationLine) -> tuple:
-    return (line.period, line.currency, line.kind, line.pi_email or "", line.project_id or "",
-            line.source or "", line.service or "", line.fund_org or "", line.adjustment_id or 0)
+    return (
+        line.period,
+        line.currency,
+        line.kind,
+        line.pi_email or "",
+        line.project_id or "",
+        line.source or "",
+        line.service or "",
+        line.fund_org or "",
+        line.adjustment_id or 0,
+    )

@@ -80,8 +80,18 @@ class AlertCheck(Jsonable):
 
 
 def _alert(r) -> BudgetAlert:
-    return BudgetAlert(r.id, r.holder_kind, r.holder, r.span, r.threshold, r.budget, r.spend, r.raised_at,
-                       tuple(x for x in (r.recipients or "").split(";") if x), r.notified_at)
+    return BudgetAlert(
+        r.id,
+        r.holder_kind,
+        r.holder,
+        r.span,
+        r.threshold,
+        r.budget,
+        r.spend,
+        r.raised_at,
+        tuple(x for x in (r.recipients or "").split(";") if x),
+        r.notified_at,
+    )
 
 
 def fiscal_start(ctx: Context) -> int:
@@ -128,9 +138,20 @@ def _statuses(ctx: Context, conn, period: Period) -> tuple[list[BudgetStatus], d
         basis = r["budget_per"] or "period"
         span, a, b = spans[basis]
         used = spend.get((kind, key, basis), ZERO)
-        out.append(BudgetStatus(kind, key, basis, span, a.name, b.name, r["budget"], used,
-                                percent_used(used, r["budget"]),
-                                crossed_thresholds(used, r["budget"], thresholds)))
+        out.append(
+            BudgetStatus(
+                kind,
+                key,
+                basis,
+                span,
+                a.name,
+                b.name,
+                r["budget"],
+                used,
+                percent_used(used, r["budget"]),
+                crossed_thresholds(used, r["budget"], thresholds),
+            )
+        )
     return out, fund_pis
 
 
@@ -176,13 +197,24 @@ def check_alerts(ctx: Context, period: str | None = None, sender: Sender | None 
                 already = done.get((s.holder_kind, s.holder, s.span), set())
                 for t in crossed_thresholds(s.spend, s.budget, s.reached, already):
                     to = _recipients(conn, s.holder_kind, s.holder, fund_pis) if email else ()
-                    aid = repo.add(conn, {"holder_kind": s.holder_kind, "holder": s.holder, "span": s.span,
-                                          "threshold": t, "budget": s.budget, "spend": s.spend,
-                                          "raised_at": now, "recipients": ";".join(to) or None})
+                    aid = repo.add(
+                        conn,
+                        {
+                            "holder_kind": s.holder_kind,
+                            "holder": s.holder,
+                            "span": s.span,
+                            "threshold": t,
+                            "budget": s.budget,
+                            "spend": s.spend,
+                            "raised_at": now,
+                            "recipients": ";".join(to) or None,
+                        },
+                    )
                     if aid is None:
                         continue  # raised by another process meanwhile
-                    raised.append(BudgetAlert(aid, s.holder_kind, s.holder, s.span, t, s.budget, s.spend,
-                                              now, to, None))
+                    raised.append(
+                        BudgetAlert(aid, s.holder_kind, s.holder, s.span, t, s.budget, s.spend, now, to, None)
+                    )
     notified, failed = (0, [])
     if email and sender is not None:
         notified, failed = _send_pending(ctx, sender)
@@ -216,8 +248,9 @@ def _send_pending(ctx: Context, sender: Sender) -> tuple[int, list[str]]:
                 try:
                     sender.send(alert_message(a, ctx.settings, ctx.clock()))
                 except Exception as exc:  # the mark is rolled back: retried next time
-                    raise _NotSent(f"alert #{a.id} ({a.holder_kind} {a.holder}, {a.threshold}%): "
-                                   f"{exc}") from exc
+                    raise _NotSent(
+                        f"alert #{a.id} ({a.holder_kind} {a.holder}, {a.threshold}%): {exc}"
+                    ) from exc
             sent += 1
         except _NotSent as exc:
             failed.append(str(exc))
@@ -227,13 +260,23 @@ def _send_pending(ctx: Context, sender: Sender) -> tuple[int, list[str]]:
 def alert_message(a: BudgetAlert, settings: Settings, now: datetime) -> EmailMessage:
     what = f"project {a.holder}" if a.holder_kind == "project" else f"fund {a.holder}"
     subject = f"Budget alert: {what} has used {a.threshold}% of its {a.span} budget"
-    body = (f"Spend on {what} for {a.span} has reached {a.threshold}% of its budget.\n\n"
-            f"  Budget: {to_str(a.budget)} {settings.currency}\n"
-            f"  Spend:  {to_str(a.spend)} {settings.currency}\n\n"
-            f"Spend includes charges still in review and adjustments.\n")
-    return build_message(sender=settings.email.from_address, to=list(a.recipients[:1]),
-                         cc=list(a.recipients[1:]), reply_to=settings.email.reply_to, subject=subject,
-                         html=None, text=body, attachments=[], date=now)
+    body = (
+        f"Spend on {what} for {a.span} has reached {a.threshold}% of its budget.\n\n"
+        f"  Budget: {to_str(a.budget)} {settings.currency}\n"
+        f"  Spend:  {to_str(a.spend)} {settings.currency}\n\n"
+        f"Spend includes charges still in review and adjustments.\n"
+    )
+    return build_message(
+        sender=settings.email.from_address,
+        to=list(a.recipients[:1]),
+        cc=list(a.recipients[1:]),
+        reply_to=settings.email.reply_to,
+        subject=subject,
+        html=None,
+        text=body,
+        attachments=[],
+        date=now,
+    )
 
 
 def list_alerts(ctx: Context, span: str | None = None, limit: int = 500) -> tuple[BudgetAlert, ...]:

@@ -83,11 +83,21 @@ def _references(conn, kind: str, records: list) -> list[tuple[object, str]]:
     out = []
     for r in records:
         if r.pi_email not in pis:
-            out.append((r, f"project {r.project_id}: PI {r.pi_email} is not in the registry "
-                           f"(add it with `openchargeback pis add {r.pi_email}` or import PIs first)"))
+            out.append(
+                (
+                    r,
+                    f"project {r.project_id}: PI {r.pi_email} is not in the registry "
+                    f"(add it with `openchargeback pis add {r.pi_email}` or import PIs first)",
+                )
+            )
         if r.default_fund and r.default_fund not in funds:
-            out.append((r, f"project {r.project_id}: default fund {r.default_fund} is not in the "
-                           f"registry (add it with `openchargeback funds add {r.default_fund}`)"))
+            out.append(
+                (
+                    r,
+                    f"project {r.project_id}: default fund {r.default_fund} is not in the "
+                    f"registry (add it with `openchargeback funds add {r.default_fund}`)",
+                )
+            )
     return out
 
 
@@ -98,8 +108,10 @@ def add_record(ctx: Context, kind: str, values: dict[str, str | None]):
     key = getattr(record, reg.KEYS[kind])
     with ctx.write() as conn:
         if repo.get(conn, kind, key) is not None:
-            raise Conflict(f"{reg.NOUN[kind]} {key} is already in the registry; "
-                           f"change it with `openchargeback {kind} edit {key}`")
+            raise Conflict(
+                f"{reg.NOUN[kind]} {key} is already in the registry; "
+                f"change it with `openchargeback {kind} edit {key}`"
+            )
         problems = _references(conn, kind, [record])
         if problems:
             raise NotFound(problems[0][1])
@@ -126,8 +138,13 @@ def edit_record(ctx: Context, kind: str, key: str, values: dict[str, str | None]
         if problems:
             raise NotFound(problems[0][1])
         repo.update_record(conn, kind, key, _values(after), ctx.actor, ctx.clock())
-        audit.record_in(conn, ctx, f"registry.{kind}.edit", key,
-                        json.dumps({"before": reg.as_text(kind, before), "after": reg.as_text(kind, after)}))
+        audit.record_in(
+            conn,
+            ctx,
+            f"registry.{kind}.edit",
+            key,
+            json.dumps({"before": reg.as_text(kind, before), "after": reg.as_text(kind, after)}),
+        )
     return after
 
 
@@ -151,8 +168,7 @@ def import_bytes(ctx: Context, kind: str, name: str, data: bytes) -> ImportRepor
     rows, problems = _parse_rows(kind, name, text)
     with ctx.write() as conn:
         keys = [k for k, _, _ in rows]
-        existing = {k: _record(kind, repo.get(conn, kind, k))
-                    for k in repo.existing_keys(conn, kind, keys)}
+        existing = {k: _record(kind, repo.get(conn, kind, k)) for k in repo.existing_keys(conn, kind, keys)}
         records, lines = [], {}
         for key, line, values in rows:
             try:
@@ -169,9 +185,11 @@ def import_bytes(ctx: Context, kind: str, name: str, data: bytes) -> ImportRepor
             problems.sort()
             shown = "\n".join("  " + p for _, p in problems[:SHOWN_PROBLEMS])
             more = len(problems) - SHOWN_PROBLEMS
-            raise FileRefused(f"{name}: {len(problems)} problem(s); nothing was imported:\n{shown}"
-                              + (f"\n  ... and {more} more" if more > 0 else ""),
-                              problems=[p for _, p in problems])
+            raise FileRefused(
+                f"{name}: {len(problems)} problem(s); nothing was imported:\n{shown}"
+                + (f"\n  ... and {more} more" if more > 0 else ""),
+                problems=[p for _, p in problems],
+            )
         added, updated, same = [], [], 0
         now = ctx.clock()
         for rec in records:
@@ -184,8 +202,13 @@ def import_bytes(ctx: Context, kind: str, name: str, data: bytes) -> ImportRepor
                 updated.append(key)
             else:
                 same += 1
-        audit.record_in(conn, ctx, f"registry.{kind}.import", name,
-                        f"{len(added)} added, {len(updated)} updated, {same} unchanged")
+        audit.record_in(
+            conn,
+            ctx,
+            f"registry.{kind}.import",
+            name,
+            f"{len(added)} added, {len(updated)} updated, {same} unchanged",
+        )
     return ImportReport(kind, name, tuple(added), tuple(updated), same)
 
 
@@ -195,17 +218,24 @@ def _parse_rows(kind: str, name: str, text: str):
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise FileRefused(f"{name}: the file is empty; expected a header with "
-                          f"{', '.join(reg.columns(kind))}") from None
+        raise FileRefused(
+            f"{name}: the file is empty; expected a header with {', '.join(reg.columns(kind))}"
+        ) from None
     except csv.Error as exc:
         raise FileRefused(f"{name}:1: not valid CSV ({exc})") from None
     key = reg.KEYS[kind]
     unknown = [h for h in header if h not in reg.columns(kind)]
     if unknown or key not in header or len(set(header)) != len(header):
-        why = (f"unknown column(s) {', '.join(unknown)}" if unknown else
-               f"no {key} column" if key not in header else "a column is named twice")
-        raise FileRefused(f"{name}:1: {why}; expected columns among {', '.join(reg.columns(kind))} "
-                          f"(with {key})")
+        why = (
+            f"unknown column(s) {', '.join(unknown)}"
+            if unknown
+            else f"no {key} column"
+            if key not in header
+            else "a column is named twice"
+        )
+        raise FileRefused(
+            f"{name}:1: {why}; expected columns among {', '.join(reg.columns(kind))} (with {key})"
+        )
     rows, problems, seen = [], [], {}
     line = reader.line_num + 1
     while True:

@@ -42,9 +42,15 @@ class SplitInfo(Jsonable):
         return {**to_json(self), "shares": _shares(self.shares)}
 
     def as_split(self) -> Split:
-        return Split(self.project_id, Period.parse(self.first),
-                     Period.parse(self.last) if self.last else None, self.shares,
-                     self.scope, self.scope_value, self.id)
+        return Split(
+            self.project_id,
+            Period.parse(self.first),
+            Period.parse(self.last) if self.last else None,
+            self.shares,
+            self.scope,
+            self.scope_value,
+            self.id,
+        )
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,12 @@ class SplitChange(Jsonable):
 
     def as_json(self) -> dict:
         # shares as in SplitInfo, and SplitInfo's own JSON
-        return {**to_json(self), "shares": _shares(self.shares), "before": [s.as_json() for s in self.before],
-                "after": [s.as_json() for s in self.after]}
+        return {
+            **to_json(self),
+            "shares": _shares(self.shares),
+            "before": [s.as_json() for s in self.before],
+            "after": [s.as_json() for s in self.after],
+        }
 
 
 def _shares(shares: tuple[tuple[str, Decimal], ...]) -> list[dict]:
@@ -67,9 +77,20 @@ def _shares(shares: tuple[tuple[str, Decimal], ...]) -> list[dict]:
 
 
 def _infos(conn, project_id: str | None = None) -> tuple[SplitInfo, ...]:
-    return tuple(SplitInfo(r.id, r.project_id, r.first_period, r.last_period, r.scope, r.scope_value,
-                           shares, r.created_by, r.created_at)
-                 for r, shares in repo.splits(conn, project_id))
+    return tuple(
+        SplitInfo(
+            r.id,
+            r.project_id,
+            r.first_period,
+            r.last_period,
+            r.scope,
+            r.scope_value,
+            shares,
+            r.created_by,
+            r.created_at,
+        )
+        for r, shares in repo.splits(conn, project_id)
+    )
 
 
 def load_splits(conn) -> tuple[Split, ...]:
@@ -77,8 +98,9 @@ def load_splits(conn) -> tuple[Split, ...]:
     return tuple(i.as_split() for i in _infos(conn))
 
 
-def list_splits(ctx: Context, project_id: str | None = None,
-                period: str | None = None) -> tuple[SplitInfo, ...]:
+def list_splits(
+    ctx: Context, project_id: str | None = None, period: str | None = None
+) -> tuple[SplitInfo, ...]:
     """Splits of one project or of all, optionally only those in force in ``period``."""
     p = Period.parse(period) if period else None
     with ctx.read() as conn:
@@ -101,9 +123,17 @@ def parse_share(text: str) -> tuple[str, Decimal]:
     return fund, value
 
 
-def set_split(ctx: Context, project_id: str, shares: list[tuple[str, Decimal]], first: str,
-              last: str | None = None, *, sources: tuple[str, ...] = (), services: tuple[str, ...] = (),
-              reason: str | None = None) -> SplitChange:
+def set_split(
+    ctx: Context,
+    project_id: str,
+    shares: list[tuple[str, Decimal]],
+    first: str,
+    last: str | None = None,
+    *,
+    sources: tuple[str, ...] = (),
+    services: tuple[str, ...] = (),
+    reason: str | None = None,
+) -> SplitChange:
     """Split ``project_id`` between funds for periods ``first``..``last`` (inclusive; None:
     open-ended), for all its charges or only those of ``sources`` or of ``services``.
     Empty ``shares`` clears the range (charges go back to their own fund)."""
@@ -115,8 +145,10 @@ def set_split(ctx: Context, project_id: str, shares: list[tuple[str, Decimal]], 
         raise InvalidInput("a split is scoped to sources or to services, not both; set them separately")
     with ctx.write() as conn:
         if repo.get(conn, "projects", project_id) is None:
-            raise NotFound(f"project {project_id!r} is not in the registry; add it first "
-                           f"(`openchargeback projects add {project_id} ...`)")
+            raise NotFound(
+                f"project {project_id!r} is not in the registry; add it first "
+                f"(`openchargeback projects add {project_id} ...`)"
+            )
         _check_funds(conn, project_id, shares, start, end)
         scopes = _scopes(conn, sources, services)
         _refuse_locked(conn, project_id, start, end)
@@ -129,22 +161,44 @@ def set_split(ctx: Context, project_id: str, shares: list[tuple[str, Decimal]], 
                     continue
                 repo.delete_split(conn, info.id)
                 for a, b in carve(s, start, end):
-                    repo.add_split(conn, _row(project_id, a, b, scope, value), info.shares,
-                                   info.created_by, info.created_at)
+                    repo.add_split(
+                        conn,
+                        _row(project_id, a, b, scope, value),
+                        info.shares,
+                        info.created_by,
+                        info.created_at,
+                    )
             if shares:
                 repo.add_split(conn, _row(project_id, start, end, scope, value), shares, ctx.actor, now)
         after = _infos(conn, project_id)
-        audit.record_in(conn, ctx, "split.set", project_id, json.dumps({
-            "from": start.name, "to": end.name if end else None,
-            "scopes": [f"{s}:{v}" if v else s for s, v in scopes],
-            "shares": {f: to_str(p) for f, p in shares}, "reason": reason,
-            "before": [i.as_json() for i in before], "after": [i.as_json() for i in after]}))
+        audit.record_in(
+            conn,
+            ctx,
+            "split.set",
+            project_id,
+            json.dumps(
+                {
+                    "from": start.name,
+                    "to": end.name if end else None,
+                    "scopes": [f"{s}:{v}" if v else s for s, v in scopes],
+                    "shares": {f: to_str(p) for f, p in shares},
+                    "reason": reason,
+                    "before": [i.as_json() for i in before],
+                    "after": [i.as_json() for i in after],
+                }
+            ),
+        )
     return SplitChange(project_id, start.name, end.name if end else None, shares, before, after)
 
 
 def _row(project_id: str, first: Period, last: Period | None, scope: str, value: str | None) -> dict:
-    return {"project_id": project_id, "first_period": first.name,
-            "last_period": last.name if last else None, "scope": scope, "scope_value": value}
+    return {
+        "project_id": project_id,
+        "first_period": first.name,
+        "last_period": last.name if last else None,
+        "scope": scope,
+        "scope_value": value,
+    }
 
 
 def _scopes(conn, sources: tuple[str, ...], services: tuple[str, ...]) -> list[tuple[str, str | None]]:
@@ -164,16 +218,22 @@ def _check_funds(conn, project_id: str, shares, start: Period, end: Period | Non
     for fund, _ in shares:
         row = repo.get(conn, "funds", fund)
         if row is None:
-            raise NotFound(f"split of {project_id}: fund {fund} is not in the registry "
-                           f"(`openchargeback funds add {fund}`)")
+            raise NotFound(
+                f"split of {project_id}: fund {fund} is not in the registry "
+                f"(`openchargeback funds add {fund}`)"
+            )
         lo, hi = row["valid_from"], row["valid_to"]
         if lo is not None and lo >= (end or start).end.date():
-            raise InvalidInput(f"split of {project_id}: fund {fund} is valid only from {lo}, "
-                               f"after the split's periods; start the split later")
+            raise InvalidInput(
+                f"split of {project_id}: fund {fund} is valid only from {lo}, "
+                f"after the split's periods; start the split later"
+            )
         if hi is not None and (end is None or hi < start.start.date() or hi < end.start.date()):
             until = f"to {end}" if end else "with no end"
-            raise InvalidInput(f"split of {project_id}: fund {fund} is valid until {hi} but the split "
-                               f"runs {until}; end the split by {Period.containing(_at(hi))} (--to)")
+            raise InvalidInput(
+                f"split of {project_id}: fund {fund} is valid until {hi} but the split "
+                f"runs {until}; end the split by {Period.containing(_at(hi))} (--to)"
+            )
 
 
 def _at(day) -> datetime:
@@ -184,6 +244,8 @@ def _refuse_locked(conn, project_id: str, start: Period, end: Period | None) -> 
     for row in periods_repo.list_all(conn):
         p = Period.parse(row.name)
         if p >= start and (end is None or p <= end) and row.status != PeriodStatus.OPEN.value:
-            raise Conflict(f"changing the split of {project_id} from {start} would change period "
-                           f"{row.name}, which is {row.status}; reopen it first or start the "
-                           f"split after it (--from {p.next()})")
+            raise Conflict(
+                f"changing the split of {project_id} from {start} would change period "
+                f"{row.name}, which is {row.status}; reopen it first or start the "
+                f"split after it (--from {p.next()})"
+            )

@@ -20,9 +20,18 @@ from openchargeback.storage import review as repo
 from openchargeback.storage import rollups
 
 
-def correct(ctx: Context, period: str, sel: Selection, *, pi_email: str | None = None,
-            project_id: str | None = None, fund_org: str | None = None, note: str | None = None,
-            save_rule: bool = False, tag: tuple[str, str] | None = None) -> ActionResult:
+def correct(
+    ctx: Context,
+    period: str,
+    sel: Selection,
+    *,
+    pi_email: str | None = None,
+    project_id: str | None = None,
+    fund_org: str | None = None,
+    note: str | None = None,
+    save_rule: bool = False,
+    tag: tuple[str, str] | None = None,
+) -> ActionResult:
     """Set PI / project / fund of the selected charges (or of every charge of the period
     with ``tag`` key=value); with ``save_rule`` the correction also applies to every
     future import."""
@@ -37,9 +46,12 @@ def correct(ctx: Context, period: str, sel: Selection, *, pi_email: str | None =
         facts = repo.facts(conn, ids)
         if tag is not None:
             key, value = tag[0].strip().lower(), tag[1]
-            facts = [r for r in facts
-                     if {str(k).strip().lower(): str(v) for k, v in (tags_dict(r.tags) or {}).items()}
-                     .get(key) == value]
+            facts = [
+                r
+                for r in facts
+                if {str(k).strip().lower(): str(v) for k, v in (tags_dict(r.tags) or {}).items()}.get(key)
+                == value
+            ]
         if not facts:
             raise NotFound(f"no charge of period {name} matches")
         evaluator = Evaluator(current_rules(ctx, conn))
@@ -47,20 +59,45 @@ def correct(ctx: Context, period: str, sel: Selection, *, pi_email: str | None =
         now = ctx.clock()
         updates, actions, total = [], [], Decimal(0)
         for r in facts:
-            new = {"pi_email": pi_email or r.pi_email, "project_id": project_id or r.project_id,
-                   "fund_org": fund_org or r.fund_org}
-            codes = evaluator.facts_flags(ChargeFacts(
-                new["pi_email"], new["project_id"], new["fund_org"], r.service_name, r.resource_id,
-                r.resource_name, r.sku_id, r.charge_description, tags_dict(r.tags)))
+            new = {
+                "pi_email": pi_email or r.pi_email,
+                "project_id": project_id or r.project_id,
+                "fund_org": fund_org or r.fund_org,
+            }
+            codes = evaluator.facts_flags(
+                ChargeFacts(
+                    new["pi_email"],
+                    new["project_id"],
+                    new["fund_org"],
+                    r.service_name,
+                    r.resource_id,
+                    r.resource_name,
+                    r.sku_id,
+                    r.charge_description,
+                    tags_dict(r.tags),
+                )
+            )
             codes += evaluator.amount_flags(r.billed_cost)
-            codes += registry.flags(new["project_id"], new["fund_org"], r.charge_period_start.date()) \
-                if registry.active else []
+            codes += (
+                registry.flags(new["project_id"], new["fund_org"], r.charge_period_start.date())
+                if registry.active
+                else []
+            )
             codes += [c for c in (r.flags or "").split(",") if c in (*KEPT_FLAGS, "growth")]
             updates.append({"id": r.id, **new, "flags": join_flags(codes)})
             old = {"pi_email": r.pi_email, "project_id": r.project_id, "fund_org": r.fund_org}
-            actions.append({"charge_id": r.id, "period_id": row.id, "action": "correct",
-                            "before": json.dumps(old), "after": json.dumps(new), "note": note,
-                            "actor": ctx.actor, "at": now})
+            actions.append(
+                {
+                    "charge_id": r.id,
+                    "period_id": row.id,
+                    "action": "correct",
+                    "before": json.dumps(old),
+                    "after": json.dumps(new),
+                    "note": note,
+                    "actor": ctx.actor,
+                    "at": now,
+                }
+            )
             total += r.billed_cost
         repo.update_rows(conn, updates)
         repo.add_actions(conn, actions)
@@ -75,12 +112,25 @@ def correct(ctx: Context, period: str, sel: Selection, *, pi_email: str | None =
                 if len(resources) != 1 or None in resources:
                     raise InvalidInput("--save-rule needs charges of one resource id (or --tag key=value)")
                 field, value = "resource_id", resources.pop()
-            rule_id = repo.add_attribution_rule(conn, {
-                "match_field": field, "match_value": value, "pi_email": pi_email,
-                "project_id": project_id, "fund_org": fund_org, "note": note,
-                "created_by": ctx.actor, "created_at": now})
-            audit.record_in(conn, ctx, "review.attribution_rule", f"{field}={value}",
-                            json.dumps({"pi_email": pi_email, "project_id": project_id,
-                                        "fund_org": fund_org}))
+            rule_id = repo.add_attribution_rule(
+                conn,
+                {
+                    "match_field": field,
+                    "match_value": value,
+                    "pi_email": pi_email,
+                    "project_id": project_id,
+                    "fund_org": fund_org,
+                    "note": note,
+                    "created_by": ctx.actor,
+                    "created_at": now,
+                },
+            )
+            audit.record_in(
+                conn,
+                ctx,
+                "review.attribution_rule",
+                f"{field}={value}",
+                json.dumps({"pi_email": pi_email, "project_id": project_id, "fund_org": fund_org}),
+            )
         rollups.invalidate(conn, row.id)
     return ActionResult("corrected", name, len(facts), total, rule_id)

@@ -31,10 +31,22 @@ def _decide(ctx: Context, period: str, sel: Selection, review: str, note: str | 
         before = repo.reviews_of(conn, ids)
         repo.set_review(conn, ids, review, note, ctx.actor, now)
         action = {"approved": "approve", "rejected": "reject"}[review]
-        repo.add_actions(conn, [{"charge_id": i, "period_id": row.id, "action": action,
-                                 "before": json.dumps({"review": before.get(i)}),
-                                 "after": json.dumps({"review": review}), "note": note,
-                                 "actor": ctx.actor, "at": now} for i in ids])
+        repo.add_actions(
+            conn,
+            [
+                {
+                    "charge_id": i,
+                    "period_id": row.id,
+                    "action": action,
+                    "before": json.dumps({"review": before.get(i)}),
+                    "after": json.dumps({"review": review}),
+                    "note": note,
+                    "actor": ctx.actor,
+                    "at": now,
+                }
+                for i in ids
+            ],
+        )
         rollups.invalidate(conn, row.id)
     return ActionResult(review, name, count, total)
 
@@ -61,6 +73,14 @@ class Action:
 
 def history(ctx: Context, charge_id: int) -> tuple[Action, ...]:
     with ctx.read() as conn:
-        return tuple(Action(a.action, json.loads(a.before) if a.before else None,
-                            json.loads(a.after) if a.after else None, a.note, a.actor, a.at)
-                     for a in repo.actions_for(conn, charge_id))
+        return tuple(
+            Action(
+                a.action,
+                json.loads(a.before) if a.before else None,
+                json.loads(a.after) if a.after else None,
+                a.note,
+                a.actor,
+                a.at,
+            )
+            for a in repo.actions_for(conn, charge_id)
+        )

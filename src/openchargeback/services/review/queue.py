@@ -43,8 +43,9 @@ class Queue(Jsonable):
     next_after: str | None = None  # "size:id" of the page's last charge
 
 
-def list_queue(ctx: Context, period: str, sel: Selection = Selection(), *, after: str | None = None,
-               limit: int = 50) -> Queue:
+def list_queue(
+    ctx: Context, period: str, sel: Selection = Selection(), *, after: str | None = None, limit: int = 50
+) -> Queue:
     name = Period.parse(period).name
     cursor = None
     if after:
@@ -59,11 +60,24 @@ def list_queue(ctx: Context, period: str, sel: Selection = Selection(), *, after
         rules = current_rules(ctx, conn)
         rows = charges_repo.page(conn, f, order="size", after=cursor, limit=limit + 1)
         count, total = charges_repo.stakes(conn, f)
-    items = tuple(QueueItem(
-        r.id, r.source, r.service_name, r.resource_id, r.pi_email, r.project_id, r.fund_org,
-        r.billed_cost, r.billing_currency, tuple((r.flags or "").split(",")) if r.flags else (),
-        tuple(describe(c, rules) for c in (r.flags or "").split(",") if c), r.review, r.review_note)
-        for r in rows[:limit])
+    items = tuple(
+        QueueItem(
+            r.id,
+            r.source,
+            r.service_name,
+            r.resource_id,
+            r.pi_email,
+            r.project_id,
+            r.fund_org,
+            r.billed_cost,
+            r.billing_currency,
+            tuple((r.flags or "").split(",")) if r.flags else (),
+            tuple(describe(c, rules) for c in (r.flags or "").split(",") if c),
+            r.review,
+            r.review_note,
+        )
+        for r in rows[:limit]
+    )
     nxt = None
     if len(rows) > limit:
         size, cid = charges_repo.key_of(rows[limit - 1], "size")

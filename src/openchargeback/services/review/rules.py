@@ -46,8 +46,13 @@ def set_rules(ctx: Context, data: dict[str, Any]) -> ReviewRules:
     with ctx.write() as conn:
         before = current_rules(ctx, conn)
         repo.save_rules(conn, rules.as_dict(), ctx.actor, ctx.clock())
-        audit.record_in(conn, ctx, "review.rules", "review rules",
-                        json.dumps({"before": before.as_dict(), "after": rules.as_dict()}))
+        audit.record_in(
+            conn,
+            ctx,
+            "review.rules",
+            "review rules",
+            json.dumps({"before": before.as_dict(), "after": rules.as_dict()}),
+        )
     return rules
 
 
@@ -101,10 +106,17 @@ def preview_rules(ctx: Context, period: str, data: dict[str, Any], *, examples: 
                 changes.append(Example(cid, before, after))
     newly = sum(1 for c in changes if c.after and not c.before)
     cleared = sum(1 for c in changes if c.before and not c.after)
-    return Preview(name, total, flagged, newly, cleared,
-                   tuple(sorted((ReasonCount(c, describe(c, rules), n) for c, n in counts.items()),
-                                key=lambda x: -x.count)),
-                   tuple(changes[:examples]))
+    return Preview(
+        name,
+        total,
+        flagged,
+        newly,
+        cleared,
+        tuple(
+            sorted((ReasonCount(c, describe(c, rules), n) for c, n in counts.items()), key=lambda x: -x.count)
+        ),
+        tuple(changes[:examples]),
+    )
 
 
 def _registry_flags(registry: Any, r: Any) -> list[str]:
@@ -115,8 +127,9 @@ def _registry_flags(registry: Any, r: Any) -> list[str]:
     return flags
 
 
-def reevaluate(conn: Connection, period_id: int, evaluator: Evaluator, *,
-               everything: bool = False) -> Iterator[tuple[str | None, str | None, int]]:
+def reevaluate(
+    conn: Connection, period_id: int, evaluator: Evaluator, *, everything: bool = False
+) -> Iterator[tuple[str | None, str | None, int]]:
     """(stored flags, flags the rules give now, id) for the period's undecided charges
     (every charge with ``everything``)."""
     grew = grown_projects(conn, period_id, evaluator)
@@ -125,13 +138,30 @@ def reevaluate(conn: Connection, period_id: int, evaluator: Evaluator, *,
     batches = repo.unreviewed(conn, period_id) if not everything else _all_rows(conn, period_id)
     for rows in batches:
         for r in rows:
-            key = (r.detail_id, r.tag_set_id, r.pi_email, r.project_id, r.fund_org, r.resource_id,
-                   r.resource_name)
+            key = (
+                r.detail_id,
+                r.tag_set_id,
+                r.pi_email,
+                r.project_id,
+                r.fund_org,
+                r.resource_id,
+                r.resource_name,
+            )
             base = cache.get(key)
             if base is None:
-                base = evaluator.facts_flags(ChargeFacts(
-                    r.pi_email, r.project_id, r.fund_org, r.service_name, r.resource_id,
-                    r.resource_name, r.sku_id, r.charge_description, tags_dict(r.tags)))
+                base = evaluator.facts_flags(
+                    ChargeFacts(
+                        r.pi_email,
+                        r.project_id,
+                        r.fund_org,
+                        r.service_name,
+                        r.resource_id,
+                        r.resource_name,
+                        r.sku_id,
+                        r.charge_description,
+                        tags_dict(r.tags),
+                    )
+                )
                 if len(cache) > 50_000:
                     cache.clear()
                 cache[key] = base
@@ -145,7 +175,7 @@ def reevaluate(conn: Connection, period_id: int, evaluator: Evaluator, *,
 def _all_rows(conn: Connection, period_id: int) -> Iterator[list[Any]]:
     ids = charges_repo.select_ids(conn, charges_repo.ChargeFilter(period_id, status="all"))
     for i in range(0, len(ids), 20_000):
-        yield repo.facts(conn, ids[i:i + 20_000])
+        yield repo.facts(conn, ids[i : i + 20_000])
 
 
 def grown_projects(conn: Connection, period_id: int, evaluator: Evaluator) -> set[str]:
@@ -169,8 +199,11 @@ def recheck(ctx: Context, period: str) -> ActionResult:
         row = period_row(conn, name)
         ensure_writable(row.name, PeriodStatus(row.status))
         evaluator = Evaluator(current_rules(ctx, conn))
-        updates = [{"id": cid, "flags": after}
-                   for before, after, cid in reevaluate(conn, row.id, evaluator) if before != after]
+        updates = [
+            {"id": cid, "flags": after}
+            for before, after, cid in reevaluate(conn, row.id, evaluator)
+            if before != after
+        ]
         repo.update_rows(conn, updates)
         rollups.invalidate(conn, row.id)
         audit.record_in(conn, ctx, "review.recheck", name, f"{len(updates)} charge(s) changed")
@@ -188,7 +221,11 @@ def apply_growth_rule(ctx: Context, conn: Connection, period_id: int) -> int:
     for rows in repo.unreviewed(conn, period_id):
         for r in rows:
             if r.project_id in grew and "growth" not in (r.flags or "").split(","):
-                updates.append({"id": r.id, "flags": join_flags((r.flags or "").split(",") + ["growth"])
-                                if r.flags else "growth"})
+                updates.append(
+                    {
+                        "id": r.id,
+                        "flags": join_flags((r.flags or "").split(",") + ["growth"]) if r.flags else "growth",
+                    }
+                )
     repo.update_rows(conn, updates)
     return len(updates)

@@ -67,8 +67,14 @@ def charge_filter(conn: Connection, period_id: int, sel: Selection) -> charges_r
             raise NotFound(f"unknown source {sel.source!r}")
         source_id = src.id
     return charges_repo.ChargeFilter(
-        period_id, status=sel.status if sel.ids is None else "all", reason=sel.reason,
-        source_id=source_id, pi_email=sel.pi_email, project_id=sel.project_id,
-        fund_org=sel.fund_org, resource_id=sel.resource_id,
+        period_id,
+        status=sel.status if sel.ids is None else "all",
+        reason=sel.reason,
+        source_id=source_id,
+        pi_email=sel.pi_email,
+        project_id=sel.project_id,
+        fund_org=sel.fund_org,
+        resource_id=sel.resource_id,
         min_amount=to_picos(money(sel.min_amount)) if sel.min_amount is not None else None,
-        ids=tuple(sel.ids) if sel.ids is not None else None)
+        ids=tuple(sel.ids) if sel.ids is not None else None,
+    )

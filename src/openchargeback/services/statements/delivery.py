@@ -68,8 +68,9 @@ class DeliveryReport(Jsonable):
         return {**to_json(self), "sent": self.sent, "failed": self.failed}
 
 
-def _recipients(settings: Settings, pi_email: str, projects: list[str | None],
-                contacts: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+def _recipients(
+    settings: Settings, pi_email: str, projects: list[str | None], contacts: tuple[str, ...] = ()
+) -> tuple[list[str], list[str]]:
     cc: list[str] = []
     for p in projects:
         for addr in settings.email.cc.get(p or "", []):
@@ -81,9 +82,16 @@ def _recipients(settings: Settings, pi_email: str, projects: list[str | None],
     return [pi_email], cc
 
 
-def send_period(ctx: Context, period: str, *, resend: bool = False, pi: str | None = None,
-                project: str | None = None, sender: Sender | None = None,
-                progress: Progress | None = None) -> DeliveryReport:
+def send_period(
+    ctx: Context,
+    period: str,
+    *,
+    resend: bool = False,
+    pi: str | None = None,
+    project: str | None = None,
+    sender: Sender | None = None,
+    progress: Progress | None = None,
+) -> DeliveryReport:
     """Email each PI the current statements of the period not sent yet (all of them with
     ``resend``)."""
     name = Period.parse(period).name
@@ -93,8 +101,10 @@ def send_period(ctx: Context, period: str, *, resend: bool = False, pi: str | No
         prow = lookup.period(conn, name)
         rows = store.current(conn, prow.id, pi=pi, project=project)
         if not rows:
-            raise NotFound(f"period {name} has no statements{_filter_text(pi, project)}; "
-                           f"generate them first (`openchargeback generate -p {name}`)")
+            raise NotFound(
+                f"period {name} has no statements{_filter_text(pi, project)}; "
+                f"generate them first (`openchargeback generate -p {name}`)"
+            )
         skipped = sum(1 for r in rows if r.sent_at is not None and not resend)
         by_pi: dict[str | None, list] = {}
         for r in rows:
@@ -104,22 +114,34 @@ def send_period(ctx: Context, period: str, *, resend: bool = False, pi: str | No
         contacts = registry_repo.contacts(conn, sorted({p.lower() for p in by_pi if p}))
         for pi_email, items in sorted(by_pi.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
             if pi_email:
-                to, cc = _recipients(ctx.settings, pi_email, [r.project_id for r in items],
-                                     contacts.get(pi_email.lower(), ()))
+                to, cc = _recipients(
+                    ctx.settings, pi_email, [r.project_id for r in items], contacts.get(pi_email.lower(), ())
+                )
             else:
                 to, cc = [], []
-            mid = store.add_message(conn, {
-                "period_id": prow.id, "pi_email": pi_email, "recipients": {"to": to, "cc": cc},
-                "subject": _subject(ctx.settings, name, pi_email), "transport": sender.transport,
-                "status": "queued", "attempts": 0, "actor": ctx.actor, "created_at": now},
-                [r.id for r in items])
+            mid = store.add_message(
+                conn,
+                {
+                    "period_id": prow.id,
+                    "pi_email": pi_email,
+                    "recipients": {"to": to, "cc": cc},
+                    "subject": _subject(ctx.settings, name, pi_email),
+                    "transport": sender.transport,
+                    "status": "queued",
+                    "attempts": 0,
+                    "actor": ctx.actor,
+                    "created_at": now,
+                },
+                [r.id for r in items],
+            )
             planned.append(mid)
     outcomes = _deliver(ctx, sender, planned, progress)
     return DeliveryReport(name, sender.transport, tuple(outcomes), skipped)
 
 
-def resend_messages(ctx: Context, message_ids: list[int], *, force: bool = False,
-                    sender: Sender | None = None) -> DeliveryReport:
+def resend_messages(
+    ctx: Context, message_ids: list[int], *, force: bool = False, sender: Sender | None = None
+) -> DeliveryReport:
     """Send again exactly the logged messages (same recipients, same statement versions).
     A message that was sent, or already resent successfully, is refused unless ``force``."""
     now = ctx.clock()
@@ -134,16 +156,34 @@ def resend_messages(ctx: Context, message_ids: list[int], *, force: bool = False
             if m is None:
                 raise NotFound(f"message {mid} does not exist (see `openchargeback statements messages`)")
             if not force and (m.status == "sent" or mid in done or mid in delivered):
-                how = ("" if m.status == "sent" else " by a resend" if mid in done
-                       else ": its statements were all sent by another message")
-                raise Conflict(f"message {mid} to {m.pi_email} was delivered{how}; "
-                               f"use --force to send it again")
+                how = (
+                    ""
+                    if m.status == "sent"
+                    else " by a resend"
+                    if mid in done
+                    else ": its statements were all sent by another message"
+                )
+                raise Conflict(
+                    f"message {mid} to {m.pi_email} was delivered{how}; use --force to send it again"
+                )
             period = period or m.period
             items = all_items[mid]
-            new = store.add_message(conn, {
-                "period_id": m.period_id, "pi_email": m.pi_email, "recipients": json.loads(m.recipients),
-                "subject": m.subject, "transport": sender.transport, "status": "queued", "attempts": 0,
-                "resend_of_id": mid, "actor": ctx.actor, "created_at": now}, items)
+            new = store.add_message(
+                conn,
+                {
+                    "period_id": m.period_id,
+                    "pi_email": m.pi_email,
+                    "recipients": json.loads(m.recipients),
+                    "subject": m.subject,
+                    "transport": sender.transport,
+                    "status": "queued",
+                    "attempts": 0,
+                    "resend_of_id": mid,
+                    "actor": ctx.actor,
+                    "created_at": now,
+                },
+                items,
+            )
             planned.append(new)
     return DeliveryReport(period, sender.transport, tuple(_deliver(ctx, sender, planned, None)), 0)
 
@@ -163,8 +203,11 @@ def failed_messages(ctx: Context, period: str) -> list[int]:
 
 def _delivered(conn, items: dict[int, list[int]]) -> set[int]:
     """Messages whose statement versions have all been delivered (by some other message)."""
-    sent = {r.id for r in store.by_ids(conn, sorted({i for v in items.values() for i in v}))
-            if r.sent_at is not None}
+    sent = {
+        r.id
+        for r in store.by_ids(conn, sorted({i for v in items.values() for i in v}))
+        if r.sent_at is not None
+    }
     return {m for m, sids in items.items() if sids and all(s in sent for s in sids)}
 
 
@@ -173,8 +216,10 @@ def _subject(settings: Settings, period: str, pi_email: str | None) -> str:
     try:
         return settings.email.subject.format(organisation=org, period=period, pi_email=pi_email or "")
     except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"email.subject {settings.email.subject!r}: unknown placeholder {exc}; use "
-                          f"{{organisation}}, {{period}} or {{pi_email}}") from None
+        raise ConfigError(
+            f"email.subject {settings.email.subject!r}: unknown placeholder {exc}; use "
+            f"{{organisation}}, {{period}} or {{pi_email}}"
+        ) from None
 
 
 def _filter_text(pi: str | None, project: str | None) -> str:
@@ -183,8 +228,9 @@ def _filter_text(pi: str | None, project: str | None) -> str:
     return f" for {' and '.join(parts)}" if parts else ""
 
 
-def _deliver(ctx: Context, sender: Sender, message_ids: list[int],
-             progress: Progress | None) -> list[MessageOutcome]:
+def _deliver(
+    ctx: Context, sender: Sender, message_ids: list[int], progress: Progress | None
+) -> list[MessageOutcome]:
     renderer = renderer_for(ctx.settings)
     e = ctx.settings.email
     out = []
@@ -202,11 +248,21 @@ def _deliver(ctx: Context, sender: Sender, message_ids: list[int],
                 error = "the statements have no PI email: nobody to send them to"
             else:
                 message = build_message(
-                    sender=e.from_address, to=rcpt["to"], cc=rcpt["cc"], subject=m.subject,
-                    reply_to=e.reply_to, date=ctx.clock(),
+                    sender=e.from_address,
+                    to=rcpt["to"],
+                    cc=rcpt["cc"],
+                    subject=m.subject,
+                    reply_to=e.reply_to,
+                    date=ctx.clock(),
                     attachments=_attachments(rows, docs),
-                    **dict(zip(("html", "text"), renderer.email_bodies(_email_context(renderer, m, rows)),
-                               strict=True)))
+                    **dict(
+                        zip(
+                            ("html", "text"),
+                            renderer.email_bodies(_email_context(renderer, m, rows)),
+                            strict=True,
+                        )
+                    ),
+                )
                 msg_id = message["Message-ID"]
                 if isinstance(sender, OutboxSender):
                     sender.prefix = f"{m.period}-m{mid}-"
@@ -216,15 +272,40 @@ def _deliver(ctx: Context, sender: Sender, message_ids: list[int],
                 except DeliveryError as exc:
                     error, attempts = exc.message, exc.attempts
             with ctx.write() as conn:
-                store.finish_message(conn, mid, status=status, error=error, attempts=attempts,
-                                     message_id=msg_id, outbox_path=path, finished_at=ctx.clock())
+                store.finish_message(
+                    conn,
+                    mid,
+                    status=status,
+                    error=error,
+                    attempts=attempts,
+                    message_id=msg_id,
+                    outbox_path=path,
+                    finished_at=ctx.clock(),
+                )
                 if status == "sent":
                     store.mark_sent(conn, sids, ctx.clock())
-                audit.record_in(conn, ctx, f"statements.email.{status}", m.period,
-                                f"message {mid} to {', '.join(rcpt['to']) or '(nobody)'}: {', '.join(labels)}"
-                                + (f": {error}" if error else ""))
-            out.append(MessageOutcome(mid, m.pi_email, tuple(rcpt["to"]), tuple(rcpt["cc"]), labels, status,
-                                      attempts, error, path, m.resend_of_id))
+                audit.record_in(
+                    conn,
+                    ctx,
+                    f"statements.email.{status}",
+                    m.period,
+                    f"message {mid} to {', '.join(rcpt['to']) or '(nobody)'}: {', '.join(labels)}"
+                    + (f": {error}" if error else ""),
+                )
+            out.append(
+                MessageOutcome(
+                    mid,
+                    m.pi_email,
+                    tuple(rcpt["to"]),
+                    tuple(rcpt["cc"]),
+                    labels,
+                    status,
+                    attempts,
+                    error,
+                    path,
+                    m.resend_of_id,
+                )
+            )
             if progress:
                 progress(n, len(message_ids))
     return out
@@ -244,17 +325,31 @@ def _email_context(renderer, m, rows) -> dict:
     period = Period.parse(m.period)
     items, totals = [], {}
     for r in rows:
-        items.append({"number": r.number, "version": r.version, "kind": r.kind, "project_id": r.project_id,
-                      "currency": r.currency, "list": to_str(r.list_total),
-                      "discount": to_str(r.discount_total), "due": to_str(r.due_total)})
+        items.append(
+            {
+                "number": r.number,
+                "version": r.version,
+                "kind": r.kind,
+                "project_id": r.project_id,
+                "currency": r.currency,
+                "list": to_str(r.list_total),
+                "discount": to_str(r.discount_total),
+                "due": to_str(r.due_total),
+            }
+        )
         if r.kind == "project":
             t = totals.setdefault(r.currency, [ZERO, ZERO, ZERO])
             t[0] += r.list_total
             t[1] += r.discount_total
             t[2] += r.due_total
-    total_items = [{"currency": c, "list": to_str(v[0]), "discount": to_str(v[1]), "due": to_str(v[2])}
-                   for c, v in sorted(totals.items())]
-    return email_context(m.pi_email, {"name": period.name, "start": period.start.isoformat(),
-                                      "end": period.end.isoformat()}, items, total_items,
-                         renderer.branding_context())
-
+    total_items = [
+        {"currency": c, "list": to_str(v[0]), "discount": to_str(v[1]), "due": to_str(v[2])}
+        for c, v in sorted(totals.items())
+    ]
+    return email_context(
+        m.pi_email,
+        {"name": period.name, "start": period.start.isoformat(), "end": period.end.isoformat()},
+        items,
+        total_items,
+        renderer.branding_context(),
+    )

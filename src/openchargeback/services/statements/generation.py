@@ -90,8 +90,11 @@ class GenerateResult(Jsonable):
 
     def as_json(self) -> dict:
         # pending and rejected nest under "excluded"; totals as in Excluded; delivery only when made
-        out = {**to_json(self), "totals": {c: to_str(a) for c, a in self.approved_totals},
-               "excluded": {"pending": self.pending.as_json(), "rejected": self.rejected.as_json()}}
+        out = {
+            **to_json(self),
+            "totals": {c: to_str(a) for c, a in self.approved_totals},
+            "excluded": {"pending": self.pending.as_json(), "rejected": self.rejected.as_json()},
+        }
         if self.delivery is not None:
             out["delivery"] = self.delivery.as_json()
         return out
@@ -107,8 +110,15 @@ def _excluded(raw: dict) -> Excluded:
     return Excluded(raw["count"], tuple(sorted(raw["amounts"].items())))
 
 
-def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None = None,
-             project: str | None = None, progress: Progress | None = None) -> GenerateResult:
+def generate(
+    ctx: Context,
+    period: str,
+    *,
+    dry_run: bool = False,
+    pi: str | None = None,
+    project: str | None = None,
+    progress: Progress | None = None,
+) -> GenerateResult:
     name = Period.parse(period).name
     cfg = ctx.settings.statements
     renderer = renderer_for(ctx.settings)
@@ -116,8 +126,10 @@ def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None
         prow = lookup.period(conn, name)
         status = PeriodStatus(prow.status)
         if not dry_run and status == PeriodStatus.OPEN:
-            raise Conflict(f"period {name} is open; close it (`openchargeback periods close {name}`) "
-                           f"before generating statements, or preview them with --dry-run")
+            raise Conflict(
+                f"period {name} is open; close it (`openchargeback periods close {name}`) "
+                f"before generating statements, or preview them with --dry-run"
+            )
         excluded = lines_repo.excluded(conn, prow.id, pi=pi, project=project)
         if not dry_run and status == PeriodStatus.FINALIZED:
             rows = store.current(conn, prow.id, pi=pi, project=project, with_data=True)
@@ -125,8 +137,10 @@ def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None
             return _rerender(ctx, prow, rows, csvs, excluded, progress)
         history = len(periods_repo.transitions(conn, prow.id))
         service_rows, detail_rows, names = _lines(conn, prow, pi, project)
-        existing = {(r.kind, r.pi_email, r.project_id, r.currency): r
-                    for r in store.current(conn, prow.id, pi=pi, project=project)}
+        existing = {
+            (r.kind, r.pi_email, r.project_id, r.currency): r
+            for r in store.current(conn, prow.id, pi=pi, project=project)
+        }
         numbers, top = store.numbers(conn, prow.id)
     drafts = dom.project_drafts(service_rows, detail_rows, cfg.detail_line_limit)
     approved_totals: dict[str, Decimal] = {}
@@ -145,8 +159,9 @@ def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None
     for d in drafts:
         k = d.key
         csv_rows = d.detail_rows
-        digest = dom.content_hash(d.data, renderer.template_hash,
-                                  json.dumps(csv_rows, default=str) if csv_rows else "")
+        digest = dom.content_hash(
+            d.data, renderer.template_hash, json.dumps(csv_rows, default=str) if csv_rows else ""
+        )
         cur = existing.get((k.kind, k.pi_email, k.project_id, k.currency))
         if cur is not None and cur.content_hash == digest and not dry_run:
             items.append(_item(cur.number, cur.version, d, "unchanged"))
@@ -163,18 +178,30 @@ def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None
     by_key = {k: v[0] for k, v in numbers.items()}
     docs = []
     for d, number, _seq, version, _digest, cur in planned:
-        data = dict(d.data, number=number, version=version, status="current", issued=now.isoformat(),
-                    period=period_info,
-                    detail_attachment=f"{number}-v{version}-detail.csv" if d.detail_rows else None,
-                    supersedes={"version": cur.version, "issued": cur.generated_at.isoformat()}
-                    if cur is not None else None, superseded_by=None)
+        data = dict(
+            d.data,
+            number=number,
+            version=version,
+            status="current",
+            issued=now.isoformat(),
+            period=period_info,
+            detail_attachment=f"{number}-v{version}-detail.csv" if d.detail_rows else None,
+            supersedes={"version": cur.version, "issued": cur.generated_at.isoformat()}
+            if cur is not None
+            else None,
+            superseded_by=None,
+        )
         if d.key.kind == "pi":
-            data["projects"] = [dict(p, number=by_key.get(("project", d.key.pi_email, p["project_id"],
-                                                              d.key.currency))) for p in data["projects"]]
+            data["projects"] = [
+                dict(p, number=by_key.get(("project", d.key.pi_email, p["project_id"], d.key.currency)))
+                for p in data["projects"]
+            ]
         docs.append(data)
     pdfs = render_pdfs(ctx.settings, docs, progress)
-    csvs = [rendering.detail_csv(data["number"], p[0].detail_rows) if p[0].detail_rows else None
-            for data, p in zip(docs, planned, strict=True)]
+    csvs = [
+        rendering.detail_csv(data["number"], p[0].detail_rows) if p[0].detail_rows else None
+        for data, p in zip(docs, planned, strict=True)
+    ]
     pending, rejected = _excluded(excluded["pending"]), _excluded(excluded["rejected"])
     totals = tuple(sorted(approved_totals.items()))
 
@@ -182,41 +209,77 @@ def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None
         directory = Path(tempfile.mkdtemp(prefix=f"openchargeback-preview-{name}-"))
         paths = _write_files(directory, docs, pdfs, csvs, atomic=False)
         items = [replace(it, path=paths.get((it.number, it.version))) for it in items]
-        return GenerateResult(name, status.value, True, str(directory), tuple(items), pending, rejected,
-                              totals, notes=("preview only: nothing was stored",))
+        return GenerateResult(
+            name,
+            status.value,
+            True,
+            str(directory),
+            tuple(items),
+            pending,
+            rejected,
+            totals,
+            notes=("preview only: nothing was stored",),
+        )
 
     seen = {(d.key.kind, d.key.pi_email, d.key.project_id, d.key.currency) for d in drafts}
-    gone = [r for k, r in existing.items() if k not in seen
-            and not (project is not None and k[0] == "pi")]
+    gone = [r for k, r in existing.items() if k not in seen and not (project is not None and k[0] == "pi")]
     with ctx.write() as conn:
         prow2 = periods_repo.get(conn, name)
         moved = len(periods_repo.transitions(conn, prow2.id)) != history
         if prow2.status != PeriodStatus.CLOSED.value or moved:
-            raise Conflict(f"period {name} changed while its statements were being generated "
-                           f"(it is now {prow2.status}); run the command again")
+            raise Conflict(
+                f"period {name} changed while its statements were being generated "
+                f"(it is now {prow2.status}); run the command again"
+            )
         now_current = {r.id for r in store.current(conn, prow.id, pi=pi, project=project)}
         if now_current != {r.id for r in existing.values()}:
-            raise Conflict(f"statements of period {name} were generated by someone else meanwhile; "
-                           f"run the command again")
-        for (d, number, seq, version, digest, cur), data, pdf, csv_bytes in zip(planned, docs, pdfs, csvs,
-                                                                                  strict=True):
-            sid = store.add(conn, {
-                "number": number, "version": version, "sequence": seq, "period_id": prow.id,
-                "kind": d.key.kind, "pi_email": d.key.pi_email, "project_id": d.key.project_id,
-                "currency": d.key.currency, "status": "current", "list_total": d.list_total,
-                "discount_total": d.discount_total, "due_total": d.due_total,
-                "charge_count": d.charge_count, "line_count": d.line_count, "content_hash": digest,
-                "template_hash": renderer.template_hash, "data": json.dumps(data, sort_keys=True),
-                "generated_by": ctx.actor, "generated_at": now}, pdf, csv_bytes)
+            raise Conflict(
+                f"statements of period {name} were generated by someone else meanwhile; run the command again"
+            )
+        for (d, number, seq, version, digest, cur), data, pdf, csv_bytes in zip(
+            planned, docs, pdfs, csvs, strict=True
+        ):
+            sid = store.add(
+                conn,
+                {
+                    "number": number,
+                    "version": version,
+                    "sequence": seq,
+                    "period_id": prow.id,
+                    "kind": d.key.kind,
+                    "pi_email": d.key.pi_email,
+                    "project_id": d.key.project_id,
+                    "currency": d.key.currency,
+                    "status": "current",
+                    "list_total": d.list_total,
+                    "discount_total": d.discount_total,
+                    "due_total": d.due_total,
+                    "charge_count": d.charge_count,
+                    "line_count": d.line_count,
+                    "content_hash": digest,
+                    "template_hash": renderer.template_hash,
+                    "data": json.dumps(data, sort_keys=True),
+                    "generated_by": ctx.actor,
+                    "generated_at": now,
+                },
+                pdf,
+                csv_bytes,
+            )
             if cur is not None:
                 store.retire(conn, cur.id, "superseded", sid, now)
         for r in gone:
             store.retire(conn, r.id, "withdrawn", None, now)
             items.append(dom_item(r, "withdrawn"))
         made = sum(1 for it in items if it.action in ("new", "new_version"))
-        audit.record_in(conn, ctx, "statements.generate", name,
-                        f"{made} new or new versions, {len(gone)} withdrawn"
-                        + (f" (pi={pi})" if pi else "") + (f" (project={project})" if project else ""))
+        audit.record_in(
+            conn,
+            ctx,
+            "statements.generate",
+            name,
+            f"{made} new or new versions, {len(gone)} withdrawn"
+            + (f" (pi={pi})" if pi else "")
+            + (f" (project={project})" if project else ""),
+        )
     directory = Path(cfg.output_dir) / name
     paths = _write_files(directory, docs, pdfs, csvs, atomic=True)
     items = [replace(it, path=paths.get((it.number, it.version))) for it in items]
@@ -225,17 +288,40 @@ def generate(ctx: Context, period: str, *, dry_run: bool = False, pi: str | None
 
 def _item(number: str, version: int, d: dom.Draft, action: str) -> StatementItem:
     k = d.key
-    return StatementItem(number, version, k.kind, k.pi_email, k.project_id, k.currency, d.list_total,
-                         d.discount_total, d.due_total, d.charge_count, action)
+    return StatementItem(
+        number,
+        version,
+        k.kind,
+        k.pi_email,
+        k.project_id,
+        k.currency,
+        d.list_total,
+        d.discount_total,
+        d.due_total,
+        d.charge_count,
+        action,
+    )
 
 
 def dom_item(r, action: str) -> StatementItem:
-    return StatementItem(r.number, r.version, r.kind, r.pi_email, r.project_id, r.currency, r.list_total,
-                         r.discount_total, r.due_total, r.charge_count, action)
+    return StatementItem(
+        r.number,
+        r.version,
+        r.kind,
+        r.pi_email,
+        r.project_id,
+        r.currency,
+        r.list_total,
+        r.discount_total,
+        r.due_total,
+        r.charge_count,
+        action,
+    )
 
 
-def _write_files(directory: Path, docs: list[dict], pdfs: list[bytes], csvs: list[bytes | None], *,
-                 atomic: bool) -> dict[tuple[str, int], str]:
+def _write_files(
+    directory: Path, docs: list[dict], pdfs: list[bytes], csvs: list[bytes | None], *, atomic: bool
+) -> dict[tuple[str, int], str]:
     directory.mkdir(parents=True, exist_ok=True)
     out = {}
     for data, pdf, csv_bytes in zip(docs, pdfs, csvs, strict=True):
@@ -256,8 +342,9 @@ def _write(path: Path, content: bytes, atomic: bool) -> Path:
     return path
 
 
-def _rerender(ctx: Context, prow, rows, csvs: dict, excluded: dict,
-              progress: Progress | None) -> GenerateResult:
+def _rerender(
+    ctx: Context, prow, rows, csvs: dict, excluded: dict, progress: Progress | None
+) -> GenerateResult:
     """A finalized period: its current versions rendered again from what was stored."""
     docs = [json.loads(r.data) for r in rows]
     pdfs = render_pdfs(ctx.settings, docs, progress)
@@ -268,8 +355,17 @@ def _rerender(ctx: Context, prow, rows, csvs: dict, excluded: dict,
     for r in rows:
         if r.kind == "project":
             totals[r.currency] = totals.get(r.currency, ZERO) + r.due_total
-    return GenerateResult(prow.name, prow.status, False, str(directory), items,
-                          _excluded(excluded["pending"]), _excluded(excluded["rejected"]),
-                          tuple(sorted(totals.items())),
-                          notes=(f"period {prow.name} is finalized: its {len(rows)} stored statement(s) "
-                                 f"were re-rendered; nothing new was made",))
+    return GenerateResult(
+        prow.name,
+        prow.status,
+        False,
+        str(directory),
+        items,
+        _excluded(excluded["pending"]),
+        _excluded(excluded["rejected"]),
+        tuple(sorted(totals.items())),
+        notes=(
+            f"period {prow.name} is finalized: its {len(rows)} stored statement(s) "
+            f"were re-rendered; nothing new was made",
+        ),
+    )

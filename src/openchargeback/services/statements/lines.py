@@ -40,8 +40,9 @@ def _same(a: str | None, b: str | None) -> bool:
     return (a or "").lower() == (b or "").lower()
 
 
-def statement_rows(conn, period_row, *, pi: str | None = None,
-                   project: str | None = None) -> tuple[list[dict], list[dict], dict]:
+def statement_rows(
+    conn, period_row, *, pi: str | None = None, project: str | None = None
+) -> tuple[list[dict], list[dict], dict]:
     """(service rows, detail rows, names) of the period's statements, optionally only
     one PI's or one project's. Names: {"pis": email -> name, "projects": id -> name}."""
     projects, _ = registry_repo.snapshot(conn)
@@ -51,37 +52,55 @@ def statement_rows(conn, period_row, *, pi: str | None = None,
         r["pi_email"], r["fund_org"] = _attribute(r["pi_email"], r["project_id"], r["fund_org"], projects)
     if pi:
         detail = [r for r in detail if _same(r["pi_email"], pi)]
-    adjustments = [a for a in load_adjustments(conn, [period_row.id])
-                   if (project is None or a.project_id == project)
-                   and (pi is None or _same(_attribute(a.pi_email, a.project_id, None, projects)[0], pi))]
+    adjustments = [
+        a
+        for a in load_adjustments(conn, [period_row.id])
+        if (project is None or a.project_id == project)
+        and (pi is None or _same(_attribute(a.pi_email, a.project_id, None, projects)[0], pi))
+    ]
     splits = load_splits(conn)
     sources = lines_repo.sources_by_id(conn)
     by_name = {s["name"]: s for s in sources.values()}
     service = _allocate(detail, adjustments, splits, projects, period_row.name, by_name)
-    names = {"pis": {r["email"].lower(): r["name"] for r in registry_repo.list_all(conn, "pis") if r["name"]},
-             "projects": {r["project_id"]: r["name"] for r in registry_repo.list_all(conn, "projects")
-                          if r["name"]}}
+    names = {
+        "pis": {r["email"].lower(): r["name"] for r in registry_repo.list_all(conn, "pis") if r["name"]},
+        "projects": {
+            r["project_id"]: r["name"] for r in registry_repo.list_all(conn, "projects") if r["name"]
+        },
+    }
     return service, detail, names
 
 
-def _allocate(detail: list[dict], adjustments: list, splits, projects: dict, period: str,
-              sources: dict) -> list[dict]:
+def _allocate(
+    detail: list[dict], adjustments: list, splits, projects: dict, period: str, sources: dict
+) -> list[dict]:
     groups: dict[tuple, dict] = {}  # allocation grain -> exact sums
     parts: dict[tuple, dict[tuple, dict]] = {}  # allocation grain -> (kind, unit) -> exact sums
     for r in detail:
         key = (r["source"], r["pi_email"], r["project_id"], r["fund_org"], r["service"], r["currency"])
         g = groups.get(key)
         if g is None:
-            groups[key] = g = {"period": period, "source": r["source"], "cost_basis": "billed",
-                               "pi_email": r["pi_email"], "project_id": r["project_id"],
-                               "fund_org": r["fund_org"], "service": r["service"], "currency": r["currency"],
-                               "rows": 0, "list_cost": ZERO, "billed_cost": ZERO, "effective_cost": ZERO}
+            groups[key] = g = {
+                "period": period,
+                "source": r["source"],
+                "cost_basis": "billed",
+                "pi_email": r["pi_email"],
+                "project_id": r["project_id"],
+                "fund_org": r["fund_org"],
+                "service": r["service"],
+                "currency": r["currency"],
+                "rows": 0,
+                "list_cost": ZERO,
+                "billed_cost": ZERO,
+                "effective_cost": ZERO,
+            }
         g["rows"] += r["rows"]
         g["list_cost"] += r["list"]
         g["billed_cost"] += r["due"]  # the amount due by the source's basis ("billed" for the allocation)
         g["effective_cost"] += r["due"]
-        p = parts.setdefault(key, {}).setdefault((r["kind"], r["unit"]), {
-            "due": ZERO, "list": ZERO, "rows": 0, "quantity": ZERO})
+        p = parts.setdefault(key, {}).setdefault(
+            (r["kind"], r["unit"]), {"due": ZERO, "list": ZERO, "rows": 0, "quantity": ZERO}
+        )
         p["due"] += r["due"]
         p["list"] += r["due"] if r["kind"] == "credit" else r["list"]
         p["rows"] += r["rows"]
@@ -94,16 +113,27 @@ def _allocate(detail: list[dict], adjustments: list, splits, projects: dict, per
         if ln.percent is None:  # the line of one group
             contributing = [parts[base + (ln.fund_org, ln.service, ln.currency)]]
         else:  # a split line: every group of the project's service, divided by the share
-            contributing = [v for k, v in parts.items()
-                            if k[:3] == base and k[4:] == (ln.service, ln.currency)]
+            contributing = [
+                v for k, v in parts.items() if k[:3] == base and k[4:] == (ln.service, ln.currency)
+            ]
         out += _kind_rows(ln, contributing, src, minor_digits(ln.currency))
     if adjustments:
         lines, _ = build_lines([], adjustments, splits, projects)
         for ln in lines:
             src = sources.get(ln.source) if ln.source else None
             kind = "credit" if ln.charged < 0 else "adjustment"
-            row = _row(ln, kind, None, None, src["display_name"] if src else None,
-                       src["cost_basis"] if src else None, "adjustment", ln.charged, ln.charged, ln.rows)
+            row = _row(
+                ln,
+                kind,
+                None,
+                None,
+                src["display_name"] if src else None,
+                src["cost_basis"] if src else None,
+                "adjustment",
+                ln.charged,
+                ln.charged,
+                ln.rows,
+            )
             row["service"] = f"Adjustment — {ln.reason}" if ln.reason else "Adjustment"
             out.append(row)
     return out
@@ -136,8 +166,20 @@ def _kind_rows(ln, contributing: list[dict], src: dict, digits: int) -> list[dic
         m = merged[k]
         scaled = m["list"] * share if share is not None else m["list"]
         lst = due[k] if kind == "credit" else round_minor(scaled, digits)
-        out.append(_row(ln, kind, unit, m["quantity"], src["display_name"], src["cost_basis"], "charges",
-                        lst, due[k], m["rows"]))
+        out.append(
+            _row(
+                ln,
+                kind,
+                unit,
+                m["quantity"],
+                src["display_name"],
+                src["cost_basis"],
+                "charges",
+                lst,
+                due[k],
+                m["rows"],
+            )
+        )
     return out
 
 
@@ -145,9 +187,32 @@ def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
     return None if a is None or b is None else a + b
 
 
-def _row(ln, kind: str, unit, quantity, source_name: str | None, basis: str | None, origin: str,
-         list_price: Decimal, due: Decimal, rows: int) -> dict:
-    return {"currency": ln.currency, "pi_email": ln.pi_email, "project_id": ln.project_id,
-            "fund_org": ln.fund_org, "source_name": source_name, "cost_basis": basis, "service": ln.service,
-            "kind": kind, "unit": unit, "quantity": quantity, "list": list_price, "due": due, "rows": rows,
-            "share": ln.percent, "origin": origin}
+def _row(
+    ln,
+    kind: str,
+    unit,
+    quantity,
+    source_name: str | None,
+    basis: str | None,
+    origin: str,
+    list_price: Decimal,
+    due: Decimal,
+    rows: int,
+) -> dict:
+    return {
+        "currency": ln.currency,
+        "pi_email": ln.pi_email,
+        "project_id": ln.project_id,
+        "fund_org": ln.fund_org,
+        "source_name": source_name,
+        "cost_basis": basis,
+        "service": ln.service,
+        "kind": kind,
+        "unit": unit,
+        "quantity": quantity,
+        "list": list_price,
+        "due": due,
+        "rows": rows,
+        "share": ln.percent,
+        "origin": origin,
+    }

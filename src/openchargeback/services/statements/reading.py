@@ -66,21 +66,41 @@ class MessageRow(Jsonable):
 
 
 def _row(r) -> StatementRow:
-    return StatementRow(r.id, r.number, r.version, r.kind, r.pi_email, r.project_id, r.currency,
-                        r.status, r.list_total, r.discount_total, r.due_total, r.charge_count,
-                        r.generated_at, r.sent_at)
+    return StatementRow(
+        r.id,
+        r.number,
+        r.version,
+        r.kind,
+        r.pi_email,
+        r.project_id,
+        r.currency,
+        r.status,
+        r.list_total,
+        r.discount_total,
+        r.due_total,
+        r.charge_count,
+        r.generated_at,
+        r.sent_at,
+    )
 
 
 def _period_id(conn, period: str) -> int:
     return int(lookup.period(conn, period).id)
 
 
-def list_statements(ctx: Context, period: str, *, pi: str | None = None, project: str | None = None,
-                    all_versions: bool = False) -> tuple[StatementRow, ...]:
+def list_statements(
+    ctx: Context,
+    period: str,
+    *,
+    pi: str | None = None,
+    project: str | None = None,
+    all_versions: bool = False,
+) -> tuple[StatementRow, ...]:
     with ctx.read() as conn:
         pid = _period_id(conn, period)
-        return tuple(_row(r) for r in store.listing(conn, pid, pi=pi, project=project,
-                                                    all_versions=all_versions))
+        return tuple(
+            _row(r) for r in store.listing(conn, pid, pi=pi, project=project, all_versions=all_versions)
+        )
 
 
 def _find(conn, number: str, version: int | None):
@@ -99,8 +119,9 @@ def get_statement(ctx: Context, number: str, version: int | None = None) -> Stat
         return StatementDetail(r.period, _row(r), json.loads(r.data), versions, doc.detail_csv is not None)
 
 
-def statement_file(ctx: Context, number: str, version: int | None = None, *,
-                   kind: str = "pdf") -> tuple[str, bytes]:
+def statement_file(
+    ctx: Context, number: str, version: int | None = None, *, kind: str = "pdf"
+) -> tuple[str, bytes]:
     """(file name, bytes) of a version's PDF as issued, or of its detail CSV (``kind="csv"``)."""
     with ctx.read() as conn:
         r = _find(conn, number, version)
@@ -136,7 +157,22 @@ def list_messages(ctx: Context, period: str, *, status: str | None = None) -> tu
     for m in rows:
         rc = json.loads(m.recipients)
         labels = tuple(f"{stmts[i].number} v{stmts[i].version}" for i in items[m.id] if i in stmts)
-        out.append(MessageRow(m.id, m.pi_email, tuple(rc["to"]), tuple(rc["cc"]), m.subject, m.transport,
-                              m.status, m.attempts, m.error, labels, m.resend_of_id, m.created_at,
-                              m.finished_at, m.outbox_path))
+        out.append(
+            MessageRow(
+                m.id,
+                m.pi_email,
+                tuple(rc["to"]),
+                tuple(rc["cc"]),
+                m.subject,
+                m.transport,
+                m.status,
+                m.attempts,
+                m.error,
+                labels,
+                m.resend_of_id,
+                m.created_at,
+                m.finished_at,
+                m.outbox_path,
+            )
+        )
     return tuple(out)

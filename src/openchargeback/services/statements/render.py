@@ -21,10 +21,17 @@ MAX_WORKERS = 4
 def branding_of(settings: Settings) -> Branding:
     s = settings.statements
     b = s.branding
-    return Branding(organisation=b.organisation, logo=b.logo, contact=b.contact,
-                    currency_symbol=b.currency_symbol, thousands_separator=b.thousands_separator,
-                    decimal_separator=b.decimal_separator, date_format=b.date_format, paper=s.paper,
-                    timezone=s.timezone)
+    return Branding(
+        organisation=b.organisation,
+        logo=b.logo,
+        contact=b.contact,
+        currency_symbol=b.currency_symbol,
+        thousands_separator=b.thousands_separator,
+        decimal_separator=b.decimal_separator,
+        date_format=b.date_format,
+        paper=s.paper,
+        timezone=s.timezone,
+    )
 
 
 def renderer_for(settings: Settings) -> StatementRenderer:
@@ -55,8 +62,9 @@ def _workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
-def render_pdfs(settings: Settings, docs: list[dict],
-                progress: Callable[[int, int], None] | None = None) -> list[bytes]:
+def render_pdfs(
+    settings: Settings, docs: list[dict], progress: Callable[[int, int], None] | None = None
+) -> list[bytes]:
     """PDFs of the statements (their stored data), in order."""
     total = len(docs)
     out: list[bytes] = []
@@ -69,8 +77,12 @@ def render_pdfs(settings: Settings, docs: list[dict],
                 progress(len(out), total)
         return out
     branding = branding_of(settings)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init,
-                             initargs=(branding, settings.statements.template_dir)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_init,
+        initargs=(branding, settings.statements.template_dir),
+    ) as pool:
         for pdf in pool.map(_render, docs, chunksize=max(1, min(16, total // (workers * 8) or 1))):
             out.append(pdf)
             if progress:

@@ -23,11 +23,22 @@ from openchargeback.services.registry.splits import SplitInfo
 
 KIND_LABELS = {"pis": "PIs", "projects": "Projects", "funds": "Funds/orgs"}
 FIELD_LABELS = {
-    "email": "Email", "name": "Name", "department": "Department",
-    "billing_contacts": "Billing contacts", "project_id": "Project id", "pi_email": "PI",
-    "status": "Status", "start_date": "Start date", "end_date": "End date",
-    "default_fund": "Default fund/org", "budget": "Budget", "budget_per": "Budget per",
-    "code": "Code", "description": "Description", "valid_from": "Valid from", "valid_to": "Valid to",
+    "email": "Email",
+    "name": "Name",
+    "department": "Department",
+    "billing_contacts": "Billing contacts",
+    "project_id": "Project id",
+    "pi_email": "PI",
+    "status": "Status",
+    "start_date": "Start date",
+    "end_date": "End date",
+    "default_fund": "Default fund/org",
+    "budget": "Budget",
+    "budget_per": "Budget per",
+    "code": "Code",
+    "description": "Description",
+    "valid_from": "Valid from",
+    "valid_to": "Valid to",
 }
 SPLIT_ROWS = 4  # fund rows on the split form
 
@@ -67,13 +78,17 @@ class RegistryForm:
     funds: tuple[str, ...]  # choices for a project's default fund
 
 
-def registry_form(ctx: Context, kind: str, key: str | None = None,
-                  values: dict[str, str] | None = None) -> RegistryForm:
+def registry_form(
+    ctx: Context, kind: str, key: str | None = None, values: dict[str, str] | None = None
+) -> RegistryForm:
     """A blank form, a record's form, or (``values``) the form as it was sent back."""
     kind = kind_of(kind)
     if values is None:
-        values = reg.as_text(kind, registry.get_record(ctx, kind, key)) if key else \
-            {c: ("active" if c == "status" else "") for c in reg.columns(kind)}
+        values = (
+            reg.as_text(kind, registry.get_record(ctx, kind, key))
+            if key
+            else {c: ("active" if c == "status" else "") for c in reg.columns(kind)}
+        )
     pis = funds = ()
     if kind == "projects":
         pis = tuple(p.email for p in registry.list_records(ctx, "pis"))
@@ -140,17 +155,27 @@ def project_registry(ctx: Context, key: str, period: str | None) -> ProjectRegis
     used = {f for s in in_force for f, _ in s.shares}
     if project and project.default_fund:
         used.add(project.default_fund)
-    alerts = tuple(a for a in budgets.list_alerts(ctx, limit=200)
-                   if (a.holder_kind, a.holder) == ("project", key)
-                   or (a.holder_kind == "fund" and a.holder in used))
+    alerts = tuple(
+        a
+        for a in budgets.list_alerts(ctx, limit=200)
+        if (a.holder_kind, a.holder) == ("project", key) or (a.holder_kind == "fund" and a.holder in used)
+    )
     funds = {f: r for f in sorted(used) if (r := _record_or_none(ctx, "funds", f)) is not None}
-    has_budget = bool(project and project.budget is not None) or \
-        any(r.budget is not None for r in funds.values())
+    has_budget = bool(project and project.budget is not None) or any(
+        r.budget is not None for r in funds.values()
+    )
     status = next((x.status for x in periods.list_periods(ctx) if x.name == period), None)
     return ProjectRegistry(
-        project, _record_or_none(ctx, "pis", project.pi_email) if project else None,
+        project,
+        _record_or_none(ctx, "pis", project.pi_email) if project else None,
         funds.get(project.default_fund) if project and project.default_fund else None,
-        in_force, schedule, funds, alerts, has_budget, status)
+        in_force,
+        schedule,
+        funds,
+        alerts,
+        has_budget,
+        status,
+    )
 
 
 def project_budget(ctx: Context, key: str, period: str | None) -> tuple[BudgetStatus, ...]:
@@ -160,9 +185,11 @@ def project_budget(ctx: Context, key: str, period: str | None) -> tuple[BudgetSt
     if not info.has_budget:
         return ()
     funds = set(info.funds) | ({info.project.default_fund} if info.project.default_fund else set())
-    return tuple(s for s in budgets.budget_status(ctx, period)
-                 if (s.holder_kind, s.holder) == ("project", key)
-                 or (s.holder_kind == "fund" and s.holder in funds))
+    return tuple(
+        s
+        for s in budgets.budget_status(ctx, period)
+        if (s.holder_kind, s.holder) == ("project", key) or (s.holder_kind == "fund" and s.holder in funds)
+    )
 
 
 # -- splits ---------------------------------------------------------------------------------------
@@ -181,22 +208,48 @@ def split_form(ctx: Context, key: str, period: str | None, values: dict | None =
     schedule = splits.list_splits(ctx, key)
     if values is None:
         p = Period.parse(period) if period else None
-        current = next((s for s in schedule if p is not None and s.scope == "all"
-                        and s.as_split().covers(p)), None)
-        rows = [(f, str(pct)) for f, pct in current.shares] if current else \
-            ([(project.default_fund, "100")] if project.default_fund else [])
-        values = {"first": period or "", "last": "", "scope": "all", "sources": (),
-                  "services": "", "reason": "", "rows": rows}
+        current = next(
+            (s for s in schedule if p is not None and s.scope == "all" and s.as_split().covers(p)), None
+        )
+        rows = (
+            [(f, str(pct)) for f, pct in current.shares]
+            if current
+            else ([(project.default_fund, "100")] if project.default_fund else [])
+        )
+        values = {
+            "first": period or "",
+            "last": "",
+            "scope": "all",
+            "sources": (),
+            "services": "",
+            "reason": "",
+            "rows": rows,
+        }
     rows = list(values["rows"])[:SPLIT_ROWS]
     values = {**values, "rows": rows + [("", "")] * (SPLIT_ROWS - len(rows))}
-    return SplitForm(project, schedule, registry.list_records(ctx, "funds"),
-                     tuple(s.name for s in sources.list_sources(ctx)),
-                     tuple((x.name, x.status) for x in periods.list_periods(ctx)), values)
+    return SplitForm(
+        project,
+        schedule,
+        registry.list_records(ctx, "funds"),
+        tuple(s.name for s in sources.list_sources(ctx)),
+        tuple((x.name, x.status) for x in periods.list_periods(ctx)),
+        values,
+    )
 
 
-def set_split(ctx: Context, key: str, rows: list[tuple[str, str]], first: str, last: str = "", *,
-              scope: str = "all", scope_sources: tuple[str, ...] = (), services: str = "",
-              reason: str = "", clear: bool = False) -> splits.SplitChange:
+def set_split(
+    ctx: Context,
+    key: str,
+    rows: list[tuple[str, str]],
+    first: str,
+    last: str = "",
+    *,
+    scope: str = "all",
+    scope_sources: tuple[str, ...] = (),
+    services: str = "",
+    reason: str = "",
+    clear: bool = False,
+) -> splits.SplitChange:
     """Set (or with ``clear``, remove) the split of a project from a submitted form: rows of
     (fund, percent) text, the first and last period, an optional scope."""
     shares = []
@@ -205,22 +258,35 @@ def set_split(ctx: Context, key: str, rows: list[tuple[str, str]], first: str, l
             fund, pct = fund.strip(), pct.strip()
             if fund or pct:
                 if not (fund and pct):
-                    raise InvalidInput(f"split of {key}: each row needs a fund and a percentage "
-                                       f"(got {fund or '(no fund)'} and {pct or '(no percentage)'})")
+                    raise InvalidInput(
+                        f"split of {key}: each row needs a fund and a percentage "
+                        f"(got {fund or '(no fund)'} and {pct or '(no percentage)'})"
+                    )
                 shares.append(splits.parse_share(f"{fund}={pct}"))
         if not shares:
-            raise InvalidInput(f"split of {key}: give at least one fund and its percentage, "
-                               f"or clear the split")
+            raise InvalidInput(
+                f"split of {key}: give at least one fund and its percentage, or clear the split"
+            )
     if scope not in ("all", "sources", "services"):
         raise InvalidInput(f"split scope {scope!r}: expected all, sources or services")
     chosen_sources = tuple(s for s in scope_sources if s.strip()) if scope == "sources" else ()
-    chosen_services = tuple(x.strip() for x in services.replace(";", ",").split(",")
-                            if x.strip()) if scope == "services" else ()
+    chosen_services = (
+        tuple(x.strip() for x in services.replace(";", ",").split(",") if x.strip())
+        if scope == "services"
+        else ()
+    )
     if scope != "all" and not (chosen_sources or chosen_services):
         raise InvalidInput(f"split of {key}: choose at least one of the {scope}, or apply it to all charges")
-    return splits.set_split(ctx, key, shares, first.strip(), last.strip() or None,
-                            sources=chosen_sources, services=chosen_services,
-                            reason=reason.strip() or None)
+    return splits.set_split(
+        ctx,
+        key,
+        shares,
+        first.strip(),
+        last.strip() or None,
+        sources=chosen_sources,
+        services=chosen_services,
+        reason=reason.strip() or None,
+    )
 
 
 # -- adjustments ----------------------------------------------------------------------------------
@@ -248,13 +314,30 @@ def adjustments_page(ctx: Context, period: str | None) -> AdjustmentsPage:
     for a in items:
         sums[a.currency] = sums.get(a.currency, ZERO) + a.amount
     status = next((x.status for x in periods.list_periods(ctx) if x.name == period), None)
-    return AdjustmentsPage(period, status, items, tuple(sorted(sums.items())), names,
-                           *(tuple(getattr(r, reg.KEYS[k]) for r in registry.list_records(ctx, k))
-                             for k in ("projects", "funds", "pis")))
+    return AdjustmentsPage(
+        period,
+        status,
+        items,
+        tuple(sorted(sums.items())),
+        names,
+        *(
+            tuple(getattr(r, reg.KEYS[k]) for r in registry.list_records(ctx, k))
+            for k in ("projects", "funds", "pis")
+        ),
+    )
 
 
-def add_adjustment(ctx: Context, period: str, kind: str, amount: str, reason: str, *,
-                   pi_email: str = "", project_id: str = "", fund_org: str = ""):
+def add_adjustment(
+    ctx: Context,
+    period: str,
+    kind: str,
+    amount: str,
+    reason: str,
+    *,
+    pi_email: str = "",
+    project_id: str = "",
+    fund_org: str = "",
+):
     """An adjustment from the form: ``kind`` credit or charge, ``amount`` without a sign."""
     if kind not in ("credit", "charge"):
         raise InvalidInput(f"adjustment kind {kind!r}: expected credit or charge")
@@ -263,8 +346,15 @@ def add_adjustment(ctx: Context, period: str, kind: str, amount: str, reason: st
         raise InvalidInput("an adjustment needs an amount")
     if text.startswith(("-", "+")):
         raise InvalidInput(f"amount {amount!r}: enter it without a sign and choose credit or charge")
-    return adjustments.add_adjustment(ctx, period, ("-" if kind == "credit" else "") + text, reason,
-                                      pi_email=pi_email, project_id=project_id, fund_org=fund_org)
+    return adjustments.add_adjustment(
+        ctx,
+        period,
+        ("-" if kind == "credit" else "") + text,
+        reason,
+        pi_email=pi_email,
+        project_id=project_id,
+        fund_org=fund_org,
+    )
 
 
 # -- budgets --------------------------------------------------------------------------------------
@@ -282,12 +372,34 @@ class BudgetOverview:
 
 def budget_overview(ctx: Context, period: str | None, *, alerts: int = 50) -> BudgetOverview:
     """Spend against every budget in the span containing ``period``, and the alerts raised."""
-    return BudgetOverview(period, budgets.fiscal_start(ctx), budgets.budget_status(ctx, period),
-                          budgets.list_alerts(ctx, limit=alerts))
+    return BudgetOverview(
+        period,
+        budgets.fiscal_start(ctx),
+        budgets.budget_status(ctx, period),
+        budgets.list_alerts(ctx, limit=alerts),
+    )
 
 
-__all__ = ["FIELD_LABELS", "KIND_LABELS", "AdjustmentsPage", "BudgetOverview", "ProjectPage",
-           "ProjectRegistry", "RegistryForm", "RegistryList", "SplitForm", "add_adjustment",
-           "adjustments_page", "budget_overview", "form_values", "kind_of", "project_budget",
-           "project_page", "project_registry", "registry_form", "registry_list", "set_split",
-           "split_form"]
+__all__ = [
+    "FIELD_LABELS",
+    "KIND_LABELS",
+    "AdjustmentsPage",
+    "BudgetOverview",
+    "ProjectPage",
+    "ProjectRegistry",
+    "RegistryForm",
+    "RegistryList",
+    "SplitForm",
+    "add_adjustment",
+    "adjustments_page",
+    "budget_overview",
+    "form_values",
+    "kind_of",
+    "project_budget",
+    "project_page",
+    "project_registry",
+    "registry_form",
+    "registry_list",
+    "set_split",
+    "split_form",
+]

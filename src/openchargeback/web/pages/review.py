@@ -58,8 +58,9 @@ def reasons(rules: ReviewRules) -> tuple[tuple[str, str], ...]:
     return tuple((c, describe(c, rules)) for c in codes)
 
 
-def queue_view(ctx: Context, period: str | None, sel: review.Selection, *,
-               after: str | None = None, limit: int = 50) -> QueueView:
+def queue_view(
+    ctx: Context, period: str | None, sel: review.Selection, *, after: str | None = None, limit: int = 50
+) -> QueueView:
     names = period_names(ctx)
     period = period if period else (names[0] if names else None)
     srcs = tuple((s.name, s.display_name) for s in sources.list_sources(ctx))
@@ -67,8 +68,9 @@ def queue_view(ctx: Context, period: str | None, sel: review.Selection, *,
     if period is None or period not in names:
         return QueueView(period, None, sel, None, reasons(rules), srcs, ctx.settings.currency)
     q = review.list_queue(ctx, period, sel, after=after, limit=limit)
-    return QueueView(q.period, get_period(ctx, q.period).status, sel, q, reasons(rules), srcs,
-                     ctx.settings.currency)
+    return QueueView(
+        q.period, get_period(ctx, q.period).status, sel, q, reasons(rules), srcs, ctx.settings.currency
+    )
 
 
 @dataclass(frozen=True)
@@ -81,25 +83,62 @@ class RowOutcome:
     total: Decimal
 
 
-def _decide(ctx: Context, period: str, sel: review.Selection, action: str, *, note=None,
-            pi=None, project=None, fund=None, save_rule=False) -> review.ActionResult:
+def _decide(
+    ctx: Context,
+    period: str,
+    sel: review.Selection,
+    action: str,
+    *,
+    note=None,
+    pi=None,
+    project=None,
+    fund=None,
+    save_rule=False,
+) -> review.ActionResult:
     if action == "approve":
         return review.approve(ctx, period, sel, note or None)
     if action == "reject":
         return review.reject(ctx, period, sel, note or "")
     if action == "correct":
-        return review.correct(ctx, period, sel, pi_email=pi or None, project_id=project or None,
-                              fund_org=fund or None, note=note or None, save_rule=save_rule)
+        return review.correct(
+            ctx,
+            period,
+            sel,
+            pi_email=pi or None,
+            project_id=project or None,
+            fund_org=fund or None,
+            note=note or None,
+            save_rule=save_rule,
+        )
     raise NotFound(f"unknown review action {action!r}: expected {', '.join(ACTIONS)}")
 
 
-def act(ctx: Context, period: str, charge_id: int, action: str, *, view: review.Selection,
-        note: str | None = None, pi: str | None = None, project: str | None = None,
-        fund: str | None = None, save_rule: bool = False) -> RowOutcome:
+def act(
+    ctx: Context,
+    period: str,
+    charge_id: int,
+    action: str,
+    *,
+    view: review.Selection,
+    note: str | None = None,
+    pi: str | None = None,
+    project: str | None = None,
+    fund: str | None = None,
+    save_rule: bool = False,
+) -> RowOutcome:
     """Approve, reject or correct one charge; then the charge as it is now and what is
     left at stake in the list ``view`` it was acted on from."""
-    result = _decide(ctx, period, review.Selection(ids=(charge_id,)), action, note=note, pi=pi,
-                     project=project, fund=fund, save_rule=save_rule)
+    result = _decide(
+        ctx,
+        period,
+        review.Selection(ids=(charge_id,)),
+        action,
+        note=note,
+        pi=pi,
+        project=project,
+        fund=fund,
+        save_rule=save_rule,
+    )
     [item] = review.list_queue(ctx, period, review.Selection(ids=(charge_id,)), limit=1).items
     try:
         left = review.list_queue(ctx, period, view, limit=1)
@@ -120,16 +159,21 @@ def matches(item: review.QueueItem, sel: review.Selection) -> bool:
         return False
     if sel.reason and sel.reason not in item.flags:
         return False
-    for want, have in ((sel.source, item.source), (sel.pi_email, item.pi_email),
-                       (sel.project_id, item.project_id), (sel.fund_org, item.fund_org),
-                       (sel.resource_id, item.resource_id)):
+    for want, have in (
+        (sel.source, item.source),
+        (sel.pi_email, item.pi_email),
+        (sel.project_id, item.project_id),
+        (sel.fund_org, item.fund_org),
+        (sel.resource_id, item.resource_id),
+    ):
         if want is not None and want != have:
             return False
     return sel.min_amount is None or abs(item.billed_cost) >= sel.min_amount
 
 
-def bulk(ctx: Context, period: str, action: str, sel: review.Selection, note: str | None,
-         *, limit: int = 50) -> tuple[review.ActionResult, QueueView]:
+def bulk(
+    ctx: Context, period: str, action: str, sel: review.Selection, note: str | None, *, limit: int = 50
+) -> tuple[review.ActionResult, QueueView]:
     """Approve or reject every charge of a selection (checked ids or the whole filter);
     then the queue again, with the same filters."""
     if action not in ("approve", "reject"):
@@ -155,8 +199,13 @@ def charge_page(ctx: Context, charge_id: int) -> ChargePage:
     decision = dict(d.review).get("review")
     resource = next((v for k, v in d.focus if k == "ResourceId"), None)
     rules = review.current_rules(ctx)
-    return ChargePage(d, state_of(decision, d.flags), review.history(ctx, charge_id), resource,
-                      tuple((code, describe(code, rules)) for code, _ in d.flags))
+    return ChargePage(
+        d,
+        state_of(decision, d.flags),
+        review.history(ctx, charge_id),
+        resource,
+        tuple((code, describe(code, rules)) for code, _ in d.flags),
+    )
 
 
 # -- rules ----------------------------------------------------------------------------------
@@ -174,8 +223,7 @@ def rules_text(rules: ReviewRules) -> str:
 def rules_form(ctx: Context, period: str | None = None, text: str | None = None) -> RulesForm:
     names = tuple(period_names(ctx))
     shown = period if period in names else (names[0] if names else None)
-    return RulesForm(text if text is not None else rules_text(review.current_rules(ctx)), names,
-                     shown)
+    return RulesForm(text if text is not None else rules_text(review.current_rules(ctx)), names, shown)
 
 
 def parse_rules(text: str) -> dict:

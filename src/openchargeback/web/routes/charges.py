@@ -21,13 +21,19 @@ def _query(request: Request, after: str | None = None) -> charges.Query:
     period = p.get("period")
     if period is None:
         period = period_of(request)
-    return charges.Query(period=blank(period), source=blank(p.get("source")),
-                        pi=p.get("pi") if p.get("pi") is not None else None,
-                        project=p.get("project") if p.get("project") is not None else None,
-                        fund=p.get("fund") if p.get("fund") is not None else None,
-                        service=blank(p.get("service")), flagged=flagged, text=blank(p.get("q")),
-                        sort=p.get("sort") or "file", desc=p.get("desc") == "1",
-                        after=blank(after))
+    return charges.Query(
+        period=blank(period),
+        source=blank(p.get("source")),
+        pi=p.get("pi") if p.get("pi") is not None else None,
+        project=p.get("project") if p.get("project") is not None else None,
+        fund=p.get("fund") if p.get("fund") is not None else None,
+        service=blank(p.get("service")),
+        flagged=flagged,
+        text=blank(p.get("q")),
+        sort=p.get("sort") or "file",
+        desc=p.get("desc") == "1",
+        after=blank(after),
+    )
 
 
 def _params(request: Request, q: charges.Query) -> dict:
@@ -50,25 +56,36 @@ def charges_page(request: Request, s: Reader):
     ctx = ctx_for(request, s)
     q = _clean(_query(request))
     page = charges.page(ctx, q)
-    return render(request, "charges.html", {
-        "page": page, "q": q, "params": _params(request, q), "sources": sources.list_sources(ctx),
-        "services": charges.service_names(ctx), "sorts": charges.SORTS})
+    return render(
+        request,
+        "charges.html",
+        {
+            "page": page,
+            "q": q,
+            "params": _params(request, q),
+            "sources": sources.list_sources(ctx),
+            "services": charges.service_names(ctx),
+            "sorts": charges.SORTS,
+        },
+    )
 
 
 @router.get("/charges/rows")
 def charges_rows(request: Request, s: Reader, after: str | None = None):
     q = _clean(_query(request, after))
     page = charges.page(ctx_for(request, s), q)
-    return render(request, "_charge_rows.html", {"page": page, "q": q,
-                                                 "params": _params(request, q)})
+    return render(request, "_charge_rows.html", {"page": page, "q": q, "params": _params(request, q)})
 
 
 @router.get("/charges/export.csv")
 def charges_export(request: Request, s: Reader):
     q = _clean(_query(request))
     name = f"charges_{q.period or 'all'}.csv"
-    return StreamingResponse(charges.export_csv(ctx_for(request, s), q), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingResponse(
+        charges.export_csv(ctx_for(request, s), q),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/charges/{charge_id}")

@@ -20,11 +20,18 @@ router = APIRouter()
 @router.get("/imports")
 def imports_page(request: Request, s: Reader, source: str | None = None, period: str | None = None):
     ctx = ctx_for(request, s)
-    return render(request, "imports.html", {
-        "items": imports.list_imports(ctx, source=blank(source), period=blank(period), limit=100),
-        "jobs": jobs.recent_jobs(ctx, request.app.state.runner, 8),
-        "sources": sources.list_sources(ctx), "source": source or "", "period": period or "",
-        "max_mb": request.app.state.settings.server.max_upload_mb})
+    return render(
+        request,
+        "imports.html",
+        {
+            "items": imports.list_imports(ctx, source=blank(source), period=blank(period), limit=100),
+            "jobs": jobs.recent_jobs(ctx, request.app.state.runner, 8),
+            "sources": sources.list_sources(ctx),
+            "source": source or "",
+            "period": period or "",
+            "max_mb": request.app.state.settings.server.max_upload_mb,
+        },
+    )
 
 
 @router.get("/imports/guess")
@@ -34,15 +41,24 @@ def guess(request: Request, s: Importer, name: str):
 
 
 @router.post("/imports/upload")
-async def upload(request: Request, s: Importer, filename: str, source: str,
-                 period: str | None = None, replace: bool = False, skip_invalid: bool = False):
+async def upload(
+    request: Request,
+    s: Importer,
+    filename: str,
+    source: str,
+    period: str | None = None,
+    replace: bool = False,
+    skip_invalid: bool = False,
+):
     """The request body is the file itself (sent by the page's drag-and-drop script)."""
     ctx = ctx_for(request, s)
     limit = request.app.state.settings.server.max_upload_mb * 1024 * 1024
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise jobs.TooLarge(f"{filename}: {int(declared) // (1024 * 1024)} MB is larger than "
-                            f"server.max_upload_mb ({limit // (1024 * 1024)} MB)")
+        raise jobs.TooLarge(
+            f"{filename}: {int(declared) // (1024 * 1024)} MB is larger than "
+            f"server.max_upload_mb ({limit // (1024 * 1024)} MB)"
+        )
     if not source:
         raise InvalidInput(f"{filename}: choose a source")
     target = await run_in_threadpool(jobs.Upload, ctx, filename)
@@ -55,8 +71,17 @@ async def upload(request: Request, s: Importer, filename: str, source: str,
         target.discard()
         raise
     job_id = await run_in_threadpool(
-        lambda: jobs.start_import(ctx, request.app.state.runner, path, source, blank(period),
-                                  replace=replace, skip_invalid=skip_invalid, ip=ip(request)))
+        lambda: jobs.start_import(
+            ctx,
+            request.app.state.runner,
+            path,
+            source,
+            blank(period),
+            replace=replace,
+            skip_invalid=skip_invalid,
+            ip=ip(request),
+        )
+    )
     job = await run_in_threadpool(jobs.get_job, ctx, request.app.state.runner, job_id)
     return render(request, "_job.html", {"job": job})
 

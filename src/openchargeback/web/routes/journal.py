@@ -14,8 +14,12 @@ from openchargeback.web.security import Reader, Reviewer, is_htmx
 from openchargeback.web.templating import qs, render
 
 router = APIRouter()
-MEDIA = {"csv": "text/csv; charset=utf-8", "xml": "application/xml", "json": "application/json",
-         "html": "text/html; charset=utf-8"}
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xml": "application/xml",
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+}
 
 
 @router.get("/journal")
@@ -23,15 +27,27 @@ def journal_page(request: Request, s: Reader, period: str | None = None, done: i
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
     exports = svc.list_exports(ctx, shown) if shown else ()
-    return render(request, "journal.html", {
-        "period": shown, "exports": exports, "formats": svc.list_formats(ctx),
-        "done": next((e for e in exports if e.id == done), None)})
+    return render(
+        request,
+        "journal.html",
+        {
+            "period": shown,
+            "exports": exports,
+            "formats": svc.list_formats(ctx),
+            "done": next((e for e in exports if e.id == done), None),
+        },
+    )
 
 
 @router.post("/journal/export")
-def journal_export(request: Request, s: Reviewer, period: Annotated[str, Form()],
-                   format: Annotated[str, Form()] = "gl", draft: Annotated[bool, Form()] = False,
-                   delta: Annotated[bool, Form()] = False):
+def journal_export(
+    request: Request,
+    s: Reviewer,
+    period: Annotated[str, Form()],
+    format: Annotated[str, Form()] = "gl",
+    draft: Annotated[bool, Form()] = False,
+    delta: Annotated[bool, Form()] = False,
+):
     result = svc.export_journal(ctx_for(request, s), period, format, draft=draft, delta=delta, write=False)
     url = f"/journal?{qs(period=result.export.period, done=result.export.id)}"
     if is_htmx(request):
@@ -43,6 +59,11 @@ def journal_export(request: Request, s: Reviewer, period: Annotated[str, Form()]
 def journal_download(request: Request, s: Reviewer, export_id: int):
     info, content = svc.export_file(ctx_for(request, s), export_id)
     ext = info.file_name.rsplit(".", 1)[-1].lower()
-    return Response(content, media_type=MEDIA.get(ext, "text/plain; charset=utf-8"), headers={
-        "Content-Disposition": f'attachment; filename="{info.file_name}"',
-        "X-Content-SHA256": info.sha256})
+    return Response(
+        content,
+        media_type=MEDIA.get(ext, "text/plain; charset=utf-8"),
+        headers={
+            "Content-Disposition": f'attachment; filename="{info.file_name}"',
+            "X-Content-SHA256": info.sha256,
+        },
+    )

@@ -16,26 +16,38 @@ from openchargeback.web.security import PeriodAdmin, Reader
 from openchargeback.web.templating import render
 
 router = APIRouter()
-HELP_PAGES = {"workflow": "The monthly workflow", "focus": "FOCUS columns used",
-              "tags": "Tags and attribution", "roles": "Roles and security"}
+HELP_PAGES = {
+    "workflow": "The monthly workflow",
+    "focus": "FOCUS columns used",
+    "tags": "Tags and attribution",
+    "roles": "Roles and security",
+}
 
 
 @router.get("/")
 def dashboard(request: Request, s: Reader, period: str | None = None):
     d = insights.dashboard(ctx_for(request, s), period_of(request, period))
-    trend = charts.stacked_bars(f"Billed cost by source, last {len(d.trend.periods)} periods",
-                                list(d.trend.periods), [(k, list(v)) for k, v in d.trend.series],
-                                d.currency) if d.trend.periods else None
-    by_source = charts.hbars("Billed cost by source", [(disp, c.billed) for _, disp, c in d.by_source],
-                             d.currency) if d.by_source else None
-    return render(request, "dashboard.html", {"d": d, "trend_chart": trend,
-                                              "source_chart": by_source})
+    trend = (
+        charts.stacked_bars(
+            f"Billed cost by source, last {len(d.trend.periods)} periods",
+            list(d.trend.periods),
+            [(k, list(v)) for k, v in d.trend.series],
+            d.currency,
+        )
+        if d.trend.periods
+        else None
+    )
+    by_source = (
+        charts.hbars("Billed cost by source", [(disp, c.billed) for _, disp, c in d.by_source], d.currency)
+        if d.by_source
+        else None
+    )
+    return render(request, "dashboard.html", {"d": d, "trend_chart": trend, "source_chart": by_source})
 
 
 @router.get("/periods")
 def periods_list(request: Request, s: Reader):
-    return render(request, "periods.html",
-                  {"items": insights.periods_overview(ctx_for(request, s))})
+    return render(request, "periods.html", {"items": insights.periods_overview(ctx_for(request, s))})
 
 
 @router.get("/periods/{name}")
@@ -47,22 +59,42 @@ def _period_page(request: Request, s, name: str, *, refusal=None, status: int = 
     ctx = ctx_for(request, s)
     info = periods.get_period(ctx, name)
     currency, top = insights.period_top(ctx, info.name, "pi", 10)
-    return render(request, "period.html", {
-        "p": info, "currency": currency, "top_pis": top, "refusal": refusal,
-        "pending": review.pending(ctx, info.name),
-        "imports": imports.list_imports(ctx, period=info.name, limit=200),
-        "totals": next((o for o in insights.periods_overview(ctx) if o.name == info.name), None)},
-        status=status)
+    return render(
+        request,
+        "period.html",
+        {
+            "p": info,
+            "currency": currency,
+            "top_pis": top,
+            "refusal": refusal,
+            "pending": review.pending(ctx, info.name),
+            "imports": imports.list_imports(ctx, period=info.name, limit=200),
+            "totals": next((o for o in insights.periods_overview(ctx) if o.name == info.name), None),
+        },
+        status=status,
+    )
 
 
 @router.post("/periods/{name}/{action}")
-def period_action(request: Request, s: PeriodAdmin, name: str, action: str,
-                  reason: Annotated[str, Form()] = "", force: Annotated[str, Form()] = ""):
+def period_action(
+    request: Request,
+    s: PeriodAdmin,
+    name: str,
+    action: str,
+    reason: Annotated[str, Form()] = "",
+    force: Annotated[str, Form()] = "",
+):
     if action not in ("close", "finalize", "reopen"):
         raise NotFound(f"unknown period action {action!r}")
     try:
-        periods.change_status(ctx_for(request, s), name, action, reason or None,
-                              force=action == "close" and force == "1", ip=ip(request))
+        periods.change_status(
+            ctx_for(request, s),
+            name,
+            action,
+            reason or None,
+            force=action == "close" and force == "1",
+            ip=ip(request),
+        )
     except periods.PendingReview as exc:  # show the count, the queue and "close anyway"
         return _period_page(request, s, name, refusal=exc, status=409)
     done = {"close": "closed", "finalize": "finalized", "reopen": "reopened"}[action]
@@ -73,15 +105,21 @@ def _entities(request: Request, s, kind: str, period: str | None, q: str | None)
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
     currency, rows = insights.entities(ctx, kind, shown, text=q)
-    return render(request, "entities.html", {"kind": kind, "rows": rows, "currency": currency,
-                                             "period": shown, "q": q or ""})
+    return render(
+        request,
+        "entities.html",
+        {"kind": kind, "rows": rows, "currency": currency, "period": shown, "q": q or ""},
+    )
 
 
 def _entity(request: Request, s, kind: str, key: str, period: str | None):
     e = insights.entity(ctx_for(request, s), kind, key, period_of(request, period))
-    trend = charts.stacked_bars(f"Billed cost by service, last {len(e.trend.periods)} periods",
-                                list(e.trend.periods), [(k, list(v)) for k, v in e.trend.series],
-                                e.currency)
+    trend = charts.stacked_bars(
+        f"Billed cost by service, last {len(e.trend.periods)} periods",
+        list(e.trend.periods),
+        [(k, list(v)) for k, v in e.trend.series],
+        e.currency,
+    )
     return render(request, "entity.html", {"e": e, "trend_chart": trend, "key": key})
 
 
@@ -109,5 +147,8 @@ def help_index(request: Request, s: Reader):
 def help_page(request: Request, s: Reader, page: str):
     if page not in HELP_PAGES:
         raise NotFound(f"no help page {page!r}")
-    return render(request, f"help/{page}.html", {"pages": HELP_PAGES, "title": HELP_PAGES[page],
-                                                  "mapping": request.app.state.settings.mapping()})
+    return render(
+        request,
+        f"help/{page}.html",
+        {"pages": HELP_PAGES, "title": HELP_PAGES[page], "mapping": request.app.state.settings.mapping()},
+    )

@@ -28,8 +28,7 @@ NOUNS = {"pis": "PI", "projects": "project", "funds": "fund/org"}
 
 
 def _labels() -> dict:
-    return {"labels": registry_views.FIELD_LABELS, "kinds": registry_views.KIND_LABELS,
-            "nouns": NOUNS}
+    return {"labels": registry_views.FIELD_LABELS, "kinds": registry_views.KIND_LABELS, "nouns": NOUNS}
 
 
 @router.get("/registry")
@@ -43,22 +42,53 @@ def project_page(request: Request, s: Reader, key: Annotated[str, Query()], peri
     """A project's charges (as for a PI) and its registry record, fund splits and alerts."""
     page = registry_views.project_page(ctx_for(request, s), key, period_of(request, period))
     e = page.entity
-    trend = charts.stacked_bars(f"Billed cost by service, last {len(e.trend.periods)} periods",
-                                list(e.trend.periods), [(k, list(v)) for k, v in e.trend.series],
-                                e.currency) if e else None
-    return render(request, "entity.html", {"e": e, "trend_chart": trend, "key": key,
-                                           "kind": "project", "period": page.period,
-                                           "reg": page.registry})
+    trend = (
+        charts.stacked_bars(
+            f"Billed cost by service, last {len(e.trend.periods)} periods",
+            list(e.trend.periods),
+            [(k, list(v)) for k, v in e.trend.series],
+            e.currency,
+        )
+        if e
+        else None
+    )
+    return render(
+        request,
+        "entity.html",
+        {
+            "e": e,
+            "trend_chart": trend,
+            "key": key,
+            "kind": "project",
+            "period": page.period,
+            "reg": page.registry,
+        },
+    )
 
 
 # -- adjustments ----------------------------------------------------------------------------------
-def _adjustments(request: Request, s, period: str | None, *, error: str | None = None,
-                 values: dict | None = None, status: int = 200):
+def _adjustments(
+    request: Request,
+    s,
+    period: str | None,
+    *,
+    error: str | None = None,
+    values: dict | None = None,
+    status: int = 200,
+):
     page = registry_views.adjustments_page(ctx_for(request, s), period_of(request, period))
-    return render(request, "adjustments.html", {
-        "a": page, "error": error, "added": request.query_params.get("added"),
-        "values": values or {"kind": "credit", "amount": "", "reason": "", "pi": "", "project": "",
-                             "fund": ""}}, status=status)
+    return render(
+        request,
+        "adjustments.html",
+        {
+            "a": page,
+            "error": error,
+            "added": request.query_params.get("added"),
+            "values": values
+            or {"kind": "credit", "amount": "", "reason": "", "pi": "", "project": "", "fund": ""},
+        },
+        status=status,
+    )
 
 
 @router.get("/registry/adjustments")
@@ -67,19 +97,34 @@ def adjustments_list(request: Request, s: Reader, period: str | None = None):
 
 
 @router.post("/registry/adjustments")
-def adjustment_add(request: Request, s: RegistryAdmin, period: Text, kind: Text = "credit",
-                   amount: Text = "", reason: Text = "", pi: Text = "", project: Text = "",
-                   fund: Text = ""):
+def adjustment_add(
+    request: Request,
+    s: RegistryAdmin,
+    period: Text,
+    kind: Text = "credit",
+    amount: Text = "",
+    reason: Text = "",
+    pi: Text = "",
+    project: Text = "",
+    fund: Text = "",
+):
     try:
-        info = registry_views.add_adjustment(ctx_for(request, s), period, kind, amount, reason,
-                                             pi_email=pi, project_id=project, fund_org=fund)
+        info = registry_views.add_adjustment(
+            ctx_for(request, s), period, kind, amount, reason, pi_email=pi, project_id=project, fund_org=fund
+        )
     except OpenChargebackError as exc:
-        values = {"kind": kind, "amount": amount, "reason": reason, "pi": pi, "project": project,
-                  "fund": fund}
-        return _adjustments(request, s, period, error=exc.message, values=values,
-                            status=exc.http_status)
-    return see_other(f"/registry/adjustments?{urlencode({'period': info.period, 'added': info.id})}"
-                     f"#adj-{info.id}")
+        values = {
+            "kind": kind,
+            "amount": amount,
+            "reason": reason,
+            "pi": pi,
+            "project": project,
+            "fund": fund,
+        }
+        return _adjustments(request, s, period, error=exc.message, values=values, status=exc.http_status)
+    return see_other(
+        f"/registry/adjustments?{urlencode({'period': info.period, 'added': info.id})}#adj-{info.id}"
+    )
 
 
 # -- budgets --------------------------------------------------------------------------------------
@@ -97,8 +142,7 @@ def budgets_panel(request: Request, s: Reader, period: str | None = None):
 
 
 @router.get("/registry/budgets/project")
-def project_budget(request: Request, s: Reader, key: Annotated[str, Query()],
-                   period: str | None = None):
+def project_budget(request: Request, s: Reader, key: Annotated[str, Query()], period: str | None = None):
     """Spend against budget on the project page (an htmx partial)."""
     items = registry_views.project_budget(ctx_for(request, s), key, period_of(request, period))
     return render(request, "_project_budget.html", {"items": items, "key": key})
@@ -106,8 +150,7 @@ def project_budget(request: Request, s: Reader, key: Annotated[str, Query()],
 
 # -- splits ---------------------------------------------------------------------------------------
 @router.get("/registry/projects/split")
-def split_form(request: Request, s: RegistryAdmin, key: Annotated[str, Query()],
-               period: str | None = None):
+def split_form(request: Request, s: RegistryAdmin, key: Annotated[str, Query()], period: str | None = None):
     form = registry_views.split_form(ctx_for(request, s), key, period_of(request, period))
     return render(request, "split_form.html", {"f": form, "error": None})
 
@@ -116,43 +159,68 @@ def split_form(request: Request, s: RegistryAdmin, key: Annotated[str, Query()],
 async def split_save(request: Request, s: RegistryAdmin):
     sent = await request.form()
     key = str(sent.get("key", ""))
-    rows = list(zip([str(x) for x in sent.getlist("fund")], [str(x) for x in sent.getlist("percent")],
-                    strict=False))
-    values = {"first": str(sent.get("first", "")), "last": str(sent.get("last", "")),
-              "scope": str(sent.get("scope", "all")),
-              "sources": tuple(str(x) for x in sent.getlist("source")),
-              "services": str(sent.get("services", "")), "reason": str(sent.get("reason", "")),
-              "rows": rows}
+    rows = list(
+        zip([str(x) for x in sent.getlist("fund")], [str(x) for x in sent.getlist("percent")], strict=False)
+    )
+    values = {
+        "first": str(sent.get("first", "")),
+        "last": str(sent.get("last", "")),
+        "scope": str(sent.get("scope", "all")),
+        "sources": tuple(str(x) for x in sent.getlist("source")),
+        "services": str(sent.get("services", "")),
+        "reason": str(sent.get("reason", "")),
+        "rows": rows,
+    }
     clear = sent.get("do") == "clear"
     ctx = ctx_for(request, s)
     try:
-        change = registry_views.set_split(ctx, key, rows, values["first"], values["last"],
-                                          scope=values["scope"], scope_sources=values["sources"],
-                                          services=values["services"], reason=values["reason"],
-                                          clear=clear)
+        change = registry_views.set_split(
+            ctx,
+            key,
+            rows,
+            values["first"],
+            values["last"],
+            scope=values["scope"],
+            scope_sources=values["sources"],
+            services=values["services"],
+            reason=values["reason"],
+            clear=clear,
+        )
     except OpenChargebackError as exc:
         form = registry_views.split_form(ctx, key, values["first"] or None, values)
-        return render(request, "split_form.html", {"f": form, "error": exc.message},
-                      status=exc.http_status)
-    return see_other("/projects/detail?" + urlencode(
-        {"key": key, "period": change.first, "split": "cleared" if clear else "saved"}) + "#registry")
+        return render(request, "split_form.html", {"f": form, "error": exc.message}, status=exc.http_status)
+    return see_other(
+        "/projects/detail?"
+        + urlencode({"key": key, "period": change.first, "split": "cleared" if clear else "saved"})
+        + "#registry"
+    )
 
 
 # -- PIs, projects, funds -------------------------------------------------------------------------
-def _list(request: Request, s, kind: str, q: str | None = None, *, problems=None, error=None,
-          status: int = 200):
+def _list(
+    request: Request, s, kind: str, q: str | None = None, *, problems=None, error=None, status: int = 200
+):
     view = registry_views.registry_list(ctx_for(request, s), kind, q)
     notice = None
     p = request.query_params
     if p.get("saved"):
         notice = f"{NOUNS[kind].capitalize()} {p['saved']} saved."
     elif p.get("file"):
-        notice = (f"{p['file']}: {p.get('added', 0)} added, {p.get('updated', 0)} updated, "
-                  f"{p.get('unchanged', 0)} unchanged.")
-    name = "_registry_rows.html" if is_htmx(request) and problems is None and error is None \
+        notice = (
+            f"{p['file']}: {p.get('added', 0)} added, {p.get('updated', 0)} updated, "
+            f"{p.get('unchanged', 0)} unchanged."
+        )
+    name = (
+        "_registry_rows.html"
+        if is_htmx(request) and problems is None and error is None
         else "registry_list.html"
-    return render(request, name, {"v": view, "notice": notice, "problems": problems,
-                                  "error": error, **_labels()}, status=status)
+    )
+    return render(
+        request,
+        name,
+        {"v": view, "notice": notice, "problems": problems, "error": error, **_labels()},
+        status=status,
+    )
 
 
 @router.get("/registry/{kind}")
@@ -163,8 +231,11 @@ def registry_list(request: Request, s: Reader, kind: str, q: str | None = None):
 @router.get("/registry/{kind}/export.csv")
 def registry_export(request: Request, s: Reader, kind: str):
     text = registry.export_csv(ctx_for(request, s), registry_views.kind_of(kind), formula_safe=True)
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},
+    )
 
 
 @router.get("/registry/{kind}/new")
@@ -193,8 +264,12 @@ async def _save(request: Request, s, kind: str, *, editing: bool):
     except OpenChargebackError as exc:
         shown = {**values, KEY[kind]: key}
         form = registry_views.registry_form(ctx, kind, key if editing else None, shown)
-        return render(request, "registry_form.html", {"f": form, "error": exc.message, **_labels()},
-                      status=exc.http_status)
+        return render(
+            request,
+            "registry_form.html",
+            {"f": form, "error": exc.message, **_labels()},
+            status=exc.http_status,
+        )
     saved = getattr(record, KEY[kind])
     return see_other(f"/registry/{kind}?{urlencode({'saved': saved})}")
 
@@ -210,8 +285,9 @@ async def registry_save(request: Request, s: RegistryAdmin, kind: str):
 
 
 @router.post("/registry/{kind}/import")
-async def registry_import(request: Request, s: RegistryAdmin, kind: str,
-                          file: Annotated[UploadFile | None, File()] = None):
+async def registry_import(
+    request: Request, s: RegistryAdmin, kind: str, file: Annotated[UploadFile | None, File()] = None
+):
     kind = registry_views.kind_of(kind)
     limit = request.app.state.settings.server.max_upload_mb * 1024 * 1024
     try:
@@ -219,15 +295,23 @@ async def registry_import(request: Request, s: RegistryAdmin, kind: str,
             raise InvalidInput("choose a CSV file to import")
         data = await file.read(limit + 1)
         if len(data) > limit:
-            raise InvalidInput(f"{file.filename}: larger than server.max_upload_mb "
-                               f"({limit // (1024 * 1024)} MB)")
+            raise InvalidInput(
+                f"{file.filename}: larger than server.max_upload_mb ({limit // (1024 * 1024)} MB)"
+            )
         rep = registry.import_bytes(ctx_for(request, s), kind, file.filename, data)
     except FileRefused as exc:
         head = exc.message.split("\n", 1)[0]
-        return _list(request, s, kind, problems=exc.problems or None, error=head,
-                     status=exc.http_status)
+        return _list(request, s, kind, problems=exc.problems or None, error=head, status=exc.http_status)
     except OpenChargebackError as exc:
         return _list(request, s, kind, error=exc.message, status=exc.http_status)
-    return see_other(f"/registry/{kind}?" + urlencode({
-        "file": rep.file, "added": len(rep.added), "updated": len(rep.updated),
-        "unchanged": rep.unchanged}))
+    return see_other(
+        f"/registry/{kind}?"
+        + urlencode(
+            {
+                "file": rep.file,
+                "added": len(rep.added),
+                "updated": len(rep.updated),
+                "unchanged": rep.unchanged,
+            }
+        )
+    )

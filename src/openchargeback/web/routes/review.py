@@ -30,10 +30,14 @@ def _selection(values) -> review.Selection:
     status = (values.get("status") or "pending").strip()
     if status not in review_views.STATES:
         raise InvalidInput(f"state {status!r}: expected one of {', '.join(review_views.STATES)}")
-    return review.Selection(status=status, reason=blank(values.get("reason")),
-                            source=blank(values.get("source")), pi_email=blank(values.get("pi")),
-                            project_id=blank(values.get("project")),
-                            min_amount=review_views.amount(values.get("min")))
+    return review.Selection(
+        status=status,
+        reason=blank(values.get("reason")),
+        source=blank(values.get("source")),
+        pi_email=blank(values.get("pi")),
+        project_id=blank(values.get("project")),
+        min_amount=review_views.amount(values.get("min")),
+    )
 
 
 def _params(period: str | None, values) -> dict:
@@ -45,8 +49,12 @@ def _params(period: str | None, values) -> dict:
 
 def _back(value: str | None, default: str) -> str:
     """Where a plain form goes after an action: the queue or a charge page, never elsewhere."""
-    if value and value.startswith(("/review", "/charges/")) and "\\" not in value \
-            and not value.startswith("//"):
+    if (
+        value
+        and value.startswith(("/review", "/charges/"))
+        and "\\" not in value
+        and not value.startswith("//")
+    ):
         return value
     return default
 
@@ -69,34 +77,64 @@ def _context(v: review_views.QueueView, params: dict, **extra) -> dict:
 
 
 @router.get("/review")
-def queue_page(request: Request, s: Reader, period: str | None = None, after: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=500)] = PAGE):
+def queue_page(
+    request: Request,
+    s: Reader,
+    period: str | None = None,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = PAGE,
+):
     sel = _selection(request.query_params)
-    v = review_views.queue_view(ctx_for(request, s), period_of(request, blank(period)), sel,
-                                after=blank(after), limit=limit)
-    return render(request, "review.html",
-                  _context(v, _params(v.period, request.query_params), after=blank(after)))
+    v = review_views.queue_view(
+        ctx_for(request, s), period_of(request, blank(period)), sel, after=blank(after), limit=limit
+    )
+    return render(
+        request, "review.html", _context(v, _params(v.period, request.query_params), after=blank(after))
+    )
 
 
 @router.get("/review/rows")
-def queue_rows(request: Request, s: Reader, period: str | None = None, after: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=500)] = PAGE):
+def queue_rows(
+    request: Request,
+    s: Reader,
+    period: str | None = None,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = PAGE,
+):
     """The next page of rows (the "Load more" button)."""
     sel = _selection(request.query_params)
-    v = review_views.queue_view(ctx_for(request, s), period_of(request, blank(period)), sel,
-                                after=blank(after), limit=limit)
-    return render(request, "_review_rows.html",
-                  _context(v, _params(v.period, request.query_params), after=blank(after)))
+    v = review_views.queue_view(
+        ctx_for(request, s), period_of(request, blank(period)), sel, after=blank(after), limit=limit
+    )
+    return render(
+        request, "_review_rows.html", _context(v, _params(v.period, request.query_params), after=blank(after))
+    )
 
 
 @router.post("/review/bulk")
-def bulk_action(request: Request, s: Reviewer, period: Text, do: Text,
-                ids: Annotated[list[int] | None, Form()] = None, note: Text = "",
-                status: Text = "pending", reason: Text = "", source: Text = "", pi: Text = "",
-                project: Text = "", min_amount: Annotated[str, Form(alias="min")] = ""):
+def bulk_action(
+    request: Request,
+    s: Reviewer,
+    period: Text,
+    do: Text,
+    ids: Annotated[list[int] | None, Form()] = None,
+    note: Text = "",
+    status: Text = "pending",
+    reason: Text = "",
+    source: Text = "",
+    pi: Text = "",
+    project: Text = "",
+    min_amount: Annotated[str, Form(alias="min")] = "",
+):
     action, _, scope = do.partition("-")
-    values = {"status": status, "reason": reason, "source": source, "pi": pi, "project": project,
-              "min": min_amount}
+    values = {
+        "status": status,
+        "reason": reason,
+        "source": source,
+        "pi": pi,
+        "project": project,
+        "min": min_amount,
+    }
     sel = _selection(values)
     if scope == "checked":
         sel = replace(sel, ids=tuple(ids or ()))
@@ -111,36 +149,84 @@ def bulk_action(request: Request, s: Reviewer, period: Text, do: Text,
 
 
 @router.post("/review/{charge_id}/{action}")
-def row_action(request: Request, s: Reviewer, charge_id: int, action: str, period: Text,
-               note: Text = "", pi: Text = "", project: Text = "", fund: Text = "",
-               save_rule: Text = "", back: Text = ""):
+def row_action(
+    request: Request,
+    s: Reviewer,
+    charge_id: int,
+    action: str,
+    period: Text,
+    note: Text = "",
+    pi: Text = "",
+    project: Text = "",
+    fund: Text = "",
+    save_rule: Text = "",
+    back: Text = "",
+):
     if action not in review_views.ACTIONS:
         raise NotFound(f"unknown review action {action!r}")
     back = _back(back, f"/charges/{charge_id}")
-    out = review_views.act(ctx_for(request, s), period, charge_id, action, view=_view_of(back),
-                           note=blank(note), pi=blank(pi), project=blank(project),
-                           fund=blank(fund), save_rule=save_rule in ("1", "on", "true"))
+    out = review_views.act(
+        ctx_for(request, s),
+        period,
+        charge_id,
+        action,
+        view=_view_of(back),
+        note=blank(note),
+        pi=blank(pi),
+        project=blank(project),
+        fund=blank(fund),
+        save_rule=save_rule in ("1", "on", "true"),
+    )
     if not is_htmx(request):
         return see_other(_with_msg(back, f"review-{action}"))
     message = f"Charge #{charge_id} {DONE[action]}" + (
-        " and saved as a rule for future imports." if out.result.rule_id else ".")
-    headers = {"HX-Trigger": json.dumps({"rq-stakes": {
-        "count": out.count, "countText": number(out.count), "total": money(out.total),
-        "message": message}})}
+        " and saved as a rule for future imports." if out.result.rule_id else "."
+    )
+    headers = {
+        "HX-Trigger": json.dumps(
+            {
+                "rq-stakes": {
+                    "count": out.count,
+                    "countText": number(out.count),
+                    "total": money(out.total),
+                    "message": message,
+                }
+            }
+        )
+    }
     if not out.keep:
         return HTMLResponse("", headers=headers)
-    return render(request, "_review_row.html",
-                  {"i": out.item, "period": period, "back": back, "act": True}, headers=headers)
+    return render(
+        request,
+        "_review_row.html",
+        {"i": out.item, "period": period, "back": back, "act": True},
+        headers=headers,
+    )
 
 
 # -- Settings: review rules ------------------------------------------------------------------
-def _settings(request: Request, s, *, text: str | None = None, period: str | None = None,
-              preview=None, error: str | None = None, status: int = 200):
+def _settings(
+    request: Request,
+    s,
+    *,
+    text: str | None = None,
+    period: str | None = None,
+    preview=None,
+    error: str | None = None,
+    status: int = 200,
+):
     ctx = ctx_for(request, s)
-    return render(request, "settings.html", {
-        "view": admin.effective_settings(ctx),
-        "rules": review_views.rules_form(ctx, period, text), "preview": preview,
-        "rules_error": error}, status=status)
+    return render(
+        request,
+        "settings.html",
+        {
+            "view": admin.effective_settings(ctx),
+            "rules": review_views.rules_form(ctx, period, text),
+            "preview": preview,
+            "rules_error": error,
+        },
+        status=status,
+    )
 
 
 @router.post("/settings/review-rules/preview")

@@ -18,8 +18,10 @@ from openchargeback.web.templating import qs, render
 router = APIRouter()
 # The preview is the statement's own document (its stylesheet is inline, as in the PDF):
 # styles allowed inline, nothing else, no script at all.
-PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-               "form-action 'none'; frame-ancestors 'none'")
+PREVIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def _runner(request: Request):
@@ -32,17 +34,27 @@ def _runner(request: Request):
 
 
 @router.get("/statements")
-def statements_page(request: Request, s: Reader, period: str | None = None, all_versions: bool = False,
-                    job: int | None = None):
+def statements_page(
+    request: Request, s: Reader, period: str | None = None, all_versions: bool = False, job: int | None = None
+):
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
     rows = views.list_statements(ctx, shown, all_versions=all_versions) if shown else ()
     messages = views.list_messages(ctx, shown) if shown else ()
     jobs = _runner(request).recent(shown) if shown else []
-    return render(request, "statements.html", {
-        "period": shown, "rows": rows, "messages": messages, "all_versions": all_versions,
-        "jobs": jobs, "unsent": sum(1 for r in rows if r.status == "current" and r.sent_at is None),
-        "resendable": {m.id for m in messages if m.status != "sent"} - {m.resend_of for m in messages}})
+    return render(
+        request,
+        "statements.html",
+        {
+            "period": shown,
+            "rows": rows,
+            "messages": messages,
+            "all_versions": all_versions,
+            "jobs": jobs,
+            "unsent": sum(1 for r in rows if r.status == "current" and r.sent_at is None),
+            "resendable": {m.id for m in messages if m.status != "sent"} - {m.resend_of for m in messages},
+        },
+    )
 
 
 @router.post("/statements/generate")
@@ -52,11 +64,17 @@ def statements_generate(request: Request, s: PeriodAdmin, period: Annotated[str,
 
 
 @router.post("/statements/send")
-def statements_send(request: Request, s: PeriodAdmin, period: Annotated[str, Form()],
-                    pi: Annotated[str, Form()] = "", project: Annotated[str, Form()] = "",
-                    resend: Annotated[bool, Form()] = False):
-    job = _runner(request).start(ctx_for(request, s), "send", period, pi=blank(pi), project=blank(project),
-                                 resend=resend)
+def statements_send(
+    request: Request,
+    s: PeriodAdmin,
+    period: Annotated[str, Form()],
+    pi: Annotated[str, Form()] = "",
+    project: Annotated[str, Form()] = "",
+    resend: Annotated[bool, Form()] = False,
+):
+    job = _runner(request).start(
+        ctx_for(request, s), "send", period, pi=blank(pi), project=blank(project), resend=resend
+    )
     return _job_response(request, job)
 
 
@@ -88,12 +106,18 @@ def statements_preview(request: Request, s: Reader, number: str, version: int | 
 @router.get("/statements/{number}/pdf")
 def statements_pdf(request: Request, s: Reader, number: str, version: int | None = None):
     name, content = views.statement_file(ctx_for(request, s), number, version)
-    return Response(content, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/statements/{number}/csv")
 def statements_csv(request: Request, s: Reader, number: str, version: int | None = None):
     name, content = views.statement_file(ctx_for(request, s), number, version, kind="csv")
-    return Response(content, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        content,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
