@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -223,13 +223,3 @@ class FocusWriter:
 
 def default_tag_keys() -> dict[str, str]:
     return {f: f for f in FIELDS}
-
-
-def write_priced(
-    out, priced: Iterable[PricedLine], table: RateTable, tag_keys: Mapping[str, str] | None = None
-) -> int:
-    keys = tag_keys or default_tag_keys()
-    with FocusWriter(out) as w:
-        for p in priced:
-            w.write(focus_row(p, table, keys))
-        return w.rows

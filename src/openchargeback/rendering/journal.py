@@ -161,10 +161,6 @@ def iter_standard(rows: Iterable[dict], draft: str | None = None) -> Iterator[by
     )
 
 
-def render_standard(rows: Iterable[dict], draft: str | None = None) -> bytes:
-    return b"".join(iter_standard(rows, draft))
-
-
 def csv_row(*values: object) -> str:
     """One CSV line (no line end) of neutralised cells: the ``csv_row`` template global."""
     buf = io.StringIO()

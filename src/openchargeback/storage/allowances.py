@@ -67,10 +67,3 @@ def consumption_of(conn: Connection, run_id: int) -> Sequence[AnyRow]:
             cons.c.run_id == run_id
         )
     ).all()
-
-
-def list_runs(conn: Connection, rate_table: str | None = None, limit: int = 100) -> Sequence[AnyRow]:
-    q = select(runs).order_by(runs.c.id.desc()).limit(limit)
-    if rate_table:
-        q = q.where(runs.c.rate_table == rate_table)
-    return conn.execute(q).all()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -26,11 +25,3 @@ def set_values(conn: Connection, job_id: int, **values: Any) -> None:
 
 def recent(conn: Connection, limit: int = 20) -> Sequence[AnyRow]:
     return conn.execute(select(jobs).order_by(jobs.c.id.desc()).limit(limit)).all()
-
-
-def fail_unfinished(conn: Connection, now: datetime, error: str) -> int:
-    return conn.execute(
-        update(jobs)
-        .where(jobs.c.status.in_(("queued", "running")))
-        .values(status="failed", error=error, finished_at=now)
-    ).rowcount

@@ -41,10 +41,6 @@ HEADERS = {
 }
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
