@@ -109,7 +109,7 @@ def test_user_errors_exit_1_with_one_message(cli, tmp_path):
     assert "nope.csv: no such file" in user_error(cli("ingest", tmp_path / "nope.csv", "-s", "aws"))
     err = user_error(cli("ingest", bad, "-s", "aws"))
     assert "bad.csv:2: column BilledCost: '1,5': expected a decimal number" in err
-    assert "period 2025-01 has no data" in user_error(cli("report", "totals", "-p", "2025-01"))
+    assert "period 2025-01 does not exist" in user_error(cli("report", "totals", "-p", "2025-01"))
     assert "YYYY-MM" in user_error(cli("report", "totals", "-p", "January"))
     assert "import #42 does not exist" in user_error(cli("imports", "show", "42"))
     assert "--by 'bogus'" in user_error(cli("report", "totals", "-p", "2025-01", "--by", "bogus"))

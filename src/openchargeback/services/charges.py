@@ -19,6 +19,7 @@ from openchargeback.domain.jsonable import Jsonable, json_name
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.rendering import csv_safe
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import aggregates as agg
 from openchargeback.storage import charges as repo
@@ -121,10 +122,7 @@ def list_charges(
                 return ChargePage((), None)
             period_id = row.id
         if source:
-            src = sources_repo.get(conn, source)
-            if src is None:
-                raise NotFound(f"unknown source {source!r}")
-            source_id = src.id
+            source_id = lookup.source(conn, source).id
         f = repo.ChargeFilter(
             period_id=period_id,
             source_id=source_id,

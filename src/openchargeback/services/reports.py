@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
-from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import reports as repo
 
 GROUPINGS = tuple(repo.GROUPS)
@@ -54,9 +54,7 @@ def period_totals(
     if by is not None and by not in GROUPINGS:
         raise InvalidInput(f"--by {by!r}: expected one of {', '.join(GROUPINGS)}")
     with ctx.read() as conn:
-        row = periods_repo.get(conn, name)
-        if row is None:
-            raise NotFound(f"period {name} has no data (nothing was imported into it)")
+        row = lookup.period(conn, name)
         items = repo.totals(conn, row.id, by)
     currencies = sorted({i["currency"] for i in items})
     if currency:

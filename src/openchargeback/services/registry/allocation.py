@@ -21,15 +21,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from openchargeback.domain.allocation import Split, select_split, split_amount
-from openchargeback.domain.errors import NotFound
 from openchargeback.domain.jsonable import Jsonable, to_json
 from openchargeback.domain.money import ZERO, round_minor, to_str, total
 from openchargeback.domain.periods import Period
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.registry.adjustments import load_adjustments
 from openchargeback.services.registry.splits import load_splits
 from openchargeback.storage import allocation as repo
-from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
 
 MINOR_DIGITS = 2
@@ -110,9 +109,7 @@ def allocate(ctx: Context, period: str, *, include_pending: bool = False) -> All
     charge not rejected) plus adjustments."""
     name = Period.parse(period).name
     with ctx.read() as conn:
-        row = periods_repo.get(conn, name)
-        if row is None:
-            raise NotFound(f"period {name} has no data (nothing was imported or adjusted in it)")
+        row = lookup.period(conn, name)
         return allocate_in(conn, [row], include_pending=include_pending)
 
 

@@ -15,12 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.money import money, to_picos
+from openchargeback.services import lookup
 from openchargeback.storage import charges as charges_repo
-from openchargeback.storage import periods as periods_repo
-from openchargeback.storage import sources as sources_repo
 
 STATUSES = tuple(charges_repo.STATUS)
 
@@ -50,22 +49,14 @@ class ActionResult(Jsonable):
 
 
 def period_row(conn: Connection, name: str) -> Any:
-    row = periods_repo.get(conn, name)
-    if row is None:
-        raise NotFound(f"period {name} has no data")
-    return row
+    return lookup.period(conn, name)
 
 
 def charge_filter(conn: Connection, period_id: int, sel: Selection) -> charges_repo.ChargeFilter:
     """The charges filter of a selection within a period (ids: whatever their state)."""
     if sel.status not in STATUSES:
         raise InvalidInput(f"status {sel.status!r}: expected one of {', '.join(STATUSES)}")
-    source_id = None
-    if sel.source:
-        src = sources_repo.get(conn, sel.source)
-        if src is None:
-            raise NotFound(f"unknown source {sel.source!r}")
-        source_id = src.id
+    source_id = lookup.source(conn, sel.source).id if sel.source else None
     return charges_repo.ChargeFilter(
         period_id,
         status=sel.status if sel.ids is None else "all",
