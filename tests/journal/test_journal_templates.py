@@ -1,5 +1,5 @@
-"""Every variable a journal template receives is documented in docs/journal.md, and
-every documented top-level variable is provided."""
+"""Every variable a journal template receives is documented in
+docs/admin-guide/journal.md, and every documented top-level variable is provided."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from openchargeback.services.journal import export as svc
 
 from .conftest import approve_all, close, load_sample
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "journal.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "admin-guide" / "journal.md"
 DUMP = """top={{ ["period", "export", "postings", "sources", "summary", "charges", "totals"] | join(",") }}
 period={{ period.keys() | sort | join(",") }}
 export={{ export.keys() | sort | join(",") }}
@@ -58,4 +58,4 @@ def test_template_variables_are_documented(sqlite_url, make_journal_ctx, tmp_pat
     assert "`standard`" in DOC.read_text()
     for name in ("period", "export", "postings", "sources", "totals"):
         missing = set(got[name].split(",")) - documented[name]
-        assert not missing, f"docs/journal.md: template variable {name} lacks {sorted(missing)}"
+        assert not missing, f"docs/admin-guide/journal.md: template variable {name} lacks {sorted(missing)}"

@@ -21,7 +21,7 @@ from openchargeback.storage.tables import charges
 
 from .conftest import close, load_sample
 
-DOC = ROOT / "docs" / "statements.md"
+DOC = ROOT / "docs" / "admin-guide" / "statements.md"
 ALIASES = {"statement.fund_blocks[].lines[].": "statement.lines[]."}
 
 
