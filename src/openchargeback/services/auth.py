@@ -82,9 +82,11 @@ def login(ctx: Context, username: str, password: str, *, ip: str, user_agent: st
     with ctx.read() as conn:
         row = repo.get(conn, key) if key else None
     ok = verify(row.password_hash if row else None, password or "")
-    why = None
-    if not ok:
-        why = "unknown user" if row is None else "wrong password"
+    why: str | None = None
+    if row is None:
+        why = "unknown user"  # verify() has spent the same time on a dummy hash
+    elif not ok:
+        why = "wrong password"
     elif row.disabled:
         why = "user disabled"
     elif is_example_hash(row.password_hash) and not ctx.settings.dev_mode:
@@ -92,7 +94,7 @@ def login(ctx: Context, username: str, password: str, *, ip: str, user_agent: st
     now = ctx.clock()
     with ctx.write() as conn:
         repo.record_attempt(conn, key, ip, why is None, now)
-        if why is not None:
+        if why is not None or row is None:
             audit.record_in(conn, ctx.as_actor(key or "-"), "login.failure", key, why, ip)
         else:
             token = secrets.token_urlsafe(32)
@@ -157,4 +159,6 @@ def choose_period(ctx: Context, s: Session, period: str) -> str:
 
 
 def csrf_ok(s: Session, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(s.csrf_token, token)
+    if not token:
+        return False
+    return hmac.compare_digest(s.csrf_token, token)

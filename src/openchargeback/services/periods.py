@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from openchargeback.domain.errors import Conflict, InvalidInput
-from openchargeback.domain.jsonable import Jsonable, json_name
+from openchargeback.domain.jsonable import JSON, Jsonable
 from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus, transition
 from openchargeback.services import audit, lookup
@@ -25,8 +25,8 @@ class PendingReview(Conflict):
 
 @dataclass(frozen=True)
 class Transition:
-    from_status: str | None = json_name("from")
-    to_status: str = json_name("to")
+    from_status: str | None = field(metadata={JSON: "from"})
+    to_status: str = field(metadata={JSON: "to"})
     reason: str | None
     actor: str
     at: datetime
@@ -34,7 +34,7 @@ class Transition:
 
 @dataclass(frozen=True)
 class PeriodInfo(Jsonable):
-    name: str = json_name("period")
+    name: str = field(metadata={JSON: "period"})
     status: str
     starts_at: datetime
     ends_at: datetime
@@ -113,4 +113,42 @@ def change_status(
                 reason = f"closed with {count} charge(s) pending review: {reason}"
         repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())
         audit.record_in(conn, ctx, f"period.{action}", period.name, reason, ip)
+        return _info(conn, repo.get(conn, period.name))
+
+
+def close_if_clear(ctx: Context, name: str, command: str, *, ip: str | None = None) -> PeriodInfo | None:
+    """Close an open period when ``periods.close_when_clear`` is on and no charge of it
+    waits for review: the unattended month (cron's ``generate``). Returns the period as
+    now closed, or None when nothing was done (the setting is off, or the period is not
+    open). The history records the closing with the acting user and the ``command``
+    that did it. Refused with :class:`PendingReview` (exit 1 in the CLI) while charges
+    are pending: the message gives their count and amount and where to review them (the
+    review queue's address under ``server.public_url`` when that is set)."""
+    if not ctx.settings.periods.close_when_clear:
+        return None
+    period = Period.parse(name)
+    with ctx.write() as conn:
+        row = lookup.period(conn, period)
+        if row.status != PeriodStatus.OPEN.value:
+            return None
+        count, total = charges_repo.stakes(conn, charges_repo.ChargeFilter(row.id, status="pending"))
+        if count:
+            base = ctx.settings.server.public_url
+            where = (
+                f"{base.rstrip('/')}/review?period={period.name}"
+                if base
+                else f"/review?period={period.name} in the web UI"
+            )
+            raise PendingReview(
+                f"period {period.name} is open and {count} charge(s) wait for review "
+                f"({to_str(total)} billed): review them at {where} (or "
+                f"`openchargeback review list -p {period.name}`), then run the command again",
+                period.name,
+                count,
+                total,
+            )
+        reason = f"closed by `{command}`: no charge pending review (periods.close_when_clear)"
+        target = transition(period.name, PeriodStatus.OPEN, "close", reason)
+        repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())
+        audit.record_in(conn, ctx, "period.close", period.name, reason, ip)
         return _info(conn, repo.get(conn, period.name))

@@ -123,4 +123,4 @@ def edit_source(
             json.dumps(changed, sort_keys=True) if changed else "no change",
             ip,
         )
-        return _info(repo.get(conn, row.name))
+        return _info(lookup.source(conn, row.name))

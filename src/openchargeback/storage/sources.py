@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from openchargeback.storage.tables import sources
+from openchargeback.storage.types import AnyRow
 
 FIELDS = ("display_name", "file_pattern", "cost_basis", "gl_fund_org", "gl_account")
 
 
-def get(conn: Connection, name: str):
+def get(conn: Connection, name: str) -> AnyRow | None:
     return conn.execute(select(sources).where(sources.c.name == name.strip().lower())).first()
 
 
-def get_by_id(conn: Connection, source_id: int):
+def get_by_id(conn: Connection, source_id: int) -> AnyRow | None:
     return conn.execute(select(sources).where(sources.c.id == source_id)).first()
 
 
-def edit(conn: Connection, source_id: int, values: dict) -> None:
+def edit(conn: Connection, source_id: int, values: Mapping[str, Any]) -> None:
     """Edit a database-declared source (only the editable columns)."""
-    values = {k: v for k, v in values.items() if k in FIELDS}
-    if values:
-        conn.execute(update(sources).where(sources.c.id == source_id).values(**values))
+    editable = {k: v for k, v in values.items() if k in FIELDS}
+    if editable:
+        conn.execute(update(sources).where(sources.c.id == source_id).values(**editable))
 
 
-def list_all(conn: Connection):
+def list_all(conn: Connection) -> Sequence[AnyRow]:
     return conn.execute(select(sources).order_by(sources.c.name)).all()
 
 
-def add(conn: Connection, name: str, values: dict, *, from_config: bool, now: datetime):
+def add(
+    conn: Connection, name: str, values: Mapping[str, Any], *, from_config: bool, now: datetime
+) -> AnyRow:
     conn.execute(
         insert(sources).values(
             name=name.strip().lower(),
@@ -41,10 +46,13 @@ def add(conn: Connection, name: str, values: dict, *, from_config: bool, now: da
             **{k: values.get(k) for k in FIELDS},
         )
     )
-    return get(conn, name)
+    row = get(conn, name)
+    if row is None:
+        raise LookupError(f"source {name!r}: the INSERT left no row")
+    return row
 
 
-def sync_from_config(conn: Connection, configured: list[dict], now: datetime) -> None:
+def sync_from_config(conn: Connection, configured: Sequence[Mapping[str, Any]], now: datetime) -> None:
     """Config is authoritative for the sources it declares."""
     for values in configured:
         row = get(conn, values["name"])
@@ -58,5 +66,5 @@ def sync_from_config(conn: Connection, configured: list[dict], now: datetime) ->
             conn.execute(update(sources).where(sources.c.id == row.id).values(**wanted))
 
 
-def _mapping(mapping: dict | None) -> str | None:
+def _mapping(mapping: Mapping[str, Any] | None) -> str | None:
     return json.dumps(mapping, sort_keys=True) if mapping else None

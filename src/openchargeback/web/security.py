@@ -62,17 +62,18 @@ async def guard(request: Request) -> None:
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        sent = (await request.form()).get("csrf_token")
+        posted = (await request.form()).get("csrf_token")
+        sent = posted if isinstance(posted, str) else None  # a file sent under that name is no token
     if request.url.path == "/login":
         expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-        if not (expected and sent and hmac.compare_digest(expected, str(sent))):
+        if not (expected and sent and hmac.compare_digest(expected, sent)):
             raise Forbidden(
                 "the login form expired (missing or wrong CSRF token); reload the page and try again"
             )
         return
     if s is None:
         raise NotAuthenticated("log in to continue")
-    if not auth.csrf_ok(s, str(sent) if sent else None):
+    if not auth.csrf_ok(s, sent):
         raise Forbidden("missing or wrong CSRF token; reload the page and try again")
 
 

@@ -7,7 +7,9 @@ evaluations; only amount rules and resource-level rules look at every row.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +29,7 @@ _PI, _PROJECT, _FUND = (FIELDS.index(f) for f in ("pi_email", "project_id", "fun
 class AttributionRules:
     """Saved corrections: resource id or tag value -> PI / project / fund."""
 
-    def __init__(self, rows):
+    def __init__(self, rows: Iterable[Any]) -> None:
         self.by_resource: dict[str, tuple] = {}
         self.by_tag: list[tuple[str, str, tuple]] = []
         for r in rows:
@@ -98,9 +100,11 @@ class RowFlagger:
             distinct = list(seen)
         else:  # the common case, in numpy: one code per (combination, detail)
             width = int(d_index.max()) + 1 if batch.size else 1
-            codes, index = np.unique(combo_index * width + d_index, return_inverse=True)
-            distinct = [(c // width, c % width) for c in codes.tolist()]
-        attrs, flags, rule_ids = [], [], []
+            combined, index = np.unique(combo_index * width + d_index, return_inverse=True)
+            distinct = [(c // width, c % width) for c in combined.tolist()]
+        attrs: list[tuple] = []
+        flags: list[list[str]] = []
+        rule_ids: list[int | None] = []
         for key in distinct:
             tag_i, mismatch, xvals = combos[key[0]]
             tag = batch.tags.values[tag_i]
@@ -110,7 +114,7 @@ class RowFlagger:
             if self.per_resource and key[2] is not None:
                 target = self.rules.by_resource.get(key[2]) or target
             attr = apply_rule(attr, target)
-            registry_codes = []
+            registry_codes: list[str] = []
             if self.registry is not None:
                 pi, fund, registry_codes = self.registry.attribute(attr[_PI], attr[_PROJECT], attr[_FUND])
                 attr = _with_pi_fund(attr, pi, fund)
@@ -133,15 +137,15 @@ class RowFlagger:
             flags.append(codes)
             rule_ids.append(target[0] if target else None)
         if self.registry is not None:
-            index, attrs, flags, rule_ids = self._expiry(batch, index, attrs, flags, rule_ids)
+            index, attrs, flags, rule_ids = self._expiry(self.registry, batch, index, attrs, flags, rule_ids)
         per_row = self._with_amounts(batch, Coded([join_flags(f) for f in flags], index), flags, index)
         self.flagged += sum(1 for f in per_row if f)
         return Coded(attrs, index), per_row, Coded(rule_ids, index).decode()
 
-    def _expiry(self, batch: Batch, index, attrs, flags, rule_ids):
+    def _expiry(self, registry: RegistrySnapshot, batch: Batch, index, attrs, flags, rule_ids):
         """Flag rows whose charge starts outside their fund's validity dates: compared per
         row with numpy, then each (combination, expired) pair becomes a combination."""
-        bounds = [self.registry.validity(a[_FUND]) for a in attrs]
+        bounds = [registry.validity(a[_FUND]) for a in attrs]
         if all(b is None for b in bounds):
             return index, attrs, flags, rule_ids
         lo = np.array([b[0].toordinal() if b and b[0] else 0 for b in bounds], dtype=np.int64)

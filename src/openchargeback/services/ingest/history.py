@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from openchargeback.domain.errors import NotFound
-from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import imports as repo
@@ -26,7 +26,7 @@ def named_rows(keys: tuple[str, ...], rows: Iterable[tuple]) -> list[dict]:
 class ImportSummary(Jsonable):
     id: int
     source: str
-    filename: str = json_name("file")
+    filename: str = field(metadata={JSON: "file"})
     sha256: str
     status: str
     periods: tuple[str, ...]
@@ -40,7 +40,7 @@ class ImportSummary(Jsonable):
 
 @dataclass(frozen=True)
 class ImportDetail(Jsonable):
-    summary: ImportSummary = json_name(None)
+    summary: ImportSummary = field(metadata={JSON: None})
     size_bytes: int
     format: str
     focus_version: str
@@ -48,9 +48,9 @@ class ImportDetail(Jsonable):
     rounded_values: int
     columns: dict
     totals: tuple[tuple[str, str, Decimal, Decimal], ...]  # currency, column, file, stored
-    problems: tuple[tuple[int, str | None, str | None, str], ...] = json_name("skipped_lines")
+    problems: tuple[tuple[int, str | None, str | None, str], ...] = field(metadata={JSON: "skipped_lines"})
     replaced: tuple[tuple[int, str, int], ...]  # imports this one replaced
-    replaced_by: tuple[tuple[int, str, int], ...] = json_name("replaced_by_imports")
+    replaced_by: tuple[tuple[int, str, int], ...] = field(metadata={JSON: "replaced_by_imports"})
 
     def as_json(self) -> dict:
         # the summary's keys are flattened in; the row tuples get their keys

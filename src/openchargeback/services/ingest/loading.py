@@ -16,7 +16,7 @@ from pathlib import Path
 
 from openchargeback.domain.attribution import FIELDS, TagMapping
 from openchargeback.domain.errors import FileRefused, InvalidInput
-from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.domain.money import from_picos
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import Evaluator
@@ -54,7 +54,7 @@ class ColumnTotal:
 @dataclass(frozen=True)
 class IngestResult(Jsonable):
     status: str  # imported | duplicate | dry-run
-    filename: str = json_name("file")
+    filename: str = field(metadata={JSON: "file"})
     source: str
     sha256: str
     focus_version: str
@@ -69,7 +69,9 @@ class IngestResult(Jsonable):
     problems: tuple[str, ...] = ()  # the first SHOWN_PROBLEMS, described
     problem_count: int = 0
     replaced: tuple[tuple[int, str, int], ...] = ()  # (import id, period, rows removed)
-    carried_over: int = json_name("decisions_carried_over", default=0)  # decisions kept across --replace
+    carried_over: int = field(
+        metadata={JSON: "decisions_carried_over"}, default=0
+    )  # decisions kept across --replace
 
     def as_json(self) -> dict:
         # replaced stays tuples (the CLI unpacks them); they get their keys

@@ -20,14 +20,14 @@ import json
 import os
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from openchargeback.domain import journal as dom
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
-from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import journal as rendering
@@ -81,7 +81,7 @@ class ExportInfo(Jsonable):
 
 @dataclass(frozen=True)
 class ExportResult(Jsonable):
-    export: ExportInfo = json_name(None)
+    export: ExportInfo = field(metadata={JSON: None})
     path: str | None  # where the file was written; None when it was only recorded
     notes: tuple[str, ...] = ()
 

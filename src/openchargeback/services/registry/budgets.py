@@ -15,7 +15,7 @@ each alert in a transaction of its own that marks it sent only when the sender s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from email.message import EmailMessage
@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from openchargeback.config import Settings
 from openchargeback.delivery import Sender, make_sender
 from openchargeback.domain.allocation import crossed_thresholds, fiscal_year, percent_used, periods_between
-from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.rendering.email import build_message
@@ -40,12 +40,12 @@ class BudgetStatus(Jsonable):
     holder: str
     basis: str  # period | fiscal_year
     span: str  # YYYY-MM or FY2025
-    first_period: str = json_name("from")
-    last_period: str = json_name("to")
+    first_period: str = field(metadata={JSON: "from"})
+    last_period: str = field(metadata={JSON: "to"})
     budget: Decimal
     spend: Decimal
     percent: Decimal
-    reached: tuple[int, ...] = json_name("thresholds_reached")  # configured thresholds reached
+    reached: tuple[int, ...] = field(metadata={JSON: "thresholds_reached"})  # configured thresholds reached
 
     @property
     def remaining(self) -> Decimal:

@@ -12,8 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
 
 from openchargeback.domain import registry as reg
 from openchargeback.domain.errors import Conflict, FileRefused, InvalidInput, NotFound
@@ -41,8 +45,16 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def _record(kind: str, values: dict):
+def _record(kind: str, values: Mapping[str, Any]) -> reg.Record:
     return reg.RECORDS[kind](**values)
+
+
+def _stored(conn: Connection, kind: str, key: str) -> reg.Record:
+    """The stored record of that key; NotFound when it is not in the registry."""
+    row = repo.get(conn, kind, key)
+    if row is None:
+        raise NotFound(f"{reg.NOUN[kind]} {key!r} is not in the registry")
+    return _record(kind, row)
 
 
 def _values(record) -> dict:
@@ -74,14 +86,15 @@ def get_record(ctx: Context, kind: str, key: str):
     return _record(kind, row)
 
 
-def _references(conn, kind: str, records: list) -> list[tuple[object, str]]:
+def _references(conn: Connection, kind: str, records: Sequence[reg.Record]) -> list[tuple[reg.Project, str]]:
     """(record, problem) for PIs and funds that projects name but are not registered."""
     if kind != "projects":
         return []
-    pis = repo.existing_keys(conn, "pis", sorted({r.pi_email for r in records}))
-    funds = repo.existing_keys(conn, "funds", sorted({r.default_fund for r in records if r.default_fund}))
-    out = []
-    for r in records:
+    projects = [r for r in records if isinstance(r, reg.Project)]
+    pis = repo.existing_keys(conn, "pis", sorted({r.pi_email for r in projects}))
+    funds = repo.existing_keys(conn, "funds", sorted({r.default_fund for r in projects if r.default_fund}))
+    out: list[tuple[reg.Project, str]] = []
+    for r in projects:
         if r.pi_email not in pis:
             out.append(
                 (
@@ -101,7 +114,7 @@ def _references(conn, kind: str, records: list) -> list[tuple[object, str]]:
     return out
 
 
-def add_record(ctx: Context, kind: str, values: dict[str, str | None]):
+def add_record(ctx: Context, kind: str, values: Mapping[str, str | None]):
     """Add one record from text values (key included)."""
     kind = _kind(kind)
     record = reg.build(kind, values)
@@ -120,7 +133,7 @@ def add_record(ctx: Context, kind: str, values: dict[str, str | None]):
     return record
 
 
-def edit_record(ctx: Context, kind: str, key: str, values: dict[str, str | None]):
+def edit_record(ctx: Context, kind: str, key: str, values: Mapping[str, str | None]):
     """Change the given fields of one record (empty text clears a field)."""
     kind = _kind(kind)
     key = _key(kind, key)
@@ -129,10 +142,7 @@ def edit_record(ctx: Context, kind: str, key: str, values: dict[str, str | None]
     if not values:
         raise InvalidInput(f"nothing to change for {reg.NOUN[kind]} {key}: give at least one field")
     with ctx.write() as conn:
-        row = repo.get(conn, kind, key)
-        if row is None:
-            raise NotFound(f"{reg.NOUN[kind]} {key!r} is not in the registry")
-        before = _record(kind, row)
+        before = _stored(conn, kind, key)
         after = reg.build(kind, values, base=before)
         problems = _references(conn, kind, [after])
         if problems:
@@ -168,7 +178,7 @@ def import_bytes(ctx: Context, kind: str, name: str, data: bytes) -> ImportRepor
     rows, problems = _parse_rows(kind, name, text)
     with ctx.write() as conn:
         keys = [k for k, _, _ in rows]
-        existing = {k: _record(kind, repo.get(conn, kind, k)) for k in repo.existing_keys(conn, kind, keys)}
+        existing = {k: _stored(conn, kind, k) for k in repo.existing_keys(conn, kind, keys)}
         records, lines = [], {}
         for key, line, values in rows:
             try:
@@ -236,7 +246,9 @@ def _parse_rows(kind: str, name: str, text: str):
         raise FileRefused(
             f"{name}:1: {why}; expected columns among {', '.join(reg.columns(kind))} (with {key})"
         )
-    rows, problems, seen = [], [], {}
+    rows: list[tuple[str, int, dict[str, str]]] = []
+    problems: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
     line = reader.line_num + 1
     while True:
         try:

@@ -10,13 +10,14 @@ splits before and after.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from openchargeback.domain.allocation import Split, carve, check_range, check_shares
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
-from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.domain.money import to_str
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.services import audit, lookup
@@ -28,9 +29,9 @@ from openchargeback.storage import registry as repo
 @dataclass(frozen=True)
 class SplitInfo(Jsonable):
     id: int
-    project_id: str = json_name("project")
-    first: str = json_name("from")
-    last: str | None = json_name("to")
+    project_id: str = field(metadata={JSON: "project"})
+    first: str = field(metadata={JSON: "from"})
+    last: str | None = field(metadata={JSON: "to"})
     scope: str
     scope_value: str | None
     shares: tuple[tuple[str, Decimal], ...]
@@ -55,9 +56,9 @@ class SplitInfo(Jsonable):
 
 @dataclass(frozen=True)
 class SplitChange(Jsonable):
-    project_id: str = json_name("project")
-    first: str = json_name("from")
-    last: str | None = json_name("to")
+    project_id: str = field(metadata={JSON: "project"})
+    first: str = field(metadata={JSON: "from"})
+    last: str | None = field(metadata={JSON: "to"})
     shares: tuple[tuple[str, Decimal], ...]  # empty: the range was cleared
     before: tuple[SplitInfo, ...]  # the project's splits before the change
     after: tuple[SplitInfo, ...]
@@ -126,7 +127,7 @@ def parse_share(text: str) -> tuple[str, Decimal]:
 def set_split(
     ctx: Context,
     project_id: str,
-    shares: list[tuple[str, Decimal]],
+    shares: Sequence[tuple[str, Decimal]],
     first: str,
     last: str | None = None,
     *,
@@ -140,7 +141,7 @@ def set_split(
     start = Period.parse(first)
     end = Period.parse(last) if last else None
     check_range(start, end)
-    shares = check_shares(shares, f"split of {project_id}") if shares else ()
+    checked = check_shares(shares, f"split of {project_id}") if shares else ()
     if sources and services:
         raise InvalidInput("a split is scoped to sources or to services, not both; set them separately")
     with ctx.write() as conn:
@@ -149,7 +150,7 @@ def set_split(
                 f"project {project_id!r} is not in the registry; add it first "
                 f"(`openchargeback projects add {project_id} ...`)"
             )
-        _check_funds(conn, project_id, shares, start, end)
+        _check_funds(conn, project_id, checked, start, end)
         scopes = _scopes(conn, sources, services)
         _refuse_locked(conn, project_id, start, end)
         before = _infos(conn, project_id)
@@ -168,8 +169,8 @@ def set_split(
                         info.created_by,
                         info.created_at,
                     )
-            if shares:
-                repo.add_split(conn, _row(project_id, start, end, scope, value), shares, ctx.actor, now)
+            if checked:
+                repo.add_split(conn, _row(project_id, start, end, scope, value), checked, ctx.actor, now)
         after = _infos(conn, project_id)
         audit.record_in(
             conn,
@@ -181,14 +182,14 @@ def set_split(
                     "from": start.name,
                     "to": end.name if end else None,
                     "scopes": [f"{s}:{v}" if v else s for s, v in scopes],
-                    "shares": {f: to_str(p) for f, p in shares},
+                    "shares": {f: to_str(p) for f, p in checked},
                     "reason": reason,
                     "before": [i.as_json() for i in before],
                     "after": [i.as_json() for i in after],
                 }
             ),
         )
-    return SplitChange(project_id, start.name, end.name if end else None, shares, before, after)
+    return SplitChange(project_id, start.name, end.name if end else None, checked, before, after)
 
 
 def _row(project_id: str, first: Period, last: Period | None, scope: str, value: str | None) -> dict:
@@ -203,7 +204,7 @@ def _row(project_id: str, first: Period, last: Period | None, scope: str, value:
 
 def _scopes(conn, sources: tuple[str, ...], services: tuple[str, ...]) -> list[tuple[str, str | None]]:
     if sources:
-        out = []
+        out: list[tuple[str, str | None]] = []
         for name in dict.fromkeys(s.strip().lower() for s in sources):
             lookup.source(conn, name)
             out.append(("source", name))

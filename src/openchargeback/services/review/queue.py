@@ -3,11 +3,11 @@ time, with the count and total at stake."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from openchargeback.domain.errors import InvalidInput
-from openchargeback.domain.jsonable import Jsonable, json_name
+from openchargeback.domain.jsonable import JSON, Jsonable
 from openchargeback.domain.periods import Period
 from openchargeback.domain.review import describe
 from openchargeback.services.context import Context
@@ -39,7 +39,7 @@ class Queue(Jsonable):
     status: str
     count: int
     total: Decimal
-    items: tuple[QueueItem, ...] = json_name("charges")
+    items: tuple[QueueItem, ...] = field(metadata={JSON: "charges"})
     next_after: str | None = None  # "size:id" of the page's last charge
 
 

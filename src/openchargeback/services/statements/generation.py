@@ -31,7 +31,7 @@ from pathlib import Path
 
 from openchargeback.domain import statements as dom
 from openchargeback.domain.errors import Conflict
-from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import statements as rendering
@@ -54,10 +54,10 @@ class StatementItem(Jsonable):
     pi_email: str | None
     project_id: str | None
     currency: str
-    list_total: Decimal = json_name("list")
-    discount_total: Decimal = json_name("discount")
-    due_total: Decimal = json_name("due")
-    charge_count: int = json_name("charges")
+    list_total: Decimal = field(metadata={JSON: "list"})
+    discount_total: Decimal = field(metadata={JSON: "discount"})
+    due_total: Decimal = field(metadata={JSON: "due"})
+    charge_count: int = field(metadata={JSON: "charges"})
     action: str  # new | new_version | unchanged | withdrawn | rerendered | preview
     path: str | None = None
 
@@ -79,10 +79,12 @@ class GenerateResult(Jsonable):
     dry_run: bool
     directory: str | None  # output directory, or the preview directory of a dry run
     statements: tuple[StatementItem, ...]
-    pending: Excluded = json_name(None)
-    rejected: Excluded = json_name(None)
-    approved_totals: tuple[tuple[str, Decimal], ...] = json_name("totals")  # currency -> project statements
-    delivery: object | None = json_name(None, default=None)
+    pending: Excluded = field(metadata={JSON: None})
+    rejected: Excluded = field(metadata={JSON: None})
+    approved_totals: tuple[tuple[str, Decimal], ...] = field(
+        metadata={JSON: "totals"}
+    )  # currency -> project statements
+    delivery: object | None = field(metadata={JSON: None}, default=None)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def count(self, action: str) -> int:

@@ -4,12 +4,12 @@ HTML preview (the same template as the PDF), and the email log."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from openchargeback.domain.errors import NotFound
-from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.render import context_for, renderer_for
@@ -18,7 +18,7 @@ from openchargeback.storage import statements as store
 
 @dataclass(frozen=True)
 class StatementRow(Jsonable):
-    id: int = json_name(None)
+    id: int = field(metadata={JSON: None})
     number: str
     version: int
     kind: str
@@ -26,10 +26,10 @@ class StatementRow(Jsonable):
     project_id: str | None
     currency: str
     status: str
-    list_total: Decimal = json_name("list")
-    discount_total: Decimal = json_name("discount")
-    due_total: Decimal = json_name("due")
-    charge_count: int = json_name("charges")
+    list_total: Decimal = field(metadata={JSON: "list"})
+    discount_total: Decimal = field(metadata={JSON: "discount"})
+    due_total: Decimal = field(metadata={JSON: "due"})
+    charge_count: int = field(metadata={JSON: "charges"})
     generated_at: datetime
     sent_at: datetime | None
 
@@ -37,10 +37,10 @@ class StatementRow(Jsonable):
 @dataclass(frozen=True)
 class StatementDetail(Jsonable):
     period: str
-    row: StatementRow = json_name(None)
-    data: dict = json_name("content")
+    row: StatementRow = field(metadata={JSON: None})
+    data: dict = field(metadata={JSON: "content"})
     versions: tuple[StatementRow, ...]
-    has_detail_csv: bool = json_name("detail_csv")
+    has_detail_csv: bool = field(metadata={JSON: "detail_csv"})
 
     def as_json(self) -> dict:
         # the row's keys are flattened in after the period

@@ -55,6 +55,8 @@ def _init(branding: Branding, template_dir: str | None) -> None:
 
 
 def _render(data: dict) -> bytes:
+    if _worker is None:
+        raise RuntimeError("a pool worker renders only after _init has loaded the templates")
     return _worker.statement_pdf(context_for(_worker, data))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypedDict
 
 from openchargeback.domain import registry as reg
 from openchargeback.domain.errors import InvalidInput, NotFound
@@ -182,7 +183,7 @@ def project_budget(ctx: Context, key: str, period: str | None) -> tuple[BudgetSt
     """Spend against budget of the project and of the funds it is paid from in ``period``
     (each in its own span: the period or the fiscal year)."""
     info = project_registry(ctx, key, period)
-    if not info.has_budget:
+    if not info.has_budget or info.project is None:  # a budget is only found through the project
         return ()
     funds = set(info.funds) | ({info.project.default_fund} if info.project.default_fund else set())
     return tuple(
@@ -193,6 +194,18 @@ def project_budget(ctx: Context, key: str, period: str | None) -> tuple[BudgetSt
 
 
 # -- splits ---------------------------------------------------------------------------------------
+class SplitValues(TypedDict):
+    """The split form's fields, as shown or as submitted."""
+
+    first: str
+    last: str
+    scope: str
+    sources: tuple[str, ...]
+    services: str
+    reason: str
+    rows: list[tuple[str, str]]  # (fund, percent)
+
+
 @dataclass(frozen=True)
 class SplitForm:
     project: reg.Project
@@ -200,10 +213,10 @@ class SplitForm:
     funds: tuple[reg.Fund, ...]
     sources: tuple[str, ...]
     periods: tuple[tuple[str, str], ...]  # (name, status), newest first
-    values: dict  # first, last, scope, sources, services, reason, rows [(fund, percent)]
+    values: SplitValues
 
 
-def split_form(ctx: Context, key: str, period: str | None, values: dict | None = None) -> SplitForm:
+def split_form(ctx: Context, key: str, period: str | None, values: SplitValues | None = None) -> SplitForm:
     project = registry.get_record(ctx, "projects", key)
     schedule = splits.list_splits(ctx, key)
     if values is None:
@@ -225,8 +238,8 @@ def split_form(ctx: Context, key: str, period: str | None, values: dict | None =
             "reason": "",
             "rows": rows,
         }
-    rows = list(values["rows"])[:SPLIT_ROWS]
-    values = {**values, "rows": rows + [("", "")] * (SPLIT_ROWS - len(rows))}
+    shown = list(values["rows"])[:SPLIT_ROWS]
+    values = {**values, "rows": shown + [("", "")] * (SPLIT_ROWS - len(shown))}
     return SplitForm(
         project,
         schedule,
@@ -390,6 +403,7 @@ __all__ = [
     "RegistryForm",
     "RegistryList",
     "SplitForm",
+    "SplitValues",
     "add_adjustment",
     "adjustments_page",
     "budget_overview",

@@ -196,14 +196,14 @@ class ChargePage:
 
 def charge_page(ctx: Context, charge_id: int) -> ChargePage:
     d = charges.detail(ctx, charge_id)
-    decision = dict(d.review).get("review")
+    decision = dict(d.review).get("review")  # text or None, as are the FOCUS text columns
     resource = next((v for k, v in d.focus if k == "ResourceId"), None)
     rules = review.current_rules(ctx)
     return ChargePage(
         d,
-        state_of(decision, d.flags),
+        state_of(None if decision is None else str(decision), d.flags),
         review.history(ctx, charge_id),
-        resource,
+        None if resource is None else str(resource),
         tuple((code, describe(code, rules)) for code, _ in d.flags),
     )
 

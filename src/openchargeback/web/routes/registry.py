@@ -162,7 +162,7 @@ async def split_save(request: Request, s: RegistryAdmin):
     rows = list(
         zip([str(x) for x in sent.getlist("fund")], [str(x) for x in sent.getlist("percent")], strict=False)
     )
-    values = {
+    values: registry_views.SplitValues = {
         "first": str(sent.get("first", "")),
         "last": str(sent.get("last", "")),
         "scope": str(sent.get("scope", "all")),
