@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from openchargeback.domain import journal as dom
 from openchargeback.domain.allocation import Split
+from openchargeback.domain.allocation_lines import build_lines
 from openchargeback.domain.periods import Period
 from openchargeback.rendering import journal as rendering
 from openchargeback.services.journal.data import entries_from
-from openchargeback.services.registry.allocation import build_lines
 
 PERIOD = "2025-01"
 SOURCES = {"aws": "billed", "hpc": "effective", "s3": "billed", "gpu": "effective"}

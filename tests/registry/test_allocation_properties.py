@@ -18,10 +18,10 @@ from openchargeback.domain.allocation import (
     select_split,
     split_amount,
 )
+from openchargeback.domain.allocation_lines import build_lines
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import round_minor
 from openchargeback.domain.periods import Period
-from openchargeback.services.registry.allocation import build_lines
 
 CENT = Decimal("0.01")
 UNITS = 100_000_000  # 100 % in millionths of a percent

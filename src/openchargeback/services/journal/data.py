@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from openchargeback.domain import journal as dom
+from openchargeback.domain.allocation_lines import Allocation, build_lines
 from openchargeback.domain.errors import Conflict
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.services.registry.adjustments import load_adjustments
-from openchargeback.services.registry.allocation import Allocation, build_lines
 from openchargeback.storage import allocation as alloc_repo
 from openchargeback.storage import journal as repo
 
@@ -116,7 +116,7 @@ def entries_from(rows, adjustments, period: str, projects: dict, splits) -> tupl
                 out.append(
                     dom.Entry(
                         ln.currency,
-                        ln.source,
+                        g["source"],  # the group's lines are its charges: they all have its source
                         ln.pi_email,
                         ln.project_id,
                         ln.fund_org,

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from openchargeback.domain.allocation_lines import build_lines
 from openchargeback.domain.money import ZERO, round_minor
 from openchargeback.domain.statements import KINDS, minor_digits
 from openchargeback.services.registry.adjustments import load_adjustments
-from openchargeback.services.registry.allocation import build_lines
 from openchargeback.services.registry.splits import load_splits
 from openchargeback.storage import allocation as lines_repo
 from openchargeback.storage import registry as registry_repo
