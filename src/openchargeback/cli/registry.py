@@ -14,11 +14,7 @@ from openchargeback.cli.common import ConfigOpt, JsonOpt, amount, context, emit_
 from openchargeback.domain import registry as reg
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import to_str
-from openchargeback.services.registry import adjustments as adj_svc
-from openchargeback.services.registry import allocation as alloc_svc
-from openchargeback.services.registry import budgets as budget_svc
-from openchargeback.services.registry import records as svc
-from openchargeback.services.registry import splits as split_svc
+from openchargeback.services import registry as svc
 
 pis_app = typer.Typer(help="PIs: list, add, edit, import FILE.csv, export.", no_args_is_help=True)
 projects_app = typer.Typer(help="Projects: list, add, edit, import FILE.csv, export.", no_args_is_help=True)
@@ -350,7 +346,7 @@ def splits_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List fund splits."""
-    _show_splits(split_svc.list_splits(context(config), project, period), as_json)
+    _show_splits(svc.list_splits(context(config), project, period), as_json)
 
 
 @splits_app.command("set")
@@ -373,8 +369,8 @@ def splits_set(
     """Split a project's charges between funds by percentage from a period on."""
     if clear == bool(fund):
         raise InvalidInput("give the funds (--fund FUND=PERCENT, repeated) or --clear, not both or neither")
-    shares = [split_svc.parse_share(f) for f in fund or []]
-    change = split_svc.set_split(
+    shares = [svc.parse_share(f) for f in fund or []]
+    change = svc.set_split(
         context(config),
         project,
         shares,
@@ -402,7 +398,7 @@ def splits_allocation(
 ) -> None:
     """How a period's approved charges and adjustments divide between funds, with the proof
     that the parts add up."""
-    a = alloc_svc.allocate(context(config), period, include_pending=pending)
+    a = svc.allocate(context(config), period, include_pending=pending)
     if as_json:
         emit_json(a.as_json())
         return
@@ -447,7 +443,7 @@ def splits_allocation(
 @adjustments_app.command("list")
 def adjustments_list(period: PeriodOpt, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List a period's adjustments."""
-    items = adj_svc.list_adjustments(context(config), period)
+    items = svc.list_adjustments(context(config), period)
     if as_json:
         emit_json([i.as_json() for i in items])
         return
@@ -484,7 +480,7 @@ def adjustments_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a credit or charge line to an open period."""
-    a = adj_svc.add_adjustment(
+    a = svc.add_adjustment(
         context(config),
         period,
         amount_text,
@@ -508,7 +504,7 @@ def adjustments_add(
 @budgets_app.command("show")
 def budgets_show(period: MaybePeriod = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Spend against budget of every project and fund with a budget."""
-    items = budget_svc.budget_status(context(config), period)
+    items = svc.budget_status(context(config), period)
     if as_json:
         emit_json([i.as_json() for i in items])
         return
@@ -538,8 +534,8 @@ def budgets_alerts(
 ) -> None:
     """Budget alerts raised (each threshold once); with --check, raise new ones first."""
     ctx = context(config)
-    result = budget_svc.check_and_send(ctx, period) if check else None
-    items = budget_svc.list_alerts(ctx)
+    result = svc.check_and_send(ctx, period) if check else None
+    items = svc.list_alerts(ctx)
     if as_json:
         emit_json({"check": result.as_json() if result else None, "alerts": [i.as_json() for i in items]})
         return
