@@ -8,9 +8,9 @@ import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, context, emit_json, table
 from openchargeback.config import load_settings
+from openchargeback.services import ingest as imports_svc
 from openchargeback.services import periods as periods_svc
 from openchargeback.services import sources as sources_svc
-from openchargeback.services.ingest import history as imports_svc
 from openchargeback.services.schema import upgrade_database
 
 periods_app = typer.Typer(help="Billing periods: list, open, close, finalize, reopen.", no_args_is_help=True)
@@ -191,8 +191,8 @@ def imports_show(
     for currency, column, file_total, stored in d.totals:
         same = "=" if file_total == stored else "~ (rounded beyond 12 decimals)"
         typer.echo(f"  {column:<15} file {file_total} {same} stored {stored} {currency}")
-    for line, column, value, expected in d.problems:
-        where = f"column {column}: {value!r}: " if column else ""
+    for line, column_name, value, expected in d.problems:
+        where = f"column {column_name}: {value!r}: " if column_name else ""
         typer.echo(f"  skipped line {line}: {where}expected {expected}")
     for other, period, n in d.replaced:
         typer.echo(f"  replaced {n} row(s) of import #{other} in {period}")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, PeriodOpt, amount, context, emit_json, table
-from openchargeback.services.journal import export as svc
+from openchargeback.services import journal as svc
 
 journals_app = typer.Typer(help="Journal exports: list, show, download earlier files.", no_args_is_help=True)
 

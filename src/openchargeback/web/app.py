@@ -13,9 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from openchargeback.config import Settings
 from openchargeback.domain.errors import OpenChargebackError
 from openchargeback.domain.roles import NotAuthenticated
-from openchargeback.services import periods, users
+from openchargeback.services import jobs, periods, users
 from openchargeback.services.context import build_context
-from openchargeback.services.jobs import imports as jobs
 from openchargeback.web import security
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.routes import journal as journal_pages

@@ -14,13 +14,10 @@ from openchargeback.domain import registry as reg
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period
-from openchargeback.services import insights, periods, sources
+from openchargeback.services import insights, periods, registry, sources
 from openchargeback.services.context import Context
 from openchargeback.services.insights import EntityDetail
-from openchargeback.services.registry import adjustments, budgets, splits
-from openchargeback.services.registry import records as registry
-from openchargeback.services.registry.budgets import BudgetAlert, BudgetStatus
-from openchargeback.services.registry.splits import SplitInfo
+from openchargeback.services.registry import BudgetAlert, BudgetStatus, SplitInfo
 
 KIND_LABELS = {"pis": "PIs", "projects": "Projects", "funds": "Funds/orgs"}
 FIELD_LABELS = {
@@ -150,7 +147,7 @@ def _record_or_none(ctx: Context, kind: str, key: str | None):
 
 def project_registry(ctx: Context, key: str, period: str | None) -> ProjectRegistry:
     project = _record_or_none(ctx, "projects", key)
-    schedule = splits.list_splits(ctx, key) if project else ()
+    schedule = registry.list_splits(ctx, key) if project else ()
     p = Period.parse(period) if period else None
     in_force = tuple(s for s in schedule if p is not None and s.as_split().covers(p))
     used = {f for s in in_force for f, _ in s.shares}
@@ -158,7 +155,7 @@ def project_registry(ctx: Context, key: str, period: str | None) -> ProjectRegis
         used.add(project.default_fund)
     alerts = tuple(
         a
-        for a in budgets.list_alerts(ctx, limit=200)
+        for a in registry.list_alerts(ctx, limit=200)
         if (a.holder_kind, a.holder) == ("project", key) or (a.holder_kind == "fund" and a.holder in used)
     )
     funds = {f: r for f in sorted(used) if (r := _record_or_none(ctx, "funds", f)) is not None}
@@ -188,7 +185,7 @@ def project_budget(ctx: Context, key: str, period: str | None) -> tuple[BudgetSt
     funds = set(info.funds) | ({info.project.default_fund} if info.project.default_fund else set())
     return tuple(
         s
-        for s in budgets.budget_status(ctx, period)
+        for s in registry.budget_status(ctx, period)
         if (s.holder_kind, s.holder) == ("project", key) or (s.holder_kind == "fund" and s.holder in funds)
     )
 
@@ -218,7 +215,7 @@ class SplitForm:
 
 def split_form(ctx: Context, key: str, period: str | None, values: SplitValues | None = None) -> SplitForm:
     project = registry.get_record(ctx, "projects", key)
-    schedule = splits.list_splits(ctx, key)
+    schedule = registry.list_splits(ctx, key)
     if values is None:
         p = Period.parse(period) if period else None
         current = next(
@@ -262,7 +259,7 @@ def set_split(
     services: str = "",
     reason: str = "",
     clear: bool = False,
-) -> splits.SplitChange:
+) -> registry.SplitChange:
     """Set (or with ``clear``, remove) the split of a project from a submitted form: rows of
     (fund, percent) text, the first and last period, an optional scope."""
     shares = []
@@ -275,7 +272,7 @@ def set_split(
                         f"split of {key}: each row needs a fund and a percentage "
                         f"(got {fund or '(no fund)'} and {pct or '(no percentage)'})"
                     )
-                shares.append(splits.parse_share(f"{fund}={pct}"))
+                shares.append(registry.parse_share(f"{fund}={pct}"))
         if not shares:
             raise InvalidInput(
                 f"split of {key}: give at least one fund and its percentage, or clear the split"
@@ -290,7 +287,7 @@ def set_split(
     )
     if scope != "all" and not (chosen_sources or chosen_services):
         raise InvalidInput(f"split of {key}: choose at least one of the {scope}, or apply it to all charges")
-    return splits.set_split(
+    return registry.set_split(
         ctx,
         key,
         shares,
@@ -307,7 +304,7 @@ def set_split(
 class AdjustmentsPage:
     period: str | None
     status: str | None  # None: the period does not exist yet
-    items: tuple[adjustments.AdjustmentInfo, ...]
+    items: tuple[registry.AdjustmentInfo, ...]
     totals: tuple[tuple[str, Decimal], ...]  # currency, sum
     periods: tuple[str, ...]
     projects: tuple[str, ...]
@@ -322,7 +319,7 @@ class AdjustmentsPage:
 def adjustments_page(ctx: Context, period: str | None) -> AdjustmentsPage:
     names = tuple(x.name for x in periods.list_periods(ctx))
     period = Period.parse(period).name if period else (names[0] if names else None)
-    items = adjustments.list_adjustments(ctx, period) if period else ()
+    items = registry.list_adjustments(ctx, period) if period else ()
     sums: dict[str, Decimal] = {}
     for a in items:
         sums[a.currency] = sums.get(a.currency, ZERO) + a.amount
@@ -359,7 +356,7 @@ def add_adjustment(
         raise InvalidInput("an adjustment needs an amount")
     if text.startswith(("-", "+")):
         raise InvalidInput(f"amount {amount!r}: enter it without a sign and choose credit or charge")
-    return adjustments.add_adjustment(
+    return registry.add_adjustment(
         ctx,
         period,
         ("-" if kind == "credit" else "") + text,
@@ -387,9 +384,9 @@ def budget_overview(ctx: Context, period: str | None, *, alerts: int = 50) -> Bu
     """Spend against every budget in the span containing ``period``, and the alerts raised."""
     return BudgetOverview(
         period,
-        budgets.fiscal_start(ctx),
-        budgets.budget_status(ctx, period),
-        budgets.list_alerts(ctx, limit=alerts),
+        registry.fiscal_start(ctx),
+        registry.budget_status(ctx, period),
+        registry.list_alerts(ctx, limit=alerts),
     )
 
 

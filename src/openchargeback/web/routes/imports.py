@@ -7,9 +7,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from openchargeback.domain.errors import InvalidInput
-from openchargeback.services import sources
-from openchargeback.services.ingest import history as imports
-from openchargeback.services.jobs import imports as jobs
+from openchargeback.services import ingest as imports
+from openchargeback.services import jobs, sources
 from openchargeback.web.routes.common import blank, ctx_for, ip
 from openchargeback.web.security import Importer, Reader
 from openchargeback.web.templating import render

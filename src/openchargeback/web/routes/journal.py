@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from openchargeback.services.journal import export as svc
+from openchargeback.services import journal as svc
 from openchargeback.web.routes.common import ctx_for, period_of, see_other
 from openchargeback.web.security import Reader, Reviewer, is_htmx
 from openchargeback.web.templating import qs, render

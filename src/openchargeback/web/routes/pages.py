@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 
 from openchargeback.domain.errors import NotFound
+from openchargeback.services import ingest as imports
 from openchargeback.services import insights, periods
 from openchargeback.services import review as review
-from openchargeback.services.ingest import history as imports
 from openchargeback.web import charts
 from openchargeback.web.routes.common import ctx_for, ip, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader

@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from openchargeback.domain.errors import FileRefused, InvalidInput, OpenChargebackError
-from openchargeback.services.registry import records as registry
+from openchargeback.services import registry
 from openchargeback.web import charts
 from openchargeback.web.pages import registry as registry_views
 from openchargeback.web.routes.common import ctx_for, period_of, see_other
