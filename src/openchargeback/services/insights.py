@@ -176,7 +176,7 @@ def dashboard(ctx: Context, period: str | None) -> Dashboard:
                 Trend((), ()),
             )
         pid = ids[period]
-        status = periods_repo.get(conn, period).status
+        status = lookup.period(conn, period).status
         currency, others = _currency(ctx, conn, [pid])
         f = {"currency": currency, "review": agg.BILLABLE}
         total = Costs.of(next(iter(agg.grouped(conn, period_ids=[pid], filters=f)), None))

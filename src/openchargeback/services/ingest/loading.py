@@ -167,7 +167,7 @@ class _Run:
                 self._report_progress()
             self._check_duplicate(conn, wait=True)
             self._refuse_if_bad()
-            replaced = ()
+            replaced: tuple[tuple[int, str, int], ...] = ()
             if self.replace:
                 self.carried = carry_over(
                     ctx=self.ctx,

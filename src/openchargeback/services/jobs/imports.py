@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 from openchargeback.domain.errors import FileRefused, InvalidInput, NotFound, OpenChargebackError
 from openchargeback.domain.periods import Period
 from openchargeback.services import audit, lookup
@@ -31,6 +33,7 @@ from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.insights import refresh
 from openchargeback.storage import jobs as repo
 from openchargeback.storage import sources as sources_repo
+from openchargeback.storage.types import AnyRow
 
 EXTENSIONS = (".csv", ".csv.gz", ".parquet")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -252,7 +255,7 @@ def _finish(
     ctx: Context, job_id: int, status: str, *, result=None, error=None, import_id=None, rows=None
 ) -> None:
     with ctx.write() as conn:
-        job = repo.get(conn, job_id)
+        job = _job_row(conn, job_id)
         repo.set_values(
             conn,
             job_id,
@@ -298,11 +301,16 @@ def _view(row, rows_live: int | None, now: datetime) -> JobView:
     )
 
 
-def get_job(ctx: Context, runner: Runner | None, job_id: int) -> JobView:
-    with ctx.read() as conn:
-        row = repo.get(conn, job_id)
+def _job_row(conn: Connection, job_id: int) -> AnyRow:
+    row = repo.get(conn, job_id)
     if row is None:
         raise NotFound(f"import job #{job_id} does not exist")
+    return row
+
+
+def get_job(ctx: Context, runner: Runner | None, job_id: int) -> JobView:
+    with ctx.read() as conn:
+        row = _job_row(conn, job_id)
     return _view(row, runner.rows(job_id) if runner else None, ctx.clock())
 
 

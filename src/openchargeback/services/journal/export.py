@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import Connection
 
 from openchargeback.domain import journal as dom
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
@@ -37,8 +40,8 @@ from openchargeback.services.journal import data
 from openchargeback.services.registry.allocation import allocate_in
 from openchargeback.services.registry.splits import load_splits
 from openchargeback.storage import journal as repo
-from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
+from openchargeback.storage.types import AnyRow
 
 BUILT_IN = rendering.BUILT_IN
 _FORMAT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -151,7 +154,7 @@ def export_journal(
     with ctx.write() as conn:
         prow = lookup.period(conn, name)
         repo.lock_period(conn, prow.id)
-        prow = periods_repo.get(conn, name)  # as it is now that it is held
+        prow = lookup.period(conn, name)  # as it is now that it is held
         status = PeriodStatus(prow.status)
         if status == PeriodStatus.OPEN and not draft:
             raise Conflict(
@@ -167,10 +170,14 @@ def export_journal(
             f"journal-{name}-{fmt}-{sequence:03d}{'-delta' if delta else ''}{'-DRAFT' if draft else ''}.{ext}"
         )
         now = ctx.clock()
-        postings = shown = basis = None
+        posts = fmt == "gl" or template is not None  # gl and templates show postings
+        postings: tuple[dom.Posting, ...] = ()  # the period's postings
+        # what the file shows: the postings or, with --delta, their difference from the basis
+        shown: tuple[dom.Posting, ...] = ()
+        basis = None
         recoveries: dict = {}
         notes: list[str] = []
-        if fmt == "gl" or template is not None:
+        if posts:
             recoveries = data.recoveries(conn)
             postings = dom.build_postings(
                 name,
@@ -196,27 +203,7 @@ def export_journal(
         target = _target(cfg.output_dir, name, file_name, output) if write else None
         sink = _Sink(target)
         try:
-            if fmt == "gl":
-                currencies = sorted({p.currency for p in postings})
-                if len(currencies) > 1:
-                    raise InvalidInput(
-                        f"period {name} has charges in {', '.join(currencies)}; the gl "
-                        f"layout has no currency column: export each with a template instead"
-                    )
-                sink.add(rendering.render_gl(shown, note))
-                rows = len(shown)
-            elif fmt == "summary":
-                summary = data.summary_rows(name, allocation)
-                sink.add(rendering.render_summary(summary, note))
-                rows = len(summary)
-            elif fmt == "standard":
-                counter = _Counter()
-                for chunk in rendering.iter_standard(
-                    counter.count(data.standard_rows(conn, prow, projects)), note
-                ):
-                    sink.add(chunk)
-                rows, charged = counter.n, counter.charged
-            else:
+            if env is not None and template is not None:  # a template's format (not built in)
                 context = _template_context(
                     env,
                     template,
@@ -237,6 +224,26 @@ def export_journal(
                 )
                 sink.add(rendering.render_template(env, template, context))
                 rows = len(shown)
+            elif fmt == "gl":
+                currencies = sorted({p.currency for p in postings})
+                if len(currencies) > 1:
+                    raise InvalidInput(
+                        f"period {name} has charges in {', '.join(currencies)}; the gl "
+                        f"layout has no currency column: export each with a template instead"
+                    )
+                sink.add(rendering.render_gl(shown, note))
+                rows = len(shown)
+            elif fmt == "summary":
+                summary = data.summary_rows(name, allocation)
+                sink.add(rendering.render_summary(summary, note))
+                rows = len(summary)
+            else:  # standard
+                counter = _Counter()
+                for chunk in rendering.iter_standard(
+                    counter.count(data.standard_rows(conn, prow, projects)), note
+                ):
+                    sink.add(chunk)
+                rows, charged = counter.n, counter.charged
             compressed = sink.finish()
             totals = _totals(shown, charged)
             digest = sink.sha256.hexdigest()
@@ -255,8 +262,10 @@ def export_journal(
                     "period_status": status.value,
                     "row_count": rows,
                     "totals": json.dumps({c: t.as_json() for c, t in totals.items()}),
-                    "postings": json.dumps([p.as_json() for p in postings]) if postings is not None else None,
-                    "template_hash": rendering.template_hash(env, template) if template else None,
+                    "postings": json.dumps([p.as_json() for p in postings]) if posts else None,
+                    "template_hash": rendering.template_hash(env, template)
+                    if env is not None and template
+                    else None,
                     "created_by": ctx.actor,
                     "created_at": now,
                 },
@@ -270,7 +279,7 @@ def export_journal(
                 f"{file_name} ({fmt}{', draft' if draft else ''}{', delta' if delta else ''}), "
                 f"{rows} row(s), sha256 {digest}",
             )
-            info = _info(repo.get(conn, export_id))
+            info = _info(_export_row(conn, export_id))
         except BaseException:
             sink.discard()
             raise
@@ -286,7 +295,8 @@ class _Sink:
         self.sha256, self.size, self.path = hashlib.sha256(), 0, path
         self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: the gzip format
         self._parts: list[bytes] = []
-        self._tmp = self._fh = None
+        self._tmp: Path | None = None
+        self._fh: BinaryIO | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -306,7 +316,7 @@ class _Sink:
         return b"".join(self._parts)
 
     def publish(self) -> None:
-        if self._tmp is not None:
+        if self._tmp is not None and self.path is not None:
             os.replace(self._tmp, self.path)
 
     def discard(self) -> None:
@@ -400,21 +410,25 @@ def list_exports(ctx: Context, period: str | None = None) -> tuple[ExportInfo, .
         return tuple(_info(r) for r in repo.listing(conn, period_id))
 
 
+def _export_row(conn: Connection, export_id: int) -> AnyRow:
+    row = repo.get(conn, export_id)
+    if row is None:
+        raise NotFound(f"journal export {export_id} does not exist")
+    return row
+
+
 def get_export(ctx: Context, export_id: int) -> ExportInfo:
     with ctx.read() as conn:
-        row = repo.get(conn, export_id)
-        if row is None:
-            raise NotFound(f"journal export {export_id} does not exist")
-        return _info(row)
+        return _info(_export_row(conn, export_id))
 
 
 def export_file(ctx: Context, export_id: int) -> tuple[ExportInfo, bytes]:
     """An earlier export's file exactly as written (its SHA-256 checked)."""
     with ctx.read() as conn:
-        row = repo.get(conn, export_id)
-        if row is None:
-            raise NotFound(f"journal export {export_id} does not exist")
+        row = _export_row(conn, export_id)
         stored = repo.content(conn, export_id)
+    if stored is None:
+        raise Conflict(f"journal export {export_id} ({row.file_name}): its stored file is missing")
     content = gzip.decompress(stored)
     if hashlib.sha256(content).hexdigest() != row.sha256:
         raise Conflict(

@@ -215,7 +215,8 @@ def check_alerts(ctx: Context, period: str | None = None, sender: Sender | None 
                     raised.append(
                         BudgetAlert(aid, s.holder_kind, s.holder, s.span, t, s.budget, s.spend, now, to, None)
                     )
-    notified, failed = (0, [])
+    notified = 0
+    failed: list[str] = []
     if email and sender is not None:
         notified, failed = _send_pending(ctx, sender)
     with ctx.read() as conn:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from openchargeback.domain.charges import tags_dict
+from openchargeback.domain.errors import NotFound
 from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, describe, join_flags
@@ -183,7 +184,10 @@ def grown_projects(conn: Connection, period_id: int, evaluator: Evaluator) -> se
     r = evaluator.rules
     if r.growth_percent is None and r.growth_amount is None:
         return set()
-    name = periods_repo.get_by_id(conn, period_id).name
+    row = periods_repo.get_by_id(conn, period_id)
+    if row is None:
+        raise NotFound(f"period #{period_id} does not exist")
+    name = row.name
     prev = periods_repo.get(conn, Period.parse(name).previous().name)
     if prev is None:  # no previous period to grow from (a new site, or a gap)
         return set()

@@ -24,10 +24,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from openchargeback.domain import statements as dom
 from openchargeback.domain.errors import Conflict
@@ -84,7 +85,7 @@ class GenerateResult(Jsonable):
     approved_totals: tuple[tuple[str, Decimal], ...] = field(
         metadata={JSON: "totals"}
     )  # currency -> project statements
-    delivery: object | None = field(metadata={JSON: None}, default=None)
+    delivery: Jsonable | None = field(metadata={JSON: None}, default=None)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def count(self, action: str) -> int:
@@ -135,8 +136,8 @@ def generate(
         excluded = lines_repo.excluded(conn, prow.id, pi=pi, project=project)
         if not dry_run and status == PeriodStatus.FINALIZED:
             rows = store.current(conn, prow.id, pi=pi, project=project, with_data=True)
-            csvs = {i: d.detail_csv for i, d in store.documents(conn, [r.id for r in rows]).items()}
-            return _rerender(ctx, prow, rows, csvs, excluded, progress)
+            stored_csvs = {i: d.detail_csv for i, d in store.documents(conn, [r.id for r in rows]).items()}
+            return _rerender(ctx, prow, rows, stored_csvs, excluded, progress)
         history = len(periods_repo.transitions(conn, prow.id))
         service_rows, detail_rows, names = _lines(conn, prow, pi, project)
         existing = {
@@ -226,7 +227,7 @@ def generate(
     seen = {(d.key.kind, d.key.pi_email, d.key.project_id, d.key.currency) for d in drafts}
     gone = [r for k, r in existing.items() if k not in seen and not (project is not None and k[0] == "pi")]
     with ctx.write() as conn:
-        prow2 = periods_repo.get(conn, name)
+        prow2 = lookup.period(conn, name)
         moved = len(periods_repo.transitions(conn, prow2.id)) != history
         if prow2.status != PeriodStatus.CLOSED.value or moved:
             raise Conflict(
@@ -345,7 +346,12 @@ def _write(path: Path, content: bytes, atomic: bool) -> Path:
 
 
 def _rerender(
-    ctx: Context, prow, rows, csvs: dict, excluded: dict, progress: Progress | None
+    ctx: Context,
+    prow: Any,
+    rows: Sequence[Any],
+    csvs: dict[int, bytes | None],
+    excluded: dict,
+    progress: Progress | None,
 ) -> GenerateResult:
     """A finalized period: its current versions rendered again from what was stored."""
     docs = [json.loads(r.data) for r in rows]

@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import Connection
+
 from openchargeback.domain.errors import NotFound
 from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.statements.render import context_for, renderer_for
 from openchargeback.storage import statements as store
+from openchargeback.storage.types import AnyRow
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def list_statements(
         )
 
 
-def _find(conn, number: str, version: int | None):
+def _find(conn: Connection, number: str, version: int | None) -> AnyRow:
     r = store.by_number(conn, number.strip(), version)
     if r is None:
         which = f" version {version}" if version else ""
@@ -111,10 +114,18 @@ def _find(conn, number: str, version: int | None):
     return r
 
 
+def _document(conn: Connection, r: AnyRow) -> AnyRow:
+    """The stored PDF (and detail CSV) of a version; every version stores one."""
+    doc = store.document(conn, r.id)
+    if doc is None:
+        raise NotFound(f"statement {r.number} v{r.version} has no stored document")
+    return doc
+
+
 def get_statement(ctx: Context, number: str, version: int | None = None) -> StatementDetail:
     with ctx.read() as conn:
         r = _find(conn, number, version)
-        doc = store.document(conn, r.id)
+        doc = _document(conn, r)
         versions = tuple(_row(v) for v in store.versions(conn, r.number))
         return StatementDetail(r.period, _row(r), json.loads(r.data), versions, doc.detail_csv is not None)
 
@@ -125,7 +136,7 @@ def statement_file(
     """(file name, bytes) of a version's PDF as issued, or of its detail CSV (``kind="csv"``)."""
     with ctx.read() as conn:
         r = _find(conn, number, version)
-        doc = store.document(conn, r.id)
+        doc = _document(conn, r)
     if kind == "csv":
         if doc.detail_csv is None:
             raise NotFound(f"statement {r.number} v{r.version} shows all its detail; it has no CSV")
