@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, amount, context, emit_json
 from openchargeback.services.convert.conversion import convert_file
 from openchargeback.services.ingest.loading import IngestResult, ingest
+
+if TYPE_CHECKING:  # rich is imported when a bar is shown
+    from rich.progress import Progress
 
 _BAR_MIN_BYTES = 5 * 1024 * 1024
 
@@ -127,19 +130,19 @@ class _progress:
         self.enabled = (
             not quiet and sys.stderr.isatty() and path.is_file() and path.stat().st_size >= _BAR_MIN_BYTES
         )
-        self.bar = None
+        self.bar: Progress | None = None
 
     def __enter__(self):
         if not self.enabled:
             return None
         from rich.progress import Progress
 
-        self.bar = Progress(transient=True)
-        self.bar.start()
-        task = self.bar.add_task("reading", total=None)
+        bar = self.bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("reading", total=None)
 
         def update(rows: int, _size: int) -> None:
-            self.bar.update(task, description=f"{rows:,} rows read")
+            bar.update(task, description=f"{rows:,} rows read")
 
         return update
 
