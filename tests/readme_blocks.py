@@ -14,16 +14,24 @@ QUICK_START = "Quick Start"
 CRON = "The month, from cron"
 
 
-def block(heading: str) -> list[str]:
-    """The command lines (comments and blank lines left out) of the first ``bash`` block
-    under the README heading ``## heading``."""
+def script(heading: str) -> str:
+    """The text of the first ``bash`` block under the README heading ``## heading``, as
+    written."""
     text = README.read_text(encoding="utf-8")
     marker = f"\n## {heading}\n"
     assert marker in text, f"README.md has no section '## {heading}'"
     section = text.split(marker, 1)[1].split("\n## ", 1)[0]
     found = re.search(r"```bash\n(.*?)```", section, re.S)
     assert found, f"README.md: the section '## {heading}' has no bash block"
-    return [ln.strip() for ln in found.group(1).splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    return found.group(1)
+
+
+def block(heading: str) -> list[str]:
+    """The command lines (comments and blank lines left out) of the first ``bash`` block
+    under the README heading ``## heading``."""
+    return [
+        ln.strip() for ln in script(heading).splitlines() if ln.strip() and not ln.strip().startswith("#")
+    ]
 
 
 def cli_env() -> dict[str, str]:

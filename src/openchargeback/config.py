@@ -74,6 +74,9 @@ class ServerSettings(_Strict):
     session_lifetime_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30)
     max_upload_mb: int = Field(default=500, ge=1, le=100_000)
     data_dir: str = "./instance/uploads"  # uploaded files are written only here
+    # The address people reach the web UI at (https://billing.example.edu), for links
+    # in command-line messages; None: the messages give paths only.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
 
 
 class UserSettings(_Strict):
@@ -208,6 +211,13 @@ class BudgetSettings(_Strict):
         return sorted(set(v))
 
 
+class PeriodSettings(_Strict):
+    """The period lifecycle."""
+
+    # `generate` closes an open period first when no charge waits for review (cron's month)
+    close_when_clear: bool = False
+
+
 JOURNAL_PARTS = ("fund", "orgn", "account", "program", "activity", "location")
 
 
@@ -285,6 +295,7 @@ class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     users: list[UserSettings] = []
     review: ReviewSettings = ReviewSettings()
+    periods: PeriodSettings = PeriodSettings()
     budgets: BudgetSettings = BudgetSettings()
     statements: StatementSettings = StatementSettings()
     email: EmailSettings = EmailSettings()

@@ -189,11 +189,18 @@ def root(
     """Billing for research computing."""
 
 
+def _hinted(message: str) -> str:
+    """The message with the -c FILE given added to the commands it suggests (when a
+    command loaded the configuration through cli.common)."""
+    common = sys.modules.get("openchargeback.cli.common")
+    return common.with_config_hint(message) if common is not None else message
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="openchargeback", standalone_mode=False)
     except OpenChargebackError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+        typer.echo(f"error: {_hinted(exc.message)}", err=True)
         sys.exit(1)
     except typer.Abort:
         typer.echo("aborted", err=True)

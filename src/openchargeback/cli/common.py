@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import sys
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -24,8 +27,36 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tex
 PeriodOpt = Annotated[str, typer.Option("-p", "--period", help="Billing period, YYYY-MM.")]
 
 
+# The -c FILE of the running command (None: $OPENCHARGEBACK_CONFIG or none given).
+_given_config: Path | None = None
+# A command a message suggests: in backticks, or in parentheses.
+_SUGGESTED = re.compile(r"(?<=`)openchargeback [^`\n]+(?=`)|(?<=\()openchargeback [^()`\n]+(?=\))")
+
+
 def context(config: Path | None) -> Context:
+    global _given_config
+    _given_config = config
     return build_context(load_settings(config))
+
+
+def with_config_hint(message: str) -> str:
+    """``message`` with the ``-c FILE`` the user gave added to each command it suggests
+    (``openchargeback periods close 2025-01`` -> ``... 2025-01 -c FILE``), so that the
+    suggestion runs as printed. Unchanged when the configuration came from
+    $OPENCHARGEBACK_CONFIG, or the suggestion names one already."""
+    if _given_config is None:
+        return message
+    option = f"-c {shlex.quote(str(_given_config))}"
+
+    def add(m: re.Match[str]) -> str:
+        command = m.group(0).rstrip()
+        if re.search(r"\s-c CONFIG\b", command):  # the placeholder: the file given
+            return re.sub(r"\s-c CONFIG\b", lambda _: f" {option}", command)
+        if re.search(r"(^|\s)(-c|--config)(\s|=)", command):
+            return m.group(0)
+        return f"{command} {option}"
+
+    return _SUGGESTED.sub(add, message)
 
 
 def emit_json(data) -> None:
@@ -41,7 +72,7 @@ def amount(d: Decimal | None, currency: str = "") -> str:
     return f"{text} {currency}".strip()
 
 
-def table(headers: list[str], rows: list[list], *, right: set[int] = frozenset()) -> None:
+def table(headers: list[str], rows: list[list], *, right: AbstractSet[int] = frozenset()) -> None:
     cells = [[("" if c is None else str(c)) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
 

@@ -11,6 +11,7 @@ import typer
 from openchargeback.cli.common import ConfigOpt, JsonOpt, PeriodOpt, amount, context, emit_json, table
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import ZERO
+from openchargeback.services import periods
 from openchargeback.services.statements import delivery
 from openchargeback.services.statements import generation as svc
 from openchargeback.services.statements import reading as views
@@ -50,6 +51,11 @@ def generate_command(
     if resend and not send:
         raise InvalidInput("--resend needs --send")
     ctx = context(config)
+    # periods.close_when_clear: an open period with no charge pending review is closed
+    # first (cron's month); with charges pending, a refusal (exit 1) that says where.
+    closed = None if dry_run else periods.close_if_clear(ctx, period, "openchargeback generate")
+    if closed is not None and not as_json:
+        typer.echo(f"period {closed.name} closed: no charge pending review (periods.close_when_clear)")
     result = svc.generate(
         ctx,
         period,
@@ -72,6 +78,8 @@ def generate_command(
         )
     if as_json:
         out = result.as_json()
+        if closed is not None:
+            out["closed_period"] = closed.as_json()
         if report is not None:
             out["delivery"] = report.as_json()
         emit_json(out)
