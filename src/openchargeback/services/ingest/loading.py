@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from openchargeback.domain.attribution import FIELDS, TagMapping
 from openchargeback.domain.errors import FileRefused, InvalidInput
@@ -141,7 +142,18 @@ class _Duplicate(Exception):
 
 
 class _Run:
-    def __init__(self, ctx, focus, src, expect, flagger, replace, skip_invalid, dry_run, progress):
+    def __init__(
+        self,
+        ctx: Context,
+        focus: FocusFile,
+        src: Any,  # the source's row
+        expect: Period | None,
+        flagger: RowFlagger,
+        replace: bool,
+        skip_invalid: bool,
+        dry_run: bool,
+        progress: Progress | None,
+    ) -> None:
         self.ctx, self.focus, self.src, self.expect = ctx, focus, src, expect
         self.flagger, self.replace, self.skip_invalid = flagger, replace, skip_invalid
         self.dry_run, self.progress = dry_run, progress

@@ -134,7 +134,7 @@ class Upload:
 class Runner:
     """One worker thread per process: imports run one at a time, like the CLI's."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocb-import")
         self._progress: dict[int, int] = {}
         self._lock = threading.Lock()

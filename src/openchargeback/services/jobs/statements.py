@@ -42,7 +42,7 @@ class StatementJob:
 
 
 class StatementRunner:
-    def __init__(self):
+    def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocb-statements")
         self._jobs: dict[int, StatementJob] = {}
         self._lock = threading.Lock()
