@@ -172,7 +172,10 @@ class EmailSettings(_Strict):
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
     password: str | None = None  # use ${SMTP_PASSWORD}
-    timeout_seconds: float = Field(default=30, gt=0, le=600)
+    timeout_seconds: float = Field(default=30, gt=0, le=600)  # connecting and each command
+    # The reply after the end of DATA (RFC 5321 4.5.3.2.6 advises 10 minutes): past it the
+    # message is "in doubt" and never retried automatically.
+    final_reply_timeout_seconds: float = Field(default=600, gt=0, le=3600)
     retries: int = Field(default=3, ge=0, le=20)  # further attempts after a temporary failure
     backoff_seconds: float = Field(default=2, ge=0, le=600)  # doubled after each attempt
     rate_per_minute: int = Field(default=60, ge=0, le=100_000)  # 0: no limit
@@ -181,6 +184,8 @@ class EmailSettings(_Strict):
     subject: str = "{organisation}: statement for {period}"
     outbox_dir: str = "./instance/outbox"  # with dev_mode: true, messages are written here
     cc: dict[str, list[str]] = {}  # project id -> addresses copied on that PI's message
+    # Recipients must be in one of these domains (or a subdomain); empty: any domain.
+    allowed_domains: list[str] = []
 
     @field_validator("cc", mode="before")
     @classmethod
@@ -188,6 +193,21 @@ class EmailSettings(_Strict):
         if isinstance(v, dict):
             return {k: [x] if isinstance(x, str) else x for k, x in v.items()}
         return v
+
+    @model_validator(mode="after")
+    def _addresses(self) -> EmailSettings:
+        # Each address is exactly one address (no list, no CR/LF): it reaches an envelope.
+        from openchargeback.delivery.addresses import BadAddress, parse_address
+
+        checks: list[tuple[str, str, list[str]]] = [("from_address", self.from_address, [])]
+        checks += [("reply_to", self.reply_to, [])] if self.reply_to else []
+        checks += [(f"cc.{p}", a, self.allowed_domains) for p, addrs in self.cc.items() for a in addrs]
+        for where, value, domains in checks:
+            try:
+                parse_address(value, domains)
+            except BadAddress as exc:
+                raise ValueError(f"email.{where}: {exc}") from None
+        return self
 
     @property
     def port(self) -> int:

@@ -138,8 +138,12 @@ def _print_generate(r: svc.GenerateResult) -> None:
 
 
 def _print_delivery(d: delivery.DeliveryReport) -> None:
+    partial = sum(1 for m in d.messages if m.status == "partial")
     typer.echo(
-        f"email ({d.transport}): {d.sent} sent, {d.failed} failed"
+        f"email ({d.transport}): {d.sent} sent"
+        + (f" ({partial} partly: a CC did not get it)" if partial else "")
+        + f", {d.failed - d.in_doubt} failed"
+        + (f", {d.in_doubt} in doubt" if d.in_doubt else "")
         + (f", {d.skipped_sent} statement(s) already sent (use --resend)" if d.skipped_sent else "")
     )
     for m in d.messages:
@@ -149,10 +153,25 @@ def _print_delivery(d: delivery.DeliveryReport) -> None:
             f"  message {m.id} {m.status} to {', '.join(m.to) or '(nobody)'}"
             f"{' cc ' + ', '.join(m.cc) if m.cc else ''} [{', '.join(m.statements)}]{where}{err}"
         )
+    if d.recovered:
+        typer.echo(
+            f"message(s) {', '.join(map(str, d.recovered))} were left sending by a batch that stopped: "
+            "now in doubt",
+            err=True,
+        )
+    if d.in_doubt_held:
+        typer.echo(
+            f"skipped: statements held by in-doubt message(s) {', '.join(map(str, d.in_doubt_held))}; "
+            "check with the PI, then `statements resend ID --in-doubt` or `statements mark-delivered ID` "
+            "/ `statements mark-failed ID`",
+            err=True,
+        )
+    if d.stopped:
+        typer.echo(d.stopped, err=True)
     if d.failed:
         typer.echo(
             "resend failed messages with `openchargeback statements resend ID` "
-            "or `statements resend --failed -p PERIOD`",
+            "or `statements resend --failed -p PERIOD`; in-doubt ones only with --in-doubt",
             err=True,
         )
 
@@ -255,17 +274,21 @@ def statements_show(
 @statements_app.command("messages")
 def statements_messages(
     period: PeriodOpt,
-    status: Annotated[str | None, typer.Option("--status", help="Only sent, failed or queued.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Only sent, partial, failed, in_doubt, queued or sending."),
+    ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The email log of a period: recipient, statement versions, status, error."""
-    rows = views.list_messages(context(config), period, status=status)
+    """The email log of a period: recipients and each one's outcome, statement versions,
+    status, error."""
+    rows = delivery.message_log(context(config), period, status=status)
     if as_json:
         emit_json([m.as_json() for m in rows])
         return
     table(
-        ["id", "status", "to", "cc", "statements", "tries", "resend of", "error"],
+        ["id", "status", "to", "cc", "statements", "tries", "resend of", "refused / error"],
         [
             [
                 m.id,
@@ -275,12 +298,18 @@ def statements_messages(
                 ", ".join(m.statements),
                 m.attempts,
                 m.resend_of or "",
-                (m.error or "")[:80],
+                _problems(m)[:100],
             ]
             for m in rows
         ],
         right={0, 5},
     )
+
+
+def _problems(m: delivery.MessageOutcome) -> str:
+    bad = [f"{r['address']} {r['status']} {r.get('reply') or ''}".strip() for r in m.recipients]
+    bad = [b for b, r in zip(bad, m.recipients, strict=True) if r["status"] != "accepted"]
+    return "; ".join(bad) or (m.decision or m.error or "")
 
 
 @statements_app.command("resend")
@@ -289,29 +318,76 @@ def statements_resend(
         list[int] | None, typer.Argument(help="Message ids (see `statements messages`).", show_default=False)
     ] = None,
     failed: Annotated[
-        bool, typer.Option("--failed", help="Every failed message of the period (-p).")
+        bool, typer.Option("--failed", help="Every failed or partly delivered message of the period (-p).")
+    ] = False,
+    in_doubt: Annotated[
+        bool,
+        typer.Option(
+            "--in-doubt",
+            help="Allow resending in-doubt messages (the PI may get two copies); with -p and no ids, "
+            "every in-doubt message of the period.",
+        ),
     ] = False,
     period: Annotated[str | None, typer.Option("-p", "--period", help="Billing period, YYYY-MM.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Also resend messages that were delivered.")] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send again exactly the message that failed: same recipients, same statement versions."""
+    """Send a logged message again (same statement versions, same Message-ID) to those of
+    its recipients who did not get it."""
     ctx = context(config)
     ids = list(message_ids or [])
+    listed = failed or (in_doubt and not ids)
+    if listed and not period:
+        raise InvalidInput("--failed and --in-doubt without ids need the period (-p YYYY-MM)")
     if failed:
-        if not period:
-            raise InvalidInput("--failed needs the period (-p YYYY-MM)")
         ids += [i for i in delivery.failed_messages(ctx, period) if i not in ids]
+    if in_doubt and not message_ids:
+        ids += [i for i in delivery.in_doubt_messages(ctx, period) if i not in ids]
     if not ids:
-        if failed:
-            emit_json({"messages": []}) if as_json else typer.echo(f"no failed messages in {period}")
+        if listed:
+            what = "failed or in-doubt" if failed and in_doubt else "in-doubt" if in_doubt else "failed"
+            emit_json({"messages": []}) if as_json else typer.echo(f"no {what} messages in {period}")
             return
         raise InvalidInput("nothing to resend: give message ids, or --failed -p PERIOD")
-    report = delivery.resend_messages(ctx, ids, force=force)
+    report = delivery.resend_messages(ctx, ids, force=force, in_doubt=in_doubt)
     if as_json:
         emit_json(report.as_json())
     else:
         _print_delivery(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+NoteOpt = Annotated[str | None, typer.Option("--note", help="What the recipient said (kept in the log).")]
+
+
+@statements_app.command("mark-delivered")
+def statements_mark_delivered(
+    message_id: Annotated[int, typer.Argument(help="An in-doubt message id.", show_default=False)],
+    note: NoteOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide an in-doubt message was delivered (after checking with the PI): its
+    statements count as sent. Logged."""
+    _decided(delivery.decide_in_doubt(context(config), message_id, delivered=True, note=note), as_json)
+
+
+@statements_app.command("mark-failed")
+def statements_mark_failed(
+    message_id: Annotated[int, typer.Argument(help="An in-doubt message id.", show_default=False)],
+    note: NoteOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide an in-doubt message was not delivered: it becomes failed and its statements
+    are sent by the next `generate --send` (or `statements resend ID`). Logged."""
+    _decided(delivery.decide_in_doubt(context(config), message_id, delivered=False, note=note), as_json)
+
+
+def _decided(m: delivery.MessageOutcome, as_json: bool) -> None:
+    if as_json:
+        emit_json(m.as_json())
+    else:
+        typer.echo(f"message {m.id} is now {m.status}: {m.decision}")

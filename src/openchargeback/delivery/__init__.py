@@ -1,7 +1,16 @@
 """Delivering messages: an SMTP sender and a file outbox behind one Sender protocol,
 chosen from the settings by :func:`make_sender`."""
 
-from openchargeback.delivery.base import DeliveryError, Sender, SendResult
+from openchargeback.delivery.addresses import BadAddress, parse_address
+from openchargeback.delivery.base import DeliveryError, RecipientOutcome, Sender, SendResult
 from openchargeback.delivery.factory import make_sender
 
-__all__ = ["DeliveryError", "SendResult", "Sender", "make_sender"]
+__all__ = [
+    "BadAddress",
+    "DeliveryError",
+    "RecipientOutcome",
+    "SendResult",
+    "Sender",
+    "make_sender",
+    "parse_address",
+]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from openchargeback.config import EmailSettings, Settings
+from typing import TYPE_CHECKING
+
 from openchargeback.delivery.base import Sender
 from openchargeback.delivery.outbox import OutboxSender
 from openchargeback.delivery.smtp import SmtpOptions, SmtpSender
 from openchargeback.domain.errors import ConfigError
 
+if TYPE_CHECKING:
+    from openchargeback.config import Settings
+
 
 def make_sender(settings: Settings) -> Sender:
     """The outbox in dev mode, SMTP otherwise. Sending as the example address, or a
     password in clear text, is refused outside dev mode."""
+    from openchargeback.config import EmailSettings  # config checks addresses with this package
+
     e = settings.email
     if settings.dev_mode:
         return OutboxSender(e.outbox_dir)
@@ -36,5 +42,6 @@ def make_sender(settings: Settings) -> Sender:
             retries=e.retries,
             backoff=e.backoff_seconds,
             rate_per_minute=e.rate_per_minute,
+            final_reply_timeout=e.final_reply_timeout_seconds,
         )
     )

@@ -8,7 +8,8 @@ import re
 from email.message import EmailMessage
 from pathlib import Path
 
-from openchargeback.delivery.base import DeliveryError, SendResult
+from openchargeback.delivery.base import ACCEPTED, DeliveryError, RecipientOutcome, SendResult
+from openchargeback.delivery.smtp import envelope_recipients
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -23,10 +24,10 @@ class OutboxSender:
     def __enter__(self) -> OutboxSender:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
-    def send(self, message: EmailMessage) -> SendResult:
+    def send(self, message: EmailMessage, recipients: list[str] | None = None) -> SendResult:
         data = message.as_bytes()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -46,4 +47,9 @@ class OutboxSender:
             raise DeliveryError(
                 f"cannot write to the outbox {self.directory}: {exc.strerror or exc}", temporary=False
             ) from None
-        return SendResult(attempts=1, outbox_path=str(path))
+        rcpt = recipients if recipients is not None else envelope_recipients(message)
+        return SendResult(
+            attempts=1,
+            outbox_path=str(path),
+            recipients=tuple(RecipientOutcome(a, ACCEPTED, "written to the outbox") for a in rcpt),
+        )

@@ -63,7 +63,14 @@ statement_documents = Table(
     Column("detail_csv", LargeBinary),  # the full detail when the PDF shows only part of it
 )
 
-# Every message sent (or written to the outbox), one per PI and attempt.
+# Every message sent (or written to the outbox), one per PI and attempt. Its status:
+#   queued    claimed its statement versions; the SMTP conversation has not started
+#   sending   the conversation started; its outcome is not recorded yet
+#   sent      every recipient accepted it
+#   partial   the PI (To) accepted it, a CC did not
+#   failed    the PI did not get it (refused, or the message could not be built or sent)
+#   in_doubt  transmitted, final reply never came (or the process died while sending):
+#             never retried automatically; an operator resends or marks it delivered
 statement_messages = Table(
     "statement_messages",
     metadata,
@@ -73,7 +80,7 @@ statement_messages = Table(
     Column("recipients", Text, nullable=False),  # JSON: {"to": [...], "cc": [...]}
     Column("subject", Text, nullable=False),
     Column("transport", String(16), nullable=False),  # smtp | outbox
-    Column("status", String(16), nullable=False),  # queued | sent | failed
+    Column("status", String(16), nullable=False),  # see above
     Column("attempts", Integer, nullable=False),
     Column("error", Text),
     Column("message_id", String(300)),  # the Message-ID header
@@ -82,6 +89,37 @@ statement_messages = Table(
     Column("actor", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
+    # JSON: [{"address", "kind": to|cc, "status", "reply"}], one per recipient (see
+    # delivery.base for the statuses)
+    Column("outcomes", Text),
+    Column("batch", String(64)),  # the send batch (its lock token) that made the message
+    Column("decision", Text),  # an operator's decision on an in-doubt message: who, when, what
+)
+
+# A statement version belongs to at most one message that has not finished: claimed
+# (the primary key guards it) before the SMTP conversation starts, released when the
+# message is sent or failed, kept while it is in doubt.
+statement_claims = Table(
+    "statement_claims",
+    metadata,
+    Column("statement_id", ForeignKey("statements.id"), primary_key=True),
+    Column("message_id", ForeignKey("statement_messages.id"), nullable=False, index=True),
+    Column("claimed_at", UTCDateTime, nullable=False),
+)
+
+# One send batch per period at a time: the row is the lock (its primary key makes the
+# claim atomic on both databases). A batch renews ``expires_at`` after each message; a
+# row past it, or held by a process that no longer runs on this host, is taken over.
+statement_send_locks = Table(
+    "statement_send_locks",
+    metadata,
+    Column("period_id", ForeignKey("periods.id"), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )
 
 statement_message_items = Table(
@@ -91,4 +129,11 @@ statement_message_items = Table(
     Column("statement_id", ForeignKey("statements.id"), primary_key=True, index=True),
 )
 
-__all__ = ["statement_documents", "statement_message_items", "statement_messages", "statements"]
+__all__ = [
+    "statement_claims",
+    "statement_documents",
+    "statement_message_items",
+    "statement_messages",
+    "statement_send_locks",
+    "statements",
+]

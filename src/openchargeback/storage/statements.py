@@ -1,26 +1,33 @@
-"""Statement versions, their documents and the email log."""
+"""Statement versions, their documents, the email log, the claims of statement versions by
+messages and the send lock of a period."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from openchargeback.storage.statement_tables import (
+    statement_claims,
     statement_documents,
     statement_message_items,
     statement_messages,
+    statement_send_locks,
     statements,
 )
 from openchargeback.storage.tables import periods
+from openchargeback.storage.types import AnyRow, inserted_id
 
 _LIGHT = [c for c in statements.c if c.name != "data"]
 _CHUNK = 5_000
 
 
-def _key_filters(period_id: int, pi: str | None, project: str | None):
-    conds = [statements.c.period_id == period_id]
+def _key_filters(period_id: int, pi: str | None, project: str | None) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [statements.c.period_id == period_id]
     if pi is not None:
         conds.append(func.lower(statements.c.pi_email) == pi.lower())
     if project is not None:
@@ -35,7 +42,7 @@ def current(
     pi: str | None = None,
     project: str | None = None,
     with_data: bool = False,
-):
+) -> Sequence[AnyRow]:
     cols = list(statements.c) if with_data else _LIGHT
     return conn.execute(
         select(*cols)
@@ -44,7 +51,9 @@ def current(
     ).all()
 
 
-def numbers(conn: Connection, period_id: int) -> tuple[dict, int]:
+def numbers(
+    conn: Connection, period_id: int
+) -> tuple[dict[tuple[str, str | None, str | None, str], tuple[str, int, int]], int]:
     """((kind, pi, project, currency) -> (number, sequence, last version)), highest sequence."""
     rows = conn.execute(
         select(
@@ -70,8 +79,8 @@ def numbers(conn: Connection, period_id: int) -> tuple[dict, int]:
     return out, max((r.sequence for r in rows), default=0)
 
 
-def add(conn: Connection, values: dict, pdf: bytes, detail_csv: bytes | None) -> int:
-    sid = conn.execute(insert(statements).values(**values)).inserted_primary_key[0]
+def add(conn: Connection, values: dict[str, Any], pdf: bytes, detail_csv: bytes | None) -> int:
+    sid = inserted_id(conn.execute(insert(statements).values(**values)))
     conn.execute(insert(statement_documents).values(statement_id=sid, pdf=pdf, detail_csv=detail_csv))
     return sid
 
@@ -91,14 +100,14 @@ def listing(
     pi: str | None = None,
     project: str | None = None,
     all_versions: bool = False,
-):
+) -> Sequence[AnyRow]:
     q = select(*_LIGHT).where(*_key_filters(period_id, pi, project))
     if not all_versions:
         q = q.where(statements.c.status == "current")
     return conn.execute(q.order_by(statements.c.sequence, statements.c.version)).all()
 
 
-def by_number(conn: Connection, number: str, version: int | None = None):
+def by_number(conn: Connection, number: str, version: int | None = None) -> AnyRow | None:
     q = (
         select(statements, periods.c.name.label("period"))
         .join(periods, periods.c.id == statements.c.period_id)
@@ -108,28 +117,28 @@ def by_number(conn: Connection, number: str, version: int | None = None):
     return conn.execute(q.limit(1)).first()
 
 
-def by_ids(conn: Connection, ids: list[int], *, with_data: bool = False):
+def by_ids(conn: Connection, ids: list[int], *, with_data: bool = False) -> list[AnyRow]:
     cols = list(statements.c) if with_data else _LIGHT
-    out = []
+    out: list[AnyRow] = []
     for i in range(0, len(ids), _CHUNK):
         out += conn.execute(select(*cols).where(statements.c.id.in_(ids[i : i + _CHUNK]))).all()
     return sorted(out, key=lambda r: (r.sequence, r.version))
 
 
-def versions(conn: Connection, number: str):
+def versions(conn: Connection, number: str) -> Sequence[AnyRow]:
     return conn.execute(
         select(*_LIGHT).where(statements.c.number == number).order_by(statements.c.version)
     ).all()
 
 
-def document(conn: Connection, statement_id: int):
+def document(conn: Connection, statement_id: int) -> AnyRow | None:
     return conn.execute(
         select(statement_documents).where(statement_documents.c.statement_id == statement_id)
     ).first()
 
 
-def documents(conn: Connection, ids: list[int]) -> dict[int, object]:
-    out = {}
+def documents(conn: Connection, ids: list[int]) -> dict[int, AnyRow]:
+    out: dict[int, AnyRow] = {}
     for i in range(0, len(ids), _CHUNK):
         for r in conn.execute(
             select(statement_documents).where(statement_documents.c.statement_id.in_(ids[i : i + _CHUNK]))
@@ -148,9 +157,9 @@ def mark_sent(conn: Connection, ids: list[int], now: datetime) -> None:
 
 
 # -- the email log -----------------------------------------------------------------------------
-def add_message(conn: Connection, values: dict, statement_ids: list[int]) -> int:
+def add_message(conn: Connection, values: dict[str, Any], statement_ids: list[int]) -> int:
     values = dict(values, recipients=json.dumps(values["recipients"], sort_keys=True))
-    mid = conn.execute(insert(statement_messages).values(**values)).inserted_primary_key[0]
+    mid = inserted_id(conn.execute(insert(statement_messages).values(**values)))
     if statement_ids:
         conn.execute(
             insert(statement_message_items), [{"message_id": mid, "statement_id": s} for s in statement_ids]
@@ -158,11 +167,11 @@ def add_message(conn: Connection, values: dict, statement_ids: list[int]) -> int
     return mid
 
 
-def finish_message(conn: Connection, mid: int, **values) -> None:
+def finish_message(conn: Connection, mid: int, **values: Any) -> None:
     conn.execute(update(statement_messages).where(statement_messages.c.id == mid).values(**values))
 
 
-def message(conn: Connection, message_id: int):
+def message(conn: Connection, message_id: int) -> AnyRow | None:
     return conn.execute(
         select(statement_messages, periods.c.name.label("period"))
         .join(periods, periods.c.id == statement_messages.c.period_id)
@@ -170,7 +179,7 @@ def message(conn: Connection, message_id: int):
     ).first()
 
 
-def messages(conn: Connection, period_id: int, *, status: str | None = None):
+def messages(conn: Connection, period_id: int, *, status: str | None = None) -> Sequence[AnyRow]:
     q = select(statement_messages).where(statement_messages.c.period_id == period_id)
     if status:
         q = q.where(statement_messages.c.status == status)
@@ -193,7 +202,126 @@ def resent(conn: Connection, message_ids: list[int]) -> set[int]:
     """Those of the messages that were resent successfully since."""
     rows = conn.execute(
         select(statement_messages.c.resend_of_id).where(
-            statement_messages.c.resend_of_id.in_(message_ids), statement_messages.c.status == "sent"
+            statement_messages.c.resend_of_id.in_(message_ids),
+            statement_messages.c.status.in_(("sent", "partial")),
         )
     )
     return {r.resend_of_id for r in rows}
+
+
+def set_status(conn: Connection, message_ids: list[int], status: str, *, where_status: str) -> list[int]:
+    """Move those of the messages still in ``where_status`` to ``status``; the ids moved."""
+    moved = [
+        r.id
+        for r in conn.execute(
+            select(statement_messages.c.id).where(
+                statement_messages.c.id.in_(message_ids), statement_messages.c.status == where_status
+            )
+        )
+    ]
+    if moved:
+        conn.execute(
+            update(statement_messages)
+            .where(statement_messages.c.id.in_(moved), statement_messages.c.status == where_status)
+            .values(status=status)
+        )
+    return moved
+
+
+def unfinished(conn: Connection, period_id: int) -> Sequence[AnyRow]:
+    """Messages of the period without an outcome (queued or sending)."""
+    return conn.execute(
+        select(statement_messages)
+        .where(
+            statement_messages.c.period_id == period_id,
+            statement_messages.c.status.in_(("queued", "sending")),
+        )
+        .order_by(statement_messages.c.id)
+    ).all()
+
+
+# -- claims: a statement version belongs to at most one unfinished message ------------------------
+def claims(conn: Connection, statement_ids: list[int]) -> dict[int, int]:
+    """statement id -> the message that holds it, for those of the versions claimed."""
+    out: dict[int, int] = {}
+    for i in range(0, len(statement_ids), _CHUNK):
+        for r in conn.execute(
+            select(statement_claims).where(statement_claims.c.statement_id.in_(statement_ids[i : i + _CHUNK]))
+        ):
+            out[r.statement_id] = r.message_id
+    return out
+
+
+def claim(conn: Connection, message_id: int, statement_ids: list[int], now: datetime) -> None:
+    """Claim the versions for the message (the primary key refuses a version claimed
+    already: IntegrityError)."""
+    if statement_ids:
+        conn.execute(
+            insert(statement_claims),
+            [{"statement_id": s, "message_id": message_id, "claimed_at": now} for s in statement_ids],
+        )
+
+
+def transfer_claims(conn: Connection, from_message: int, to_message: int) -> list[int]:
+    """Hand the claims of one message to another; the statement ids handed over."""
+    ids = [
+        r.statement_id
+        for r in conn.execute(
+            select(statement_claims.c.statement_id).where(statement_claims.c.message_id == from_message)
+        )
+    ]
+    conn.execute(
+        update(statement_claims)
+        .where(statement_claims.c.message_id == from_message)
+        .values(message_id=to_message)
+    )
+    return ids
+
+
+def release(conn: Connection, message_id: int) -> None:
+    conn.execute(delete(statement_claims).where(statement_claims.c.message_id == message_id))
+
+
+# -- the send lock of a period -------------------------------------------------------------------
+def lock(conn: Connection, period_id: int) -> AnyRow | None:
+    return conn.execute(
+        select(statement_send_locks).where(statement_send_locks.c.period_id == period_id)
+    ).first()
+
+
+def take_lock(conn: Connection, values: dict[str, Any], *, replacing: str | None = None) -> bool:
+    """Insert the lock row (or replace the row whose token is ``replacing``); False when
+    another batch holds it. Run alone in its transaction: a refused insert ends it."""
+    if replacing is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(statement_send_locks).values(**values))
+        except IntegrityError:
+            return False
+        return True
+    result = conn.execute(
+        update(statement_send_locks)
+        .where(
+            statement_send_locks.c.period_id == values["period_id"],
+            statement_send_locks.c.token == replacing,
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def renew_lock(conn: Connection, period_id: int, token: str, expires_at: datetime) -> bool:
+    result = conn.execute(
+        update(statement_send_locks)
+        .where(statement_send_locks.c.period_id == period_id, statement_send_locks.c.token == token)
+        .values(expires_at=expires_at)
+    )
+    return result.rowcount == 1
+
+
+def release_lock(conn: Connection, period_id: int, token: str) -> None:
+    conn.execute(
+        delete(statement_send_locks).where(
+            statement_send_locks.c.period_id == period_id, statement_send_locks.c.token == token
+        )
+    )

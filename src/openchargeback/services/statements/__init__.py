@@ -5,7 +5,11 @@
 
 from openchargeback.services.statements.delivery import (
     DeliveryReport,
+    MessageOutcome,
+    decide_in_doubt,
     failed_messages,
+    in_doubt_messages,
+    message_log,
     resend_messages,
     send_period,
 )
@@ -21,14 +25,18 @@ from openchargeback.services.statements.render import context_for, renderer_for
 
 __all__ = [
     "DeliveryReport",
+    "MessageOutcome",
     "GenerateResult",
     "StatementItem",
     "context_for",
+    "decide_in_doubt",
     "failed_messages",
     "generate",
     "get_statement",
     "list_messages",
+    "in_doubt_messages",
     "list_statements",
+    "message_log",
     "preview_html",
     "renderer_for",
     "resend_messages",

@@ -1,13 +1,21 @@
 """Emailing statements: one message per PI and period, with every statement PDF (and
-detail CSV) attached, and a log of every message.
+detail CSV) attached, and a log of every message with each recipient's outcome.
 
-Sending has effects outside the database, so it is not one transaction: the batch of
-messages is logged as ``queued`` in one transaction, each message is then delivered,
-and its outcome (sent or failed, attempts, error) is recorded in its own short
-transaction right away. A crash leaves ``queued`` rows: their outcome is unknown and
-they can be resent. A statement version that was sent is not sent again unless
-``resend`` is asked for; a failed message is resent exactly as it was logged (same
-recipients, same statement versions) by :func:`resend_messages`.
+Sending has effects outside the database, so it is not one transaction. A batch holds
+the period's send lock (:mod:`.sendlock`: one batch per period at a time). It logs its
+messages as ``queued`` and claims their statement versions (a version belongs to at most
+one unfinished message) in one transaction; each message is then marked ``sending``,
+delivered, and its outcome recorded in its own short transaction:
+
+- ``sent``: every recipient accepted it; ``partial``: the PI did, a CC did not;
+- ``failed``: the PI did not get it (refused, unbuildable, server unreachable): its
+  statements are released and ``resend`` sends it again to those who did not get it;
+- ``in_doubt``: transmitted but the final reply never came, or its process died while
+  sending: it keeps its statements, so that nothing sends them again until an operator
+  resends it (``--in-doubt``) or marks it delivered or not delivered.
+
+A message keeps one Message-ID for life: a resend carries the original's, so a copy that
+arrives twice is recognisable.
 """
 
 from __future__ import annotations
@@ -15,23 +23,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import make_msgid
+from typing import Any
 
 from openchargeback.config import Settings
-from openchargeback.delivery import DeliveryError, Sender, make_sender
+from openchargeback.delivery import BadAddress, DeliveryError, Sender, make_sender, parse_address
 from openchargeback.delivery.outbox import OutboxSender
 from openchargeback.domain.errors import ConfigError, Conflict, NotFound
 from openchargeback.domain.jsonable import Jsonable, json_name, to_json
-from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
-from openchargeback.rendering.email import Attachment, build_message
-from openchargeback.rendering.statements import email_context
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
-from openchargeback.services.statements.render import renderer_for
+from openchargeback.services.statements import sendlock
+from openchargeback.services.statements.message import build, delivered_status, recipient_outcomes
 from openchargeback.storage import registry as registry_repo
 from openchargeback.storage import statements as store
 
 Progress = Callable[[int, int], None]
+DONE = ("sent", "partial")  # the PI has it
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,14 @@ class MessageOutcome(Jsonable):
     to: tuple[str, ...]
     cc: tuple[str, ...]
     statements: tuple[str, ...]  # NUMBER vVERSION
-    status: str  # sent | failed | queued
+    status: str  # queued | sending | sent | partial | failed | in_doubt
     attempts: int
     error: str | None = None
     outbox_path: str | None = None
     resend_of: int | None = None
+    recipients: tuple[dict[str, Any], ...] = ()  # {"address", "kind", "status", "reply"}
+    message_id: str | None = None
+    decision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,32 +66,46 @@ class DeliveryReport(Jsonable):
     transport: str
     messages: tuple[MessageOutcome, ...]
     skipped_sent: int = json_name("skipped_already_sent")  # versions left out: they were sent before
+    in_doubt_held: tuple[int, ...] = json_name("skipped_in_doubt", default=())  # messages holding versions
+    recovered: tuple[int, ...] = json_name("recovered_in_doubt", default=())  # left by a dead batch
+    stopped: str | None = None  # why the batch stopped early (server unreachable)
 
     @property
     def sent(self) -> int:
-        return sum(1 for m in self.messages if m.status == "sent")
+        return sum(1 for m in self.messages if m.status in DONE)
 
     @property
     def failed(self) -> int:
-        return sum(1 for m in self.messages if m.status != "sent")
+        return sum(1 for m in self.messages if m.status not in DONE)
 
-    def as_json(self) -> dict:
+    @property
+    def in_doubt(self) -> int:
+        return sum(1 for m in self.messages if m.status == "in_doubt")
+
+    def as_json(self) -> dict[str, Any]:
         # the counts are computed, not fields
-        return {**to_json(self), "sent": self.sent, "failed": self.failed}
+        return {**to_json(self), "sent": self.sent, "failed": self.failed, "in_doubt": self.in_doubt}
 
 
 def _recipients(
     settings: Settings, pi_email: str, projects: list[str | None], contacts: tuple[str, ...] = ()
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """(to, cc, invalid): the PI, the copies (config, then registry contacts), and the
+    addresses left out because they are not one valid address."""
+    domains = settings.email.allowed_domains
+    to = [parse_address(pi_email, domains)]
     cc: list[str] = []
-    for p in projects:
-        for addr in settings.email.cc.get(p or "", []):
-            if addr.lower() != pi_email.lower() and addr.lower() not in {c.lower() for c in cc}:
-                cc.append(addr)
-    for addr in contacts:
-        if addr.lower() != pi_email.lower() and addr.lower() not in {c.lower() for c in cc}:
+    invalid: list[dict[str, Any]] = []
+    wanted = [a for p in projects for a in settings.email.cc.get(p or "", [])] + list(contacts)
+    for raw in wanted:
+        try:
+            addr = parse_address(raw, domains)
+        except BadAddress as exc:
+            invalid.append({"address": raw, "kind": "cc", "status": "invalid", "reply": str(exc)})
+            continue
+        if addr.lower() not in {a.lower() for a in to + cc}:
             cc.append(addr)
-    return [pi_email], cc
+    return to, cc, invalid
 
 
 def send_period(
@@ -93,69 +119,147 @@ def send_period(
     progress: Progress | None = None,
 ) -> DeliveryReport:
     """Email each PI the current statements of the period not sent yet (all of them with
-    ``resend``)."""
+    ``resend``). Versions held by an in-doubt message are left out and reported."""
     name = Period.parse(period).name
     sender = sender or make_sender(ctx.settings)
-    now = ctx.clock()
-    with ctx.write() as conn:
+    with ctx.read() as conn:
         prow = lookup.period(conn, name)
-        rows = store.current(conn, prow.id, pi=pi, project=project)
+    with sendlock.holding(ctx, prow.id, name) as batch:
+        planned, skipped, held = _plan(ctx, prow.id, name, batch.token, sender, resend, pi, project)
+        outcomes, stopped = _deliver(ctx, sender, planned, progress, batch)
+    return DeliveryReport(name, sender.transport, tuple(outcomes), skipped, held, batch.recovered, stopped)
+
+
+def _plan(
+    ctx: Context,
+    period_id: int,
+    name: str,
+    token: str,
+    sender: Sender,
+    resend: bool,
+    pi: str | None,
+    project: str | None,
+) -> tuple[list[int], int, tuple[int, ...]]:
+    now = ctx.clock()
+    domain = ctx.settings.email.from_address.rpartition("@")[2] or "localhost"
+    with ctx.write() as conn:
+        rows = store.current(conn, period_id, pi=pi, project=project)
         if not rows:
             raise NotFound(
                 f"period {name} has no statements{_filter_text(pi, project)}; "
                 f"generate them first (`openchargeback generate -p {name}`)"
             )
         skipped = sum(1 for r in rows if r.sent_at is not None and not resend)
-        by_pi: dict[str | None, list] = {}
+        claimed = store.claims(conn, [r.id for r in rows])
+        held = tuple(sorted({claimed[r.id] for r in rows if r.id in claimed}))
+        by_pi: dict[str | None, list[Any]] = {}
         for r in rows:
-            if resend or r.sent_at is None:
+            if (resend or r.sent_at is None) and r.id not in claimed:
                 by_pi.setdefault(r.pi_email, []).append(r)
         planned = []
         contacts = registry_repo.contacts(conn, sorted({p.lower() for p in by_pi if p}))
         for pi_email, items in sorted(by_pi.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-            if pi_email:
-                to, cc = _recipients(
-                    ctx.settings, pi_email, [r.project_id for r in items], contacts.get(pi_email.lower(), ())
-                )
+            to: list[str] = []
+            cc: list[str] = []
+            invalid: list[dict[str, Any]] = []
+            error = None
+            if not pi_email:
+                error = "the statements have no PI email: nobody to send them to"
             else:
-                to, cc = [], []
+                try:
+                    to, cc, invalid = _recipients(
+                        ctx.settings,
+                        pi_email,
+                        [r.project_id for r in items],
+                        contacts.get(pi_email.lower(), ()),
+                    )
+                except BadAddress as exc:
+                    error = f"the PI address is refused: {exc}; correct it (review or registry), then send"
             mid = store.add_message(
                 conn,
                 {
-                    "period_id": prow.id,
+                    "period_id": period_id,
                     "pi_email": pi_email,
                     "recipients": {"to": to, "cc": cc},
                     "subject": _subject(ctx.settings, name, pi_email),
                     "transport": sender.transport,
-                    "status": "queued",
+                    "status": "failed" if error else "queued",
                     "attempts": 0,
+                    "error": error,
+                    "message_id": make_msgid(domain=domain),
+                    "outcomes": json.dumps(invalid) if invalid else None,
+                    "batch": token,
                     "actor": ctx.actor,
                     "created_at": now,
+                    "finished_at": now if error else None,
                 },
                 [r.id for r in items],
             )
+            if error:
+                audit.record_in(conn, ctx, "statements.email.failed", name, f"message {mid}: {error}")
+            else:
+                store.claim(conn, mid, [r.id for r in items], now)
             planned.append(mid)
-    outcomes = _deliver(ctx, sender, planned, progress)
-    return DeliveryReport(name, sender.transport, tuple(outcomes), skipped)
+    return planned, skipped, held
 
 
 def resend_messages(
-    ctx: Context, message_ids: list[int], *, force: bool = False, sender: Sender | None = None
+    ctx: Context,
+    message_ids: list[int],
+    *,
+    force: bool = False,
+    in_doubt: bool = False,
+    sender: Sender | None = None,
 ) -> DeliveryReport:
-    """Send again exactly the logged messages (same recipients, same statement versions).
-    A message that was sent, or already resent successfully, is refused unless ``force``."""
-    now = ctx.clock()
+    """Send a logged message again (same headers, same Message-ID, same statement
+    versions) to those of its recipients who did not get it. A message that was
+    delivered is refused unless ``force`` (then it goes to everybody again); an in-doubt
+    message only with ``in_doubt`` (an explicit decision: the PI may get two copies)."""
     sender = sender or make_sender(ctx.settings)
-    planned, period = [], None
+    with ctx.read() as conn:
+        found = [_message(conn, mid) for mid in message_ids]
+    periods = {m.period_id: m.period for m in found}
+    if len(periods) != 1:
+        raise Conflict(
+            "resend messages of one period at a time (these are of "
+            + ", ".join(sorted(periods.values()))
+            + ")"
+        )
+    ((period_id, period),) = periods.items()
+    with sendlock.holding(ctx, period_id, period) as batch:
+        planned = _plan_resend(ctx, found, batch.token, sender, force, in_doubt)
+        outcomes, stopped = _deliver(ctx, sender, planned, None, batch)
+    return DeliveryReport(period, sender.transport, tuple(outcomes), 0, (), batch.recovered, stopped)
+
+
+def _plan_resend(
+    ctx: Context, found: list[Any], token: str, sender: Sender, force: bool, in_doubt: bool
+) -> list[int]:
+    now = ctx.clock()
+    planned = []
     with ctx.write() as conn:
-        done = store.resent(conn, message_ids)
-        all_items = store.message_items(conn, message_ids)
+        ids = [m.id for m in found]
+        done = store.resent(conn, ids)
+        all_items = store.message_items(conn, ids)
         delivered = _delivered(conn, all_items)
-        for mid in message_ids:
-            m = store.message(conn, mid)
-            if m is None:
-                raise NotFound(f"message {mid} does not exist (see `openchargeback statements messages`)")
-            if not force and (m.status == "sent" or mid in done or mid in delivered):
+        for m in found:
+            m = _message(conn, m.id)  # as it is now, under the lock
+            mid = m.id
+            if m.status in ("queued", "sending"):
+                raise Conflict(
+                    f"message {mid} to {m.pi_email} is {m.status} by a batch; wait for its outcome"
+                )
+            if m.status == "in_doubt" and not (in_doubt or force):
+                raise Conflict(
+                    f"message {mid} to {m.pi_email} is in doubt: the server may have delivered it. "
+                    f"Ask the PI; then `statements resend {mid} --in-doubt` (they may get two copies) "
+                    f"or `statements mark-delivered {mid}` / `statements mark-failed {mid}`"
+                )
+            if (
+                not force
+                and m.status != "in_doubt"
+                and (m.status == "sent" or mid in done or (mid in delivered and m.status != "partial"))
+            ):
                 how = (
                     ""
                     if m.status == "sent"
@@ -166,42 +270,166 @@ def resend_messages(
                 raise Conflict(
                     f"message {mid} to {m.pi_email} was delivered{how}; use --force to send it again"
                 )
-            period = period or m.period
+            rc = json.loads(m.recipients)
+            everyone = rc["to"] + rc["cc"]
+            if not everyone:
+                raise Conflict(f"message {mid} has no valid recipient ({m.error}); it cannot be resent")
+            got = {o["address"] for o in json.loads(m.outcomes or "[]") if o["status"] == "accepted"}
+            envelope = everyone if force or m.status == "in_doubt" else [a for a in everyone if a not in got]
             items = all_items[mid]
             new = store.add_message(
                 conn,
                 {
                     "period_id": m.period_id,
                     "pi_email": m.pi_email,
-                    "recipients": json.loads(m.recipients),
+                    "recipients": {**rc, "envelope": envelope},
                     "subject": m.subject,
                     "transport": sender.transport,
                     "status": "queued",
                     "attempts": 0,
+                    "message_id": m.message_id,
                     "resend_of_id": mid,
+                    "batch": token,
                     "actor": ctx.actor,
                     "created_at": now,
                 },
                 items,
             )
+            if m.status == "in_doubt":
+                store.transfer_claims(conn, mid, new)
+                decision = f"resent as message {new} by {ctx.actor} at {now:%Y-%m-%d %H:%M} UTC"
+                store.finish_message(conn, mid, decision=decision)
+                audit.record_in(
+                    conn, ctx, "statements.email.in_doubt_resent", m.period, f"message {mid}: {decision}"
+                )
+            else:
+                holders = store.claims(conn, items)
+                if holders:
+                    other = sorted(set(holders.values()))
+                    raise Conflict(
+                        f"message {mid}: its statements are held by message(s) "
+                        f"{', '.join(map(str, other))} (in doubt or being sent); decide those first"
+                    )
+                store.claim(conn, new, items, now)
             planned.append(new)
-    return DeliveryReport(period, sender.transport, tuple(_deliver(ctx, sender, planned, None)), 0)
+    return planned
+
+
+def decide_in_doubt(
+    ctx: Context, message_id: int, *, delivered: bool, note: str | None = None
+) -> MessageOutcome:
+    """An operator's decision on an in-doubt message, after checking with the recipient:
+    delivered (its statements count as sent) or not delivered (it becomes failed and its
+    statements are free to be sent again). Logged with who, when and the note."""
+    now = ctx.clock()
+    with ctx.write() as conn:
+        m = _message(conn, message_id)
+        if m.status != "in_doubt":
+            raise Conflict(f"message {message_id} is {m.status}, not in doubt; there is nothing to decide")
+        verdict = "delivered" if delivered else "not delivered"
+        decision = f"marked {verdict} by {ctx.actor} at {now:%Y-%m-%d %H:%M} UTC" + (
+            f": {note}" if note else ""
+        )
+        outcomes = [
+            dict(
+                o,
+                status="accepted" if delivered else "refused_permanent",
+                reply=f"{o.get('reply') or ''} ({decision})".strip(),
+            )
+            if o["status"] == "in_doubt"
+            else o
+            for o in json.loads(m.outcomes or "[]")
+        ]
+        store.finish_message(
+            conn,
+            message_id,
+            status="sent" if delivered else "failed",
+            decision=decision,
+            outcomes=json.dumps(outcomes),
+        )
+        sids = store.message_items(conn, [message_id])[message_id]
+        if delivered:
+            store.mark_sent(conn, sids, now)
+        store.release(conn, message_id)
+        audit.record_in(
+            conn,
+            ctx,
+            f"statements.email.marked_{verdict.replace(' ', '_')}",
+            m.period,
+            f"message {message_id} to {m.pi_email}: {decision}",
+        )
+    (row,) = [r for r in message_log(ctx, m.period) if r.id == message_id]
+    return row
 
 
 def failed_messages(ctx: Context, period: str) -> list[int]:
-    """Failed (or never finished) messages of the period not resent successfully since."""
+    """Failed or partly delivered messages of the period not resent successfully since
+    (in-doubt messages are not among them: see :func:`in_doubt_messages`)."""
     name = Period.parse(period).name
     with ctx.read() as conn:
         prow = lookup.period(conn, name)
         everything = store.messages(conn, prow.id)
-        rows = [m for m in everything if m.status != "sent"]
-        retried = {m.resend_of_id for m in everything if m.resend_of_id}
+        rows = [m for m in everything if m.status in ("failed", "partial")]
+        retried = {m.resend_of_id for m in everything if m.resend_of_id and m.status in DONE}
         items = store.message_items(conn, [m.id for m in rows])
         delivered = _delivered(conn, items)
-        return [m.id for m in rows if m.id not in retried and m.id not in delivered]
+        return [
+            m.id
+            for m in rows
+            if m.id not in retried
+            and (m.status == "partial" or m.id not in delivered)
+            and json.loads(m.recipients)["to"]
+        ]
 
 
-def _delivered(conn, items: dict[int, list[int]]) -> set[int]:
+def in_doubt_messages(ctx: Context, period: str) -> list[int]:
+    name = Period.parse(period).name
+    with ctx.read() as conn:
+        prow = lookup.period(conn, name)
+        return [m.id for m in store.messages(conn, prow.id, status="in_doubt")]
+
+
+def message_log(ctx: Context, period: str, *, status: str | None = None) -> tuple[MessageOutcome, ...]:
+    """The email log of a period with each recipient's outcome."""
+    name = Period.parse(period).name
+    with ctx.read() as conn:
+        prow = lookup.period(conn, name)
+        rows = store.messages(conn, prow.id, status=status)
+        items = store.message_items(conn, [m.id for m in rows])
+        stmts = {s.id: s for s in store.by_ids(conn, sorted({i for v in items.values() for i in v}))}
+    return tuple(
+        _outcome_of(m, tuple(f"{stmts[i].number} v{stmts[i].version}" for i in items[m.id] if i in stmts))
+        for m in rows
+    )
+
+
+def _outcome_of(m: Any, labels: tuple[str, ...]) -> MessageOutcome:
+    rc = json.loads(m.recipients)
+    return MessageOutcome(
+        m.id,
+        m.pi_email,
+        tuple(rc["to"]),
+        tuple(rc["cc"]),
+        labels,
+        m.status,
+        m.attempts,
+        m.error,
+        m.outbox_path,
+        m.resend_of_id,
+        tuple(json.loads(m.outcomes or "[]")),
+        m.message_id,
+        m.decision,
+    )
+
+
+def _message(conn: Any, mid: int) -> Any:
+    m = store.message(conn, mid)
+    if m is None:
+        raise NotFound(f"message {mid} does not exist (see `openchargeback statements messages`)")
+    return m
+
+
+def _delivered(conn: Any, items: dict[int, list[int]]) -> set[int]:
     """Messages whose statement versions have all been delivered (by some other message)."""
     sent = {
         r.id
@@ -229,127 +457,91 @@ def _filter_text(pi: str | None, project: str | None) -> str:
 
 
 def _deliver(
-    ctx: Context, sender: Sender, message_ids: list[int], progress: Progress | None
-) -> list[MessageOutcome]:
-    renderer = renderer_for(ctx.settings)
-    e = ctx.settings.email
-    out = []
+    ctx: Context, sender: Sender, message_ids: list[int], progress: Progress | None, batch: sendlock.SendBatch
+) -> tuple[list[MessageOutcome], str | None]:
+    out: list[MessageOutcome] = []
+    stopped: str | None = None
     with sender:
         for n, mid in enumerate(message_ids, 1):
             with ctx.read() as conn:
-                m = store.message(conn, mid)
+                m = _message(conn, mid)
                 sids = store.message_items(conn, [mid])[mid]
                 rows = store.by_ids(conn, sids)
                 docs = store.documents(conn, sids)
-            rcpt = json.loads(m.recipients)
             labels = tuple(f"{r.number} v{r.version}" for r in rows)
-            status, error, attempts, path, msg_id = "failed", None, 0, None, None
-            if not rcpt["to"]:
-                error = "the statements have no PI email: nobody to send them to"
+            if m.status != "queued":  # failed while planning (no valid PI address)
+                out.append(_outcome_of(m, labels))
+                continue
+            values: dict[str, Any]
+            if stopped:
+                values = {"status": "failed", "error": f"not attempted: {stopped}", "outcomes": None}
             else:
-                message = build_message(
-                    sender=e.from_address,
-                    to=rcpt["to"],
-                    cc=rcpt["cc"],
-                    subject=m.subject,
-                    reply_to=e.reply_to,
-                    date=ctx.clock(),
-                    attachments=_attachments(rows, docs),
-                    **dict(
-                        zip(
-                            ("html", "text"),
-                            renderer.email_bodies(_email_context(renderer, m, rows)),
-                            strict=True,
-                        )
-                    ),
-                )
-                msg_id = message["Message-ID"]
-                if isinstance(sender, OutboxSender):
-                    sender.prefix = f"{m.period}-m{mid}-"
-                try:
-                    result = sender.send(message)
-                    status, attempts, path = "sent", result.attempts, result.outbox_path
-                except DeliveryError as exc:
-                    error, attempts = exc.message, exc.attempts
-            with ctx.write() as conn:
-                store.finish_message(
-                    conn,
-                    mid,
-                    status=status,
-                    error=error,
-                    attempts=attempts,
-                    message_id=msg_id,
-                    outbox_path=path,
-                    finished_at=ctx.clock(),
-                )
-                if status == "sent":
-                    store.mark_sent(conn, sids, ctx.clock())
-                audit.record_in(
-                    conn,
-                    ctx,
-                    f"statements.email.{status}",
-                    m.period,
-                    f"message {mid} to {', '.join(rcpt['to']) or '(nobody)'}: {', '.join(labels)}"
-                    + (f": {error}" if error else ""),
-                )
-            out.append(
-                MessageOutcome(
-                    mid,
-                    m.pi_email,
-                    tuple(rcpt["to"]),
-                    tuple(rcpt["cc"]),
-                    labels,
-                    status,
-                    attempts,
-                    error,
-                    path,
-                    m.resend_of_id,
-                )
-            )
+                values = _send_one(ctx, sender, m, rows, docs)
+                if values.pop("unreachable", False):
+                    stopped = (
+                        f"the batch stopped after message {mid}: the server could not be reached "
+                        f"({values['error']}); send again when it is up"
+                    )
+            _record(ctx, m, sids, labels, values)
+            with ctx.read() as conn:
+                out.append(_outcome_of(_message(conn, mid), labels))
+            sendlock.renew(ctx, batch)
             if progress:
                 progress(n, len(message_ids))
-    return out
+    return out, stopped
 
 
-def _attachments(rows, docs) -> list[Attachment]:
-    out = []
-    for r in rows:
-        d = docs[r.id]
-        out.append(Attachment(f"{r.number}-v{r.version}.pdf", bytes(d.pdf)))
-        if d.detail_csv is not None:
-            out.append(Attachment(f"{r.number}-v{r.version}-detail.csv", bytes(d.detail_csv), "text/csv"))
-    return out
+def _send_one(ctx: Context, sender: Sender, m: Any, rows: Any, docs: Any) -> dict[str, Any]:
+    rc = json.loads(m.recipients)
+    earlier = json.loads(m.outcomes or "[]")  # addresses refused while planning
+    try:
+        message = build(ctx, m, rows, docs)
+    except (ValueError, TypeError, LookupError) as exc:  # a header that cannot be written
+        return {"status": "failed", "error": f"the message cannot be built: {exc}", "outcomes": None}
+    if isinstance(sender, OutboxSender):
+        sender.prefix = f"{m.period}-m{m.id}-"
+    envelope = rc.get("envelope", rc["to"] + rc["cc"])
+    with ctx.write() as conn:
+        store.set_status(conn, [m.id], "sending", where_status="queued")
+    try:
+        result = sender.send(message, envelope)
+        status = delivered_status(rc, result.recipients)
+        error = None
+        if status != "sent":
+            error = "not accepted by every recipient: " + "; ".join(
+                f"{o.address}: {o.reply}" for o in result.refused()
+            )
+        return {
+            "status": status,
+            "error": error,
+            "attempts": result.attempts,
+            "outbox_path": result.outbox_path,
+            "outcomes": json.dumps(recipient_outcomes(rc, result.recipients) + earlier),
+        }
+    except DeliveryError as exc:
+        return {
+            "status": "in_doubt" if exc.in_doubt else "failed",
+            "error": exc.message,
+            "attempts": exc.attempts,
+            "outcomes": json.dumps(recipient_outcomes(rc, exc.recipients) + earlier),
+            "unreachable": exc.unreachable,
+        }
 
 
-def _email_context(renderer, m, rows) -> dict:
-    period = Period.parse(m.period)
-    items, totals = [], {}
-    for r in rows:
-        items.append(
-            {
-                "number": r.number,
-                "version": r.version,
-                "kind": r.kind,
-                "project_id": r.project_id,
-                "currency": r.currency,
-                "list": to_str(r.list_total),
-                "discount": to_str(r.discount_total),
-                "due": to_str(r.due_total),
-            }
+def _record(ctx: Context, m: Any, sids: list[int], labels: tuple[str, ...], values: dict[str, Any]) -> None:
+    status = values["status"]
+    with ctx.write() as conn:
+        store.finish_message(conn, m.id, finished_at=ctx.clock(), **values)
+        if status in DONE:
+            store.mark_sent(conn, sids, ctx.clock())
+        if status != "in_doubt":
+            store.release(conn, m.id)
+        rc = json.loads(m.recipients)
+        audit.record_in(
+            conn,
+            ctx,
+            f"statements.email.{status}",
+            m.period,
+            f"message {m.id} to {', '.join(rc['to']) or '(nobody)'}: {', '.join(labels)}"
+            + (f": {values['error']}" if values.get("error") else ""),
         )
-        if r.kind == "project":
-            t = totals.setdefault(r.currency, [ZERO, ZERO, ZERO])
-            t[0] += r.list_total
-            t[1] += r.discount_total
-            t[2] += r.due_total
-    total_items = [
-        {"currency": c, "list": to_str(v[0]), "discount": to_str(v[1]), "due": to_str(v[2])}
-        for c, v in sorted(totals.items())
-    ]
-    return email_context(
-        m.pi_email,
-        {"name": period.name, "start": period.start.isoformat(), "end": period.end.isoformat()},
-        items,
-        total_items,
-        renderer.branding_context(),
-    )
