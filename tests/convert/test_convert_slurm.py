@@ -132,7 +132,7 @@ def test_array_tasks_count_once_each_and_pending_arrays_not_at_all():
     assert u.report.skipped == {
         "job step (billed through its allocation)": 1,
         "state PENDING not billable": 1,
-        "allocation listed twice": 1,
+        "copy of an allocation listed in another line or file (merged: its latest state is billed)": 1,
     }
 
 
@@ -229,7 +229,9 @@ def test_bad_lines_refuse_the_file_with_line_numbers_unless_skipped():
     with pytest.raises(FileRefused) as e:
         usage(rows)
     assert "test.txt:3: 3 fields, the header has 18" in str(e.value)
-    assert "test.txt:4: job 2: Invalid isoformat string: 'yesterday'" in str(e.value)
+    assert "test.txt:4: job 2: column Start: 'yesterday': expected a time such as 2026-01-31T23:59:59" in str(
+        e.value
+    )
     u = usage(rows, skip_invalid=True)
     assert u.report.used == 1 and len(u.report.problems) == 2
 

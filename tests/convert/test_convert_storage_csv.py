@@ -77,9 +77,10 @@ def test_bad_storage_records_are_named(tmp_path):
     with pytest.raises(FileRefused) as e:
         convert_storage(p, table=TABLE, amap=AMAP)
     text = str(e.value)
-    assert "r.csv:3: negative bytes -5" in text
-    assert "r.csv:4: invalid literal for int()" in text
-    assert "r.csv:5: date '31/01/2026' is not a date such as 2025-01-31" in text
+    assert "r.csv:3: column bytes: '-5': expected a number of bytes of at least 0" in text
+    assert "r.csv:4: column bytes: 'abc': expected a whole number of bytes" in text
+    assert "r.csv:5: column date: '31/01/2026': expected a date such as 2025-01-31" in text
+    assert "invalid literal" not in text
     u = convert_storage(p, table=TABLE, amap=AMAP, skip_invalid=True)
     assert u.report.used == 1
 

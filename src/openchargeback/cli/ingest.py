@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, amount, context, emit_json
-from openchargeback.services.convert.conversion import convert_file
+from openchargeback.services.convert.conversion import convert_files
 from openchargeback.services.ingest.loading import IngestResult, ingest
 
 if TYPE_CHECKING:  # rich is imported when a bar is shown
@@ -42,7 +42,9 @@ def ingest_command(
     as_json: JsonOpt = False,
     convert_kind: Annotated[
         str | None,
-        typer.Option("--convert", help="Convert each file first (slurm, storage or csv; see `convert`)."),
+        typer.Option(
+            "--convert", help="Convert the files first, as one data set (slurm, storage or csv; see convert)."
+        ),
     ] = None,
     rates: Annotated[Path | None, typer.Option("--rates", help="With --convert: rate table.")] = None,
     attribution: Annotated[
@@ -56,19 +58,18 @@ def ingest_command(
     ctx = context(config)
     results = []
     with tempfile.TemporaryDirectory(prefix="ocb-ingest-") as tmp:
-        if convert_kind:  # each input becomes INPUT.focus.csv, then is imported as usual
+        if convert_kind:  # the inputs become one FOCUS file (one data set), imported as usual
             files = [
-                convert_file(
+                convert_files(
                     ctx,
                     convert_kind,
-                    p,
+                    files,
                     Path(tmp),
                     period=period,
                     rates=rates,
                     attribution=attribution,
                     mapping=mapping,
                 ).path
-                for p in files
             ]
         for path in files:
             with _progress(path, as_json) as progress:

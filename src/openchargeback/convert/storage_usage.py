@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -39,6 +40,7 @@ ALIASES = {
     "date": ("date", "snapshot_date", "day"),
     "tier": ("tier", "class", "pool"),
 }
+SAME_SNAPSHOT = "snapshot listed twice (same date, path, owner, tier and bytes): counted once"
 UNIT_BYTES = {"tb-month": 10**12, "tib-month": 2**40, "gb-month": 10**9, "gib-month": 2**30}
 
 
@@ -60,16 +62,39 @@ def _records(path: Path, report: ConversionReport):
             raise InvalidInput(f"{path.name}: expected a list of records")
         for i, obj in enumerate(data, start=1):
             if not isinstance(obj, dict):
+                report.records += 1
                 report.problems.append(f"{path.name}: record {i}: expected an object")
                 continue
             yield f"{path.name}: record {i}", _fields({str(k): v for k, v in obj.items()})
         return
+    cut = _ends_inside_a_line(path)
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames:
             raise InvalidInput(f"{path.name}: empty storage report (expected a header line)")
-        for row in reader:
-            yield f"{path.name}:{reader.line_num}", _fields(row)
+        rows = iter(reader)
+        row = next(rows, None)
+        while row is not None:
+            where = f"{path.name}:{reader.line_num}"
+            following = next(rows, None)
+            if following is None and cut:
+                report.records += 1
+                report.problems.append(
+                    f"{where}: the file ends inside this record (no line end after it): it was "
+                    f"cut short, and its last field may be incomplete; write the report again"
+                )
+                return
+            yield where, _fields(row)
+            row = following
+
+
+def _ends_inside_a_line(path: Path) -> bool:
+    """True when a non-empty file's last byte is not a line end."""
+    with open(path, "rb") as f:
+        if f.seek(0, 2) == 0:
+            return False
+        f.seek(-1, 2)
+        return f.read(1) not in (b"\n", b"\r")
 
 
 def _fields(row: dict) -> dict[str, str | None]:
@@ -85,11 +110,23 @@ def _day(text: str) -> date:
     try:
         return datetime.fromisoformat(text).date()
     except ValueError:
-        raise ValueError(f"date {text!r} is not a date such as 2025-01-31") from None
+        raise ValueError(f"column date: {text!r}: expected a date such as 2025-01-31") from None
+
+
+def _bytes(text: str | None) -> int:
+    if text is None:
+        raise ValueError("column bytes: no value: expected a whole number of bytes")
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"column bytes: {text!r}: expected a whole number of bytes, such as 1200") from None
+    if n < 0:
+        raise ValueError(f"column bytes: {text!r}: expected a number of bytes of at least 0")
+    return n
 
 
 def convert_storage(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     *,
     table: RateTable,
     amap: AttributionMap,
@@ -98,42 +135,59 @@ def convert_storage(
     default_tier: str = "standard",
     skip_invalid: bool = False,
 ) -> Usage:
-    p = Path(path)
-    if not p.is_file():
-        raise InvalidInput(f"storage report {p}: no such file")
-    report = ConversionReport("storage", p.name)
+    """Usage lines of one or more reports, read as one set of snapshots: a snapshot is
+    (date, path, owner, tier); the same snapshot in two records (a cron job that ran
+    twice, overlapping reports) counts once, and two different byte counts for it are a
+    problem naming both records."""
+    paths = [Path(path)] if isinstance(path, str | Path) else [Path(x) for x in path]
+    for p in paths:
+        if not p.is_file():
+            raise InvalidInput(f"storage report {p}: no such file")
+    report = ConversionReport("storage", ", ".join(p.name for p in paths))
     # (period, path, owner, tier) -> bytes summed over snapshot days; period -> days
-    sums: dict[tuple, int] = {}
+    sums: dict[tuple[Period, str, str, str], int] = {}
     days: dict[Period, set[date | None]] = {}
-    for where, rec in _records(p, report):
-        report.records += 1
-        try:
-            if rec["path"] is None and rec["owner"] is None:
-                raise ValueError("neither a path nor an owner/project")
-            if rec["bytes"] is None:
-                raise ValueError("no bytes value")
-            n = int(rec["bytes"])
-            if n < 0:
-                raise ValueError(f"negative bytes {n}")
-            day = _day(rec["date"]) if rec["date"] else None
-        except ValueError as exc:
-            report.problems.append(f"{where}: {exc}")
-            continue
-        if day is None:
-            if period is None:
-                raise InvalidInput(
-                    f"{p.name}: the report has no dates; give the period it is for (--period YYYY-MM)"
-                )
-            rec_period = period
-        else:
-            rec_period = Period(day.year, day.month)
-            if period is not None and rec_period != period:
-                report.skip("snapshot outside the period")
+    seen: dict[tuple[date | None, str, str, str], tuple[int, str]] = {}  # snapshot -> (bytes, where)
+    for p in paths:
+        for where, rec in _records(p, report):
+            report.records += 1
+            try:
+                if rec["path"] is None and rec["owner"] is None:
+                    raise ValueError("neither a path nor an owner/project: expected one of them")
+                n = _bytes(rec["bytes"])
+                day = _day(rec["date"]) if rec["date"] else None
+            except ValueError as exc:
+                report.problems.append(f"{where}: {exc}")
                 continue
-        key = (rec_period, rec["path"] or "", rec["owner"] or "", rec["tier"] or default_tier)
-        days.setdefault(rec_period, set()).add(day)
-        sums[key] = sums.get(key, 0) + n
-        report.used += 1
+            if day is None:
+                if period is None:
+                    raise InvalidInput(
+                        f"{p.name}: the report has no dates; give the period it is for (--period YYYY-MM)"
+                    )
+                rec_period = period
+            else:
+                rec_period = Period(day.year, day.month)
+                if period is not None and rec_period != period:
+                    report.skip("snapshot outside the period")
+                    continue
+            spath, owner, tier = rec["path"] or "", rec["owner"] or "", rec["tier"] or default_tier
+            snap = (day, spath, owner, tier)
+            earlier = seen.get(snap)
+            if earlier is not None:
+                if earlier[0] == n:
+                    report.skip(SAME_SNAPSHOT)
+                else:
+                    report.problems.append(
+                        f"{where}: {spath or owner} ({tier}) on {day or 'the undated snapshot'}: "
+                        f"{n} bytes, but {earlier[1]} gives {earlier[0]} bytes for the same snapshot; "
+                        f"keep one of them"
+                    )
+                continue
+            seen[snap] = (n, where)
+            key = (rec_period, spath, owner, tier)
+            days.setdefault(rec_period, set()).add(day)
+            sums[key] = sums.get(key, 0) + n
+            report.used += 1
     report.refuse_if_problems(skip_invalid)
     lines: list[UsageLine] = []
     for (per, spath, owner, tier), total in sums.items():
@@ -176,4 +230,4 @@ def convert_storage(
                 f"count as one more snapshot day"
             )
     lines.sort(key=lambda u: (u.period, u.project or "", line_info(u).resource_id or "", u.tier or ""))
-    return Usage(lines, report, inputs=(str(p),))
+    return Usage(lines, report, inputs=tuple(str(p) for p in paths))

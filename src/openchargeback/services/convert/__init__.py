@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         ConvertResult,
         convert,
         convert_file,
+        convert_files,
     )
     from openchargeback.services.convert.rates import check_rates, rates_in_force
 
@@ -23,10 +24,18 @@ _FROM = {
     "ConvertResult": "conversion",
     "convert": "conversion",
     "convert_file": "conversion",
+    "convert_files": "conversion",
     "check_rates": "rates",
     "rates_in_force": "rates",
 }
-__all__ = ["ConvertRequest", "ConvertResult", "check_rates", "convert", "convert_file", "rates_in_force"]
+__all__ = [
+    "ConvertRequest",
+    "ConvertResult",
+    "check_rates",
+    "convert", "convert_file",
+    "convert_files",
+    "rates_in_force",
+]
 
 
 def __getattr__(name: str) -> Any:

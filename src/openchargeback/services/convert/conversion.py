@@ -23,8 +23,8 @@ allowances or fiscal-year caps. Per period, in period order:
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -36,14 +36,14 @@ from openchargeback.convert.attribution import AttributionMap, load_attribution
 from openchargeback.convert.csvmap import convert_csv, load_mapping
 from openchargeback.convert.focus_writer import FocusWriter, focus_row
 from openchargeback.convert.ratefile import load_checked
-from openchargeback.convert.slurm import DEFAULT_BILLABLE, convert_slurm, run_sacct
+from openchargeback.convert.slurm import DEFAULT_BILLABLE, convert_slurm_files, run_sacct
 from openchargeback.convert.storage_usage import convert_storage
 from openchargeback.convert.usage import Usage
 from openchargeback.domain.errors import ConfigError, InvalidInput
 from openchargeback.domain.jsonable import Jsonable, to_json
 from openchargeback.domain.money import ZERO, money, to_str
 from openchargeback.domain.periods import Period
-from openchargeback.domain.pricing import PricedLine, Prior, price_lines
+from openchargeback.domain.pricing import PricedLine, Prior, UsageLine, price_lines
 from openchargeback.domain.rates import RateTable, fiscal_year
 from openchargeback.services.context import Context
 from openchargeback.storage import allowances as ledger_repo
@@ -137,21 +137,11 @@ def _digest(req: ConvertRequest, inputs: list[Path], options: str) -> str:
     return h.hexdigest()
 
 
-def _slurm_lines(paths: list[Path]) -> Iterator[str]:
-    """The files one after another, later headers dropped (they must match the first)."""
-    header = None
+def _slurm_inputs(paths: list[Path]) -> Iterator[tuple[str, Iterator[str]]]:
+    """(name, lines) of each file, opened one at a time; a byte-order mark is dropped."""
     for p in paths:
-        with open(p, encoding="utf-8", errors="replace") as f:
-            first = f.readline()
-            if header is None:
-                header = first
-                yield first
-            elif first.strip() != header.strip():
-                raise InvalidInput(
-                    f"{p.name}: its sacct header differs from {paths[0].name}'s; "
-                    f"use the same --format for every file"
-                )
-            yield from f
+        with open(p, encoding="utf-8-sig", errors="replace") as f:
+            yield p.name, f
 
 
 def _read(
@@ -174,51 +164,46 @@ def _read(
                 f"add rates with `service: {service}` or pass --service"
             )
         states = req.states or tuple(conf.slurm_billable_states or DEFAULT_BILLABLE)
-        names = ", ".join(p.name for p in inputs)
-        return convert_slurm(
-            _slurm_lines(inputs),
-            names,
+        return convert_slurm_files(
+            _slurm_inputs(inputs),
             amap=amap,
             priced=priced,
             service=service,
             period=period,
             billable=states,
-            tz=req.timezone or conf.slurm_timezone,
+            # sacct run here writes UTC (run_sacct sets TZ=UTC): read what was asked for
+            tz="UTC" if req.run_sacct else (req.timezone or conf.slurm_timezone),
             per_job=req.per_job,
             skip_invalid=req.skip_invalid,
         )
-    parts = []
-    for p in inputs:
-        if req.kind == "storage":
-            if table is None:
-                raise InvalidInput("storage conversion needs a rate table (--rates)")
-            parts.append(
-                convert_storage(
-                    p,
-                    table=table,
-                    amap=amap,
-                    period=period,
-                    service=req.service or "storage",
-                    skip_invalid=req.skip_invalid,
-                )
-            )
-        else:
-            if req.mapping is None:
-                raise InvalidInput("csv conversion needs a mapping file (--mapping)")
-            mapping = load_mapping(req.mapping)
-            if mapping.pricing and table is None:
-                raise InvalidInput(f"mapping {req.mapping} prices with the rate table: give --rates")
-            parts.append(
-                convert_csv(
-                    p,
-                    mapping,
-                    amap=amap,
-                    period=period,
-                    currency=settings.currency,
-                    skip_invalid=req.skip_invalid,
-                    tag_keys=_tag_keys(settings),
-                )
-            )
+    if req.kind == "storage":
+        if table is None:
+            raise InvalidInput("storage conversion needs a rate table (--rates)")
+        return convert_storage(
+            inputs,
+            table=table,
+            amap=amap,
+            period=period,
+            service=req.service or "storage",
+            skip_invalid=req.skip_invalid,
+        )
+    if req.mapping is None:
+        raise InvalidInput("csv conversion needs a mapping file (--mapping)")
+    mapping = load_mapping(req.mapping)
+    if mapping.pricing and table is None:
+        raise InvalidInput(f"mapping {req.mapping} prices with the rate table: give --rates")
+    parts = [
+        convert_csv(
+            p,
+            mapping,
+            amap=amap,
+            period=period,
+            currency=settings.currency,
+            skip_invalid=req.skip_invalid,
+            tag_keys=_tag_keys(settings),
+        )
+        for p in inputs
+    ]
     usage = parts[0]
     for extra in parts[1:]:
         usage.lines.extend(extra.lines)
@@ -233,6 +218,8 @@ def _read(
             r.unmapped[k] = r.unmapped.get(k, 0) + v
         r.problems += x.problems
         r.notes += x.notes
+    # one data set: the lines of every file in the order one file would have them
+    usage.lines.sort(key=lambda u: (u.period, u.project or "", u.account or "", u.resource))
     return usage
 
 
@@ -293,7 +280,9 @@ def _run(req, settings, table, usage, digest, conn, ctx, period) -> ConvertResul
     entries: list[LedgerEntry] = []
     warnings: list[str] = []
     periods = sorted({u.period for u in usage.lines} | ({period} if period else set()))
-    by_period = {p: list(g) for p, g in itertools.groupby(usage.lines, key=lambda u: u.period)}
+    by_period: dict[Period, list[UsageLine]] = {}
+    for u in usage.lines:  # every period's lines, whichever input and order they came in
+        by_period.setdefault(u.period, []).append(u)
     for p in periods:
         lines = by_period.get(p, [])
         if conn is None:
@@ -307,8 +296,8 @@ def _run(req, settings, table, usage, digest, conn, ctx, period) -> ConvertResul
         warnings += warn
     out = Path(req.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
+    # created by the writer (mode 0666 less the umask, like any other output), then renamed
+    tmp_name = str(out.parent / f".{out.name}.{secrets.token_hex(8)}.tmp")
     counts: dict[str, int] = {}
     tag_keys = _tag_keys(settings)
     list_total = billed_total = ZERO
@@ -429,6 +418,30 @@ class Converted:
     result: ConvertResult
 
 
+def convert_files(
+    ctx: Context,
+    kind: str,
+    paths: list[Path],
+    folder: Path,
+    *,
+    period: str | None = None,
+    rates: Path | None = None,
+    attribution: Path | None = None,
+    mapping: Path | None = None,
+) -> Converted:
+    """Convert every input together into one FOCUS file in ``folder`` (for ``ingest
+    --convert``): one data set, as ``convert`` does (an allocation or a snapshot in two
+    inputs counts once; one ledger run per period). The file is named after the inputs,
+    so that the import records a recognisable name."""
+    stems = [Path(p).stem for p in paths]
+    name = "+".join(stems)
+    if len(stems) > 1 and len(name) > 100:
+        name = f"{stems[0]}+{len(stems) - 1}-more"
+    out = Path(folder) / f"{name}.focus.csv"
+    req = ConvertRequest(kind, tuple(Path(p) for p in paths), out, rates, attribution, mapping, period)
+    return Converted(out, convert(req, ctx=ctx))
+
+
 def convert_file(
     ctx: Context,
     kind: str,
@@ -440,8 +453,7 @@ def convert_file(
     attribution: Path | None = None,
     mapping: Path | None = None,
 ) -> Converted:
-    """Convert one input into ``folder`` (for ``ingest --convert``): the FOCUS file is named
-    after the input, so that the import records a recognisable name."""
-    out = Path(folder) / f"{Path(path).stem}.focus.csv"
-    result = convert(ConvertRequest(kind, (Path(path),), out, rates, attribution, mapping, period), ctx=ctx)
-    return Converted(out, result)
+    """One input: see :func:`convert_files`."""
+    return convert_files(
+        ctx, kind, [path], folder, period=period, rates=rates, attribution=attribution, mapping=mapping
+    )
