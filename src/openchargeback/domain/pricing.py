@@ -9,9 +9,10 @@ input always consumes allowances the same way):
    order the table lists them, make part of the quantity free: each is a pool per
    project per month, of which earlier lines of the run and earlier runs (``Prior``)
    took their share.
-3. The most specific matching percentage (project over account over rate class over
-   partition/QOS/tier/GPU type over resource over service; among equals the first
-   listed) takes its share of what the allowances left.
+3. The most specific matching percentage takes its share of what the allowances left.
+   Selectors rank project, account, rate class, GPU type, partition/QOS/tier, resource,
+   service (``RANKS``); subsidies are compared by their highest-ranked selector, then the
+   next (:func:`specificity`), and among equals the first listed wins.
 4. A subsidy with a fiscal-year cap grants a project at most the cap in a fiscal year,
    counting earlier runs (``Prior``) and earlier lines of this run.
 
@@ -31,14 +32,17 @@ from openchargeback.domain.money import ZERO, money
 from openchargeback.domain.periods import Period
 from openchargeback.domain.rates import Rate, RateTable, Subsidy, fiscal_year
 
-_WEIGHTS = {
-    "project": 64,
-    "account": 32,
-    "rate_class": 16,
-    "gpu_type": 8,
-    "partition": 4,
-    "qos": 4,
-    "tier": 4,
+# A percentage subsidy's selectors by rank: a subsidy naming a higher-ranked selector is
+# more specific than any naming only lower-ranked ones, however many (ranks are compared,
+# never added: partition + QOS does not reach GPU type).
+RANKS = {
+    "project": 7,
+    "account": 6,
+    "rate_class": 5,
+    "gpu_type": 4,
+    "partition": 3,
+    "qos": 3,
+    "tier": 3,
     "resource": 2,
     "service": 1,
 }
@@ -128,8 +132,11 @@ class Pricing:
         return sum((p.billed_cost for p in self.lines), ZERO)
 
 
-def _specificity(s: Subsidy) -> int:
-    return sum(_WEIGHTS.get(k, 0) for k, _ in s.selectors)
+def specificity(s: Subsidy) -> tuple[int, ...]:
+    """The ranks of a subsidy's selectors, highest first. Compared as tuples: the higher
+    top rank wins; on a tie the next rank decides, and naming one more selector of the
+    same ranks wins (``partition, qos`` over ``partition``)."""
+    return tuple(sorted((RANKS.get(k, 0) for k, _ in s.selectors), reverse=True))
 
 
 class _Run:
@@ -196,7 +203,7 @@ class _Run:
             if s.percent is not None and (project or s.fiscal_year_cap is None)
         ]
         if percents and left_cost > 0:
-            s, percent = max(percents, key=lambda sp: _specificity(sp[0]))  # max keeps the first of equals
+            s, percent = max(percents, key=lambda sp: specificity(sp[0]))  # max keeps the first of equals
             amount = money(left_cost * percent / 100)
             room = self._cap_room(s, project, fy) if project else None
             if room is not None:
