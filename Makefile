@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 OCB := $(BIN)/openchargeback
 SOURCES := aws azure hpc storage it_storage
 
-.PHONY: demo test test-fast screenshots chromium install install-dev system-packages lint bench clean
+.PHONY: demo test test-fast screenshots chromium install install-dev system-packages lint bench sbom clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py --rows 1000000
+
+# sbom.json: CycloneDX 1.6 SBOM of the runtime dependencies installed (cyclonedx-bom).
+sbom: install-dev
+	$(BIN)/python scripts/sbom.py -o sbom.json
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info
