@@ -37,7 +37,8 @@ def _setup(ctx, tmp_path):
 
 
 def test_spend_against_budget(make_ctx, db_url, tmp_path):
-    ctx = make_ctx(db_url, budgets={"fiscal_year_start_month": 7})
+    journal = {"adjustment_fund_org": "RC-ADMIN", "adjustment_account": "4400"}  # for the adjustment
+    ctx = make_ctx(db_url, budgets={"fiscal_year_start_month": 7}, journal=journal)
     assert budget_status(ctx) == ()  # no period yet
     _setup(ctx, tmp_path)
     ingest_rows(ctx, tmp_path, [charge("2025-05", "60.00", project_id="proj-1")])

@@ -19,6 +19,13 @@ from openchargeback.services.registry.splits import list_splits, set_split
 
 D = Decimal
 SIXTY_FORTY = [("NSF-123", D(60)), ("DEPT-9", D(40))]
+# where adjustments without a source are posted (without it they are refused)
+JOURNAL = {"adjustment_fund_org": "RC-ADMIN", "adjustment_account": "4400"}
+
+
+@pytest.fixture
+def ctx(db_url, make_ctx):
+    return make_ctx(db_url, journal=JOURNAL)
 
 
 def _funds(alloc, amount="billed_cost"):
@@ -155,6 +162,28 @@ def test_adjustment_refusals(ctx, kwargs, error, words):
     args = {"period": "2025-06", "amount": "-5", "reason": "credit", "project_id": "proj-1", **kwargs}
     with pytest.raises(error, match=words):
         add_adjustment(ctx, args.pop("period"), args.pop("amount"), args.pop("reason"), **args)
+
+
+def test_an_adjustment_without_a_source_needs_a_journal_account(db_url, make_ctx, tmp_path):
+    bare = make_ctx(db_url)  # no journal.adjustment_fund_org, no account
+    registry(bare)
+    with pytest.raises(InvalidInput) as e:
+        add_adjustment(bare, "2025-06", "-5.00", "credit", project_id="proj-1")
+    text = str(e.value)
+    assert "an adjustment without a source has nowhere to be posted in the journal" in text
+    assert "--source" in text and "journal.adjustment_fund_org" in text
+    assert "journal.adjustment_account or journal.default_account" in text
+    assert list_adjustments(bare, "2025-06") == ()  # nothing recorded
+    # with the source it belongs to, it is credited to that source's recovery
+    assert (
+        add_adjustment(bare, "2025-06", "-5.00", "credit", project_id="proj-1", source="aws").source == "aws"
+    )
+    # the fund/org alone is not enough: its account is missing too
+    half = make_ctx(db_url, journal={"adjustment_fund_org": "RC-ADMIN"})
+    with pytest.raises(InvalidInput, match="set journal.adjustment_account or journal.default_account"):
+        add_adjustment(half, "2025-06", "-5.00", "credit", project_id="proj-1")
+    ok = make_ctx(db_url, journal={"adjustment_fund_org": "RC-ADMIN", "default_account": "4400"})
+    assert add_adjustment(ok, "2025-06", "-5.00", "credit", project_id="proj-1").source is None
 
 
 def test_allocation_equals_approved_charges_plus_adjustments(ctx, tmp_path):

@@ -21,7 +21,9 @@ PROJECT = "climate-modeling"
 
 
 def test_splits_adjustments_and_registry_names(db_url, make_stmt_ctx):
-    ctx = make_stmt_ctx(db_url, dev_mode=True)
+    # journal: where the adjustment below (without a source) is posted; refused without it
+    journal = {"adjustment_fund_org": "RC-ADMIN", "adjustment_account": "4400"}
+    ctx = make_stmt_ctx(db_url, dev_mode=True, journal=journal)
     load_sample(ctx)
     reg.add_record(
         ctx, "pis", {"email": PI, "name": "Quib Flannister", "billing_contacts": "grants@example.edu"}

@@ -55,6 +55,8 @@ def web_settings(tmp: Path, **extra):
         "sources": SOURCES,
         "server": {"secret_key": SECRET, "data_dir": str(tmp / "data"), "max_upload_mb": 5},
         "dev_mode": False,
+        # where adjustments entered without a source (the web form has none) are posted
+        "journal": {"adjustment_fund_org": "RC-ADMIN", "adjustment_account": "4400"},
     }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(data.get(k), dict):

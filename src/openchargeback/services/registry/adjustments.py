@@ -6,11 +6,14 @@ correction after closing is an adjustment in a later open period)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.journal import NO_SOURCE, Recovery, Rules, recovery_account
 from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.money import MoneyError, money, round_minor, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
@@ -113,8 +116,10 @@ def add_adjustment(
                     f"fund {fund_org} is valid {lo or '...'} to {hi or '...'}, not during period {p}"
                 )
         source_id = None
-        if source:
-            source_id = lookup.source(conn, source).id
+        if source and source.strip():
+            source_id = lookup.source(conn, source.strip()).id
+        else:
+            _check_unsourced(ctx)
         aid = alloc_repo.add_adjustment(
             conn,
             {
@@ -151,6 +156,26 @@ def add_adjustment(
     return _info(next(r for r in rows if r.id == aid))
 
 
+def _check_unsourced(ctx: Context) -> None:
+    """An adjustment without a source is credited to journal.adjustment_fund_org and its
+    account; without them the period's journal could never be exported: refuse it now."""
+    j = ctx.settings.journal
+    rules = Rules(fund_org_regex=j.fund_org_regex, default_account=j.default_account)
+    recovery = Recovery(NO_SOURCE, "Adjustments", j.adjustment_fund_org, j.adjustment_account)
+    missing = []
+    if not (j.adjustment_fund_org or "").strip():
+        missing.append("journal.adjustment_fund_org (the fund/org that recovers it)")
+    if recovery_account(recovery, rules)[0] is None:
+        missing.append("journal.adjustment_account or journal.default_account (its account)")
+    if missing:
+        raise InvalidInput(
+            "an adjustment without a source has nowhere to be posted in the journal: give the "
+            "source whose recovery it belongs to (--source), or set "
+            + " and ".join(missing)
+            + " in the configuration"
+        )
+
+
 def list_adjustments(ctx: Context, period: str) -> tuple[AdjustmentInfo, ...]:
     p = Period.parse(period)
     with ctx.read() as conn:
@@ -160,7 +185,7 @@ def list_adjustments(ctx: Context, period: str) -> tuple[AdjustmentInfo, ...]:
         return tuple(_info(r) for r in alloc_repo.list_adjustments(conn, [row.id]))
 
 
-def load_adjustments(conn, period_ids: list[int]) -> list:
+def load_adjustments(conn, period_ids: list[int]) -> Sequence[Any]:
     """Rows for the allocation (inside the caller's transaction)."""
     return alloc_repo.list_adjustments(conn, period_ids)
 
