@@ -4,6 +4,7 @@ traceback), 2 usage."""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Iterator, MutableMapping
 from typing import Annotated, Any
@@ -37,7 +38,7 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
         "validate_command",
         "What the importer would do with a FOCUS file, without touching the database.",
     ),
-    ("serve", "users", "serve_command", "Start the web UI (refuses unsafe settings outside dev_mode)."),
+    ("serve", "serve", "serve_command", "Start the web UI (refuses unsafe settings outside dev_mode)."),
     (
         "generate",
         "statements",
@@ -94,7 +95,56 @@ def load_command(name: str) -> Any:
         holder.add_typer(target, name=name)
     else:
         holder.command(name)(target)
-    return typer.main.get_group(holder).commands[name]
+    command = typer.main.get_group(holder).commands[name]
+    _clean_metavars(command)
+    return command
+
+
+_LIST_TYPE = re.compile(r"^<list\[(\w+)\]>$")
+
+
+def _clean_metavars(command: Any) -> None:
+    """--help shows the kind of value a parameter takes only where it takes one: nothing
+    after a plain flag (Typer writes ``<bool>``), and the kind of each value of a
+    repeated option or argument (``FILES... <path>``, ``--contact <str>``) rather than
+    Typer's ``<list[Path]>``."""
+    for sub in getattr(command, "commands", {}).values():
+        _clean_metavars(sub)
+    _clean_own_metavars(command)
+
+
+def _clean_own_metavars(command: Any) -> None:
+    """_clean_metavars for a command's own options, not its subcommands'."""
+    for param in getattr(command, "params", ()):
+        _clean_metavar(param)
+    help_option = getattr(command, "get_help_option", None)
+    if help_option is not None and not getattr(help_option, "_cleaning", False):
+
+        def get_help_option(ctx: Any, _original: Any = help_option) -> Any:
+            option = _original(ctx)
+            if option is not None:
+                _clean_metavar(option)
+            return option
+
+        get_help_option._cleaning = True  # type: ignore[attr-defined]
+        command.get_help_option = get_help_option
+
+
+def _clean_metavar(param: Any) -> None:
+    shown = getattr(param, "display_type_rich", None)
+    if shown is None or getattr(shown, "_cleaned", False) or getattr(param, "metavar", None) is not None:
+        return
+    flag = bool(getattr(param, "is_flag", False))
+
+    def display(ctx: Any) -> Any:
+        if flag:
+            return None
+        text = shown(ctx)
+        found = _LIST_TYPE.match(text) if isinstance(text, str) else None
+        return f"<{found.group(1).lower()}>" if found else text
+
+    display._cleaned = True  # type: ignore[attr-defined]
+    param.display_type_rich = display
 
 
 class _Commands(MutableMapping[str, Any]):
@@ -140,6 +190,7 @@ class LazyGroup(TyperGroup):
         super().__init__(**attrs)
         self.commands = _Commands(self.commands)
         self._listing = False
+        _clean_own_metavars(self)  # the root's options; its commands are cleaned as they load
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # the names only (TyperGroup's walks items())

@@ -97,6 +97,13 @@ def _print(r: IngestResult) -> None:
             f"same SHA-256); nothing changed"
         )
         return
+    if r.rows == 0 and not r.skipped:  # a header and nothing else: say so, not "0 rows into no period"
+        ident = f"; recorded as import #{r.import_id}" if r.import_id else ""
+        typer.echo(
+            f"{r.filename}: the file holds no rows (only a header): no charge "
+            f"{'would be ' if r.status == 'dry-run' else ''}imported from source {r.source}{ident}"
+        )
+        return
     verb = "would import" if r.status == "dry-run" else "imported"
     where = ", ".join(f"{p} ({n} rows)" for p, n in r.periods.items()) or "no period"
     ident = f" as import #{r.import_id}" if r.import_id else ""

@@ -105,24 +105,3 @@ def users_enable(username: UserArg, config: ConfigOpt = None, as_json: JsonOpt =
 def users_hash_password(password_stdin: PasswordStdin = False) -> None:
     """Print an Argon2id hash for a `users:` entry of the config file."""
     typer.echo(users_svc.hash_password(_password(password_stdin)))
-
-
-def serve_command(
-    config: ConfigOpt = None,
-    host: Annotated[
-        str | None, typer.Option("--host", help="Address to listen on (default: server.host).")
-    ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default: server.port).")] = None,
-) -> None:
-    """Start the web UI (refuses unsafe settings outside dev_mode)."""
-    import uvicorn
-
-    from openchargeback.config import ensure_safe_to_serve, load_settings
-    from openchargeback.web.app import create_app
-
-    settings = load_settings(config)
-    ensure_safe_to_serve(settings)
-    app = create_app(settings)
-    h, p = host or settings.server.host, port or settings.server.port
-    typer.echo(f"OpenChargeback on http://{h}:{p}" + (" (dev mode)" if settings.dev_mode else ""), err=True)
-    uvicorn.run(app, host=h, port=p, log_level="info", proxy_headers=False, server_header=False)

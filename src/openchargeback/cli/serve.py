@@ -1,0 +1,151 @@
+"""`serve`: the web UI under uvicorn."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from openchargeback.cli.common import ConfigOpt
+from openchargeback.domain.errors import Conflict
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from openchargeback.config import Settings
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # src/openchargeback
+
+
+def serve_command(
+    config: ConfigOpt = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: server.host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default: server.port).")] = None,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Restart when the code changes (and, with watchfiles installed, the templates or "
+            "the configuration): for development.",
+        ),
+    ] = False,
+) -> None:
+    """Start the web UI (refuses unsafe settings outside dev_mode)."""
+    from openchargeback.config import ENV_FILE, ensure_safe_to_serve, load_settings
+
+    settings = load_settings(config)
+    ensure_safe_to_serve(settings)
+    h, p = host or settings.server.host, port or settings.server.port
+    if reload:
+        _check_free(h, p)
+        if config is not None:  # the reloaded process reads the configuration from there
+            os.environ[ENV_FILE] = str(config.resolve())
+        _announce(h, p, settings, " (reloading on changes)")
+        _run_reloading(settings, config, h, p)
+        return
+    sock = _bind(h, p)  # before anything else: a busy port is refused at once
+    try:
+        from openchargeback.web.app import create_app
+
+        app = create_app(settings)
+    except BaseException:
+        sock.close()
+        raise
+    _announce(h, p, settings)
+    import uvicorn
+
+    server = uvicorn.Server(_uvicorn_config(app, h, p))
+    server.run(sockets=[sock])
+
+
+def reloaded_app() -> FastAPI:
+    """The app of a process started by ``serve --reload`` (uvicorn's factory): the
+    configuration from $OPENCHARGEBACK_CONFIG, which ``serve -c FILE`` sets."""
+    from openchargeback.config import ensure_safe_to_serve, load_settings
+    from openchargeback.web.app import create_app
+
+    settings = load_settings(None)
+    ensure_safe_to_serve(settings)
+    return create_app(settings)
+
+
+def _announce(host: str, port: int, settings: Settings, extra: str = "") -> None:
+    shown = f"[{host}]" if ":" in host else host
+    dev = " (dev mode)" if settings.dev_mode else ""
+    typer.echo(f"OpenChargeback on http://{shown}:{port}{dev}{extra}", err=True)
+
+
+def _uvicorn_config(app: FastAPI, host: str, port: int) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False
+    )
+
+
+def _run_reloading(settings: Settings, config: Path | None, host: str, port: int) -> None:
+    import importlib.util
+
+    import uvicorn
+
+    dirs = [str(_PACKAGE)]
+    dirs += [
+        d for d in (settings.statements.template_dir, settings.journal.template_dir) if d and Path(d).is_dir()
+    ]
+    includes: list[str] | None = None
+    if importlib.util.find_spec("watchfiles") is not None:  # uvicorn's StatReload watches *.py only
+        includes = ["*.py", "*.html", "*.j2", "*.txt", "*.css", "*.js", "*.yaml", "*.yml"]
+        if config is not None:
+            dirs.append(str(config.resolve().parent))
+    uvicorn.run(
+        "openchargeback.cli.serve:reloaded_app",
+        factory=True,
+        reload=True,
+        reload_dirs=dirs,
+        reload_includes=includes,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def _socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, as uvicorn binds it; a refusal in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        where = f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise Conflict(
+                f"cannot listen on {where}: the port is in use (another server running?); "
+                f"stop it, or choose another port with --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise Conflict(
+                f"cannot listen on {where}: permission denied (ports below 1024 need privileges); "
+                f"choose another port with --port"
+            ) from None
+        raise Conflict(f"cannot listen on {where}: {exc.strerror or exc}; check --host and --port") from None
+    return sock
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = _socket(host, port)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _check_free(host: str, port: int) -> None:
+    _socket(host, port).close()
