@@ -96,8 +96,8 @@ def print_conversion(r: ConvertResult) -> None:
 
 @convert_app.command("slurm")
 def convert_slurm(
+    output: OutOpt,
     files: Files = None,
-    output: OutOpt = ...,
     rates: RatesOpt = None,
     attribution: AttrOpt = None,
     period: PeriodOpt = None,
@@ -147,8 +147,8 @@ def convert_slurm(
 
 @convert_app.command("storage")
 def convert_storage(
+    output: OutOpt,
     files: Files = None,
-    output: OutOpt = ...,
     rates: RatesOpt = None,
     attribution: AttrOpt = None,
     period: PeriodOpt = None,
@@ -177,9 +177,9 @@ def convert_storage(
 
 @convert_app.command("csv")
 def convert_csv(
+    output: OutOpt,
+    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file (YAML).")],
     files: Files = None,
-    output: OutOpt = ...,
-    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file (YAML).")] = ...,
     rates: RatesOpt = None,
     attribution: AttrOpt = None,
     period: PeriodOpt = None,

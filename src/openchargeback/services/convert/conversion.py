@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 from openchargeback.config import Settings
@@ -131,7 +132,7 @@ def _digest(req: ConvertRequest, inputs: list[Path], options: str) -> str:
         if p is None:
             continue
         with open(p, "rb") as f:
-            for chunk in iter(lambda f=f: f.read(1 << 20), b""):
+            for chunk in iter(partial(f.read, 1 << 20), b""):
                 h.update(chunk)
     h.update(options.encode())
     return h.hexdigest()
@@ -261,14 +262,13 @@ def convert(
             f"{conf.fiscal_year_start_month}|{conf.slurm_billable_states}|{conf.slurm_timezone}"
         )
         digest = _digest(req, inputs, options)
-        needs_ledger = table is not None and table.needs_ledger and bool(usage.lines or period)
-        if needs_ledger and ctx is None:
-            raise ConfigError(
-                f"rate table {table.name!r} has free allowances or fiscal-year caps: give the "
-                f"configuration (-c CONFIG or $OPENCHARGEBACK_CONFIG) so that what they consume is "
-                f"kept in the database and never consumed twice"
-            )
-        if needs_ledger:
+        if table is not None and table.needs_ledger and bool(usage.lines or period):
+            if ctx is None:
+                raise ConfigError(
+                    f"rate table {table.name!r} has free allowances or fiscal-year caps: give the "
+                    f"configuration (-c CONFIG or $OPENCHARGEBACK_CONFIG) so that what they consume "
+                    f"is kept in the database and never consumed twice"
+                )
             with ctx.write() as conn:
                 return _run(req, settings, table, usage, digest, conn, ctx, period)
         return _run(req, settings, table, usage, digest, None, ctx, period)
@@ -375,7 +375,8 @@ def _record(conn, ctx, table, kind, p: Period, fy: str, digest: str, pricing):
         if existing.input_sha256 == digest and stored == consumed:
             return LedgerEntry(p.name, fy, "unchanged", existing.id, digest, consumed), []
         status = "recomputed" if existing.input_sha256 == digest else "replaced"
-        ledger_repo.supersede(conn, existing.id, None)
+        # no longer current, successor not yet created (storage's by_id is None here)
+        ledger_repo.supersede(conn, existing.id, None)  # type: ignore[arg-type]
     else:
         stored, status = (), "recorded"
     run_id = ledger_repo.create_run(

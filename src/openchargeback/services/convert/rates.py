@@ -144,7 +144,7 @@ def rates_in_force(
             SubsidyView(
                 s.name,
                 s.kind,
-                s.percent if s.percent is not None else s.allowance,
+                s.percent if s.percent is not None else (s.allowance or Decimal(0)),  # one is set
                 s.unit,
                 s.fiscal_year_cap,
                 dict(s.selectors),
