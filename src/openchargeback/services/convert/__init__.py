@@ -32,7 +32,8 @@ __all__ = [
     "ConvertRequest",
     "ConvertResult",
     "check_rates",
-    "convert", "convert_file",
+    "convert",
+    "convert_file",
     "convert_files",
     "rates_in_force",
 ]
