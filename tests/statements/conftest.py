@@ -1,11 +1,16 @@
 """Statement fixtures: the sample data imported and reviewed, a fixed clock, and an
-in-process SMTP server (aiosmtpd) that can be told to fail. (The ``snapshot`` fixture is
+in-process SMTP server (aiosmtpd) that can be told to fail, and one in its own process
+(``smtp_fault_server.py``) that refuses chosen recipients, delays its final reply or drops
+the connection. (The ``snapshot`` fixture is
 in tests/conftest.py.)"""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from email import message_from_bytes, policy
@@ -203,3 +208,71 @@ def tls_cert(tmp_path_factory):
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("openssl is not available to make a test certificate")
     return cert, key
+
+
+class FaultServer:
+    """The SMTP server of ``smtp_fault_server.py`` in its own process (see there for what
+    it can be told to do)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "smtp_fault_server.py"), str(self.port), str(folder)]
+        )
+        deadline = time.monotonic() + 10
+        while not (folder / "ready").exists():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("the SMTP fault server did not start")
+            time.sleep(0.05)
+
+    def plan(self, *, rcpt: dict | None = None, data: list[str] | None = None) -> None:
+        (self.folder / "plan.json").write_text(json.dumps({"rcpt": rcpt or {}, "data": data or []}))
+
+    def received(self) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((self.folder / "received").glob("*.json"))]
+
+    def copies(self) -> dict[str, int]:
+        """address -> how many messages the server kept for it."""
+        out: dict[str, int] = {}
+        for r in self.received():
+            for a in r["rcpt"]:
+                out[a] = out.get(a, 0) + 1
+        return out
+
+    def data_started(self) -> list[str]:
+        path = self.folder / "data_started"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("the SMTP fault server did not get there in time")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fault_smtp(tmp_path):
+    folder = tmp_path / "smtp"
+    folder.mkdir()
+    server = FaultServer(folder)
+    server.plan()
+    yield server
+    server.stop()
+
+
+def fault_email(server: FaultServer, **extra) -> dict:
+    """Email settings for ``server`` with the short timeouts of the tests."""
+    return {
+        "smtp_port": server.port,
+        "timeout_seconds": 2,
+        "final_reply_timeout_seconds": 1,
+        "retries": 2,
+        "backoff_seconds": 0,
+        **extra,
+    }

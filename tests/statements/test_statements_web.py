@@ -1,6 +1,7 @@
 """The web Statements page: generate as a background job with progress, the list, the
 preview (the statement's own template) and PDF download, send all unsent and send one,
-the email log with resend; viewers read but cannot generate or send."""
+the email log with each recipient's outcome, resend and the in-doubt decisions; viewers
+read but cannot generate or send."""
 
 from __future__ import annotations
 
@@ -125,3 +126,58 @@ def _wait_failed(client, html: str, timeout: float = 60) -> str:
         html = client.get(f"/statements/jobs/{job}").text
     assert 'data-status="failed"' in html
     return html
+
+
+@pytest.fixture
+def fault_site(tmp_path, fault_smtp):
+    from fastapi.testclient import TestClient
+
+    from openchargeback.web.app import create_app
+    from web.conftest import csrf_of, login, seed, web_settings
+
+    from .conftest import fault_email
+
+    settings = web_settings(tmp_path, **statement_settings(tmp_path, email=fault_email(fault_smtp)))
+    seed(settings, files=("hpc_2025-01.csv",))
+    app = create_app(settings)
+    admin = TestClient(app, base_url="https://testserver")
+    assert login(admin, "admin").status_code == 303
+    admin.csrf = csrf_of(admin)
+    yield app, admin
+    app.state.runner.shutdown()
+    app.state.ctx.engine.dispose()
+
+
+def test_the_email_log_shows_each_recipient_and_the_in_doubt_decisions(fault_site, fault_smtp):
+    from openchargeback.services.statements import generate, send_period
+
+    app, admin = fault_site
+    ctx = app.state.ctx
+    change_status(ctx, "2025-01", "close", "tests", force=True)
+    made = generate(ctx, "2025-01")
+    pis = sorted({s.pi_email for s in made.statements if s.pi_email})
+    refused = pis[0]  # the next PI's message is in doubt: its final reply comes too late
+    fault_smtp.plan(rcpt={refused: "550 5.1.1 no such mailbox"}, data=["delay:2"])
+    report = send_period(ctx, "2025-01")
+    by_pi = {m.pi_email: m for m in report.messages}
+    doubt = next(m for m in report.messages if m.status == "in_doubt")
+    assert by_pi[refused].status == "failed"
+
+    page = admin.get("/statements?period=2025-01").text
+    row = page[page.index(f'id="message-{by_pi[refused].id}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-outcome="refused_permanent"' in row and "550 5.1.1 no such mailbox" in row
+    assert f'id="resend-{by_pi[refused].id}"' in row
+    assert f'id="delivered-{doubt.id}"' in page and f'id="resend-in-doubt-{doubt.id}"' in page
+    assert f'id="resend-{doubt.id}"' not in page  # no plain resend for an in-doubt message
+
+    r = admin.post(f"/statements/messages/{doubt.id}/resend", data={"csrf_token": admin.csrf})
+    assert r.status_code == 409 and "in doubt" in r.text
+    r = admin.post(
+        f"/statements/messages/{doubt.id}/decide",
+        data={"csrf_token": admin.csrf, "delivered": "true", "period": "2025-01", "note": "PI has it"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = admin.get("/statements?period=2025-01").text
+    assert f'id="delivered-{doubt.id}"' not in page and "PI has it" in page

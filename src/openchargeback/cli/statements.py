@@ -340,9 +340,9 @@ def statements_resend(
     listed = failed or (in_doubt and not ids)
     if listed and not period:
         raise InvalidInput("--failed and --in-doubt without ids need the period (-p YYYY-MM)")
-    if failed:
+    if failed and period:
         ids += [i for i in delivery.failed_messages(ctx, period) if i not in ids]
-    if in_doubt and not message_ids:
+    if in_doubt and not message_ids and period:
         ids += [i for i in delivery.in_doubt_messages(ctx, period) if i not in ids]
     if not ids:
         if listed:

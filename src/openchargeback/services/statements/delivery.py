@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import make_msgid
 from typing import Any
 
@@ -58,6 +59,7 @@ class MessageOutcome(Jsonable):
     recipients: tuple[dict[str, Any], ...] = ()  # {"address", "kind", "status", "reply"}
     message_id: str | None = None
     decision: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,8 @@ def resend_messages(
     """Send a logged message again (same headers, same Message-ID, same statement
     versions) to those of its recipients who did not get it. A message that was
     delivered is refused unless ``force`` (then it goes to everybody again); an in-doubt
-    message only with ``in_doubt`` (an explicit decision: the PI may get two copies)."""
+    message only with ``in_doubt`` (an explicit decision: the PI may get two copies; it
+    goes to everybody)."""
     sender = sender or make_sender(ctx.settings)
     with ctx.read() as conn:
         found = [_message(conn, mid) for mid in message_ids]
@@ -249,7 +252,7 @@ def _plan_resend(
                 raise Conflict(
                     f"message {mid} to {m.pi_email} is {m.status} by a batch; wait for its outcome"
                 )
-            if m.status == "in_doubt" and not (in_doubt or force):
+            if m.status == "in_doubt" and not in_doubt:
                 raise Conflict(
                     f"message {mid} to {m.pi_email} is in doubt: the server may have delivered it. "
                     f"Ask the PI; then `statements resend {mid} --in-doubt` (they may get two copies) "
@@ -275,7 +278,8 @@ def _plan_resend(
             if not everyone:
                 raise Conflict(f"message {mid} has no valid recipient ({m.error}); it cannot be resent")
             got = {o["address"] for o in json.loads(m.outcomes or "[]") if o["status"] == "accepted"}
-            envelope = everyone if force or m.status == "in_doubt" else [a for a in everyone if a not in got]
+            retry = m.status in ("failed", "partial")  # only to those who did not get it
+            envelope = [a for a in everyone if a not in got] if retry else everyone
             items = all_items[mid]
             new = store.add_message(
                 conn,
@@ -419,6 +423,7 @@ def _outcome_of(m: Any, labels: tuple[str, ...]) -> MessageOutcome:
         tuple(json.loads(m.outcomes or "[]")),
         m.message_id,
         m.decision,
+        m.created_at,
     )
 
 

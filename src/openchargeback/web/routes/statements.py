@@ -1,6 +1,7 @@
 """Statements: generate a period's statements (a background job with progress), the list
 with preview (the statement's own template) and PDF download, send one or all unsent
-(a background job), and the email log with resend."""
+(a background job), and the email log: each recipient's outcome, resend, and the decisions
+on an in-doubt message."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def statements_page(
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
     rows = views.list_statements(ctx, shown, all_versions=all_versions) if shown else ()
-    messages = views.list_messages(ctx, shown) if shown else ()
+    messages = delivery.message_log(ctx, shown) if shown else ()
     jobs = _runner(request).recent(shown) if shown else []
     return render(
         request,
@@ -52,7 +53,8 @@ def statements_page(
             "all_versions": all_versions,
             "jobs": jobs,
             "unsent": sum(1 for r in rows if r.status == "current" and r.sent_at is None),
-            "resendable": {m.id for m in messages if m.status != "sent"} - {m.resend_of for m in messages},
+            "resendable": {m.id for m in messages if m.status in ("failed", "partial")}
+            - {m.resend_of for m in messages},
         },
     )
 
@@ -90,11 +92,28 @@ def statements_job(request: Request, s: Reader, job_id: int):
 
 
 @router.post("/statements/messages/{message_id}/resend")
-def statements_resend(request: Request, s: PeriodAdmin, message_id: int):
-    # An explicit resend of one logged message: sent as it was, even if its statements
-    # reached the PI by another message since.
-    report = delivery.resend_messages(ctx_for(request, s), [message_id], force=True)
+def statements_resend(
+    request: Request, s: PeriodAdmin, message_id: int, in_doubt: Annotated[bool, Form()] = False
+):
+    # An explicit resend of one logged message, to those of its recipients who did not get
+    # it, even if its statements reached the PI by another message since; an in-doubt
+    # message only with the "Resend anyway" button (in_doubt=true).
+    report = delivery.resend_messages(ctx_for(request, s), [message_id], force=True, in_doubt=in_doubt)
     return see_other(f"/statements?{qs(period=report.period)}#email-log")
+
+
+@router.post("/statements/messages/{message_id}/decide")
+def statements_decide(
+    request: Request,
+    s: PeriodAdmin,
+    message_id: int,
+    delivered: Annotated[bool, Form()],
+    period: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+):
+    # The operator's decision on an in-doubt message, after checking with the recipient.
+    delivery.decide_in_doubt(ctx_for(request, s), message_id, delivered=delivered, note=blank(note))
+    return see_other(f"/statements?{qs(period=period)}#email-log")
 
 
 @router.get("/statements/{number}/preview")
