@@ -64,9 +64,11 @@ def serve_command(
     server.run(sockets=[sock])
 
 
-def reloaded_app() -> FastAPI:
-    """The app of a process started by ``serve --reload`` (uvicorn's factory): the
-    configuration from $OPENCHARGEBACK_CONFIG, which ``serve -c FILE`` sets."""
+def app_from_environment() -> FastAPI:
+    """The app built from the configuration file named by $OPENCHARGEBACK_CONFIG, for
+    uvicorn's ``--factory``: the processes ``serve --reload`` starts (``serve -c FILE``
+    sets the variable), or several workers under a process manager
+    (``uvicorn --factory openchargeback.cli.serve:app_from_environment --workers 4``)."""
     from openchargeback.config import ensure_safe_to_serve, load_settings
     from openchargeback.web.app import create_app
 
@@ -104,7 +106,7 @@ def _run_reloading(settings: Settings, config: Path | None, host: str, port: int
         if config is not None:
             dirs.append(str(config.resolve().parent))
     uvicorn.run(
-        "openchargeback.cli.serve:reloaded_app",
+        "openchargeback.cli.serve:app_from_environment",
         factory=True,
         reload=True,
         reload_dirs=dirs,
