@@ -40,6 +40,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 _SEC = timedelta(seconds=1)
 _KIB = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3, "P": 1024**4}
+_RUNNING = -(1 << 62)  # the rank of a copy without an End: below every finished copy
 _TIME_EXAMPLE = "a time such as 2026-01-31T23:59:59, None or Unknown"
 
 
@@ -239,8 +240,10 @@ class SacctReader:
         # (period, account, user, partition, QOS, AllocTRES text) -> seconds
         self.groups: dict[tuple[str, ...], int] = {}
         self.pieces: list[tuple[Any, ...] | None] = []
-        # JobIDRaw@Start -> (rank, skip reason or None when used, what it added)
-        self.kept: dict[str, tuple[tuple[int, int], str | None, tuple[Any, ...]]] = {}
+        # JobIDRaw@Start -> (rank, what the copy counted): see _undo. Flat tuples and shared
+        # group keys (canon): one small entry per allocation.
+        self.kept: dict[str, tuple[int, Any, Any]] = {}
+        self.canon: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.names: list[str] = []
 
     def feed(self, source: str, lines: Iterable[str]) -> None:
@@ -253,6 +256,8 @@ class SacctReader:
         i_name = c.name
         billable, states, clock, window = self.billable, self.states, self.clock, self.window
         kept, kept_get = self.kept, self.kept.get
+        groups, groups_get, canon_set = self.groups, self.groups.get, self.canon.setdefault
+        one_month = window is None and not self.per_job
         for lineno, raw in enumerate(it, start=2):
             f = raw.rstrip("\r\n").split("|")
             if f == [""]:
@@ -303,7 +308,7 @@ class SacctReader:
                 else:
                     report.problems.append(f"{source}:{lineno}: job {jobid}: {exc}")
                 continue
-            rank = (1, e_end) if finished else (0, 0)
+            rank = e_end if finished else _RUNNING
             dup_key = f[c.raw] + "@" + start_text
             prev = kept_get(dup_key)
             if prev is not None:
@@ -314,37 +319,47 @@ class SacctReader:
                 report.skip(MERGED)
             if reason is not None:
                 report.skip(reason)
-                kept[dup_key] = (rank, reason, ())
+                kept[dup_key] = (rank, reason, None)
                 continue
             # a running job: billed to the period's end, or now
             e = e_end if finished else min(self.now_s, window[1]) if window else self.now_s
             if e <= s or not tres_text:
                 reason = "no usage (zero elapsed time or no allocated resources)"
                 report.skip(reason)
-                kept[dup_key] = (rank, reason, ())
+                kept[dup_key] = (rank, reason, None)
                 continue
             if c.pad:
                 f.append("")
-            added = self._add(f, c, s, e, month, jobid, tres_text)
-            if added:
+            if one_month and e <= month[2]:  # the common case, inline: one month, groups
+                account, user, part, qos = c.who(f)
+                key: tuple[str, ...] = (month[0], account, user, part, qos, tres_text)
+                key = canon_set(key, key)  # one object per group, shared by its jobs
+                groups[key] = groups_get(key, 0) + e - s
                 report.used += 1
-                kept[dup_key] = (rank, None, added)
+                kept[dup_key] = (rank, key, e - s)
+                continue
+            what, secs = self._add(f, c, s, e, month, jobid, tres_text)
+            if what:
+                report.used += 1
+                kept[dup_key] = (rank, what, secs)
             else:
                 reason = "outside the period"
                 report.skip(reason)
-                kept[dup_key] = (rank, reason, ())
+                kept[dup_key] = (rank, reason, None)
 
     def _add(
         self, f: list[str], c: _Columns, s: int, e: int, month: tuple[str, int, int], jobid: str, tres: str
-    ) -> tuple[Any, ...]:
-        """Adds an allocation's seconds; what was added (group keys and seconds, or piece
-        indices), so that a later copy of the allocation can take them back."""
+    ) -> tuple[Any, int | None]:
+        """Adds an allocation's seconds; what was added, so that a later copy of the
+        allocation can take it back: (group key, seconds) in the common case, else
+        (((group key, seconds) or piece index, ...), None); ((), None) when nothing."""
         account, user, part, qos = c.who(f)
         groups = self.groups
         if self.window is None and e <= month[2] and not self.per_job:  # the common case: one month
-            key = (month[0], account, user, part, qos, tres)
-            groups[key] = groups.get(key, 0) + e - s
-            return ((key, e - s),)
+            k: tuple[str, ...] = (month[0], account, user, part, qos, tres)
+            k = self.canon.setdefault(k, k)  # one object per group, shared by its jobs
+            groups[k] = groups.get(k, 0) + e - s
+            return k, e - s
         if self.window is None and e <= month[2]:
             split: Iterable[tuple[str, int, int]] = ((month[0], s, e),)
         else:
@@ -360,13 +375,15 @@ class SacctReader:
             key = (name, account, user, part, qos, tres)
             groups[key] = groups.get(key, 0) + hi - lo
             added.append((key, hi - lo))
-        return tuple(added)
+        return tuple(added), None
 
-    def _undo(self, prev: tuple[tuple[int, int], str | None, tuple[Any, ...]]) -> None:
-        """Takes back what an earlier copy of an allocation counted."""
-        _rank, reason, added = prev
+    def _undo(self, prev: tuple[int, Any, Any]) -> None:
+        """Takes back what an earlier copy of an allocation counted: (rank, skip reason,
+        None), (rank, group key, seconds) or (rank, (what _add added, ...), None)."""
+        _rank, what, secs = prev
         report = self.report
-        if reason is not None:
+        if isinstance(what, str):
+            reason = what
             n = report.skipped.get(reason, 0) - 1
             if n > 0:
                 report.skipped[reason] = n
@@ -374,7 +391,10 @@ class SacctReader:
                 report.skipped.pop(reason, None)
             return
         report.used -= 1
-        for item in added:
+        if secs is not None:
+            self.groups[what] -= secs
+            return
+        for item in what:
             if self.per_job:
                 self.pieces[item] = None
             else:
