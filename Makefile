@@ -56,6 +56,9 @@ chromium:
 
 test: install-dev system-packages chromium
 	$(BIN)/lint-imports
+	$(BIN)/mypy src
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/python -m pytest -n 2 -q
 
 # The quick loop while working: everything but the tests marked slow.
@@ -70,6 +73,8 @@ screenshots: install-dev system-packages chromium
 lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy src
+	$(BIN)/ruff format --check src tests bench
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py --rows 1000000
