@@ -13,9 +13,14 @@ from openchargeback.cli.common import ConfigOpt, JsonOpt, amount, context, emit_
 from openchargeback.config import ENV_FILE, load_settings
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.periods import Period
-from openchargeback.services.convert.conversion import ConvertRequest, ConvertResult, convert
-from openchargeback.services.convert.rates import check_rates, rates_in_force
-from openchargeback.services.ingest.validate import validate_file
+from openchargeback.services.convert import (
+    ConvertRequest,
+    ConvertResult,
+    check_rates,
+    convert,
+    rates_in_force,
+)
+from openchargeback.services.ingest import validate_file
 
 convert_app = typer.Typer(
     help="Convert Slurm, storage and CSV data to FOCUS 1.2, priced by a rate table.", no_args_is_help=True

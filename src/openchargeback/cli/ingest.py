@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, amount, context, emit_json
-from openchargeback.services.convert.conversion import convert_files
-from openchargeback.services.ingest.loading import IngestResult, ingest
+from openchargeback.services.convert import convert_files
+from openchargeback.services.ingest import IngestResult, ingest
 
 if TYPE_CHECKING:  # rich is imported when a bar is shown
     from rich.progress import Progress

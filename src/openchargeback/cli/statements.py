@@ -12,9 +12,7 @@ from openchargeback.cli.common import ConfigOpt, JsonOpt, PeriodOpt, amount, con
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import ZERO
 from openchargeback.services import periods
-from openchargeback.services.statements import delivery
-from openchargeback.services.statements import generation as svc
-from openchargeback.services.statements import reading as views
+from openchargeback.services import statements as svc
 
 statements_app = typer.Typer(help="Statements: list, show, the email log, resend.", no_args_is_help=True)
 
@@ -68,7 +66,7 @@ def generate_command(
         _print_generate(result)
     report = None
     if send:
-        report = delivery.send_period(
+        report = svc.send_period(
             ctx,
             period,
             resend=resend,
@@ -137,7 +135,7 @@ def _print_generate(r: svc.GenerateResult) -> None:
         typer.echo(f"{'previews' if r.dry_run else 'files'}: {r.directory}")
 
 
-def _print_delivery(d: delivery.DeliveryReport) -> None:
+def _print_delivery(d: svc.DeliveryReport) -> None:
     partial = sum(1 for m in d.messages if m.status == "partial")
     typer.echo(
         f"email ({d.transport}): {d.sent} sent"
@@ -188,7 +186,7 @@ def statements_list(
     as_json: JsonOpt = False,
 ) -> None:
     """The statements of a period: number, PI, project, totals, version, sent status."""
-    rows = views.list_statements(context(config), period, pi=pi, project=project, all_versions=all_versions)
+    rows = svc.list_statements(context(config), period, pi=pi, project=project, all_versions=all_versions)
     if as_json:
         emit_json([r.as_json() for r in rows])
         return
@@ -226,13 +224,13 @@ def statements_show(
 ) -> None:
     """One statement: its lines, totals and versions; optionally its files."""
     ctx = context(config)
-    d = views.get_statement(ctx, number, version)
+    d = svc.get_statement(ctx, number, version)
     for target, kind in ((pdf, "pdf"), (csv_out, "csv")):
         if target is not None:
-            _, content = views.statement_file(ctx, d.row.number, d.row.version, kind=kind)
+            _, content = svc.statement_file(ctx, d.row.number, d.row.version, kind=kind)
             target.write_bytes(content)
     if html is not None:
-        html.write_text(views.preview_html(ctx, d.row.number, d.row.version), encoding="utf-8")
+        html.write_text(svc.preview_html(ctx, d.row.number, d.row.version), encoding="utf-8")
     if as_json:
         emit_json(d.as_json())
         return
@@ -283,7 +281,7 @@ def statements_messages(
 ) -> None:
     """The email log of a period: recipients and each one's outcome, statement versions,
     status, error."""
-    rows = delivery.message_log(context(config), period, status=status)
+    rows = svc.message_log(context(config), period, status=status)
     if as_json:
         emit_json([m.as_json() for m in rows])
         return
@@ -306,7 +304,7 @@ def statements_messages(
     )
 
 
-def _problems(m: delivery.MessageOutcome) -> str:
+def _problems(m: svc.MessageOutcome) -> str:
     bad = [f"{r['address']} {r['status']} {r.get('reply') or ''}".strip() for r in m.recipients]
     bad = [b for b, r in zip(bad, m.recipients, strict=True) if r["status"] != "accepted"]
     return "; ".join(bad) or (m.decision or m.error or "")
@@ -341,16 +339,16 @@ def statements_resend(
     if listed and not period:
         raise InvalidInput("--failed and --in-doubt without ids need the period (-p YYYY-MM)")
     if failed and period:
-        ids += [i for i in delivery.failed_messages(ctx, period) if i not in ids]
+        ids += [i for i in svc.failed_messages(ctx, period) if i not in ids]
     if in_doubt and not message_ids and period:
-        ids += [i for i in delivery.in_doubt_messages(ctx, period) if i not in ids]
+        ids += [i for i in svc.in_doubt_messages(ctx, period) if i not in ids]
     if not ids:
         if listed:
             what = "failed or in-doubt" if failed and in_doubt else "in-doubt" if in_doubt else "failed"
             emit_json({"messages": []}) if as_json else typer.echo(f"no {what} messages in {period}")
             return
         raise InvalidInput("nothing to resend: give message ids, or --failed -p PERIOD")
-    report = delivery.resend_messages(ctx, ids, force=force, in_doubt=in_doubt)
+    report = svc.resend_messages(ctx, ids, force=force, in_doubt=in_doubt)
     if as_json:
         emit_json(report.as_json())
     else:
@@ -371,7 +369,7 @@ def statements_mark_delivered(
 ) -> None:
     """Decide an in-doubt message was delivered (after checking with the PI): its
     statements count as sent. Logged."""
-    _decided(delivery.decide_in_doubt(context(config), message_id, delivered=True, note=note), as_json)
+    _decided(svc.decide_in_doubt(context(config), message_id, delivered=True, note=note), as_json)
 
 
 @statements_app.command("mark-failed")
@@ -383,10 +381,10 @@ def statements_mark_failed(
 ) -> None:
     """Decide an in-doubt message was not delivered: it becomes failed and its statements
     are sent by the next `generate --send` (or `statements resend ID`). Logged."""
-    _decided(delivery.decide_in_doubt(context(config), message_id, delivered=False, note=note), as_json)
+    _decided(svc.decide_in_doubt(context(config), message_id, delivered=False, note=note), as_json)
 
 
-def _decided(m: delivery.MessageOutcome, as_json: bool) -> None:
+def _decided(m: svc.MessageOutcome, as_json: bool) -> None:
     if as_json:
         emit_json(m.as_json())
     else:

@@ -10,8 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from openchargeback.services.statements import delivery
-from openchargeback.services.statements import reading as views
+from openchargeback.services import statements
 from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader, is_htmx
 from openchargeback.web.templating import qs, render
@@ -28,7 +27,7 @@ PREVIEW_CSP = (
 def _runner(request: Request):
     runner = getattr(request.app.state, "statement_runner", None)
     if runner is None:
-        from openchargeback.services.jobs.statements import StatementRunner
+        from openchargeback.services.jobs import StatementRunner
 
         runner = request.app.state.statement_runner = StatementRunner()
     return runner
@@ -40,8 +39,8 @@ def statements_page(
 ):
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
-    rows = views.list_statements(ctx, shown, all_versions=all_versions) if shown else ()
-    messages = delivery.message_log(ctx, shown) if shown else ()
+    rows = statements.list_statements(ctx, shown, all_versions=all_versions) if shown else ()
+    messages = statements.message_log(ctx, shown) if shown else ()
     jobs = _runner(request).recent(shown) if shown else []
     return render(
         request,
@@ -98,7 +97,7 @@ def statements_resend(
     # An explicit resend of one logged message, to those of its recipients who did not get
     # it, even if its statements reached the PI by another message since; an in-doubt
     # message only with the "Resend anyway" button (in_doubt=true).
-    report = delivery.resend_messages(ctx_for(request, s), [message_id], force=True, in_doubt=in_doubt)
+    report = statements.resend_messages(ctx_for(request, s), [message_id], force=True, in_doubt=in_doubt)
     return see_other(f"/statements?{qs(period=report.period)}#email-log")
 
 
@@ -112,19 +111,19 @@ def statements_decide(
     note: Annotated[str, Form()] = "",
 ):
     # The operator's decision on an in-doubt message, after checking with the recipient.
-    delivery.decide_in_doubt(ctx_for(request, s), message_id, delivered=delivered, note=blank(note))
+    statements.decide_in_doubt(ctx_for(request, s), message_id, delivered=delivered, note=blank(note))
     return see_other(f"/statements?{qs(period=period)}#email-log")
 
 
 @router.get("/statements/{number}/preview")
 def statements_preview(request: Request, s: Reader, number: str, version: int | None = None):
-    html = views.preview_html(ctx_for(request, s), number, version)
+    html = statements.preview_html(ctx_for(request, s), number, version)
     return HTMLResponse(html, headers={"Content-Security-Policy": PREVIEW_CSP})
 
 
 @router.get("/statements/{number}/pdf")
 def statements_pdf(request: Request, s: Reader, number: str, version: int | None = None):
-    name, content = views.statement_file(ctx_for(request, s), number, version)
+    name, content = statements.statement_file(ctx_for(request, s), number, version)
     return Response(
         content,
         media_type="application/pdf",
@@ -134,7 +133,7 @@ def statements_pdf(request: Request, s: Reader, number: str, version: int | None
 
 @router.get("/statements/{number}/csv")
 def statements_csv(request: Request, s: Reader, number: str, version: int | None = None):
-    name, content = views.statement_file(ctx_for(request, s), number, version, kind="csv")
+    name, content = statements.statement_file(ctx_for(request, s), number, version, kind="csv")
     return Response(
         content,
         media_type="text/csv; charset=utf-8",
