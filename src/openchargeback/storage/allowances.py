@@ -27,7 +27,8 @@ def create_run(conn: Connection, values: dict[str, Any]) -> int:
     return inserted_id(conn.execute(insert(runs).values(is_current=True, **values)))
 
 
-def supersede(conn: Connection, run_id: int, by_id: int) -> None:
+def supersede(conn: Connection, run_id: int, by_id: int | None) -> None:
+    """Mark a run no longer current (``by_id``: its successor, None until it exists)."""
     conn.execute(update(runs).where(runs.c.id == run_id).values(is_current=None, superseded_by_id=by_id))
 
 

@@ -375,8 +375,8 @@ def _record(conn, ctx, table, kind, p: Period, fy: str, digest: str, pricing):
         if existing.input_sha256 == digest and stored == consumed:
             return LedgerEntry(p.name, fy, "unchanged", existing.id, digest, consumed), []
         status = "recomputed" if existing.input_sha256 == digest else "replaced"
-        # no longer current, successor not yet created (storage's by_id is None here)
-        ledger_repo.supersede(conn, existing.id, None)  # type: ignore[arg-type]
+        # no longer current; its successor is not created yet
+        ledger_repo.supersede(conn, existing.id, None)
     else:
         stored, status = (), "recorded"
     run_id = ledger_repo.create_run(
