@@ -341,3 +341,34 @@ def test_a_batch_killed_while_sending_is_not_sent_twice(
     assert set(copies.values()) == {1}  # nor a CC
     delivered = sorted(m.pi_email for m in log if m.status == "sent")
     assert delivered == [p for p in pis if p != in_flight]
+
+
+def test_an_imported_pi_that_is_not_one_address_is_flagged_and_never_a_recipient(
+    sqlite_url, make_stmt_ctx, fault_smtp, tmp_path
+):
+    from focus_builders import row, write_csv
+    from openchargeback.services import review as rv
+    from openchargeback.services.ingest.loading import ingest
+
+    hostile = "victim.pi@example.edu, attacker@evil.test"
+    ctx = make_stmt_ctx(sqlite_url, email=fault_email(fault_smtp))
+    good = {"pi_email": OTHER, "project_id": "proj-ok", "fund_org": "FUND-1"}
+    path = write_csv(
+        tmp_path / "hostile.csv",
+        [
+            row(cost="10.00", tags=good),
+            row(cost="20.00", tags={"pi_email": hostile, "project_id": "proj-x", "fund_org": "FUND-1"}),
+        ],
+    )
+    ingest(ctx, path, "aws", period="2025-01")
+    queue = rv.list_queue(ctx, "2025-01", rv.Selection(reason="pi_not_email"))
+    assert [i.pi_email for i in queue.items] == [hostile]
+    assert "not exactly one plain email address" in queue.items[0].reasons[0]
+    rv.approve(ctx, "2025-01", rv.Selection(reason="pi_not_email"), note="approved anyway")
+    close(ctx)
+    generate(ctx, "2025-01")
+    report = send_period(ctx, "2025-01")
+    by_pi = {m.pi_email: m for m in report.messages}
+    assert by_pi[hostile].status == "failed" and "PI address is refused" in by_pi[hostile].error
+    assert by_pi[OTHER].status == "sent"
+    assert fault_smtp.copies() == {OTHER: 1}  # neither the victim nor the attacker

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from openchargeback.domain.addresses import is_address
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import money, to_str
 
 PATTERN_FIELDS = ("service", "resource_id", "resource_name", "sku", "description", "any_tag")
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 # The order flags are stored and shown in.
@@ -170,7 +170,7 @@ class Evaluator:
             flags.append("missing_project")
         if not f.fund_org:
             flags.append("missing_fund_org")
-        if f.pi_email and not _EMAIL.match(f.pi_email):
+        if f.pi_email and not is_address(f.pi_email):
             flags.append("pi_not_email")
         if f.fund_org and self.fund and not any(p.match(f.fund_org) for p in self.fund):
             flags.append("fund_org_unknown")
@@ -231,7 +231,10 @@ def describe(code: str, rules: ReviewRules | None = None) -> str:
         "missing_pi": "no PI email after tag mapping",
         "missing_project": "no project after tag mapping",
         "missing_fund_org": "no fund/org after tag mapping",
-        "pi_not_email": "the PI is not an email address",
+        "pi_not_email": (
+            "the PI is not exactly one plain email address"
+            " (a list, a display name or a control character cannot be a recipient)"
+        ),
         "fund_org_unknown": "the fund/org matches none of the configured patterns",
         "project_unknown": "the project is not in the registry",
         "fund_unknown": "the fund/org is not in the registry",
