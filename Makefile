@@ -30,6 +30,12 @@ demo: install system-packages config.yaml
 	  $(OCB) ingest sample_data/inputs/$${s}_2025-01.csv -s $$s -p 2025-01 -c config.yaml || exit 1; \
 	  $(OCB) ingest sample_data/inputs/$${s}_2025-12.csv -s $$s -p 2025-12 -c config.yaml || exit 1; \
 	done
+	@# an "other source": token usage of a hosted language-model API, converted with the CSV mapping
+	@for p in 2025-01 2025-12; do \
+	  $(OCB) ingest sample_data/convert/llm_tokens_$$p.csv --convert csv -s llm -p $$p -c config.yaml \
+	    --mapping sample_data/convert/llm_tokens.mapping.yaml --rates sample_data/rates/llm-rates.yaml \
+	    --attribution sample_data/attribution/attribution.example.yaml || exit 1; \
+	done
 	$(OCB) report totals -p 2025-01 --by source -c config.yaml
 	$(OCB) report totals -p 2025-12 --by source -c config.yaml
 	@echo "web UI: http://127.0.0.1:8000  (log in as admin / demo-admin; Ctrl-C stops it)"

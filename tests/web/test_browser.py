@@ -90,6 +90,12 @@ def test_a_persons_path(server, browser, shots):
     shots(page, "period")
     page.goto(f"{base}/projects")
     shots(page, "projects")
+    page.goto(f"{base}/statements?period=2025-01")
+    assert "Statements" in page.inner_text("h1")
+    shots(page, "statements")
+    page.goto(f"{base}/settings")
+    assert "Settings" in page.inner_text("h1")
+    shots(page, "settings")
 
     # dark mode, remembered across pages
     page.goto(f"{base}/")
