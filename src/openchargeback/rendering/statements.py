@@ -5,7 +5,7 @@ Templates are package resources (``openchargeback.rendering/templates``). A conf
 can still extend the packaged one as ``default:statement.html``. Nothing is looked up
 in the working directory.
 
-The documented template variables (docs/statements.md) are exactly what
+The documented template variables (docs/admin-guide/statements.md) are exactly what
 :func:`statement_context` and :func:`email_context` build; a test holds the two
 together. The same HTML is printed to PDF with WeasyPrint and shown as the web preview.
 """
@@ -227,14 +227,14 @@ class StatementRenderer:
 
 
 def statement_context(statement: dict, branding: dict) -> dict:
-    """The variables a statement template receives (documented in docs/statements.md)."""
+    """The variables a statement template receives (documented in docs/admin-guide/statements.md)."""
     return {"statement": statement, "branding": branding}
 
 
 def email_context(
     pi_email: str | None, period: dict, statements: list[dict], totals: list[dict], branding: dict
 ) -> dict:
-    """The variables the email templates receive (documented in docs/statements.md)."""
+    """The variables the email templates receive (documented in docs/admin-guide/statements.md)."""
     return {
         "pi_email": pi_email,
         "period": period,
