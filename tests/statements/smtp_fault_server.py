@@ -63,12 +63,15 @@ class FaultHandler:
     def _keep(self, envelope) -> None:
         msg = message_from_bytes(envelope.content, policy=policy.default)
         n = len(list((self.folder / "received").glob("*.json")))
+        plain = msg.get_body(("plain",))
         record = {
             "from": envelope.mail_from,
             "rcpt": list(envelope.rcpt_tos),
             "message_id": msg["Message-ID"],
             "to": msg["To"],
             "cc": msg["Cc"],
+            "subject": msg["Subject"],
+            "text": plain.get_content() if plain is not None else "",
             "at": time.time(),
         }
         tmp = self.folder / "received" / f".{n:06d}.tmp"

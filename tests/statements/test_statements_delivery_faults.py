@@ -372,3 +372,75 @@ def test_an_imported_pi_that_is_not_one_address_is_flagged_and_never_a_recipient
     assert by_pi[hostile].status == "failed" and "PI address is refused" in by_pi[hostile].error
     assert by_pi[OTHER].status == "sent"
     assert fault_smtp.copies() == {OTHER: 1}  # neither the victim nor the attacker
+
+
+# -- 6. a withdrawn statement is announced ------------------------------------------------------
+def test_a_project_moved_to_another_pi_after_sending_is_announced_once(db_url, make_stmt_ctx, fault_smtp):
+    from openchargeback.services import review as rv
+    from openchargeback.services.periods import change_status
+
+    ctx = make_stmt_ctx(db_url, email=fault_email(fault_smtp))
+    load_sample(ctx)
+    close(ctx)
+    (v1,) = generate(ctx, "2025-01", project="climate-modeling").statements
+    assert v1.pi_email == PI
+    (first,) = send_period(ctx, "2025-01").messages
+    assert first.status == "sent" and fault_smtp.copies() == {PI: 1, CC: 1}
+
+    change_status(ctx, "2025-01", "reopen", "the project belongs to another PI")
+    rv.correct(ctx, "2025-01", rv.Selection(project_id="climate-modeling", status="all"), pi_email=OTHER)
+    close(ctx)
+    made = generate(ctx, "2025-01", project="climate-modeling")
+    (new,) = [s for s in made.statements if s.action != "withdrawn"]
+    assert new.pi_email == OTHER
+
+    report = send_period(ctx, "2025-01")
+    by_kind = {m.kind: m for m in report.messages}
+    assert sorted(by_kind) == ["notice", "statement"] and len(report.messages) == 2
+    statement, notice = by_kind["statement"], by_kind["notice"]
+    assert statement.status == "sent" and statement.to == (OTHER,)
+    assert statement.statements == (f"{new.number} v{new.version}",)
+    assert notice.status == "sent" and notice.to == (PI,) and notice.cc == (CC,)
+    assert notice.statements == (f"{v1.number} v{v1.version}",)
+    assert fault_smtp.copies() == {PI: 2, CC: 3, OTHER: 1}
+    (got,) = [r for r in fault_smtp.received() if r["message_id"] == notice.message_id]
+    assert "correction" in got["subject"]
+    text = got["text"]
+    assert f"{v1.number} version {v1.version}" in text and f"{new.number} version {new.version}" in text
+    assert f"${v1.due_total:,.2f}".replace(",", "") in text.replace(",", "")
+    assert f"${new.due_total:,.2f}".replace(",", "") in text.replace(",", "")
+    assert "nothing is due from you" in text
+
+    again = send_period(ctx, "2025-01")
+    assert again.messages == () and fault_smtp.copies() == {PI: 2, CC: 3, OTHER: 1}
+    assert [m.kind for m in message_log(ctx, "2025-01")] == ["statement", "statement", "notice"]
+    assert failed_messages(ctx, "2025-01") == []
+
+
+def test_a_withdrawn_statement_is_announced_as_nothing_due_and_a_failed_notice_is_sent_again(
+    sqlite_url, make_stmt_ctx, fault_smtp
+):
+    from openchargeback.services import review as rv
+    from openchargeback.services.periods import change_status
+
+    ctx = make_stmt_ctx(sqlite_url, email=fault_email(fault_smtp, cc={}))
+    load_sample(ctx)
+    close(ctx)
+    (v1,) = generate(ctx, "2025-01", project="climate-modeling").statements
+    send_period(ctx, "2025-01")
+    change_status(ctx, "2025-01", "reopen", "not billable")
+    rv.reject(ctx, "2025-01", rv.Selection(project_id="climate-modeling", status="all"), note="not ours")
+    close(ctx)
+    generate(ctx, "2025-01", project="climate-modeling")
+    fault_smtp.plan(rcpt={PI: "550 5.1.1 no such mailbox"})
+    (notice,) = send_period(ctx, "2025-01").messages
+    assert (notice.kind, notice.status) == ("notice", "failed")
+    assert failed_messages(ctx, "2025-01") == [notice.id]
+    fault_smtp.plan()
+    (again,) = send_period(ctx, "2025-01").messages
+    assert (again.kind, again.status) == ("notice", "sent") and again.id != notice.id
+    statement_copy, got = fault_smtp.received()  # the statement of the first send, the notice
+    assert got["message_id"] == again.message_id != statement_copy["message_id"]
+    assert f"{v1.number} version {v1.version}" in got["text"] and "nothing is due on it" in got["text"]
+    assert failed_messages(ctx, "2025-01") == []  # the failed one was announced by the second
+    assert send_period(ctx, "2025-01").messages == ()

@@ -94,6 +94,9 @@ statement_messages = Table(
     Column("outcomes", Text),
     Column("batch", String(64)),  # the send batch (its lock token) that made the message
     Column("decision", Text),  # an operator's decision on an in-doubt message: who, when, what
+    # None: the statements themselves; "notice": tells the PI that the sent versions it
+    # carries were withdrawn or superseded (and by what)
+    Column("kind", String(16)),
 )
 
 # A statement version belongs to at most one message that has not finished: claimed

@@ -240,6 +240,40 @@ def unfinished(conn: Connection, period_id: int) -> Sequence[AnyRow]:
     ).all()
 
 
+def retired_sent(conn: Connection, period_id: int) -> Sequence[AnyRow]:
+    """Versions of the period that were sent and are now superseded or withdrawn."""
+    return conn.execute(
+        select(*_LIGHT)
+        .where(
+            statements.c.period_id == period_id,
+            statements.c.status.in_(("superseded", "withdrawn")),
+            statements.c.sent_at.is_not(None),
+        )
+        .order_by(statements.c.sequence, statements.c.version)
+    ).all()
+
+
+def carried_by(conn: Connection, statement_ids: list[int], *, kind: str | None) -> dict[int, list[AnyRow]]:
+    """statement id -> the delivered (sent or partial) messages of ``kind`` (None: the
+    statement messages) that carried it, oldest first."""
+    out: dict[int, list[AnyRow]] = {s: [] for s in statement_ids}
+    kind_filter = statement_messages.c.kind.is_(None) if kind is None else statement_messages.c.kind == kind
+    for i in range(0, len(statement_ids), _CHUNK):
+        rows = conn.execute(
+            select(statement_message_items.c.statement_id, statement_messages)
+            .join(statement_messages, statement_messages.c.id == statement_message_items.c.message_id)
+            .where(
+                statement_message_items.c.statement_id.in_(statement_ids[i : i + _CHUNK]),
+                statement_messages.c.status.in_(("sent", "partial")),
+                kind_filter,
+            )
+            .order_by(statement_messages.c.id)
+        )
+        for r in rows:
+            out[r.statement_id].append(r)
+    return out
+
+
 # -- claims: a statement version belongs to at most one unfinished message ------------------------
 def claims(conn: Connection, statement_ids: list[int]) -> dict[int, int]:
     """statement id -> the message that holds it, for those of the versions claimed."""

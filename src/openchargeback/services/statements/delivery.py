@@ -35,8 +35,13 @@ from openchargeback.domain.jsonable import Jsonable, json_name, to_json
 from openchargeback.domain.periods import Period
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
-from openchargeback.services.statements import sendlock
-from openchargeback.services.statements.message import build, delivered_status, recipient_outcomes
+from openchargeback.services.statements import notices, sendlock
+from openchargeback.services.statements.message import (
+    build,
+    build_notice,
+    delivered_status,
+    recipient_outcomes,
+)
 from openchargeback.storage import registry as registry_repo
 from openchargeback.storage import statements as store
 
@@ -60,6 +65,7 @@ class MessageOutcome(Jsonable):
     message_id: str | None = None
     decision: str | None = None
     created_at: datetime | None = None
+    kind: str = "statement"  # statement | notice (a sent version was withdrawn or superseded)
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,8 @@ def _plan(
     domain = ctx.settings.email.from_address.rpartition("@")[2] or "localhost"
     with ctx.write() as conn:
         rows = store.current(conn, period_id, pi=pi, project=project)
-        if not rows:
+        to_announce = notices.pending(conn, period_id, pi=pi, project=project)
+        if not rows and not to_announce and not store.retired_sent(conn, period_id):
             raise NotFound(
                 f"period {name} has no statements{_filter_text(pi, project)}; "
                 f"generate them first (`openchargeback generate -p {name}`)"
@@ -202,7 +209,58 @@ def _plan(
             else:
                 store.claim(conn, mid, [r.id for r in items], now)
             planned.append(mid)
+        planned += [_plan_notice(ctx, conn, period_id, name, token, sender, n, domain) for n in to_announce]
     return planned, skipped, held
+
+
+def _plan_notice(
+    ctx: Context,
+    conn: Any,
+    period_id: int,
+    name: str,
+    token: str,
+    sender: Sender,
+    n: notices.Pending,
+    domain: str,
+) -> int:
+    """Log (and claim the versions of) the notice to one PI that statements sent to them
+    were withdrawn or superseded. The CCs are those of the messages that carried them."""
+    now = ctx.clock()
+    error = None
+    to: list[str] = []
+    cc: list[str] = []
+    invalid: list[dict[str, Any]] = []
+    try:
+        to, cc, invalid = _recipients(ctx.settings, n.pi_email, [], n.cc)
+    except BadAddress as exc:
+        error = f"the PI address is refused: {exc}"
+    ids = [r.id for r in n.rows]
+    mid = store.add_message(
+        conn,
+        {
+            "period_id": period_id,
+            "pi_email": n.pi_email,
+            "recipients": {"to": to, "cc": cc},
+            "subject": notices.subject(ctx.settings.statements.branding.organisation, name),
+            "transport": sender.transport,
+            "status": "failed" if error else "queued",
+            "attempts": 0,
+            "error": error,
+            "message_id": make_msgid(domain=domain),
+            "outcomes": json.dumps(invalid) if invalid else None,
+            "batch": token,
+            "actor": ctx.actor,
+            "created_at": now,
+            "finished_at": now if error else None,
+            "kind": notices.KIND,
+        },
+        ids,
+    )
+    if error:
+        audit.record_in(conn, ctx, "statements.notice.failed", name, f"message {mid}: {error}")
+    else:
+        store.claim(conn, mid, ids, now)
+    return mid
 
 
 def resend_messages(
@@ -244,7 +302,7 @@ def _plan_resend(
         ids = [m.id for m in found]
         done = store.resent(conn, ids)
         all_items = store.message_items(conn, ids)
-        delivered = _delivered(conn, all_items)
+        delivered = _delivered(conn, all_items, {m.id for m in found if m.kind == notices.KIND})
         for m in found:
             m = _message(conn, m.id)  # as it is now, under the lock
             mid = m.id
@@ -293,6 +351,7 @@ def _plan_resend(
                     "attempts": 0,
                     "message_id": m.message_id,
                     "resend_of_id": mid,
+                    "kind": m.kind,
                     "batch": token,
                     "actor": ctx.actor,
                     "created_at": now,
@@ -376,7 +435,7 @@ def failed_messages(ctx: Context, period: str) -> list[int]:
         rows = [m for m in everything if m.status in ("failed", "partial")]
         retried = {m.resend_of_id for m in everything if m.resend_of_id and m.status in DONE}
         items = store.message_items(conn, [m.id for m in rows])
-        delivered = _delivered(conn, items)
+        delivered = _delivered(conn, items, {m.id for m in rows if m.kind == notices.KIND})
         return [
             m.id
             for m in rows
@@ -424,6 +483,7 @@ def _outcome_of(m: Any, labels: tuple[str, ...]) -> MessageOutcome:
         m.message_id,
         m.decision,
         m.created_at,
+        m.kind or "statement",
     )
 
 
@@ -434,14 +494,23 @@ def _message(conn: Any, mid: int) -> Any:
     return m
 
 
-def _delivered(conn: Any, items: dict[int, list[int]]) -> set[int]:
-    """Messages whose statement versions have all been delivered (by some other message)."""
+def _delivered(
+    conn: Any, items: dict[int, list[int]], notice_ids: set[int] | frozenset[int] = frozenset()
+) -> set[int]:
+    """Messages whose statement versions have all been delivered (by some other message);
+    for a notice: whose versions have all been announced by a delivered notice."""
     sent = {
         r.id
-        for r in store.by_ids(conn, sorted({i for v in items.values() for i in v}))
+        for r in store.by_ids(conn, sorted({i for m, v in items.items() if m not in notice_ids for i in v}))
         if r.sent_at is not None
     }
-    return {m for m, sids in items.items() if sids and all(s in sent for s in sids)}
+    retired = sorted({i for m, v in items.items() if m in notice_ids for i in v})
+    announced = {s for s, msgs in store.carried_by(conn, retired, kind=notices.KIND).items() if msgs}
+    return {
+        m
+        for m, sids in items.items()
+        if sids and all(s in (announced if m in notice_ids else sent) for s in sids)
+    }
 
 
 def _subject(settings: Settings, period: str, pi_email: str | None) -> str:
@@ -472,7 +541,9 @@ def _deliver(
                 m = _message(conn, mid)
                 sids = store.message_items(conn, [mid])[mid]
                 rows = store.by_ids(conn, sids)
-                docs = store.documents(conn, sids)
+                notice = m.kind == notices.KIND
+                docs = {} if notice else store.documents(conn, sids)
+                new = notices.replacements(conn, rows) if notice else {}
             labels = tuple(f"{r.number} v{r.version}" for r in rows)
             if m.status != "queued":  # failed while planning (no valid PI address)
                 out.append(_outcome_of(m, labels))
@@ -481,7 +552,7 @@ def _deliver(
             if stopped:
                 values = {"status": "failed", "error": f"not attempted: {stopped}", "outcomes": None}
             else:
-                values = _send_one(ctx, sender, m, rows, docs)
+                values = _send_one(ctx, sender, m, rows, docs, new)
                 if values.pop("unreachable", False):
                     stopped = (
                         f"the batch stopped after message {mid}: the server could not be reached "
@@ -496,11 +567,11 @@ def _deliver(
     return out, stopped
 
 
-def _send_one(ctx: Context, sender: Sender, m: Any, rows: Any, docs: Any) -> dict[str, Any]:
+def _send_one(ctx: Context, sender: Sender, m: Any, rows: Any, docs: Any, new: Any) -> dict[str, Any]:
     rc = json.loads(m.recipients)
     earlier = json.loads(m.outcomes or "[]")  # addresses refused while planning
     try:
-        message = build(ctx, m, rows, docs)
+        message = build_notice(ctx, m, rows, new) if m.kind == notices.KIND else build(ctx, m, rows, docs)
     except (ValueError, TypeError, LookupError) as exc:  # a header that cannot be written
         return {"status": "failed", "error": f"the message cannot be built: {exc}", "outcomes": None}
     if isinstance(sender, OutboxSender):
@@ -537,7 +608,7 @@ def _record(ctx: Context, m: Any, sids: list[int], labels: tuple[str, ...], valu
     status = values["status"]
     with ctx.write() as conn:
         store.finish_message(conn, m.id, finished_at=ctx.clock(), **values)
-        if status in DONE:
+        if status in DONE and m.kind != notices.KIND:  # a notice's versions were sent before
             store.mark_sent(conn, sids, ctx.clock())
         if status != "in_doubt":
             store.release(conn, m.id)
@@ -545,7 +616,7 @@ def _record(ctx: Context, m: Any, sids: list[int], labels: tuple[str, ...], valu
         audit.record_in(
             conn,
             ctx,
-            f"statements.email.{status}",
+            f"statements.{'notice' if m.kind == notices.KIND else 'email'}.{status}",
             m.period,
             f"message {m.id} to {', '.join(rc['to']) or '(nobody)'}: {', '.join(labels)}"
             + (f": {values['error']}" if values.get("error") else ""),

@@ -16,6 +16,7 @@ from openchargeback.domain.periods import Period
 from openchargeback.rendering.email import Attachment, build_message
 from openchargeback.rendering.statements import email_context
 from openchargeback.services.context import Context
+from openchargeback.services.statements import notices
 from openchargeback.services.statements.render import renderer_for
 
 
@@ -34,6 +35,27 @@ def build(ctx: Context, m: Any, rows: Sequence[Any], docs: dict[int, Any]) -> Em
         date=ctx.clock(),
         attachments=_attachments(rows, docs),
         html=html,
+        text=text,
+        message_id=m.message_id,
+    )
+
+
+def build_notice(ctx: Context, m: Any, rows: Sequence[Any], new: dict[int, Any]) -> EmailMessage:
+    """The plain-text notice of log row ``m`` (kind "notice") about the retired versions
+    ``rows``; ``new`` maps each to what replaced it (see :mod:`.notices`)."""
+    e = ctx.settings.email
+    b = ctx.settings.statements.branding
+    rc = json.loads(m.recipients)
+    text = notices.body(m.pi_email, m.period, rows, new, b.organisation, b.contact, b.currency_symbol)
+    return build_message(
+        sender=e.from_address,
+        to=rc["to"],
+        cc=rc["cc"],
+        subject=m.subject,
+        reply_to=e.reply_to,
+        date=ctx.clock(),
+        attachments=[],
+        html=None,
         text=text,
         message_id=m.message_id,
     )
