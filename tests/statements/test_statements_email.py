@@ -20,6 +20,7 @@ from openchargeback.delivery.base import DeliveryError
 from openchargeback.delivery.outbox import OutboxSender
 from openchargeback.delivery.smtp import SmtpOptions, SmtpSender
 from openchargeback.domain.errors import Conflict
+from openchargeback.services import statements
 from openchargeback.services.statements import reading as views
 from openchargeback.services.statements.delivery import resend_messages, send_period
 from openchargeback.services.statements.generation import generate
@@ -64,7 +65,7 @@ def test_one_message_per_pi_with_both_parts_and_the_pdfs(db_url, make_stmt_ctx, 
         content = pdfs[f"{s.number}-v1.pdf"]
         assert content.startswith(b"%PDF") and s.number in pdf_text(content)
     assert all(n.endswith("-detail.csv") for n in attachments if not n.endswith(".pdf"))
-    (logged,) = views.list_messages(ctx, "2025-01")
+    (logged,) = statements.message_log(ctx, "2025-01")
     assert (logged.status, logged.attempts) == ("sent", 1)
     assert (logged.to, logged.cc) == ((PI,), ("dept-admin@example.edu",))
     assert sorted(logged.statements) == sorted(f"{s.number} v1" for s in result.statements)

@@ -16,7 +16,6 @@ from openchargeback.services.statements.delivery import (
 from openchargeback.services.statements.generation import GenerateResult, StatementItem, generate
 from openchargeback.services.statements.reading import (
     get_statement,
-    list_messages,
     list_statements,
     preview_html,
     statement_file,
@@ -33,7 +32,6 @@ __all__ = [
     "failed_messages",
     "generate",
     "get_statement",
-    "list_messages",
     "in_doubt_messages",
     "list_statements",
     "message_log",

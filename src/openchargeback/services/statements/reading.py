@@ -50,24 +50,6 @@ class StatementDetail(Jsonable):
         return {"period": self.period, **self.row.as_json(), **to_json(self)}
 
 
-@dataclass(frozen=True)
-class MessageRow(Jsonable):
-    id: int
-    pi_email: str | None
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    subject: str
-    transport: str
-    status: str
-    attempts: int
-    error: str | None
-    statements: tuple[str, ...]
-    resend_of: int | None
-    created_at: datetime
-    finished_at: datetime | None
-    outbox_path: str | None
-
-
 def _row(r) -> StatementRow:
     return StatementRow(
         r.id,
@@ -156,34 +138,3 @@ def preview_html(ctx: Context, number: str, version: int | None = None) -> str:
             newer = store.by_ids(conn, [r.superseded_by_id])
         data = dict(data, superseded_by=newer[0].version if newer else None)
     return renderer.statement_html(context_for(renderer, data, status=r.status))
-
-
-def list_messages(ctx: Context, period: str, *, status: str | None = None) -> tuple[MessageRow, ...]:
-    with ctx.read() as conn:
-        pid = _period_id(conn, period)
-        rows = store.messages(conn, pid, status=status)
-        items = store.message_items(conn, [m.id for m in rows])
-        stmts = {s.id: s for s in store.by_ids(conn, sorted({i for v in items.values() for i in v}))}
-    out = []
-    for m in rows:
-        rc = json.loads(m.recipients)
-        labels = tuple(f"{stmts[i].number} v{stmts[i].version}" for i in items[m.id] if i in stmts)
-        out.append(
-            MessageRow(
-                m.id,
-                m.pi_email,
-                tuple(rc["to"]),
-                tuple(rc["cc"]),
-                m.subject,
-                m.transport,
-                m.status,
-                m.attempts,
-                m.error,
-                labels,
-                m.resend_of_id,
-                m.created_at,
-                m.finished_at,
-                m.outbox_path,
-            )
-        )
-    return tuple(out)
