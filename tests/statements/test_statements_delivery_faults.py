@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from sqlalchemy import update
 
 from openchargeback.delivery.addresses import BadAddress, parse_address
 from openchargeback.domain.errors import Conflict
-from openchargeback.services.statements import sendlock
+from openchargeback.services.statements import list_statements, sendlock
 from openchargeback.services.statements.delivery import (
     decide_in_doubt,
     failed_messages,
@@ -444,3 +445,55 @@ def test_a_withdrawn_statement_is_announced_as_nothing_due_and_a_failed_notice_i
     assert f"{v1.number} version {v1.version}" in got["text"] and "nothing is due on it" in got["text"]
     assert failed_messages(ctx, "2025-01") == []  # the failed one was announced by the second
     assert send_period(ctx, "2025-01").messages == ()
+
+
+# -- randomized: any schedule of refusals, slow replies and drops ---------------------------------
+DATA_STEPS = ("250", "250", "451 4.3.0 busy", "554 5.6.0 rejected", "delay:2", "drop", "accept_drop")
+RCPT_REPLIES = ("550 5.1.1 no such mailbox", "451 4.2.0 try later", ["451 4.2.0 try later"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6))
+def test_random_schedules_leave_each_pi_in_one_state_that_matches_the_server(
+    seed, sqlite_url, make_stmt_ctx, fault_smtp
+):
+    """For a random schedule of refused recipients and DATA outcomes (refusal, a final
+    reply after the timeout, a dropped connection with or without the message kept),
+    every PI with a statement has exactly one message, in exactly one of delivered
+    (sent/partial, the server kept one copy for the PI), failed (no copy) or in doubt
+    (at most one copy); nobody gets two copies."""
+    rnd = random.Random(seed)
+    ctx = make_stmt_ctx(sqlite_url, email=fault_email(fault_smtp))
+    load_sample(ctx)
+    close(ctx)
+    generate(ctx, "2025-01")
+    pis = sorted({s.pi_email for s in list_statements(ctx, "2025-01") if s.pi_email})
+    assert len(pis) >= 3
+    rcpt = {pi: rnd.choice(RCPT_REPLIES) for pi in pis if rnd.random() < 0.3}
+    data = [rnd.choice(DATA_STEPS) for _ in range(len(pis) * 2)]
+    fault_smtp.plan(rcpt=rcpt, data=data)
+
+    report = send_period(ctx, "2025-01")
+    log = message_log(ctx, "2025-01")
+    assert {m.id for m in report.messages} == {m.id for m in log}
+    by_pi: dict[str, list] = {}
+    for m in log:
+        by_pi.setdefault(m.pi_email, []).append(m)
+    assert sorted(by_pi) == pis  # every PI, one message each
+    copies = fault_smtp.copies()
+    for pi, (m,) in by_pi.items():
+        got = copies.get(pi, 0)
+        assert m.status in ("sent", "partial", "failed", "in_doubt"), (seed, m)
+        if m.status in ("sent", "partial"):
+            assert got == 1, (seed, pi, m)
+            assert _outcome(m, pi)["status"] == "accepted"
+        elif m.status == "failed":
+            assert got == 0 and m.error, (seed, pi, m)
+        else:
+            assert got <= 1, (seed, pi, m)
+    assert all(n <= 1 for n in copies.values()), (seed, copies)
+
+    # a second --send sends nothing twice: whatever the server kept stays one copy
+    fault_smtp.plan()
+    send_period(ctx, "2025-01")
+    assert all(n <= 1 for a, n in fault_smtp.copies().items() if a in pis), seed

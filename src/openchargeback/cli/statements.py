@@ -286,10 +286,11 @@ def statements_messages(
         emit_json([m.as_json() for m in rows])
         return
     table(
-        ["id", "status", "to", "cc", "statements", "tries", "resend of", "refused / error"],
+        ["id", "kind", "status", "to", "cc", "statements", "tries", "resend of", "refused / error"],
         [
             [
                 m.id,
+                m.kind,
                 m.status,
                 ", ".join(m.to) or "(nobody)",
                 ", ".join(m.cc),
@@ -300,7 +301,7 @@ def statements_messages(
             ]
             for m in rows
         ],
-        right={0, 5},
+        right={0, 6},
     )
 
 
