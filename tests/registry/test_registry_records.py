@@ -202,3 +202,11 @@ def test_cli_registry_commands(db_url, write_config, run_cli, tmp_path):
     bad.write_text("code,valid_from\nF-2,yesterday\n")
     code, _, err = run_cli("funds", "import", bad, "-c", cfg)
     assert code == 1 and "bad.csv:2: valid_from 'yesterday'" in err
+
+
+def test_a_pi_address_with_a_control_character_is_refused_at_entry(ctx):
+    """The registry takes a PI only with exactly one address, by the same rule as every
+    envelope recipient (domain/addresses.py): a control character cannot get in."""
+    with pytest.raises(InvalidInput, match="not an email address"):
+        reg.add_record(ctx, "pis", {"email": "pi\x07@example.edu", "name": "Ada"})
+    assert reg.list_records(ctx, "pis") == ()

@@ -24,6 +24,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from openchargeback.domain.addresses import is_address
 from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.money import MoneyError, money, to_str
 
@@ -49,8 +50,9 @@ def _text(limit: int) -> Callable[[str], str]:
 
 
 def _email(v: str) -> str:
+    # the same rule as every recipient: exactly one address, no name, no control character
     v = v.strip().lower()
-    if not EMAIL.match(v) or len(v) > 320:
+    if not EMAIL.match(v) or len(v) > 320 or not is_address(v):
         raise ValueError("not an email address")
     return v
 

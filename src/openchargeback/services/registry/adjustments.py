@@ -12,12 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from openchargeback.domain.addresses import is_address
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.journal import NO_SOURCE, Recovery, Rules, recovery_account
 from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.money import MoneyError, money, round_minor, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
-from openchargeback.domain.registry import EMAIL
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import allocation as alloc_repo
@@ -94,7 +94,7 @@ def add_adjustment(
     fund_org = fund_org.strip() if fund_org and fund_org.strip() else None
     if not (pi_email or project_id or fund_org):
         raise InvalidInput("an adjustment is for a PI, a project or a fund: give --pi, --project or --fund")
-    if pi_email and not EMAIL.match(pi_email):
+    if pi_email and not is_address(pi_email):
         raise InvalidInput(f"PI {pi_email!r} is not an email address")
     currency = (currency or ctx.settings.currency).upper()
     with ctx.write() as conn:
