@@ -197,7 +197,7 @@ class EmailSettings(_Strict):
     @model_validator(mode="after")
     def _addresses(self) -> EmailSettings:
         # Each address is exactly one address (no list, no CR/LF): it reaches an envelope.
-        from openchargeback.delivery.addresses import BadAddress, parse_address
+        from openchargeback.domain.addresses import BadAddress, parse_address
 
         checks: list[tuple[str, str, list[str]]] = [("from_address", self.from_address, [])]
         checks += [("reply_to", self.reply_to, [])] if self.reply_to else []

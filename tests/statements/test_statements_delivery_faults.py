@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from openchargeback.delivery.addresses import BadAddress, parse_address
+from openchargeback.domain.addresses import BadAddress, parse_address
 from openchargeback.domain.errors import Conflict
 from openchargeback.services.statements import list_statements, sendlock
 from openchargeback.services.statements.delivery import (

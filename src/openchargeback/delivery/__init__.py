@@ -1,9 +1,9 @@
 """Delivering messages: an SMTP sender and a file outbox behind one Sender protocol,
 chosen from the settings by :func:`make_sender`."""
 
-from openchargeback.delivery.addresses import BadAddress, parse_address
 from openchargeback.delivery.base import DeliveryError, RecipientOutcome, Sender, SendResult
 from openchargeback.delivery.factory import make_sender
+from openchargeback.domain.addresses import BadAddress, parse_address
 
 __all__ = [
     "BadAddress",

@@ -1,8 +1,8 @@
 """One way to turn results into JSON: every ``--json`` output and JSON endpoint goes
 through :func:`to_json`.
 
-Dataclass fields become keys; a field's ``metadata={"json": "name"}`` renames its key
-and ``metadata={"json": None}`` leaves it out. Money (``Decimal``) is exact text (see
+Dataclass fields become keys; a field's ``field(metadata={JSON: "name"})`` renames its
+key and ``field(metadata={JSON: None})`` leaves it out. Money (``Decimal``) is exact text (see
 :func:`openchargeback.domain.money.to_str`), times are ISO 8601, tuples are lists.
 """
 
@@ -43,11 +43,6 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_json(v) for v in value]
     return value
-
-
-def json_name(name: str | None, **kwargs: Any) -> Any:
-    """A dataclass field whose JSON key is ``name`` (``None``: not in the JSON)."""
-    return dataclasses.field(metadata={JSON: name}, **kwargs)
 
 
 class Jsonable:

@@ -8,14 +8,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from openchargeback.domain.charges import describe_flags
 from openchargeback.domain.errors import InvalidInput, NotFound
-from openchargeback.domain.jsonable import Jsonable, json_name
+from openchargeback.domain.jsonable import JSON, Jsonable
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
 from openchargeback.rendering import csv_safe
@@ -66,8 +66,8 @@ class ChargeView(Jsonable):
     fund_org: str | None
     flags: tuple[str, ...]
     flag_reasons: tuple[str, ...]
-    tags: str | None = json_name(None)  # as stored: JSON text
-    tag_values: dict[str, Any] | None = json_name("tags")
+    tags: str | None = field(metadata={JSON: None})  # as stored: JSON text
+    tag_values: dict[str, Any] | None = field(metadata={JSON: "tags"})
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ from sqlalchemy import (
 )
 
 from openchargeback.domain.money import ZERO
+from openchargeback.storage.charges import APPROVED, NOT_REJECTED, PENDING, REJECTED
 from openchargeback.storage.registry_tables import adjustments
-from openchargeback.storage.review import APPROVED, NOT_REJECTED, PENDING, REJECTED
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, periods, sources
 from openchargeback.storage.types import AnyRow, inserted_id

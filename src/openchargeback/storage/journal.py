@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, insert, select
 
+from openchargeback.storage.charges import APPROVED
 from openchargeback.storage.journal_tables import journal_documents, journal_exports
-from openchargeback.storage.review import APPROVED
 from openchargeback.storage.tables import charge_details, charges, periods, sources
 from openchargeback.storage.types import AnyRow, inserted_id
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, literal, select
 
-from openchargeback.storage.review import NOT_REJECTED
+from openchargeback.storage.charges import NOT_REJECTED
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, sources
 

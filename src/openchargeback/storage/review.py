@@ -20,13 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from openchargeback.storage.charges import (
-    APPROVED,
-    NOT_REJECTED,
-    PENDING,
-    REJECTED,
-    STATUS,
-)
+from openchargeback.storage.charges import NOT_REJECTED
 from openchargeback.storage.review_tables import attribution_rules, charge_actions, review_rules
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, tag_sets
@@ -259,31 +253,3 @@ def candidate_rows(
             .order_by(charges.c.line)
         ).all()
     return out
-
-
-# The review states live with the one charges query (storage.charges); they are named
-# here too for the storage modules that sum by them.
-__all__ = [
-    "APPROVED",
-    "FINGERPRINT",
-    "NOT_REJECTED",
-    "PENDING",
-    "REJECTED",
-    "STATUS",
-    "actions_for",
-    "active_attribution_rules",
-    "add_actions",
-    "add_attribution_rule",
-    "candidate_rows",
-    "corrected_ids",
-    "decided_rows",
-    "facts",
-    "load_rules",
-    "move_actions",
-    "project_totals",
-    "reviews_of",
-    "save_rules",
-    "set_review",
-    "unreviewed",
-    "update_rows",
-]

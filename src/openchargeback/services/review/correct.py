@@ -10,11 +10,11 @@ from openchargeback.domain.charges import tags_dict
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import ChargeFacts, Evaluator, join_flags
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.registry import records as registry_svc
 from openchargeback.services.review.rules import KEPT_FLAGS, current_rules
-from openchargeback.services.review.selection import ActionResult, Selection, charge_filter, period_row
+from openchargeback.services.review.selection import ActionResult, Selection, charge_filter
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import review as repo
 from openchargeback.storage import rollups
@@ -39,7 +39,7 @@ def correct(
         raise InvalidInput("a correction needs at least one of --pi, --project, --fund")
     name = Period.parse(period).name
     with ctx.write() as conn:
-        row = period_row(conn, name)
+        row = lookup.period(conn, name)
         ensure_writable(row.name, PeriodStatus(row.status))
         f = charge_filter(conn, row.id, sel)
         ids = charges_repo.select_ids(conn, f)

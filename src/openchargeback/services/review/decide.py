@@ -9,8 +9,9 @@ from typing import Any
 
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
-from openchargeback.services.review.selection import ActionResult, Selection, charge_filter, period_row
+from openchargeback.services.review.selection import ActionResult, Selection, charge_filter
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import review as repo
 from openchargeback.storage import rollups
@@ -19,7 +20,7 @@ from openchargeback.storage import rollups
 def _decide(ctx: Context, period: str, sel: Selection, review: str, note: str | None) -> ActionResult:
     name = Period.parse(period).name
     with ctx.write() as conn:
-        row = period_row(conn, name)
+        row = lookup.period(conn, name)
         ensure_writable(row.name, PeriodStatus(row.status))
         f = charge_filter(conn, row.id, sel)
         ids = charges_repo.select_ids(conn, f)

@@ -10,9 +10,10 @@ from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.jsonable import JSON, Jsonable
 from openchargeback.domain.periods import Period
 from openchargeback.domain.review import describe
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.review.rules import current_rules
-from openchargeback.services.review.selection import Selection, charge_filter, period_row
+from openchargeback.services.review.selection import Selection, charge_filter
 from openchargeback.storage import charges as charges_repo
 
 
@@ -55,7 +56,7 @@ def list_queue(
         except ValueError:
             raise InvalidInput(f"--after {after!r}: expected the value printed as next_after") from None
     with ctx.read() as conn:
-        row = period_row(conn, name)
+        row = lookup.period(conn, name)
         f = charge_filter(conn, row.id, sel)
         rules = current_rules(ctx, conn)
         rows = charges_repo.page(conn, f, order="size", after=cursor, limit=limit + 1)
@@ -88,5 +89,5 @@ def list_queue(
 def pending(ctx: Context, period: str) -> tuple[int, Decimal]:
     """(count, billed total) of the period's charges waiting for review."""
     with ctx.read() as conn:
-        row = period_row(conn, Period.parse(period).name)
+        row = lookup.period(conn, period)
         return charges_repo.stakes(conn, charges_repo.ChargeFilter(row.id, status="pending"))

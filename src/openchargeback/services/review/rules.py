@@ -17,10 +17,10 @@ from openchargeback.domain.errors import NotFound
 from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, describe, join_flags
-from openchargeback.services import audit
+from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.registry import records as registry_svc
-from openchargeback.services.review.selection import ActionResult, period_row
+from openchargeback.services.review.selection import ActionResult
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import review as repo
@@ -93,7 +93,7 @@ def preview_rules(ctx: Context, period: str, data: dict[str, Any], *, examples: 
     rules = ReviewRules.from_dict(data)
     name = Period.parse(period).name
     with ctx.read() as conn:
-        row = period_row(conn, name)
+        row = lookup.period(conn, name)
         changes: list[Example] = []
         counts: dict[str, int] = {}
         total = flagged = 0
@@ -200,7 +200,7 @@ def recheck(ctx: Context, period: str) -> ActionResult:
     """Apply the current rules to the period's charges that have no decision yet."""
     name = Period.parse(period).name
     with ctx.write() as conn:
-        row = period_row(conn, name)
+        row = lookup.period(conn, name)
         ensure_writable(row.name, PeriodStatus(row.status))
         evaluator = Evaluator(current_rules(ctx, conn))
         updates = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -46,10 +45,6 @@ class ActionResult(Jsonable):
     count: int
     total: Decimal
     rule_id: int | None = None
-
-
-def period_row(conn: Connection, name: str) -> Any:
-    return lookup.period(conn, name)
 
 
 def charge_filter(conn: Connection, period_id: int, sel: Selection) -> charges_repo.ChargeFilter:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import make_msgid
 from typing import Any
@@ -31,7 +31,7 @@ from openchargeback.config import Settings
 from openchargeback.delivery import BadAddress, DeliveryError, Sender, make_sender, parse_address
 from openchargeback.delivery.outbox import OutboxSender
 from openchargeback.domain.errors import ConfigError, Conflict, NotFound
-from openchargeback.domain.jsonable import Jsonable, json_name, to_json
+from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.domain.periods import Period
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
@@ -73,9 +73,15 @@ class DeliveryReport(Jsonable):
     period: str
     transport: str
     messages: tuple[MessageOutcome, ...]
-    skipped_sent: int = json_name("skipped_already_sent")  # versions left out: they were sent before
-    in_doubt_held: tuple[int, ...] = json_name("skipped_in_doubt", default=())  # messages holding versions
-    recovered: tuple[int, ...] = json_name("recovered_in_doubt", default=())  # left by a dead batch
+    skipped_sent: int = field(
+        metadata={JSON: "skipped_already_sent"}
+    )  # versions left out: they were sent before
+    in_doubt_held: tuple[int, ...] = field(
+        default=(), metadata={JSON: "skipped_in_doubt"}
+    )  # messages holding versions
+    recovered: tuple[int, ...] = field(
+        default=(), metadata={JSON: "recovered_in_doubt"}
+    )  # left by a dead batch
     stopped: str | None = None  # why the batch stopped early (server unreachable)
 
     @property
