@@ -64,11 +64,14 @@ def test_duplicate_with_replace_also_changes_nothing(ctx, tmp_path):
     assert count_rows(ctx, "charges") == 1
 
 
-def test_distinct_files_with_the_same_rows_are_both_kept(ctx, tmp_path):
+def test_distinct_files_with_the_same_rows_are_refused_then_kept_with_append(ctx, tmp_path):
     a = write_csv(tmp_path / "a.csv", [row(cost="5")])
     b = write_csv(tmp_path / "b.csv", [row(cost="5")], newline="\r\n")  # other bytes
     ingest(ctx, a, "aws")
-    assert ingest(ctx, b, "aws").status == "imported"
+    with pytest.raises(Conflict, match=r"1 of its 1 row\(s\) are already in the ledger.*import #1 \(a\.csv"):
+        ingest(ctx, b, "aws")
+    assert billed(ctx, "2025-01") == Decimal(5)
+    assert ingest(ctx, b, "aws", append=True).status == "imported"
     assert billed(ctx, "2025-01") == Decimal(10)  # never merged
 
 

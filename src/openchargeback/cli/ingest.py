@@ -35,6 +35,20 @@ def ingest_command(
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace the source's earlier imports for the same period(s).")
     ] = False,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append",
+            help="Rows identical to an earlier import's are new rows all the same (recorded on the import).",
+        ),
+    ] = False,
+    source_ok: Annotated[
+        bool,
+        typer.Option(
+            "--source-ok",
+            help="The file belongs to this source although its name or providers suggest another (recorded).",
+        ),
+    ] = False,
     skip_invalid: Annotated[
         bool,
         typer.Option("--skip-invalid", help="Import the valid rows; record each skipped line on the import."),
@@ -79,6 +93,8 @@ def ingest_command(
                     source,
                     period,
                     replace=replace,
+                    append=append,
+                    source_ok=source_ok,
                     skip_invalid=skip_invalid,
                     dry_run=dry_run,
                     progress=progress,

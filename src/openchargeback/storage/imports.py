@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import (
@@ -45,12 +46,122 @@ def find_active_by_sha(conn: Connection, sha256: str) -> AnyRow | None:
     ).first()
 
 
+# The columns that make two charges the same charge (the review carry-over pairs rows by
+# them too); the first four are never NULL and join by equality (a hash join on PostgreSQL).
+_SAME = ("detail_id", "charge_period_start", "charge_period_end", "billed_cost")
+_SAME_OR_NULL = (
+    "tag_set_id",
+    "effective_cost",
+    "list_cost",
+    "contracted_cost",
+    "pricing_quantity",
+    "consumed_quantity",
+    "list_unit_price",
+    "contracted_unit_price",
+    "resource_id",
+    "resource_name",
+    "extra",
+)
+
+
+def overlaps(
+    conn: Connection, import_id: int, source_id: int, period_ids: list[int]
+) -> list[tuple[int, str, int, Decimal]]:
+    """Rows of ``import_id`` identical to an active row of an earlier import of the same
+    source and periods: (earlier import id, currency, rows, billed) per earlier import."""
+    if not period_ids:
+        return []
+    earlier = conn.execute(
+        select(func.count())
+        .select_from(imports)
+        .where(
+            imports.c.source_id == source_id,
+            imports.c.status == "complete",
+            imports.c.id != import_id,
+        )
+    ).scalar_one()
+    if not earlier:  # a source's first import: nothing to compare with
+        return []
+    new, old = charges.alias("n"), charges.alias("o")
+    cond = [old.c.period_id == new.c.period_id, old.c.source_id == source_id, old.c.import_id != import_id]
+    cond += [old.c[c] == new.c[c] for c in _SAME]
+    cond += [old.c[c].is_not_distinct_from(new.c[c]) for c in _SAME_OR_NULL]
+    pairs = (
+        select(new.c.id, func.min(old.c.import_id).label("old_id"))
+        .select_from(new.join(old, and_(*cond)))
+        .where(new.c.import_id == import_id, new.c.period_id.in_(period_ids), old.c.period_id.in_(period_ids))
+        .group_by(new.c.id)
+        .subquery()
+    )
+    dialect = conn.dialect.name
+    rows = conn.execute(
+        select(pairs.c.old_id, charges.c.billing_currency, func.count().label("n"))
+        .add_columns(*money_sum(dialect, charges.c.billed_cost, "billed"))
+        .select_from(pairs.join(charges, charges.c.id == pairs.c.id))
+        .group_by(pairs.c.old_id, charges.c.billing_currency)
+        .order_by(pairs.c.old_id, charges.c.billing_currency)
+    ).all()
+    return [(r.old_id, r.billing_currency, r.n, read_sum(dialect, r, "billed")) for r in rows]
+
+
+def source_parties(conn: Connection, source_id: int, except_import: int) -> list[str]:
+    """The ``parties`` (JSON) recorded on the source's active earlier imports."""
+    return [
+        p
+        for p in conn.execute(
+            select(imports.c.parties).where(
+                imports.c.source_id == source_id,
+                imports.c.status == "complete",
+                imports.c.id != except_import,
+                imports.c.parties.is_not(None),
+            )
+        ).scalars()
+    ]
+
+
+def parties_by_source(conn: Connection, except_import: int) -> dict[str, list[str]]:
+    """Source name -> the parties recorded on its active imports."""
+    out: dict[str, list[str]] = {}
+    for name, parties in conn.execute(
+        select(sources.c.name, imports.c.parties)
+        .join(sources, sources.c.id == imports.c.source_id)
+        .where(imports.c.status == "complete", imports.c.id != except_import, imports.c.parties.is_not(None))
+    ):
+        out.setdefault(name, []).append(parties)
+    return out
+
+
+def by_ids(conn: Connection, ids: Iterable[int]) -> Sequence[AnyRow]:
+    return conn.execute(select(imports).where(imports.c.id.in_(list(ids))).order_by(imports.c.id)).all()
+
+
+def hold_period(conn: Connection, period_id: int) -> str:
+    """The period's status, its row share-locked until the transaction ends (PostgreSQL;
+    SQLite's write transaction already excludes every other writer)."""
+    return str(
+        conn.execute(
+            select(periods.c.status).where(periods.c.id == period_id).with_for_update(read=True)
+        ).scalar_one()
+    )
+
+
+class ActiveDuplicate(Exception):
+    """Another active import holds the same file (its SHA-256): the unique index said so."""
+
+
 def create(conn: Connection, values: dict[str, Any]) -> int:
     return inserted_id(conn.execute(insert(imports).values(**values)))
 
 
 def finish(conn: Connection, import_id: int, values: dict[str, Any]) -> None:
-    conn.execute(update(imports).where(imports.c.id == import_id).values(**values))
+    """Complete the import; ActiveDuplicate when the same file became active meanwhile."""
+    try:
+        with conn.begin_nested():
+            conn.execute(update(imports).where(imports.c.id == import_id).values(**values))
+    except IntegrityError as exc:
+        if "sha256" in str(exc.orig):
+            raise ActiveDuplicate() from None
+        raise
 
 
 def add_totals(conn: Connection, import_id: int, totals: list[dict[str, Any]]) -> None:

@@ -14,6 +14,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    text,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -69,7 +71,7 @@ imports = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("format", String(16), nullable=False),
     Column("focus_version", String(8), nullable=False),
-    Column("status", String(16), nullable=False),  # complete | replaced
+    Column("status", String(16), nullable=False),  # loading | complete | replaced
     Column("requested_period", String(7)),
     Column("periods", Text, nullable=False),  # comma-separated YYYY-MM
     Column("row_count", Integer, nullable=False),
@@ -81,6 +83,18 @@ imports = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=False),
     Column("replaced_by_id", ForeignKey("imports.id")),
+    Column("appended", Boolean, nullable=False, server_default=false()),  # --append
+    Column("source_ok", Boolean, nullable=False, server_default=false()),  # --source-ok
+    Column("parties", Text),  # JSON: the file's providers and billing accounts (source guard)
+    # One active import per file (a constraint: two imports of one file racing cannot both
+    # commit). Rows are written as 'loading' and become 'complete' at the end.
+    Index(
+        "ux_imports_active_sha256",
+        "sha256",
+        unique=True,
+        sqlite_where=text("status = 'complete'"),
+        postgresql_where=text("status = 'complete'"),
+    ),
 )
 
 import_totals = Table(

@@ -51,6 +51,8 @@ class ImportDetail(Jsonable):
     problems: tuple[tuple[int, str | None, str | None, str], ...] = field(metadata={JSON: "skipped_lines"})
     replaced: tuple[tuple[int, str, int], ...]  # imports this one replaced
     replaced_by: tuple[tuple[int, str, int], ...] = field(metadata={JSON: "replaced_by_imports"})
+    appended: bool = False  # --append: identical rows to an earlier import's are new rows
+    source_ok: bool = False  # --source-ok: the source guard was overruled
 
     def as_json(self) -> dict:
         # the summary's keys are flattened in; the row tuples get their keys
@@ -115,4 +117,6 @@ def get_import(ctx: Context, import_id: int) -> ImportDetail:
             problems,
             tuple((x.replaced_import_id, x.period, x.rows_removed) for x in reps if x.import_id == import_id),
             tuple((x.import_id, x.period, x.rows_removed) for x in reps if x.replaced_import_id == import_id),
+            bool(r.appended),
+            bool(r.source_ok),
         )

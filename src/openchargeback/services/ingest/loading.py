@@ -27,6 +27,7 @@ from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
+from openchargeback.services.ingest import guards
 from openchargeback.services.ingest.flagging import AttributionRules, RowFlagger
 from openchargeback.services.ingest.history import REPLACED, named_rows
 from openchargeback.services.registry import budgets
@@ -37,9 +38,12 @@ from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import review as review_repo
+from openchargeback.storage import sources as sources_repo
 from openchargeback.storage.tables import charges as charges_table
 
 SHOWN_PROBLEMS = 20
+_PROVIDER = charges_repo.DETAIL_STORAGE_COLUMNS.index("provider_name")
+_ACCOUNT = charges_repo.DETAIL_STORAGE_COLUMNS.index("billing_account_id")
 ANALYZE_ROWS = 50_000  # imports at least this large refresh PostgreSQL's statistics
 Progress = Callable[[int, int], None]  # (rows read so far, file size in bytes)
 
@@ -86,13 +90,22 @@ def ingest(
     period: str | None = None,
     *,
     replace: bool = False,
+    append: bool = False,
+    source_ok: bool = False,
     skip_invalid: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> IngestResult:
+    """``append``: rows identical to an earlier import's are new rows all the same;
+    ``source_ok``: the file belongs to this source whatever its name and parties say
+    (both recorded on the import)."""
+    if replace and append:
+        raise InvalidInput("--replace and --append exclude each other: a file either replaces or adds")
     expect = Period.parse(period) if period else None
     with ctx.read() as conn:
         src = lookup.source(conn, source)
+        if not source_ok:
+            guards.check_name(Path(path).name, src, sources_repo.list_all(conn))
         if expect and not dry_run:
             row = periods_repo.get(conn, expect.name)
             if row is not None:
@@ -110,11 +123,21 @@ def ingest(
         )
         flagger = RowFlagger(mapping, evaluator, rules, expect.name if expect else None, registry)
         run = _Run(ctx, focus, src, expect, flagger, replace, skip_invalid, dry_run, progress)
+        run.append, run.source_ok = append, source_ok
+        dup: _Duplicate | None = None
         try:
             result = run.execute()
         except NeedsExactReader:
             continue  # records span lines: read again with the csv module
-        except _Duplicate as dup:
+        except imports_repo.ActiveDuplicate:  # the same file committed meanwhile (a race)
+            with ctx.read() as conn:
+                row = imports_repo.find_active_by_sha(conn, focus.scan.sha256)
+            if row is None:
+                raise
+            dup = _Duplicate(row)
+        except _Duplicate as caught:
+            dup = caught
+        if dup is not None:
             return IngestResult(
                 "duplicate",
                 focus.name,
@@ -158,6 +181,8 @@ class _Run:
         self.flagger, self.replace, self.skip_invalid = flagger, replace, skip_invalid
         self.dry_run, self.progress = dry_run, progress
         self.carried = 0
+        self.append = self.source_ok = False
+        self.parties = guards.Parties()
         self.period_ids: dict[str, int] = {}
         self.dup_checked = False
         self.size = focus.path.stat().st_size
@@ -179,6 +204,7 @@ class _Run:
                 self._report_progress()
             self._check_duplicate(conn, wait=True)
             self._refuse_if_bad()
+            self._guard(conn, import_id)
             replaced: tuple[tuple[int, str, int], ...] = ()
             if self.replace:
                 self.carried = carry_over(
@@ -216,6 +242,10 @@ class _Run:
                     "focus_version": self.focus.version,
                     "columns": json.dumps({"mapped": self.focus.mapped, "unmapped": self.focus.unmapped}),
                     "finished_at": self.ctx.clock(),
+                    "status": "complete",
+                    "appended": self.append,
+                    "source_ok": self.source_ok,
+                    "parties": self.parties.to_json(),
                 },
             )
         return self._result("imported", import_id, totals, replaced)
@@ -230,6 +260,22 @@ class _Run:
         if dup is not None:
             raise _Duplicate(dup)
 
+    def _guard(self, conn, import_id: int) -> None:
+        """The source and overlap guards, over the rows just written (rolled back if refused)."""
+        if not self.source_ok:
+            earlier = imports_repo.source_parties(conn, self.src.id, import_id)
+            if earlier:
+                others = imports_repo.parties_by_source(conn, import_id)
+                guards.check_parties(self.focus.name, self.src, self.parties, earlier, others)
+        if self.replace or self.append:
+            return
+        found = imports_repo.overlaps(conn, import_id, self.src.id, list(self.period_ids.values()))
+        if found:
+            earlier_rows = {
+                r.id: (r.filename, r.finished_at) for r in imports_repo.by_ids(conn, {f[0] for f in found})
+            }
+            raise guards.overlap_refusal(self.focus.name, self.focus.stats.rows, found, earlier_rows)
+
     def _import_values(self, started) -> dict:
         return {
             "source_id": self.src.id,
@@ -238,7 +284,7 @@ class _Run:
             "size_bytes": 0,
             "format": self.focus.format,
             "focus_version": "",
-            "status": "complete",
+            "status": "loading",
             "requested_period": self.expect.name if self.expect else None,
             "periods": "",
             "row_count": 0,
@@ -283,10 +329,13 @@ class _Run:
             name = Period.containing(d[0]).name
             if name not in self.period_ids:
                 row = periods_repo.get_or_create(conn, Period.parse(name), self.ctx.actor, self.ctx.clock())
-                ensure_writable(row.name, PeriodStatus(row.status))
+                # held (PostgreSQL: a share lock) until the import commits: a close,
+                # finalize or journal export of the period waits for it
+                ensure_writable(row.name, PeriodStatus(imports_repo.hold_period(conn, row.id)))
                 self.period_ids[name] = row.id
             period_ids.append(self.period_ids[name])
         attrs, flags, rule_ids = self.flagger.apply(batch)
+        self.parties.add((d[_PROVIDER] for d in details), (d[_ACCOUNT] for d in details))
         tag_texts = [t[0] if t else None for t in batch.tags.values]
         cols: dict[str, list] = {
             "import_id": [import_id] * n,

@@ -73,7 +73,7 @@
       form.hidden = pending.length === 0;
     }
 
-    function upload(item, replace, skip) {
+    function upload(item, options) {
       var jobs = document.getElementById("jobs");
       var none = document.getElementById("no-jobs");
       if (none) none.remove();
@@ -84,7 +84,7 @@
       holder.appendChild(el("p", { "class": "muted small" }, "uploading…"));
       jobs.insertBefore(holder, jobs.firstChild);
       var q = "filename=" + encodeURIComponent(item.file.name) + "&source=" + encodeURIComponent(item.select.value) +
-        "&period=" + encodeURIComponent(item.period.value.trim()) + (replace ? "&replace=true" : "") + (skip ? "&skip_invalid=true" : "");
+        "&period=" + encodeURIComponent(item.period.value.trim()) + options;
       var xhr = new XMLHttpRequest();
       xhr.open("POST", "/imports/upload?" + q);
       xhr.setRequestHeader("X-CSRF-Token", csrfToken());
@@ -116,9 +116,12 @@
       e.preventDefault();
       var missing = pending.filter(function (p) { return !p.select.value; });
       if (missing.length) { missing[0].select.focus(); missing[0].row.classList.add("needs-source"); return; }
-      var replace = document.getElementById("opt-replace").checked;
-      var skip = document.getElementById("opt-skip").checked;
-      pending.forEach(function (p) { upload(p, replace, skip); p.row.remove(); });
+      var options = "";
+      if (document.getElementById("opt-replace").checked) options += "&replace=true";
+      if (document.getElementById("opt-append").checked) options += "&append=true";
+      if (document.getElementById("opt-source-ok").checked) options += "&source_ok=true";
+      if (document.getElementById("opt-skip").checked) options += "&skip_invalid=true";
+      pending.forEach(function (p) { upload(p, options); p.row.remove(); });
       pending = [];
       form.hidden = true;
     });
