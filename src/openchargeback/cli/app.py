@@ -57,7 +57,7 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("sources", "admin", "sources_app", "Sources of billing data."),
     ("charges", "reports", "charges_app", "Browse charges."),
     ("report", "reports", "report_app", "Reports over a period."),
-    ("db", "admin", "db_app", "Database schema."),
+    ("db", "db", "db_app", "Database: check, back up, restore, copy, upgrade."),
     (
         "convert",
         "convert",
@@ -80,6 +80,8 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("adjustments", "registry", "adjustments_app", "Adjustment lines (credits or charges): list, add."),
     ("budgets", "registry", "budgets_app", "Spend against budgets, and budget alerts."),
     ("journals", "journal", "journals_app", "Journal exports: list, show, download earlier files."),
+    ("tokens", "tokens", "tokens_app", "API tokens: create, list (with last use), revoke."),
+    ("portal", "portal", "portal_app", "PI portal access: link pi users to PIs, grant delegates, list."),
 )
 _BY_NAME = {c[0]: c for c in COMMANDS}
 _TYPER_SETTINGS: dict[str, Any] = {"pretty_exceptions_enable": False, "add_completion": False}
@@ -247,6 +249,14 @@ def _hinted(message: str) -> str:
     return common.with_config_hint(message) if common is not None else message
 
 
+def _database_fault(exc: Exception) -> OpenChargebackError | None:
+    if "sqlalchemy" not in sys.modules:  # no database was opened: not a database fault
+        return None
+    from openchargeback.services.database import fault_of
+
+    return fault_of(exc)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="openchargeback", standalone_mode=False)
@@ -270,4 +280,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted; the file being imported was rolled back", err=True)
         sys.exit(130)
+    except Exception as exc:  # the database's own failure (disk full, damaged...): one message
+        fault = _database_fault(exc)
+        if fault is None:
+            raise
+        typer.echo(f"error: {_hinted(fault.message)}", err=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -27,7 +27,7 @@ def _password(from_stdin: bool) -> str:
 @users_app.command("add")
 def users_add(
     username: UserArg,
-    role: Annotated[str, typer.Option("--role", help="admin, reviewer or viewer.")] = "viewer",
+    role: Annotated[str, typer.Option("--role", help="admin, reviewer, viewer, pi or delegate.")] = "viewer",
     password_stdin: PasswordStdin = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,

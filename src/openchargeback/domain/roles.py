@@ -1,5 +1,6 @@
 """Roles and what each may do. Viewers read; reviewers also act on the review queue;
-admins do everything."""
+admins do everything. PIs and their delegates see only the PIs they hold (the portal);
+none of the staff permissions is theirs, so every staff page refuses them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     REVIEWER = "reviewer"
     VIEWER = "viewer"
+    PI = "pi"  # linked to registry PIs by verified email
+    DELEGATE = "delegate"  # acts for the PIs an admin or the PI granted
 
 
 class Permission(StrEnum):
@@ -24,13 +27,17 @@ class Permission(StrEnum):
     SETTINGS = "settings"  # see the effective configuration
     AUDIT = "audit"  # read the audit log
     REGISTRY = "registry"  # change PIs, projects, funds, fund splits; add adjustments
+    PORTAL = "portal"  # the portal: the held PIs' own data only, acknowledge, dispute
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
     Role.REVIEWER: frozenset({Permission.READ, Permission.REVIEW}),
-    Role.ADMIN: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission) - {Permission.PORTAL},
+    Role.PI: frozenset({Permission.PORTAL}),
+    Role.DELEGATE: frozenset({Permission.PORTAL}),
 }
+SCOPED = frozenset({Role.PI, Role.DELEGATE})  # roles whose every read is limited to held PIs
 
 
 class Forbidden(OpenChargebackError):
@@ -49,7 +56,7 @@ def parse_role(text: str) -> Role:
     try:
         return Role(text.strip().lower())
     except ValueError:
-        raise InvalidRole(f"role {text!r}: expected one of admin, reviewer, viewer") from None
+        raise InvalidRole(f"role {text!r}: expected one of {', '.join(r.value for r in Role)}") from None
 
 
 class InvalidRole(OpenChargebackError):

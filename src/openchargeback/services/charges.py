@@ -18,6 +18,7 @@ from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.jsonable import JSON, Jsonable
 from openchargeback.domain.money import ZERO, to_str
 from openchargeback.domain.periods import Period
+from openchargeback.domain.scope import ALL, Scope
 from openchargeback.rendering import csv_safe
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
@@ -113,7 +114,11 @@ def list_charges(
     flagged: bool | None = None,
     after_id: int | None = None,
     limit: int = 100,
+    scope: Scope = ALL,
 ) -> ChargePage:
+    pis = scope.narrow(pi)
+    if pis == ():
+        return ChargePage((), None)
     with ctx.read() as conn:
         period_id = source_id = None
         if period:
@@ -130,6 +135,7 @@ def list_charges(
             project_id=project,
             fund_org=fund,
             flagged=flagged,
+            pi_emails=pis,
         )
         rows = repo.page(
             conn, f, order="id", after=(after_id,) if after_id is not None else None, limit=limit + 1
@@ -258,10 +264,10 @@ def _row(r: Any) -> Row:
     )
 
 
-def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
-    """A page of charges. Without free text, the rollup answers the filtered set's totals
-    first; when nothing matches, no charge row is read (a filter that matches nothing
-    would otherwise scan the whole period)."""
+def page(ctx: Context, q: Query, limit: int = PAGE, scope: Scope = ALL) -> Page:
+    """A page of charges (only the scope's PIs'). Without free text, the rollup answers
+    the filtered set's totals first; when nothing matches, no charge row is read (a
+    filter that matches nothing would otherwise scan the whole period)."""
     # imported here: insights loads the ingest package (pyarrow), which list_charges and
     # so the CLI's `charges list` do not need
     from openchargeback.services.insights import Costs, refresh
@@ -271,13 +277,15 @@ def page(ctx: Context, q: Query, limit: int = PAGE) -> Page:
         refresh(ctx)
     with ctx.read() as conn:
         f = _filter(conn, q)
-        if f is None:
+        pis = scope.narrow(q.pi or None)
+        if f is None or pis == () or (pis is not None and q.pi == ""):
             return Page(q, (), None, Costs())
+        f = replace(f, pi_emails=pis)
         totals = rejected = None
         if not q.text:
             filters = {
                 "source": q.source,
-                "pi": _dim(q.pi),
+                "pi": pis if pis is not None else _dim(q.pi),
                 "project": _dim(q.project),
                 "fund": _dim(q.fund),
                 "service": _dim(q.service),
@@ -335,12 +343,12 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_csv(ctx: Context, q: Query) -> Iterator[str]:
+def export_csv(ctx: Context, q: Query, scope: Scope = ALL) -> Iterator[str]:
     """CSV text of every charge the query matches, in chunks (one read per chunk)."""
     yield csv_safe.lines([EXPORT_COLUMNS])
     q = replace(q, after=None)
     while True:
-        p = page(ctx, q, limit=EXPORT_CHUNK)
+        p = page(ctx, q, limit=EXPORT_CHUNK, scope=scope)
         yield csv_safe.lines(
             [
                 (
@@ -421,10 +429,10 @@ _FOCUS_CHARGE_COLUMNS = (
 _REVIEW_COLUMNS = ("review", "review_note", "reviewed_by", "reviewed_at")
 
 
-def detail(ctx: Context, charge_id: int) -> Detail:
+def detail(ctx: Context, charge_id: int, scope: Scope = ALL) -> Detail:
     with ctx.read() as conn:
         r = repo.detail(conn, charge_id)
-    if r is None:
+    if r is None or not scope.allows(r.pi_email):
         raise NotFound(f"charge #{charge_id} does not exist")
     m = r._mapping
     names = (*repo.DETAIL_COLUMNS, *_FOCUS_CHARGE_COLUMNS)

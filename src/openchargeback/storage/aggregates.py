@@ -102,6 +102,8 @@ def _filters(filters: Mapping[str, object] | None) -> list[ColumnElement[bool]]:
             conds.append(DIMS[key].is_(None))
         elif value is BILLABLE:
             conds.append((DIMS[key].is_(None)) | (DIMS[key] != "rejected"))
+        elif isinstance(value, tuple):  # any of these values (a reader's scope)
+            conds.append(DIMS[key].in_(value))
         elif value is not None:
             conds.append(DIMS[key] == value)
     return conds

@@ -178,6 +178,7 @@ class ChargeFilter:
     min_amount: int | None = None  # picounits, compared with |billed|
     ids: tuple[int, ...] | None = None
     text: str | None = None  # in resource, attribution, service or description
+    pi_emails: tuple[str, ...] | None = None  # a reader's scope: only these PIs (() matches none)
 
 
 def _size() -> ColumnElement[Any]:
@@ -213,6 +214,8 @@ def _conditions(f: ChargeFilter) -> list[ColumnElement[bool]]:
         conds.append(_size() >= f.min_amount)
     if f.ids is not None:
         conds.append(charges.c.id.in_(f.ids))
+    if f.pi_emails is not None:
+        conds.append(charges.c.pi_email.in_(f.pi_emails))
     if f.text:
         pat = f"%{f.text.strip()}%"
         conds.append(

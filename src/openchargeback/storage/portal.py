@@ -1,0 +1,226 @@
+"""Repositories of the portal tables: PI links, API tokens, disputes, statement
+acknowledgements and external identities (see portal_tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, true, update
+from sqlalchemy.exc import IntegrityError
+
+from openchargeback.storage.auth_tables import users
+from openchargeback.storage.portal_tables import (
+    api_tokens,
+    charge_disputes,
+    external_identities,
+    pi_links,
+    statement_acks,
+)
+from openchargeback.storage.registry_tables import pis, projects
+from openchargeback.storage.statement_tables import statements
+from openchargeback.storage.tables import charges, periods
+from openchargeback.storage.types import AnyRow, inserted_id
+
+
+# -- links -------------------------------------------------------------------------------------
+def held(conn: Connection, user_id: int) -> list[str]:
+    return list(conn.execute(select(pi_links.c.pi_email).where(pi_links.c.user_id == user_id)).scalars())
+
+
+def links(conn: Connection, *, user_id: int | None = None, pi_email: str | None = None) -> Sequence[AnyRow]:
+    q = select(pi_links, users.c.username, users.c.role).join(users, users.c.id == pi_links.c.user_id)
+    if user_id is not None:
+        q = q.where(pi_links.c.user_id == user_id)
+    if pi_email is not None:
+        q = q.where(pi_links.c.pi_email == pi_email)
+    return conn.execute(q.order_by(users.c.username, pi_links.c.pi_email)).all()
+
+
+def add_link(
+    conn: Connection, user_id: int, pi_email: str, kind: str, granted_by: str, now: datetime
+) -> bool:
+    """False when the user already holds the PI (the primary key decides, not a read)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(pi_links).values(
+                    user_id=user_id, pi_email=pi_email, kind=kind, granted_by=granted_by, created_at=now
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def remove_link(conn: Connection, user_id: int, pi_email: str) -> int:
+    return conn.execute(
+        delete(pi_links).where(pi_links.c.user_id == user_id, pi_links.c.pi_email == pi_email)
+    ).rowcount
+
+
+def pi_exists(conn: Connection, email: str) -> bool:
+    return conn.execute(select(pis.c.email).where(pis.c.email == email)).first() is not None
+
+
+def projects_of(conn: Connection, pi_emails: Sequence[str]) -> Sequence[AnyRow]:
+    return conn.execute(
+        select(projects).where(projects.c.pi_email.in_(pi_emails)).order_by(projects.c.project_id)
+    ).all()
+
+
+def pis_named(conn: Connection, pi_emails: Sequence[str]) -> Sequence[AnyRow]:
+    return conn.execute(select(pis).where(pis.c.email.in_(pi_emails)).order_by(pis.c.email)).all()
+
+
+# -- statements sent to PIs -------------------------------------------------------------------
+def sent_statements(conn: Connection, pi_emails: Sequence[str] | None) -> Sequence[AnyRow]:
+    """Every version that went out, newest period first, with its acknowledgement."""
+    q = (
+        select(
+            statements.c.id,
+            statements.c.number,
+            statements.c.version,
+            statements.c.kind,
+            statements.c.pi_email,
+            statements.c.project_id,
+            statements.c.currency,
+            statements.c.status,
+            statements.c.due_total,
+            statements.c.list_total,
+            statements.c.sent_at,
+            periods.c.name.label("period"),
+            statement_acks.c.acknowledged_by,
+            statement_acks.c.acknowledged_at,
+        )
+        .join(periods, periods.c.id == statements.c.period_id)
+        .outerjoin(statement_acks, statement_acks.c.statement_id == statements.c.id)
+        .where(statements.c.sent_at.is_not(None))
+    )
+    if pi_emails is not None:
+        q = q.where(statements.c.pi_email.in_(pi_emails))
+    return conn.execute(q.order_by(periods.c.name.desc(), statements.c.number, statements.c.version)).all()
+
+
+def add_ack(conn: Connection, statement_id: int, by: str, now: datetime) -> bool:
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(statement_acks).values(
+                    statement_id=statement_id, acknowledged_by=by, acknowledged_at=now
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+# -- disputes ----------------------------------------------------------------------------------
+def charge_owner(conn: Connection, charge_id: int) -> AnyRow | None:
+    return conn.execute(
+        select(charges.c.id, charges.c.pi_email, periods.c.name.label("period"))
+        .join(periods, periods.c.id == charges.c.period_id)
+        .where(charges.c.id == charge_id)
+    ).first()
+
+
+def add_dispute(conn: Connection, values: dict[str, Any]) -> int | None:
+    """None when the charge already has an open dispute (the unique constraint decides)."""
+    try:
+        with conn.begin_nested():
+            return inserted_id(conn.execute(insert(charge_disputes).values(open=True, **values)))
+    except IntegrityError:
+        return None
+
+
+def disputes(
+    conn: Connection,
+    *,
+    pi_emails: Sequence[str] | None = None,
+    open_only: bool = False,
+    charge_ids: Sequence[int] | None = None,
+) -> Sequence[AnyRow]:
+    q = select(charge_disputes)
+    if pi_emails is not None:
+        q = q.where(charge_disputes.c.pi_email.in_(pi_emails))
+    if open_only:
+        q = q.where(charge_disputes.c.open == true())
+    if charge_ids is not None:
+        q = q.where(charge_disputes.c.charge_id.in_(charge_ids))
+    return conn.execute(q.order_by(charge_disputes.c.id.desc())).all()
+
+
+def dispute(conn: Connection, dispute_id: int) -> AnyRow | None:
+    return conn.execute(select(charge_disputes).where(charge_disputes.c.id == dispute_id)).first()
+
+
+def decide_dispute(
+    conn: Connection, dispute_id: int, *, decision: str, reply: str, by: str, now: datetime
+) -> bool:
+    """Only an open dispute is decided (conditional update: two reviewers cannot both)."""
+    return (
+        conn.execute(
+            update(charge_disputes)
+            .where(charge_disputes.c.id == dispute_id, charge_disputes.c.open == true())
+            .values(open=None, decision=decision, reply=reply, decided_by=by, decided_at=now)
+        ).rowcount
+        == 1
+    )
+
+
+# -- tokens ------------------------------------------------------------------------------------
+def add_token(conn: Connection, values: dict[str, Any]) -> int:
+    return inserted_id(conn.execute(insert(api_tokens).values(**values)))
+
+
+def token_by_hash(conn: Connection, token_hash: str) -> AnyRow | None:
+    return conn.execute(
+        select(api_tokens, users.c.username, users.c.role, users.c.disabled)
+        .join(users, users.c.id == api_tokens.c.user_id)
+        .where(api_tokens.c.token_hash == token_hash)
+    ).first()
+
+
+def tokens(conn: Connection, user_id: int | None = None) -> Sequence[AnyRow]:
+    q = select(api_tokens, users.c.username).join(users, users.c.id == api_tokens.c.user_id)
+    if user_id is not None:
+        q = q.where(api_tokens.c.user_id == user_id)
+    return conn.execute(q.order_by(api_tokens.c.id)).all()
+
+
+def revoke_token(conn: Connection, token_id: int, now: datetime, user_id: int | None = None) -> bool:
+    q = update(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+    if user_id is not None:
+        q = q.where(api_tokens.c.user_id == user_id)
+    return conn.execute(q.values(revoked_at=now)).rowcount == 1
+
+
+def touch_token(conn: Connection, token_id: int, now: datetime) -> None:
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
+
+
+# -- external identities ----------------------------------------------------------------------
+def identity(conn: Connection, issuer: str, subject: str) -> AnyRow | None:
+    return conn.execute(
+        select(external_identities).where(
+            external_identities.c.issuer == issuer, external_identities.c.subject == subject
+        )
+    ).first()
+
+
+def add_identity(conn: Connection, values: dict[str, Any]) -> bool:
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(external_identities).values(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+def touch_identity(conn: Connection, issuer: str, subject: str, now: datetime, email: str | None) -> None:
+    conn.execute(
+        update(external_identities)
+        .where(external_identities.c.issuer == issuer, external_identities.c.subject == subject)
+        .values(last_login_at=now, email=email)
+    )
