@@ -231,6 +231,19 @@ class BudgetSettings(_Strict):
         return sorted(set(v))
 
 
+class JobSettings(_Strict):
+    """Background jobs (imports, statements, journal exports) and the processes that run them."""
+
+    # `serve` runs one worker inside itself (the embedded default: nothing else to start);
+    # off when `openchargeback worker` processes run the jobs.
+    serve_runs_worker: bool = True
+    # A running job whose worker has not renewed its lease for this long (and whose
+    # process is gone) is interrupted: re-run when its kind is safe to repeat.
+    lease_seconds: int = Field(default=60, ge=2, le=3600)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)  # how often an idle worker looks for jobs
+    max_attempts: int = Field(default=3, ge=1, le=20)  # claims of one job before it stays interrupted
+
+
 class PeriodSettings(_Strict):
     """The period lifecycle."""
 
@@ -320,6 +333,7 @@ class Settings(_Strict):
     statements: StatementSettings = StatementSettings()
     email: EmailSettings = EmailSettings()
     journal: JournalSettings = JournalSettings()
+    jobs: JobSettings = JobSettings()
 
     # Where the settings came from (for messages); not a YAML key.
     model_config = ConfigDict(extra="forbid", frozen=True)

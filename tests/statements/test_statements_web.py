@@ -18,7 +18,7 @@ from .conftest import statement_settings
 def _wait(client, html: str, timeout: float = 120) -> str:
     job = re.search(r'id="statement-job-(\d+)"', html).group(1)
     deadline = time.monotonic() + timeout
-    while 'data-status="running"' in html:
+    while 'data-status="running"' in html or 'data-status="queued"' in html:
         assert time.monotonic() < deadline, "statement job did not finish"
         time.sleep(0.3)
         html = client.get(f"/statements/jobs/{job}").text
@@ -120,7 +120,7 @@ def test_generate_preview_download_send_and_resend(site, smtp_server):
 def _wait_failed(client, html: str, timeout: float = 60) -> str:
     job = re.search(r'id="statement-job-(\d+)"', html).group(1)
     deadline = time.monotonic() + timeout
-    while 'data-status="running"' in html:
+    while 'data-status="running"' in html or 'data-status="queued"' in html:
         assert time.monotonic() < deadline
         time.sleep(0.2)
         html = client.get(f"/statements/jobs/{job}").text

@@ -68,20 +68,38 @@ jobs = Table(
     "jobs",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("kind", String(32), nullable=False),  # import
-    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("kind", String(32), nullable=False),  # import | statements.generate | ...
+    # queued | running | done | failed | interrupted (its worker died; see services/jobs)
+    Column("status", String(16), nullable=False),
     Column("actor", String(200), nullable=False),
-    Column("params", Text, nullable=False),  # JSON
+    Column("params", Text, nullable=False),  # JSON: the kind's arguments
     Column("filename", String(500)),
     Column("size_bytes", BigInteger),
-    Column("rows_read", Integer, nullable=False),
+    Column("progress", Integer, nullable=False),  # rows read, statements made, ...
     Column("result", Text),  # JSON
     Column("error", Text),
     Column("import_id", Integer),
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
-    Column("worker", String(100)),  # host:pid of the process that runs it
+    Column("worker", String(100)),  # the job_workers.name that claimed it
+    Column("progress_total", Integer),  # None: unknown
+    Column("period", String(7)),  # the billing period it works on, when it has one
+    Column("attempts", Integer, nullable=False, server_default="0"),  # claims so far
+    # A running job whose lease has passed and whose worker is gone is interrupted.
+    Column("lease_until", UTCDateTime),
+    Index("ix_jobs_status_id", "status", "id"),
+)
+
+# Processes that run jobs (`openchargeback worker`, or `serve`'s own), with their
+# heartbeat: /readyz and the job pages tell a dead worker from a busy one by it.
+job_workers = Table(
+    "job_workers",
+    metadata,
+    Column("name", String(100), primary_key=True),  # host:pid:random
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime),
 )
 
 # Sums per period and attribution, rebuilt from the charges when a period's imports
@@ -117,4 +135,13 @@ rollup_state = Table(
     Column("built_at", UTCDateTime, nullable=False),
 )
 
-__all__ = ["audit_log", "charge_rollups", "jobs", "login_attempts", "rollup_state", "sessions", "users"]
+__all__ = [
+    "audit_log",
+    "charge_rollups",
+    "job_workers",
+    "jobs",
+    "login_attempts",
+    "rollup_state",
+    "sessions",
+    "users",
+]

@@ -26,12 +26,16 @@ from openchargeback.web.templating import make_env, render
 def create_app(settings: Settings) -> FastAPI:
     ctx = build_context(settings, actor="web")
     users.bootstrap(ctx)
-    runner = jobs.Runner()
+    # the embedded default runs the jobs in this process; else `openchargeback worker` does
+    runner = jobs.Worker(ctx, embedded=True) if settings.jobs.serve_runs_worker else None
 
     @asynccontextmanager
     async def lifespan(_app):
+        if runner is not None:
+            runner.start()  # jobs queued before this process started, or by another one
         yield
-        runner.shutdown()
+        if runner is not None:
+            runner.shutdown()
         ctx.engine.dispose()
 
     app = FastAPI(

@@ -1,9 +1,10 @@
-"""Background jobs of the web: imports of uploaded files (:mod:`.imports`, rows in the
-database) and statement generation and sending (:mod:`.statements`).
+"""Background jobs: every task the web starts (imports of uploaded files, statement
+generation and sending) is a row that a worker claims, runs and records, and that any
+web process shows. :mod:`.runner` is the one runner (``openchargeback worker``, or
+``serve``'s own); :mod:`.kinds` says what each kind runs and whether it may run again.
 """
 
 from openchargeback.services.jobs.imports import (
-    Runner,
     TooLarge,
     Upload,
     get_job,
@@ -11,15 +12,23 @@ from openchargeback.services.jobs.imports import (
     recent_jobs,
     start_import,
 )
-from openchargeback.services.jobs.statements import StatementRunner
+from openchargeback.services.jobs.queue import JobsHealth, JobView, WorkerView, health
+from openchargeback.services.jobs.runner import Worker
+from openchargeback.services.jobs.statements import start_statements, statement_job, statement_jobs
 
 __all__ = [
-    "Runner",
-    "StatementRunner",
+    "JobView",
+    "JobsHealth",
     "TooLarge",
     "Upload",
+    "Worker",
+    "WorkerView",
     "get_job",
     "guess",
+    "health",
     "recent_jobs",
     "start_import",
+    "start_statements",
+    "statement_job",
+    "statement_jobs",
 ]

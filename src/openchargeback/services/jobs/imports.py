@@ -1,27 +1,20 @@
 """Web imports as background jobs.
 
 An upload is written (size-limited) into its own directory under
-``server.data_dir``; a job row records it; a worker thread of this process runs the
-ordinary ingest service on it and stores the result. Progress (rows read) is kept in
-memory by the process that runs the job; other processes see the job's status only.
-The uploaded file is removed when the job ends: the import keeps its SHA-256.
+``server.data_dir``; a job row records it; a worker (:mod:`.runner`) runs the ordinary
+ingest service on it and stores the result. The uploaded file is removed when the job
+ends: the import keeps its SHA-256.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
-import json
-import os
 import re
 import secrets
 import shutil
-import socket
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -31,6 +24,9 @@ from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.insights import refresh
+from openchargeback.services.jobs import queue
+from openchargeback.services.jobs.kinds import Failed, Kind, Progress
+from openchargeback.services.jobs.queue import JobView
 from openchargeback.storage import jobs as repo
 from openchargeback.storage import sources as sources_repo
 from openchargeback.storage.types import AnyRow
@@ -38,7 +34,6 @@ from openchargeback.storage.types import AnyRow
 EXTENSIONS = (".csv", ".csv.gz", ".parquet")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PERIOD_IN_NAME = re.compile(r"(?<!\d)(\d{4})[-_]?(0[1-9]|1[0-2])(?!\d)")
-STALLED_AFTER = timedelta(hours=6)
 
 
 class TooLarge(OpenChargebackError):
@@ -49,26 +44,6 @@ class TooLarge(OpenChargebackError):
 class Guess:
     source: str | None
     period: str | None
-
-
-@dataclass(frozen=True)
-class JobView:
-    id: int
-    status: str  # queued | running | done | failed
-    actor: str
-    filename: str | None
-    size_bytes: int | None
-    rows_read: int
-    params: dict
-    result: dict | None
-    error: str | None
-    import_id: int | None
-    created_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("done", "failed")
 
 
 def guess(ctx: Context, filename: str) -> Guess:
@@ -131,42 +106,19 @@ class Upload:
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
-class Runner:
-    """One worker thread per process: imports run one at a time, like the CLI's."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocb-import")
-        self._progress: dict[int, int] = {}
-        self._lock = threading.Lock()
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"[:100]
-
-    def rows(self, job_id: int) -> int | None:
-        with self._lock:
-            return self._progress.get(job_id)
-
-    def _set(self, job_id: int, rows: int) -> None:
-        with self._lock:
-            self._progress[job_id] = rows
-
-    def submit(self, fn, *args):
-        return self._pool.submit(fn, *args)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
-
-
 def start_import(
     ctx: Context,
-    runner: Runner,
     path: Path,
     source: str,
     period: str | None,
     *,
     replace: bool = False,
+    append: bool = False,
+    source_ok: bool = False,
     skip_invalid: bool = False,
     ip: str | None = None,
 ) -> int:
-    """Record a job for an uploaded file and queue it; returns the job id."""
+    """Queue a job for an uploaded file; returns the job id."""
     period = Period.parse(period).name if period else None
     with ctx.read() as conn:
         try:
@@ -174,21 +126,18 @@ def start_import(
         except NotFound:
             shutil.rmtree(path.parent, ignore_errors=True)
             raise
-    params = {"source": source.lower(), "period": period, "replace": replace, "skip_invalid": skip_invalid}
+    params = {
+        "path": str(path),
+        "source": source.lower(),
+        "period": period,
+        "replace": replace,
+        "append": append,
+        "source_ok": source_ok,
+        "skip_invalid": skip_invalid,
+    }
     with ctx.write() as conn:
-        job_id = repo.create(
-            conn,
-            {
-                "kind": "import",
-                "status": "queued",
-                "actor": ctx.actor,
-                "params": json.dumps(params),
-                "filename": path.name,
-                "size_bytes": path.stat().st_size,
-                "rows_read": 0,
-                "created_at": ctx.clock(),
-                "worker": runner.worker,
-            },
+        job_id = queue.enqueue_in(
+            conn, ctx, "import", params, period=period, filename=path.name, size_bytes=path.stat().st_size
         )
         audit.record_in(
             conn,
@@ -197,17 +146,22 @@ def start_import(
             path.name,
             f"job #{job_id}; source {source}, period {period or '-'}"
             + (", replace" if replace else "")
+            + (", append" if append else "")
+            + (", source ok" if source_ok else "")
             + (", skip invalid" if skip_invalid else ""),
             ip,
         )
-    runner.submit(_run, ctx, runner, job_id, path, params)
+    queue.wake_local_workers(ctx)
     return job_id
 
 
-def _run(ctx: Context, runner: Runner, job_id: int, path: Path, params: dict) -> None:
-    with ctx.write() as conn:
-        repo.set_values(conn, job_id, status="running", started_at=ctx.clock())
-    runner._set(job_id, 0)
+def _run(ctx: Context, params: dict, progress: Progress) -> dict:
+    path = Path(params["path"])
+    if not path.is_file():
+        raise Failed(
+            f"the uploaded file {path.name} is not in server.data_dir on this worker's host; "
+            f"workers on other hosts need the web's data_dir shared with them"
+        )
     try:
         result = ingest(
             ctx,
@@ -215,107 +169,47 @@ def _run(ctx: Context, runner: Runner, job_id: int, path: Path, params: dict) ->
             params["source"],
             params["period"],
             replace=params["replace"],
+            append=params.get("append", False),  # jobs queued before these options existed
+            source_ok=params.get("source_ok", False),
             skip_invalid=params["skip_invalid"],
-            progress=lambda rows, _size: runner._set(job_id, rows),
+            progress=lambda rows, _size: progress(rows, None),
         )
-    except OpenChargebackError as exc:
-        problems = (
-            [p.describe(path.name) for p in getattr(exc, "problems", [])[:50]]
-            if isinstance(exc, FileRefused)
-            else []
-        )
-        _finish(
-            ctx,
-            job_id,
-            "failed",
-            error=exc.message,
-            result={"problems": problems} if problems else None,
-            rows=runner.rows(job_id),
-        )
-    except Exception as exc:  # a fault, not a user mistake: keep the job honest
-        _finish(
-            ctx,
-            job_id,
-            "failed",
-            error=f"internal error: {type(exc).__name__}: {exc}",
-            rows=runner.rows(job_id),
-        )
-    else:
-        _finish(ctx, job_id, "done", result=result.as_json(), import_id=result.import_id, rows=result.rows)
-        # dashboards answer at once; on failure the next page view rebuilds the rollup
-        with contextlib.suppress(Exception):
-            refresh(ctx)
-    finally:
-        shutil.rmtree(path.parent, ignore_errors=True)
-        with runner._lock:
-            runner._progress.pop(job_id, None)
+    except FileRefused as exc:
+        found: list[Any] = exc.problems[:50]  # focus Problem records
+        problems = [p.describe(path.name) for p in found]
+        raise Failed(exc.message, {"problems": problems} if problems else None) from None
+    return result.as_json()
 
 
-def _finish(
-    ctx: Context, job_id: int, status: str, *, result=None, error=None, import_id=None, rows=None
-) -> None:
-    with ctx.write() as conn:
-        job = _job_row(conn, job_id)
-        repo.set_values(
-            conn,
-            job_id,
-            status=status,
-            finished_at=ctx.clock(),
-            error=error,
-            result=json.dumps(result) if result is not None else None,
-            import_id=import_id,
-            rows_read=rows or 0,
+def _finished(conn: Connection, ctx: Context, job: AnyRow, status: str, result, error) -> None:
+    import_id = (result or {}).get("import_id") if status == "done" else None
+    if import_id:
+        repo.set_values(conn, job.id, import_id=import_id, progress=result.get("rows", job.progress))
+    what = (
+        f"import #{import_id}"
+        if import_id
+        else (
+            "duplicate, nothing changed"
+            if result and result.get("status") == "duplicate"
+            else (error or "")[:500]
         )
-        what = (
-            f"import #{import_id}"
-            if import_id
-            else (
-                "duplicate, nothing changed"
-                if result and result.get("status") == "duplicate"
-                else (error or "")[:500]
-            )
-        )
-        audit.record_in(
-            conn, ctx.as_actor(job.actor), f"import.{status}", job.filename, f"job #{job_id}: {what}"
-        )
-
-
-def _view(row, rows_live: int | None, now: datetime) -> JobView:
-    status = row.status
-    error = row.error
-    if status in ("queued", "running") and now - row.created_at > STALLED_AFTER and rows_live is None:
-        status, error = "failed", "the server that ran this import stopped before it finished"
-    return JobView(
-        row.id,
-        status,
-        row.actor,
-        row.filename,
-        row.size_bytes,
-        rows_live if rows_live is not None else row.rows_read,
-        json.loads(row.params),
-        json.loads(row.result) if row.result else None,
-        error,
-        row.import_id,
-        row.created_at,
-        row.finished_at,
     )
+    audit.record_in(conn, ctx, f"import.{status}", job.filename, f"job #{job.id}: {what}")
 
 
-def _job_row(conn: Connection, job_id: int) -> AnyRow:
-    row = repo.get(conn, job_id)
-    if row is None:
-        raise NotFound(f"import job #{job_id} does not exist")
-    return row
+def _after(ctx: Context, params: dict, status: str) -> None:
+    shutil.rmtree(Path(params["path"]).parent, ignore_errors=True)  # the import keeps its SHA-256
+    if status == "done":  # dashboards answer at once; else the next page view rebuilds them
+        refresh(ctx)
 
 
-def get_job(ctx: Context, runner: Runner | None, job_id: int) -> JobView:
-    with ctx.read() as conn:
-        row = _job_row(conn, job_id)
-    return _view(row, runner.rows(job_id) if runner else None, ctx.clock())
+# Safe to repeat: a second run of a file that was stored is a duplicate (its SHA-256).
+KIND = Kind(_run, repeatable=True, finished=_finished, after=_after)
 
 
-def recent_jobs(ctx: Context, runner: Runner | None, limit: int = 10) -> list[JobView]:
-    with ctx.read() as conn:
-        rows = repo.recent(conn, limit)
-    now = ctx.clock()
-    return [_view(r, runner.rows(r.id) if runner else None, now) for r in rows]
+def get_job(ctx: Context, job_id: int) -> JobView:
+    return queue.get_job(ctx, job_id, kinds=("import",))
+
+
+def recent_jobs(ctx: Context, limit: int = 10) -> list[JobView]:
+    return queue.recent_jobs(ctx, limit, kinds=("import",))

@@ -24,7 +24,7 @@ def imports_page(request: Request, s: Reader, source: str | None = None, period:
         "imports.html",
         {
             "items": imports.list_imports(ctx, source=blank(source), period=blank(period), limit=100),
-            "jobs": jobs.recent_jobs(ctx, request.app.state.runner, 8),
+            "jobs": jobs.recent_jobs(ctx, 8),
             "sources": sources.list_sources(ctx),
             "source": source or "",
             "period": period or "",
@@ -72,7 +72,6 @@ async def upload(
     job_id = await run_in_threadpool(
         lambda: jobs.start_import(
             ctx,
-            request.app.state.runner,
             path,
             source,
             blank(period),
@@ -81,13 +80,13 @@ async def upload(
             ip=ip(request),
         )
     )
-    job = await run_in_threadpool(jobs.get_job, ctx, request.app.state.runner, job_id)
+    job = await run_in_threadpool(jobs.get_job, ctx, job_id)
     return render(request, "_job.html", {"job": job})
 
 
 @router.get("/imports/jobs/{job_id}")
 def job_status(request: Request, s: Reader, job_id: int):
-    job = jobs.get_job(ctx_for(request, s), request.app.state.runner, job_id)
+    job = jobs.get_job(ctx_for(request, s), job_id)
     return render(request, "_job.html", {"job": job})
 
 

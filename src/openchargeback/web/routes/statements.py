@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from openchargeback.services import jobs as bg
 from openchargeback.services import statements
 from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader, is_htmx
@@ -24,15 +25,6 @@ PREVIEW_CSP = (
 )
 
 
-def _runner(request: Request):
-    runner = getattr(request.app.state, "statement_runner", None)
-    if runner is None:
-        from openchargeback.services.jobs import StatementRunner
-
-        runner = request.app.state.statement_runner = StatementRunner()
-    return runner
-
-
 @router.get("/statements")
 def statements_page(
     request: Request, s: Reader, period: str | None = None, all_versions: bool = False, job: int | None = None
@@ -41,7 +33,7 @@ def statements_page(
     shown = period_of(request, period)
     rows = statements.list_statements(ctx, shown, all_versions=all_versions) if shown else ()
     messages = statements.message_log(ctx, shown) if shown else ()
-    jobs = _runner(request).recent(shown) if shown else []
+    jobs = bg.statement_jobs(ctx, shown) if shown else []
     return render(
         request,
         "statements.html",
@@ -60,7 +52,7 @@ def statements_page(
 
 @router.post("/statements/generate")
 def statements_generate(request: Request, s: PeriodAdmin, period: Annotated[str, Form()]):
-    job = _runner(request).start(ctx_for(request, s), "generate", period)
+    job = bg.start_statements(ctx_for(request, s), "generate", period)
     return _job_response(request, job)
 
 
@@ -73,7 +65,7 @@ def statements_send(
     project: Annotated[str, Form()] = "",
     resend: Annotated[bool, Form()] = False,
 ):
-    job = _runner(request).start(
+    job = bg.start_statements(
         ctx_for(request, s), "send", period, pi=blank(pi), project=blank(project), resend=resend
     )
     return _job_response(request, job)
@@ -87,7 +79,7 @@ def _job_response(request: Request, job):
 
 @router.get("/statements/jobs/{job_id}")
 def statements_job(request: Request, s: Reader, job_id: int):
-    return render(request, "_statement_job.html", {"job": _runner(request).get(job_id)})
+    return render(request, "_statement_job.html", {"job": bg.statement_job(ctx_for(request, s), job_id)})
 
 
 @router.post("/statements/messages/{message_id}/resend")
