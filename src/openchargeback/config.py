@@ -77,6 +77,25 @@ class ServerSettings(_Strict):
     # The address people reach the web UI at (https://billing.example.edu), for links
     # in command-line messages; None: the messages give paths only.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    # Proxies (addresses or CIDRs) whose forwarded headers are believed: the client
+    # address (login throttle, audit) and scheme come from them; from any other peer
+    # they are ignored. Empty: the peer is the client.
+    trusted_proxies: list[str] = []
+    # The header the proxies write: X-Forwarded-For/-Proto, or RFC 7239 Forwarded. Only
+    # one is read, since a proxy passes the other through unchanged (the client's own).
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network (e.g. 10.0.0.0/8)") from None
+        return [item.strip() for item in v]
 
 
 class UserSettings(_Strict):

@@ -15,7 +15,8 @@ from openchargeback.domain.errors import OpenChargebackError
 from openchargeback.domain.roles import NotAuthenticated
 from openchargeback.services import jobs, periods, users
 from openchargeback.services.context import build_context
-from openchargeback.web import security
+from openchargeback.web import health, security
+from openchargeback.web.proxies import ProxyHeaders
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.routes import journal as journal_pages
 from openchargeback.web.routes import registry as registry_pages
@@ -102,6 +103,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(statement_pages.router)  # statements and their email
     app.include_router(journal_pages.router)  # journal exports
     app.include_router(registry_pages.router)  # the registry, splits, adjustments, budgets
+    app.include_router(health.router)  # /healthz, /readyz: no login
+    # outermost (added last): everything inside sees the real client behind trusted proxies
+    app.add_middleware(
+        ProxyHeaders, trusted_proxies=settings.server.trusted_proxies, header=settings.server.forwarded_header
+    )
     return app
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from openchargeback.services.auth import Session
 from openchargeback.services.context import Context
+from openchargeback.web.proxies import client_address
 
 
 def ctx_for(request: Request, s: Session | None) -> Context:
@@ -15,7 +16,8 @@ def ctx_for(request: Request, s: Session | None) -> Context:
 
 
 def ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (behind trusted proxies, the one they vouch for)."""
+    return client_address(request).address
 
 
 def see_other(url: str) -> RedirectResponse:
