@@ -16,7 +16,6 @@ import httpx
 import pytest
 import yaml
 
-
 SECRET = "ops-test-secret-5d1c9e8b7a6f4e3d2c1b0a9f8e7d6c5b"
 
 
@@ -52,7 +51,11 @@ def served(config: Path, *, env: dict[str, str] | None = None, args: tuple[str, 
     cmd = [sys.executable, "-m", "openchargeback", "serve", "-c", str(config), "--port", str(port), *args]
     with open(log, "wb") as err:
         proc = subprocess.Popen(
-            cmd, stdout=err, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
+            cmd,
+            stdout=err,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
         )
     proc.log_path = log  # type: ignore[attr-defined]
     base = f"http://127.0.0.1:{port}"

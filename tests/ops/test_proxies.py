@@ -8,6 +8,7 @@ import pytest
 
 from openchargeback.services import audit
 from openchargeback.web.proxies import TrustedProxies, forwarded_elements, parse_address, resolve
+
 from .conftest import login_form, served
 
 TRUSTED = TrustedProxies(["127.0.0.1", "10.0.0.0/8", "2001:db8::/32"])
@@ -52,7 +53,9 @@ def test_headers_ignored_from_an_untrusted_peer():
 def test_scheme_from_the_proxy():
     assert resolve(PEER, xff("198.51.100.7", "https"), TRUSTED, "x-forwarded-for")[1] == "https"
     # one value per hop: the client's hop's; else the nearest proxy's
-    assert resolve(PEER, xff("198.51.100.7, 10.0.0.1", "https, http"), TRUSTED, "x-forwarded-for")[1] == "https"
+    assert (
+        resolve(PEER, xff("198.51.100.7, 10.0.0.1", "https, http"), TRUSTED, "x-forwarded-for")[1] == "https"
+    )
     assert resolve(PEER, xff("198.51.100.7, 10.0.0.1", "https"), TRUSTED, "x-forwarded-for")[1] == "https"
     assert resolve(PEER, {"x-forwarded-proto": ["https"]}, TRUSTED, "x-forwarded-for") == (None, "https")
     assert resolve(PEER, xff("198.51.100.7", "gopher"), TRUSTED, "x-forwarded-for")[1] is None
