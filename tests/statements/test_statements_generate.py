@@ -141,7 +141,7 @@ def test_pi_and_project_filters_and_pi_summaries(db_url, make_stmt_ctx):
     assert [(s.project_id, s.action) for s in one.statements] == [("genomics-sequencing", "unchanged")]
 
 
-def test_finalized_period_is_rerendered_from_stored_versions_only(sample, tmp_path):
+def test_finalized_period_renders_nothing_and_restores_its_files_from_the_database(sample, tmp_path):
     ctx, _ = sample
     close(ctx)
     first = generate(ctx, "2025-01", project="ocean-circulation")
@@ -149,13 +149,14 @@ def test_finalized_period_is_rerendered_from_stored_versions_only(sample, tmp_pa
     for p in (tmp_path / "out" / "2025-01").glob("*.pdf"):
         p.unlink()
     again = generate(ctx, "2025-01")
-    assert {s.action for s in again.statements} == {"rerendered"}
+    assert {s.action for s in again.statements} == {"unchanged"}
     assert [(s.number, s.version) for s in again.statements] == [
         (s.number, s.version) for s in first.statements
     ]
     assert _count(ctx) == len(first.statements)
-    assert all(Path(s.path).exists() for s in again.statements)
-    assert again.notes and "finalized" in again.notes[0]
+    for s in again.statements:
+        assert Path(s.path).read_bytes() == views.statement_file(ctx, s.number)[1]
+    assert again.notes and "finalized" in again.notes[0] and "restored" in again.notes[1]
 
 
 def test_stored_content_is_the_document(sample):

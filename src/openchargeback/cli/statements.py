@@ -23,7 +23,6 @@ _ACTIONS = {
     "new_version": "new version",
     "unchanged": "unchanged",
     "withdrawn": "withdrawn",
-    "rerendered": "re-rendered",
     "preview": "preview",
 }
 

@@ -43,24 +43,29 @@ statements = Table(
     Column("charge_count", Integer, nullable=False),
     Column("line_count", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),  # data and rendering inputs
-    Column("template_hash", String(64), nullable=False),
+    Column("template_hash", String(64), nullable=False),  # templates and branding rendered with
     Column("data", Text, nullable=False),  # JSON: the document's content as issued
     Column("generated_by", String(200), nullable=False),
     Column("generated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("superseded_by_id", ForeignKey("statements.id")),
     Column("superseded_at", UTCDateTime),
+    Column("software_version", String(40)),  # of OpenChargeback that rendered it (None: before 0012)
     UniqueConstraint("number", "version", name="uq_statements_number_version"),
     Index("ix_statements_period_pi", "period_id", "pi_email"),
 )
 
-# The files of a version, kept apart so that lists of statements stay light.
+# The files of a version as issued, kept apart so that lists of statements stay light. The
+# files in the output directory are copies, checked against the hashes and rewritten from
+# here when missing or damaged.
 statement_documents = Table(
     "statement_documents",
     metadata,
     Column("statement_id", ForeignKey("statements.id"), primary_key=True),
     Column("pdf", LargeBinary, nullable=False),
     Column("detail_csv", LargeBinary),  # the full detail when the PDF shows only part of it
+    Column("pdf_sha256", String(64), nullable=False),
+    Column("csv_sha256", String(64)),
 )
 
 # Every message sent (or written to the outbox), one per PI and attempt. Its status:

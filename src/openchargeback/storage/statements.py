@@ -3,6 +3,7 @@ messages and the send lock of a period."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -81,8 +82,42 @@ def numbers(
 
 def add(conn: Connection, values: dict[str, Any], pdf: bytes, detail_csv: bytes | None) -> int:
     sid = inserted_id(conn.execute(insert(statements).values(**values)))
-    conn.execute(insert(statement_documents).values(statement_id=sid, pdf=pdf, detail_csv=detail_csv))
+    conn.execute(
+        insert(statement_documents).values(
+            statement_id=sid,
+            pdf=pdf,
+            detail_csv=detail_csv,
+            pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+            csv_sha256=hashlib.sha256(detail_csv).hexdigest() if detail_csv is not None else None,
+        )
+    )
     return sid
+
+
+def current_files(
+    conn: Connection, period_id: int | None = None, *, pi: str | None = None, project: str | None = None
+) -> Sequence[AnyRow]:
+    """What the output directory must hold: per current version (of one period, or of
+    all), its period's name, number, version and its documents' hashes and sizes, without
+    the documents themselves."""
+    q = (
+        select(
+            statements.c.id,
+            periods.c.name.label("period"),
+            statements.c.number,
+            statements.c.version,
+            statement_documents.c.pdf_sha256,
+            statement_documents.c.csv_sha256,
+            func.length(statement_documents.c.pdf).label("pdf_size"),
+            func.length(statement_documents.c.detail_csv).label("csv_size"),
+        )
+        .join(periods, periods.c.id == statements.c.period_id)
+        .join(statement_documents, statement_documents.c.statement_id == statements.c.id)
+        .where(statements.c.status == "current")
+    )
+    if period_id is not None:
+        q = q.where(*_key_filters(period_id, pi, project))
+    return conn.execute(q.order_by(periods.c.name, statements.c.sequence)).all()
 
 
 def retire(conn: Connection, statement_id: int, status: str, by_id: int | None, now: datetime) -> None:

@@ -1,5 +1,6 @@
 """Statements: generate a closed period's statements (:mod:`.generation`) from their lines
-(:mod:`.lines`), print them (:mod:`.render`), email them with a log of every message
+(:mod:`.lines`), print them (:mod:`.render`), keep their files in the output directory as
+stored (:mod:`.files`), email them with a log of every message
 (:mod:`.delivery`), and read them back (:mod:`.reading`).
 """
 
@@ -13,6 +14,7 @@ from openchargeback.services.statements.delivery import (
     resend_messages,
     send_period,
 )
+from openchargeback.services.statements.files import FilesNotWritten, check_statement_files
 from openchargeback.services.statements.generation import GenerateResult, StatementItem, generate
 from openchargeback.services.statements.reading import (
     get_statement,
@@ -27,6 +29,8 @@ __all__ = [
     "MessageOutcome",
     "GenerateResult",
     "StatementItem",
+    "FilesNotWritten",
+    "check_statement_files",
     "context_for",
     "decide_in_doubt",
     "failed_messages",

@@ -4,16 +4,20 @@ A real run needs the period closed. It reads the approved charges (one read
 transaction), builds and renders the statements that are new or changed (no
 transaction is held while PDFs are printed), then stores them in one write
 transaction, which first checks that the period is still closed and unchanged since it
-was read, and that nobody stored statements in between. Files are written to the
-output directory after the commit. A finalized period is locked: its statements are
-re-rendered from the versions stored, into the output directory, and nothing new is
-made. ``dry_run`` works on any period and writes nothing but previews in a new
-temporary directory.
+was read, and that nobody stored statements in between. ``dry_run`` works on any period
+and writes nothing but previews in a new temporary directory.
 
-Versions: a statement whose content (and rendering) is unchanged keeps its version;
-a changed one gets a new version under the same number and the old version is marked
-superseded (it stays downloadable); a statement with nothing left to bill is marked
-withdrawn. Issued versions are never edited.
+Issued documents never change. A finalized period is locked: nothing is rendered, made
+or stored. Versions: a statement whose content (and rendering) is unchanged keeps its
+version and its stored PDF; a changed one gets a new version under the same number and
+the old version is marked superseded (it stays downloadable); a statement with nothing
+left to bill is marked withdrawn. Each version records the hash of the templates and
+branding it was rendered with and the software version that rendered it.
+
+Files: after the commit (and on a finalized period, instead of anything else) the output
+directory is reconciled with the database (:mod:`.files`): every current version's PDF
+and CSV is written from the stored bytes when it is missing or differs, so that a crash
+or a full disk while writing files is repaired by the next run.
 
 Where the lines come from: :func:`_lines`, the one place to change when statements
 take their lines from the allocation of charges to funds.
@@ -22,7 +26,6 @@ take their lines from the allocation of charges to funds.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,6 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from openchargeback import __version__
 from openchargeback.domain import statements as dom
 from openchargeback.domain.errors import Conflict
 from openchargeback.domain.jsonable import JSON, Jsonable, to_json
@@ -38,6 +42,7 @@ from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import statements as rendering
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
+from openchargeback.services.statements import files
 from openchargeback.services.statements.lines import statement_rows
 from openchargeback.services.statements.render import render_pdfs, renderer_for
 from openchargeback.storage import allocation as lines_repo
@@ -59,7 +64,7 @@ class StatementItem(Jsonable):
     discount_total: Decimal = field(metadata={JSON: "discount"})
     due_total: Decimal = field(metadata={JSON: "due"})
     charge_count: int = field(metadata={JSON: "charges"})
-    action: str  # new | new_version | unchanged | withdrawn | rerendered | preview
+    action: str  # new | new_version | unchanged | withdrawn | preview
     path: str | None = None
 
 
@@ -87,6 +92,9 @@ class GenerateResult(Jsonable):
     )  # currency -> project statements
     delivery: Jsonable | None = field(metadata={JSON: None}, default=None)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # files of versions made before this run that were missing or damaged and were
+    # rewritten from the database
+    restored: tuple[str, ...] = field(default_factory=tuple)
 
     def count(self, action: str) -> int:
         return sum(1 for s in self.statements if s.action == action)
@@ -124,7 +132,6 @@ def generate(
 ) -> GenerateResult:
     name = Period.parse(period).name
     cfg = ctx.settings.statements
-    renderer = renderer_for(ctx.settings)
     with ctx.read() as conn:
         prow = lookup.period(conn, name)
         status = PeriodStatus(prow.status)
@@ -134,17 +141,23 @@ def generate(
                 f"before generating statements, or preview them with --dry-run"
             )
         excluded = lines_repo.excluded(conn, prow.id, pi=pi, project=project)
-        if not dry_run and status == PeriodStatus.FINALIZED:
-            rows = store.current(conn, prow.id, pi=pi, project=project, with_data=True)
-            stored_csvs = {i: d.detail_csv for i, d in store.documents(conn, [r.id for r in rows]).items()}
-            return _rerender(ctx, prow, rows, stored_csvs, excluded, progress)
-        history = len(periods_repo.transitions(conn, prow.id))
-        service_rows, detail_rows, names = _lines(conn, prow, pi, project)
-        existing = {
-            (r.kind, r.pi_email, r.project_id, r.currency): r
-            for r in store.current(conn, prow.id, pi=pi, project=project)
-        }
-        numbers, top = store.numbers(conn, prow.id)
+        issued = None
+        if not dry_run and status == PeriodStatus.FINALIZED:  # locked: its files only
+            issued = (
+                store.current(conn, prow.id, pi=pi, project=project),
+                store.current_files(conn, prow.id, pi=pi, project=project),
+            )
+        else:
+            history = len(periods_repo.transitions(conn, prow.id))
+            service_rows, detail_rows, names = _lines(conn, prow, pi, project)
+            existing = {
+                (r.kind, r.pi_email, r.project_id, r.currency): r
+                for r in store.current(conn, prow.id, pi=pi, project=project)
+            }
+            numbers, top = store.numbers(conn, prow.id)
+    if issued is not None:
+        return _as_issued(ctx, prow, *issued, excluded)
+    renderer = renderer_for(ctx.settings)
     drafts = dom.project_drafts(service_rows, detail_rows, cfg.detail_line_limit)
     approved_totals: dict[str, Decimal] = {}
     for d in drafts:
@@ -210,7 +223,7 @@ def generate(
 
     if dry_run:
         directory = Path(tempfile.mkdtemp(prefix=f"openchargeback-preview-{name}-"))
-        paths = _write_files(directory, docs, pdfs, csvs, atomic=False)
+        paths = _write_files(directory, docs, pdfs, csvs)
         items = [replace(it, path=paths.get((it.number, it.version))) for it in items]
         return GenerateResult(
             name,
@@ -261,6 +274,7 @@ def generate(
                     "line_count": d.line_count,
                     "content_hash": digest,
                     "template_hash": renderer.template_hash,
+                    "software_version": __version__,
                     "data": json.dumps(data, sort_keys=True),
                     "generated_by": ctx.actor,
                     "generated_at": now,
@@ -284,9 +298,39 @@ def generate(
             + (f" (project={project})" if project else ""),
         )
     directory = Path(cfg.output_dir) / name
-    paths = _write_files(directory, docs, pdfs, csvs, atomic=True)
-    items = [replace(it, path=paths.get((it.number, it.version))) for it in items]
-    return GenerateResult(name, status.value, False, str(directory), tuple(items), pending, rejected, totals)
+    fresh = {f"{d['number']}-v{d['version']}{suffix}" for d in docs for suffix in (".pdf", "-detail.csv")}
+    restored = tuple(n for n in _reconcile(ctx, prow, pi, project) if n not in fresh)
+    items = [it if it.action == "withdrawn" else replace(it, path=_pdf_path(directory, it)) for it in items]
+    return GenerateResult(
+        name,
+        status.value,
+        False,
+        str(directory),
+        tuple(items),
+        pending,
+        rejected,
+        totals,
+        notes=_restored_note(restored),
+        restored=restored,
+    )
+
+
+def _reconcile(ctx: Context, prow: Any, pi: str | None, project: str | None) -> tuple[str, ...]:
+    with ctx.read() as conn:
+        rows = store.current_files(conn, prow.id, pi=pi, project=project)
+    return files.reconcile(ctx, prow.name, rows)
+
+
+def _pdf_path(directory: Path, it: Any) -> str:
+    return str(directory / f"{it.number}-v{it.version}.pdf")  # what reconcile keeps there
+
+
+def _restored_note(restored: tuple[str, ...]) -> tuple[str, ...]:
+    if not restored:
+        return ()
+    return (
+        f"{len(restored)} file(s) missing or damaged in the output directory were restored from the database",
+    )
 
 
 def _item(number: str, version: int, d: dom.Draft, action: str) -> StatementItem:
@@ -322,43 +366,26 @@ def dom_item(r, action: str) -> StatementItem:
     )
 
 
-def _write_files(
-    directory: Path, docs: list[dict], pdfs: list[bytes], csvs: list[bytes | None], *, atomic: bool
-) -> dict[tuple[str, int], str]:
-    directory.mkdir(parents=True, exist_ok=True)
+def _write_files(directory: Path, docs: list[dict], pdfs: list[bytes], csvs: list[bytes | None]) -> dict:
+    """A dry run's previews, in a new temporary directory."""
     out = {}
     for data, pdf, csv_bytes in zip(docs, pdfs, csvs, strict=True):
-        stem = f"{data['number']}-v{data['version']}"
-        out[(data["number"], data["version"])] = str(_write(directory / f"{stem}.pdf", pdf, atomic))
+        path = directory / f"{data['number']}-v{data['version']}.pdf"
+        path.write_bytes(pdf)
+        out[(data["number"], data["version"])] = str(path)
         if csv_bytes is not None and data.get("detail_attachment"):
-            _write(directory / data["detail_attachment"], csv_bytes, atomic)
+            (directory / data["detail_attachment"]).write_bytes(csv_bytes)
     return out
 
 
-def _write(path: Path, content: bytes, atomic: bool) -> Path:
-    if not atomic:
-        path.write_bytes(content)
-        return path
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
-    return path
-
-
-def _rerender(
-    ctx: Context,
-    prow: Any,
-    rows: Sequence[Any],
-    csvs: dict[int, bytes | None],
-    excluded: dict,
-    progress: Progress | None,
+def _as_issued(
+    ctx: Context, prow: Any, rows: Sequence[Any], file_rows: Sequence[Any], excluded: dict
 ) -> GenerateResult:
-    """A finalized period: its current versions rendered again from what was stored."""
-    docs = [json.loads(r.data) for r in rows]
-    pdfs = render_pdfs(ctx.settings, docs, progress)
+    """A finalized period: nothing is rendered or made; its issued files are written
+    where missing or damaged, from the stored bytes."""
+    restored = files.reconcile(ctx, prow.name, file_rows)
     directory = Path(ctx.settings.statements.output_dir) / prow.name
-    paths = _write_files(directory, docs, pdfs, [csvs.get(r.id) for r in rows], atomic=True)
-    items = tuple(replace(dom_item(r, "rerendered"), path=paths[(r.number, r.version)]) for r in rows)
+    items = tuple(replace(dom_item(r, "unchanged"), path=_pdf_path(directory, r)) for r in rows)
     totals: dict[str, Decimal] = {}
     for r in rows:
         if r.kind == "project":
@@ -373,7 +400,9 @@ def _rerender(
         _excluded(excluded["rejected"]),
         tuple(sorted(totals.items())),
         notes=(
-            f"period {prow.name} is finalized: its {len(rows)} stored statement(s) "
-            f"were re-rendered; nothing new was made",
+            f"period {prow.name} is finalized: its {len(rows)} issued statement(s) are kept as "
+            f"issued; nothing was rendered or made",
+            *_restored_note(restored),
         ),
+        restored=restored,
     )
