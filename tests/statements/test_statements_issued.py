@@ -201,3 +201,60 @@ def test_a_generate_killed_or_out_of_disk_while_writing_files_is_repaired_by_the
     assert {s.action for s in again.statements} == {"unchanged"}
     assert _on_disk(out) == stored
     assert check_statement_files(ctx) == []
+
+
+def test_migration_0012_hashes_the_documents_already_stored(db_url):
+    from alembic import command
+    from sqlalchemy import text
+
+    from openchargeback.storage import db
+
+    engine = db.make_engine(db_url)
+
+    def migrate(how, revision: str) -> None:
+        with engine.begin() as conn:
+            conn.info["write"] = True
+            how(db.alembic_config(engine, conn), revision)
+
+    try:
+        migrate(command.upgrade, "0011_ledger_guards")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO periods (id, name, starts_at, ends_at, status, created_at) VALUES "
+                    "(1, '2025-01', '2025-01-01 00:00:00', '2025-02-01 00:00:00', 'finalized', "
+                    "'2025-02-01 00:00:00')"
+                )
+            )
+            for sid, csv in ((1, None), (2, b"a,b\n")):
+                conn.execute(
+                    text(
+                        "INSERT INTO statements (id, number, version, sequence, period_id, kind, currency, "
+                        "status, list_total, discount_total, due_total, charge_count, line_count, "
+                        "content_hash, template_hash, data, generated_by, generated_at) VALUES "
+                        f"({sid}, 'ST-202501-000{sid}', 1, {sid}, 1, 'project', 'USD', 'current', '1', "
+                        "'0', '1', 1, 1, 'c', 't', '{}', 'me', '2025-02-01 00:00:00')"
+                    )
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO statement_documents (statement_id, pdf, detail_csv) VALUES (:s, :p, :c)"
+                    ),
+                    {"s": sid, "p": b"%PDF " + bytes([sid]), "c": csv},
+                )
+        migrate(command.upgrade, "0012_issued_documents")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT statement_id, pdf_sha256, csv_sha256 FROM statement_documents ORDER BY 1")
+            ).all()
+            versions = conn.execute(text("SELECT software_version FROM statements")).scalars().all()
+        assert [tuple(r) for r in rows] == [
+            (1, hashlib.sha256(b"%PDF \x01").hexdigest(), None),
+            (2, hashlib.sha256(b"%PDF \x02").hexdigest(), hashlib.sha256(b"a,b\n").hexdigest()),
+        ]
+        assert versions == [None, None]  # rendered before versions were recorded
+        migrate(command.downgrade, "0011_ledger_guards")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM statement_documents")).scalar_one() == 2
+    finally:
+        engine.dispose()

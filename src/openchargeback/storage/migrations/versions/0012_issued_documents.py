@@ -61,8 +61,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("statement_documents") as batch:
-        batch.drop_column("csv_sha256")
-        batch.drop_column("pdf_sha256")
-    with op.batch_alter_table("statements") as batch:
-        batch.drop_column("software_version")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of statements would be refused by the
+    # foreign keys that point at it, and these columns carry no constraint.
+    op.drop_column("statement_documents", "csv_sha256")
+    op.drop_column("statement_documents", "pdf_sha256")
+    op.drop_column("statements", "software_version")
