@@ -1,4 +1,4 @@
-"""`periods`, `sources`, `imports` and `db` commands."""
+"""`periods`, `sources` and `imports` commands."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ from typing import Annotated
 import typer
 
 from openchargeback.cli.common import ConfigOpt, JsonOpt, context, emit_json, table
-from openchargeback.config import load_settings
 from openchargeback.services import ingest as imports_svc
 from openchargeback.services import periods as periods_svc
 from openchargeback.services import sources as sources_svc
-from openchargeback.services.schema import upgrade_database
 
 periods_app = typer.Typer(help="Billing periods: list, open, close, finalize, reopen.", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources of billing data.", no_args_is_help=True)
 imports_app = typer.Typer(help="Import history and control totals.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 PeriodArg = Annotated[str, typer.Argument(help="Billing period, YYYY-MM.", show_default=False)]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (recorded in the history).")]
@@ -200,11 +197,4 @@ def imports_show(
         typer.echo(f"  {n} row(s) in {period} replaced by import #{other}")
 
 
-@db_app.command("upgrade")
-def db_upgrade(config: ConfigOpt = None) -> None:
-    """Migrate the database to this version's schema (back it up first)."""
-    before, after = upgrade_database(load_settings(config))
-    typer.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
-
-
-__all__ = ["db_app", "imports_app", "periods_app", "sources_app"]
+__all__ = ["imports_app", "periods_app", "sources_app"]

@@ -40,6 +40,14 @@ class ConfigError(OpenChargebackError):
     http_status = 500
 
 
+class DatabaseFault(OpenChargebackError):
+    """The database could not do its part (disk full, read-only, damaged, locked too long,
+    server unreachable): nothing was written; the message names the database and what
+    to do."""
+
+    http_status = 503
+
+
 class FileRefused(InvalidInput):
     """A file that cannot be imported, with every problem found (file:line:column)."""
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from openchargeback.domain.errors import ConfigError
+from openchargeback.storage import faults
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -39,9 +40,12 @@ def make_engine(url: str) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)
+        faults.install(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        faults.install(engine)
+        return engine
     raise ConfigError(f"database.url {url!r}: only sqlite:// and postgresql+psycopg:// are supported")
 
 
@@ -145,8 +149,16 @@ def _stamped_revision(engine: Engine) -> str | None:
 
 @contextmanager
 def unit_of_work(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
-    """One transaction: commits when the block ends normally, rolls back otherwise."""
+    """One transaction: commits when the block ends normally, rolls back otherwise.
+    A process's first write to a SQLite file is refused when the file is damaged
+    (checked outside the write lock, see maintenance.guard_writes)."""
     with engine.connect() as conn:
+        from openchargeback.storage import maintenance
+
+        if write and maintenance.unchecked(engine):
+            conn.info["write"] = False
+            with conn.begin():
+                maintenance.guard_writes(engine, conn)
         conn.info["write"] = write
         with conn.begin():
             yield conn

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from openchargeback.config import Settings
 from openchargeback.domain.errors import OpenChargebackError
 from openchargeback.domain.roles import NotAuthenticated
-from openchargeback.services import jobs, periods, users
+from openchargeback.services import database, jobs, periods, users
 from openchargeback.services.context import build_context
 from openchargeback.web import health, security
 from openchargeback.web.proxies import ProxyHeaders
@@ -80,6 +80,15 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(OpenChargebackError)
     async def user_error(request: Request, exc: OpenChargebackError):
         return _error(request, exc.http_status, exc.message)
+
+    async def database_fault(request: Request, exc: Exception):
+        fault = database.fault_of(exc)
+        if fault is None:  # not the database's failure: a bug, with its traceback
+            raise exc
+        return _error(request, fault.http_status, fault.message)
+
+    for driver_error in database.DRIVER_ERRORS:
+        app.add_exception_handler(driver_error, database_fault)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

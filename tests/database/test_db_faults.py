@@ -1,0 +1,221 @@
+"""The database's own failures end in one message naming the database and what to do,
+exit 1, never a traceback (issue 13, items 6 and 7): disk full, a read-only file, a
+damaged file (its header, or three pages in the middle: writes are refused), a database
+locked beyond the busy timeout, PostgreSQL unreachable, an unexpected constraint
+violation; and the web shows the message as a page.
+
+Each command runs in its own process, as an operator runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from db_helpers import INPUTS, assert_one_message, cli, write_config
+
+IS_ROOT = os.geteuid() == 0
+
+
+def _mount(*args: str) -> bool:
+    return IS_ROOT and subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def small_disk(folder, size: str):
+    """A tmpfs of ``size`` mounted on ``folder`` (root only); yields whether it is mounted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = _mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder))
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _imported(tmp_path, folder):
+    cfg = write_config(tmp_path, f"sqlite:///{folder}/billing.db")
+    done = cli("ingest", INPUTS / "aws_2025-01.csv", "-s", "aws", "-c", cfg)
+    assert done.returncode == 0, done.stderr
+    return cfg, folder / "billing.db"
+
+
+def test_disk_full_one_message(tmp_path):
+    folder = tmp_path / "disk"
+    with small_disk(folder, "3m") as mounted:
+        cfg, path = _imported(tmp_path, folder)
+        limit = None
+        if mounted:  # fill the disk: the next import's write hits ENOSPC
+            with (folder / "filler").open("wb") as f, contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+        else:  # no mount without root: a file size limit on the process instead
+            limit = path.stat().st_size + 64 * 1024
+
+        def preexec():
+            if limit is not None:
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        done = cli("ingest", INPUTS / "aws_2025-12.csv", "-s", "aws", "-c", cfg, preexec=preexec)
+        line = assert_one_message(done, str(path.parent) if mounted else str(path))
+        assert ("is full" in line) if mounted else ("full" in line or "input/output" in line), line
+        if mounted:
+            (folder / "filler").unlink()
+        listed = cli("imports", "list", "-c", cfg)
+        assert listed.returncode == 0 and "aws_2025-12.csv" not in listed.stdout  # nothing written
+
+
+def test_read_only_database_one_message(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    cfg, path = _imported(tmp_path, folder)
+    remounted = _mount("--bind", str(folder), str(folder)) and _mount("-o", "remount,ro,bind", str(folder))
+    if not remounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
+        path.chmod(0o444)
+        folder.chmod(0o555)
+    try:
+        done = cli("periods", "open", "2025-03", "-c", cfg)
+        assert_one_message(done, str(path), "read-only", "writable")
+    finally:
+        if remounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+        else:
+            folder.chmod(0o755)
+
+
+def test_damaged_header_one_message(tmp_path):
+    cfg, path = _imported(tmp_path, tmp_path / "db")
+    with path.open("r+b") as f:
+        f.write(os.urandom(4096))
+    for args in (("periods", "list"), ("ingest", INPUTS / "aws_2025-12.csv", "-s", "aws")):
+        done = cli(*args, "-c", cfg)
+        assert_one_message(done, str(path), "is damaged", "db restore")
+
+
+def test_three_pages_overwritten_refuses_writes(tmp_path):
+    """The issue's case: SQLite reads on, but ingest added data with exit 0."""
+    cfg, path = _imported(tmp_path, tmp_path / "db")
+    with sqlite3.connect(path) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert pages > 20
+    with path.open("r+b") as f:
+        for n in (pages // 3, pages // 2, 2 * pages // 3):
+            f.seek(n * page)
+            f.write(os.urandom(page))
+    done = cli("ingest", INPUTS / "aws_2025-12.csv", "-s", "aws", "-c", cfg)
+    assert_one_message(done, str(path), "is damaged", "quick_check", "db restore")
+    with sqlite3.connect(path) as conn:  # nothing was added
+        assert conn.execute("SELECT count(*) FROM imports").fetchone()[0] == 1
+    check = cli("db", "check", "-c", cfg)
+    assert check.returncode == 1 and "Traceback" not in check.stderr, check.stdout + check.stderr
+
+
+def test_locked_database_one_message(tmp_path):
+    cfg, path = _imported(tmp_path, tmp_path / "db")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE'); c.execute(\"INSERT INTO periods (name, starts_at, ends_at, "
+            "status, created_at) VALUES ('2031-01', 'x', 'x', 'open', 'x')\")\n"
+            "print('held', flush=True); time.sleep(60)\n",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        done = cli("periods", "open", "2025-03", "-c", cfg, busy_ms=1000)
+        assert_one_message(done, str(path), "locked by another process", "Run the command again")
+        assert time.monotonic() - started < 30
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_postgresql_unreachable_one_message(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = write_config(tmp_path, f"postgresql+psycopg://billing:secret@127.0.0.1:{port}/billing")
+    done = cli("periods", "list", "-c", cfg)
+    line = assert_one_message(
+        done, f"cannot reach PostgreSQL database billing at 127.0.0.1:{port}", "database.url"
+    )
+    assert "secret" not in line
+
+
+def test_unexpected_constraint_violation_message(db_url, make_ctx):
+    """A write the schema refuses (here: a second period of one name, inserted behind the
+    services' back) is told as a fault of the product, with the rule it broke."""
+    from datetime import UTC, datetime
+
+    from openchargeback.services import database
+    from openchargeback.storage.tables import periods
+
+    ctx = make_ctx(db_url)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    row = {"name": "2025-01", "starts_at": now, "ends_at": now, "status": "open", "created_at": now}
+    with ctx.write() as conn:
+        conn.execute(periods.insert().values(**row))
+    with pytest.raises(Exception) as caught, ctx.write() as conn:
+        conn.execute(periods.insert().values(**row))
+    fault = database.fault_of(caught.value)
+    assert fault is not None and fault.http_status == 503
+    assert "refused a write that would break its rules" in fault.message
+    assert "periods" in fault.message and "db check" in fault.message
+    expected = "database file" if db_url.startswith("sqlite") else "PostgreSQL database"
+    assert fault.message.startswith(expected), fault.message
+
+
+def test_web_shows_a_damaged_database_as_a_page(tmp_path):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from openchargeback.config import Settings
+    from openchargeback.web.app import create_app
+
+    path = tmp_path / "billing.db"
+    settings = Settings.model_validate(
+        {
+            "database": {"url": f"sqlite:///{path}"},
+            "sources": [{"name": "aws"}],
+            "server": {
+                "secret_key": "test-secret-5e1d0c9b8a7f6e5d4c3b2a190817263544",
+                "data_dir": str(tmp_path),
+            },
+            "dev_mode": False,
+        }
+    )
+    app = create_app(settings)
+    try:
+        client = TestClient(app, base_url="https://testserver")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        with path.open("r+b") as f:
+            f.write(os.urandom(4096))
+        answer = client.post(
+            "/login", data={"username": "admin", "password": "x" * 12, "csrf_token": token, "next": "/"}
+        )
+        assert answer.status_code == 503, answer.text[:2000]
+        assert "is damaged" in answer.text and str(path) in answer.text
+        assert "Traceback" not in answer.text
+    finally:
+        app.state.runner.shutdown()
+        app.state.ctx.engine.dispose()
