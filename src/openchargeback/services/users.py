@@ -8,6 +8,9 @@ when the password changes.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from openchargeback.config import EXAMPLE_PASSWORD_HASHES
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
-from openchargeback.domain.roles import parse_role
+from openchargeback.domain.roles import TooManyAttempts, parse_role
 from openchargeback.services import audit
 from openchargeback.services.context import Context
 from openchargeback.storage import users as repo
@@ -24,6 +27,10 @@ if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
 MIN_PASSWORD = 10
+# Each Argon2id check takes 64 MiB: a burst of logins must not take the server's memory.
+HASHING_AT_ONCE = 4  # per process
+HASHING_WAIT_SECONDS = 5.0
+_hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
 _NAME_OK = re.compile(r"^[a-z0-9_.@-]{1,64}$")
 
 
@@ -78,9 +85,21 @@ def _info(row, sessions: int = 0) -> UserInfo:
     )
 
 
+@contextmanager
+def _hash_slot() -> Iterator[None]:
+    """One of HASHING_AT_ONCE hashing slots; the excess waits briefly, then is refused."""
+    if not _hashing.acquire(timeout=HASHING_WAIT_SECONDS):
+        raise TooManyAttempts("too many logins at this moment; try again in a few seconds")
+    try:
+        yield
+    finally:
+        _hashing.release()
+
+
 def hash_password(password: str) -> str:
     check_password(password)
-    return _hasher().hash(password)
+    with _hash_slot():
+        return _hasher().hash(password)
 
 
 def check_password(password: str) -> None:
@@ -91,11 +110,12 @@ def check_password(password: str) -> None:
 def verify(password_hash: str | None, password: str) -> bool:
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    dummy = _dummy_hash()  # before the branch: the first hit pays for it as the first miss does
-    try:
-        return _hasher().verify(password_hash or dummy, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    with _hash_slot():
+        dummy = _dummy_hash()  # before the branch: the first hit pays for it as the first miss does
+        try:
+            return _hasher().verify(password_hash or dummy, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def is_example_hash(password_hash: str) -> bool:

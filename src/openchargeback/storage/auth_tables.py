@@ -1,5 +1,5 @@
 """Tables of the web application: users, server-side sessions, the audit log, login
-attempts (for throttling), background jobs, and the per-period charge rollup that
+throttling, background jobs, and the per-period charge rollup that
 keeps dashboards fast on millions of rows. Defined on ``tables.metadata`` and
 imported by :mod:`openchargeback.storage.schema`."""
 
@@ -52,16 +52,19 @@ audit_log = Table(
     Index("ix_audit_log_action", "action"),
 )
 
-login_attempts = Table(
-    "login_attempts",
+# Login throttling, one row per user name ("user:alice") and per client address
+# ("ip:192.0.2.7"): real failures in the current window and the time before which no
+# attempt is evaluated. An attempt claims the row (next_at moved ahead while its
+# password is checked) with a conditional UPDATE, so concurrent guesses cannot slip
+# through together; refused attempts change nothing.
+login_throttle = Table(
+    "login_throttle",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("at", UTCDateTime, nullable=False),
-    Column("username", String(64), nullable=False),
-    Column("ip", String(64), nullable=False),
-    Column("success", Boolean, nullable=False),
-    Index("ix_login_attempts_username_at", "username", "at"),
-    Index("ix_login_attempts_ip_at", "ip", "at"),
+    Column("key", String(100), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UTCDateTime),
+    Column("next_at", UTCDateTime, nullable=False),
+    Index("ix_login_throttle_last_failure_at", "last_failure_at"),
 )
 
 jobs = Table(
@@ -140,7 +143,7 @@ __all__ = [
     "charge_rollups",
     "job_workers",
     "jobs",
-    "login_attempts",
+    "login_throttle",
     "rollup_state",
     "sessions",
     "users",

@@ -1,4 +1,4 @@
-"""Users, server-side sessions and login attempts."""
+"""Users, server-side sessions and the login throttle."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
-from openchargeback.storage.auth_tables import login_attempts, sessions, users
+from openchargeback.storage.auth_tables import login_throttle, sessions, users
 from openchargeback.storage.types import AnyRow, inserted_id
 
 
@@ -94,26 +95,76 @@ def active_session_counts(conn: Connection, now: datetime) -> dict[int, int]:
     return {uid: n for uid, n in rows}
 
 
-# -- login attempts ----------------------------------------------------------------------
-def record_attempt(conn: Connection, username: str, ip: str, success: bool, now: datetime) -> None:
-    conn.execute(insert(login_attempts).values(at=now, username=username[:64], ip=ip[:64], success=success))
+# -- login throttle ---------------------------------------------------------------------
+def throttle_state(conn: Connection, key: str) -> AnyRow | None:
+    return conn.execute(select(login_throttle).where(login_throttle.c.key == key)).first()
 
 
-def recent_failures(
-    conn: Connection, *, since: datetime, username: str | None = None, ip: str | None = None
-) -> tuple[int, datetime | None]:
-    """Failed attempts since ``since`` (after the last success for a user), and the oldest."""
-    conds = [login_attempts.c.at >= since, login_attempts.c.success.is_(False)]
-    if username is not None:
-        last_ok = conn.execute(
-            select(func.max(login_attempts.c.at)).where(
-                login_attempts.c.username == username, login_attempts.c.success.is_(True)
-            )
-        ).scalar()
-        if last_ok is not None:
-            conds.append(login_attempts.c.at > last_ok)
-        conds.append(login_attempts.c.username == username)
-    if ip is not None:
-        conds.append(login_attempts.c.ip == ip)
-    n, oldest = conn.execute(select(func.count(), func.min(login_attempts.c.at)).where(and_(*conds))).one()
-    return n, oldest
+def throttle_claim(conn: Connection, key: str, *, now: datetime, hold_until: datetime) -> bool:
+    """Take the right to evaluate one attempt for ``key``: True when its row was free
+    (``next_at`` passed) and is now held until ``hold_until``; False when another attempt
+    holds it or its delay runs. The row's update (or its unique key) decides, not a read."""
+    held = conn.execute(
+        update(login_throttle)
+        .where(login_throttle.c.key == key, login_throttle.c.next_at <= now)
+        .values(next_at=hold_until)
+    ).rowcount
+    if held:
+        return True
+    if throttle_state(conn, key) is not None:
+        return False
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(login_throttle).values(key=key, failures=0, next_at=hold_until))
+    except IntegrityError:
+        return False  # claimed by a concurrent attempt
+    return True
+
+
+def throttle_fail(conn: Connection, key: str, *, now: datetime, window_start: datetime) -> int:
+    """Count one real failure for ``key`` (failures before ``window_start`` are
+    forgotten) in one UPDATE, so concurrent failures all count; the new count."""
+    fresh = or_(login_throttle.c.last_failure_at.is_(None), login_throttle.c.last_failure_at < window_start)
+    bumped = conn.execute(
+        update(login_throttle)
+        .where(login_throttle.c.key == key)
+        .values(
+            failures=case((fresh, 1), else_=login_throttle.c.failures + 1),
+            last_failure_at=now,
+        )
+    ).rowcount
+    if not bumped:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(login_throttle).values(key=key, failures=1, last_failure_at=now, next_at=now)
+                )
+        except IntegrityError:
+            return throttle_fail(conn, key, now=now, window_start=window_start)
+    return int(
+        conn.execute(select(login_throttle.c.failures).where(login_throttle.c.key == key)).scalar_one()
+    )
+
+
+def throttle_release(conn: Connection, key: str, *, next_at: datetime) -> None:
+    conn.execute(update(login_throttle).where(login_throttle.c.key == key).values(next_at=next_at))
+
+
+def throttle_forget(conn: Connection, key: str) -> None:
+    conn.execute(delete(login_throttle).where(login_throttle.c.key == key))
+
+
+def throttle_prune(conn: Connection, *, before: datetime) -> int:
+    """Drop rows with no failure since ``before`` and no running delay (made-up user
+    names must not pile up). Rows another attempt has locked are skipped, not waited
+    for (PostgreSQL's SKIP LOCKED; SQLite has one writer), so pruning never deadlocks."""
+    stale = (
+        select(login_throttle.c.key)
+        .where(
+            login_throttle.c.next_at < before,
+            or_(login_throttle.c.last_failure_at.is_(None), login_throttle.c.last_failure_at < before),
+        )
+        .limit(1000)
+        .with_for_update(skip_locked=True)
+    )
+    return conn.execute(delete(login_throttle).where(login_throttle.c.key.in_(stale))).rowcount

@@ -13,10 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from openchargeback.config import Settings
 from openchargeback.domain.errors import OpenChargebackError
 from openchargeback.domain.roles import NotAuthenticated
-from openchargeback.services import database, jobs, periods, users
+from openchargeback.services import jobs, periods, users
 from openchargeback.services.context import build_context
-from openchargeback.web import health, security
-from openchargeback.web.proxies import ProxyHeaders
+from openchargeback.web import security
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.routes import journal as journal_pages
 from openchargeback.web.routes import registry as registry_pages
@@ -45,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         dependencies=[Depends(security.guard)],
+        form_limits=security.FORM_LIMITS,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -53,18 +53,28 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.env = make_env()
     app.state.period_picker = lambda s: _picker(ctx, s)
 
+    # inside the headers middleware, so that a 413 carries the headers too
+    app.add_middleware(security.BodyLimit, upload_limit=settings.server.max_upload_mb * 1024 * 1024)
+
+    @app.middleware("http")
+    async def gate(request: Request, call_next):
+        refused = await security.gate(request)  # before any byte of the body is read
+        if isinstance(refused, NotAuthenticated):
+            return await not_authenticated(request, refused)
+        if refused is not None:
+            return _error(request, refused.http_status, refused.message)
+        return await call_next(request)
+
     @app.middleware("http")
     async def headers(request: Request, call_next):
-        response = await call_next(request)
-        for k, v in security.HEADERS.items():
-            response.headers.setdefault(k, v)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        else:
-            response.headers.setdefault("Cache-Control", "public, max-age=3600")
-        if not settings.dev_mode:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+        return security.apply_headers(request, await call_next(request))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        # Starlette answers an unhandled error outside the middleware: headers set here
+        return security.apply_headers(
+            request, _error(request, 500, "Something went wrong on the server; the error was logged.")
+        )
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated):
@@ -80,15 +90,6 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(OpenChargebackError)
     async def user_error(request: Request, exc: OpenChargebackError):
         return _error(request, exc.http_status, exc.message)
-
-    async def database_fault(request: Request, exc: Exception):
-        fault = database.fault_of(exc)
-        if fault is None:  # not the database's failure: a bug, with its traceback
-            raise exc
-        return _error(request, fault.http_status, fault.message)
-
-    for driver_error in database.DRIVER_ERRORS:
-        app.add_exception_handler(driver_error, database_fault)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -112,11 +113,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(statement_pages.router)  # statements and their email
     app.include_router(journal_pages.router)  # journal exports
     app.include_router(registry_pages.router)  # the registry, splits, adjustments, budgets
-    app.include_router(health.router)  # /healthz, /readyz: no login
-    # outermost (added last): everything inside sees the real client behind trusted proxies
-    app.add_middleware(
-        ProxyHeaders, trusted_proxies=settings.server.trusted_proxies, header=settings.server.forwarded_header
-    )
     return app
 
 

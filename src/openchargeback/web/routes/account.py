@@ -11,7 +11,7 @@ from openchargeback.domain.roles import NotAuthenticated, TooManyAttempts
 from openchargeback.services import auth, users
 from openchargeback.web import security
 from openchargeback.web.routes.common import ctx_for, ip, see_other
-from openchargeback.web.security import Reader
+from openchargeback.web.security import Reader, SignedIn
 from openchargeback.web.templating import render
 
 router = APIRouter()
@@ -24,7 +24,7 @@ def _safe_next(nxt: str | None) -> str:
 
 
 def _login_page(request: Request, *, error: str | None = None, status: int = 200, username: str = ""):
-    token = request.cookies.get(security.LOGIN_CSRF_COOKIE) or security.new_login_token()
+    nonce, token = security.login_form(request)
     response = render(
         request,
         "login.html",
@@ -36,15 +36,7 @@ def _login_page(request: Request, *, error: str | None = None, status: int = 200
         },
         status=status,
     )
-    response.set_cookie(
-        security.LOGIN_CSRF_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=not request.app.state.settings.dev_mode,
-        path="/login",
-        max_age=3600,
-    )
+    security.set_login_cookie(request, response, nonce)
     return response
 
 
@@ -62,7 +54,6 @@ def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ):
-    settings = request.app.state.settings
     try:
         result = auth.login(
             request.app.state.ctx,
@@ -75,22 +66,20 @@ def login(
         return _login_page(request, error=exc.message, status=429, username=username)
     except NotAuthenticated as exc:
         return _login_page(request, error=exc.message, status=401, username=username)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    security.set_session_cookie(
-        response,
-        result.token,
-        secure=not settings.dev_mode,
-        max_age=settings.server.session_lifetime_minutes * 60,
-    )
-    response.delete_cookie(security.LOGIN_CSRF_COOKIE, path="/login")
+    dest = _safe_next(next)
+    if dest == "/" and result.session.role in ("pi", "delegate"):
+        dest = "/portal"  # a PI's or delegate's home
+    response = RedirectResponse(dest, status_code=303)
+    security.set_session_cookie(request, response, result.token)
+    security.clear_login_cookie(request, response)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, s: Reader):
+def logout(request: Request, s: SignedIn):
     auth.logout(ctx_for(request, s), s, ip=ip(request))
     response = see_other("/login")
-    security.clear_session_cookie(response, secure=not request.app.state.settings.dev_mode)
+    security.clear_session_cookie(request, response)
     return response
 
 
