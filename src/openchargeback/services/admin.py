@@ -3,12 +3,14 @@ secrets masked."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from openchargeback.services.context import Context
 from openchargeback.storage.db import masked_url
 
 MASK = "********"
+_SECRET_NAME = re.compile(r"password|secret|token|api_key", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -17,20 +19,27 @@ class SettingsView:
     tag_mapping: tuple[tuple[str, tuple[str, ...]], ...]
 
 
+def _masked(name: str, value: object) -> object:
+    """A setting's value fit to show: secrets (by their name: password, secret_key,
+    password_hash, tokens) masked, credentials in URLs masked."""
+    if value in (None, ""):
+        return value
+    if _SECRET_NAME.search(name):
+        return MASK
+    if isinstance(value, str) and "://" in value:
+        return masked_url(value)
+    return value
+
+
 def effective_settings(ctx: Context) -> SettingsView:
     s = ctx.settings
     data = s.model_dump(mode="json")
-    data["database"]["url"] = masked_url(s.database.url)
-    if data["server"].get("secret_key"):
-        data["server"]["secret_key"] = MASK
-    for u in data.get("users", []):
-        u["password_hash"] = MASK
     items: list[tuple[str, str]] = []
 
     def walk(prefix: str, value) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else k, v)
+                walk(f"{prefix}.{k}" if prefix else k, _masked(str(k), v))
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             for i, v in enumerate(value):
                 walk(f"{prefix}[{i}]", v)

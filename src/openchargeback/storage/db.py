@@ -11,13 +11,14 @@ that a CLI command does not pay for loading the migration machinery.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from openchargeback.domain.errors import ConfigError
@@ -46,16 +47,26 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
         faults.install(engine)
         return engine
-    raise ConfigError(f"database.url {url!r}: only sqlite:// and postgresql+psycopg:// are supported")
+    raise ConfigError(
+        f"database.url {masked_url(url)!r}: only sqlite:// and postgresql+psycopg:// are supported"
+    )
 
 
-def masked_url(url: str, mask: str = "********") -> str:
-    """A database URL fit to show: the password hidden (all of it when unparseable)."""
+_SECRET_PARAM = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+
+
+def masked_url(url: str | URL, mask: str = "********") -> str:
+    """A database URL fit to show: the password hidden, in ``user:pass@`` and in query
+    parameters such as ``?password=`` or ``sslpassword`` (all of it when unparseable)."""
     try:
         u = make_url(url)
     except Exception:  # ArgumentError and friends: show nothing of it
         return mask
-    return u.render_as_string(hide_password=True) if u.password else url
+    hole = "x0masked0x"  # rendered as is (the mask's '*' would be percent-encoded)
+    if u.password:
+        u = u.set(password=hole)
+    u = u.update_query_dict({k: hole for k in u.query if _SECRET_PARAM.search(k)})
+    return u.render_as_string(hide_password=False).replace(hole, mask)
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -123,7 +134,7 @@ def ensure_schema(engine: Engine) -> None:
     if current is None:
         if inspect(engine).get_table_names():
             raise ConfigError(
-                f"database {engine.url.render_as_string()} has tables but no migration record; "
+                f"database {masked_url(engine.url)} has tables but no migration record; "
                 f"it is not an OpenChargeback database"
             )
         upgrade(engine)
