@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from portal_helpers import two_pis
 
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.domain.roles import Forbidden
 from openchargeback.services import charges, portal, users
+from portal.portal_helpers import two_pis
 
 
 def _scope(ctx, name):

@@ -9,12 +9,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from portal_helpers import two_pis
 from sqlalchemy import select
 
 from openchargeback.domain.roles import Forbidden, NotAuthenticated
 from openchargeback.services import tokens, users
 from openchargeback.storage.portal_tables import api_tokens
+from portal.portal_helpers import two_pis
 
 
 def test_tokens_commands(sqlite_url, write_config, run_cli, make_ctx, tmp_path):

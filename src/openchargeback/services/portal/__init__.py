@@ -29,6 +29,7 @@ from openchargeback.services.portal.views import (
     sent_statements,
     statement_file,
     statement_preview,
+    totals,
 )
 
 __all__ = [
@@ -55,5 +56,6 @@ __all__ = [
     "sent_statements",
     "statement_file",
     "statement_preview",
+    "totals",
     "unlink",
 ]

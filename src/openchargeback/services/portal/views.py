@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from openchargeback.domain.errors import NotFound
+from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.jsonable import JSON, Jsonable
 from openchargeback.domain.money import ZERO
 from openchargeback.domain.periods import Period
@@ -185,3 +185,38 @@ def statement_preview(ctx: Context, scope: Scope, number: str, version: int) -> 
 
     sent_statement(ctx, scope, number, version)
     return statements.preview_html(ctx, number, version)
+
+
+REPORT_GROUPS = ("pi", "project", "fund", "source", "service")
+
+
+@dataclass(frozen=True)
+class TotalRow(Jsonable):
+    group: str | None
+    currency: str
+    rows: int
+    list: Decimal
+    effective: Decimal
+    billed: Decimal
+
+
+def totals(ctx: Context, scope: Scope, period: str, by: str | None = None) -> tuple[TotalRow, ...]:
+    """A period's billable totals (rejected charges left out), by a dimension, in the scope."""
+    from openchargeback.services import lookup
+    from openchargeback.services.insights import refresh
+
+    if by is not None and by not in REPORT_GROUPS:
+        raise InvalidInput(f"by {by!r}: expected one of {', '.join(REPORT_GROUPS)}")
+    refresh(ctx)
+    held = _held(scope)
+    with ctx.read() as conn:
+        row = lookup.period(conn, Period.parse(period).name)
+        filters: dict[str, object] = {"review": agg.BILLABLE}
+        if held is not None:
+            filters["pi"] = held
+        dims = (by, "currency") if by else ("currency",)
+        items = agg.grouped(conn, period_ids=[row.id], by=dims, filters=filters)
+    return tuple(
+        TotalRow(i[by] if by else None, i["currency"], i["rows"], i["list"], i["effective"], i["billed"])
+        for i in items
+    )
