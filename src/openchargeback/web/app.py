@@ -17,7 +17,11 @@ from openchargeback.services import jobs, periods, users
 from openchargeback.services.context import build_context
 from openchargeback.web import security
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
+from openchargeback.web.api import PREFIX as API_PREFIX
+from openchargeback.web.api import create_api
 from openchargeback.web.routes import journal as journal_pages
+from openchargeback.web.routes import portal as portal_pages
+from openchargeback.web.routes import tokens as token_pages
 from openchargeback.web.routes import registry as registry_pages
 from openchargeback.web.routes import statements as statement_pages
 from openchargeback.web.templating import make_env, render
@@ -113,6 +117,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(statement_pages.router)  # statements and their email
     app.include_router(journal_pages.router)  # journal exports
     app.include_router(registry_pages.router)  # the registry, splits, adjustments, budgets
+    app.include_router(portal_pages.router)  # the PI portal and the reviewers' disputes
+    app.include_router(token_pages.router)  # the user's API tokens
+    app.mount(API_PREFIX, create_api(ctx, runner))  # the REST API: tokens, no cookies
     return app
 
 
