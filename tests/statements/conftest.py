@@ -29,6 +29,8 @@ FIXED_NOW = datetime(2025, 2, 3, 14, 30, tzinfo=UTC)
 def statement_settings(tmp: Path, **extra) -> dict:
     """Settings (besides database and sources) for statements written under ``tmp``."""
     out = {
+        # as in config.example.yaml: the sample's grant and request numbers are references
+        "tag_mapping": {"reference_1": "grant_number", "reference_2": "request_id"},
         "statements": {
             "output_dir": str(tmp / "out"),
             "detail_line_limit": 3,

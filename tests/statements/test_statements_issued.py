@@ -258,3 +258,17 @@ def test_migration_0012_hashes_the_documents_already_stored(db_url):
             assert conn.execute(text("SELECT count(*) FROM statement_documents")).scalar_one() == 2
     finally:
         engine.dispose()
+
+
+def test_db_check_reports_a_missing_statement_file(sqlite_url, make_stmt_ctx, tmp_path, run_cli):
+    ctx = make_stmt_ctx(sqlite_url)
+    load_sample(ctx)
+    close(ctx)
+    (s, *_) = generate(ctx, "2025-01").statements
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings_dict(sqlite_url, **statement_settings(tmp_path))))
+    assert run_cli("db", "check", "-c", config)[0] == 0
+    Path(s.path).unlink()
+    code, out, err = run_cli("db", "check", "-c", config)
+    assert code == 1
+    assert f"{Path(s.path).name} is missing" in out + err

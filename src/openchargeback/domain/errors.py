@@ -48,6 +48,14 @@ class DatabaseFault(OpenChargebackError):
     http_status = 503
 
 
+class FilesNotWritten(OpenChargebackError):
+    """Documents stored in the database whose copies in an output folder could not all be
+    written (disk full, permissions); the message names the folder, the cause and the
+    command that writes them from the database."""
+
+    http_status = 503
+
+
 class FileRefused(InvalidInput):
     """A file that cannot be imported, with every problem found (file:line:column)."""
 

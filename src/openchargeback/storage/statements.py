@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from openchargeback.storage.charges import APPROVED
 from openchargeback.storage.statement_tables import (
     statement_claims,
     statement_documents,
@@ -20,7 +21,7 @@ from openchargeback.storage.statement_tables import (
     statement_send_locks,
     statements,
 )
-from openchargeback.storage.tables import periods
+from openchargeback.storage.tables import charges, periods
 from openchargeback.storage.types import AnyRow, inserted_id
 
 _LIGHT = [c for c in statements.c if c.name != "data"]
@@ -92,6 +93,27 @@ def add(conn: Connection, values: dict[str, Any], pdf: bytes, detail_csv: bytes 
         )
     )
     return sid
+
+
+def references(conn: Connection, period_id: int) -> Sequence[AnyRow]:
+    """The distinct (currency, PI, project, reference_1, reference_2) of the period's
+    approved charges that carry a reference (grant or request numbers, by the tag mapping)."""
+    keys = (
+        charges.c.billing_currency,
+        charges.c.pi_email,
+        charges.c.project_id,
+        charges.c.reference_1,
+        charges.c.reference_2,
+    )
+    return conn.execute(
+        select(*keys)
+        .where(
+            charges.c.period_id == period_id,
+            APPROVED,
+            (charges.c.reference_1.is_not(None)) | (charges.c.reference_2.is_not(None)),
+        )
+        .group_by(*keys)
+    ).all()
 
 
 def current_files(

@@ -2,7 +2,7 @@
 
 Checks are a registry (``CHECKS``): each has a name and a function of the context that
 returns its problems in words. A feature adds its own with ``register_check`` (the
-statements package's reconciliation of statement files is picked up when it exists).
+statements package's reconciliation of statement files).
 """
 
 from __future__ import annotations
@@ -74,10 +74,9 @@ def _read(check: Callable) -> Callable[[Context], list[str]]:
 
 
 def _statement_files(ctx: Context) -> list[str]:
-    from openchargeback.services import statements
+    from openchargeback.services.statements import check_statement_files
 
-    check = getattr(statements, "check_statement_files", None)  # added with issue 14
-    return list(check(ctx)) if check is not None else []
+    return check_statement_files(ctx)
 
 
 CHECKS: list[Check] = [

@@ -14,7 +14,7 @@ from openchargeback.services.statements.delivery import (
     resend_messages,
     send_period,
 )
-from openchargeback.services.statements.files import FilesNotWritten, check_statement_files
+from openchargeback.services.statements.files import check_statement_files
 from openchargeback.services.statements.generation import GenerateResult, StatementItem, generate
 from openchargeback.services.statements.reading import (
     get_statement,
@@ -29,7 +29,6 @@ __all__ = [
     "MessageOutcome",
     "GenerateResult",
     "StatementItem",
-    "FilesNotWritten",
     "check_statement_files",
     "context_for",
     "decide_in_doubt",

@@ -27,19 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openchargeback.domain.errors import OpenChargebackError
+from openchargeback.domain.errors import FilesNotWritten
 from openchargeback.services.context import Context
 from openchargeback.storage import statements as store
 
 STALE_SECONDS = 3600  # a temporary file older than this has no writer left, whatever its name says
 _CHUNK = 200  # documents read from the database at a time while repairing
-
-
-class FilesNotWritten(OpenChargebackError):
-    """The statements are stored but their files could not all be written (disk full,
-    permissions): the next ``generate`` writes them from the database."""
-
-    http_status = 503
 
 
 @dataclass(frozen=True)

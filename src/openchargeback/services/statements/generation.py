@@ -42,11 +42,12 @@ from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import statements as rendering
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
-from openchargeback.services.statements import files
+from openchargeback.services.statements import content, files
 from openchargeback.services.statements.lines import statement_rows
 from openchargeback.services.statements.render import render_pdfs, renderer_for
 from openchargeback.storage import allocation as lines_repo
 from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import registry as registry_repo
 from openchargeback.storage import statements as store
 
 Progress = Callable[[int, int], None]
@@ -148,8 +149,12 @@ def generate(
                 store.current_files(conn, prow.id, pi=pi, project=project),
             )
         else:
-            history = len(periods_repo.transitions(conn, prow.id))
+            transitions = periods_repo.transitions(conn, prow.id)
+            history = len(transitions)
             service_rows, detail_rows, names = _lines(conn, prow, pi, project)
+            projects, _ = registry_repo.snapshot(conn)
+            references = content.references_by_statement(store.references(conn, prow.id), projects)
+            fund_descriptions = {f["code"]: f["description"] for f in registry_repo.list_all(conn, "funds")}
             existing = {
                 (r.kind, r.pi_email, r.project_id, r.currency): r
                 for r in store.current(conn, prow.id, pi=pi, project=project)
@@ -164,13 +169,17 @@ def generate(
         approved_totals[d.key.currency] = approved_totals.get(d.key.currency, ZERO) + d.due_total
     if cfg.per_pi_summary and project is None:
         drafts += dom.pi_summaries(drafts)
-    for d in drafts:
-        d.data["pi_name"] = names["pis"].get((d.key.pi_email or "").lower())
-        d.data["project_name"] = names["projects"].get(d.key.project_id) if d.key.project_id else None
+    content.add_to(drafts, names, references, content.reference_labels(ctx.settings), fund_descriptions)
     drafts.sort(key=lambda d: d.key.sort_key)
 
     now = ctx.clock()
-    period_info = {"name": name, "start": prow.starts_at.isoformat(), "end": prow.ends_at.isoformat()}
+    closed = next((t.at for t in reversed(transitions) if t.to_status == PeriodStatus.CLOSED.value), None)
+    period_info = {
+        "name": name,
+        "start": prow.starts_at.isoformat(),
+        "end": prow.ends_at.isoformat(),
+        "closed": closed.isoformat() if closed is not None else None,  # None: a dry run of an open period
+    }
     planned, items = [], []
     for d in drafts:
         k = d.key
