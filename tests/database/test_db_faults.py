@@ -103,7 +103,8 @@ def test_damaged_header_one_message(tmp_path):
 
 
 def test_three_pages_overwritten_refuses_writes(tmp_path):
-    """The issue's case: SQLite reads on, but ingest added data with exit 0."""
+    """The issue's case: with three pages of the file overwritten, ingest added data
+    with exit 0. Now it refuses, whether its own reads meet the damage or not."""
     cfg, path = _imported(tmp_path, tmp_path / "db")
     with sqlite3.connect(path) as conn:
         page = conn.execute("PRAGMA page_size").fetchone()[0]
@@ -115,11 +116,33 @@ def test_three_pages_overwritten_refuses_writes(tmp_path):
             f.seek(n * page)
             f.write(os.urandom(page))
     done = cli("ingest", INPUTS / "aws_2025-12.csv", "-s", "aws", "-c", cfg)
-    assert_one_message(done, str(path), "is damaged", "quick_check", "db restore")
+    assert_one_message(done, str(path), "is damaged", "db restore")
     with sqlite3.connect(path) as conn:  # nothing was added
         assert conn.execute("SELECT count(*) FROM imports").fetchone()[0] == 1
     check = cli("db", "check", "-c", cfg)
     assert check.returncode == 1 and "Traceback" not in check.stderr, check.stdout + check.stderr
+    assert "storage" in check.stdout and "problem(s)" in check.stdout
+
+
+def test_damage_the_command_never_reads_still_refuses_writes(tmp_path):
+    """Pages of tables `periods open` never reads: SQLite alone would write on; the
+    quick_check before a process's first write refuses."""
+    cfg, path = _imported(tmp_path, tmp_path / "db")
+    with sqlite3.connect(path) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        tables = "'budget_alerts', 'import_problems', 'fund_splits'"
+        roots = [r[0] for r in conn.execute(f"SELECT rootpage FROM sqlite_master WHERE name IN ({tables})")]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert len(roots) == 3
+    with path.open("r+b") as f:
+        for n in roots:
+            f.seek((n - 1) * page)
+            f.write(os.urandom(page))
+    assert cli("periods", "list", "-c", cfg).returncode == 0  # reads go on
+    done = cli("periods", "open", "2025-03", "-c", cfg)
+    assert_one_message(done, str(path), "is damaged", "quick_check", "db restore")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM periods WHERE name = '2025-03'").fetchone()[0] == 0
 
 
 def test_locked_database_one_message(tmp_path):
@@ -184,38 +207,47 @@ def test_unexpected_constraint_violation_message(db_url, make_ctx):
     assert fault.message.startswith(expected), fault.message
 
 
-def test_web_shows_a_damaged_database_as_a_page(tmp_path):
+def test_web_shows_a_locked_database_as_a_page(tmp_path, monkeypatch):
+    """A login (it writes a session row) while another process holds the write lock
+    beyond the busy timeout: a page with the message, status 503."""
     import re
 
     from fastapi.testclient import TestClient
 
     from openchargeback.config import Settings
+    from openchargeback.services import users
+    from openchargeback.services.context import build_context
+    from openchargeback.storage import db
     from openchargeback.web.app import create_app
 
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 1000)
     path = tmp_path / "billing.db"
     settings = Settings.model_validate(
         {
             "database": {"url": f"sqlite:///{path}"},
             "sources": [{"name": "aws"}],
-            "server": {
-                "secret_key": "test-secret-5e1d0c9b8a7f6e5d4c3b2a190817263544",
-                "data_dir": str(tmp_path),
-            },
+            "server": {"secret_key": "test-secret-5e1d0c9b8a7f6e5d4c3b", "data_dir": str(tmp_path)},
             "dev_mode": False,
         }
     )
+    ctx = build_context(settings, actor="test")
+    users.add_user(ctx, "admin", "correct horse battery", "admin")
+    ctx.engine.dispose()
     app = create_app(settings)
+    holder = sqlite3.connect(path, isolation_level=None)
     try:
         client = TestClient(app, base_url="https://testserver")
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-        with path.open("r+b") as f:
-            f.write(os.urandom(4096))
+        holder.execute("BEGIN EXCLUSIVE")
         answer = client.post(
-            "/login", data={"username": "admin", "password": "x" * 12, "csrf_token": token, "next": "/"}
+            "/login",
+            data={"username": "admin", "password": "correct horse battery", "csrf_token": token, "next": "/"},
+            follow_redirects=False,
         )
         assert answer.status_code == 503, answer.text[:2000]
-        assert "is damaged" in answer.text and str(path) in answer.text
+        assert "locked by another process" in answer.text and str(path) in answer.text
         assert "Traceback" not in answer.text
     finally:
+        holder.close()
         app.state.runner.shutdown()
         app.state.ctx.engine.dispose()

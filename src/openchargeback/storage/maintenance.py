@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, exists, func, not_, or_, select, text
+from sqlalchemy.exc import DBAPIError
 
 from openchargeback.domain.errors import DatabaseFault
 from openchargeback.storage.journal_tables import journal_documents, journal_exports
@@ -59,7 +60,10 @@ def guard_writes(engine: Engine, conn: Connection) -> None:
     0.5 s per 330 MB of database (1,000,000 charges) from the page cache."""
     if not unchecked(engine):
         return
-    problems = quick_check(conn)
+    try:
+        problems = quick_check(conn)
+    except DBAPIError as exc:  # damage bad enough that the check itself stops on it
+        problems = [str(exc.orig or exc).splitlines()[0]]
     if problems:
         from openchargeback.storage.faults import DAMAGED_NEXT, describe
 
