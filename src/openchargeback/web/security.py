@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, get_args
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +30,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openchargeback.config import Settings
-from openchargeback.domain.errors import OpenChargebackError
+from openchargeback.domain.errors import InvalidInput, NotFound, OpenChargebackError
 from openchargeback.domain.roles import Forbidden, NotAuthenticated, Permission, require
 from openchargeback.services import auth
 from openchargeback.services.auth import Session
@@ -64,6 +65,8 @@ class FormLimits(TypedDict, total=False):  # the keys of FastAPI's form_limits
 
 
 FORM_LIMITS = FormLimits(max_fields=300, max_files=1, max_part_size=256 * 1024)
+PERIOD_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+INT_RANGE = (-(2**31), 2**31 - 1)  # ids are INTEGER columns: 4 bytes on PostgreSQL
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _SAME_ORIGIN = {None, "same-origin", "none"}  # Sec-Fetch-Site values a form of ours sends
 
@@ -150,9 +153,49 @@ async def gate(request: Request) -> OpenChargebackError | None:
     return None
 
 
+def _is_int(annotation: Any) -> bool:
+    return annotation is int or int in get_args(annotation)
+
+
+def check_parameters(request: Request) -> None:
+    """Every route's parameters, before its own code runs: a ``period`` query parameter
+    is a month (YYYY-MM), and integer parameters fit the database's INTEGER columns
+    (a path's out of range: 404; a query's: 422), never a 500 from the database."""
+    period = (request.query_params.get("period") or "").strip()
+    if period and not PERIOD_FORMAT.match(period):
+        raise InvalidInput(f"period {period[:40]!r}: expected a month as YYYY-MM, such as 2025-01")
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    checks = (
+        (dependant.path_params, request.path_params, NotFound, "there is nothing at this address ({} {})"),
+        (dependant.query_params, request.query_params, InvalidInput, "{} {}: out of range"),
+    )
+    for fields, values, error, message in checks:
+        for field in fields:
+            raw = values.get(field.alias)
+            if raw is None or not _is_int(field.field_info.annotation):
+                continue
+            try:
+                n = int(raw)
+            except ValueError:
+                continue  # not a number: FastAPI's validation says so (422)
+            if not INT_RANGE[0] <= n <= INT_RANGE[1]:
+                raise error(message.format(field.alias, str(raw)[:30]))
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition header for a download (RFC 6266): an ASCII fallback with
+    anything but letters, digits, '.', '_' and '-' replaced, and the exact name as
+    ``filename*`` (RFC 5987 percent-encoding), so no name can add parameters or lines."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:150] or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 async def guard(request: Request) -> None:
-    """App-wide dependency: load the session; on a state-changing request check the
-    CSRF token (from the header, else the form)."""
+    """App-wide dependency: check the route's parameters; load the session; on a
+    state-changing request check the CSRF token (from the header, else the form)."""
+    check_parameters(request)
     s = await load_session(request)
     if request.method in SAFE_METHODS:
         return

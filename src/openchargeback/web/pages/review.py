@@ -27,15 +27,21 @@ def state_of(decision: str | None, flags) -> str:
     return decision or ("pending" if flags else "approved")
 
 
+MAX_FILTER_AMOUNT = 10**12
+
+
 def amount(text: str | None) -> Decimal | None:
     """A minimum amount typed in a filter (empty: none)."""
     text = (text or "").strip().replace(",", "")
     if not text:
         return None
     try:
-        return money(text)
+        value = money(text)
     except MoneyError:
-        raise InvalidInput(f"minimum amount {text!r} is not a number") from None
+        raise InvalidInput(f"minimum amount {text[:30]!r} is not a number") from None
+    if abs(value) >= MAX_FILTER_AMOUNT:  # beyond any charge, and beyond the database's numbers
+        raise InvalidInput(f"minimum amount {text[:30]!r} is out of range (under {MAX_FILTER_AMOUNT:,})")
+    return value
 
 
 @dataclass(frozen=True)

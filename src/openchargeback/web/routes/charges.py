@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 from openchargeback.services import charges, sources
 from openchargeback.web.pages import review as review_views
 from openchargeback.web.routes.common import blank, ctx_for, period_of
-from openchargeback.web.security import Reader
+from openchargeback.web.security import Reader, attachment
 from openchargeback.web.templating import render
 
 router = APIRouter()
@@ -84,7 +84,7 @@ def charges_export(request: Request, s: Reader):
     return StreamingResponse(
         charges.export_csv(ctx_for(request, s), q),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(name)},
     )
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from openchargeback.services import journal as svc
 from openchargeback.web.routes.common import ctx_for, period_of, see_other
-from openchargeback.web.security import Reader, Reviewer, is_htmx
+from openchargeback.web.security import Reader, Reviewer, attachment, is_htmx
 from openchargeback.web.templating import qs, render
 
 router = APIRouter()
@@ -63,7 +63,7 @@ def journal_download(request: Request, s: Reviewer, export_id: int):
         content,
         media_type=MEDIA.get(ext, "text/plain; charset=utf-8"),
         headers={
-            "Content-Disposition": f'attachment; filename="{info.file_name}"',
+            "Content-Disposition": attachment(info.file_name),
             "X-Content-SHA256": info.sha256,
         },
     )

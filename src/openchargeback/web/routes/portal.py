@@ -15,7 +15,7 @@ from openchargeback.services.auth import Session
 from openchargeback.web import charts
 from openchargeback.web.routes.common import blank, ctx_for, ip, see_other
 from openchargeback.web.routes.statements import PREVIEW_CSP
-from openchargeback.web.security import Reviewer, need
+from openchargeback.web.security import Reviewer, attachment, need
 from openchargeback.web.templating import render
 
 router = APIRouter()
@@ -99,7 +99,7 @@ def portal_charges_csv(request: Request, s: PortalUser):
     return StreamingResponse(
         charges.export_csv(ctx_for(request, s), q, scope=_scope(request, s)),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="charges_{q.period or "all"}.csv"'},
+        headers={"Content-Disposition": attachment(f"charges_{q.period or 'all'}.csv")},
     )
 
 
@@ -141,7 +141,7 @@ def portal_statement_file(request: Request, s: PortalUser, number: str, version:
         ctx_for(request, s), _scope(request, s), number, _version(version), kind=kind
     )
     media = "application/pdf" if kind == "pdf" else "text/csv"
-    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(data, media_type=media, headers={"Content-Disposition": attachment(name)})
 
 
 @router.post("/portal/statements/{number}/{version}/acknowledge")

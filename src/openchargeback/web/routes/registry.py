@@ -18,7 +18,7 @@ from openchargeback.services import registry
 from openchargeback.web import charts
 from openchargeback.web.pages import registry as registry_views
 from openchargeback.web.routes.common import ctx_for, period_of, see_other
-from openchargeback.web.security import Reader, RegistryAdmin, is_htmx
+from openchargeback.web.security import Reader, RegistryAdmin, attachment, is_htmx
 from openchargeback.web.templating import render
 
 router = APIRouter()
@@ -234,7 +234,7 @@ def registry_export(request: Request, s: Reader, kind: str):
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},
+        headers={"Content-Disposition": attachment(f"{kind}.csv")},
     )
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from openchargeback.services import jobs as bg
 from openchargeback.services import statements
 from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
-from openchargeback.web.security import PeriodAdmin, Reader, is_htmx
+from openchargeback.web.security import PeriodAdmin, Reader, attachment, is_htmx
 from openchargeback.web.templating import qs, render
 
 router = APIRouter()
@@ -119,7 +119,7 @@ def statements_pdf(request: Request, s: Reader, number: str, version: int | None
     return Response(
         content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(name)},
     )
 
 
@@ -129,5 +129,5 @@ def statements_csv(request: Request, s: Reader, number: str, version: int | None
     return Response(
         content,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(name)},
     )
