@@ -98,6 +98,15 @@ class ServerSettings(_Strict):
         return [item.strip() for item in v]
 
 
+class LoggingSettings(_Strict):
+    """What the processes log (openchargeback.logs): one line per request, command, job."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    # None: serve and worker log to standard error (the journal), other commands nowhere
+    file: str | None = None
+
+
 class UserSettings(_Strict):
     """A bootstrap user, created at server start when missing."""
 
@@ -353,6 +362,7 @@ class Settings(_Strict):
     email: EmailSettings = EmailSettings()
     journal: JournalSettings = JournalSettings()
     jobs: JobSettings = JobSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     # Where the settings came from (for messages); not a YAML key.
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -258,6 +258,25 @@ def _database_fault(exc: Exception) -> OpenChargebackError | None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from openchargeback import logs
+
+    with logs.command(_command_path(sys.argv[1:] if argv is None else argv)):
+        _main(argv)
+
+
+def _command_path(argv: list[str]) -> str:
+    """The command's words (``periods close``), without its arguments or options."""
+    words: list[str] = []
+    for word in argv[:2]:
+        if word.startswith("-") or (words and not _BY_NAME[words[0]][2].endswith("_app")):
+            break
+        if not words and word not in _BY_NAME:
+            break
+        words.append(word)
+    return " ".join(words) or "(none)"
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         code = app(args=argv, prog_name="openchargeback", standalone_mode=False)
     except OpenChargebackError as exc:

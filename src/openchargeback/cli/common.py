@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from openchargeback import logs
 from openchargeback.config import load_settings
 from openchargeback.domain.money import round_minor
 from openchargeback.services.context import Context, build_context
@@ -33,10 +34,14 @@ _given_config: Path | None = None
 _SUGGESTED = re.compile(r"(?<=`)openchargeback [^`\n]+(?=`)|(?<=\()openchargeback [^()`\n]+(?=\))")
 
 
-def context(config: Path | None) -> Context:
+def context(config: Path | None, *, service: bool = False) -> Context:
+    """The configuration's context, logging set up (``service``: a long-running process,
+    which logs to standard error when no ``logging.file`` is set)."""
     global _given_config
     _given_config = config
-    return build_context(load_settings(config))
+    settings = load_settings(config)
+    logs.configure(settings, service=service)
+    return build_context(settings)
 
 
 def with_config_hint(message: str) -> str:

@@ -10,12 +10,13 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openchargeback import logs
 from openchargeback.config import Settings
 from openchargeback.domain.errors import OpenChargebackError
 from openchargeback.domain.roles import NotAuthenticated
 from openchargeback.services import jobs, periods, users
 from openchargeback.services.context import build_context
-from openchargeback.web import security
+from openchargeback.web import health, security
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.api import PREFIX as API_PREFIX
 from openchargeback.web.api import create_api
@@ -24,10 +25,13 @@ from openchargeback.web.routes import portal as portal_pages
 from openchargeback.web.routes import tokens as token_pages
 from openchargeback.web.routes import registry as registry_pages
 from openchargeback.web.routes import statements as statement_pages
+from openchargeback.web.observe import RequestObserver
+from openchargeback.web.proxies import ProxyHeaders
 from openchargeback.web.templating import make_env, render
 
 
 def create_app(settings: Settings) -> FastAPI:
+    logs.configure(settings, service=True)
     ctx = build_context(settings, actor="web")
     users.bootstrap(ctx)
     # the embedded default runs the jobs in this process; else `openchargeback worker` does
@@ -35,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app):
+        logs.adopt_uvicorn()
         if runner is not None:
             runner.start()  # jobs queued before this process started, or by another one
         yield
@@ -120,6 +125,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(portal_pages.router)  # the PI portal and the reviewers' disputes
     app.include_router(token_pages.router)  # the user's API tokens
     app.mount(API_PREFIX, create_api(ctx, runner))  # the REST API: tokens, no cookies
+    app.include_router(health.router)  # /healthz, /readyz: no login
+    app.add_middleware(RequestObserver)  # one log line per request
+    # outermost (added last): everything inside sees the real client behind trusted proxies
+    app.add_middleware(
+        ProxyHeaders, trusted_proxies=settings.server.trusted_proxies, header=settings.server.forwarded_header
+    )
     return app
 
 
