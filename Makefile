@@ -41,9 +41,10 @@ demo: install system-packages config.yaml
 	@echo "web UI: http://127.0.0.1:8000  (log in as admin / demo-admin; Ctrl-C stops it)"
 	$(OCB) serve -c config.yaml
 
-# Debian packages the tests need: Pango and a font for WeasyPrint's PDF statements.
+# Debian packages the tests need: Pango and a font for WeasyPrint's PDF statements;
+# pg_dump and pg_restore for `db backup` / `db restore` on PostgreSQL.
 # Installed when missing (apt-get, with sudo unless root); other systems: install them yourself.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql-client
 
 system-packages:
 	@command -v dpkg >/dev/null 2>&1 || { echo "not Debian: make sure $(SYSTEM_PACKAGES) (or equivalents) are installed"; exit 0; }; \

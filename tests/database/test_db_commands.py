@@ -260,3 +260,57 @@ def test_copy_sqlite_to_postgresql_and_back(tmp_path, make_ctx, pg_schema_url, r
 
     again = run("db", "copy", "--to", pg_schema_url, "-c", cfg)  # never into a database with data
     assert again.returncode == 1 and "is not empty" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_postgresql_backup_and_restore(tmp_path, make_ctx, pg_schema_url, run_cli):
+    """pg_dump into FILE (renamed when whole), pg_restore into an empty database that
+    `db check` then passes with the source's figures; without pg_dump on PATH the exact
+    command is printed and the exit is 1."""
+    import os
+    import shutil
+
+    if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
+        pytest.fail(
+            "pg_dump and pg_restore are needed (postgresql-client, in the Makefile's system packages)"
+        )
+    run = _in_process(run_cli)
+    _sample(make_ctx, pg_schema_url).engine.dispose()
+    cfg = write_config(tmp_path, pg_schema_url)
+    dump = tmp_path / "billing.dump"
+    done = run("db", "backup", dump, "-c", cfg)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert dump.read_bytes()[:5] == b"PGDMP" and "ran: pg_dump --format=custom" in done.stdout
+    assert not list(tmp_path.glob(".billing.dump.tmp-*"))
+
+    # into a new database on the same server: the dump brings its schema
+    target_db = f"restore_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{target_db}"'))
+    try:
+        schema = pg_schema_url.rsplit("%3D", 1)[1]
+        base = PG_URL.rsplit("/", 1)[0]
+        target_url = f"{base}/{target_db}?options=-csearch_path%3D{schema}"
+        (tmp_path / "t").mkdir()
+        tcfg = write_config(tmp_path / "t", target_url)
+        done = run("db", "restore", dump, "-c", tcfg)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert figures(target_url) == figures(pg_schema_url)
+        assert run("db", "check", "-c", tcfg).returncode == 0
+        refused = run("db", "restore", dump, "-c", tcfg)  # now it holds data
+        assert refused.returncode == 1 and "is not empty" in refused.stderr
+
+        path = os.environ["PATH"]
+        os.environ["PATH"] = "/nonexistent"
+        try:
+            printed = run("db", "backup", tmp_path / "other.dump", "-c", cfg)
+        finally:
+            os.environ["PATH"] = path
+        assert printed.returncode == 1 and "pg_dump is not on PATH; run:" in printed.stdout
+        assert (
+            f"--file={tmp_path / 'other.dump'}" in printed.stdout and not (tmp_path / "other.dump").exists()
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target_db}" WITH (FORCE)'))
+        admin.dispose()

@@ -12,7 +12,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from openchargeback.config import Settings
@@ -56,7 +56,7 @@ def backup_database(settings: Settings, file: Path, *, force: bool = False) -> B
             raise Conflict(f"{file} exists; choose another name, or add --force to replace it")
         source = backups.sqlite_file(ctx.engine.url)
         if source is None:
-            return _run_pg(name, *backups.pg_dump_command(ctx.engine.url, file), file=file)
+            return _pg_dump(ctx, name, file)
         if not source.exists():
             raise InvalidInput(f"{name} does not exist: nothing to back up")
         if file == source:
@@ -147,19 +147,35 @@ def _guard(action, ctx: Context | None, file: Path | None = None):
         raise fault from exc
 
 
-def _run_pg(name: str, command: list[str], env: dict[str, str], *, file: Path) -> BackupResult:
-    shown = shlex.join(command)
-    if env:
-        shown = "PGPASSWORD=... " + shown
+def _pg_dump(ctx: Context, name: str, file: Path) -> BackupResult:
+    """pg_dump into a temporary name, renamed when it succeeded: FILE is whole or absent."""
+    command, env = backups.pg_dump_command(ctx.engine.url, file)
     if shutil.which(command[0]) is None:
-        return BackupResult(name, file, None, command=shown, ran=False)
+        return _run_pg(name, command, env, file=file)  # prints the command to run
+    tmp = file.with_name(f".{file.name}.tmp-{os.getpid()}")
+    try:
+        result = _run_pg(name, *backups.pg_dump_command(ctx.engine.url, tmp), file=tmp, shown=command)
+        os.replace(tmp, file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return replace(result, file=file)
+
+
+def _run_pg(
+    name: str, command: list[str], env: dict[str, str], *, file: Path, shown: list[str] | None = None
+) -> BackupResult:
+    said_command = shlex.join(shown or command)
+    shown_text = f"PGPASSWORD=... {said_command}" if env else said_command
+    if shutil.which(command[0]) is None:
+        return BackupResult(name, file, None, command=shown_text, ran=False)
     done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True)
     if done.returncode:
         said = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
         raise DatabaseFault(
-            f"{command[0]} failed for {name} (exit {done.returncode}: {said[-1]}); the command was: {shown}"
+            f"{command[0]} failed for {name} (exit {done.returncode}: {said[-1]}); "
+            f"the command was: {shown_text}"
         )
-    return BackupResult(name, file, file.stat().st_size if file.exists() else None, command=shown)
+    return BackupResult(name, file, file.stat().st_size if file.exists() else None, command=shown_text)
 
 
 __all__ = ["BackupResult", "backup_database", "restore_database"]
