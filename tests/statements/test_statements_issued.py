@@ -11,6 +11,7 @@ next ``generate`` does not repair (the writers fail in a real subprocess)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -272,3 +273,44 @@ def test_db_check_reports_a_missing_statement_file(sqlite_url, make_stmt_ctx, tm
     code, out, err = run_cli("db", "check", "-c", config)
     assert code == 1
     assert f"{Path(s.path).name} is missing" in out + err
+
+
+def test_two_generates_repairing_the_same_folder_at_once_leave_every_file_whole(
+    db_url, make_stmt_ctx, tmp_path
+):
+    settings = statement_settings(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings_dict(db_url, **settings)))
+    ctx = make_stmt_ctx(db_url)
+    load_sample(ctx)
+    close(ctx)
+    generate(ctx, "2025-01")
+    change_status(ctx, "2025-01", "finalize")
+    out = tmp_path / "out" / "2025-01"
+    stored = _stored(ctx)
+    for p in out.iterdir():
+        p.unlink()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "openchargeback",
+                "generate",
+                "-p",
+                "2025-01",
+                "-c",
+                str(config),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    restored = [set(json.loads(o)["restored"]) for o, _ in results]
+    assert restored[0] | restored[1] == set(stored)  # between them, every file (both may write one)
+    assert _on_disk(out) == stored  # whole files only, no temporary file left
