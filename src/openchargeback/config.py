@@ -107,6 +107,20 @@ class LoggingSettings(_Strict):
     file: str | None = None
 
 
+class MetricsSettings(_Strict):
+    """The Prometheus endpoint ``/metrics`` (off by default)."""
+
+    enabled: bool = False
+    # A scraper sends it as ``Authorization: Bearer TOKEN``; required when enabled.
+    token: str | None = Field(default=None, min_length=16)
+
+    @model_validator(mode="after")
+    def _protected(self) -> Self:
+        if self.enabled and not self.token:
+            raise ValueError("metrics.enabled needs metrics.token (at least 16 characters: ${METRICS_TOKEN})")
+        return self
+
+
 class UserSettings(_Strict):
     """A bootstrap user, created at server start when missing."""
 
@@ -363,6 +377,7 @@ class Settings(_Strict):
     journal: JournalSettings = JournalSettings()
     jobs: JobSettings = JobSettings()
     logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     # Where the settings came from (for messages); not a YAML key.
     model_config = ConfigDict(extra="forbid", frozen=True)

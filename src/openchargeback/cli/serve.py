@@ -42,6 +42,9 @@ def serve_command(
     settings = load_settings(config)
     ensure_safe_to_serve(settings)
     h, p = host or settings.server.host, port or settings.server.port
+    from openchargeback.web.metrics import prepare_multiprocess
+
+    prepare_multiprocess(settings)  # before any process imports prometheus-client
     if reload:
         _check_free(h, p)
         if config is not None:  # the reloaded process reads the configuration from there

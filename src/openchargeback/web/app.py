@@ -16,7 +16,7 @@ from openchargeback.domain.errors import OpenChargebackError
 from openchargeback.domain.roles import NotAuthenticated
 from openchargeback.services import jobs, periods, users
 from openchargeback.services.context import build_context
-from openchargeback.web import health, security
+from openchargeback.web import health, metrics, security
 from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.api import PREFIX as API_PREFIX
 from openchargeback.web.api import create_api
@@ -126,7 +126,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(token_pages.router)  # the user's API tokens
     app.mount(API_PREFIX, create_api(ctx, runner))  # the REST API: tokens, no cookies
     app.include_router(health.router)  # /healthz, /readyz: no login
-    app.add_middleware(RequestObserver)  # one log line per request
+    # one log line per request, and its count and latency when metrics are on
+    app.add_middleware(RequestObserver, observe=metrics.install(app, settings, ctx))
     # outermost (added last): everything inside sees the real client behind trusted proxies
     app.add_middleware(
         ProxyHeaders, trusted_proxies=settings.server.trusted_proxies, header=settings.server.forwarded_header

@@ -1,0 +1,156 @@
+"""Metrics: off by default, a bearer token required, counters that move (requests by
+route, imports, jobs, database errors), several web processes summed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from openchargeback.config import Settings
+from openchargeback.services.ingest import ingest
+from openchargeback.storage import jobs as jobs_repo
+from openchargeback.web.app import create_app
+from openchargeback.web.metrics import MULTIPROC_ENV
+
+from .conftest import SECRET, served
+
+TOKEN = "metrics-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+INPUTS = Path(__file__).resolve().parents[2] / "sample_data" / "inputs"
+
+
+def sample(url: str, tmp_path, **metrics) -> Settings:
+    return Settings.model_validate(
+        {
+            "database": {"url": url},
+            "sources": [{"name": "aws"}, {"name": "hpc"}],
+            "server": {"secret_key": SECRET, "data_dir": str(tmp_path / "data")},
+            "metrics": metrics,
+        }
+    )
+
+
+def value(body: str, name: str, **labels) -> float:
+    """The sample ``name{labels}`` of an exposition (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in body.splitlines():
+        m = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
+        if m and m.group(1) == name and (m.group(2) or "") == want:
+            return float(m.group(3))
+    return 0.0
+
+
+@pytest.fixture
+def client_for(tmp_path, monkeypatch):
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    made = []
+
+    def make(url: str, **metrics) -> TestClient:
+        c = TestClient(create_app(sample(url, tmp_path, **metrics)), base_url="https://testserver")
+        c.__enter__()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.__exit__(None, None, None)
+
+
+def test_off_by_default(sqlite_url, client_for):
+    assert client_for(sqlite_url).get("/metrics", headers=AUTH).status_code == 404
+
+
+def test_enabled_needs_a_token():
+    with pytest.raises(ValueError, match="metrics.enabled needs metrics.token"):
+        Settings.model_validate({"metrics": {"enabled": True}})
+
+
+def test_token_required(sqlite_url, client_for):
+    c = client_for(sqlite_url, enabled=True, token=TOKEN)
+    r = c.get("/metrics")
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "openchargeback_" not in r.text
+    assert c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}x"}).status_code == 401
+    assert c.get("/metrics", headers={"Authorization": TOKEN}).status_code == 401
+    r = c.get("/metrics", headers=AUTH)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+
+
+def test_counters_move(db_url, client_for, tmp_path):
+    c = client_for(db_url, enabled=True, token=TOKEN)
+    ctx = c.app.state.ctx
+    before = c.get("/metrics", headers=AUTH).text
+    for _ in range(3):
+        assert c.get("/healthz").status_code == 200
+    c.get("/no/such/page")
+    after = c.get("/metrics", headers=AUTH).text
+    key = {"method": "GET", "route": "/healthz", "status": "200"}
+    assert (
+        value(after, "openchargeback_http_requests_total", **key)
+        - value(before, "openchargeback_http_requests_total", **key)
+        == 3
+    )
+    assert value(after, "openchargeback_http_request_duration_seconds_count", route="/healthz") >= 3
+    assert (
+        value(after, "openchargeback_http_requests_total", method="GET", route="unmatched", status="404") >= 1
+    )
+    assert value(after, "openchargeback_imports_total", source="aws") == 0
+
+    result = ingest(ctx, INPUTS / "aws_2025-01.csv", "aws")
+    with ctx.write() as conn:
+        jobs_repo.create(conn, {"kind": "import", "actor": "t", "params": "{}", "created_at": ctx.clock()})
+        conn.execute(
+            text("UPDATE jobs SET status = 'failed', started_at = created_at, finished_at = created_at")
+        )
+    body = c.get("/metrics", headers=AUTH).text
+    assert value(body, "openchargeback_imports_total", source="aws") == 1
+    assert value(body, "openchargeback_import_rows_total", source="aws") == result.rows > 0
+    assert value(body, "openchargeback_import_duration_seconds_count", source="aws") == 1
+    assert value(body, "openchargeback_import_refusals_total") == 1
+    assert value(body, "openchargeback_jobs", kind="import", state="failed") == 1
+    assert value(body, "openchargeback_job_duration_seconds_count", kind="import", state="failed") == 1
+    assert "# TYPE openchargeback_email_messages gauge" in body
+    assert "# TYPE openchargeback_workers_alive gauge" in body
+
+
+def test_database_errors_counted(sqlite_url, client_for):
+    c = client_for(sqlite_url, enabled=True, token=TOKEN)
+    ctx = c.app.state.ctx
+    name = "openchargeback_database_errors_total"
+    before = sum(value(c.get("/metrics", headers=AUTH).text, name, error=e) for e in ("OperationalError",))
+    with pytest.raises(Exception, match="no such table"), ctx.read() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    after = value(c.get("/metrics", headers=AUTH).text, name, error="OperationalError")
+    assert after == before + 1
+
+
+@pytest.mark.slow
+def test_several_web_processes_are_summed(sqlite_url, ops_config, tmp_path):
+    """serve --workers 2: each process counts in $PROMETHEUS_MULTIPROC_DIR (emptied at
+    start: a stale file of an earlier run would break the scrape), and the scrape sums them."""
+    folder = tmp_path / "prom"
+    folder.mkdir()
+    (folder / "counter_999999.db").write_bytes(b"not a metrics file")
+    config = ops_config(sqlite_url, metrics={"enabled": True, "token": TOKEN})
+    with served(config, env={MULTIPROC_ENV: str(folder)}, args=("--workers", "2")) as (base, _proc):
+        with httpx.Client(base_url=base, timeout=30) as client:
+            ready_checks = value(
+                client.get("/metrics", headers=AUTH).text,
+                "openchargeback_http_requests_total",
+                method="GET",
+                route="/healthz",
+                status="200",
+            )
+            for _ in range(40):
+                assert client.get("/healthz").status_code == 200
+            body = client.get("/metrics", headers=AUTH).text
+        pids = {p.name.rsplit("_", 1)[-1] for p in folder.glob("counter_*.db")}
+    assert not (folder / "counter_999999.db").exists()
+    assert len(pids) >= 2, "both web processes count in the shared folder"
+    got = value(body, "openchargeback_http_requests_total", method="GET", route="/healthz", status="200")
+    assert got == ready_checks + 40
