@@ -15,6 +15,7 @@ from openchargeback.domain.errors import InvalidInput
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, describe, join_flags
 from openchargeback.services import review as rv
 from openchargeback.services.ingest.loading import ingest
+from openchargeback.services.review.patterns import compile_pattern
 
 INPUTS = Path(__file__).resolve().parent.parent / "sample_data" / "inputs"
 GOOD = {"pi_email": "pi@example.edu", "project_id": "proj-1", "fund_org": "BIO-2024-001"}
@@ -25,7 +26,7 @@ def facts(pi="pi@example.edu", project="proj-1", fund="BIO-2024-001", **kw) -> C
 
 
 def flags_of(rules: dict, f: ChargeFacts) -> list[str]:
-    return Evaluator(ReviewRules.from_dict(rules)).facts_flags(f)
+    return Evaluator(ReviewRules.from_dict(rules), compile_pattern).facts_flags(f)
 
 
 def stored(ctx, period: str | None = None) -> dict[int, tuple[str, ...]]:

@@ -11,10 +11,10 @@ stable identifiers: ``missing_pi``, ``missing_project``, ``missing_fund_org``,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from openchargeback.domain.addresses import is_address
 from openchargeback.domain.errors import InvalidInput
@@ -40,15 +40,24 @@ ORDER = (
 )
 
 
+class Regex(Protocol):
+    """A compiled case-insensitive pattern (RE2's or ``re``'s)."""
+
+    def search(self, text: str) -> object: ...
+
+    def fullmatch(self, text: str) -> object: ...
+
+
+# Compiles a pattern case-insensitively; raises InvalidInput for one it cannot run.
+RegexCompiler = Callable[[str], Regex]
+
+
 @dataclass(frozen=True)
 class FlagPattern:
     name: str
     field: str  # one of PATTERN_FIELDS, or "tag:<key>"
     pattern: str
     reason: str = ""
-
-    def compiled(self) -> re.Pattern[str]:
-        return re.compile(self.pattern, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -127,9 +136,9 @@ class ReviewRules:
                 out[key] = to_str(value)
         return out
 
-    def compiled(self) -> tuple[list[re.Pattern[str]], list[tuple[FlagPattern, re.Pattern[str]]]]:
-        fund = [re.compile(rf"(?:{p})\Z", re.IGNORECASE) for p in self.fund_org_patterns]
-        return fund, [(p, p.compiled()) for p in self.flag_patterns]
+    def compiled(self, compile: RegexCompiler) -> tuple[list[Regex], list[tuple[FlagPattern, Regex]]]:
+        fund = [compile(p) for p in self.fund_org_patterns]
+        return fund, [(p, compile(p.pattern)) for p in self.flag_patterns]
 
 
 def _check_regex(pattern: str, where: str) -> None:
@@ -155,11 +164,20 @@ class ChargeFacts:
 
 
 class Evaluator:
-    """Rules compiled once, applied to many charges."""
+    """Rules compiled once, applied to many charges. Their patterns are compiled by
+    ``compile`` (the services pass RE2's, whose matching time is linear in the text);
+    rules without patterns need none."""
 
-    def __init__(self, rules: ReviewRules):
+    def __init__(self, rules: ReviewRules, compile: RegexCompiler | None = None):
         self.rules = rules
-        self.fund, self.patterns = rules.compiled()
+        self.fund: list[Regex]
+        self.patterns: list[tuple[FlagPattern, Regex]]
+        if compile is None:
+            if rules.fund_org_patterns or rules.flag_patterns:
+                raise ValueError("review rules with patterns need a regex compiler")
+            self.fund, self.patterns = [], []
+        else:
+            self.fund, self.patterns = rules.compiled(compile)
 
     def facts_flags(self, f: ChargeFacts) -> list[str]:
         """Flags from attribution and descriptive fields (not amounts)."""
@@ -172,7 +190,7 @@ class Evaluator:
             flags.append("missing_fund_org")
         if f.pi_email and not is_address(f.pi_email):
             flags.append("pi_not_email")
-        if f.fund_org and self.fund and not any(p.match(f.fund_org) for p in self.fund):
+        if f.fund_org and self.fund and not any(p.fullmatch(f.fund_org) for p in self.fund):
             flags.append("fund_org_unknown")
         for fp, rx in self.patterns:
             if any(v is not None and rx.search(str(v)) for v in _values(fp.field, f)):

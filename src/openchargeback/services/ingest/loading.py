@@ -33,6 +33,7 @@ from openchargeback.services.ingest.history import REPLACED, named_rows
 from openchargeback.services.registry import budgets
 from openchargeback.services.registry import records as registry_svc
 from openchargeback.services.review.carryover import carry_over
+from openchargeback.services.review.patterns import compile_pattern
 from openchargeback.services.review.rules import apply_growth_rule, current_rules
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import imports as imports_repo
@@ -114,7 +115,7 @@ def ingest(
         ctx.settings.mapping(), json.loads(src.tag_mapping) if src.tag_mapping else None
     )
     with ctx.read() as conn:
-        evaluator = Evaluator(current_rules(ctx, conn))
+        evaluator = Evaluator(current_rules(ctx, conn), compile_pattern)
         rules = AttributionRules(review_repo.active_attribution_rules(conn))
         registry = registry_svc.snapshot(conn)
     for exact in (False, True):

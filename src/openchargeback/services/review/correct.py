@@ -13,6 +13,7 @@ from openchargeback.domain.review import ChargeFacts, Evaluator, join_flags
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.registry import records as registry_svc
+from openchargeback.services.review.patterns import compile_pattern
 from openchargeback.services.review.rules import KEPT_FLAGS, current_rules
 from openchargeback.services.review.selection import ActionResult, Selection, charge_filter
 from openchargeback.storage import charges as charges_repo
@@ -54,7 +55,7 @@ def correct(
             ]
         if not facts:
             raise NotFound(f"no charge of period {name} matches")
-        evaluator = Evaluator(current_rules(ctx, conn))
+        evaluator = Evaluator(current_rules(ctx, conn), compile_pattern)
         registry = registry_svc.snapshot(conn)
         now = ctx.clock()
         updates, actions, total = [], [], Decimal(0)

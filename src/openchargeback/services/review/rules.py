@@ -20,6 +20,7 @@ from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, de
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.services.registry import records as registry_svc
+from openchargeback.services.review.patterns import check, compile_pattern
 from openchargeback.services.review.selection import ActionResult
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import periods as periods_repo
@@ -43,7 +44,7 @@ def current_rules(ctx: Context, conn: Connection | None = None) -> ReviewRules:
 
 
 def set_rules(ctx: Context, data: dict[str, Any]) -> ReviewRules:
-    rules = ReviewRules.from_dict(data)
+    rules = check(ReviewRules.from_dict(data))
     with ctx.write() as conn:
         before = current_rules(ctx, conn)
         repo.save_rules(conn, rules.as_dict(), ctx.actor, ctx.clock())
@@ -90,14 +91,15 @@ class Preview(Jsonable):
 
 def preview_rules(ctx: Context, period: str, data: dict[str, Any], *, examples: int = 50) -> Preview:
     """What the proposed rules would flag among every charge of the period; saves nothing."""
-    rules = ReviewRules.from_dict(data)
+    rules = check(ReviewRules.from_dict(data))
     name = Period.parse(period).name
     with ctx.read() as conn:
         row = lookup.period(conn, name)
         changes: list[Example] = []
         counts: dict[str, int] = {}
         total = flagged = 0
-        for before, after, cid in reevaluate(conn, row.id, Evaluator(rules), everything=True):
+        evaluator = Evaluator(rules, compile_pattern)
+        for before, after, cid in reevaluate(conn, row.id, evaluator, everything=True):
             total += 1
             if after:
                 flagged += 1
@@ -202,7 +204,7 @@ def recheck(ctx: Context, period: str) -> ActionResult:
     with ctx.write() as conn:
         row = lookup.period(conn, name)
         ensure_writable(row.name, PeriodStatus(row.status))
-        evaluator = Evaluator(current_rules(ctx, conn))
+        evaluator = Evaluator(current_rules(ctx, conn), compile_pattern)
         updates = [
             {"id": cid, "flags": after}
             for before, after, cid in reevaluate(conn, row.id, evaluator)
@@ -217,7 +219,7 @@ def recheck(ctx: Context, period: str) -> ActionResult:
 
 def apply_growth_rule(ctx: Context, conn: Connection, period_id: int) -> int:
     """After an import: flag the undecided charges of projects that grew too much."""
-    evaluator = Evaluator(current_rules(ctx, conn))
+    evaluator = Evaluator(current_rules(ctx, conn), compile_pattern)
     grew = grown_projects(conn, period_id, evaluator)
     if not grew:
         return 0
