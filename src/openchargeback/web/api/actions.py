@@ -4,9 +4,9 @@ The same services and rules as the web pages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -16,12 +16,16 @@ from openchargeback.domain.roles import Permission
 from openchargeback.services import jobs, portal, review
 from openchargeback.web.api.auth import CallerDep
 from openchargeback.web.api.problems import ERRORS
+from openchargeback.web.api.reads import Number
 
 router = APIRouter(responses=ERRORS)  # type: ignore[arg-type]
 
 
+PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
 class Decision(BaseModel):
-    period: str
+    period: str = Field(pattern=PERIOD)
     ids: list[int] = Field(min_length=1, max_length=10000)
     note: str | None = None
 
@@ -34,16 +38,16 @@ class Correction(Decision):
 
 
 class DisputeIn(BaseModel):
-    reason: str
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class DisputeDecision(BaseModel):
-    decision: str  # upheld | declined
-    reply: str
+    decision: Literal["upheld", "declined"]
+    reply: str = Field(min_length=1, max_length=2000)
 
 
 class StatementJob(BaseModel):
-    period: str
+    period: str = Field(pattern=PERIOD)
     pi: str | None = None
     project: str | None = None
     resend: bool = False
@@ -97,7 +101,7 @@ def decide_dispute(caller: CallerDep, dispute_id: int, body: DisputeDecision) ->
 
 
 @router.post("/statements/{number}/{version}/acknowledge", tags=["statements"])
-def acknowledge(caller: CallerDep, number: str, version: int) -> dict[str, Any]:
+def acknowledge(caller: CallerDep, number: Number, version: int) -> dict[str, Any]:
     caller.need(Permission.PORTAL)
     return portal.acknowledge(caller.ctx, caller.scope, number, version).as_json()
 
@@ -132,9 +136,9 @@ def statements_send(caller: CallerDep, body: StatementJob) -> dict[str, Any]:
 async def upload_import(
     request: Request,
     caller: CallerDep,
-    filename: str,
-    source: str,
-    period: str | None = None,
+    filename: Annotated[str, Query(min_length=1, max_length=200)],
+    source: Annotated[str, Query(min_length=1, max_length=64)],
+    period: Annotated[str | None, Query(pattern=PERIOD)] = None,
     replace: bool = False,
 ) -> dict[str, Any]:
     """Upload one FOCUS file (the request body) as an import job; follow it at

@@ -3,9 +3,9 @@ queue, import jobs, disputes. Every list of billing data passes the caller's sco
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -18,6 +18,11 @@ from openchargeback.web.api.problems import ERRORS
 
 router = APIRouter(responses=ERRORS)  # type: ignore[arg-type]
 MAX_LIMIT = 500
+PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PeriodPath = Annotated[str, Path(pattern=PERIOD, description="YYYY-MM")]
+PeriodQuery = Annotated[str, Query(pattern=PERIOD, description="YYYY-MM")]
+Number = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,40}$", description="statement number")]
+Grouping = Literal["pi", "project", "fund", "source", "service"]
 
 
 class Item(BaseModel):
@@ -36,7 +41,7 @@ def list_periods(caller: CallerDep):
 
 
 @router.get("/periods/{period}", response_model=Item, tags=["periods"])
-def get_period(caller: CallerDep, period: str):
+def get_period(caller: CallerDep, period: PeriodPath):
     caller.reads()
     return periods.get_period(caller.ctx, period).as_json()
 
@@ -44,7 +49,7 @@ def get_period(caller: CallerDep, period: str):
 @router.get("/charges", response_model=Items, tags=["charges"])
 def list_charges(
     caller: CallerDep,
-    period: str | None = None,
+    period: PeriodQuery | None = None,
     source: str | None = None,
     pi: str | None = None,
     project: str | None = None,
@@ -77,7 +82,7 @@ def list_disputes(caller: CallerDep, open_only: bool = False):
 
 
 @router.get("/statements", response_model=Items, tags=["statements"])
-def list_statements(caller: CallerDep, period: str | None = None):
+def list_statements(caller: CallerDep, period: PeriodQuery | None = None):
     """Staff: a period's current statements (``period`` needed). A pi or delegate: every
     version sent to them (of ``period``, when given)."""
     caller.reads()
@@ -95,7 +100,7 @@ def list_statements(caller: CallerDep, period: str | None = None):
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}, "text/csv": {}}}},
 )
-def download_statement(caller: CallerDep, number: str, version: int, kind: str):
+def download_statement(caller: CallerDep, number: Number, version: int, kind: Literal["pdf", "csv"]):
     """The PDF as issued (``kind`` pdf) or the detail CSV (``kind`` csv)."""
     caller.reads()
     if kind not in ("pdf", "csv"):
@@ -109,7 +114,7 @@ def download_statement(caller: CallerDep, number: str, version: int, kind: str):
 
 
 @router.get("/reports/totals", response_model=Items, tags=["reports"])
-def report_totals(caller: CallerDep, period: str, by: str | None = None):
+def report_totals(caller: CallerDep, period: PeriodQuery, by: Grouping | None = None):
     """Billable totals of a period (rejected charges left out), by pi, project, fund,
     source or service."""
     caller.reads()
@@ -117,7 +122,7 @@ def report_totals(caller: CallerDep, period: str, by: str | None = None):
 
 
 @router.get("/registry/{kind}", response_model=Items, tags=["registry"])
-def list_registry(caller: CallerDep, kind: str):
+def list_registry(caller: CallerDep, kind: Literal["pis", "projects", "funds"]):
     """``pis``, ``projects`` (a pi or delegate: their own) or ``funds`` (staff)."""
     caller.reads()
     if kind not in ("pis", "projects", "funds"):
@@ -139,19 +144,19 @@ def list_splits(caller: CallerDep, project: str | None = None):
 
 
 @router.get("/adjustments", response_model=Items, tags=["registry"])
-def list_adjustments(caller: CallerDep, period: str):
+def list_adjustments(caller: CallerDep, period: PeriodQuery):
     caller.need(Permission.READ)
     return {"items": [a.as_json() for a in registry.list_adjustments(caller.ctx, period)]}
 
 
 @router.get("/budgets", response_model=Items, tags=["registry"])
-def list_budgets(caller: CallerDep, period: str | None = None):
+def list_budgets(caller: CallerDep, period: PeriodQuery | None = None):
     caller.need(Permission.READ)
     return {"items": [b.as_json() for b in registry.budget_status(caller.ctx, period)]}
 
 
 @router.get("/review", response_model=Items, tags=["review"])
-def review_queue(caller: CallerDep, period: str, after: str | None = None):
+def review_queue(caller: CallerDep, period: PeriodQuery, after: str | None = None):
     """Flagged charges of a period not decided yet, largest first."""
     caller.need(Permission.READ)
     q = review.list_queue(caller.ctx, period, after=after)
@@ -165,7 +170,7 @@ def import_job(caller: CallerDep, job_id: int):
 
 
 @router.get("/journals", response_model=Items, tags=["journal"])
-def list_journals(caller: CallerDep, period: str | None = None):
+def list_journals(caller: CallerDep, period: PeriodQuery | None = None):
     caller.need(Permission.READ)
     return {"items": [to_json(e) for e in journal.list_exports(caller.ctx, period)]}
 
