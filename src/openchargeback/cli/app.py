@@ -40,6 +40,13 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("serve", "serve", "serve_command", "Start the web UI (refuses unsafe settings outside dev_mode)."),
     (
+        "worker",
+        "worker",
+        "worker_command",
+        "Run the background jobs the web queues; several may run, on several hosts, against one\n"
+        "PostgreSQL database.",
+    ),
+    (
         "generate",
         "statements",
         "generate_command",

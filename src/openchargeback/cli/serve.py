@@ -35,6 +35,15 @@ def serve_command(
             "the configuration): for development.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Web processes sharing the port (uvicorn's process manager); for PostgreSQL.",
+        ),
+    ] = 1,
 ) -> None:
     """Start the web UI (refuses unsafe settings outside dev_mode)."""
     from openchargeback.config import ENV_FILE, ensure_safe_to_serve, load_settings
@@ -45,6 +54,8 @@ def serve_command(
     from openchargeback.web.metrics import prepare_multiprocess
 
     prepare_multiprocess(settings)  # before any process imports prometheus-client
+    if reload and workers > 1:
+        raise typer.BadParameter("--reload runs one process; leave out --workers", param_hint="--workers")
     if reload:
         _check_free(h, p)
         if config is not None:  # the reloaded process reads the configuration from there
@@ -53,6 +64,9 @@ def serve_command(
         _run_reloading(settings, config, h, p)
         return
     sock = _bind(h, p)  # before anything else: a busy port is refused at once
+    if workers > 1:
+        _run_workers(settings, config, sock, h, p, workers)
+        return
     try:
         from openchargeback.web.app import create_app
 
@@ -86,12 +100,36 @@ def _announce(host: str, port: int, settings: Settings, extra: str = "") -> None
     typer.echo(f"OpenChargeback on http://{shown}:{port}{dev}{extra}", err=True)
 
 
-def _uvicorn_config(app: FastAPI, host: str, port: int) -> Any:
+def _uvicorn_config(app: FastAPI | str, host: str, port: int, **extra: Any) -> Any:
     import uvicorn
 
     return uvicorn.Config(
-        app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False
+        app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False, **extra
     )
+
+
+def _run_workers(
+    settings: Settings, config: Path | None, sock: socket.socket, host: str, port: int, n: int
+) -> None:
+    """``n`` processes of :func:`app_from_environment` on one socket, kept alive by
+    uvicorn's supervisor (a process that dies is replaced)."""
+    from uvicorn.supervisors import Multiprocess
+
+    from openchargeback.config import ENV_FILE
+    from openchargeback.services.context import build_context
+
+    try:  # migrate a new database once, here, rather than in n processes at once
+        build_context(settings, actor="web").engine.dispose()
+    except BaseException:
+        sock.close()
+        raise
+    if config is not None:  # each process reads the configuration from there
+        os.environ[ENV_FILE] = str(config.resolve())
+    _announce(host, port, settings, f" ({n} web processes)")
+    cfg = _uvicorn_config(
+        "openchargeback.cli.serve:app_from_environment", host, port, factory=True, workers=n
+    )
+    Multiprocess(cfg, sockets=[sock]).run()
 
 
 def _run_reloading(settings: Settings, config: Path | None, host: str, port: int) -> None:

@@ -102,12 +102,12 @@ def expired(conn: Connection, now: datetime) -> Sequence[AnyRow]:
     ).all()
 
 
-def release(conn: Connection, job_id: int, worker: str, now: datetime, **values: Any) -> bool:
+def release(conn: Connection, job_id: int, holder: str, now: datetime, **values: Any) -> bool:
     """Take an expired job from its (dead) worker: guarded by the worker and the lease,
     so two sweepers, or a worker whose heartbeat came back, cannot both act on it."""
     return (
         conn.execute(
-            update(jobs).where(_mine(job_id, worker), jobs.c.lease_until < now).values(**values)
+            update(jobs).where(_mine(job_id, holder), jobs.c.lease_until < now).values(**values)
         ).rowcount
         == 1
     )

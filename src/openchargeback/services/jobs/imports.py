@@ -8,7 +8,6 @@ ends: the import keeps its SHA-256.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import secrets
 import shutil
@@ -22,6 +21,7 @@ from openchargeback.domain.errors import FileRefused, InvalidInput, NotFound, Op
 from openchargeback.domain.periods import Period
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
+from openchargeback.services.ingest.guards import matches
 from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.insights import refresh
 from openchargeback.services.jobs import queue
@@ -52,19 +52,9 @@ def guess(ctx: Context, filename: str) -> Guess:
     with ctx.read() as conn:
         patterns = [(r.name, r.file_pattern) for r in sources_repo.list_all(conn) if r.file_pattern]
     # the longest matching pattern wins (it_storage_*.csv before storage_*.csv)
-    hits = sorted((p for p in patterns if _matches(name, p[1])), key=lambda p: -len(p[1]))
+    hits = sorted((p for p in patterns if matches(name, p[1])), key=lambda p: -len(p[1]))
     m = _PERIOD_IN_NAME.search(name)
     return Guess(hits[0][0] if hits else None, f"{m.group(1)}-{m.group(2)}" if m else None)
-
-
-def _matches(name: str, pattern: str) -> bool:
-    pattern = pattern.lower()
-    if fnmatch.fnmatchcase(name, pattern):
-        return True
-    for ext in (".gz", ".parquet"):  # aws_*.csv also matches aws_2025-01.csv.gz
-        if name.endswith(ext) and fnmatch.fnmatchcase(name.removesuffix(ext), pattern):
-            return True
-    return pattern.endswith(".csv") and fnmatch.fnmatchcase(name, pattern[:-4] + ".parquet")
 
 
 class Upload:

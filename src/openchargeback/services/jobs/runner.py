@@ -37,13 +37,21 @@ log = logging.getLogger("openchargeback.jobs")
 
 
 class Worker:
-    def __init__(self, ctx: Context, *, name: str | None = None, embedded: bool = False):
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        name: str | None = None,
+        embedded: bool = False,
+        kinds: dict[str, Kind] | None = None,
+    ):
         """``embedded``: runs in threads of a process that also queues jobs (``serve``),
-        started by :meth:`start` or by the first job queued in this process."""
+        started by :meth:`start` or by the first job queued in this process. ``kinds``:
+        what it runs (default: every kind of :func:`.kinds.registry`)."""
         self.ctx = ctx.as_actor("worker")
         self.cfg = ctx.settings.jobs
         self.name = name or f"{queue.HOST}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._kinds: dict[str, Kind] | None = None
+        self._kinds = kinds
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._running: set[int] = set()
@@ -84,13 +92,14 @@ class Worker:
         self.start()
         self._wake.set()
 
-    def run_forever(self) -> None:
-        """Run in the calling thread until :meth:`stop` (the ``worker`` command)."""
+    def run_forever(self, *, until_idle: bool = False) -> None:
+        """Run in the calling thread until :meth:`stop` (the ``worker`` command), or with
+        ``until_idle`` until no job is left to run."""
         self.register()
         beat = threading.Thread(target=self._beat, name="ocb-heartbeat", daemon=True)
         beat.start()
         try:
-            self._loop()
+            self._loop(until_idle=until_idle)
         finally:
             self._stop.set()
             beat.join(timeout=5)
@@ -107,8 +116,7 @@ class Worker:
         if wait:
             for t in self._threads:
                 t.join()
-        if self._threads:
-            self._stopped()
+        self._stopped()
 
     def _stopped(self) -> None:
         if self._registered:
@@ -118,13 +126,15 @@ class Worker:
             log.info("worker %s stopped", self.name)
 
     # -- the loop ------------------------------------------------------------------------------
-    def _loop(self) -> None:
+    def _loop(self, *, until_idle: bool = False) -> None:
         while not self._stop.is_set():
             try:
                 ran = self.run_once()
             except Exception:  # the database away for a moment: try again later
                 log.exception("worker %s: looking for jobs failed", self.name)
                 ran = False
+            if not ran and until_idle:
+                return
             if not ran:
                 self._wake.wait(self.cfg.poll_seconds)
                 self._wake.clear()
@@ -178,7 +188,7 @@ class Worker:
                     status=status,
                     finished_at=self.ctx.clock(),
                     result=json.dumps(result) if result is not None else None,
-                    error=error,
+                    error=error or row.error,  # a done job keeps the note of an interruption
                     progress=done,
                     progress_total=total,
                     lease_until=None,
