@@ -36,6 +36,7 @@ from jinja2 import (
 
 from openchargeback.domain.statements import DETAIL_CSV_HEADER, minor_digits
 from openchargeback.rendering import csv_safe
+from openchargeback.rendering.fetching import url_fetcher
 
 Day = date  # the class, which Formats.date (a template filter) hides in the class body
 
@@ -270,7 +271,7 @@ def html_to_pdf(html: str, *, lean: bool = False) -> bytes:
         if css is None:
             if len(_CSS_CACHE) > 16:
                 _CSS_CACHE.clear()
-            css = _CSS_CACHE[text] = CSS(string=text, font_config=_FONTS)
+            css = _CSS_CACHE[text] = CSS(string=text, font_config=_FONTS, url_fetcher=url_fetcher())
         sheets.append(css)
     body = _INDENT.sub("\n", _STYLE.sub("", html))
     cls = HTML
@@ -289,7 +290,8 @@ def html_to_pdf(html: str, *, lean: bool = False) -> bytes:
 
             _LEAN = _LeanHTML
         cls = _LEAN
-    return cls(string=body, base_url=None).write_pdf(stylesheets=sheets, font_config=_FONTS)
+    page = cls(string=body, base_url=None, url_fetcher=url_fetcher())  # data: and own assets only
+    return page.write_pdf(stylesheets=sheets, font_config=_FONTS)
 
 
 def detail_csv(number: str, rows: list[list]) -> bytes:

@@ -76,7 +76,7 @@ def test_download_names_cannot_be_injected(clients):
 def test_content_disposition_quotes_whatever_name_it_gets():
     from openchargeback.web.security import attachment
 
-    evil = 'x"; filename*=UTF-8\'\'report.html; x="\r\nSet-Cookie: a=b'
+    evil = "x\"; filename*=UTF-8''report.html; x=\"\r\nSet-Cookie: a=b"
     header = attachment(evil)
     assert "\r" not in header and "\n" not in header and " " not in header.split("; ", 2)[2]
     assert header.count(";") == 2 and header.count('"') == 2  # no parameter added
