@@ -432,6 +432,17 @@ _WEAK_SECRETS = {"changeme", "secret", "password", "development", "dev", "test"}
 MIN_SECRET_LENGTH = 32
 
 
+MIN_SECRET_GUESSES_LOG10 = 24  # about 80 bits; a random 32-character key scores 28 or more
+
+
+def _guessable(key: str) -> bool:
+    """zxcvbn's estimate of the guesses a key needs is too low (it finds sequences such as
+    ``abcdefghijklmnopqrstuvwxyz012345``, keyboard rows, dictionary words, repeats)."""
+    from zxcvbn import zxcvbn  # loaded only when a server starts
+
+    return bool(zxcvbn(key[:100])["guesses_log10"] < MIN_SECRET_GUESSES_LOG10)
+
+
 def serve_problems(settings: Settings) -> list[str]:
     """Why the web server must not start with these settings (empty when it may).
 
@@ -451,10 +462,12 @@ def serve_problems(settings: Settings) -> list[str]:
         or key.lower() in _WEAK_SECRETS
         or len(key) < MIN_SECRET_LENGTH
         or len(set(key)) < 10
+        or _guessable(key)
     ):
         out.append(
-            f"server.secret_key is weak (the example's, or shorter than {MIN_SECRET_LENGTH} "
-            f"characters, or too repetitive); generate a random one"
+            f"server.secret_key is weak (the example's, shorter than {MIN_SECRET_LENGTH} characters, "
+            f"or guessable: a sequence, a keyboard row, words or repetitions); generate a random one "
+            f"with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
         )
     for u in settings.users:
         if u.password_hash in EXAMPLE_PASSWORD_HASHES:
