@@ -3,7 +3,8 @@
 through one web process are followed to completion through the other. A `kill -9` of
 the worker in the middle of an import leaves the job interrupted once its lease has
 passed, and the next worker runs it again (an import is repeatable); in the middle of a
-send it leaves the send interrupted, and the next worker does not send again."""
+send it leaves the send interrupted, and the next worker does not send again. While no
+worker is alive, /readyz reports queued jobs without one."""
 
 from __future__ import annotations
 
@@ -226,6 +227,10 @@ def test_two_web_processes_and_workers_that_die(site, tmp_path, fault_smtp):
     assert time.monotonic() - killed_at >= LEASE - 1  # not before its lease passed
     health = jobs.health(ctx)
     assert not health.worker_alive and health.running == 1
+    # a job queued now has no worker: /readyz says so (the same file again: a duplicate)
+    again = _upload(client, web1, csrf, INPUTS / "hpc_2025-01.csv", "hpc")
+    ready = httpx.get(f"{web2}/readyz")
+    assert ready.status_code == 503 and "no worker heard from" in ready.json()["checks"]["jobs"]["detail"]
 
     worker_b = procs.start("worker-b", "worker")
     html = _poll(client, f"{web2}/imports/jobs/{job}")
@@ -237,7 +242,8 @@ def test_two_web_processes_and_workers_that_die(site, tmp_path, fault_smtp):
             "SELECT count(*) FROM imports WHERE filename = 'aws_2025-02.csv'"
         ).scalar()
     assert imports == 1
-    assert jobs.health(ctx).worker_alive
+    assert "Already imported" in _poll(client, f"{web2}/imports/jobs/{again}")
+    assert httpx.get(f"{web2}/readyz").status_code == 200 and jobs.health(ctx).worker_alive
 
     # kill -9 in the middle of a send: interrupted, never sent again by a worker
     fault_smtp.plan(data=["delay:60"])  # the server keeps the message and answers late
