@@ -212,6 +212,13 @@ def _statements_on(make_ctx, url: str, tmp: Path):
     load_sample(ctx)
     close(ctx)
     generate(ctx, "2025-01")
+    # the email log and a journal export travel too
+    from openchargeback.delivery.outbox import OutboxSender
+    from openchargeback.services.journal import export_journal
+    from openchargeback.services.statements import send_period
+
+    assert send_period(ctx, "2025-01", sender=OutboxSender(str(tmp / "outbox"))).messages
+    export_journal(ctx, "2025-01", "standard", tmp / "journal")
     return ctx
 
 
@@ -234,6 +241,7 @@ def test_copy_sqlite_to_postgresql_and_back(tmp_path, make_ctx, pg_schema_url, r
     source = figures(url)
     pdfs = _pdfs(url)
     assert pdfs and int(source["rows statements"]) == len(pdfs)
+    assert int(source["rows statement_messages"]) and int(source["rows journal_exports"]) == 1
     cfg = write_config(tmp_path, url, **_statement_settings(tmp_path))
     assert run("db", "check", "-c", cfg).returncode == 0
 

@@ -69,7 +69,7 @@ def copy_table(source: Connection, target: Connection, table: Table) -> int:
                     )
                     for c in refs:
                         r[c.name] = None
-        target.execute(insert(table), rows)
+        _insert(target, table, rows)
         n += len(rows)
     if later:
         stmt = (
@@ -80,6 +80,26 @@ def copy_table(source: Connection, target: Connection, table: Table) -> int:
         for i in range(0, len(later), _CHUNK):
             target.execute(stmt, later[i : i + _CHUNK])
     return n
+
+
+def _insert(target: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Rows into the target: COPY on PostgreSQL (the values through the columns' types,
+    as an INSERT would bind them), a prepared INSERT on SQLite."""
+    if target.dialect.name != "postgresql":
+        target.execute(insert(table), rows)
+        return
+    columns = list(table.columns)
+    procs = [c.type.bind_processor(target.dialect) for c in columns]
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    raw: Any = target.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for r in rows:
+            copy.write_row(
+                [
+                    None if (v := r[c.name]) is None else (p(v) if p is not None else v)
+                    for c, p in zip(columns, procs, strict=True)
+                ]
+            )
 
 
 def set_sequences(target: Connection) -> None:
