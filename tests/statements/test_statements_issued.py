@@ -273,6 +273,10 @@ def test_db_check_reports_a_missing_statement_file(sqlite_url, make_stmt_ctx, tm
     code, out, err = run_cli("db", "check", "-c", config)
     assert code == 1
     assert f"{Path(s.path).name} is missing" in out + err
+    change_status(ctx, "2025-01", "reopen", "a late charge")  # generate refuses an open period
+    assert check_statement_files(ctx)[0].endswith(
+        "rewrites it from the database once the period is closed again"
+    )
 
 
 def test_two_generates_repairing_the_same_folder_at_once_leave_every_file_whole(

@@ -126,6 +126,7 @@ def current_files(
         select(
             statements.c.id,
             periods.c.name.label("period"),
+            periods.c.status.label("period_status"),
             statements.c.number,
             statements.c.version,
             statement_documents.c.pdf_sha256,

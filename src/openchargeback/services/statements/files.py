@@ -165,6 +165,8 @@ def check_statement_files(ctx: Context) -> list[str]:
     for period, items in by_period.items():
         directory = Path(ctx.settings.statements.output_dir) / period
         fix = f"`openchargeback generate -p {period}` rewrites it from the database"
+        if items[0].period_status == "open":  # reopened: generate refuses until it is closed again
+            fix += " once the period is closed again"
         for e in expected(items):
             what = problem(directory, e)
             if what is not None:
