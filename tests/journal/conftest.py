@@ -24,6 +24,19 @@ RECOVERY = {
 }
 
 
+# Debit (expense) accounts, distinct from the recovery accounts above: per source, one per
+# service for storage, and the journal's default for the rest (it_storage, focus).
+DEBIT_ACCOUNTS = {
+    "debit_account": "7900",
+    "sources": {
+        "aws": {"debit_account": "7410"},
+        "azure": {"debit_account": "7410"},
+        "hpc": {"debit_account": "7420"},
+        "storage": {"debit_account": "7430", "service_accounts": {"Research Storage - Archive": "7435"}},
+    },
+}
+
+
 def journal_sources(**override) -> list[dict]:
     """The test sources with recovery funds and accounts (``name=None`` drops both)."""
     from conftest import DEFAULT_SOURCES
@@ -42,7 +55,7 @@ def make_journal_ctx(make_ctx, tmp_path):
 
     def make(url: str, journal: dict | None = None, sources: list[dict] | None = None, **extra):
         settings = {
-            "journal": {"output_dir": str(tmp_path / "journals"), **(journal or {})},
+            "journal": {"output_dir": str(tmp_path / "journals"), **DEBIT_ACCOUNTS, **(journal or {})},
             "sources": sources or journal_sources(),
             **extra,
         }

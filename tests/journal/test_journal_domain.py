@@ -13,12 +13,18 @@ import pytest
 from openchargeback.config import JournalSettings
 from openchargeback.domain import journal as dom
 from openchargeback.domain.errors import InvalidInput
+from openchargeback.domain.money import proportional
 from openchargeback.rendering import journal as rendering
 
 D = Decimal
 AWS = dom.Recovery("aws", "Amazon Web Services", "RC-CLOUD-0001", "4410")
 HPC = dom.Recovery("hpc", "HPC Cluster", "RC-HPC-0002", "4420")
 RECOVERIES = {"aws": AWS, "hpc": HPC}
+
+
+def make_rules(**settings) -> dom.Rules:
+    """Journal rules with a debit (expense) account, distinct from the sources' recovery."""
+    return dom.Rules(**{"debit_account": "7400", **settings})
 
 
 def entry(
@@ -79,7 +85,7 @@ def test_config_refuses_unknown_groups_and_bad_patterns():
 
 
 def test_a_fund_org_that_does_not_match_stops_the_export_naming_it():
-    rules = dom.Rules(fund_org_regex=r"(?P<fund>[A-Z]+)-(?P<orgn>\d{4}-\d{3})")
+    rules = make_rules(fund_org_regex=r"(?P<fund>[A-Z]+)-(?P<orgn>\d{4}-\d{3})")
     with pytest.raises(dom.JournalRefused) as e:
         dom.build_postings("2025-01", [entry("10"), entry("5", fund="NOPE")], RECOVERIES, [], rules)
     assert "fund/org 'NOPE'" in e.value.message and "project genomics" in e.value.message
@@ -88,46 +94,57 @@ def test_a_fund_org_that_does_not_match_stops_the_export_naming_it():
 
 
 # -- accounts --------------------------------------------------------------------------------------
-def test_account_precedence():
-    assert dom.account_for("7001", "7002", "4410", "9999") == ("7001", "charge")
-    assert dom.account_for(None, "7002", "4410", "9999") == ("7002", "fund_org")
-    assert dom.account_for(" ", "", "4410", "9999") == ("4410", "source")
-    assert dom.account_for(None, None, None, "9999") == ("9999", "default")
-    assert dom.account_for(None, None, None, None) == (None, "none")
+def test_debit_account_precedence_tag_fund_org_service_source_journal_default():
+    pattern = r"(?P<fund>[A-Z]+)-(?P<orgn>[A-Z0-9]+)(?:-(?P<account>\d{4}))?"
+    src = dom.SourceAccounts("7410", {"ec2": "7420"})
+    rules = dom.Rules(pattern, debit_account="7400", default_account="9999", sources={"aws": src})
+    assert dom.debit_account(entry("1", account="7001", fund="BIO-2024-7002"), rules) == ("7001", "charge")
+    assert dom.debit_account(entry("1", fund="BIO-2024-7002"), rules) == ("7002", "fund_org")
+    assert dom.debit_account(entry("1", fund="BIO-2024"), rules) == ("7420", "service")  # EC2, any case
+    assert dom.debit_account(entry("1", fund="BIO-2024", service="S3"), rules) == ("7410", "source")
+    assert dom.debit_account(entry("1", fund="BIO-2024", source="hpc"), rules) == ("7400", "journal")
+    rules = dom.Rules(pattern, default_account="9999")
+    assert dom.debit_account(entry("1", fund="BIO-2024", source="hpc"), rules) == ("9999", "default")
+    assert dom.debit_account(entry("1", fund="BIO-2024"), dom.Rules(pattern)) == (None, "none")
 
 
-def test_accounts_in_postings_charge_tag_then_source_then_default():
+def test_the_pi_fund_is_never_debited_on_the_recovery_account():
+    # the source's gl_account is the recovery (credit) account: it is never the debit's
     rules = dom.Rules(default_account="9000")
     no_account = {"aws": dom.Recovery("aws", "AWS", "RC-CLOUD-0001", None)}
-    postings = dom.build_postings(
-        "2025-01", [entry("10", account="7001"), entry("5", project="p2")], no_account, [], rules
+    with pytest.raises(dom.JournalRefused) as e:
+        dom.build_postings(
+            "2025-01", [entry("10", account="7001"), entry("5", project="p2")], no_account, [], rules
+        )
+    assert "the debit account '9000' (from journal.default_account) is also the source's recovery" in (
+        e.value.message
     )
-    by_project = {(p.role, p.project_id): (p.account, p.account_origin) for p in postings}
-    assert by_project == {
-        ("charge", "genomics"): ("7001", "charge"),
-        ("charge", "p2"): ("9000", "default"),
-        ("recovery", None): ("9000", "default"),
-    }
+    assert "journal.sources.aws.debit_account" in e.value.message
     postings = dom.build_postings("2025-01", [entry("5")], RECOVERIES, [], rules)
     assert {(p.role, p.account, p.account_origin) for p in postings} == {
-        ("charge", "4410", "source"),
+        ("charge", "9000", "default"),
         ("recovery", "4410", "source"),
     }
+    with pytest.raises(dom.JournalRefused, match="debit account '4410' .from the account_code tag"):
+        dom.build_postings("2025-01", [entry("5", account="4410")], RECOVERIES, [], rules)
 
 
 def test_fund_org_account_group_comes_before_the_source():
-    rules = dom.Rules(fund_org_regex=r"(?P<fund>[A-Z]+)-(?P<orgn>[A-Z0-9]+)(?:-(?P<account>\d{4}))?")
+    rules = dom.Rules(
+        fund_org_regex=r"(?P<fund>[A-Z]+)-(?P<orgn>[A-Z0-9]+)(?:-(?P<account>\d{4}))?",
+        sources={"aws": dom.SourceAccounts("7410")},
+    )
     postings = dom.build_postings(
         "2025-01", [entry("5", fund="BIO-2024-7300"), entry("1", fund="BIO-2024")], RECOVERIES, [], rules
     )
     assert {(p.fund_org, p.account) for p in postings if p.role == "charge"} == {
         ("BIO-2024-7300", "7300"),
-        ("BIO-2024", "4410"),
+        ("BIO-2024", "7410"),
     }
 
 
 def test_invalid_account_codes_name_the_charge_source_or_setting():
-    rules = dom.Rules(account_code_regex=r"\d{4}", default_account="DEF")
+    rules = make_rules(account_code_regex=r"\d{4}", default_account="DEF")
     bad_source = {"aws": dom.Recovery("aws", "AWS", "RC-CLOUD-0001", "44-10"), "hpc": HPC}
     tags = [dom.TagCode("7A01", 1234, 3, "aws"), dom.TagCode("7001", 99, 1, "aws")]
     with pytest.raises(dom.JournalRefused) as e:
@@ -145,24 +162,24 @@ def test_invalid_account_codes_name_the_charge_source_or_setting():
 def test_missing_recovery_refuses_naming_the_source():
     no_fund = {"aws": AWS, "hpc": dom.Recovery("hpc", "HPC", None, "4420")}
     with pytest.raises(dom.JournalRefused, match=r"source hpc has no recovery fund/org \(gl_fund_org\)"):
-        dom.build_postings("2025-01", [entry("1"), entry("2", source="hpc")], no_fund, [], dom.Rules())
+        dom.build_postings("2025-01", [entry("1"), entry("2", source="hpc")], no_fund, [], make_rules())
     no_account = {"aws": dom.Recovery("aws", "AWS", "RC-CLOUD-0001", None)}
     with pytest.raises(dom.JournalRefused, match=r"source aws has no recovery account"):
-        dom.build_postings("2025-01", [entry("1")], no_account, [], dom.Rules())
+        dom.build_postings("2025-01", [entry("1")], no_account, [], make_rules())
     unknown = dom.build_postings  # a source missing from the recoveries altogether
     with pytest.raises(dom.JournalRefused, match="source gcp has no recovery fund/org"):
-        unknown("2025-01", [entry("1", source="gcp")], RECOVERIES, [], dom.Rules())
+        unknown("2025-01", [entry("1", source="gcp")], RECOVERIES, [], make_rules())
 
 
 def test_lines_without_fund_and_sourceless_adjustments_are_refused_or_credited():
     with pytest.raises(dom.JournalRefused, match="have no fund/org"):
-        dom.build_postings("2025-01", [entry("1", fund=None)], RECOVERIES, [], dom.Rules())
+        dom.build_postings("2025-01", [entry("1", fund=None)], RECOVERIES, [], make_rules())
     adj = dom.Entry(
         "USD", dom.NO_SOURCE, "pi@example.edu", "genomics", "BIO-2024-001", None, D("-2.50"), "adjustment"
     )
     with pytest.raises(dom.JournalRefused, match="journal.adjustment_fund_org"):
-        dom.build_postings("2025-01", [adj], RECOVERIES, [], dom.Rules())
-    rules = dom.Rules(adjustment_fund_org="RC-ADMIN-0000", adjustment_account="4400")
+        dom.build_postings("2025-01", [adj], RECOVERIES, [], make_rules())
+    rules = make_rules(adjustment_fund_org="RC-ADMIN-0000", adjustment_account="4400")
     postings = dom.build_postings("2025-01", [adj, entry("10")], RECOVERIES, [], rules)
     adj_side = [p for p in postings if p.source == dom.NO_SOURCE]
     assert [(p.role, p.debit, p.credit, p.fund_org) for p in adj_side] == [
@@ -181,7 +198,7 @@ def test_each_source_balances_and_net_credits_change_column():
         entry("3.00", source="hpc", fund="CHEM-1"),
         entry("0.00", project="zero"),
     ]
-    postings = dom.build_postings("2025-01", entries, RECOVERIES, [], dom.Rules())
+    postings = dom.build_postings("2025-01", entries, RECOVERIES, [], make_rules())
     assert not dom.imbalances(postings)
     hpc = [(p.role, p.fund_org, p.debit, p.credit) for p in postings if p.source == "hpc"]
     assert hpc == [
@@ -190,11 +207,16 @@ def test_each_source_balances_and_net_credits_change_column():
         ("recovery", "RC-HPC-0002", D("17.00"), 0),
     ]
     assert all(p.project_id != "zero" for p in postings)  # nothing to post
-    assert dom.totals(postings)["USD"] == {"debit": D("35.25"), "credit": D("35.25"), "charged": D("-1.75")}
+    assert dom.totals(postings)["USD"] == {
+        "debit": D("35.25"),
+        "credit": D("35.25"),
+        "charged": D("-1.75"),
+        "subsidy": D(0),
+    }
 
 
 def test_descriptions_and_references_follow_the_patterns_and_are_cut():
-    rules = dom.Rules(
+    rules = make_rules(
         description="{source_name} / {period} / {project} / {pi}",
         description_max_length=30,
         credit_description="{source} {period} recovery {account}",
@@ -212,18 +234,19 @@ def test_descriptions_and_references_follow_the_patterns_and_are_cut():
     assert dom.describe("{source}   {project}  x", {"source": "aws", "project": None}, 50) == "aws x"
 
 
-# -- apportioning ---------------------------------------------------------------------------------
-def test_apportion_adds_up_exactly_whatever_the_signs():
-    assert dom.apportion(D("10.01"), [D("5.004"), D("5.004")]) == (D("5.00"), D("5.01"))
-    assert dom.apportion(D("0.00"), [D("5.004"), D("-5.004")]) == (D("5.00"), D("-5.00"))
-    assert dom.apportion(D("6.00"), [D("7.5"), D("2.5")], D("0.6")) == (D("4.50"), D("1.50"))
-    assert dom.apportion(D("3.33"), [D("1")]) == (D("3.33"),)
-    assert dom.apportion(D("1.00"), []) == ()
+# -- dividing a line between account codes: the one leftover policy ----------------------------------
+def test_proportional_adds_up_exactly_whatever_the_signs():
+    assert proportional(D("10.01"), [D("5.004"), D("5.004")], 2) == (D("5.01"), D("5.00"))
+    assert proportional(D("0.00"), [D("5.004"), D("-5.004")], 2) == (D("0.00"), D("0.00"))
+    assert proportional(D("6.00"), [D("7.5"), D("2.5")], 2) == (D("4.50"), D("1.50"))
+    assert proportional(D("3.33"), [D("1")], 2) == (D("3.33"),)
+    assert proportional(D("1.00"), [], 2) == ()
+    assert proportional(D("100"), [D("1"), D("1"), D("1")], 0) == (D("34"), D("33"), D("33"))
 
 
 # -- delta ----------------------------------------------------------------------------------------
 def test_delta_reverses_and_reposts_changed_lines_only():
-    rules = dom.Rules()
+    rules = make_rules()
     before = dom.build_postings(
         "2025-01",
         [entry("10"), entry("4", project="p2"), entry("7", source="hpc"), entry("1", project="gone")],
@@ -261,13 +284,13 @@ def test_delta_reverses_and_reposts_changed_lines_only():
 
 
 def test_postings_survive_json():
-    postings = dom.build_postings("2025-01", [entry("10.5", account="7001")], RECOVERIES, [], dom.Rules())
+    postings = dom.build_postings("2025-01", [entry("10.5", account="7001")], RECOVERIES, [], make_rules())
     assert tuple(dom.Posting.from_json(p.as_json()) for p in postings) == postings
 
 
 # -- files ----------------------------------------------------------------------------------------
 def test_gl_csv_layout_quoting_and_formula_neutralisation():
-    rules = dom.Rules(description="{project}", description_max_length=60)
+    rules = make_rules(description="{project}", description_max_length=60)
     postings = dom.build_postings(
         "2025-01",
         [entry("1234.5", project='=HYPERLINK("http://x","y")'), entry("-2", project='+cmd, "quoted"\nnext')],
@@ -284,7 +307,7 @@ def test_gl_csv_layout_quoting_and_formula_neutralisation():
     assert '\'=HYPERLINK("http://x","y")' in by_desc
     assert '\'+cmd, "quoted" next' in by_desc  # whitespace collapsed, formula neutralised
     first = by_desc['\'=HYPERLINK("http://x","y")']
-    assert first[:8] == ["BIO", "2024-001", "4410", "", "", "", "1234.50", ""]
+    assert first[:8] == ["BIO", "2024-001", "7400", "", "", "", "1234.50", ""]
     assert by_desc['\'+cmd, "quoted" next'][6:8] == ["", "2.00"]
     assert text.endswith("\r\n")
 

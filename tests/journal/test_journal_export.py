@@ -18,7 +18,16 @@ from openchargeback.services.journal import export as svc
 from openchargeback.services.registry.adjustments import add_adjustment
 from openchargeback.services.registry.allocation import allocate
 
-from .conftest import approve_all, close, gl_sums, journal_sources, load_sample, read_gl, reopen
+from .conftest import (
+    DEBIT_ACCOUNTS,
+    approve_all,
+    close,
+    gl_sums,
+    journal_sources,
+    load_sample,
+    read_gl,
+    reopen,
+)
 
 SMALL = ("aws", "storage")  # enough for most tests: two sources, several funds
 
@@ -104,14 +113,20 @@ def test_gl_balances_equals_the_allocation_and_is_recorded(db_url, make_journal_
             {
                 "database": {"url": db_url},
                 "sources": journal_sources(),
-                "journal": {"output_dir": str(tmp_path / "cli")},
+                "journal": {"output_dir": str(tmp_path / "cli"), **DEBIT_ACCOUNTS},
             }
         )
     )
+    # a second posting of the period is refused, naming the first, unless --again (recorded)
     code, out, err = run_cli("export-journal", "-p", "2025-01", "-f", "gl", "-c", cfg, "--json")
+    assert code == 1 and "was exported for posting before: export 1 (journal-2025-01-gl-001.csv" in err
+    assert "--again" in err and "--delta" in err
+    code, out, err = run_cli("export-journal", "-p", "2025-01", "-f", "gl", "-c", cfg, "--json", "--again")
     assert code == 0, err
     data = json.loads(out)
     assert data["file_name"] == "journal-2025-01-gl-002.csv" and data["balanced"] is True
+    assert data["again"] is True and e.again is False
+    assert any("exported again: export 1" in n for n in data["notes"])
     assert Path(data["path"]).read_bytes() == content  # the same journal, byte for byte
     code, out, _ = run_cli("journals", "list", "-p", "2025-01", "-c", cfg, "--json")
     assert [x["sequence"] for x in json.loads(out)] == [2, 1]
@@ -172,7 +187,8 @@ def test_account_codes_from_tags_and_their_validation(db_url, make_journal_ctx, 
     _, rows = read_gl(Path(svc.export_journal(ctx, "2025-01", "gl").path).read_bytes())
     debits = {r["Account"]: r["Debit"] for r in rows if r["Debit"]}
     # one statement line of 16.008 -> 16.01, apportioned between its accounts exactly
-    assert debits == {"4410": "1.00", "7001": "10.00", "7002": "5.01"}
+    # (the uncoded part takes the source's debit account; the leftover cent goes to the largest)
+    assert debits == {"7410": "1.00", "7001": "10.01", "7002": "5.00"}
     assert [(r["Fund"], r["Orgn"], r["Account"], r["Credit"]) for r in rows if r["Credit"]] == [
         ("RC", "CLOUD-0001", "4410", "16.01")
     ]
@@ -212,7 +228,7 @@ def test_delta_after_a_correction(db_url, make_journal_ctx):
     assert old - new == Decimal("100.00")
     debit, credit = gl_sums(rows)
     assert debit == credit
-    full = svc.export_journal(ctx, "2025-01", "gl")  # a full export is the whole journal again
+    full = svc.export_journal(ctx, "2025-01", "gl", again=True)  # the whole journal again
     _, now = read_gl(Path(full.path).read_bytes())
     assert gl_sums(now)[0] == _charged(ctx)
     again = svc.export_journal(ctx, "2025-01", "gl", delta=True)  # against export 4 now
@@ -237,10 +253,10 @@ def test_user_templates_and_their_errors(db_url, make_journal_ctx, tmp_path):
     r = svc.export_journal(ctx, "2025-01", "oracle")
     lines = Path(r.path).read_text(encoding="utf-8").splitlines()
     assert r.path.endswith("journal-2025-01-oracle-001.csv")
-    assert lines[0] == "Ledger,Account,Amount,Desc" and lines[1].startswith("ADNI.PILOT-2024,4410,1568.25,")
+    assert lines[0] == "Ledger,Account,Amount,Desc" and lines[1].startswith("ADNI.PILOT-2024,7410,1568.25,")
     assert lines[-1].startswith("charges,") and r.export.totals[0].debit == r.export.totals[0].credit
     with pytest.raises(InvalidInput, match=r"journal template broken\.txt\.j2, line 3: .*nope"):
-        svc.export_journal(ctx, "2025-01", "broken")
+        svc.export_journal(ctx, "2025-01", "broken", again=True)
     with pytest.raises(NotFound, match="available: standard, summary, gl, broken, oracle, postings"):
         svc.export_journal(ctx, "2025-01", "sap")
     assert [e.format for e in svc.list_exports(ctx)] == ["oracle"]
@@ -257,7 +273,7 @@ def test_concurrent_exports_take_running_numbers_in_turn(db_url, make_journal_ct
     with ThreadPoolExecutor(4) as pool:
         results = list(
             pool.map(
-                lambda fmt: svc.export_journal(ctx, "2025-01", fmt, write=False),
+                lambda fmt: svc.export_journal(ctx, "2025-01", fmt, write=False, again=True),
                 ["gl", "summary", "gl", "standard"],
             )
         )

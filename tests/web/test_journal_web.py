@@ -53,3 +53,61 @@ def test_export_download_and_refusals(clients):
         == 403
     )
     assert admin.get("/journal/exports/99999/download").status_code == 404
+
+
+def test_a_second_posting_needs_again_and_control_totals_are_offered(tmp_path):
+    """As the CLI: exporting a posted period's gl again is refused, naming the earlier
+    export, until "again" is ticked (recorded, shown as a badge); each export offers its
+    control totals (file name, SHA-256, lines, debit and credit totals)."""
+    from fastapi.testclient import TestClient
+
+    from openchargeback.services import review
+    from openchargeback.services.context import build_context
+    from openchargeback.services.periods import change_status
+    from openchargeback.web.app import create_app
+
+    from .conftest import SOURCES, csrf_of, login, seed, web_settings
+
+    recovery = {"gl_fund_org": "RC-CLOUD-0001", "gl_account": "4410"}
+    settings = web_settings(
+        tmp_path,
+        sources=[{**s, **recovery} for s in SOURCES],
+        journal={"debit_account": "7400"},
+    )
+    seed(settings)
+    ctx = build_context(settings, actor="seed")
+    review.approve(ctx, "2025-01", review.Selection(status="pending"), note="tests")
+    change_status(ctx, "2025-01", "close", "tests", force=True)
+    ctx.engine.dispose()
+    app = create_app(settings)
+    try:
+        admin = TestClient(app, base_url="https://testserver")
+        assert login(admin, "admin").status_code == 303
+        token = csrf_of(admin)
+
+        def export(**more):
+            data = {"period": "2025-01", "format": "gl", "csrf_token": token, **more}
+            return admin.post("/journal/export", data=data, follow_redirects=False)
+
+        first = export()
+        assert first.status_code == 303
+        first_id = int(first.headers["location"].rsplit("=", 1)[1])
+        refused = export()
+        assert refused.status_code == 409
+        assert "was exported for posting before: export 1 (journal-2025-01-gl-001.csv" in refused.text
+        again = export(again="true")
+        assert again.status_code == 303
+        page = admin.get(again.headers["location"]).text
+        assert 'id="journal-again"' in page and ">again</span>" in page
+        control = admin.get(f"/journal/exports/{first_id}/control")
+        assert control.status_code == 200 and "attachment;" in control.headers["content-disposition"]
+        download = admin.get(f"/journal/exports/{first_id}/download")
+        digest = hashlib.sha256(download.content).hexdigest()
+        lines = control.text.splitlines()
+        assert lines[0] == "file_name,sha256,lines,currency,debit_total,credit_total,charged_total"
+        name, sha, count, currency, debit, credit, _ = lines[1].split(",")
+        assert (name, sha, currency, debit == credit) == ("journal-2025-01-gl-001.csv", digest, "USD", True)
+        assert int(count) == len(download.text.splitlines()) - 1  # the header is not a line
+    finally:
+        app.state.runner.shutdown()
+        app.state.ctx.engine.dispose()

@@ -15,7 +15,7 @@ import typer
 
 from openchargeback import logs
 from openchargeback.config import load_settings
-from openchargeback.domain.money import round_minor
+from openchargeback.rendering import amounts
 from openchargeback.services.context import Context, build_context
 
 ConfigOpt = Annotated[
@@ -30,6 +30,8 @@ PeriodOpt = Annotated[str, typer.Option("-p", "--period", help="Billing period, 
 
 # The -c FILE of the running command (None: $OPENCHARGEBACK_CONFIG or none given).
 _given_config: Path | None = None
+# How the running command writes amounts (statements.branding.locale of its configuration).
+_locale: str = amounts.DEFAULT_LOCALE
 # A command a message suggests: in backticks, or in parentheses.
 _SUGGESTED = re.compile(r"(?<=`)openchargeback [^`\n]+(?=`)|(?<=\()openchargeback [^()`\n]+(?=\))")
 
@@ -37,9 +39,10 @@ _SUGGESTED = re.compile(r"(?<=`)openchargeback [^`\n]+(?=`)|(?<=\()openchargebac
 def context(config: Path | None, *, service: bool = False) -> Context:
     """The configuration's context, logging set up (``service``: a long-running process,
     which logs to standard error when no ``logging.file`` is set)."""
-    global _given_config
+    global _given_config, _locale
     _given_config = config
     settings = load_settings(config)
+    _locale = settings.statements.branding.locale
     logs.configure(settings, service=service)
     return build_context(settings)
 
@@ -70,11 +73,8 @@ def emit_json(data) -> None:
 
 
 def amount(d: Decimal | None, currency: str = "") -> str:
-    """Cents for people; JSON output carries the exact value."""
-    if d is None:
-        return "-"
-    text = f"{round_minor(d):,.2f}"
-    return f"{text} {currency}".strip()
+    """At the currency's minor unit for people (``1,234.56 USD``); JSON carries the exact value."""
+    return amounts.amount(d, currency, _locale)
 
 
 def table(headers: list[str], rows: list[list], *, right: AbstractSet[int] = frozenset()) -> None:

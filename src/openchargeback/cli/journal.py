@@ -45,6 +45,14 @@ def export_journal_command(
         bool,
         typer.Option("--delta", help="Only the differences against the last posted export of the period."),
     ] = False,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Export postings of a period whose journal was exported for posting before "
+            "(a second posting, recorded on the export).",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -52,7 +60,14 @@ def export_journal_command(
     ctx = context(config)
     to_stdout = output == "-"
     result = svc.export_journal(
-        ctx, period, fmt, None if to_stdout else output, draft=draft, delta=delta, write=not to_stdout
+        ctx,
+        period,
+        fmt,
+        None if to_stdout else output,
+        draft=draft,
+        delta=delta,
+        again=again,
+        write=not to_stdout,
     )
     if to_stdout:
         _, content = svc.export_file(ctx, result.export.id)
@@ -70,13 +85,15 @@ def export_journal_command(
     e = result.export
     typer.echo(
         f"{'DRAFT ' if e.draft else ''}journal of {e.period} ({e.period_status}), format {e.format}"
-        f"{' (delta)' if e.delta else ''}: {e.rows} row(s)"
+        f"{' (delta)' if e.delta else ''}{' (again)' if e.again else ''}: {e.rows} row(s)"
     )
     _print_totals(e)
     for note in result.notes:
         typer.echo(note)
     typer.echo(f"export {e.id}, sha256 {e.sha256}")
     typer.echo(f"file: {result.path}")
+    if result.control_path:
+        typer.echo(f"control totals: {result.control_path}")
 
 
 def _print_totals(e: svc.ExportInfo) -> None:
@@ -108,7 +125,10 @@ def journals_list(
             [
                 r.id,
                 r.period,
-                r.format + (" delta" if r.delta else "") + (" draft" if r.draft else ""),
+                r.format
+                + (" delta" if r.delta else "")
+                + (" draft" if r.draft else "")
+                + (" again" if r.again else ""),
                 r.file_name,
                 r.rows,
                 "; ".join(amount(t.charged, t.currency) for t in r.totals),
@@ -135,6 +155,7 @@ def journals_show(export_id: IdArg, config: ConfigOpt = None, as_json: JsonOpt =
     typer.echo(
         f"period {e.period} ({e.period_status} when exported), format {e.format}"
         f"{', draft' if e.draft else ''}{basis}"
+        f"{', exported again (the period had been posted before)' if e.again else ''}"
     )
     typer.echo(f"{e.rows} row(s), {e.size_bytes} bytes, sha256 {e.sha256}")
     _print_totals(e)

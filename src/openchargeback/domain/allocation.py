@@ -1,11 +1,11 @@
 """Dividing money between funds, choosing the split in force, and budget thresholds.
 
-Splitting policy (:func:`split_amount`): the amount is first rounded half-up to the
-currency's minor unit (the statement-line rounding of :mod:`openchargeback.domain.money`);
-each share gets its percentage of it truncated toward zero to the minor unit; the cents
-left over (fewer than the number of shares, with the amount's sign) all go to the
-largest share, ties broken by the smallest fund code. So the parts always add up to the
-rounded amount exactly, and the same inputs always give the same parts.
+Splitting (:func:`split_amount`): the amount is first rounded half-up to the currency's
+minor unit, then divided by the percentages with the leftover policy of
+:mod:`openchargeback.domain.money` (:func:`~openchargeback.domain.money.distribute`: each
+share truncated toward zero, the units left over to the largest share, ties broken by
+the smallest fund code). So the parts always add up to the rounded amount exactly, and
+the same inputs always give the same parts.
 
 Splits take effect on whole billing periods: a split covers the periods ``first`` to
 ``last`` inclusive (``last`` None: open-ended). A split may be scoped to one source or
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from openchargeback.domain.errors import InvalidInput
-from openchargeback.domain.money import round_minor
+from openchargeback.domain.money import distribute, round_minor
 from openchargeback.domain.periods import Period
 
 HUNDRED = Decimal(100)
@@ -62,16 +62,8 @@ def split_amount(
     ``round_minor(amount)`` exactly (see the module docstring for the policy)."""
     shares = check_shares(shares)
     whole = round_minor(amount, minor_digits)
-    q = Decimal(1).scaleb(-minor_digits)
-    parts = [
-        _CTX.divide(_CTX.multiply(whole, pct), HUNDRED).quantize(q, rounding=ROUND_DOWN, context=_CTX)
-        for _, pct in shares
-    ]
-    rest = _CTX.subtract(whole, sum(parts, Decimal(0)))
-    if rest:
-        largest = min(range(len(shares)), key=lambda i: (-shares[i][1], shares[i][0]))
-        parts[largest] = _CTX.add(parts[largest], rest)
-    return tuple(parts)
+    exact = [_CTX.divide(_CTX.multiply(whole, pct), HUNDRED) for _, pct in shares]
+    return distribute(whole, exact, minor_digits, [fund for fund, _ in shares])
 
 
 # -- splits in force ------------------------------------------------------------------------------

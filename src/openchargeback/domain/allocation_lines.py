@@ -2,8 +2,9 @@
 a proof per currency and amount (pure: the service reads the inputs, see
 :mod:`openchargeback.services.registry.allocation`).
 
-Each charge group (one statement line's exact sums) is rounded half-up to the currency's
-minor unit once, then divided by the split in force (:func:`split_amount`: the parts add
+Each charge group (one statement line's exact sums) is rounded half-up to its currency's
+minor unit once (:func:`openchargeback.domain.money.round_currency`: 0 places for JPY,
+3 for KWD), then divided by the split in force (:func:`split_amount`: the parts add
 up to the rounded line exactly). Without a split a line keeps its fund, or its project's
 default fund; a charge without a PI takes its project's. Adjustments are lines of their
 own; one without a fund is divided by its project's split.
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 
 from openchargeback.domain.allocation import Split, select_split, split_amount
 from openchargeback.domain.jsonable import Jsonable, to_json
-from openchargeback.domain.money import ZERO, round_minor, to_str, total
+from openchargeback.domain.money import ZERO, minor_digits, round_minor, to_str, total
 from openchargeback.domain.periods import Period
 
 
@@ -45,7 +46,6 @@ class AdjustmentRow(Protocol):
     def reason(self) -> str | None: ...
 
 
-MINOR_DIGITS = 2
 AMOUNTS = ("list_cost", "billed_cost", "effective_cost", "charged")
 
 
@@ -124,7 +124,6 @@ def build_lines(
     splits: Iterable[Split],
     projects: Mapping[str, tuple[str, str | None]],
     exact: Mapping[str, Mapping[str, Decimal]] | None = None,
-    minor_digits: int = MINOR_DIGITS,
 ) -> tuple[tuple[AllocationLine, ...], tuple[AllocationProof, ...]]:
     """The allocation lines and their proofs from plain data: charge groups (dicts with
     period, source, cost_basis, pi_email, project_id, fund_org, service, currency, rows
@@ -144,14 +143,15 @@ def build_lines(
         }
         basis = "effective_cost" if g.get("cost_basis") == "effective" else "billed_cost"
         amounts["charged"] = amounts[basis]
-        rounded = {a: round_minor(v, minor_digits) for a, v in amounts.items()}
+        digits = minor_digits(g["currency"])
+        rounded = {a: round_minor(v, digits) for a, v in amounts.items()}
         for a in AMOUNTS:
             s = acc(g["currency"], a)
             s[0] += amounts[a]
             s[1] += rounded[a]
         pi, fund = _attribution(g["pi_email"], g["project_id"], g["fund_org"], projects)
         split = select_split(splits, g["project_id"], Period.parse(g["period"]), g["source"], g["service"])
-        for f, pct, parts in _divide(rounded, fund, split, minor_digits):
+        for f, pct, parts in _divide(rounded, fund, split, digits):
             key = (g["period"], g["source"], pi, g["project_id"], f, g["service"], g["currency"], pct)
             slot = merged.setdefault(key, [dict.fromkeys(AMOUNTS, ZERO), 0])
             for a in AMOUNTS:
@@ -169,10 +169,10 @@ def build_lines(
             if adj.fund_org
             else select_split(splits, adj.project_id, Period.parse(adj.period), adj.source, None)
         )
-        values = {"list_cost": ZERO, "billed_cost": amount, "effective_cost": amount, "charged": amount}
+        values = {"list_cost": amount, "billed_cost": amount, "effective_cost": amount, "charged": amount}
         for a in AMOUNTS:
             acc(adj.currency, a)[2] += values[a]
-        for f, pct, parts in _divide(values, fund, split, minor_digits):
+        for f, pct, parts in _divide(values, fund, split, minor_digits(adj.currency)):
             lines.append(
                 AllocationLine(
                     adj.period,
@@ -220,12 +220,12 @@ def _attribution(
 
 
 def _divide(
-    amounts: dict[str, Decimal], fund: str | None, split: Split | None, minor_digits: int
+    amounts: dict[str, Decimal], fund: str | None, split: Split | None, digits: int
 ) -> list[tuple[str | None, Decimal | None, dict[str, Decimal]]]:
     """(fund, percent, amounts) for each part of a line."""
     if split is None:
         return [(fund, None, amounts)]
-    parts = {a: split_amount(v, split.shares, minor_digits) for a, v in amounts.items()}
+    parts = {a: split_amount(v, split.shares, digits) for a, v in amounts.items()}
     return [(f, pct, {a: parts[a][i] for a in amounts}) for i, (f, pct) in enumerate(split.shares)]
 
 

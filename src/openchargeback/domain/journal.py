@@ -7,16 +7,28 @@ different account codes is apportioned between them (:func:`apportion`: the part
 up to the line exactly), so the journal's total is the allocation's total.
 
 Double entry, per source and currency: one debit per charged fund/org, account,
-project and PI; one credit to the source's recovery fund/org and account for the
-whole. A net negative amount goes to the other column. Debits equal credits per source,
-hence in total.
+project and PI (what the PI's fund pays); with a funded subsidy
+(``journal.sources.NAME.subsidy_fund_org``), one debit of the subsidy fund/org for the
+subsidised part (list price minus amount due); one credit to the source's recovery
+fund/org and account for the whole (the list price when the subsidy is funded, so that
+recovery equals list). A net negative amount goes to the other column. Debits equal
+credits per source, hence in total.
 
 Account codes, first found wins:
 
-- debit: the charge's ``account_code`` tag, else the ``account`` group parsed out of the
-  charged fund/org, else the source's ``gl_account``, else ``journal.default_account``;
+- debit (the expense or internal-charge object code the PI's fund is charged on): the
+  charge's ``account_code`` tag, else the ``account`` group parsed out of the charged
+  fund/org, else ``journal.sources.NAME.service_accounts[SERVICE]``, else
+  ``journal.sources.NAME.debit_account``, else ``journal.debit_account``, else
+  ``journal.default_account``. It must differ from the source's recovery account;
 - credit: the source's ``gl_account``, else the ``account`` group of the recovery
-  fund/org, else ``journal.default_account``.
+  fund/org, else ``journal.default_account``;
+- subsidy: ``journal.sources.NAME.subsidy_account``, else the ``account`` group of the
+  subsidy fund/org, else ``journal.debit_account``.
+
+Descriptions and references are patterns (``{source} {period} {project}``...), cut at a
+word boundary to their maximum length (:func:`describe`); ``{statement}`` is the number
+of the statement that shows the debit line (its PI's and project's).
 
 Validation is an ordered list of pure passes (:mod:`openchargeback.domain.journal_checks`);
 every problem they find is reported at once, naming the charge, source, fund/org or
@@ -27,12 +39,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal, localcontext
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from openchargeback.domain.errors import InvalidInput
-from openchargeback.domain.money import ZERO, round_minor, to_str
+from openchargeback.domain.money import ZERO, to_str
 
 PARTS = ("fund", "orgn", "account", "program", "activity", "location")
 NO_SOURCE = "(adjustments)"  # the pseudo-source of adjustments entered without one
@@ -66,6 +78,37 @@ class Rules:
     reversal_prefix: str = "REV "
     adjustment_fund_org: str | None = None
     adjustment_account: str | None = None
+    debit_account: str | None = None
+    sources: Mapping[str, SourceAccounts] = field(default_factory=dict)
+    credit_reference: str | None = None  # of recovery and subsidy lines; None: ``reference``
+    subsidy_description: str = "{source} {period} subsidy"
+
+    def of(self, source: str) -> SourceAccounts:
+        return self.sources.get(source) or SourceAccounts()
+
+
+@dataclass(frozen=True)
+class FundedSubsidy:
+    """Who pays a source's subsidies: debited for list price minus amount due."""
+
+    fund_org: str
+    account: str | None = None
+    description: str | None = None  # shown on statements ("subsidised by ..."); None: the fund/org
+
+
+@dataclass(frozen=True)
+class SourceAccounts:
+    """``journal.sources.NAME``: a source's debit accounts and its funded subsidy."""
+
+    debit_account: str | None = None
+    service_accounts: Mapping[str, str] = field(default_factory=dict)
+    subsidy: FundedSubsidy | None = None
+
+    def service_account(self, service: str | None) -> str | None:
+        if not service:
+            return None
+        wanted = service.casefold()
+        return next((a for s, a in self.service_accounts.items() if s.casefold() == wanted), None)
 
 
 @dataclass(frozen=True)
@@ -91,6 +134,7 @@ class Entry:
     amount: Decimal  # what the fund pays (negative: a credit to it)
     kind: str = "charge"  # charge | adjustment
     service: str | None = None
+    subsidy: Decimal = ZERO  # list price minus amount due (counted when the source funds it)
 
 
 @dataclass(frozen=True)
@@ -108,7 +152,7 @@ class Posting:
     currency: str
     source: str
     source_name: str
-    role: str  # charge (debit side) | recovery (the source's credit)
+    role: str  # charge (debit side) | subsidy (the subsidy fund's debit) | recovery (the credit)
     fund_org: str
     parts: tuple[str, ...]  # values of PARTS parsed from fund_org ("" where absent)
     account: str
@@ -194,16 +238,9 @@ def parse_fund_org(fund_org: str, pattern: str) -> dict[str, str] | None:
     return {p: (m.groupdict().get(p) or "") for p in PARTS}
 
 
-def account_for(
-    tag: str | None, fund_org_account: str | None, source_account: str | None, default: str | None
-) -> tuple[str | None, str]:
-    """(account code, where it came from) for a debit, by the precedence above."""
-    for value, origin in (
-        (tag, "charge"),
-        (fund_org_account, "fund_org"),
-        (source_account, "source"),
-        (default, "default"),
-    ):
+def first_account(*candidates: tuple[str | None, str]) -> tuple[str | None, str]:
+    """(account code, where it came from): the first of (value, origin) given."""
+    for value, origin in candidates:
         if value is not None and value.strip():
             return value.strip(), origin
     return None, "none"
@@ -213,50 +250,51 @@ def account_ok(code: str, pattern: str | None) -> bool:
     return pattern is None or re.fullmatch(pattern, code) is not None
 
 
-def apportion(
-    target: Decimal, weights: Sequence[Decimal], fraction: Decimal = Decimal(1), minor_digits: int = 2
-) -> tuple[Decimal, ...]:
-    """``target`` (an amount already rounded) divided in proportion to ``weights`` times
-    ``fraction``: each part is the difference of the rounded running sums, the last takes
-    what is left, so the parts add up to ``target`` exactly whatever the signs."""
-    if len(weights) <= 1:
-        return (target,) * len(weights)
-    parts, running, before = [], ZERO, ZERO
-    with localcontext() as c:
-        c.prec = 60
-        for w in weights[:-1]:
-            running += w * fraction
-            rounded = round_minor(running, minor_digits)
-            parts.append(rounded - before)
-            before = rounded
-        parts.append(target - before)
-    return tuple(parts)
-
-
 def describe(pattern: str, values: Mapping[str, object], max_length: int) -> str:
     """``pattern`` with ``{placeholders}`` filled (missing values empty), whitespace
-    collapsed, cut to ``max_length`` characters."""
-    text = pattern.format(**{k: ("" if v is None else str(v)) for k, v in values.items()})
-    return " ".join(text.split())[:max_length].rstrip()
+    collapsed, shortened to ``max_length`` characters at a word boundary (never mid-word;
+    only a first word longer than the limit is cut)."""
+    text = " ".join(pattern.format(**{k: ("" if v is None else str(v)) for k, v in values.items()}).split())
+    if len(text) <= max_length:
+        return text
+    cut = text[: max_length + 1].rsplit(" ", 1)[0] if " " in text[: max_length + 1] else text[:max_length]
+    return cut.rstrip(" -_/,;:") or text[:max_length]
+
+
+def _account_part(fund_org: str | None, rules: Rules) -> str | None:
+    parsed = parse_fund_org(fund_org, rules.fund_org_regex) if fund_org else None
+    return (parsed or {}).get("account")
 
 
 def recovery_account(r: Recovery, rules: Rules) -> tuple[str | None, str]:
     """(account, origin) of a source's credit: its gl_account, else the account part of its
     recovery fund/org, else journal.default_account."""
-    parsed = parse_fund_org(r.fund_org, rules.fund_org_regex) if r.fund_org else None
-    for value, origin in (
+    return first_account(
         (r.account, "source"),
-        ((parsed or {}).get("account"), "fund_org"),
+        (_account_part(r.fund_org, rules), "fund_org"),
         (rules.default_account, "default"),
-    ):
-        if value is not None and value.strip():
-            return value.strip(), origin
-    return None, "none"
+    )
 
 
-def debit_account(e: Entry, r: Recovery, rules: Rules) -> tuple[str | None, str]:
-    parsed = parse_fund_org(e.fund_org, rules.fund_org_regex) if e.fund_org else None
-    return account_for(e.account_code, (parsed or {}).get("account"), r.account, rules.default_account)
+def debit_account(e: Entry, rules: Rules) -> tuple[str | None, str]:
+    """(account, origin) of a debit, by the precedence of the module docstring."""
+    src = rules.of(e.source)
+    return first_account(
+        (e.account_code, "charge"),
+        (_account_part(e.fund_org, rules), "fund_org"),
+        (src.service_account(e.service), "service"),
+        (src.debit_account, "source"),
+        (rules.debit_account, "journal"),
+        (rules.default_account, "default"),
+    )
+
+
+def subsidy_account(s: FundedSubsidy, rules: Rules) -> tuple[str | None, str]:
+    return first_account(
+        (s.account, "source"),
+        (_account_part(s.fund_org, rules), "fund_org"),
+        (rules.debit_account, "journal"),
+    )
 
 
 # -- postings --------------------------------------------------------------------------------------
@@ -266,9 +304,11 @@ def build_postings(
     recoveries: dict[str, Recovery],
     tag_codes: Iterable[TagCode],
     rules: Rules,
+    statements: Mapping[tuple[str, str, str], str] | None = None,
 ) -> tuple[Posting, ...]:
     """The balanced postings of a period; raises :class:`JournalRefused` with every
-    problem when there is one."""
+    problem when there is one. ``statements``: (PI lower-case, project, currency) ->
+    the number of the statement showing those charges (the ``{statement}`` placeholder)."""
     entries = tuple(entries)
     recoveries = {
         **recoveries,
@@ -280,49 +320,112 @@ def build_postings(
     if problems:
         raise JournalRefused(period, problems)
     debits: dict[tuple[str, str, str, str, str, str], _Debit] = {}
+    subsidies: dict[tuple[str, str], Decimal] = {}
     for e in entries:
+        funded = rules.of(e.source).subsidy
+        if funded is not None and e.subsidy:
+            subsidies[(e.currency, e.source)] = subsidies.get((e.currency, e.source), ZERO) + e.subsidy
         if not e.amount:
             continue
         fund = _checked(e.fund_org, "a charged fund/org").strip()
         parsed = _checked(parse_fund_org(fund, rules.fund_org_regex), f"the parts of fund/org {fund!r}")
-        found, origin = debit_account(e, recoveries[e.source], rules)
+        found, origin = debit_account(e, rules)
         account = _checked(found, f"the account of fund/org {fund!r}")
         k = (e.currency, e.source, fund, account, e.project_id or "", e.pi_email or "")
         slot = debits.setdefault(k, _Debit(ZERO, origin, e.project_id, e.pi_email, parsed))
         slot.amount += e.amount
     out: list[Posting] = []
     per_source: dict[tuple[str, str], Decimal] = {}
+    numbers = statements or {}
+
+    def values(source: str, fund: str, account: str, currency: str, **more: str | None) -> dict[str, object]:
+        return {
+            "source": source,
+            "source_name": recoveries[source].display_name,
+            "period": period,
+            "project": "",
+            "pi": "",
+            "statement": "",
+            "fund_org": fund,
+            "account": account,
+            "currency": currency,
+            **more,
+        }
+
+    def posting(
+        role: str,
+        fund: str,
+        parts: Mapping[str, str],
+        account: str,
+        origin: str,
+        amount: Decimal,
+        v: dict[str, object],
+        description: str,
+        reference: str,
+        project: str | None = None,
+        pi: str | None = None,
+    ) -> Posting:
+        currency, source = str(v["currency"]), str(v["source"])
+        return Posting(
+            currency,
+            source,
+            recoveries[source].display_name,
+            role,
+            fund,
+            tuple(parts[p] for p in PARTS),
+            account,
+            origin,
+            pi,
+            project,
+            describe(description, v, rules.description_max_length),
+            describe(reference, v, rules.reference_max_length),
+            amount,
+        )
+
+    credit_reference = rules.credit_reference or rules.reference
     for (currency, source, fund, account, _, _), d in debits.items():
         amount, project, pi = d.amount, d.project_id, d.pi_email
         per_source[(currency, source)] = per_source.get((currency, source), ZERO) + amount
         if not amount:
             continue
-        src = recoveries[source]
-        values = {
-            "source": source,
-            "source_name": src.display_name,
-            "period": period,
-            "project": project,
-            "pi": pi,
-            "fund_org": fund,
-            "account": account,
-            "currency": currency,
-        }
+        number = numbers.get(((pi or "").lower(), project or "", currency))
+        v = values(source, fund, account, currency, project=project, pi=pi, statement=number)
         out.append(
-            Posting(
-                currency,
-                source,
-                src.display_name,
+            posting(
                 "charge",
                 fund,
-                tuple(d.parts[p] for p in PARTS),
+                d.parts,
                 account,
                 d.origin,
-                pi,
-                project,
-                describe(rules.description, values, rules.description_max_length),
-                describe(rules.reference, values, rules.reference_max_length),
                 amount,
+                v,
+                rules.description,
+                rules.reference,
+                project,
+                pi,
+            )
+        )
+    for (currency, source), amount in subsidies.items():
+        per_source[(currency, source)] = per_source.get((currency, source), ZERO) + amount
+        if not amount:
+            continue
+        funded = _checked(rules.of(source).subsidy, f"the funded subsidy of source {source}")
+        fund = funded.fund_org.strip()
+        parsed = _checked(parse_fund_org(fund, rules.fund_org_regex), f"the parts of fund/org {fund!r}")
+        found, origin = subsidy_account(funded, rules)
+        account = _checked(found, f"the subsidy account of source {source}")
+        v = values(source, fund, account, currency)
+        out.append(
+            posting(
+                "subsidy",
+                fund,
+                parsed,
+                account,
+                origin,
+                amount,
+                v,
+                rules.subsidy_description,
+                credit_reference,
             )
         )
     for (currency, source), amount in per_source.items():
@@ -333,31 +436,18 @@ def build_postings(
         parsed = _checked(parse_fund_org(fund, rules.fund_org_regex), f"the parts of fund/org {fund!r}")
         found, origin = recovery_account(src, rules)
         account = _checked(found, f"the recovery account of source {source}")
-        values = {
-            "source": source,
-            "source_name": src.display_name,
-            "period": period,
-            "project": "",
-            "pi": "",
-            "fund_org": fund,
-            "account": account,
-            "currency": currency,
-        }
+        v = values(source, fund, account, currency)
         out.append(
-            Posting(
-                currency,
-                source,
-                src.display_name,
+            posting(
                 "recovery",
                 fund,
-                tuple(parsed[p] for p in PARTS),
+                parsed,
                 account,
                 origin,
-                None,
-                None,
-                describe(rules.credit_description, values, rules.description_max_length),
-                describe(rules.reference, values, rules.reference_max_length),
                 -amount,
+                v,
+                rules.credit_description,
+                credit_reference,
             )
         )
     out.sort(key=order)
@@ -382,11 +472,14 @@ def _checked(value: _T | None, what: str) -> _T:
     return value
 
 
-def order(p: Posting) -> tuple[str, str, bool, str, str, str, str, bool]:
+_ROLE_ORDER = {"charge": 0, "subsidy": 1, "recovery": 2}
+
+
+def order(p: Posting) -> tuple[str, str, int, str, str, str, str, bool]:
     return (
         p.currency,
         p.source,
-        p.role != "charge",
+        _ROLE_ORDER.get(p.role, 3),
         p.fund_org,
         p.account,
         p.project_id or "",
@@ -404,14 +497,15 @@ def imbalances(postings: Iterable[Posting]) -> list[tuple[str, str, Decimal]]:
 
 
 def totals(postings: Iterable[Posting]) -> dict[str, dict[str, Decimal]]:
-    """currency -> debit, credit and charged (the debits of charge lines net of their credits)."""
+    """currency -> debit, credit, charged (the debits of charge lines net of their credits)
+    and subsidy (the subsidy funds' debits)."""
     out: dict[str, dict[str, Decimal]] = {}
     for p in postings:
-        t = out.setdefault(p.currency, {"debit": ZERO, "credit": ZERO, "charged": ZERO})
+        t = out.setdefault(p.currency, {"debit": ZERO, "credit": ZERO, "charged": ZERO, "subsidy": ZERO})
         t["debit"] += p.debit
         t["credit"] += p.credit
-        if p.role == "charge":
-            t["charged"] += p.amount
+        if p.role in ("charge", "subsidy"):
+            t["charged" if p.role == "charge" else "subsidy"] += p.amount
     return out
 
 
@@ -434,5 +528,5 @@ def delta(previous: Iterable[Posting], current: Iterable[Posting], rules: Rules)
 
 
 def reverse(p: Posting, rules: Rules) -> Posting:
-    text = " ".join((rules.reversal_prefix + p.description).split())[: rules.description_max_length]
-    return replace(p, amount=-p.amount, reversal=True, description=text.rstrip())
+    text = describe(rules.reversal_prefix + "{d}", {"d": p.description}, rules.description_max_length)
+    return replace(p, amount=-p.amount, reversal=True, description=text)

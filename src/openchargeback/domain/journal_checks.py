@@ -17,6 +17,7 @@ from openchargeback.domain.journal import (
     debit_account,
     parse_fund_org,
     recovery_account,
+    subsidy_account,
 )
 from openchargeback.domain.money import to_str
 
@@ -108,17 +109,60 @@ def _recoveries(inp: _Input) -> list[str]:
 def _debit_accounts(inp: _Input) -> list[str]:
     out = []
     for e in inp.entries:
-        if (
-            e.amount
-            and (e.fund_org or "").strip()
-            and debit_account(e, inp.recoveries[e.source], inp.rules)[0] is None
-        ):
+        if e.amount and (e.fund_org or "").strip() and debit_account(e, inp.rules)[0] is None:
             out.append(
-                f"{e.kind}s of {_where(e)} have no account code: expected an account_code tag, "
-                f"an account part in fund/org {e.fund_org!r}, the source's gl_account or "
-                f"journal.default_account"
+                f"{e.kind}s of {_where(e)} have no debit account: expected an account_code tag, "
+                f"an account part in fund/org {e.fund_org!r}, journal.sources.{e.source}."
+                f"service_accounts or .debit_account, journal.debit_account or journal.default_account"
             )
     return list(dict.fromkeys(out))
+
+
+def _distinct_accounts(inp: _Input) -> list[str]:
+    """A PI's fund is charged on an expense (debit) account, never on the recovery account
+    the source's income is credited to."""
+    out = []
+    for e in inp.entries:
+        if not (e.amount and (e.fund_org or "").strip()):
+            continue
+        debit, origin = debit_account(e, inp.rules)
+        credit, _ = recovery_account(inp.recoveries[e.source], inp.rules)
+        if debit is not None and debit == credit:
+            out.append(
+                f"source {e.source}: the debit account {debit!r} (from {_ORIGINS.get(origin, origin)}) is "
+                f"also the source's recovery (credit) account; expected a distinct expense "
+                f"account: set journal.sources.{e.source}.debit_account or journal.debit_account"
+            )
+    return list(dict.fromkeys(out))
+
+
+_ORIGINS = {
+    "charge": "the account_code tag",
+    "fund_org": "the fund/org's account part",
+    "service": "journal.sources.*.service_accounts",
+    "source": "journal.sources.*.debit_account",
+    "journal": "journal.debit_account",
+    "default": "journal.default_account",
+}
+
+
+def _subsidies(inp: _Input) -> list[str]:
+    out = []
+    for name in inp.sources_used:
+        funded = inp.rules.of(name).subsidy
+        if funded is None or not any(e.subsidy for e in inp.entries if e.source == name):
+            continue
+        if parse_fund_org(funded.fund_org.strip(), inp.rules.fund_org_regex) is None:
+            out.append(
+                f"subsidy fund/org {funded.fund_org!r} (journal.sources.{name}.subsidy_fund_org) does "
+                f"not match journal.fund_org_regex {inp.rules.fund_org_regex!r}"
+            )
+        if subsidy_account(funded, inp.rules)[0] is None:
+            out.append(
+                f"source {name} funds its subsidies from {funded.fund_org!r} but has no subsidy "
+                f"account: set journal.sources.{name}.subsidy_account or journal.debit_account"
+            )
+    return out
 
 
 def _accounts(inp: _Input) -> list[str]:
@@ -138,8 +182,18 @@ def _accounts(inp: _Input) -> list[str]:
         if r.account and not account_ok(r.account, pattern):
             what = "journal.adjustment_account" if name == NO_SOURCE else f"source {name}: gl_account"
             out.append(f"{what} {r.account!r} does not match {want}")
-    if inp.rules.default_account and not account_ok(inp.rules.default_account, pattern):
-        out.append(f"journal.default_account {inp.rules.default_account!r} does not match {want}")
+    settings = [("journal.default_account", inp.rules.default_account)]
+    settings += [("journal.debit_account", inp.rules.debit_account)]
+    for name, acc in sorted(inp.rules.sources.items()):
+        settings += [(f"journal.sources.{name}.debit_account", acc.debit_account)]
+        settings += [
+            (f"journal.sources.{name}.service_accounts[{s!r}]", a) for s, a in acc.service_accounts.items()
+        ]
+        if acc.subsidy is not None:
+            settings += [(f"journal.sources.{name}.subsidy_account", acc.subsidy.account)]
+    for what, value in settings:
+        if value and not account_ok(value, pattern):
+            out.append(f"{what} {value!r} does not match {want}")
     for e in inp.entries:
         parsed = parse_fund_org(e.fund_org or "", inp.rules.fund_org_regex) if e.fund_org else None
         acct = (parsed or {}).get("account")
@@ -150,7 +204,7 @@ def _accounts(inp: _Input) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-PASSES = (_missing_fund, _recoveries, _fund_orgs, _debit_accounts, _accounts)
+PASSES = (_missing_fund, _recoveries, _fund_orgs, _debit_accounts, _distinct_accounts, _subsidies, _accounts)
 
 
 def check(

@@ -7,20 +7,43 @@ a currency unit). FOCUS exports carry 10 and 11 significant decimals (the FinOps
 Foundation sample does), so 12 keeps every real-world value exact; a value with
 more digits is rounded half-even to 12 places and counted, never dropped silently.
 
-Rounding to the currency's minor unit happens only in :func:`round_minor`,
-half-up, at document-line level; document totals are sums of rounded lines.
+Rounding policy (the only one): an amount is rounded half-up to its currency's minor
+unit (:func:`minor_digits`: ISO 4217, 0 for JPY/KRW, 3 for KWD/BHD, 2 by default) by
+:func:`round_minor`, once, at document-line level (an allocation line: one service of
+one project's fund); every total is a sum of rounded lines, so every document adds up.
+
+Leftover policy (the only one, :func:`distribute`): when a rounded amount is divided
+into parts (fund splits, kinds of line, account codes, subsidies), each part is its
+exact share truncated toward zero to the minor unit, and the units left over (fewer
+than the number of parts) all go to the part largest in absolute value, ties to the
+first in the order given. The parts always add up to the amount exactly.
+
+Formatting for people is :mod:`openchargeback.rendering.amounts` (Babel, with the
+branding's locale); machine formats (JSON, CSV) use :func:`to_str` (exact) or
+:func:`minor_text` (at the currency's minor unit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import overload
 
 SCALE = 12
 QUANTUM = Decimal(1).scaleb(-SCALE)
 PICOS = 10**SCALE
 ZERO = Decimal(0)
+
+# ISO 4217 currencies whose minor unit is not the hundredth (every other code: 2).
+_MINOR_DIGITS = {
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV")
+        + ("XAF", "XOF", "XPF"),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
 
 # Enough precision that no sum of realistic amounts is ever rounded by the context.
 _CTX = Context(prec=60, traps=[InvalidOperation])
@@ -66,9 +89,57 @@ def from_picos(n: int) -> Decimal:
     return Decimal(n).scaleb(-SCALE, context=_CTX)
 
 
+def minor_digits(currency: str | None) -> int:
+    """Decimal places of the currency's minor unit (ISO 4217): 2 for USD, 0 for JPY, 3 for KWD."""
+    return _MINOR_DIGITS.get((currency or "").strip().upper(), 2)
+
+
 def round_minor(d: Decimal, minor_digits: int = 2) -> Decimal:
-    """Round half-up to the currency's minor unit (cents for USD)."""
+    """Round half-up to ``minor_digits`` places (the currency's minor unit: see
+    :func:`round_currency`)."""
     return d.quantize(Decimal(1).scaleb(-minor_digits), rounding=ROUND_HALF_UP, context=_CTX)
+
+
+def round_currency(d: Decimal, currency: str | None) -> Decimal:
+    """Round half-up to the minor unit of ``currency`` (the rounding policy above)."""
+    return round_minor(d, minor_digits(currency))
+
+
+def minor_text(d: Decimal | None, currency: str | None) -> str:
+    """Plain decimal text at the currency's minor unit, for machine formats (CSV):
+    ``"1062.50"`` (USD), ``"19089"`` (JPY), ``"-3.125"`` (KWD); ``""`` for None."""
+    return "" if d is None else format(round_currency(d, currency), "f")
+
+
+def distribute(
+    amount: Decimal, exact: Sequence[Decimal], digits: int, ties: Sequence[str] | None = None
+) -> tuple[Decimal, ...]:
+    """``amount`` (already at ``digits`` places) divided into parts near ``exact`` by the
+    leftover policy above: each exact share truncated toward zero, the rest to the
+    largest in absolute value (ties: the smallest of ``ties``, else the first given)."""
+    if not exact:
+        return ()
+    q = Decimal(1).scaleb(-digits)
+    parts = [e.quantize(q, rounding=ROUND_DOWN, context=_CTX) for e in exact]
+    rest = _CTX.subtract(amount, total(parts))
+    if rest:
+        largest = min(range(len(exact)), key=lambda i: (-abs(exact[i]), ties[i] if ties else "", i))
+        parts[largest] = _CTX.add(parts[largest], rest)
+    return tuple(parts)
+
+
+def proportional(
+    amount: Decimal, weights: Sequence[Decimal], digits: int, ties: Sequence[str] | None = None
+) -> tuple[Decimal, ...]:
+    """``amount`` divided in proportion to ``weights`` by :func:`distribute` (weights
+    adding up to zero: the whole to the largest weight)."""
+    whole = total(weights)
+    if not whole:
+        exact = [ZERO] * len(weights)
+        if weights:
+            exact[min(range(len(weights)), key=lambda i: -abs(weights[i]))] = amount
+        return distribute(amount, exact, digits, ties)
+    return distribute(amount, [_CTX.divide(_CTX.multiply(amount, w), whole) for w in weights], digits, ties)
 
 
 @overload

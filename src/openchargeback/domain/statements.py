@@ -1,12 +1,13 @@
 """Statements as data: from grouped charge lines to the content of each document.
 
-Rounding policy (see :func:`openchargeback.domain.money.round_minor`): a statement's
-*lines* are its service lines, one per (fund, source, service, kind of line, unit, share).
-Their amounts due arrive rounded to the currency's minor unit (by the allocation, once
-per service, as journals round them; see :mod:`openchargeback.services.statements.lines`)
-and are rounded again here, which changes nothing; list prices are rounded half-up line
-by line; a line's discount or subsidy is the difference of the two rounded amounts;
-every total on the document is the sum of rounded lines, so every document adds up. A
+Rounding policy: :mod:`openchargeback.domain.money` (half-up to the currency's minor
+unit, :func:`~openchargeback.domain.money.minor_digits`). A statement's *lines* are its
+service lines, one per (fund, source, service, kind of line, unit, share). Their amounts
+due and list prices arrive rounded (by the allocation, once per service, as journals
+round them; see :mod:`openchargeback.services.statements.lines`), and rounding them again
+here to the statement's currency changes nothing; a line's discount or subsidy is the
+difference of the two rounded amounts; every total on the document is the sum of rounded
+lines, so every document adds up. A
 PI's summary adds the rounded lines of the PI's project statements, so it adds up to them.
 
 Detail lines (service and resource) are rounded one by one. When more lines exist than
@@ -25,24 +26,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from openchargeback.domain.money import ZERO, round_minor
+from openchargeback.domain.money import ZERO, minor_digits, round_minor
 
-# ISO 4217 currencies whose minor unit is not the cent.
-_MINOR_DIGITS = {
-    "BHD": 3,
-    "CLP": 0,
-    "ISK": 0,
-    "JOD": 3,
-    "JPY": 0,
-    "KRW": 0,
-    "KWD": 3,
-    "OMR": 3,
-    "TND": 3,
-    "UGX": 0,
-    "VND": 0,
-    "XAF": 0,
-    "XOF": 0,
-}
 KINDS = ("usage", "purchase", "tax", "adjustment", "credit")  # order of lines on a statement
 KIND_LABELS = {
     "usage": "",
@@ -56,10 +41,6 @@ HUNDRED = Decimal(100)
 # A statement line, a query row or a document's content: JSON-ready mappings whose
 # values are of several types (text, decimals, dates, nested lists), keyed by name.
 Doc = dict[str, Any]
-
-
-def minor_digits(currency: str) -> int:
-    return _MINOR_DIGITS.get((currency or "").upper(), 2)
 
 
 @dataclass(frozen=True, order=True)

@@ -13,7 +13,9 @@ the configured ``journal.template_dir`` first, then among the packaged ones (whi
 site template can extend as ``default:NAME.EXT.j2``). Templates run sandboxed; an
 error in one is reported naming the template and the line.
 
-A draft's file starts with a line of its own saying so, before the header.
+A draft's file starts with a line of its own saying so, before the header. Amounts are
+plain decimal text at the currency's minor unit (``1062.50`` USD, ``19089`` JPY,
+``3.125`` KWD: :func:`openchargeback.domain.money.minor_text`), exact in ``standard``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.journal import Posting
-from openchargeback.domain.money import to_str
+from openchargeback.domain.money import minor_text, to_str
 from openchargeback.rendering.csv_safe import cell
 
 BUILT_IN = ("standard", "summary", "gl")
@@ -89,13 +91,14 @@ SUMMARY_HEADER = (
     "charges",
 )
 TEMPLATE_SUFFIX = ".j2"
-_CENT = Decimal("0.01")
+CONTROL_HEADER = ("file_name", "sha256", "lines", "currency", "debit_total", "credit_total", "charged_total")
 
 
 # -- CSV ------------------------------------------------------------------------------------------
-def cents(d: Decimal | None) -> str:
-    """An amount at cents, as plain text ("1062.50", "-3.00"); "" for None."""
-    return "" if d is None else format(d.quantize(_CENT), "f")
+def cents(d: Decimal | None, currency: str | None = None) -> str:
+    """An amount at the currency's minor unit as plain text ("1062.50", "-3.00", "19089");
+    "" for None (the ``cents`` template filter; without a currency, two places)."""
+    return minor_text(d, currency)
 
 
 def draft_line(note: str) -> str:
@@ -132,8 +135,8 @@ def gl_row(p: Posting) -> list[str]:
         *p.parts[:2],
         p.account,
         *p.parts[3:],
-        cents(p.debit) if p.debit else "",
-        cents(p.credit) if p.credit else "",
+        minor_text(p.debit, p.currency) if p.debit else "",
+        minor_text(p.credit, p.currency) if p.credit else "",
         p.description,
         p.reference,
     ]
@@ -144,12 +147,43 @@ def render_gl(postings: Iterable, draft: str | None = None) -> bytes:
 
 
 def render_summary(rows: Iterable[dict], draft: str | None = None) -> bytes:
-    """Amounts at cents (they are sums of the allocation's rounded lines)."""
+    """Amounts at the currency's minor unit (sums of the allocation's rounded lines)."""
     return csv_bytes(
         SUMMARY_HEADER,
-        ([cents(v) if isinstance(v, Decimal) else v for v in (r[k] for k in SUMMARY_HEADER)] for r in rows),
+        (
+            [
+                minor_text(v, r["currency"]) if isinstance(v, Decimal) else v
+                for v in (r[k] for k in SUMMARY_HEADER)
+            ]
+            for r in rows
+        ),
         draft,
     )
+
+
+def render_control(
+    file_name: str,
+    sha256: str,
+    lines: int,
+    totals: Iterable[tuple[str, Decimal, Decimal, Decimal]],
+    charges_only: bool = False,
+) -> bytes:
+    """The control totals of an export, one row per currency: what finance checks on
+    receipt (the file's name, SHA-256 and data lines; debits and credits, or for the
+    ``standard`` and ``summary`` formats the amount charged)."""
+    rows = [
+        [
+            file_name,
+            sha256,
+            lines,
+            currency,
+            "" if charges_only else minor_text(debit, currency),
+            "" if charges_only else minor_text(credit, currency),
+            minor_text(charged, currency),
+        ]
+        for currency, debit, credit, charged in totals
+    ]
+    return csv_bytes(CONTROL_HEADER, rows or [[file_name, sha256, lines, "", "", "", ""]])
 
 
 def iter_standard(rows: Iterable[dict], draft: str | None = None) -> Iterator[bytes]:

@@ -10,10 +10,11 @@ with the number of raw charges.
 
 The amount due of a charge is its BilledCost (sources with ``cost_basis: billed``) or
 its EffectiveCost (``effective``, BilledCost when missing). Its list price is its
-ListCost (the amount due when missing), except on the side of a commitment that the
-basis does not charge, which contributes no list price (FOCUS's double-count trap):
-usage covered by a commitment under the billed basis, the commitment purchase under
-the effective basis.
+ListCost (the amount due when missing), except on a credit (its list price is its
+amount) and on the side of a commitment that the basis does not charge, which
+contributes no list price (FOCUS's double-count trap): usage covered by a commitment
+under the billed basis, the commitment purchase under the effective basis. Statements,
+the allocation and every journal format read the list price by this one rule.
 
 Money is summed exactly (:mod:`openchargeback.storage.sums`). Quantities are exact
 decimals: PostgreSQL sums NUMERIC exactly; SQLite stores them as text, and they are
@@ -62,9 +63,14 @@ _EXPRESSIONS["effective_cost"] = func.coalesce(charges.c.effective_cost, charges
 
 
 def _sums(dialect: str) -> list[ColumnElement[Any]]:
+    """The amounts of a query joined to sources and charge_details; list_cost by the
+    statements' rule (:func:`_list` of each source's basis)."""
     cols: list[ColumnElement[Any]] = []
     for label in AMOUNTS:
-        cols += money_sum(dialect, _EXPRESSIONS[label], label)
+        expr = _EXPRESSIONS[label]
+        if label == "list_cost":
+            expr = case((sources.c.cost_basis == "effective", _list("effective")), else_=_list("billed"))
+        cols += money_sum(dialect, expr, label)
     return cols
 
 
@@ -127,6 +133,9 @@ def charge_totals(
     dialect = conn.dialect.name
     q = (
         select(charges.c.period_id, charges.c.billing_currency, *_sums(dialect))
+        .select_from(charges)
+        .join(charge_details, charge_details.c.id == charges.c.detail_id)
+        .join(sources, sources.c.id == charges.c.source_id)
         .where(charges.c.period_id.in_(period_ids), APPROVED if approved_only else NOT_REJECTED)
         .group_by(charges.c.period_id, charges.c.billing_currency)
     )
@@ -221,14 +230,17 @@ def _list(basis: str) -> ColumnElement[Any]:
         uncharged = and_(
             charge_details.c.charge_category == "Usage", charge_details.c.commitment_discount_status == "Used"
         )
-    return case((uncharged, due), else_=func.coalesce(charges.c.list_cost, due))
+    return case((or_(uncharged, _credit(basis)), due), else_=func.coalesce(charges.c.list_cost, due))
+
+
+def _credit(basis: str) -> ColumnElement[bool]:
+    return or_(type_coerce(_due(basis), BigInteger) < 0, charge_details.c.charge_category == "Credit")
 
 
 def _kind(basis: str) -> ColumnElement[str]:
-    negative = type_coerce(_due(basis), BigInteger) < 0
     cat = charge_details.c.charge_category
     return case(
-        (or_(negative, cat == "Credit"), literal("credit")),
+        (_credit(basis), literal("credit")),
         (cat == "Adjustment", literal("adjustment")),
         (cat == "Tax", literal("tax")),
         (cat == "Purchase", literal("purchase")),

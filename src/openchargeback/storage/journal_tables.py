@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from openchargeback.storage.tables import metadata
@@ -40,6 +41,8 @@ journal_exports = Table(
     Column("template_hash", String(64)),  # sha256 of a user template's source
     Column("created_by", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # --again: exported for posting although an earlier export of the period was posted
+    Column("again", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("period_id", "sequence", name="uq_journal_exports_period_sequence"),
 )
 

@@ -5,6 +5,7 @@ the picker and the user's permissions; a template never looks anything up itself
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -14,11 +15,10 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from openchargeback.domain.money import round_minor, to_str
 from openchargeback.domain.roles import Permission, allowed
+from openchargeback.rendering import amounts
 from openchargeback.web.security import THEME_COOKIE, is_htmx
 
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "JPY": "¥"}
 MESSAGES = {
     "closed": "Period closed.",
     "finalized": "Period finalized.",
@@ -40,30 +40,20 @@ MESSAGES = {
 }
 
 
-def money(value: Decimal | None, currency: str = "USD", exact: bool = False) -> str:
+def money(
+    value: Decimal | None, currency: str = "USD", exact: bool = False, locale: str = amounts.DEFAULT_LOCALE
+) -> str:
+    """The ``money`` filter: :func:`openchargeback.rendering.amounts.money` with the locale's
+    currency sign; a negative amount takes the typographic minus."""
     if value is None:
         return "—"
-    if exact:
-        whole, _, frac = (to_str(value) or "0.00").partition(".")
-        text = f"{int(whole):,}.{frac}" if whole not in ("-0",) else f"-0.{frac}"
-    else:
-        text = f"{round_minor(value):,.2f}"
-    neg = text.startswith("-")
-    text = text.lstrip("-")
-    sym = SYMBOLS.get(currency)
-    out = f"{sym}{text}" if sym else f"{text} {currency}"
-    return f"−{out}" if neg else out
+    text = amounts.money(value, currency, locale, exact=exact)
+    return "−" + text[1:] if text.startswith("-") else text
 
 
-def compact(value: Decimal | None, currency: str = "USD") -> str:
-    """$1.2M, $340k: for chart labels."""
-    if value is None:
-        return ""
-    sym = SYMBOLS.get(currency, "")
-    for limit, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
-        if abs(value) >= limit:
-            return f"{sym}{round_minor(value / limit, 1)}{suffix}"
-    return f"{sym}{round_minor(value, 0):,}"
+def compact(value: Decimal | None, currency: str = "USD", locale: str = amounts.DEFAULT_LOCALE) -> str:
+    """$1.2M, $340K: for chart labels."""
+    return amounts.compact(value, currency, locale)
 
 
 def number(value) -> str:
@@ -78,7 +68,8 @@ def qs(**params) -> str:
     return urlencode({k: v for k, v in params.items() if v not in (None, "", False)})
 
 
-def make_env() -> Environment:
+def make_env(locale: str = amounts.DEFAULT_LOCALE) -> Environment:
+    """The pages' environment; amounts are written in ``locale`` (the branding's)."""
     env = Environment(
         loader=PackageLoader("openchargeback.web", "templates"),
         autoescape=select_autoescape(default=True),
@@ -86,7 +77,12 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=money, compact=compact, number=number, when=when)
+    env.filters.update(
+        money=functools.partial(money, locale=locale),
+        compact=functools.partial(compact, locale=locale),
+        number=number,
+        when=when,
+    )
     env.globals.update(qs=qs, Markup=Markup)
     return env
 

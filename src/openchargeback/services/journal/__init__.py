@@ -2,10 +2,11 @@
 (:mod:`.export`), from the postings of its allocation (:mod:`.data`).
 """
 
-from openchargeback.services.journal.data import entries_from
+from openchargeback.services.journal.data import entries_from, funded_subsidies
 from openchargeback.services.journal.export import (
     ExportInfo,
     ExportResult,
+    control_file,
     export_file,
     export_journal,
     get_export,
@@ -16,9 +17,11 @@ from openchargeback.services.journal.export import (
 __all__ = [
     "ExportInfo",
     "ExportResult",
+    "control_file",
     "entries_from",
     "export_file",
     "export_journal",
+    "funded_subsidies",
     "get_export",
     "list_exports",
     "list_formats",

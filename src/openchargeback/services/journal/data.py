@@ -6,9 +6,10 @@ charges are summed per allocation line *and account code* (the allocation's own 
 :func:`storage.allocation.charge_lines` with ``by_account``); each line (without the
 account) goes through the allocation's own :func:`build_lines` -- so it is rounded and
 divided by the fund split exactly as the allocation does -- and each resulting part is
-apportioned between the line's account codes (:func:`domain.journal.apportion`). The
-journal's total is therefore the allocation's total to the cent, which
-:func:`check_total` verifies on every export.
+divided between the line's account codes by the one leftover policy
+(:func:`domain.money.proportional`). The journal's total is therefore the allocation's
+total to the minor unit, which :func:`check_total` verifies on every export; so are the
+funded subsidies (list price minus amount due, per allocation line).
 
 ``summary`` rows are the allocation's lines added up per PI, project and fund/org;
 ``standard`` rows are the approved charges themselves.
@@ -22,17 +23,28 @@ from decimal import Decimal
 from openchargeback.domain import journal as dom
 from openchargeback.domain.allocation_lines import Allocation, build_lines
 from openchargeback.domain.errors import Conflict
-from openchargeback.domain.money import ZERO, to_str
+from openchargeback.domain.money import ZERO, minor_digits, proportional, to_str
 from openchargeback.services.registry.adjustments import load_adjustments
 from openchargeback.storage import allocation as alloc_repo
 from openchargeback.storage import journal as repo
+from openchargeback.storage import statements as statements_repo
 
 HUNDRED = Decimal(100)
 _AMOUNTS = ("list_cost", "billed_cost", "effective_cost")
 
 
+def funded_subsidies(settings) -> dict[str, dom.FundedSubsidy]:
+    """source -> who pays its subsidies (``journal.sources.NAME.subsidy_fund_org``)."""
+    return {
+        name.lower(): dom.FundedSubsidy(s.subsidy_fund_org, s.subsidy_account, s.subsidy_description)
+        for name, s in settings.journal.sources.items()
+        if s.subsidy_fund_org
+    }
+
+
 def rules_of(settings) -> dom.Rules:
     j = settings.journal
+    funded = funded_subsidies(settings)
     return dom.Rules(
         j.fund_org_regex,
         j.account_code_regex,
@@ -45,6 +57,15 @@ def rules_of(settings) -> dom.Rules:
         j.reversal_prefix,
         j.adjustment_fund_org,
         j.adjustment_account,
+        j.debit_account,
+        {
+            name.lower(): dom.SourceAccounts(
+                s.debit_account, dict(s.service_accounts), funded.get(name.lower())
+            )
+            for name, s in j.sources.items()
+        },
+        j.credit_reference,
+        j.subsidy_description,
     )
 
 
@@ -111,8 +132,10 @@ def entries_from(rows, adjustments, period: str, projects: dict, splits) -> tupl
         weights = [g["accounts"][c] for c in codes]
         lines, _ = build_lines([g], [], splits, projects)
         for ln in lines:
-            fraction = ln.percent / HUNDRED if ln.percent is not None else Decimal(1)
-            for code, part in zip(codes, dom.apportion(ln.charged, weights, fraction), strict=True):
+            parts = proportional(ln.charged, weights, minor_digits(ln.currency), [c or "" for c in codes])
+            # the line's subsidy (list minus due) rides on its first part: it is posted per source
+            subsidy = ln.list_cost - ln.charged
+            for i, (code, part) in enumerate(zip(codes, parts, strict=True)):
                 out.append(
                     dom.Entry(
                         ln.currency,
@@ -124,6 +147,7 @@ def entries_from(rows, adjustments, period: str, projects: dict, splits) -> tupl
                         part,
                         "charge",
                         ln.service,
+                        subsidy if i == 0 else ZERO,
                     )
                 )
     if adjustments:
@@ -145,6 +169,24 @@ def entries_from(rows, adjustments, period: str, projects: dict, splits) -> tupl
     return tuple(out)
 
 
+def statement_numbers(conn, period_id: int) -> dict[tuple[str, str, str], str]:
+    """(PI lower-case, project, currency) -> the number of its current project statement."""
+    return {
+        ((r.pi_email or "").lower(), r.project_id or "", r.currency): r.number
+        for r in statements_repo.current(conn, period_id)
+        if r.kind == "project"
+    }
+
+
+def subsidy_totals(allocation: Allocation, rules: dom.Rules) -> dict[str, Decimal]:
+    """currency -> list price minus amount due of the sources whose subsidies are funded."""
+    out: dict[str, Decimal] = {}
+    for ln in allocation.lines:
+        if ln.kind == "charge" and ln.source and rules.of(ln.source).subsidy is not None:
+            out[ln.currency] = out.get(ln.currency, ZERO) + ln.list_cost - ln.charged
+    return out
+
+
 def allocation_totals(allocation: Allocation) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for ln in allocation.lines:
@@ -152,9 +194,10 @@ def allocation_totals(allocation: Allocation) -> dict[str, Decimal]:
     return out
 
 
-def check_total(period: str, postings, allocation: Allocation) -> None:
-    """The journal balances per source and its charges add up to the allocation (and so to
-    the statements) in every currency; anything else is a bug, refused loudly."""
+def check_total(period: str, postings, allocation: Allocation, rules: dom.Rules) -> None:
+    """The journal balances per source, its charges add up to the allocation (and so to
+    the statements) in every currency, and so do its funded subsidies (list price minus
+    amount due); anything else is a bug, refused loudly."""
     wrong = dom.imbalances(postings)
     if wrong:
         c, s, v = wrong[0]
@@ -169,6 +212,13 @@ def check_total(period: str, postings, allocation: Allocation) -> None:
         raise Conflict(
             f"journal of period {period} charges {got} but the allocation totals {want}; "
             f"nothing was exported (please report this)"
+        )
+    got = {c: t["subsidy"] for c, t in dom.totals(postings).items() if t["subsidy"]}
+    want = {c: v for c, v in subsidy_totals(allocation, rules).items() if v}
+    if got != want:
+        raise Conflict(
+            f"journal of period {period} debits subsidies of {got} but the allocation's funded "
+            f"subsidies total {want}; nothing was exported (please report this)"
         )
 
 
@@ -190,7 +240,7 @@ def summary_rows(period: str, allocation: Allocation) -> list[dict]:
                 "charged": ZERO,
                 "charges": 0,
             }
-        r["list_cost"] += ln.list_cost
+        r["list_cost"] += ln.list_cost  # the statements' list price (storage.allocation's rule)
         r["billed_cost"] += ln.billed_cost
         r["charged"] += ln.charged
         r["charges"] += ln.rows

@@ -10,6 +10,12 @@ and ``draft`` allows an open one (the file is marked DRAFT in its name and first
 a draft is never the basis of a ``delta``). ``delta`` exports only the differences
 against the last posted (non-draft) export of the period: a line whose amount changed
 is reversed and posted again.
+
+A duplicate posting is never silent: exporting postings (gl or a template) of a period
+whose postings were exported before is refused unless ``again`` (recorded on the
+export) or ``delta``. Every written file gets a control file beside it
+(``NAME.control.csv``: file name, SHA-256, line count, debit and credit totals per
+currency) that finance can check on receipt.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ class ExportInfo(Jsonable):
     size_bytes: int
     draft: bool
     delta: bool
+    again: bool
     basis_id: int | None
     period_status: str
     rows: int
@@ -87,6 +94,7 @@ class ExportResult(Jsonable):
     export: ExportInfo = field(metadata={JSON: None})
     path: str | None  # where the file was written; None when it was only recorded
     notes: tuple[str, ...] = ()
+    control_path: str | None = None  # the control totals file beside it
 
     def as_json(self) -> dict:
         # the export's keys are flattened in
@@ -108,6 +116,7 @@ def _info(r) -> ExportInfo:
         r.size_bytes,
         r.draft,
         r.delta,
+        r.again,
         r.basis_id,
         r.period_status,
         r.row_count,
@@ -130,11 +139,13 @@ def export_journal(
     *,
     draft: bool = False,
     delta: bool = False,
+    again: bool = False,
     write: bool = True,
 ) -> ExportResult:
     """Export the journal of ``period`` in format ``fmt``; see the module docstring.
     ``output``: a file or directory (default: ``journal.output_dir``/PERIOD/); ``write``
-    False records the export without writing a file (the web)."""
+    False records the export without writing a file (the web). ``again``: export postings
+    of a period whose postings were exported before (a second posting, recorded)."""
     name = Period.parse(period).name
     fmt = (fmt or "").strip()
     if not _FORMAT.match(fmt):
@@ -174,10 +185,18 @@ def export_journal(
         postings: tuple[dom.Posting, ...] = ()  # the period's postings
         # what the file shows: the postings or, with --delta, their difference from the basis
         shown: tuple[dom.Posting, ...] = ()
-        basis = None
+        basis = posted = None
         recoveries: dict = {}
         notes: list[str] = []
         if posts:
+            posted = repo.last_posted(conn, prow.id)
+            if posted is not None and not (draft or delta or again):
+                raise Conflict(
+                    f"the journal of period {name} was exported for posting before: export "
+                    f"{posted.sequence} ({posted.file_name}, {posted.created_at:%Y-%m-%d %H:%M} UTC by "
+                    f"{posted.created_by}); posting it again would post it twice. Export only the "
+                    f"differences with --delta, or export it again on purpose with --again"
+                )
             recoveries = data.recoveries(conn)
             postings = dom.build_postings(
                 name,
@@ -185,11 +204,16 @@ def export_journal(
                 recoveries,
                 data.tag_codes(conn, prow.id),
                 rules,
+                data.statement_numbers(conn, prow.id),
             )
-            data.check_total(name, postings, allocation)
+            data.check_total(name, postings, allocation, rules)
             shown = postings
+            if posted is not None and again and not (draft or delta):
+                notes.append(
+                    f"exported again: export {posted.sequence} ({posted.file_name}) posted this period before"
+                )
             if delta:
-                basis = repo.last_posted(conn, prow.id)
+                basis = posted
                 previous = [dom.Posting.from_json(d) for d in json.loads(basis.postings)] if basis else []
                 shown = dom.delta(previous, postings, rules)
                 notes.append(
@@ -258,6 +282,7 @@ def export_journal(
                     "size_bytes": sink.size,
                     "draft": draft,
                     "delta": delta,
+                    "again": posted is not None and again and not (draft or delta),
                     "basis_id": basis.id if basis is not None else None,
                     "period_status": status.value,
                     "row_count": rows,
@@ -284,7 +309,37 @@ def export_journal(
             sink.discard()
             raise
     sink.publish()  # after the commit: the file appears whole, under its final name
-    return ExportResult(info, str(target) if target else None, tuple(notes))
+    control_path = None
+    if target is not None:
+        control_name, control = control_file(info)
+        control_path = target.with_name(control_name)
+        _write_whole(control_path, control)
+    return ExportResult(
+        info, str(target) if target else None, tuple(notes), str(control_path) if control_path else None
+    )
+
+
+def control_file(info: ExportInfo) -> tuple[str, bytes]:
+    """(name, content) of an export's control totals: its file name, SHA-256, line count
+    and, per currency, debit and credit totals (charged for standard and summary)."""
+    stem = info.file_name.rsplit(".", 1)[0]
+    return f"{stem}.control.csv", rendering.render_control(
+        info.file_name,
+        info.sha256,
+        info.rows,
+        [(t.currency, t.debit, t.credit, t.charged) for t in info.totals],
+        info.format in ("standard", "summary"),
+    )
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    """Written to a temporary name, synced and renamed: the file is whole or absent."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 class _Sink:

@@ -16,15 +16,13 @@ from openchargeback.domain.addresses import is_address
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.journal import NO_SOURCE, Recovery, Rules, recovery_account
 from openchargeback.domain.jsonable import Jsonable
-from openchargeback.domain.money import MoneyError, money, round_minor, to_str
+from openchargeback.domain.money import MoneyError, minor_digits, money, round_currency, to_str
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
 from openchargeback.storage import allocation as alloc_repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import registry as registry_repo
-
-MINOR_DIGITS = 2
 
 
 @dataclass(frozen=True)
@@ -58,15 +56,18 @@ def _info(r) -> AdjustmentInfo:
     )
 
 
-def _amount(value) -> Decimal:
+def _amount(value, currency: str) -> Decimal:
     try:
         d = money(str(value).strip()) if not isinstance(value, Decimal) else money(value)
     except MoneyError:
         raise InvalidInput(f"adjustment amount {value!r} is not a number") from None
     if d == 0:
         raise InvalidInput("an adjustment of 0 changes nothing; give a credit (negative) or a charge")
-    if round_minor(d, MINOR_DIGITS) != d:
-        raise InvalidInput(f"adjustment amount {value} has more than {MINOR_DIGITS} decimal places")
+    if round_currency(d, currency) != d:
+        raise InvalidInput(
+            f"adjustment amount {value} has more than {minor_digits(currency)} decimal places "
+            f"(the minor unit of {currency})"
+        )
     return d
 
 
@@ -85,7 +86,8 @@ def add_adjustment(
     """Record one adjustment line. With a registry, a named project or fund must be
     registered and the fund valid during the period; a project supplies the PI."""
     p = Period.parse(period)
-    value = _amount(amount)
+    currency = (currency or ctx.settings.currency).upper()
+    value = _amount(amount, currency)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("an adjustment needs a reason (--reason)")
@@ -96,7 +98,6 @@ def add_adjustment(
         raise InvalidInput("an adjustment is for a PI, a project or a fund: give --pi, --project or --fund")
     if pi_email and not is_address(pi_email):
         raise InvalidInput(f"PI {pi_email!r} is not an email address")
-    currency = (currency or ctx.settings.currency).upper()
     with ctx.write() as conn:
         row = periods_repo.get_or_create(conn, p, ctx.actor, ctx.clock())
         ensure_writable(row.name, PeriodStatus(row.status))

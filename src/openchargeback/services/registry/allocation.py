@@ -2,7 +2,7 @@
 
 This is what statements and journals consume. Charges are summed exactly per statement
 line (period, source, PI, project, fund, service, currency); each line is rounded
-half-up to cents, then divided by the fund split in force for its project, period,
+half-up to its currency's minor unit, then divided by the fund split in force for its project, period,
 source and service (:func:`openchargeback.domain.allocation.split_amount`: the parts
 add up to the rounded line exactly). Without a split a line keeps its fund/org, or the
 project's default fund when it has none; a charge without a PI takes its project's.
@@ -23,7 +23,6 @@ from sqlalchemy import Connection
 
 from openchargeback.domain.allocation_lines import (
     AMOUNTS,
-    MINOR_DIGITS,
     Allocation,
     AllocationLine,
     AllocationProof,
@@ -40,7 +39,6 @@ from openchargeback.storage import registry as registry_repo
 
 __all__ = [
     "AMOUNTS",
-    "MINOR_DIGITS",
     "Allocation",
     "AllocationLine",
     "AllocationProof",

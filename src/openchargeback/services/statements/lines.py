@@ -10,16 +10,24 @@ to the allocation's :func:`build_lines`, which rounds each service line to the c
 (as for the journal) and divides it between the funds of the split in force. Each
 allocation line is then shown as one line per kind (usage, tax, credit...) and unit, so
 that credits are lines of their own and quantities keep their units; those parts add up
-to the allocation line exactly. Adjustments are allocated as lines of their own.
+to the allocation line exactly (the leftover policy of :mod:`openchargeback.domain.money`,
+for the amount due and the list price alike, so that the statement's list price is the
+allocation's and the journals'). Adjustments are allocated as lines of their own.
+
+With a funded subsidy (``journal.sources.NAME.subsidy_fund_org``, passed as ``funded``),
+each line of that source carries ``subsidy_fund_org`` and ``subsidy_description``: who
+pays the difference between list price and amount due.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from openchargeback.domain.allocation_lines import build_lines
-from openchargeback.domain.money import ZERO, round_minor
-from openchargeback.domain.statements import KINDS, minor_digits
+from openchargeback.domain.journal import FundedSubsidy
+from openchargeback.domain.money import ZERO, distribute, minor_digits
+from openchargeback.domain.statements import KINDS
 from openchargeback.services.registry.adjustments import load_adjustments
 from openchargeback.services.registry.splits import load_splits
 from openchargeback.storage import allocation as lines_repo
@@ -41,10 +49,16 @@ def _same(a: str | None, b: str | None) -> bool:
 
 
 def statement_rows(
-    conn, period_row, *, pi: str | None = None, project: str | None = None
+    conn,
+    period_row,
+    *,
+    pi: str | None = None,
+    project: str | None = None,
+    funded: Mapping[str, FundedSubsidy] | None = None,
 ) -> tuple[list[dict], list[dict], dict]:
     """(service rows, detail rows, names) of the period's statements, optionally only
-    one PI's or one project's. Names: {"pis": email -> name, "projects": id -> name}."""
+    one PI's or one project's. Names: {"pis": email -> name, "projects": id -> name}.
+    ``funded``: source -> its funded subsidy (``journal.funded_subsidies(settings)``)."""
     projects, _ = registry_repo.snapshot(conn)
     pi_projects = [p for p, (owner, _) in projects.items() if pi and owner and _same(owner, pi)]
     detail = lines_repo.approved_lines(conn, period_row.id, pi=pi, project=project, pi_projects=pi_projects)
@@ -62,6 +76,10 @@ def statement_rows(
     sources = lines_repo.sources_by_id(conn)
     by_name = {s["name"]: s for s in sources.values()}
     service = _allocate(detail, adjustments, splits, projects, period_row.name, by_name)
+    for row in service:
+        f = (funded or {}).get(row["source"] or "") if row["origin"] == "charges" else None
+        row["subsidy_fund_org"] = f.fund_org if f else None
+        row["subsidy_description"] = f.description if f else None
     names = {
         "pis": {r["email"].lower(): r["name"] for r in registry_repo.list_all(conn, "pis") if r["name"]},
         "projects": {
@@ -102,7 +120,7 @@ def _allocate(
             (r["kind"], r["unit"]), {"due": ZERO, "list": ZERO, "rows": 0, "quantity": ZERO}
         )
         p["due"] += r["due"]
-        p["list"] += r["due"] if r["kind"] == "credit" else r["list"]
+        p["list"] += r["list"]  # a credit's list price is its amount (storage.allocation)
         p["rows"] += r["rows"]
         p["quantity"] = _add(p["quantity"], r["quantity"])
     out: list[dict] = []
@@ -141,9 +159,8 @@ def _allocate(
 
 def _kind_rows(ln, contributing: list[dict], src: dict, digits: int) -> list[dict]:
     """One row per kind of line (usage, tax, credit...) and unit of an allocation line. Their
-    amounts due add up to the allocation line's, which is rounded once for the service as in
-    the journal; the cents that rounding each part apart would gain or lose go to the largest
-    part. List prices are rounded part by part (a credit's is its amount)."""
+    amounts due and list prices add up to the allocation line's, which is rounded once for
+    the service as in the journal, divided by the leftover policy (:func:`distribute`)."""
     share = (ln.percent / HUNDRED) if ln.percent is not None else None
     merged: dict[tuple, dict] = {}
     for c in contributing:
@@ -154,18 +171,26 @@ def _kind_rows(ln, contributing: list[dict], src: dict, digits: int) -> list[dic
             m["rows"] += v["rows"]
             m["quantity"] = _add(m["quantity"], v["quantity"])
     keys = sorted(merged, key=lambda k: (KINDS.index(k[0]) if k[0] in KINDS else 9, k[1] or ""))
-    exact = {k: merged[k]["due"] * share if share is not None else merged[k]["due"] for k in keys}
-    due = {k: round_minor(exact[k], digits) for k in keys}
-    rest = ln.charged - sum(due.values(), ZERO)
-    if rest:
-        largest = max(keys, key=lambda k: (abs(exact[k]), -keys.index(k)))
-        due[largest] += rest
+
+    def scaled(amount: Decimal) -> Decimal:
+        return amount * share if share is not None else amount
+
+    due = distribute(ln.charged, [scaled(merged[k]["due"]) for k in keys], digits)
+    # a credit's list price is its amount due; the other kinds share the rest of the list
+    credits = sum((d for k, d in zip(keys, due, strict=True) if k[0] == "credit"), ZERO)
+    others = [k for k in keys if k[0] != "credit"]
+    shared = dict(
+        zip(
+            others,
+            distribute(ln.list_cost - credits, [scaled(merged[k]["list"]) for k in others], digits),
+            strict=True,
+        )
+    )
+    lists = [d if k[0] == "credit" else shared[k] for k, d in zip(keys, due, strict=True)]
     out = []
-    for k in keys:
+    for k, due_k, list_k in zip(keys, due, lists, strict=True):
         kind, unit = k
         m = merged[k]
-        scaled = m["list"] * share if share is not None else m["list"]
-        lst = due[k] if kind == "credit" else round_minor(scaled, digits)
         out.append(
             _row(
                 ln,
@@ -175,8 +200,8 @@ def _kind_rows(ln, contributing: list[dict], src: dict, digits: int) -> list[dic
                 src["display_name"],
                 src["cost_basis"],
                 "charges",
-                lst,
-                due[k],
+                list_k,
+                due_k,
                 m["rows"],
             )
         )
@@ -201,6 +226,7 @@ def _row(
 ) -> dict:
     return {
         "currency": ln.currency,
+        "source": ln.source,
         "pi_email": ln.pi_email,
         "project_id": ln.project_id,
         "fund_org": ln.fund_org,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from openchargeback.domain.money import to_str
+from openchargeback.rendering import amounts
 from openchargeback.storage import statements as store
 
 KIND = "notice"
@@ -122,11 +122,14 @@ def body(
     organisation: str,
     contact: str | None,
     symbol: str | None,
+    locale: str = amounts.DEFAULT_LOCALE,
 ) -> str:
     """The plain text of a notice."""
 
     def amount(value: Decimal, currency: str) -> str:
-        return f"{symbol}{to_str(value)}" if symbol else f"{currency} {to_str(value)}"
+        if symbol:
+            return amounts.money(value, currency, locale, symbol=symbol)
+        return f"{currency} {amounts.money(value, currency, locale, symbol=False)}"
 
     lines = [
         f"Dear {pi_email or 'colleague'},",

@@ -47,8 +47,11 @@ def journal_export(
     format: Annotated[str, Form()] = "gl",
     draft: Annotated[bool, Form()] = False,
     delta: Annotated[bool, Form()] = False,
+    again: Annotated[bool, Form()] = False,
 ):
-    result = svc.export_journal(ctx_for(request, s), period, format, draft=draft, delta=delta, write=False)
+    result = svc.export_journal(
+        ctx_for(request, s), period, format, draft=draft, delta=delta, again=again, write=False
+    )
     url = f"/journal?{qs(period=result.export.period, done=result.export.id)}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
@@ -67,3 +70,10 @@ def journal_download(request: Request, s: Reviewer, export_id: int):
             "X-Content-SHA256": info.sha256,
         },
     )
+
+
+@router.get("/journal/exports/{export_id}/control")
+def journal_control(request: Request, s: Reviewer, export_id: int):
+    """The export's control totals (file name, SHA-256, lines, debit and credit totals)."""
+    name, content = svc.control_file(svc.get_export(ctx_for(request, s), export_id))
+    return Response(content, media_type=MEDIA["csv"], headers={"Content-Disposition": attachment(name)})

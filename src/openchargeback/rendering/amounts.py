@@ -1,0 +1,89 @@
+"""The one way amounts are written for people: web pages, statements and emails, the CLI.
+
+Babel writes numbers by the branding's locale (``statements.branding.locale``, CLDR:
+grouping, decimal mark, where the currency sign goes); the number of decimals is always
+the currency's minor unit by ISO 4217 (:func:`openchargeback.domain.money.minor_digits`),
+which is also where amounts were rounded, so what is shown is what was added up.
+Machine formats (JSON, CSV, journals) never come here: they carry plain decimal text
+(:func:`openchargeback.domain.money.to_str`, :func:`~openchargeback.domain.money.minor_text`).
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from functools import lru_cache
+
+from babel import Locale
+from babel.numbers import NumberPattern, format_compact_currency, parse_pattern
+
+from openchargeback.domain.money import minor_digits, round_minor
+
+DEFAULT_LOCALE = "en_US"
+
+
+@lru_cache(maxsize=256)
+def _pattern(locale: str, symbol: str | bool, places: int, max_places: int) -> tuple[Locale, NumberPattern]:
+    loc = Locale.parse(locale.replace("-", "_"))
+    if symbol is False:
+        base = loc.decimal_formats[None]
+    elif symbol is True:
+        base = loc.currency_formats["standard"]
+    else:  # a symbol of the site's choice in the locale's place for the currency sign
+        quoted = "'" + symbol.replace("'", "''") + "'"
+        base = parse_pattern(loc.currency_formats["standard"].pattern.replace("¤", quoted))
+    pattern = copy.copy(base)  # Babel shares its patterns between calls
+    pattern.frac_prec = (places, max_places)
+    return loc, pattern
+
+
+def _places(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def money(
+    value: Decimal | None,
+    currency: str,
+    locale: str = DEFAULT_LOCALE,
+    *,
+    symbol: str | bool = True,
+    exact: bool = False,
+) -> str:
+    """``value`` in ``currency``: rounded half-up to its minor unit (``exact``: every digit
+    kept, at least the minor unit's). ``symbol``: True the locale's sign for the currency
+    (``$1,234.56``, ``¥19,089``, ``1.234,50 €``), a string that sign instead, False none.
+    None gives ""."""
+    if value is None:
+        return ""
+    digits = minor_digits(currency)
+    places = max(digits, _places(value)) if exact else digits
+    if not exact:
+        value = round_minor(value, digits)
+    loc, pattern = _pattern(locale, symbol, places, places)
+    return pattern.apply(value, loc, currency=currency.upper() or None, currency_digits=False)
+
+
+def amount(value: Decimal | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """The number and the currency's code (``1,234.56 USD``): tables and messages."""
+    if value is None:
+        return "-"
+    return f"{money(value, currency, locale, symbol=False)} {currency}".strip()
+
+
+def number(
+    value: Decimal | int | str, places: int, locale: str = DEFAULT_LOCALE, *, trim: bool = False
+) -> str:
+    """A plain number at ``places`` decimals (``trim``: at most ``places``, trailing zeros
+    dropped), grouped by the locale."""
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    d = round_minor(d, places)
+    loc, pattern = _pattern(locale, False, 0 if trim else places, places)
+    return pattern.apply(d, loc)
+
+
+def compact(value: Decimal | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """Short labels for charts: ``$1.2M``, ``$340K``."""
+    if value is None:
+        return ""
+    return format_compact_currency(value, currency, locale=locale.replace("-", "_"), fraction_digits=1)
