@@ -44,7 +44,8 @@ demo: install system-packages config.yaml
 # Debian packages the tests need: Pango and a font for WeasyPrint's PDF statements;
 # pg_dump and pg_restore for `db backup` / `db restore` on PostgreSQL.
 # Installed when missing (apt-get, with sudo unless root); other systems: install them yourself.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql-client curl jq
+# systemd: systemd-analyze verifies deploy/systemd/ (tests/ops/test_systemd.py)
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql-client curl jq systemd
 
 system-packages:
 	@command -v dpkg >/dev/null 2>&1 || { echo "not Debian: make sure $(SYSTEM_PACKAGES) (or equivalents) are installed"; exit 0; }; \
