@@ -171,15 +171,20 @@ class BrandingSettings(_Strict):
     logo: str | None = None  # path to a PNG, JPEG or SVG file shown on statements
     contact: str = ""  # postal address, telephone, email: shown at the foot of statements
     currency_symbol: str | None = None  # e.g. "$"; None: the ISO code ("USD 1,234.56")
-    thousands_separator: str = Field(default=",", max_length=1)
-    decimal_separator: str = Field(default=".", min_length=1, max_length=1)
+    # how numbers are written everywhere (web, statements, emails, CLI): a CLDR locale name
+    locale: str = "en_US"
     date_format: str = "%d %b %Y"  # strftime format of dates on statements
 
-    @model_validator(mode="after")
-    def _separators(self) -> Self:
-        if self.thousands_separator == self.decimal_separator:
-            raise ValueError("branding: thousands_separator and decimal_separator must differ")
-        return self
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, v: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(v.replace("-", "_"))
+        except (UnknownLocaleError, ValueError, TypeError):
+            raise ValueError(f"unknown locale {v!r} (a CLDR name such as en_US, de_DE or ja_JP)") from None
+        return v
 
 
 class StatementSettings(_Strict):
@@ -296,6 +301,22 @@ class PeriodSettings(_Strict):
 JOURNAL_PARTS = ("fund", "orgn", "account", "program", "activity", "location")
 
 
+class JournalSourceSettings(_Strict):
+    """``journal.sources.NAME``: a source's debit accounts and its funded subsidy."""
+
+    debit_account: str | None = None  # expense account the PI's fund is charged on
+    service_accounts: dict[str, str] = {}  # service name -> debit account (before debit_account)
+    subsidy_fund_org: str | None = None  # debited for list price minus amount due
+    subsidy_account: str | None = None  # its account (default: its fund/org's account part)
+    subsidy_description: str | None = None  # on statements: "subsidised by ..." (default: the fund)
+
+    @model_validator(mode="after")
+    def _subsidy(self) -> Self:
+        if (self.subsidy_account or self.subsidy_description) and not self.subsidy_fund_org:
+            raise ValueError("subsidy_account and subsidy_description need subsidy_fund_org")
+        return self
+
+
 class JournalSettings(_Strict):
     """Journal (GL) exports (``openchargeback export-journal``)."""
 
@@ -304,11 +325,15 @@ class JournalSettings(_Strict):
     fund_org_regex: str = r"(?P<fund>[^-]+)(?:-(?P<orgn>.+))?"
     account_code_regex: str | None = None  # every account code must match it fully
     default_account: str | None = None  # when neither the charge nor the source gives one
+    debit_account: str | None = None  # debit (expense) account when no tag, service or source gives one
+    sources: dict[str, JournalSourceSettings] = {}  # source name -> its accounts and funded subsidy
     description: str = "{source} {period} {project}"  # of debit lines
     credit_description: str = "{source} {period} recovery"  # of each source's credit line
     description_max_length: int = Field(default=35, ge=1, le=1000)
-    reference: str = "OCB-{period}-{source}"
+    reference: str = "OCB-{period}-{source}"  # {statement}: the debit line's statement number
+    credit_reference: str | None = None  # of recovery and subsidy lines (default: reference)
     reference_max_length: int = Field(default=30, ge=1, le=1000)
+    subsidy_description: str = "{source} {period} subsidy"  # of each funded subsidy's debit line
     reversal_prefix: str = "REV "  # before the description of a reversed line (--delta)
     adjustment_fund_org: str | None = None  # recovery fund/org of adjustments without a source
     adjustment_account: str | None = None  # and their account (default: default_account)
@@ -341,12 +366,17 @@ class JournalSettings(_Strict):
                 raise ValueError(f"not a regular expression: {exc}") from None
         return v
 
-    @field_validator("description", "credit_description", "reference")
+    @field_validator(
+        "description", "credit_description", "reference", "credit_reference", "subsidy_description"
+    )
     @classmethod
-    def _pattern(cls, v: str) -> str:
+    def _pattern(cls, v: str | None) -> str | None:
         from string import Formatter
 
+        if v is None:
+            return v
         allowed = {"source", "source_name", "period", "project", "pi", "fund_org", "account", "currency"}
+        allowed.add("statement")
         try:
             names = {f for _, f, _, _ in Formatter().parse(v) if f is not None}
         except ValueError as exc:

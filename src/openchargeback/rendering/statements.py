@@ -18,7 +18,7 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,8 +34,8 @@ from jinja2 import (
     select_autoescape,
 )
 
-from openchargeback.domain.statements import DETAIL_CSV_HEADER, minor_digits
-from openchargeback.rendering import csv_safe
+from openchargeback.domain.statements import DETAIL_CSV_HEADER
+from openchargeback.rendering import amounts, csv_safe
 from openchargeback.rendering.fetching import url_fetcher
 
 Day = date  # the class, which Formats.date (a template filter) hides in the class body
@@ -51,20 +51,10 @@ class Branding:
     logo: str | None = None  # a file path
     contact: str = ""
     currency_symbol: str | None = None
-    thousands_separator: str = ","
-    decimal_separator: str = "."
+    locale: str = amounts.DEFAULT_LOCALE
     date_format: str = "%d %b %Y"
     paper: str = "letter"
     timezone: str = "UTC"
-
-
-def _group(digits: str, sep: str) -> str:
-    out: list[str] = []
-    while len(digits) > 3:
-        out.insert(0, digits[-3:])
-        digits = digits[:-3]
-    out.insert(0, digits)
-    return sep.join(out)
 
 
 class Formats:
@@ -75,33 +65,21 @@ class Formats:
         self.zone = ZoneInfo(branding.timezone)
 
     def number(self, value: object, places: int) -> str:
-        d = Decimal(str(value))
-        q = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP) if places >= 0 else d
-        neg = q < 0
-        text = format(abs(q), "f")
-        whole, _, frac = text.partition(".")
-        out = _group(whole, self.b.thousands_separator)
-        if frac:
-            out += self.b.decimal_separator + frac
-        return ("-" + out) if neg and q != 0 else out
+        return amounts.number(Decimal(str(value)), places, self.b.locale)
 
     def money(self, value: object, currency: str) -> str:
+        """At the currency's minor unit, with the configured symbol (none: the number)."""
         if value is None:
             return ""
-        text = self.number(value, minor_digits(currency))
-        neg = text.startswith("-")
-        text = text.lstrip("-")
-        out = f"{self.b.currency_symbol}{text}" if self.b.currency_symbol else f"{text}"
-        return f"-{out}" if neg else out
+        return amounts.money(
+            Decimal(str(value)), currency, self.b.locale, symbol=self.b.currency_symbol or False
+        )
 
     def quantity(self, value: object) -> str:
         """At most two decimals, trailing zeros dropped: 12,400 or 3.2."""
         if value is None:
             return ""
-        text = self.number(value, 2)
-        if self.b.decimal_separator in text:
-            text = text.rstrip("0").rstrip(self.b.decimal_separator)
-        return text
+        return amounts.number(Decimal(str(value)), 2, self.b.locale, trim=True)
 
     def date(self, value: str | Day | None) -> str:
         if value is None:
@@ -144,7 +122,7 @@ class Formats:
     def percent(self, value: object) -> str:
         if value is None:
             return ""
-        return f"{self.number(value, 1).rstrip('0').rstrip(self.b.decimal_separator)} %"
+        return f"{amounts.number(Decimal(str(value)), 1, self.b.locale, trim=True)} %"
 
 
 def _logo_uri(path: str | None) -> str | None:

@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.ctx = ctx
     app.state.runner = runner
-    app.state.env = make_env()
+    app.state.env = make_env(settings.statements.branding.locale)
     app.state.period_picker = lambda s: _picker(ctx, s)
 
     # inside the headers middleware, so that a 413 carries the headers too

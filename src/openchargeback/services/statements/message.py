@@ -46,7 +46,9 @@ def build_notice(ctx: Context, m: Any, rows: Sequence[Any], new: dict[int, Any])
     e = ctx.settings.email
     b = ctx.settings.statements.branding
     rc = json.loads(m.recipients)
-    text = notices.body(m.pi_email, m.period, rows, new, b.organisation, b.contact, b.currency_symbol)
+    text = notices.body(
+        m.pi_email, m.period, rows, new, b.organisation, b.contact, b.currency_symbol, b.locale
+    )
     return build_message(
         sender=e.from_address,
         to=rc["to"],
