@@ -147,3 +147,28 @@ def test_cli_without_a_log_file_writes_no_log(sqlite_url, write_config, run_cli)
     config = write_config(sqlite_url)
     code, _out, err = run_cli("periods", "list", "-c", config)
     assert (code, err) == (0, "")
+
+
+def test_job_lines(tmp_path, sqlite_url, make_ctx):
+    """The worker's line per job (what, who, outcome, duration) in the configured format."""
+    import shutil
+    from pathlib import Path
+
+    from openchargeback.services import jobs
+
+    log_file = tmp_path / "jobs.log"
+    ctx = make_ctx(
+        sqlite_url,
+        logging={"format": "json", "file": str(log_file)},
+        server={"data_dir": str(tmp_path / "data")},
+    )
+    logs.configure(ctx.settings, service=True)
+    upload = tmp_path / "data" / "u1" / "aws_2025-01.csv"
+    upload.parent.mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[2] / "sample_data" / "inputs" / "aws_2025-01.csv", upload)
+    job_id = jobs.start_import(ctx.as_actor("web:alice"), upload, "aws", "2025-01")
+    worker = jobs.Worker(ctx)
+    assert worker.run_once()
+    line = next(x for x in lines(log_file) if x["logger"] == "openchargeback.jobs" and x.get("job") == job_id)
+    assert (line["kind"], line["actor"], line["outcome"]) == ("import", "web:alice", "done")
+    assert line["seconds"] >= 0 and line["level"] == "INFO"
