@@ -11,12 +11,37 @@ import pytest
 ROLES = ("admin", "reviewer", "viewer", "ada", "deb")
 
 
+def _conformance_test(op, url: str, auth: dict):
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import checks
+
+    @settings(
+        max_examples=6,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=op.as_strategy())
+    def run(case):
+        case.call_and_validate(
+            base_url=url,
+            headers=auth,
+            checks=[
+                checks.not_a_server_error,
+                checks.status_code_conformance,
+                checks.content_type_conformance,
+                checks.response_headers_conformance,
+                checks.response_schema_conformance,
+            ],
+        )
+
+    return run
+
+
 @pytest.mark.slow
 def test_every_operation_conforms_for_every_role(tmp_path):
     import schemathesis
-    from hypothesis import HealthCheck, given
-    from hypothesis import settings as hsettings
-    from schemathesis import checks
 
     from openchargeback.services import tokens
     from portal.conftest import build_site
@@ -30,29 +55,7 @@ def test_every_operation_conforms_for_every_role(tmp_path):
             operations = [r.ok() for r in schema.get_all_operations()]
             assert len(operations) >= 25
             for op in operations:
-
-                @hsettings(
-                    max_examples=6,
-                    deadline=None,
-                    derandomize=True,
-                    database=None,
-                    suppress_health_check=list(HealthCheck),
-                )
-                @given(case=op.as_strategy())
-                def check(case, auth=auth):
-                    case.call_and_validate(
-                        base_url=f"{base}/api/v1",
-                        headers=auth,
-                        checks=[
-                            checks.not_a_server_error,
-                            checks.status_code_conformance,
-                            checks.content_type_conformance,
-                            checks.response_headers_conformance,
-                            checks.response_schema_conformance,
-                        ],
-                    )
-
                 try:
-                    check()
+                    _conformance_test(op, f"{base}/api/v1", auth)()
                 except Exception as exc:
                     raise AssertionError(f"{user}: {op.label}: {exc}") from exc

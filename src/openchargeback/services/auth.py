@@ -158,6 +158,8 @@ def login(ctx: Context, username: str, password: str, *, ip: str, user_agent: st
         why = "user disabled"
     elif is_example_hash(row.password_hash) and not ctx.settings.dev_mode:
         why = "example password refused outside dev_mode"
+    elif not ctx.settings.sso.local_passwords and row.role != "admin":
+        why = "local passwords are off (sso.local_passwords); only an admin may use one"
     now = ctx.clock()
     _settle(ctx, claimed, keys, why is not None, now)
     if why is not None:
@@ -188,6 +190,37 @@ def login(ctx: Context, username: str, password: str, *, ip: str, user_agent: st
         raise NotAuthenticated(_FAILED)
     found = session(ctx, token)
     assert found is not None and found.id == sid
+    return Login(token, found)
+
+
+def open_session(ctx: Context, username: str, *, ip: str, user_agent: str | None, how: str) -> Login:
+    """A session for a user who signed in elsewhere (single sign-on; ``how`` says which,
+    for the audit log): no password is checked here. Refused for a disabled user."""
+    now = ctx.clock()
+    token = secrets.token_urlsafe(32)
+    with ctx.write() as conn:
+        row = repo.get(conn, username)
+        if row is None or row.disabled:
+            why = f"{how}: user disabled"
+            audit.record_in(conn, ctx.as_actor(username), "login.failure", username, why, ip)
+            raise NotAuthenticated(f"user {username!r} is disabled; ask an admin")
+        repo.add_session(
+            conn,
+            {
+                "token_hash": _hash(ctx.settings, token),
+                "user_id": row.id,
+                "csrf_token": secrets.token_urlsafe(32),
+                "created_at": now,
+                "expires_at": now + timedelta(minutes=ctx.settings.server.session_lifetime_minutes),
+                "last_seen_at": now,
+                "ip": ip[:64],
+                "user_agent": (user_agent or "")[:300],
+                "period": None,
+            },
+        )
+        audit.record_in(conn, ctx.as_actor(row.username), "login.success", row.username, how, ip)
+    found = session(ctx, token)
+    assert found is not None
     return Login(token, found)
 
 

@@ -224,3 +224,7 @@ def touch_identity(conn: Connection, issuer: str, subject: str, now: datetime, e
         .where(external_identities.c.issuer == issuer, external_identities.c.subject == subject)
         .values(last_login_at=now, email=email)
     )
+
+
+def identities_of(conn: Connection, user_id: int) -> Sequence[AnyRow]:
+    return conn.execute(select(external_identities).where(external_identities.c.user_id == user_id)).all()

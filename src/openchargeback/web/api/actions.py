@@ -16,7 +16,7 @@ from openchargeback.domain.roles import Permission
 from openchargeback.services import jobs, portal, review
 from openchargeback.web.api.auth import CallerDep
 from openchargeback.web.api.problems import ERRORS
-from openchargeback.web.api.reads import Number
+from openchargeback.web.api.reads import Id, Number
 
 router = APIRouter(responses=ERRORS)  # type: ignore[arg-type]
 
@@ -26,7 +26,7 @@ PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 class Decision(BaseModel):
     period: str = Field(pattern=PERIOD)
-    ids: list[int] = Field(min_length=1, max_length=10000)
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=10000)
     note: str | None = None
 
 
@@ -89,19 +89,19 @@ def review_correct(caller: CallerDep, body: Correction) -> dict[str, Any]:
 
 
 @router.post("/charges/{charge_id}/disputes", status_code=201, tags=["disputes"])
-def dispute_charge(caller: CallerDep, charge_id: int, body: DisputeIn) -> dict[str, Any]:
+def dispute_charge(caller: CallerDep, charge_id: Id, body: DisputeIn) -> dict[str, Any]:
     caller.need(Permission.PORTAL)
     return portal.raise_dispute(caller.ctx, caller.scope, charge_id, body.reason).as_json()
 
 
 @router.post("/disputes/{dispute_id}/decide", tags=["disputes"])
-def decide_dispute(caller: CallerDep, dispute_id: int, body: DisputeDecision) -> dict[str, Any]:
+def decide_dispute(caller: CallerDep, dispute_id: Id, body: DisputeDecision) -> dict[str, Any]:
     caller.need(Permission.REVIEW)
     return portal.decide_dispute(caller.ctx, dispute_id, body.decision, body.reply).as_json()
 
 
 @router.post("/statements/{number}/{version}/acknowledge", tags=["statements"])
-def acknowledge(caller: CallerDep, number: Number, version: int) -> dict[str, Any]:
+def acknowledge(caller: CallerDep, number: Number, version: Id) -> dict[str, Any]:
     caller.need(Permission.PORTAL)
     return portal.acknowledge(caller.ctx, caller.scope, number, version).as_json()
 

@@ -22,6 +22,7 @@ PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 PeriodPath = Annotated[str, Path(pattern=PERIOD, description="YYYY-MM")]
 PeriodQuery = Annotated[str, Query(pattern=PERIOD, description="YYYY-MM")]
 Number = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,40}$", description="statement number")]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]  # database keys: larger values cannot exist
 Grouping = Literal["pi", "project", "fund", "source", "service"]
 
 
@@ -68,7 +69,7 @@ def list_charges(
 
 
 @router.get("/charges/{charge_id}", response_model=Item, tags=["charges"])
-def get_charge(caller: CallerDep, charge_id: int):
+def get_charge(caller: CallerDep, charge_id: Id):
     caller.reads()
     return to_json(charges.detail(caller.ctx, charge_id, scope=caller.scope))
 
@@ -100,7 +101,7 @@ def list_statements(caller: CallerDep, period: PeriodQuery | None = None):
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}, "text/csv": {}}}},
 )
-def download_statement(caller: CallerDep, number: Number, version: int, kind: Literal["pdf", "csv"]):
+def download_statement(caller: CallerDep, number: Number, version: Id, kind: Literal["pdf", "csv"]):
     """The PDF as issued (``kind`` pdf) or the detail CSV (``kind`` csv)."""
     caller.reads()
     if kind not in ("pdf", "csv"):
@@ -164,7 +165,7 @@ def review_queue(caller: CallerDep, period: PeriodQuery, after: str | None = Non
 
 
 @router.get("/imports/jobs/{job_id}", response_model=Item, tags=["imports"])
-def import_job(caller: CallerDep, job_id: int):
+def import_job(caller: CallerDep, job_id: Id):
     caller.need(Permission.READ)
     return to_json(jobs.get_job(caller.ctx, job_id))
 
@@ -181,7 +182,7 @@ def list_journals(caller: CallerDep, period: PeriodQuery | None = None):
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def journal_file(caller: CallerDep, export_id: int):
+def journal_file(caller: CallerDep, export_id: Id):
     """An earlier journal export's file exactly as written."""
     caller.need(Permission.READ)
     info, data = journal.export_file(caller.ctx, export_id)

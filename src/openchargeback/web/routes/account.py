@@ -33,6 +33,7 @@ def _login_page(request: Request, *, error: str | None = None, status: int = 200
             "error": error,
             "username": username,
             "next": _safe_next(request.query_params.get("next")),
+            "sso": request.app.state.settings.sso,
         },
         status=status,
     )
@@ -78,7 +79,9 @@ def login(
 @router.post("/logout")
 def logout(request: Request, s: SignedIn):
     auth.logout(ctx_for(request, s), s, ip=ip(request))
-    response = see_other("/login")
+    # signed in with OpenID Connect: end the provider's session too
+    signed_on = "id_token" in request.scope.get("session", {})
+    response = see_other("/login/oidc/logout" if signed_on else "/login")
     security.clear_session_cookie(request, response)
     return response
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from openchargeback.domain.roles import Permission
@@ -21,6 +21,7 @@ from openchargeback.web.templating import render
 router = APIRouter()
 PortalUser = Annotated[Session, Depends(need(Permission.PORTAL))]
 Text = Annotated[str, Form()]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]  # database keys: larger values cannot exist
 
 
 def _scope(request: Request, s: Session) -> portal.Scope:
@@ -104,7 +105,7 @@ def portal_charges_csv(request: Request, s: PortalUser):
 
 
 @router.get("/portal/charges/{charge_id}")
-def portal_charge(request: Request, s: PortalUser, charge_id: int):
+def portal_charge(request: Request, s: PortalUser, charge_id: Id):
     scope = _scope(request, s)
     ctx = ctx_for(request, s)
     c = charges.detail(ctx, charge_id, scope=scope)
@@ -116,7 +117,7 @@ def portal_charge(request: Request, s: PortalUser, charge_id: int):
 
 
 @router.post("/portal/charges/{charge_id}/dispute")
-def portal_dispute(request: Request, s: PortalUser, charge_id: int, reason: Text = ""):
+def portal_dispute(request: Request, s: PortalUser, charge_id: Id, reason: Text = ""):
     portal.raise_dispute(ctx_for(request, s), _scope(request, s), charge_id, reason, ip=ip(request))
     return see_other(f"/portal/charges/{charge_id}?msg=disputed")
 
@@ -170,6 +171,6 @@ def disputes_page(request: Request, s: Reviewer, all: str | None = None):
 
 
 @router.post("/disputes/{dispute_id}/decide")
-def disputes_decide(request: Request, s: Reviewer, dispute_id: int, decision: Text = "", reply: Text = ""):
+def disputes_decide(request: Request, s: Reviewer, dispute_id: Id, decision: Text = "", reply: Text = ""):
     portal.decide_dispute(ctx_for(request, s), dispute_id, decision, reply, ip=ip(request))
     return see_other("/disputes?msg=dispute-decided")

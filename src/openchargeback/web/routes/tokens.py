@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 
 from openchargeback.services import tokens
 from openchargeback.services.auth import Session
@@ -49,6 +49,6 @@ def tokens_create(request: Request, s: SignedIn, name: Text = "", scope: Text = 
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def tokens_revoke(request: Request, s: SignedIn, token_id: int):
+def tokens_revoke(request: Request, s: SignedIn, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)]):
     tokens.revoke(ctx_for(request, s), token_id, username=s.username, ip=ip(request))
     return see_other("/account/tokens")
