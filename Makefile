@@ -45,7 +45,7 @@ demo: install system-packages config.yaml
 # pg_dump and pg_restore for `db backup` / `db restore` on PostgreSQL.
 # Installed when missing (apt-get, with sudo unless root); other systems: install them yourself.
 # systemd: systemd-analyze verifies deploy/systemd/ (tests/ops/test_systemd.py)
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql-client curl jq systemd
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql-client curl jq nodejs npm systemd
 
 system-packages:
 	@command -v dpkg >/dev/null 2>&1 || { echo "not Debian: make sure $(SYSTEM_PACKAGES) (or equivalents) are installed"; exit 0; }; \
@@ -62,7 +62,7 @@ chromium:
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then s=""; else s=sudo; fi; \
 	  $$s apt-get update -q && $$s apt-get install -y -q --no-install-recommends chromium; }
 
-test: install-dev system-packages chromium
+test: install-dev system-packages chromium oidc-provider
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
 	$(BIN)/ruff check src tests bench
@@ -70,13 +70,17 @@ test: install-dev system-packages chromium
 	$(BIN)/python -m pytest -n 2 -q
 
 # The quick loop while working: everything but the tests marked slow.
-test-fast: install-dev system-packages
+test-fast: install-dev system-packages oidc-provider
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 # Tests never write into the repository; this rewrites the pictures of the docs on purpose.
 screenshots: install-dev system-packages chromium
 	OPENCHARGEBACK_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q \
 	  tests/web/test_browser.py tests/web/test_registry_browser.py tests/web/test_review_browser.py
+
+# The OpenID Provider the sign-on tests run (npm package oidc-provider, Node.js).
+oidc-provider:
+	npm ci --prefix tests/oidc --no-audit --no-fund
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

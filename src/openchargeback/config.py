@@ -98,6 +98,46 @@ class ServerSettings(_Strict):
         return [item.strip() for item in v]
 
 
+RoleName = Literal["admin", "reviewer", "viewer", "pi", "delegate"]
+
+
+class OidcSettings(_Strict):
+    """OpenID Connect sign-in (authorization code with PKCE, state and nonce)."""
+
+    issuer: str = Field(pattern=r"^https?://\S+$")  # discovery: ISSUER/.well-known/openid-configuration
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = None  # ${OIDC_CLIENT_SECRET}; None: a public client (PKCE only)
+    scopes: list[str] = ["openid", "email", "profile"]
+    email_claim: str = "email"
+    name_claim: str = "name"
+    groups_claim: str = "groups"
+    label: str = "Sign in with your institution"  # the login page's button
+
+
+class TrustedHeaderSettings(_Strict):
+    """Sign-on by headers a SAML service provider (Shibboleth) in front sets; believed
+    only from ``server.trusted_proxies``."""
+
+    user_header: str = "remote-user"  # REMOTE_USER or eppn: the stable identifier
+    email_header: str = "mail"
+    name_header: str | None = "displayname"
+    groups_header: str | None = None  # e.g. isMemberOf; values separated by ';'
+
+
+class SsoSettings(_Strict):
+    """Single sign-on: who may sign in and with which role."""
+
+    oidc: OidcSettings | None = None
+    trusted_header: TrustedHeaderSettings | None = None
+    # group (from the groups claim or header) -> role of a user provisioned at first sign-in
+    group_roles: dict[str, RoleName] = {}
+    # the role when no group maps (None: such people are refused)
+    default_role: RoleName | None = None
+    allowed_domains: list[str] = []  # email domains allowed to sign in; empty: any
+    # false: only single sign-on, except admins (the break-glass account made with the CLI)
+    local_passwords: bool = True
+
+
 class LoggingSettings(_Strict):
     """What the processes log (openchargeback.logs): one line per request, command, job."""
 
@@ -408,6 +448,7 @@ class Settings(_Strict):
     jobs: JobSettings = JobSettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    sso: SsoSettings = SsoSettings()
 
     # Where the settings came from (for messages); not a YAML key.
     model_config = ConfigDict(extra="forbid", frozen=True)

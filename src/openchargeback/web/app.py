@@ -24,6 +24,7 @@ from openchargeback.web.routes import journal as journal_pages
 from openchargeback.web.routes import portal as portal_pages
 from openchargeback.web.routes import tokens as token_pages
 from openchargeback.web.routes import registry as registry_pages
+from openchargeback.web.routes import sso as sso_pages
 from openchargeback.web.routes import statements as statement_pages
 from openchargeback.web.observe import RequestObserver
 from openchargeback.web.proxies import ProxyHeaders
@@ -124,6 +125,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(registry_pages.router)  # the registry, splits, adjustments, budgets
     app.include_router(portal_pages.router)  # the PI portal and the reviewers' disputes
     app.include_router(token_pages.router)  # the user's API tokens
+    app.include_router(sso_pages.router)  # single sign-on: OpenID Connect, trusted headers
+    sso_pages.install(app)  # the OpenID client and its signed state cookie, when configured
     app.mount(API_PREFIX, create_api(ctx, runner))  # the REST API: tokens, no cookies
     app.include_router(health.router)  # /healthz, /readyz: no login
     # one log line per request, and its count and latency when metrics are on
