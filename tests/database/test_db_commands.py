@@ -270,6 +270,7 @@ def test_copy_sqlite_to_postgresql_and_back(tmp_path, make_ctx, pg_schema_url, r
     assert again.returncode == 1 and "is not empty" in again.stderr and "Traceback" not in again.stderr
 
 
+@pytest.mark.slow
 def test_postgresql_backup_and_restore(tmp_path, make_ctx, pg_schema_url, run_cli):
     """pg_dump into FILE (renamed when whole), pg_restore into an empty database that
     `db check` then passes with the source's figures; without pg_dump on PATH the exact
