@@ -116,6 +116,14 @@ def test_restore_refuses_to_overwrite_without_force(tmp_path, make_ctx, run_cli)
     assert len(kept) == 1 and f"kept as {kept[0]}" in done.stdout
     assert figures(url) == before == figures(f"sqlite:///{kept[0]}")
 
+    import sqlite3
+
+    with sqlite3.connect(backup) as conn:  # a backup made by a newer version
+        conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    done = run("db", "restore", backup, "--force", "-c", cfg)
+    assert done.returncode == 1 and "which this version does not know" in done.stderr
+    assert figures(url) == before
+
 
 _IMPORT_LOOP = """
 import sys
@@ -220,6 +228,31 @@ def _statements_on(make_ctx, url: str, tmp: Path):
     assert send_period(ctx, "2025-01", sender=OutboxSender(str(tmp / "outbox"))).messages
     export_journal(ctx, "2025-01", "standard", tmp / "journal")
     return ctx
+
+
+def test_db_check_finds_a_broken_statement_history(tmp_path, make_ctx, run_cli):
+    url = f"sqlite:///{tmp_path}/billing.db"
+    ctx = _statements_on(make_ctx, url, tmp_path)
+    cfg = write_config(tmp_path, url, **_statement_settings(tmp_path))
+    code, out, err = run_cli("db", "check", "-c", cfg)
+    assert code == 0, out + err
+
+    from openchargeback.storage.statement_tables import statements
+
+    with ctx.engine.begin() as conn:
+        first, second, third = conn.execute(
+            select(statements.c.id, statements.c.number).order_by(statements.c.id).limit(3)
+        )
+        conn.execute(update(statements).where(statements.c.id == first.id).values(status="superseded"))
+        conn.execute(
+            update(statements).where(statements.c.id == third.id).values(number=second.number, version=2)
+        )
+    ctx.engine.dispose()
+    code, out, err = run_cli("db", "check", "-c", cfg)
+    assert code == 1, out + err
+    assert "statements       2 problem(s)" in out
+    assert f"statement {first.number} v1 is superseded but names no later version" in out
+    assert f"statement {second.number} has 2 current versions" in out
 
 
 def _pdfs(url: str) -> dict[int, bytes]:

@@ -72,6 +72,19 @@ def sqlite_revision(path: Path) -> tuple[str | None, list[str]]:
         conn.close()
 
 
+def known_revision(revision: str) -> bool:
+    """Whether this version's migrations know the revision (a newer version's do not)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from openchargeback.storage.db import MIGRATIONS
+
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def move_aside(path: Path, suffix: str) -> Path:
     """Rename a SQLite file and its ``-wal``/``-shm`` to ``NAME.SUFFIX``; returns the new name."""
     new = path.with_name(f"{path.name}.{suffix}")

@@ -181,6 +181,11 @@ def _postgres(exc: Any, db: Database) -> DatabaseFault | None:
         return DatabaseFault(f"{db.name} refused the work for lack of resources ({detail}); try again later")
     if state.startswith("23"):
         return _constraint(db, exc)
+    if state == "42501":  # insufficient_privilege
+        return DatabaseFault(
+            f"{db.name} refused the user of database.url ({detail}); nothing was written. Connect as "
+            f"the owner of the database (the user that created its tables), or grant that user the rights"
+        )
     psycopg = sys.modules["psycopg"]
     if state.startswith(("08", "57P")) or (not state and isinstance(exc, psycopg.OperationalError)):
         return DatabaseFault(

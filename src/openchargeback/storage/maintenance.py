@@ -209,6 +209,26 @@ def orphans_check(conn: Connection) -> list[str]:
     return out
 
 
+def statements_check(conn: Connection) -> list[str]:
+    """Issued statements keep their history: one current version per number, and a
+    superseded version names the version that replaced it."""
+    out = []
+    doubled = conn.execute(
+        select(statements.c.number, func.count().label("n"))
+        .where(statements.c.status == "current")
+        .group_by(statements.c.number)
+        .having(func.count() > 1)
+    ).all()
+    out += [f"statement {r.number} has {r.n} current versions" for r in doubled[:_SHOWN]]
+    orphaned = conn.execute(
+        select(statements.c.number, statements.c.version).where(
+            statements.c.status == "superseded", statements.c.superseded_by_id.is_(None)
+        )
+    ).all()
+    out += [f"statement {r.number} v{r.version} is superseded but names no later version" for r in orphaned]
+    return out
+
+
 def ledger_figures(conn: Connection) -> dict[str, str]:
     """What a copy or a restore must keep: rows per table, charge sums per currency and
     column, statement totals, and a digest of every stored document."""

@@ -101,6 +101,11 @@ def restore_database(settings: Settings, file: Path, *, force: bool = False) -> 
             raise InvalidInput(f"{file} fails SQLite's quick_check ({problems[0]}): choose another backup")
         if revision is None:
             raise InvalidInput(f"{file} has no migration record: it is not an OpenChargeback database")
+        if not backups.known_revision(revision):
+            raise InvalidInput(
+                f"{file} is at schema revision {revision}, which this version does not know (a newer "
+                f"version made it): restore it with that version"
+            )
         ctx.engine.dispose()  # no connection of ours stays on the file being replaced
         kept = None
         if target.exists():

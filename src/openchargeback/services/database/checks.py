@@ -82,6 +82,7 @@ def _statement_files(ctx: Context) -> list[str]:
 CHECKS: list[Check] = [
     Check("import totals", _read(maintenance.import_totals_check)),
     Check("references", _read(maintenance.orphans_check)),
+    Check("statements", _read(maintenance.statements_check)),
     Check("statement files", _statement_files, files=True),
 ]
 

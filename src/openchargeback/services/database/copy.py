@@ -79,7 +79,11 @@ def copy_database(
                         f"the copy into {names[1]} differs from {names[0]} ({'; '.join(differ[:5])}); "
                         f"it was rolled back: nothing was written"
                     )
-                problems = maintenance.import_totals_check(dst) + maintenance.orphans_check(dst)
+                problems = (
+                    maintenance.import_totals_check(dst)
+                    + maintenance.orphans_check(dst)
+                    + maintenance.statements_check(dst)
+                )
                 if problems:
                     raise DatabaseFault(
                         f"the copy into {names[1]} fails the ledger checks ({'; '.join(problems[:5])}); "
