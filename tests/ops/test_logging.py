@@ -39,6 +39,7 @@ def lines(path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
+@pytest.mark.slow  # a served process
 def test_served_json_lines_per_request(sqlite_url, ops_config, make_ctx, tmp_path):
     log_file = tmp_path / "log" / "ocb.jsonl"
     config = ops_config(

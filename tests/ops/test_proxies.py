@@ -86,6 +86,7 @@ def _failed_login(base: str, headers: dict[str, str]) -> int:
         return r.status_code
 
 
+@pytest.mark.slow  # a served process each (about 5 s alone, 15 s on a busy machine)
 @pytest.mark.parametrize(
     ("trusted", "header", "sent", "expected"),
     [
