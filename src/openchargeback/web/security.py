@@ -50,10 +50,11 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-# Request bodies: file uploads up to server.max_upload_mb, the login form small, any
-# other form 1 MiB. Forms: few fields, text fields up to 256 KiB (the review rules),
-# one file (the registry import; spooled to disk past 1 MiB, within the upload limit).
-UPLOAD_PATHS = re.compile(r"^/(imports/upload|registry/[^/]+/import)$")
+# Request bodies: file uploads (the imports page, a registry CSV, the API's imports) up
+# to server.max_upload_mb, the login form small, any other request 1 MiB. Forms: few
+# fields, text fields up to 256 KiB (the review rules), one file (the registry import;
+# spooled to disk past 1 MiB, within the upload limit).
+UPLOAD_PATHS = re.compile(r"^/(imports/upload|registry/[^/]+/import|api/v\d+/imports)$")
 LOGIN_BODY_LIMIT = 16 * 1024
 FORM_BODY_LIMIT = 1024 * 1024
 

@@ -140,3 +140,27 @@ def test_chunked_bodies_are_cut_off_early_on_a_real_server(app):
     finally:
         srv.should_exit = True
         thread.join(10)
+
+
+def test_uploads_have_the_upload_limit_not_the_form_limit(app):
+    from openchargeback.web import security
+
+    c = client(app)
+    login(c, "admin")
+    token = csrf_of(c)
+    body = b"x" * (2 * security.FORM_BODY_LIMIT)  # over the form limit, under max_upload_mb (5)
+    r = c.post(
+        "/imports/upload?filename=aws_2025-01.csv&source=aws",
+        content=body,
+        headers={"X-CSRF-Token": token, "content-type": "application/octet-stream"},
+    )
+    assert r.status_code != 413, r.text[:300]
+    r = c.post(
+        "/imports/upload?filename=aws_2025-01.csv&source=aws",
+        content=b"x" * (6 * 1024 * 1024),
+        headers={"X-CSRF-Token": token, "content-type": "application/octet-stream"},
+    )
+    assert r.status_code == 413
+    for path in ("/imports/upload", "/registry/pis/import", "/api/v1/imports"):
+        assert security.UPLOAD_PATHS.match(path)
+    assert not security.UPLOAD_PATHS.match("/api/v1/imports/x")
