@@ -46,11 +46,14 @@ def test_served_json_lines_per_request(sqlite_url, ops_config, make_ctx, tmp_pat
         sqlite_url,
         logging={"format": "json", "file": str(log_file)},
         email={"password": SMTP_PASSWORD, "username": "mailer"},
+        server={"trusted_proxies": ["127.0.0.1"]},
     )
     users.add_user(make_ctx(sqlite_url), "alice", USER_PASSWORD, "admin")
     with served(config) as (base, _proc), httpx.Client(base_url=base, timeout=30) as client:
         r = client.get("/healthz", headers={"X-Request-ID": "req-from-proxy-0001"})
         assert r.headers["X-Request-ID"] == "req-from-proxy-0001"
+        via = {"X-Request-ID": "via-proxy-0002", "X-Forwarded-For": "198.51.100.20"}
+        assert client.get("/healthz", headers=via).status_code == 200
         generated = client.get("/healthz", headers={"X-Request-ID": "bad id; forged"}).headers["X-Request-ID"]
         assert generated != "bad id; forged" and len(generated) == 32
         token = login_form(client)
@@ -68,6 +71,7 @@ def test_served_json_lines_per_request(sqlite_url, ops_config, make_ctx, tmp_pat
     assert isinstance(first["duration_ms"], float) and first["client"] == "127.0.0.1"
     assert first["level"] == "INFO" and first["timestamp"].endswith("+00:00") and first["pid"] > 0
     assert generated in by_id
+    assert by_id["via-proxy-0002"]["client"] == "198.51.100.20"  # behind a trusted proxy
     logins = [x for x in requests if x["route"] == "/login" and x["method"] == "POST"]
     assert [x["status"] for x in logins] == [401, 303]
     charge = next(x for x in requests if x["route"] == "/charges/{charge_id}")
