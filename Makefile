@@ -76,7 +76,8 @@ test-fast: install-dev system-packages oidc-provider
 # Tests never write into the repository; this rewrites the pictures of the docs on purpose.
 screenshots: install-dev system-packages chromium
 	OPENCHARGEBACK_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q \
-	  tests/web/test_browser.py tests/web/test_registry_browser.py tests/web/test_review_browser.py
+	  tests/web/test_browser.py tests/web/test_registry_browser.py tests/web/test_review_browser.py \
+  tests/portal/test_portal_browser.py
 
 # The OpenID Provider the sign-on tests run (npm package oidc-provider, Node.js).
 oidc-provider:
