@@ -156,6 +156,7 @@ def test_damage_the_command_never_reads_still_refuses_writes(tmp_path):
     assert_one_message(done, str(path), "is damaged", "quick_check", "db restore")
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM periods WHERE name = '2025-03'").fetchone()[0] == 0
+    assert_one_message(cli("db", "upgrade", "-c", cfg), str(path), "is damaged", "quick_check")
 
 
 def test_locked_database_one_message(tmp_path):

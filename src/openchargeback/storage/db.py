@@ -119,6 +119,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     from alembic import command
 
     before = current_revision(engine)
+    from openchargeback.storage import maintenance
+
+    with engine.connect() as conn:  # a damaged SQLite file is not migrated
+        maintenance.guard_writes(engine, conn)
     with engine.begin() as conn:
         conn.info["write"] = True
         command.upgrade(alembic_config(engine, conn), "head")
