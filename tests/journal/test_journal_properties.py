@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from openchargeback.domain import journal as dom
 from openchargeback.domain.allocation import Split
 from openchargeback.domain.allocation_lines import build_lines
+from openchargeback.domain.money import proportional
 from openchargeback.domain.periods import Period
 from openchargeback.rendering import journal as rendering
 from openchargeback.services.journal.data import entries_from
@@ -23,7 +24,7 @@ from openchargeback.services.journal.data import entries_from
 PERIOD = "2025-01"
 SOURCES = {"aws": "billed", "hpc": "effective", "s3": "billed", "gpu": "effective"}
 RECOVERIES = {s: dom.Recovery(s, s.upper(), f"RC-{s.upper()}-0001", f"44{i}0") for i, s in enumerate(SOURCES)}
-RULES = dom.Rules(adjustment_fund_org="RC-ADMIN-0000", adjustment_account="4400")
+RULES = dom.Rules(adjustment_fund_org="RC-ADMIN-0000", adjustment_account="4400", debit_account="7400")
 FUNDS = ("BIO-2024-001", "NSF-ATM-2024", "DEPT-9", "ENGR-STARTUP")
 PROJECTS = ("genomics", "climate", "cfd", None)
 ACCOUNTS = (None, "7001", "7002", "7420")
@@ -210,11 +211,16 @@ def test_delta_brings_the_posted_journal_to_the_current_one(first, second):
 @given(
     target=st.builds(lambda n: Decimal(n).scaleb(-2), st.integers(-(10**9), 10**9)),
     weights=st.lists(exact, min_size=1, max_size=6),
-    fraction=st.builds(lambda n: Decimal(n).scaleb(-6), st.integers(1, 10**6)),
 )
-def test_apportion_parts_add_up_and_stay_close(target, weights, fraction):
-    parts = dom.apportion(target, weights, fraction)
+def test_proportional_parts_add_up_and_stay_close(target, weights):
+    parts = proportional(target, weights, 2)
     assert sum(parts, Decimal(0)) == target
     assert all(p == p.quantize(CENT) for p in parts)
-    for p, w in zip(parts[:-1], weights[:-1], strict=True):
-        assert abs(p - w * fraction) <= CENT  # each is within a cent of its exact share
+    whole = sum(weights, Decimal(0))
+    if whole:
+        # each part within a cent of its exact share, but the largest, which takes the
+        # leftover: fewer cents than there are parts
+        shares = [target * w / whole for w in weights]
+        largest = max(range(len(weights)), key=lambda i: abs(shares[i]))
+        for i, (p, e) in enumerate(zip(parts, shares, strict=True)):
+            assert abs(p - e) < (CENT * len(parts) if i == largest else CENT)

@@ -1,4 +1,4 @@
-"""`report totals` and `charges list`."""
+"""`report totals`, `report subsidies` and `charges list`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from openchargeback.cli.common import (
 )
 from openchargeback.domain.money import to_str
 from openchargeback.services.charges import list_charges
-from openchargeback.services.reports import GROUPINGS, period_totals
+from openchargeback.services.reports import GROUPINGS, period_totals, subsidy_report
 
 report_app = typer.Typer(help="Reports over a period.", no_args_is_help=True)
 charges_app = typer.Typer(help="Browse charges.", no_args_is_help=True)
@@ -63,6 +63,40 @@ def report_totals(
     )
     typer.echo(f"period {t.period}, {c}")
     table([by or "", "rows", "list", "contracted", "effective", "billed"], rows, right={1, 2, 3, 4, 5})
+
+
+@report_app.command("subsidies")
+def report_subsidies(
+    period: Annotated[str | None, typer.Option("-p", "--period", help="Billing period, YYYY-MM.")] = None,
+    fiscal_year: Annotated[
+        str | None, typer.Option("--fiscal-year", help="A fiscal year (FY2025) instead of one period.")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Subsidies (list price minus amount due) by source, paying fund and PI."""
+    r = subsidy_report(context(config), period, fiscal_year)
+    if as_json:
+        emit_json(r.as_json())
+        return
+    typer.echo(f"subsidies of {r.label} ({', '.join(r.periods)})")
+    table(
+        ["source", "subsidy fund", "PI", "list", "due", "subsidy"],
+        [
+            [
+                x.source or "TOTAL",
+                x.fund_org or ("(not funded: less recovery)" if x.source else ""),
+                x.pi_email or ("(none)" if x.source else ""),
+                amount(x.list_cost, x.currency),
+                amount(x.charged, x.currency),
+                amount(x.subsidy, x.currency),
+            ]
+            for x in (*r.rows, *r.totals)
+        ]
+        if r.rows
+        else [],
+        right={3, 4, 5},
+    )
 
 
 _CSV_COLUMNS = [
