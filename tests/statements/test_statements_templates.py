@@ -98,10 +98,12 @@ def test_documented_email_variables_are_exactly_the_context():
                 "list": "1.00",
                 "discount": "0.00",
                 "due": "1.00",
+                "funds": ["F-1"],
             }
         ],
         [{"currency": "USD", "list": "1.00", "discount": "0.00", "due": "1.00"}],
         renderer.branding_context(),
+        pi_name="Ada Lovelace",
     )
     found = _paths(context)
     documented = _documented("### Email template variables")

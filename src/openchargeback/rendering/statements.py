@@ -211,11 +211,18 @@ def statement_context(statement: dict, branding: dict) -> dict:
 
 
 def email_context(
-    pi_email: str | None, period: dict, statements: list[dict], totals: list[dict], branding: dict
+    pi_email: str | None,
+    period: dict,
+    statements: list[dict],
+    totals: list[dict],
+    branding: dict,
+    *,
+    pi_name: str | None = None,
 ) -> dict:
     """The variables the email templates receive (documented in docs/admin-guide/statements.md)."""
     return {
         "pi_email": pi_email,
+        "pi_name": pi_name,
         "period": period,
         "statements": statements,
         "totals": totals,

@@ -14,20 +14,20 @@ from openchargeback import logs
 from openchargeback.config import Settings
 from openchargeback.domain.errors import OpenChargebackError
 from openchargeback.domain.roles import NotAuthenticated
-from openchargeback.services import jobs, periods, users
+from openchargeback.services import database, jobs, periods, users
 from openchargeback.services.context import build_context
 from openchargeback.web import health, metrics, security
-from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.api import PREFIX as API_PREFIX
 from openchargeback.web.api import create_api
+from openchargeback.web.observe import RequestObserver
+from openchargeback.web.proxies import ProxyHeaders
+from openchargeback.web.routes import account, admin, charges, imports, pages, review
 from openchargeback.web.routes import journal as journal_pages
 from openchargeback.web.routes import portal as portal_pages
-from openchargeback.web.routes import tokens as token_pages
 from openchargeback.web.routes import registry as registry_pages
 from openchargeback.web.routes import sso as sso_pages
 from openchargeback.web.routes import statements as statement_pages
-from openchargeback.web.observe import RequestObserver
-from openchargeback.web.proxies import ProxyHeaders
+from openchargeback.web.routes import tokens as token_pages
 from openchargeback.web.templating import make_env, render
 
 
@@ -100,6 +100,15 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(OpenChargebackError)
     async def user_error(request: Request, exc: OpenChargebackError):
         return _error(request, exc.http_status, exc.message)
+
+    async def database_fault(request: Request, exc: Exception):
+        fault = database.fault_of(exc)
+        if fault is None:  # not the database's failure: a bug, with its traceback
+            raise exc
+        return _error(request, fault.http_status, fault.message)
+
+    for driver_error in database.DRIVER_ERRORS:
+        app.add_exception_handler(driver_error, database_fault)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -546,7 +546,7 @@ def _deliver(
             with ctx.read() as conn:
                 m = _message(conn, mid)
                 sids = store.message_items(conn, [mid])[mid]
-                rows = store.by_ids(conn, sids)
+                rows = store.by_ids(conn, sids, with_data=True)  # the email names each one's funds
                 notice = m.kind == notices.KIND
                 docs = {} if notice else store.documents(conn, sids)
                 new = notices.replacements(conn, rows) if notice else {}

@@ -104,7 +104,10 @@ def _email_context(renderer: Any, m: Any, rows: Sequence[Any]) -> dict[str, Any]
     period = Period.parse(m.period)
     items: list[dict[str, Any]] = []
     totals: dict[str, list[Decimal]] = {}
+    pi_name = None
     for r in rows:
+        data = json.loads(r.data)
+        pi_name = pi_name or data.get("pi_name")
         items.append(
             {
                 "number": r.number,
@@ -115,6 +118,7 @@ def _email_context(renderer: Any, m: Any, rows: Sequence[Any]) -> dict[str, Any]
                 "list": to_str(r.list_total),
                 "discount": to_str(r.discount_total),
                 "due": to_str(r.due_total),
+                "funds": data.get("funds", []),
             }
         )
         if r.kind == "project":
@@ -132,5 +136,6 @@ def _email_context(renderer: Any, m: Any, rows: Sequence[Any]) -> dict[str, Any]
         items,
         total_items,
         renderer.branding_context(),
+        pi_name=pi_name,
     )
     return result
