@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 OCB := $(BIN)/openchargeback
 SOURCES := aws azure hpc storage it_storage
 
-.PHONY: demo test test-fast screenshots chromium install install-dev system-packages lint bench sbom clean
+.PHONY: demo test test-fast screenshots chromium install install-dev system-packages lint bench sbom clean wheels
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ demo: install system-packages config.yaml
 # pg_dump and pg_restore for `db backup` / `db restore` on PostgreSQL.
 # Installed when missing (apt-get, with sudo unless root); other systems: install them yourself.
 # systemd: systemd-analyze verifies deploy/systemd/ (tests/ops/test_systemd.py)
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql-client curl jq nodejs npm systemd
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql-client curl jq nodejs npm systemd podman runc debootstrap
 
 system-packages:
 	@command -v dpkg >/dev/null 2>&1 || { echo "not Debian: make sure $(SYSTEM_PACKAGES) (or equivalents) are installed"; exit 0; }; \
@@ -56,6 +56,15 @@ system-packages:
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi; \
 	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+
+# The container image's wheelhouse (docs/operations/docker.md): the project's wheel and every
+# dependency's, built by WHEEL_PYTHON, whose version must be the image's Python (the default
+# BASE python:3.12-slim: WHEEL_PYTHON=python3.12). With wheels/ filled, `docker build` installs
+# from it alone, as an air-gapped site must.
+WHEEL_PYTHON ?= $(BIN)/python
+wheels: $(BIN)/python
+	rm -f wheels/*.whl
+	$(WHEEL_PYTHON) -m pip wheel --quiet --wheel-dir wheels .
 
 # the browser tests drive Debian's chromium (Playwright cannot download its own here)
 chromium:

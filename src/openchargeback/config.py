@@ -566,6 +566,14 @@ def _expand(value: object, where: str, file: str) -> object:
             name, default = m.group(1), m.group(2)
             if name in os.environ:
                 return os.environ[name]
+            secret = os.environ.get(f"{name}_FILE")
+            if secret:  # a secret in a file (Docker secrets, systemd credentials)
+                try:
+                    return Path(secret).read_text(encoding="utf-8").rstrip("\r\n")
+                except OSError as exc:
+                    raise ConfigError(
+                        f"{file}: {where}: cannot read {name}_FILE={secret}: {exc.strerror or exc}"
+                    ) from None
             if default is not None:
                 return default
             raise ConfigError(f"{file}: {where}: environment variable {name} is not set")
