@@ -104,6 +104,14 @@ def test_funded_subsidy_on_statement_lines_and_in_the_subsidies_report(
         lines, _, _ = statement_rows(conn, prow, funded=journal.funded_subsidies(ctx.settings))
     marks = {(r["source"], r["subsidy_fund_org"], r["subsidy_description"]) for r in lines}
     assert marks == {("aws", None, None), ("storage", "PROV-STOR-0101", "the Provost's storage initiative")}
+    from openchargeback.domain.statements import project_drafts
+
+    docs = {ln["source"]: ln for d in project_drafts(lines, [], 10) for ln in d.data["lines"]}
+    assert "subsidy_fund_org" not in docs["Amazon Web Services"]  # unchanged content without a funded subsidy
+    assert (docs["Research Storage"]["subsidy_fund_org"], docs["Research Storage"]["discount"]) == (
+        "PROV-STOR-0101",
+        "335.00",
+    )
 
     r = reports.subsidy_report(ctx, "2025-01")
     assert [(x.source, x.fund_org, x.pi_email, x.subsidy) for x in r.rows] == [
@@ -126,3 +134,53 @@ def test_funded_subsidy_on_statement_lines_and_in_the_subsidies_report(
     assert code == 0 and "PROV-STOR-0101" in out and "not funded" in out and "335.00 USD" in out
     code, _, err = run_cli("report", "subsidies", "-c", cfg)
     assert code == 1 and "give a period" in err
+
+
+WORKED = {
+    "reference": "{statement}",
+    "credit_reference": "OCB-{period}-{source}",
+    "sources": {
+        "aws": {"debit_account": "7410"},
+        "hpc": {
+            "debit_account": "7420",
+            "subsidy_fund_org": "PROV-HPC-0100",
+            "subsidy_account": "7920",
+            "subsidy_description": "the Provost's HPC initiative",
+        },
+    },
+}
+
+
+def test_the_worked_example_of_the_docs(sqlite_url, make_journal_ctx, tmp_path, snapshot):
+    """docs/admin-guide/journal.md's worked example is this run's gl file, line for line:
+    one month, two sources, one split, one funded subsidy."""
+    from openchargeback.services.registry import records as reg
+    from openchargeback.services.registry.splits import set_split
+
+    ctx = make_journal_ctx(sqlite_url, journal=WORKED, statements={"output_dir": str(tmp_path / "st")})
+    ada = {"pi_email": "ada@example.edu", "project_id": "genomics", "fund_org": "BIO-2024-001"}
+    ben = {"pi_email": "ben@example.edu", "project_id": "climate", "fund_org": "NSF-ATM-2024"}
+    aws = [row(cost="1200.00", tags=ada), row(cost="800.00", tags=ben, ResourceId="r-2")]
+    hpc = [row(cost="100.00", ListCost="400.00", tags=ada, ServiceName="Cluster", ResourceId="job-1")]
+    ingest(ctx, write_csv(tmp_path / "aws.csv", aws), "aws")
+    ingest(ctx, write_csv(tmp_path / "hpc.csv", hpc), "hpc")
+    approve_all(ctx)
+    for code in ("BIO-2024-001", "NSF-ATM-2024", "ENGR-STARTUP"):
+        reg.add_record(ctx, "funds", {"code": code})
+    reg.add_record(ctx, "pis", {"email": "ben@example.edu", "name": "Ben Okafor"})
+    reg.add_record(ctx, "projects", {"project_id": "climate", "pi_email": "ben@example.edu"})
+    set_split(ctx, "climate", [("NSF-ATM-2024", Decimal("75")), ("ENGR-STARTUP", Decimal("25"))], "2025-01")
+    close(ctx)
+    statements = generate(ctx, "2025-01").statements
+    assert [(s.number, s.project_id, s.list_total, s.due_total) for s in statements] == [
+        ("ST-202501-0001", "genomics", Decimal("1600.00"), Decimal("1300.00")),
+        ("ST-202501-0002", "climate", Decimal("800.00"), Decimal("800.00")),
+    ]
+    r = svc.export_journal(ctx, "2025-01", "gl")
+    text = Path(r.path).read_text(encoding="utf-8")
+    snapshot("worked-example-gl.csv", text)
+    doc = (Path(__file__).parents[2] / "docs" / "admin-guide" / "journal.md").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        assert line in doc, f"the worked example lacks {line!r}"
+    control = Path(r.control_path).read_text(encoding="utf-8").splitlines()[1]
+    assert control.endswith(",7,USD,2400.00,2400.00,2100.00") and "`...,7,USD,2400.00,2400.00,2100.00`" in doc

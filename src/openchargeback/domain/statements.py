@@ -108,10 +108,15 @@ def _line(
     rows: int,
     share: Decimal | None = None,
     origin: str = "charges",
+    subsidy: tuple[str | None, str | None] = (None, None),
 ) -> Doc:
     discount = list_r - due_r
     plain = kind != "credit" and origin == "charges"
+    # who pays the subsidy of the line (a funded subsidy); absent otherwise, so that the
+    # content (and hash) of a statement without one is what it was
+    funded = {"subsidy_fund_org": subsidy[0], "subsidy_description": subsidy[1]} if subsidy[0] else {}
     return {
+        **funded,
         "fund": fund,
         "source": source_name,
         "cost_basis": basis,
@@ -216,6 +221,7 @@ def _project_draft(key: StatementKey, rows: list[Doc], detail_rows: list[Doc], d
                 r["rows"],
                 r.get("share"),
                 r.get("origin", "charges"),
+                (r.get("subsidy_fund_org"), r.get("subsidy_description")),
             )
         )
     lines.sort(key=_line_order)
@@ -362,6 +368,8 @@ def pi_summaries(drafts: list[Draft]) -> list[Draft]:
                     ln["unit"],
                     ln["share_percent"],
                     ln["origin"],
+                    ln.get("subsidy_fund_org"),
+                    ln.get("subsidy_description"),
                 )
                 q = Decimal(ln["quantity"]) if ln["quantity"] is not None else None
                 acc = merged.get(k)
@@ -392,8 +400,9 @@ def pi_summaries(drafts: list[Draft]) -> list[Draft]:
                     a["rows"],
                     Decimal(sh) if sh else None,
                     og,
+                    (sf, sd),
                 )
-                for (f, s, b, sv, kd, u, sh, og), a in merged.items()
+                for (f, s, b, sv, kd, u, sh, og, sf, sd), a in merged.items()
             ),
             key=_line_order,
         )
