@@ -12,7 +12,16 @@ STAFF = {"viewer", "reviewer", "admin"}
 PORTAL = {"ada", "deb"}
 EVERYONE = STAFF | PORTAL
 # GET routes -> who may open them (logged-in roles; anonymous never, but the public ones)
-PUBLIC = {"/login", "/healthz", "/readyz"}
+# the sign-on routes answer 404 here (sso not configured); tests/oidc covers them
+PUBLIC = {
+    "/login",
+    "/healthz",
+    "/readyz",
+    "/login/oidc",
+    "/login/oidc/callback",
+    "/login/oidc/logout",
+    "/login/header",
+}
 ADMIN = {
     "/users",
     "/settings",
@@ -24,7 +33,7 @@ ADMIN = {
     "/registry/projects/split",
     "/imports/guess",
 }
-REVIEWERS = {"/disputes", "/journal/exports/{export_id}/download"}
+REVIEWERS = {"/disputes", "/journal/exports/{export_id}/download", "/journal/exports/{export_id}/control"}
 PORTAL_PAGES = {
     "/portal",
     "/portal/charges",
