@@ -65,3 +65,21 @@ def test_headers_from_an_untrusted_address_are_refused(header_app):
     assert r.status_code == 403 and "not in server.trusted_proxies" in r.text
     assert "mallory@example.edu" not in {u.username for u in users.list_users(header_app.state.ctx)}
     assert c.get("/portal", follow_redirects=False).status_code == 303  # not signed in
+
+
+def test_a_disabled_user_is_refused_and_the_refusal_logged(header_app):
+    from fastapi.testclient import TestClient
+
+    from openchargeback.services import audit, users
+
+    ctx = header_app.state.ctx
+    c = TestClient(header_app, base_url="https://testserver", client=("10.1.2.3", 40000))
+    headers = dict(HEADERS, **{"remote-user": "bea@idp.example.edu", "mail": "bea@example.edu"})
+    assert c.get("/login/header", headers=headers, follow_redirects=False).status_code == 303
+    users.set_disabled(ctx, "bea@example.edu", True)
+    c2 = TestClient(header_app, base_url="https://testserver", client=("10.1.2.3", 40001))
+    r = c2.get("/login/header", headers=headers, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert c2.get("/portal", follow_redirects=False).status_code == 303
+    entries = audit.list_entries(ctx, action="login.failure").entries
+    assert any("user disabled" in (e.detail or "") for e in entries)

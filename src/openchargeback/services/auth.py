@@ -198,12 +198,12 @@ def open_session(ctx: Context, username: str, *, ip: str, user_agent: str | None
     for the audit log): no password is checked here. Refused for a disabled user."""
     now = ctx.clock()
     token = secrets.token_urlsafe(32)
-    with ctx.write() as conn:
+    with ctx.read() as conn:
         row = repo.get(conn, username)
-        if row is None or row.disabled:
-            why = f"{how}: user disabled"
-            audit.record_in(conn, ctx.as_actor(username), "login.failure", username, why, ip)
-            raise NotAuthenticated(f"user {username!r} is disabled; ask an admin")
+    if row is None or row.disabled:
+        audit.record(ctx.as_actor(username), "login.failure", username, f"{how}: user disabled", ip)
+        raise NotAuthenticated(f"user {username!r} is disabled; ask an admin")
+    with ctx.write() as conn:
         repo.add_session(
             conn,
             {
