@@ -279,3 +279,25 @@ def test_concurrent_exports_take_running_numbers_in_turn(db_url, make_journal_ct
         )
     assert sorted(r.export.sequence for r in results) == [1, 2, 3, 4]
     assert len({r.export.file_name for r in results}) == 4
+
+
+def test_two_concurrent_postings_of_a_period_one_is_refused(db_url, make_journal_ctx):
+    """The duplicate-posting guard holds under concurrency: the period row is held (a SQLite
+    writer holds the database), so of two gl exports at once exactly one posts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ctx = make_journal_ctx(db_url)
+    _ready(ctx)
+
+    def attempt(_):
+        try:
+            return svc.export_journal(ctx, "2025-01", "gl", write=False).export.sequence
+        except Conflict as e:
+            return e.message
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(attempt, range(2)))
+    assert sorted(outcomes, key=str).count(1) == 1, outcomes
+    (refusal,) = [o for o in outcomes if o != 1]
+    assert "was exported for posting before: export 1" in refusal
+    assert [(e.sequence, e.again) for e in svc.list_exports(ctx, "2025-01")] == [(1, False)]
