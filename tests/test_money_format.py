@@ -50,9 +50,12 @@ def test_babel_writes_amounts_by_locale_at_the_minor_unit():
 
 def test_every_surface_uses_the_branding_locale(monkeypatch):
     # statements and emails
-    pdf = Formats(Branding(currency_symbol="€", locale="de_DE"))
+    pdf = Formats(Branding(currency_symbol="€", currency="EUR", locale="de_DE"))
     assert pdf.money(D("1234.5"), "EUR") == "1.234,50\xa0€"
     assert Formats(Branding(locale="de_DE")).money(D("19088.75"), "JPY") == "19.089"
+    # the configured sign is the site currency's: a JPY statement of a USD site shows yen
+    usd_site = Formats(Branding(currency_symbol="$", currency="USD"))
+    assert (usd_site.money(D("5"), "USD"), usd_site.money(D("19088.75"), "JPY")) == ("$5.00", "¥19,089")
     assert pdf.quantity(D("12400.50")) == "12.400,5" and pdf.percent(D("12.5")) == "12,5 %"
     # the web's filters
     env = templating.make_env("de_DE")

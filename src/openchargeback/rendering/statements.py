@@ -50,7 +50,8 @@ class Branding:
     organisation: str = "Research Computing"
     logo: str | None = None  # a file path
     contact: str = ""
-    currency_symbol: str | None = None
+    currency_symbol: str | None = None  # the sign of ``currency``
+    currency: str = "USD"  # the site's currency (settings.currency)
     locale: str = amounts.DEFAULT_LOCALE
     date_format: str = "%d %b %Y"
     paper: str = "letter"
@@ -68,12 +69,16 @@ class Formats:
         return amounts.number(Decimal(str(value)), places, self.b.locale)
 
     def money(self, value: object, currency: str) -> str:
-        """At the currency's minor unit, with the configured symbol (none: the number)."""
+        """At the currency's minor unit, with the configured symbol for the site's currency
+        (another currency of a multi-currency period: the locale's sign for it, never the
+        site's); without a configured symbol, the number alone."""
         if value is None:
             return ""
-        return amounts.money(
-            Decimal(str(value)), currency, self.b.locale, symbol=self.b.currency_symbol or False
-        )
+        symbol: str | bool = False
+        if self.b.currency_symbol:
+            same = (currency or "").upper() == self.b.currency.upper()
+            symbol = self.b.currency_symbol if same else True
+        return amounts.money(Decimal(str(value)), currency, self.b.locale, symbol=symbol)
 
     def quantity(self, value: object) -> str:
         """At most two decimals, trailing zeros dropped: 12,400 or 3.2."""

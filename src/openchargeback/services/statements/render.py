@@ -26,6 +26,7 @@ def branding_of(settings: Settings) -> Branding:
         logo=b.logo,
         contact=b.contact,
         currency_symbol=b.currency_symbol,
+        currency=settings.currency,
         locale=b.locale,
         date_format=b.date_format,
         paper=s.paper,
