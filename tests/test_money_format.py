@@ -72,3 +72,16 @@ def test_an_unknown_locale_is_refused_at_start():
     with pytest.raises(ValueError, match="unknown locale 'xx_YY'"):
         Settings.model_validate({"statements": {"branding": {"locale": "xx_YY"}}})
     assert Settings.model_validate({"statements": {"branding": {"locale": "ja_JP"}}})
+
+
+def test_a_notice_writes_each_currency_with_its_own_sign():
+    from types import SimpleNamespace
+
+    from openchargeback.services.statements.notices import body
+
+    rows = [
+        SimpleNamespace(id=1, project_id="p", number="ST-1", version=1, due_total=D("10"), currency="USD"),
+        SimpleNamespace(id=2, project_id="q", number="ST-2", version=1, due_total=D("19088.75"), currency="JPY"),
+    ]
+    text = body("pi@x.edu", "2025-01", rows, {1: None, 2: None}, "RC", None, "$", "en_US", "USD")
+    assert "$10.00 due" in text and "¥19,089 due" in text and "$19" not in text

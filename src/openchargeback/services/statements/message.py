@@ -47,7 +47,15 @@ def build_notice(ctx: Context, m: Any, rows: Sequence[Any], new: dict[int, Any])
     b = ctx.settings.statements.branding
     rc = json.loads(m.recipients)
     text = notices.body(
-        m.pi_email, m.period, rows, new, b.organisation, b.contact, b.currency_symbol, b.locale
+        m.pi_email,
+        m.period,
+        rows,
+        new,
+        b.organisation,
+        b.contact,
+        b.currency_symbol,
+        b.locale,
+        ctx.settings.currency,
     )
     return build_message(
         sender=e.from_address,

@@ -123,12 +123,15 @@ def body(
     contact: str | None,
     symbol: str | None,
     locale: str = amounts.DEFAULT_LOCALE,
+    site_currency: str = "USD",
 ) -> str:
-    """The plain text of a notice."""
+    """The plain text of a notice (``symbol``: the sign of ``site_currency``; another
+    currency takes its own)."""
 
     def amount(value: Decimal, currency: str) -> str:
         if symbol:
-            return amounts.money(value, currency, locale, symbol=symbol)
+            sign = symbol if currency.upper() == site_currency.upper() else True
+            return amounts.money(value, currency, locale, symbol=sign)
         return f"{currency} {amounts.money(value, currency, locale, symbol=False)}"
 
     lines = [
