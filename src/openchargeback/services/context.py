@@ -6,6 +6,7 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -28,8 +29,9 @@ class Context:
     def read(self):
         return db.unit_of_work(self.engine, write=False)
 
-    def write(self):
-        return db.unit_of_work(self.engine, write=True)
+    def write(self, attach: Path | None = None):
+        """A write transaction; ``attach``: a SQLite staging file, readable as ``stage``."""
+        return db.unit_of_work(self.engine, write=True, attach=attach)
 
     @property
     def dialect(self) -> str:

@@ -90,7 +90,7 @@ def change_status(
     period = Period.parse(name)
     reason = reason.strip() if reason else None
     with ctx.write() as conn:
-        row = lookup.period(conn, period)
+        row = repo.lock(conn, lookup.period(conn, period).id)  # waits for an import holding it
         target = transition(period.name, PeriodStatus(row.status), action, reason)
         if action == "close":
             count, total = charges_repo.stakes(conn, charges_repo.ChargeFilter(row.id, status="pending"))

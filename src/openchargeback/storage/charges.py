@@ -1,14 +1,10 @@
-"""Charges: bulk insert (executemany on SQLite, COPY on PostgreSQL), the shared detail
-and tag-set rows; the one charges query (a filter, key-paginated pages in several orders,
+"""Charges: the one charges query (a filter, key-paginated pages in several orders,
 count and total summed in SQL) that the CLI listing, the web charge browser and the review
 queue share; one charge in full."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +17,6 @@ from sqlalchemy import (
     Subquery,
     and_,
     func,
-    insert,
     literal,
     literal_column,
     or_,
@@ -33,7 +28,6 @@ from sqlalchemy import (
 from openchargeback.domain.money import to_picos
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import (
-    CHARGE_INSERT_COLUMNS,
     charge_details,
     charges,
     imports,
@@ -41,81 +35,6 @@ from openchargeback.storage.tables import (
     sources,
     tag_sets,
 )
-from openchargeback.storage.types import sqlite_time
-
-DETAIL_STORAGE_COLUMNS = tuple(c.name for c in charge_details.columns if c.name not in ("id", "key"))
-
-
-def _key(values: tuple[Any, ...]) -> str:
-    text = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
-class SharedRows:
-    """Get-or-create ids for detail tuples and tag texts, cached for one ingest."""
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-        self.details: dict[tuple[Any, ...], int] = {}
-        self.tags: dict[str, int] = {}
-
-    def detail_ids(self, details: list[tuple[Any, ...]]) -> list[int]:
-        missing = [d for d in details if d not in self.details]
-        if missing:
-            keys = {_key(d): d for d in missing}
-            for row in self.conn.execute(
-                select(charge_details.c.id, charge_details.c.key).where(charge_details.c.key.in_(list(keys)))
-            ):
-                self.details[keys.pop(row.key)] = row.id
-            if keys:
-                self.conn.execute(
-                    insert(charge_details),
-                    [
-                        {"key": key, **dict(zip(DETAIL_STORAGE_COLUMNS, d, strict=True))}
-                        for key, d in keys.items()
-                    ],
-                )
-                for row in self.conn.execute(
-                    select(charge_details.c.id, charge_details.c.key).where(
-                        charge_details.c.key.in_(list(keys))
-                    )
-                ):
-                    self.details[keys[row.key]] = row.id
-        return [self.details[d] for d in details]
-
-    def tag_ids(self, texts: list[str | None]) -> list[int | None]:
-        missing = [t for t in texts if t is not None and t not in self.tags]
-        if missing:
-            keys = {hashlib.sha1(t.encode()).hexdigest(): t for t in set(missing)}
-            for row in self.conn.execute(
-                select(tag_sets.c.id, tag_sets.c.key).where(tag_sets.c.key.in_(list(keys)))
-            ):
-                self.tags[keys.pop(row.key)] = row.id
-            if keys:
-                self.conn.execute(insert(tag_sets), [{"key": k, "tags": t} for k, t in keys.items()])
-                for row in self.conn.execute(
-                    select(tag_sets.c.id, tag_sets.c.key).where(tag_sets.c.key.in_(list(keys)))
-                ):
-                    self.tags[keys[row.key]] = row.id
-        return [None if t is None else self.tags[t] for t in texts]
-
-
-def insert_rows(conn: Connection, columns: dict[str, list[Any]]) -> None:
-    """Insert charges given column-wise, in CHARGE_INSERT_COLUMNS names.
-
-    Money is picounits (int), times aware datetimes; for SQLite the caller passes
-    times already as text via :func:`time_values`.
-    """
-    names = CHARGE_INSERT_COLUMNS
-    data = [columns[n] for n in names]
-    if conn.dialect.name == "postgresql":
-        raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY charges ({', '.join(names)}) FROM STDIN") as copy:
-            for row in zip(*data, strict=True):
-                copy.write_row(row)
-        return
-    sql = f"INSERT INTO charges ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    conn.exec_driver_sql(sql, list(zip(*data, strict=True)))
 
 
 def refresh_statistics(conn: Connection) -> None:
@@ -123,13 +42,6 @@ def refresh_statistics(conn: Connection) -> None:
     table is empty until autovacuum runs (if it runs), and queue pages then take seconds."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("ANALYZE charges")
-
-
-def time_values(conn: Connection, values: list[datetime]) -> list[Any]:
-    """Distinct times in the form the raw insert path wants for this backend."""
-    if conn.dialect.name == "postgresql":
-        return values
-    return [sqlite_time(v) for v in values]
 
 
 # -- the one charges query: filter, key-paginated pages, SQL sums ----------------------------
@@ -478,14 +390,11 @@ __all__ = [
     "SORTS",
     "STATUS",
     "ChargeFilter",
-    "SharedRows",
     "detail",
-    "insert_rows",
     "key_of",
     "page",
     "refresh_statistics",
     "select_ids",
     "service_names",
     "stakes",
-    "time_values",
 ]

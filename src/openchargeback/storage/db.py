@@ -163,7 +163,7 @@ def _stamped_revision(engine: Engine) -> str | None:
 
 
 @contextmanager
-def unit_of_work(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+def unit_of_work(engine: Engine, *, write: bool = False, attach: Path | None = None) -> Iterator[Connection]:
     """One transaction: commits when the block ends normally, rolls back otherwise.
     A process's first write to a SQLite file is refused when the file is damaged
     (checked outside the write lock, see maintenance.guard_writes)."""
@@ -175,5 +175,15 @@ def unit_of_work(engine: Engine, *, write: bool = False) -> Iterator[Connection]
             with conn.begin():
                 maintenance.guard_writes(engine, conn)
         conn.info["write"] = write
-        with conn.begin():
-            yield conn
+        if attach is None:
+            with conn.begin():
+                yield conn
+            return
+        # an import's staged rows (storage.staging), readable as stage.* for the transaction
+        raw: Any = conn.connection.driver_connection  # outside any transaction, as SQLite requires
+        raw.execute("ATTACH DATABASE ? AS stage", (str(attach),))
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            raw.execute("DETACH DATABASE stage")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from openchargeback.storage.sums import money_sum, read_sum
@@ -47,10 +47,14 @@ def find_active_by_sha(conn: Connection, sha256: str) -> AnyRow | None:
 
 
 # The columns that make two charges the same charge (the review carry-over pairs rows by
-# them too); the first four are never NULL and join by equality (a hash join on PostgreSQL).
-_SAME = ("detail_id", "charge_period_start", "charge_period_end", "billed_cost")
-_SAME_OR_NULL = (
+# the same fingerprint); the currency is part of the detail row.
+_SAME = (
+    "billing_currency",
+    "detail_id",
     "tag_set_id",
+    "charge_period_start",
+    "charge_period_end",
+    "billed_cost",
     "effective_cost",
     "list_cost",
     "contracted_cost",
@@ -68,40 +72,40 @@ def overlaps(
     conn: Connection, import_id: int, source_id: int, period_ids: list[int]
 ) -> list[tuple[int, str, int, Decimal]]:
     """Rows of ``import_id`` identical to an active row of an earlier import of the same
-    source and periods: (earlier import id, currency, rows, billed) per earlier import."""
+    source and periods: (earlier import id, currency, rows, billed) per earlier import.
+
+    One grouping of the source's rows of those periods by the fingerprint (GROUP BY
+    takes NULLs as equal, as identity wants): linear, whatever the planner knows."""
     if not period_ids:
         return []
     earlier = conn.execute(
         select(func.count())
         .select_from(imports)
-        .where(
-            imports.c.source_id == source_id,
-            imports.c.status == "complete",
-            imports.c.id != import_id,
-        )
+        .where(imports.c.source_id == source_id, imports.c.status == "complete", imports.c.id != import_id)
     ).scalar_one()
     if not earlier:  # a source's first import: nothing to compare with
         return []
-    new, old = charges.alias("n"), charges.alias("o")
-    cond = [old.c.period_id == new.c.period_id, old.c.source_id == source_id, old.c.import_id != import_id]
-    cond += [old.c[c] == new.c[c] for c in _SAME]
-    cond += [old.c[c].is_not_distinct_from(new.c[c]) for c in _SAME_OR_NULL]
-    pairs = (
-        select(new.c.id, func.min(old.c.import_id).label("old_id"))
-        .select_from(new.join(old, and_(*cond)))
-        .where(new.c.import_id == import_id, new.c.period_id.in_(period_ids), old.c.period_id.in_(period_ids))
-        .group_by(new.c.id)
+    mine = charges.c.import_id == import_id
+    dialect = conn.dialect.name
+    groups = (
+        select(
+            charges.c.billing_currency.label("currency"),
+            func.min(case((~mine, charges.c.import_id))).label("old_id"),
+            func.sum(case((mine, 1), else_=0)).label("n"),
+            *money_sum(dialect, case((mine, charges.c.billed_cost)), "billed"),
+        )
+        .where(charges.c.source_id == source_id, charges.c.period_id.in_(period_ids))
+        .group_by(*(charges.c[c] for c in _SAME))
         .subquery()
     )
-    dialect = conn.dialect.name
+    sums = [func.sum(c).label(c.name) for c in groups.c if c.name.startswith("billed")]
     rows = conn.execute(
-        select(pairs.c.old_id, charges.c.billing_currency, func.count().label("n"))
-        .add_columns(*money_sum(dialect, charges.c.billed_cost, "billed"))
-        .select_from(pairs.join(charges, charges.c.id == pairs.c.id))
-        .group_by(pairs.c.old_id, charges.c.billing_currency)
-        .order_by(pairs.c.old_id, charges.c.billing_currency)
+        select(groups.c.old_id, groups.c.currency, func.sum(groups.c.n).label("n"), *sums)
+        .where(groups.c.old_id.is_not(None), groups.c.n > 0)
+        .group_by(groups.c.old_id, groups.c.currency)
+        .order_by(groups.c.old_id, groups.c.currency)
     ).all()
-    return [(r.old_id, r.billing_currency, r.n, read_sum(dialect, r, "billed")) for r in rows]
+    return [(r.old_id, r.currency, int(r.n), read_sum(dialect, r, "billed")) for r in rows]
 
 
 def source_parties(conn: Connection, source_id: int, except_import: int) -> list[str]:

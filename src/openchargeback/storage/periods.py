@@ -16,6 +16,13 @@ def get(conn: Connection, name: str) -> AnyRow | None:
     return conn.execute(select(periods).where(periods.c.name == name)).first()
 
 
+def lock(conn: Connection, period_id: int) -> AnyRow:
+    """The period's row, locked until the transaction ends (PostgreSQL; SQLite's write
+    transaction excludes other writers): a status change waits for an import that holds
+    the period, then sees its rows."""
+    return conn.execute(select(periods).where(periods.c.id == period_id).with_for_update()).one()
+
+
 def get_by_id(conn: Connection, period_id: int) -> AnyRow | None:
     return conn.execute(select(periods).where(periods.c.id == period_id)).first()
 
@@ -24,17 +31,29 @@ def get_or_create(conn: Connection, period: Period, actor: str, now: datetime) -
     row = get(conn, period.name)
     if row is not None:
         return row
-    pid = inserted_id(
-        conn.execute(
-            insert(periods).values(
-                name=period.name,
-                starts_at=period.start,
-                ends_at=period.end,
-                status=PeriodStatus.OPEN.value,
-                created_at=now,
-            )
-        )
-    )
+    values = {
+        "name": period.name,
+        "starts_at": period.start,
+        "ends_at": period.end,
+        "status": PeriodStatus.OPEN.value,
+        "created_at": now,
+    }
+    if conn.dialect.name == "postgresql":
+        # two imports may create the same period at once: the second waits for the first
+        # and takes its row (SQLite's write transactions never overlap)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        got = conn.execute(
+            pg_insert(periods).values(**values).on_conflict_do_nothing(index_elements=["name"])
+        ).inserted_primary_key
+        if got is None or got[0] is None:
+            row = get(conn, period.name)
+            if row is None:
+                raise LookupError(f"period {period.name} vanished after a conflicting insert")
+            return row
+        pid = int(got[0])
+    else:
+        pid = inserted_id(conn.execute(insert(periods).values(**values)))
     conn.execute(
         insert(period_transitions).values(
             period_id=pid,

@@ -40,11 +40,12 @@ from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import review as review_repo
 from openchargeback.storage import sources as sources_repo
+from openchargeback.storage import staging
 from openchargeback.storage.tables import charges as charges_table
 
 SHOWN_PROBLEMS = 20
-_PROVIDER = charges_repo.DETAIL_STORAGE_COLUMNS.index("provider_name")
-_ACCOUNT = charges_repo.DETAIL_STORAGE_COLUMNS.index("billing_account_id")
+_PROVIDER = staging.DETAIL_STORAGE_COLUMNS.index("provider_name")
+_ACCOUNT = staging.DETAIL_STORAGE_COLUMNS.index("billing_account_id")
 ANALYZE_ROWS = 50_000  # imports at least this large refresh PostgreSQL's statistics
 Progress = Callable[[int, int], None]  # (rows read so far, file size in bytes)
 
@@ -185,6 +186,7 @@ class _Run:
         self.append = self.source_ok = False
         self.parties = guards.Parties()
         self.period_ids: dict[str, int] = {}
+        self.periods: set[str] = set()
         self.dup_checked = False
         self.size = focus.path.stat().st_size
 
@@ -196,68 +198,93 @@ class _Run:
             self._refuse_if_bad()
             return self._result("dry-run", None, (), ())
         started = self.ctx.clock()
-        with self.ctx.write() as conn:
-            import_id = imports_repo.create(conn, self._import_values(started))
-            shared = charges_repo.SharedRows(conn)
-            for batch in prefetch(self.focus.batches()):
-                self._check_duplicate(conn, wait=False)
-                self._insert(conn, shared, import_id, batch)
-                self._report_progress()
-            self._check_duplicate(conn, wait=True)
-            self._refuse_if_bad()
-            self._guard(conn, import_id)
-            replaced: tuple[tuple[int, str, int], ...] = ()
-            if self.replace:
-                self.carried = carry_over(
-                    ctx=self.ctx,
-                    conn=conn,
-                    source_id=self.src.id,
-                    period_ids=list(self.period_ids.values()),
-                    import_id=import_id,
-                )
-                replaced = tuple(
-                    (old, self._period_name(pid), n)
-                    for old, pid, n in imports_repo.replace_earlier(
-                        conn, import_id, self.src.id, list(self.period_ids.values())
-                    )
-                )
-            for pid in self.period_ids.values():
-                apply_growth_rule(self.ctx, conn, pid)
-            if self.focus.stats.rows >= ANALYZE_ROWS:
-                charges_repo.refresh_statistics(conn)
-            totals = self._control_totals(conn, import_id)
-            imports_repo.add_problems(conn, import_id, self.focus.problems)
-            stats = self.focus.stats
-            scan = self.focus.scan
-            imports_repo.finish(
-                conn,
-                import_id,
-                {
-                    "sha256": scan.sha256,
-                    "size_bytes": scan.size,
-                    "periods": ",".join(sorted(stats.rows_per_period)),
-                    "row_count": stats.rows,
-                    "skipped_count": self._skipped(),
-                    "rounded_values": stats.rounded_values,
-                    "flagged_count": self.flagger.flagged,
-                    "focus_version": self.focus.version,
-                    "columns": json.dumps({"mapped": self.focus.mapped, "unmapped": self.focus.unmapped}),
-                    "finished_at": self.ctx.clock(),
-                    "status": "complete",
-                    "appended": self.append,
-                    "source_ok": self.source_ok,
-                    "parties": self.parties.to_json(),
-                },
+        if self.ctx.dialect == "sqlite":
+            # read, parse, check and flag into a side file; hold the write lock to publish only
+            with staging.sqlite_stage() as stage:
+                self._read_into(stage)
+                stage.ready()
+                with self.ctx.write(attach=stage.path) as conn:
+                    return self._publish(conn, stage, started)
+        with self.ctx.write() as conn:  # PostgreSQL: COPY into the transaction's temp tables
+            pg_stage = staging.PostgresStage(conn)
+            self._read_into(pg_stage)
+            return self._publish(conn, pg_stage, started)
+
+    def _read_into(self, stage: staging.Stage) -> None:
+        for batch in prefetch(self.focus.batches()):
+            self._check_duplicate()
+            self._stage(stage, batch)
+            self._report_progress()
+        self._refuse_if_bad()
+
+    def _publish(self, conn, stage: staging.Stage, started) -> IngestResult:
+        """The write phase: the import row, its periods (held), the rows, the guards."""
+        dup = imports_repo.find_active_by_sha(conn, self.focus.scan.sha256)
+        if dup is not None:
+            raise _Duplicate(dup)
+        import_id = imports_repo.create(conn, self._import_values(started))
+        for name in sorted(self.periods):
+            row = periods_repo.get_or_create(conn, Period.parse(name), self.ctx.actor, self.ctx.clock())
+            # held (PostgreSQL: a share lock) until the import commits: a close, finalize
+            # or journal export of the period waits for it
+            ensure_writable(row.name, PeriodStatus(imports_repo.hold_period(conn, row.id)))
+            self.period_ids[name] = row.id
+        stage.publish(conn, import_id, self.src.id)
+        self._guard(conn, import_id)
+        replaced: tuple[tuple[int, str, int], ...] = ()
+        if self.replace:
+            self.carried = carry_over(
+                ctx=self.ctx,
+                conn=conn,
+                source_id=self.src.id,
+                period_ids=list(self.period_ids.values()),
+                import_id=import_id,
             )
+            replaced = tuple(
+                (old, self._period_name(pid), n)
+                for old, pid, n in imports_repo.replace_earlier(
+                    conn, import_id, self.src.id, list(self.period_ids.values())
+                )
+            )
+        for pid in self.period_ids.values():
+            apply_growth_rule(self.ctx, conn, pid)
+        if self.focus.stats.rows >= ANALYZE_ROWS:
+            charges_repo.refresh_statistics(conn)
+        totals = self._control_totals(conn, import_id)
+        imports_repo.add_problems(conn, import_id, self.focus.problems)
+        stats = self.focus.stats
+        scan = self.focus.scan
+        imports_repo.finish(
+            conn,
+            import_id,
+            {
+                "sha256": scan.sha256,
+                "size_bytes": scan.size,
+                "periods": ",".join(sorted(stats.rows_per_period)),
+                "row_count": stats.rows,
+                "skipped_count": self._skipped(),
+                "rounded_values": stats.rounded_values,
+                "flagged_count": self.flagger.flagged,
+                "focus_version": self.focus.version,
+                "columns": json.dumps({"mapped": self.focus.mapped, "unmapped": self.focus.unmapped}),
+                "finished_at": self.ctx.clock(),
+                "status": "complete",
+                "appended": self.append,
+                "source_ok": self.source_ok,
+                "parties": self.parties.to_json(),
+            },
+        )
         return self._result("imported", import_id, totals, replaced)
 
     # -- pieces ---------------------------------------------------------------------------
-    def _check_duplicate(self, conn, *, wait: bool) -> None:
-        """Once the hash is known (it is computed while the file is read)."""
-        if self.dup_checked or not (wait or self.focus.scanned):
+    def _check_duplicate(self) -> None:
+        """Once the hash is known (computed while the file is read): a file imported
+        before is not read to its end. (The write phase checks again.)"""
+        if self.dup_checked or not self.focus.scanned:
             return
         self.dup_checked = True
-        dup = imports_repo.find_active_by_sha(conn, self.focus.scan.sha256)
+        with self.ctx.read() as conn:
+            dup = imports_repo.find_active_by_sha(conn, self.focus.scan.sha256)
         if dup is not None:
             raise _Duplicate(dup)
 
@@ -322,36 +349,24 @@ class _Run:
     def _period_name(self, pid: int) -> str:
         return next(name for name, i in self.period_ids.items() if i == pid)
 
-    def _insert(self, conn, shared: charges_repo.SharedRows, import_id: int, batch: Batch) -> None:
+    def _stage(self, stage: staging.Stage, batch: Batch) -> None:
         n = batch.size
         details = batch.details.values
-        period_ids = []
-        for d in details:
-            name = Period.containing(d[0]).name
-            if name not in self.period_ids:
-                row = periods_repo.get_or_create(conn, Period.parse(name), self.ctx.actor, self.ctx.clock())
-                # held (PostgreSQL: a share lock) until the import commits: a close,
-                # finalize or journal export of the period waits for it
-                ensure_writable(row.name, PeriodStatus(imports_repo.hold_period(conn, row.id)))
-                self.period_ids[name] = row.id
-            period_ids.append(self.period_ids[name])
+        names = [Period.containing(d[0]).name for d in details]
+        for name in set(names) - self.periods:
+            self._check_period(name)
+            self.periods.add(name)
         attrs, flags, rule_ids = self.flagger.apply(batch)
         self.parties.add((d[_PROVIDER] for d in details), (d[_ACCOUNT] for d in details))
         tag_texts = [t[0] if t else None for t in batch.tags.values]
         cols: dict[str, list] = {
-            "import_id": [import_id] * n,
             "line": batch.lines,
-            "period_id": Coded(period_ids, batch.details.index).decode(),
-            "source_id": [self.src.id] * n,
-            "detail_id": Coded(shared.detail_ids(details), batch.details.index).decode(),
-            "tag_set_id": Coded(shared.tag_ids(tag_texts), batch.tags.index).decode(),
+            "period": Coded(names, batch.details.index).decode(),
+            "detail_ref": Coded(stage.detail_refs(details), batch.details.index).decode(),
+            "tag_ref": Coded(stage.tag_refs(tag_texts), batch.tags.index).decode(),
             "billing_currency": Coded([d[2] for d in details], batch.details.index).decode(),
-            "charge_period_start": Coded(
-                charges_repo.time_values(conn, batch.charge_start.values), batch.charge_start.index
-            ).decode(),
-            "charge_period_end": Coded(
-                charges_repo.time_values(conn, batch.charge_end.values), batch.charge_end.index
-            ).decode(),
+            "charge_period_start": batch.charge_start.decode(),
+            "charge_period_end": batch.charge_end.decode(),
             "resource_id": batch.strings["ResourceId"],
             "resource_name": batch.strings["ResourceName"],
             "flags": flags,
@@ -364,7 +379,16 @@ class _Run:
             cols[_snake(name)] = values
         for i, fname in enumerate(FIELDS):
             cols[fname] = Coded([a[i] for a in attrs.values], attrs.index).decode()
-        charges_repo.insert_rows(conn, cols)
+        assert all(len(v) == n for v in cols.values())
+        stage.add(cols)
+
+    def _check_period(self, name: str) -> None:
+        """Refuse early (before reading on) a file with rows of a closed period; the
+        write phase checks again, holding the period."""
+        with self.ctx.read() as conn:
+            row = periods_repo.get(conn, name)
+        if row is not None:
+            ensure_writable(row.name, PeriodStatus(row.status))
 
     def _control_totals(self, conn, import_id: int) -> tuple[ColumnTotal, ...]:
         stats = self.focus.stats

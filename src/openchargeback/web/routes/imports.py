@@ -47,6 +47,8 @@ async def upload(
     source: str,
     period: str | None = None,
     replace: bool = False,
+    append: bool = False,
+    source_ok: bool = False,
     skip_invalid: bool = False,
 ):
     """The request body is the file itself (sent by the page's drag-and-drop script)."""
@@ -76,6 +78,8 @@ async def upload(
             source,
             blank(period),
             replace=replace,
+            append=append,
+            source_ok=source_ok,
             skip_invalid=skip_invalid,
             ip=ip(request),
         )
