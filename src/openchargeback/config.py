@@ -194,6 +194,14 @@ class ReviewSettings(_Strict):
         return str(v) if isinstance(v, float) else v
 
 
+class IngestSettings(_Strict):
+    """Bounds on what one imported file may hold, so that memory stays bounded."""
+
+    max_expanded_mb: int = Field(default=10_000, ge=1)  # a .csv.gz's decompressed size
+    max_line_kb: int = Field(default=1024, ge=1)  # one CSV line (a record's physical line)
+    max_value_chars: int = Field(default=4096, ge=64)  # one text value (Tags: 16x this)
+
+
 class ConvertSettings(_Strict):
     """Converters (``openchargeback convert``) and their allowance ledger."""
 
@@ -436,6 +444,7 @@ class Settings(_Strict):
     tag_mapping: TagMappingSettings = TagMappingSettings()
     sources: list[SourceSettings] = []
     convert: ConvertSettings = ConvertSettings()
+    ingest: IngestSettings = IngestSettings()
     dev_mode: bool = False
     server: ServerSettings = ServerSettings()
     users: list[UserSettings] = []

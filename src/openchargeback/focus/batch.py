@@ -148,6 +148,7 @@ def normalise(f: FocusFile, table: pa.Table, lines: list[int]) -> Batch:
     rows = _Rows(f, lines)
     n = table.num_rows
     table = _without_nul(f, rows, table)
+    _refuse_long_values(f, rows, table)
 
     def column(name: str) -> ArrowColumn | None:
         slot = f._slots.get(name)
@@ -218,6 +219,25 @@ def _may_hold_nul(col: ArrowColumn) -> bool:
         if data is not None and data.size and np.frombuffer(data, np.uint8).min() == 0:
             return True
     return False
+
+
+def _refuse_long_values(f: FocusFile, rows: _Rows, table: pa.Table) -> None:
+    """A value longer than ``ingest.max_value_chars`` (Tags: 16 times) is a problem of
+    its row: no billing text is that long, and every page and export would carry it."""
+    limit = f.limits.value
+    tags = f._slots.get("Tags")
+    for i in range(table.num_columns):
+        most = limit * 16 if i == tags else limit
+        col = table.column(i)
+        lengths = pc.utf8_length(col)
+        longest = pc.max(lengths).as_py()
+        if longest is None or longest <= most:
+            continue
+        name = next((c for c, slot in f._slots.items() if slot == i), f.headers[i].strip())
+        where = np.nonzero(pc.fill_null(pc.greater(lengths, most), False).to_numpy(zero_copy_only=False))[0]
+        for r in where.tolist():
+            text = col[r].as_py()
+            rows.bad(r, name, f"{text[:40]}... ({len(text):,} characters)", f"at most {most:,} characters")
 
 
 def _without_nul(f: FocusFile, rows: _Rows, table: pa.Table) -> pa.Table:

@@ -16,6 +16,7 @@ import gzip
 import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -23,13 +24,14 @@ import pyarrow.csv as pacsv
 from openchargeback.domain.errors import FileRefused
 from openchargeback.focus import columns as C
 from openchargeback.focus.batch import Batch, Problem, ReadStats, normalise
-from openchargeback.focus.scan import BackgroundScan, FileScan, detect_format
+from openchargeback.focus.scan import BackgroundScan, FileScan, Limits, detect_format
 
 __all__ = ["Batch", "FocusFile", "NeedsExactReader", "Problem", "ReadStats"]
 
 
 BLOCK_SIZE = 1 << 20  # small blocks keep Arrow's memory near 80 MB at no cost in speed
 THREADS = True
+_MAX_FOOTER = 16 << 20  # Parquet metadata of thousands of columns and row groups fits
 
 
 class NeedsExactReader(Exception):
@@ -48,6 +50,7 @@ class FocusFile:
         batch_size: int = 50_000,
         keep_columns: tuple[str, ...] = (),
         exact: bool = False,
+        limits: Limits | None = None,
     ):
         self.path = Path(path)
         self.name = self.path.name
@@ -55,10 +58,11 @@ class FocusFile:
         self.batch_size = batch_size
         self.keep_columns = tuple(k.lower() for k in keep_columns)
         self.exact = exact
+        self.limits = limits or Limits()
         if not self.path.is_file():
             raise FileRefused(f"{self.path}: no such file")
         self.format = detect_format(self.path)
-        self._scan = BackgroundScan(self.path, self.format)
+        self._scan = BackgroundScan(self.path, self.format, self.limits)
         self.headers: list[str] = []
         self.version = ""
         self.mapped: dict[str, str] = {}  # canonical -> header in the file
@@ -131,9 +135,15 @@ class FocusFile:
         raw, text = self._text_stream()
         with raw, text:
             try:
-                header = next(csv.reader(text), None)
+                line = text.readline(self.limits.line)  # bounded: a header may be a bomb too
             except UnicodeDecodeError:
                 raise self._not_utf8() from None
+        if len(line) >= self.limits.line and not line.endswith("\n"):
+            raise FileRefused(
+                f"{self.name}: line 1 is longer than {self.limits.line // 1024:,} KB "
+                f"(ingest.max_line_kb); refused"
+            )
+        header = next(csv.reader([line]), None)
         if not header:
             raise FileRefused(f"{self.name} is empty: expected a FOCUS header line")
         return header
@@ -143,7 +153,7 @@ class FocusFile:
         read ahead, so the line is found again here, one physical line at a time."""
         raw = gzip.open(self.path, "rb") if self.format == "csv.gz" else open(self.path, "rb")  # noqa: SIM115
         with raw:
-            for number, line in enumerate(raw, 1):
+            for number, line in enumerate(iter(lambda: raw.readline(self.limits.line), b""), 1):
                 try:
                     line.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -208,7 +218,10 @@ class FocusFile:
             raise NeedsExactReader()
 
     def _python_tables(self) -> Iterator[tuple[pa.Table, list[int]]]:
-        """Slow but exact: the csv module, which knows every record's physical line."""
+        """Slow but exact: the csv module, which knows every record's physical line.
+        It reads whole lines: the scan (which refuses overlong lines) runs to its end first."""
+        self.scan  # noqa: B018  (raises FileRefused for a bomb or an overlong line)
+        csv.field_size_limit(max(self.limits.line, 131072))
         raw, text = self._text_stream()
         with raw, text:
             reader = csv.reader(text)
@@ -246,10 +259,19 @@ class FocusFile:
     def _parquet_tables(self) -> Iterator[tuple[pa.Table, list[int]]]:
         import pyarrow.parquet as pq
 
+        with open(self.path, "rb") as fh:  # the footer's length: its statistics hold values too
+            fh.seek(-8, 2)
+            footer = int.from_bytes(fh.read(4), "little")
+        if footer > _MAX_FOOTER:
+            raise FileRefused(
+                f"{self.name}: its Parquet metadata is {footer // 2**20:,} MB (statistics of values "
+                f"longer than {self.limits.value:,} characters, ingest.max_value_chars); refused"
+            )
         try:
             pf = pq.ParquetFile(self.path)
         except Exception as exc:  # pyarrow raises several types for a broken file
             raise FileRefused(f"{self.name}: not a readable Parquet file: {exc}") from None
+        self._check_parquet_sizes(pf)
         self._set_header(list(pf.schema_arrow.names))
         row = 2
         for rb in pf.iter_batches(batch_size=self.batch_size):
@@ -259,6 +281,30 @@ class FocusFile:
             )
             yield table, list(range(row, row + table.num_rows))
             row += table.num_rows
+
+    def _check_parquet_sizes(self, pf: Any) -> None:
+        """Refuse, before reading a value, a file whose data expands beyond the limit, or
+        a column chunk too large for its rows to hold only values within the limit (a
+        few-kilobyte file may hold one value of hundreds of megabytes)."""
+        meta = pf.metadata
+        total = 0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            bound = group.num_rows * self.limits.value * 16 * 4 + (1 << 20)  # 4 bytes a character
+            for c in range(group.num_columns):
+                size = group.column(c).total_uncompressed_size
+                total += size
+                if size > bound:
+                    raise FileRefused(
+                        f"{self.name}: column {group.column(c).path_in_schema} of row group {g + 1} holds "
+                        f"{size // 2**20:,} MB for {group.num_rows:,} row(s): values longer than "
+                        f"{self.limits.value:,} characters (ingest.max_value_chars); refused"
+                    )
+        if total > self.limits.expanded:
+            raise FileRefused(
+                f"{self.name}: expands to more than {self.limits.expanded // 2**20:,} MB "
+                f"(ingest.max_expanded_mb); refused"
+            )
 
 
 def _table(rows: list[list[str]], width: int) -> pa.Table:

@@ -9,6 +9,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from openchargeback.domain.errors import FileRefused
+
 _CHUNK = 4 * 1024 * 1024
 
 
@@ -30,9 +32,12 @@ def detect_format(path: Path) -> str:
     return "csv"
 
 
-def scan(path: Path, fmt: str) -> FileScan:
+def scan(path: Path, fmt: str, limits: Limits | None = None) -> FileScan:
+    """One pass; a .csv.gz is inflated in bounded steps. FileRefused when the text
+    expands beyond ``limits.expanded`` bytes or holds a line longer than ``limits.line``."""
+    limits = limits or Limits()
     digest = hashlib.sha256()
-    size = newlines = 0
+    size = newlines = expanded = current = 0  # current: length of the line being read
     last = b""
     inflate = zlib.decompressobj(wbits=47) if fmt == "csv.gz" else None
     with open(path, "rb") as fh:
@@ -41,25 +46,71 @@ def scan(path: Path, fmt: str) -> FileScan:
             size += len(chunk)
             if fmt == "parquet":
                 continue
-            text = inflate.decompress(chunk) if inflate else chunk
-            if text:
-                newlines += text.count(b"\n")
+            data = chunk
+            while data:
+                if inflate:
+                    text = inflate.decompress(data, _CHUNK)  # at most _CHUNK bytes at a time
+                    data = inflate.unconsumed_tail
+                else:
+                    text, data = data, b""
+                if not text:
+                    break
+                expanded += len(text)
+                if expanded > limits.expanded:
+                    raise FileRefused(
+                        f"{path.name}: expands to more than {limits.expanded // 2**20:,} MB of text "
+                        f"(ingest.max_expanded_mb); refused"
+                    )
+                parts = text.split(b"\n")
+                current += len(parts[0])
+                longest = max(current, *(len(p) for p in parts[1:-1])) if len(parts) > 2 else current
+                if longest > limits.line:
+                    raise FileRefused(
+                        f"{path.name}: line {newlines + 1 + _index_of_long(parts, current, limits.line)} "
+                        f"is longer than {limits.line // 1024:,} KB (ingest.max_line_kb); refused"
+                    )
+                if len(parts) > 1:
+                    current = len(parts[-1])
+                    if current > limits.line:
+                        raise FileRefused(
+                            f"{path.name}: line {newlines + len(parts)} is longer than "
+                            f"{limits.line // 1024:,} KB (ingest.max_line_kb); refused"
+                        )
+                newlines += len(parts) - 1
                 last = text[-1:]
     return FileScan(digest.hexdigest(), size, newlines, last == b"\n")
+
+
+def _index_of_long(parts: list[bytes], first: int, limit: int) -> int:
+    """Which of a chunk's lines (0: the one continued from before) is over the limit."""
+    if first > limit:
+        return 0
+    return next(i for i, p in enumerate(parts[1:-1], 1) if len(p) > limit)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on a file (settings ``ingest.*``): expanded text, line, text value."""
+
+    expanded: int = 10_000 * 2**20
+    line: int = 2**20
+    value: int = 4096
 
 
 class BackgroundScan:
     """Start :func:`scan` now; ``result()`` waits for it (and re-raises its error)."""
 
-    def __init__(self, path: Path, fmt: str):
+    def __init__(self, path: Path, fmt: str, limits: Limits | None = None):
         self._result: FileScan | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(path, fmt), name="focus-scan", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(path, fmt, limits), name="focus-scan", daemon=True
+        )
         self._thread.start()
 
-    def _run(self, path: Path, fmt: str) -> None:
+    def _run(self, path: Path, fmt: str, limits: Limits | None) -> None:
         try:
-            self._result = scan(path, fmt)
+            self._result = scan(path, fmt, limits)
         except BaseException as exc:  # re-raised by result()
             self._error = exc
 

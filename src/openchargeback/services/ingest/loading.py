@@ -9,8 +9,10 @@ sum of each cost column read from the file is checked against what was stored.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from openchargeback.focus.batch import Batch, Coded
 from openchargeback.focus.columns import MONEY_COLUMNS
 from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
+from openchargeback.focus.scan import Limits
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.ingest import guards
@@ -76,6 +79,8 @@ class IngestResult(Jsonable):
     problems: tuple[str, ...] = ()  # the first SHOWN_PROBLEMS, described
     problem_count: int = 0
     replaced: tuple[tuple[int, str, int], ...] = ()  # (import id, period, rows removed)
+    # seconds the write transaction lasted (on SQLite: the database's write lock was held)
+    write_seconds: float = 0.0
     carried_over: int = field(
         metadata={JSON: "decisions_carried_over"}, default=0
     )  # decisions kept across --replace
@@ -121,7 +126,11 @@ def ingest(
         registry = registry_svc.snapshot(conn)
     for exact in (False, True):
         focus = FocusFile(
-            path, default_currency=ctx.settings.currency, keep_columns=mapping.columns, exact=exact
+            path,
+            default_currency=ctx.settings.currency,
+            keep_columns=mapping.columns,
+            exact=exact,
+            limits=limits(ctx),
         )
         flagger = RowFlagger(mapping, evaluator, rules, expect.name if expect else None, registry)
         run = _Run(ctx, focus, src, expect, flagger, replace, skip_invalid, dry_run, progress)
@@ -156,6 +165,11 @@ def ingest(
                 budgets.check_alerts(ctx, name)
         return result
     raise AssertionError("unreachable")
+
+
+def limits(ctx: Context) -> Limits:
+    b = ctx.settings.ingest
+    return Limits(b.max_expanded_mb * 2**20, b.max_line_kb * 1024, b.max_value_chars)
 
 
 class _Duplicate(Exception):
@@ -203,8 +217,10 @@ class _Run:
             with staging.sqlite_stage() as stage:
                 self._read_into(stage)
                 stage.ready()
+                t0 = time.perf_counter()
                 with self.ctx.write(attach=stage.path) as conn:
-                    return self._publish(conn, stage, started)
+                    result = self._publish(conn, stage, started)
+                return replace_fields(result, write_seconds=round(time.perf_counter() - t0, 3))
         with self.ctx.write() as conn:  # PostgreSQL: COPY into the transaction's temp tables
             pg_stage = staging.PostgresStage(conn)
             self._read_into(pg_stage)
@@ -290,6 +306,11 @@ class _Run:
 
     def _guard(self, conn, import_id: int) -> None:
         """The source and overlap guards, over the rows just written (rolled back if refused)."""
+        # the same file committed by an import that ran alongside (the publish waited for
+        # it on PostgreSQL): a duplicate, not an overlap
+        dup = imports_repo.find_active_by_sha(conn, self.focus.scan.sha256)
+        if dup is not None:
+            raise _Duplicate(dup)
         if not self.source_ok:
             earlier = imports_repo.source_parties(conn, self.src.id, import_id)
             if earlier:

@@ -21,6 +21,7 @@ from openchargeback.domain.errors import NotFound
 from openchargeback.domain.jsonable import Jsonable, to_json
 from openchargeback.domain.periods import Period
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
+from openchargeback.focus.scan import Limits
 
 SHOWN_PROBLEMS = 50
 _FAIL = re.compile(r"\bfail", re.I)
@@ -85,7 +86,17 @@ def validate_file(
     expect = Period.parse(period) if period else None
     mapping = _mapping(settings, source)
     for exact in (False, True):
-        focus = FocusFile(path, default_currency=settings.currency, keep_columns=mapping.columns, exact=exact)
+        focus = FocusFile(
+            path,
+            default_currency=settings.currency,
+            keep_columns=mapping.columns,
+            exact=exact,
+            limits=Limits(
+                settings.ingest.max_expanded_mb * 2**20,
+                settings.ingest.max_line_kb * 1024,
+                settings.ingest.max_value_chars,
+            ),
+        )
         flags: dict[str, int] = {}
         try:
             for batch in focus.batches():
