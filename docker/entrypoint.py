@@ -79,6 +79,7 @@ def first_config(path: Path) -> None:
 def wait_for_database(config: Path) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
 
     from openchargeback.config import load_settings
     from openchargeback.domain.errors import OpenChargebackError
@@ -104,8 +105,8 @@ def wait_for_database(config: Path) -> None:
                 if attempt > 1:
                     say(f"the database at {where} answers")
                 return
-            except Exception as exc:  # the driver's OperationalError and friends
-                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+            except OperationalError as exc:  # not answering (yet), or refusing us
+                reason = str(exc.orig).strip().splitlines()[0][:200]
                 if time.monotonic() >= deadline:
                     fail(
                         f"the database at {where} did not answer within {limit:.0f} s "
@@ -114,6 +115,8 @@ def wait_for_database(config: Path) -> None:
                     )
                 say(f"waiting for the database at {where} (attempt {attempt}: {reason})")
                 time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+            except Exception as exc:  # anything else will not mend by waiting
+                fail(f"cannot use the database at {where}: {type(exc).__name__}: {exc}")
     finally:
         engine.dispose()
 
