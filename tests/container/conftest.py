@@ -107,9 +107,10 @@ def base_image(runtime, tmp_path_factory) -> str:
     return BASE_IMAGE
 
 
-def _dependency_wheels() -> Path:
-    """Every dependency's wheel, built once per pyproject.toml (the project's own wheel is
-    built for each run, from the code under test)."""
+def _dependency_wheels(project: Path) -> Path:
+    """Every dependency's wheel, built once per pyproject.toml from ``project`` (a copy:
+    building writes a build/ folder beside it); the project's own wheel is built for each
+    run, from the code under test."""
     key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
     folder = CACHE / f"wheels-{sys.version_info.major}{sys.version_info.minor}-{key}"
     if not (folder / "complete").exists():
@@ -117,7 +118,7 @@ def _dependency_wheels() -> Path:
         shutil.rmtree(part, ignore_errors=True)
         t0 = time.monotonic()
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(part), str(ROOT)],
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(part), str(project)],
             check=True,
             timeout=1800,
         )
@@ -139,7 +140,7 @@ def build_context(dest: Path) -> Path:
     shutil.copytree(ROOT / "src", dest / "src", ignore=ignore)
     shutil.copytree(ROOT / "docker", dest / "docker", ignore=ignore)
     wheels = dest / "wheels"
-    shutil.copytree(_dependency_wheels(), wheels, ignore=shutil.ignore_patterns("complete"))
+    shutil.copytree(_dependency_wheels(dest), wheels, ignore=shutil.ignore_patterns("complete"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(dest)],
         check=True,
