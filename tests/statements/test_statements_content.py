@@ -86,3 +86,16 @@ def test_a_line_with_a_funded_subsidy_names_who_pays_it(sqlite_url, make_stmt_ct
     count = sum(1 for ln in shown if ln["discount"] != "0.00")
     assert count and count < len(shown) and subsidised["service"] in html
     assert html.count("subsidised by PROVOST-HPC (Provost&#39;s HPC fund)") == count
+
+
+def test_a_generated_statement_names_the_fund_that_pays_a_funded_subsidy(sqlite_url, make_stmt_ctx):
+    funded = {"hpc": {"subsidy_fund_org": "PROVOST-HPC", "subsidy_account": "7920"}}
+    ctx = make_stmt_ctx(sqlite_url, journal={"sources": funded})
+    load_sample(ctx)
+    close(ctx)
+    (s,) = generate(ctx, "2025-01", project="climate-modeling").statements
+    lines = views.get_statement(ctx, s.number).data["lines"]
+    hpc = [ln for ln in lines if ln["source"] == "HPC Cluster" and ln["discount"] != "0.00"]
+    assert hpc and {ln.get("subsidy_fund_org") for ln in hpc} == {"PROVOST-HPC"}
+    assert all("subsidy_fund_org" not in ln for ln in lines if ln["source"] != "HPC Cluster")
+    assert "subsidised by PROVOST-HPC" in " ".join(pdf_text(Path(s.path).read_bytes()).split())

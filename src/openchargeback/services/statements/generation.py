@@ -42,6 +42,7 @@ from openchargeback.domain.periods import Period, PeriodStatus
 from openchargeback.rendering import statements as rendering
 from openchargeback.services import audit, lookup
 from openchargeback.services.context import Context
+from openchargeback.services.journal.data import funded_subsidies
 from openchargeback.services.statements import content, files
 from openchargeback.services.statements.lines import statement_rows
 from openchargeback.services.statements.render import render_pdfs, renderer_for
@@ -112,10 +113,14 @@ class GenerateResult(Jsonable):
         return out
 
 
-def _lines(conn, period_row, pi: str | None, project: str | None) -> tuple[list[dict], list[dict], dict]:
+def _lines(
+    ctx: Context, conn, period_row, pi: str | None, project: str | None
+) -> tuple[list[dict], list[dict], dict]:
     """What statements are built from: (service lines, detail rows, registry names), from
-    the allocation of the approved charges and adjustments to funds."""
-    return statement_rows(conn, period_row, pi=pi, project=project)
+    the allocation of the approved charges and adjustments to funds; a line of a source
+    whose subsidy is funded names who pays it."""
+    funded = funded_subsidies(ctx.settings)
+    return statement_rows(conn, period_row, pi=pi, project=project, funded=funded)
 
 
 def _excluded(raw: dict) -> Excluded:
@@ -151,7 +156,7 @@ def generate(
         else:
             transitions = periods_repo.transitions(conn, prow.id)
             history = len(transitions)
-            service_rows, detail_rows, names = _lines(conn, prow, pi, project)
+            service_rows, detail_rows, names = _lines(ctx, conn, prow, pi, project)
             projects, _ = registry_repo.snapshot(conn)
             references = content.references_by_statement(store.references(conn, prow.id), projects)
             fund_descriptions = {f["code"]: f["description"] for f in registry_repo.list_all(conn, "funds")}
