@@ -81,7 +81,9 @@ def test_a_notice_writes_each_currency_with_its_own_sign():
 
     rows = [
         SimpleNamespace(id=1, project_id="p", number="ST-1", version=1, due_total=D("10"), currency="USD"),
-        SimpleNamespace(id=2, project_id="q", number="ST-2", version=1, due_total=D("19088.75"), currency="JPY"),
+        SimpleNamespace(
+            id=2, project_id="q", number="ST-2", version=1, due_total=D("19088.75"), currency="JPY"
+        ),
     ]
     text = body("pi@x.edu", "2025-01", rows, {1: None, 2: None}, "RC", None, "$", "en_US", "USD")
     assert "$10.00 due" in text and "¥19,089 due" in text and "$19" not in text

@@ -50,7 +50,8 @@ def test_a_template_cannot_read_files_or_reach_the_network(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     secret = tmp_path / "secret.svg"
     secret.write_text(
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="40"><text x="0" y="20">{LEAK}</text></svg>'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="40">'
+        f'<text x="0" y="20">{LEAK}</text></svg>'
     )
     port = server.server_address[1]
     html = f"""<html><head><link rel="stylesheet" href="http://127.0.0.1:{port}/site.css"></head>
