@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from openchargeback.storage.review import FINGERPRINT
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import (
     charges,
@@ -46,26 +47,9 @@ def find_active_by_sha(conn: Connection, sha256: str) -> AnyRow | None:
     ).first()
 
 
-# The columns that make two charges the same charge (the review carry-over pairs rows by
-# the same fingerprint); the currency is part of the detail row.
-_SAME = (
-    "billing_currency",
-    "detail_id",
-    "tag_set_id",
-    "charge_period_start",
-    "charge_period_end",
-    "billed_cost",
-    "effective_cost",
-    "list_cost",
-    "contracted_cost",
-    "pricing_quantity",
-    "consumed_quantity",
-    "list_unit_price",
-    "contracted_unit_price",
-    "resource_id",
-    "resource_name",
-    "extra",
-)
+# The columns that make two charges the same charge: the review carry-over pairs rows by
+# this fingerprint, and the currency.
+_SAME = ("billing_currency", *FINGERPRINT)
 
 
 def overlaps(
