@@ -16,6 +16,7 @@ import typer
 from openchargeback import logs
 from openchargeback.config import load_settings
 from openchargeback.rendering import amounts
+from openchargeback.services import database
 from openchargeback.services.context import Context, build_context
 
 ConfigOpt = Annotated[
@@ -44,7 +45,10 @@ def context(config: Path | None, *, service: bool = False) -> Context:
     settings = load_settings(config)
     _locale = settings.statements.branding.locale
     logs.configure(settings, service=service)
-    return build_context(settings)
+    ctx = build_context(settings)
+    if not service:  # a service's log goes to standard error already
+        database.tell_waits(ctx, lambda message: typer.echo(message, err=True))
+    return ctx
 
 
 def with_config_hint(message: str) -> str:

@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with a busy timeout so that the CLI and the web server can
 work on one file at once; a writing unit of work takes the write lock up front
-(``BEGIN IMMEDIATE``) so that two writers queue instead of failing half-way.
+(``BEGIN IMMEDIATE``) so that two writers queue instead of failing half-way; one that
+must wait for a long writer (an import publishing) says so (:mod:`.writers`).
 
 Alembic is imported only to migrate or to look at an unknown revision: opening a
 database already at ``HEAD_REVISION`` reads its ``alembic_version`` row and goes on, so
@@ -22,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from openchargeback.domain.errors import ConfigError
-from openchargeback.storage import faults
+from openchargeback.storage import faults, writers
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -84,7 +85,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+        if conn.info.get("write"):
+            writers.begin_writing(conn, BUSY_TIMEOUT_MS)
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
 def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
@@ -176,14 +180,14 @@ def unit_of_work(engine: Engine, *, write: bool = False, attach: Path | None = N
                 maintenance.guard_writes(engine, conn)
         conn.info["write"] = write
         if attach is None:
-            with conn.begin():
+            with conn.begin(), writers.retiring(conn):
                 yield conn
             return
         # an import's staged rows (storage.staging), readable as stage.* for the transaction
         raw: Any = conn.connection.driver_connection  # outside any transaction, as SQLite requires
         raw.execute("ATTACH DATABASE ? AS stage", (str(attach),))
         try:
-            with conn.begin():
+            with conn.begin(), writers.retiring(conn):
                 yield conn
         finally:
             raw.execute("DETACH DATABASE stage")

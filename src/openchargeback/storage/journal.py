@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, insert, select
 
+from openchargeback.storage import writers
 from openchargeback.storage.charges import APPROVED
 from openchargeback.storage.journal_tables import journal_documents, journal_exports
 from openchargeback.storage.tables import charge_details, charges, periods, sources
@@ -84,7 +85,7 @@ def lock_period(conn: Connection, period_id: int) -> None:
     """Hold the period row until the transaction ends (PostgreSQL; a SQLite writer holds the
     database already), so that two exports of a period take running numbers in turn and
     its status cannot change under an export."""
-    conn.execute(select(periods.c.id).where(periods.c.id == period_id).with_for_update())
+    writers.locking(conn, select(periods.c.id).where(periods.c.id == period_id).with_for_update())
 
 
 def next_sequence(conn: Connection, period_id: int) -> int:

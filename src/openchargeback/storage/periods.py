@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 
 from openchargeback.domain.periods import Period, PeriodStatus
+from openchargeback.storage import writers
 from openchargeback.storage.tables import period_transitions, periods
 from openchargeback.storage.types import AnyRow, inserted_id
 
@@ -20,7 +21,8 @@ def lock(conn: Connection, period_id: int) -> AnyRow:
     """The period's row, locked until the transaction ends (PostgreSQL; SQLite's write
     transaction excludes other writers): a status change waits for an import that holds
     the period, then sees its rows."""
-    return conn.execute(select(periods).where(periods.c.id == period_id).with_for_update()).one()
+    (row,) = writers.locking(conn, select(periods).where(periods.c.id == period_id).with_for_update())
+    return row
 
 
 def get_by_id(conn: Connection, period_id: int) -> AnyRow | None:

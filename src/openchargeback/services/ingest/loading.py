@@ -43,7 +43,7 @@ from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import review as review_repo
 from openchargeback.storage import sources as sources_repo
-from openchargeback.storage import staging
+from openchargeback.storage import staging, writers
 from openchargeback.storage.tables import charges as charges_table
 
 SHOWN_PROBLEMS = 20
@@ -239,6 +239,7 @@ class _Run:
         if dup is not None:
             raise _Duplicate(dup)
         import_id = imports_repo.create(conn, self._import_values(started))
+        writers.announce(conn, f"import #{import_id} ({self.focus.name})")  # who waits is told
         for name in sorted(self.periods):
             row = periods_repo.get_or_create(conn, Period.parse(name), self.ctx.actor, self.ctx.clock())
             # held (PostgreSQL: a share lock) until the import commits: a close, finalize
