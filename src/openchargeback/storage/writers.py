@@ -85,7 +85,7 @@ def retiring(conn: Connection) -> Iterator[None]:
 def begin_writing(conn: Connection, busy_timeout_ms: int) -> None:
     """SQLite's ``BEGIN IMMEDIATE``, telling whom it waits for (see the module's docstring)."""
     raw: Any = conn.connection.driver_connection
-    raw.execute(f"PRAGMA busy_timeout={FIRST_WAIT_MS}")
+    raw.execute(f"PRAGMA busy_timeout={min(FIRST_WAIT_MS, busy_timeout_ms)}")
     try:
         raw.execute("BEGIN IMMEDIATE")
         return

@@ -31,6 +31,7 @@ from openchargeback.services.context import Context
 from openchargeback.services.jobs import queue
 from openchargeback.services.jobs.kinds import Failed, Kind, registry
 from openchargeback.storage import jobs as repo
+from openchargeback.storage.faults import fault_of
 from openchargeback.storage.types import AnyRow
 
 log = logging.getLogger("openchargeback.jobs")
@@ -130,8 +131,12 @@ class Worker:
         while not self._stop.is_set():
             try:
                 ran = self.run_once()
-            except Exception:  # the database away for a moment: try again later
-                log.exception("worker %s: looking for jobs failed", self.name)
+            except Exception as exc:  # the database away for a moment: try again later
+                fault = fault_of(exc)
+                if fault is not None:
+                    log.warning("worker %s: looking for jobs failed: %s", self.name, fault.message)
+                else:
+                    log.exception("worker %s: looking for jobs failed", self.name)
                 ran = False
             if not ran and until_idle:
                 return
@@ -172,8 +177,13 @@ class Worker:
         except OpenChargebackError as exc:
             status, error = "failed", exc.message
         except Exception as exc:  # a fault, not a user mistake: keep the job honest
-            log.exception("job #%s (%s) failed", row.id, row.kind)
-            status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            fault = fault_of(exc)  # the database's own failure: its one message, as the CLI says it
+            if fault is not None:
+                log.warning("job #%s (%s) failed: %s", row.id, row.kind, fault.message)
+                status, error = "failed", fault.message
+            else:
+                log.exception("job #%s (%s) failed", row.id, row.kind)
+                status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         finally:
             with self._lock:
                 self._running.discard(row.id)
