@@ -42,10 +42,12 @@ class Kind:
 
 def registry() -> dict[str, Kind]:
     """Every kind by name (imported when a worker first needs it)."""
-    from openchargeback.services.jobs import imports, statements
+    from openchargeback.services.jobs import budgets, imports, journal, statements
 
     return {
         "import": imports.KIND,
         "statements.generate": statements.GENERATE,
         "statements.send": statements.SEND,
+        "journal.export": journal.EXPORT,
+        "budgets.check": budgets.CHECK,
     }
