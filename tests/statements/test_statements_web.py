@@ -11,6 +11,7 @@ import time
 import pytest
 
 from openchargeback.services.periods import change_status
+from web.cli_words import cli_syntax
 
 from .conftest import statement_settings
 
@@ -55,14 +56,20 @@ def test_generate_preview_download_send_and_resend(site, smtp_server):
     r = viewer.post("/statements/generate", data={"period": "2025-01", "csrf_token": viewer.csrf})
     assert r.status_code == 403
 
+    # an open period: Generate is disabled with the reason, and a request is refused at
+    # once (no job that could only fail), in the flash of the page it came from
+    page = admin.get("/statements?period=2025-01").text
+    assert re.search(r'id="statements-generate-button" disabled', page) and 'id="generate-why"' in page
     r = admin.post(
         "/statements/generate",
         data={"period": "2025-01", "csrf_token": admin.csrf},
         headers={"HX-Request": "true"},
     )
-    assert r.status_code == 200
-    failed = _wait_failed(admin, r.text)
-    assert "is open; close it" in failed  # the service's message, shown on the page
+    assert r.status_code == 409 and r.headers["HX-Retarget"] == "#flash"
+    assert "is open: statements are generated once an admin has closed it" in r.text
+    r = admin.post("/statements/generate", data={"period": "2025-01", "csrf_token": admin.csrf})
+    assert r.status_code == 409 and 'id="action-refused"' in r.text and 'id="statements-table"' in r.text
+    assert "is open: statements are generated" in r.text and not cli_syntax(r.text)
 
     change_status(app.state.ctx, "2025-01", "close", "tests", force=True)
     r = admin.post(
@@ -115,17 +122,6 @@ def test_generate_preview_download_send_and_resend(site, smtp_server):
     page = admin.get("/statements?period=2025-01").text
     assert f'id="resend-{failed_id}"' not in page and f"(resend of {failed_id})" in page
     assert smtp_server.messages[-1]["message"]["To"] == pi
-
-
-def _wait_failed(client, html: str, timeout: float = 60) -> str:
-    job = re.search(r'id="statement-job-(\d+)"', html).group(1)
-    deadline = time.monotonic() + timeout
-    while 'data-status="running"' in html or 'data-status="queued"' in html:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-        html = client.get(f"/statements/jobs/{job}").text
-    assert 'data-status="failed"' in html
-    return html
 
 
 @pytest.fixture

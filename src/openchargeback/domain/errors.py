@@ -1,6 +1,9 @@
 """Errors a user can cause. Each carries a message that names the object, what was
 expected and what was found, and the HTTP status a web handler should answer with.
-The CLI prints the message and exits 1; nothing here ever becomes a traceback."""
+The CLI prints the message and exits 1; nothing here ever becomes a traceback.
+
+A message that tells what to do next in command syntax (a flag, a command) also carries
+``web``: the same advice in the web's own words, which the web and its jobs show."""
 
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ from collections.abc import Sequence
 class OpenChargebackError(Exception):
     http_status = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, web: str | None = None):
         super().__init__(message)
         self.message = message
+        self.web = web or message  # the message as the web says it (no command syntax)
 
     def __str__(self) -> str:
         return self.message
@@ -59,7 +63,7 @@ class FilesNotWritten(OpenChargebackError):
 class FileRefused(InvalidInput):
     """A file that cannot be imported, with every problem found (file:line:column)."""
 
-    def __init__(self, message: str, problems: Sequence[object] | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, problems: Sequence[object] | None = None, *, web: str | None = None):
+        super().__init__(message, web=web)
         # focus Problem records (an import) or text lines (registry, converters)
         self.problems: list[object] = list(problems or [])

@@ -99,9 +99,9 @@ def _recoveries(inp: _Input) -> list[str]:
         ]
         if missing:
             out.append(
-                f"source {name} has no recovery {' and no '.join(missing)}; set it in the "
-                f"source (sources[].gl_fund_org / gl_account or `openchargeback sources "
-                f"edit`); the journal would not balance"
+                f"source {name} has no recovery {' and no '.join(missing)}; set the source's "
+                f"gl_fund_org and gl_account (in the configuration, or on the source's page of the "
+                f"web UI); the journal would not balance"
             )
     return out
 

@@ -80,7 +80,10 @@ def transition(period: str, current: PeriodStatus, action: str, reason: str | No
         }[current]
         raise Conflict(f"cannot {action} period {period}: {hint}")
     if action == "reopen" and not (reason and reason.strip()):
-        raise InvalidInput(f"reopening period {period} needs a reason (--reason)")
+        raise InvalidInput(
+            f"reopening period {period} needs a reason (--reason)",
+            web=f"reopening period {period} needs a reason",
+        )
     return target
 
 
@@ -89,5 +92,7 @@ def ensure_writable(period: str, status: PeriodStatus) -> None:
     if status != PeriodStatus.OPEN:
         raise Conflict(
             f"period {period} is {status}; reopen it (openchargeback periods reopen {period} "
-            f"--reason ...) before changing its charges"
+            f"--reason ...) before changing its charges",
+            web=f"period {period} is {status}; an admin reopens it, with a reason, on the period's "
+            f"page before its charges can change",
         )

@@ -23,7 +23,8 @@ def period(conn: Connection, name: str | Period) -> Any:
     if row is None:
         raise NotFound(
             f"period {p.name} does not exist (it is created by its first import or by "
-            f"`openchargeback periods open {p.name}`)"
+            f"`openchargeback periods open {p.name}`)",
+            web=f"period {p.name} does not exist: a period is created by its first import",
         )
     return row
 
@@ -35,6 +36,7 @@ def source(conn: Connection, name: str) -> Any:
         known = ", ".join(r.name for r in sources_repo.list_all(conn)) or "none"
         raise NotFound(
             f"unknown source {name!r} (known: {known}); declare it under `sources:` in "
-            f"the config or add it with `openchargeback sources add`"
+            f"the config or add it with `openchargeback sources add`",
+            web=f"unknown source {name!r} (known: {known}); an admin adds sources on the Sources page",
         )
     return row

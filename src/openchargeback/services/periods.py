@@ -18,8 +18,8 @@ from openchargeback.storage import periods as repo
 class PendingReview(Conflict):
     """Closing refused: charges still wait for review (``count`` of them, ``total`` billed)."""
 
-    def __init__(self, message: str, period: str, count: int, total):
-        super().__init__(message)
+    def __init__(self, message: str, period: str, count: int, total, *, web: str | None = None):
+        super().__init__(message, web=web)
         self.period, self.count, self.total = period, count, total
 
 
@@ -95,20 +95,25 @@ def change_status(
         if action == "close":
             count, total = charges_repo.stakes(conn, charges_repo.ChargeFilter(row.id, status="pending"))
             if count and not force:
+                waiting = (
+                    f"period {period.name} has {count} charge(s) pending review ({to_str(total)} billed)"
+                )
                 raise PendingReview(
-                    f"period {period.name} has {count} charge(s) pending review ({to_str(total)} billed); "
-                    f"review them first (`openchargeback review list -p {period.name}`, or "
+                    f"{waiting}; review them first (`openchargeback review list -p {period.name}`, or "
                     f"/review?period={period.name} in the web UI), or close anyway with "
                     f"--force --reason ...",
                     period.name,
                     count,
                     total,
+                    web=f"{waiting}; review them in the review queue first, or close anyway with a reason",
                 )
             if count:
                 if not reason:
                     raise InvalidInput(
                         f"closing period {period.name} with {count} charge(s) pending "
-                        f"review needs a reason (--reason)"
+                        f"review needs a reason (--reason)",
+                        web=f"closing period {period.name} with {count} charge(s) pending review "
+                        "needs a reason",
                     )
                 reason = f"closed with {count} charge(s) pending review: {reason}"
         repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())

@@ -286,3 +286,10 @@ def replacements(conn: Connection, import_id: int) -> Sequence[AnyRow]:
         )
     )
     return conn.execute(q).all()
+
+
+def period_files(conn: Connection, period: str) -> int:
+    """How many complete imports hold rows of ``period`` (its files in the ledger)."""
+    return conn.execute(
+        select(func.count()).where(imports.c.status == "complete", imports.c.periods.contains(period))
+    ).scalar_one()

@@ -137,3 +137,13 @@ def content(conn: Connection, export_id: int) -> bytes | None:
     return conn.execute(
         select(journal_documents.c.content).where(journal_documents.c.export_id == export_id)
     ).scalar()
+
+
+def tally(conn: Connection, period_id: int) -> tuple[int, int]:
+    """(exports, exports for posting) of the period: every export, and those that were not
+    drafts and recorded postings (what accounting posts)."""
+    posting = (journal_exports.c.draft.is_(False)) & journal_exports.c.postings.is_not(None)
+    row = conn.execute(
+        select(func.count(), func.count().filter(posting)).where(journal_exports.c.period_id == period_id)
+    ).one()
+    return row[0], row[1]

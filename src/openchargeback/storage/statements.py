@@ -417,3 +417,31 @@ def release_lock(conn: Connection, period_id: int, token: str) -> None:
             statement_send_locks.c.period_id == period_id, statement_send_locks.c.token == token
         )
     )
+
+
+def tally(conn: Connection, period_id: int) -> tuple[int, int, int]:
+    """(current, sent, failed) of the period: its current statement versions, those of them
+    sent, and its messages that did not reach everyone (failed, partial or in doubt) and
+    were not resent since."""
+    sent = statements.c.sent_at.is_not(None)
+    current, sent_count = conn.execute(
+        select(func.count(), func.count().filter(sent)).where(
+            statements.c.period_id == period_id, statements.c.status == "current"
+        )
+    ).one()
+    retried = (
+        select(statement_messages.c.resend_of_id)
+        .where(
+            statement_messages.c.resend_of_id.is_not(None),
+            statement_messages.c.status.in_(("sent", "partial")),
+        )
+        .scalar_subquery()
+    )
+    failed = conn.execute(
+        select(func.count()).where(
+            statement_messages.c.period_id == period_id,
+            statement_messages.c.status.in_(("failed", "partial", "in_doubt")),
+            statement_messages.c.id.not_in(retried),
+        )
+    ).scalar_one()
+    return current, sent_count, failed

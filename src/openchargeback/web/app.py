@@ -99,7 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(OpenChargebackError)
     async def user_error(request: Request, exc: OpenChargebackError):
-        return _error(request, exc.http_status, exc.message)
+        return _error(request, exc.http_status, exc.web)
 
     async def database_fault(request: Request, exc: Exception):
         fault = database.fault_of(exc)

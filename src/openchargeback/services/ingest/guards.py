@@ -51,10 +51,15 @@ def check_name(filename: str, source: Any, all_sources: Sequence[Any]) -> None:
             if source.file_pattern
             else f"{source.name} has none"
         )
-        raise Conflict(
+        found = (
             f"{filename} looks like a file of source {likely.name} (its file_pattern "
-            f"{likely.file_pattern!r} matches the name; {own}); nothing was imported. Import it "
-            f"with -s {likely.name}, or add --source-ok if it really belongs to {source.name}"
+            f"{likely.file_pattern!r} matches the name; {own}); nothing was imported. "
+        )
+        raise Conflict(
+            found
+            + f"Import it with -s {likely.name}, or add --source-ok if it really belongs to {source.name}",
+            web=found + f'Choose source {likely.name} for it, or tick "The file belongs to the chosen '
+            f'source" if it really belongs to {source.name}',
         )
 
 
@@ -95,15 +100,22 @@ def check_parties(filename: str, source: Any, new: Parties, earlier: Sequence[st
                 for name, texts in all_sources.items()
                 if name != source.name and any(mine & set(json.loads(t).get(_key(kind), ())) for t in texts)
             ]
-            hint = (
-                f"; it looks like a file of source {likely[0]} (import it with -s {likely[0]})"
-                if likely
-                else ""
+            found = (
+                f"{filename}: its {kind} ({_few(mine)}) are none of those of source "
+                f"{source.name}'s earlier imports ({_few(theirs)})"
             )
             raise Conflict(
-                f"{filename}: its {kind} ({_few(mine)}) are none of those of source "
-                f"{source.name}'s earlier imports ({_few(theirs)}){hint}; nothing was imported. "
-                f"Add --source-ok if it really belongs to {source.name}"
+                found
+                + (
+                    f"; it looks like a file of source {likely[0]} (import it with -s {likely[0]})"
+                    if likely
+                    else ""
+                )
+                + f"; nothing was imported. Add --source-ok if it really belongs to {source.name}",
+                web=found
+                + (f"; it looks like a file of source {likely[0]}" if likely else "")
+                + f'; nothing was imported. Tick "The file belongs to the chosen source" if it really '
+                f"belongs to {source.name}",
             )
 
 
@@ -137,10 +149,11 @@ def overlap_refusal(
             f"{n} row(s), {money} billed, identical to import #{old_id} ({name}, {at:%Y-%m-%d %H:%M} UTC)"
         )
     total = sum(f[2] for f in found)
+    held = f"{filename}: {total} of its {rows} row(s) are already in the ledger: " + "; ".join(parts)
     return Conflict(
-        f"{filename}: {total} of its {rows} row(s) are already in the ledger: "
-        + "; ".join(parts)
-        + ". Nothing was imported. If this file is a corrected export that replaces the "
+        held + ". Nothing was imported. If this file is a corrected export that replaces the "
         "earlier one, import it with --replace; if these really are new rows, import it "
-        "with --append"
+        "with --append",
+        web=held + ". Nothing was imported. If this file is a corrected export that replaces the "
+        "earlier one, import it again with Replace; if these really are new rows, with Append",
     )

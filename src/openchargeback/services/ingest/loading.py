@@ -107,7 +107,10 @@ def ingest(
     ``source_ok``: the file belongs to this source whatever its name and parties say
     (both recorded on the import)."""
     if replace and append:
-        raise InvalidInput("--replace and --append exclude each other: a file either replaces or adds")
+        raise InvalidInput(
+            "--replace and --append exclude each other: a file either replaces or adds",
+            web="Replace and Append exclude each other: a file either replaces or adds",
+        )
     expect = Period.parse(period) if period else None
     with ctx.read() as conn:
         src = lookup.source(conn, source)
@@ -357,11 +360,15 @@ class _Run:
         shown = "\n".join("  " + p.describe(self.focus.name) for p in problems[:SHOWN_PROBLEMS])
         more = len(problems) - SHOWN_PROBLEMS
         tail = f"\n  ... and {more} more problem(s)" if more > 0 else ""
+        found = (
+            f"{self.focus.name}: {len(problems)} problem(s) in {self._skipped()} row(s); nothing was imported"
+        )
         raise FileRefused(
-            f"{self.focus.name}: {len(problems)} problem(s) in {self._skipped()} row(s); "
-            f"nothing was imported. Fix the file, or import the valid rows with "
-            f"--skip-invalid (the skipped lines are recorded on the import):\n{shown}{tail}",
+            f"{found}. Fix the file, or import the valid rows with --skip-invalid (the skipped "
+            f"lines are recorded on the import):\n{shown}{tail}",
             problems=problems,
+            web=f'{found}. Fix the file, or import it again with "Skip invalid rows" (the skipped '
+            f"lines are recorded on the import):\n{shown}{tail}",
         )
 
     def _report_progress(self) -> None:

@@ -167,7 +167,7 @@ def _run(ctx: Context, params: dict, progress: Progress) -> dict:
     except FileRefused as exc:
         found: list[Any] = exc.problems[:50]  # focus Problem records
         problems = [p.describe(path.name) for p in found]
-        raise Failed(exc.message, {"problems": problems} if problems else None) from None
+        raise Failed(exc.web, {"problems": problems} if problems else None) from None
     return result.as_json()
 
 

@@ -174,8 +174,8 @@ class Worker:
             result = kind.run(ctx, params, lambda done, total: queue.set_live(row.id, done, total))
         except Failed as exc:
             status, error, result = "failed", exc.message, exc.result
-        except OpenChargebackError as exc:
-            status, error = "failed", exc.message
+        except OpenChargebackError as exc:  # jobs are started from the web and the API
+            status, error = "failed", exc.web
         except Exception as exc:  # a fault, not a user mistake: keep the job honest
             fault = fault_of(exc)  # the database's own failure: its one message, as the CLI says it
             if fault is not None:

@@ -8,21 +8,26 @@ holds them in doubt for a person to decide (see services/statements/delivery.py)
 
 from __future__ import annotations
 
-from openchargeback.domain.periods import Period
+from openchargeback.domain.periods import Period, PeriodStatus
+from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.jobs import queue
 from openchargeback.services.jobs.kinds import Kind, Progress
 from openchargeback.services.jobs.queue import JobView
 from openchargeback.services.statements.delivery import send_period
-from openchargeback.services.statements.generation import generate
+from openchargeback.services.statements.generation import generate, refuse_open
 
 KINDS = ("statements.generate", "statements.send")
 
 
 def start_statements(ctx: Context, what: str, period: str, **options) -> JobView:
-    """Queue ``generate`` or ``send`` of a period; returns the job."""
+    """Queue ``generate`` or ``send`` of a period; returns the job. Generating an open
+    period is refused here, not by a job that could only fail."""
     name = Period.parse(period).name
     with ctx.write() as conn:
+        status = PeriodStatus(lookup.period(conn, name).status)
+        if what == "generate":
+            refuse_open(name, status)
         job_id = queue.enqueue_in(conn, ctx, f"statements.{what}", {"period": name, **options}, period=name)
     queue.wake_local_workers(ctx)
     return queue.get_job(ctx, job_id)

@@ -154,7 +154,10 @@ def export_journal(
             f"(letters, digits, - and _)"
         )
     if delta and fmt in ("standard", "summary"):
-        raise InvalidInput(f"--delta applies to postings (gl or a template), not to the {fmt} format")
+        raise InvalidInput(
+            f"--delta applies to postings (gl or a template), not to the {fmt} format",
+            web=f'"Only the differences" applies to postings (gl or a template), not to the {fmt} format',
+        )
     cfg = ctx.settings.journal
     rules = data.rules_of(ctx.settings)
     env = template = None
@@ -170,7 +173,9 @@ def export_journal(
         if status == PeriodStatus.OPEN and not draft:
             raise Conflict(
                 f"period {name} is open; close it (`openchargeback periods close {name}`) "
-                f"before exporting its journal for posting, or export a draft with --draft"
+                f"before exporting its journal for posting, or export a draft with --draft",
+                web=f"period {name} is open: an admin closes it on the period's page before its "
+                f"journal is exported for posting; until then export a draft",
             )
         projects, _ = registry_repo.snapshot(conn)
         splits = load_splits(conn)
@@ -191,11 +196,15 @@ def export_journal(
         if posts:
             posted = repo.last_posted(conn, prow.id)
             if posted is not None and not (draft or delta or again):
-                raise Conflict(
+                before = (
                     f"the journal of period {name} was exported for posting before: export "
                     f"{posted.sequence} ({posted.file_name}, {posted.created_at:%Y-%m-%d %H:%M} UTC by "
                     f"{posted.created_by}); posting it again would post it twice. Export only the "
-                    f"differences with --delta, or export it again on purpose with --again"
+                    f"differences"
+                )
+                raise Conflict(
+                    f"{before} with --delta, or export it again on purpose with --again",
+                    web=f'{before}, or tick "Again" to export it again on purpose',
                 )
             recoveries = data.recoveries(conn)
             postings = dom.build_postings(

@@ -90,12 +90,15 @@ def add_adjustment(
     value = _amount(amount, currency)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("an adjustment needs a reason (--reason)")
+        raise InvalidInput("an adjustment needs a reason (--reason)", web="an adjustment needs a reason")
     pi_email = pi_email.strip().lower() if pi_email and pi_email.strip() else None
     project_id = project_id.strip() if project_id and project_id.strip() else None
     fund_org = fund_org.strip() if fund_org and fund_org.strip() else None
     if not (pi_email or project_id or fund_org):
-        raise InvalidInput("an adjustment is for a PI, a project or a fund: give --pi, --project or --fund")
+        raise InvalidInput(
+            "an adjustment is for a PI, a project or a fund: give --pi, --project or --fund",
+            web="an adjustment is for a PI, a project or a fund: give one of them",
+        )
     if pi_email and not is_address(pi_email):
         raise InvalidInput(f"PI {pi_email!r} is not an email address")
     with ctx.write() as conn:
@@ -169,12 +172,12 @@ def _check_unsourced(ctx: Context) -> None:
     if recovery_account(recovery, rules)[0] is None:
         missing.append("journal.adjustment_account or journal.default_account (its account)")
     if missing:
-        raise InvalidInput(
+        nowhere = (
             "an adjustment without a source has nowhere to be posted in the journal: give the "
-            "source whose recovery it belongs to (--source), or set "
-            + " and ".join(missing)
-            + " in the configuration"
+            "source whose recovery it belongs to"
         )
+        setting = " and ".join(missing) + " in the configuration"
+        raise InvalidInput(f"{nowhere} (--source), or set {setting}", web=f"{nowhere}, or set {setting}")
 
 
 def list_adjustments(ctx: Context, period: str) -> tuple[AdjustmentInfo, ...]:

@@ -148,7 +148,8 @@ def set_split(
         if repo.get(conn, "projects", project_id) is None:
             raise NotFound(
                 f"project {project_id!r} is not in the registry; add it first "
-                f"(`openchargeback projects add {project_id} ...`)"
+                f"(`openchargeback projects add {project_id} ...`)",
+                web=f"project {project_id!r} is not in the registry; add it on the Registry page first",
             )
         _check_funds(conn, project_id, checked, start, end)
         scopes = _scopes(conn, sources, services)
@@ -221,7 +222,9 @@ def _check_funds(conn, project_id: str, shares, start: Period, end: Period | Non
         if row is None:
             raise NotFound(
                 f"split of {project_id}: fund {fund} is not in the registry "
-                f"(`openchargeback funds add {fund}`)"
+                f"(`openchargeback funds add {fund}`)",
+                web=f"split of {project_id}: fund {fund} is not in the registry (add it on the "
+                "Registry page)",
             )
         lo, hi = row["valid_from"], row["valid_to"]
         if lo is not None and lo >= (end or start).end.date():
@@ -231,10 +234,11 @@ def _check_funds(conn, project_id: str, shares, start: Period, end: Period | Non
             )
         if hi is not None and (end is None or hi < start.start.date() or hi < end.start.date()):
             until = f"to {end}" if end else "with no end"
-            raise InvalidInput(
+            short = (
                 f"split of {project_id}: fund {fund} is valid until {hi} but the split "
-                f"runs {until}; end the split by {Period.containing(_at(hi))} (--to)"
+                f"runs {until}; end the split by {Period.containing(_at(hi))}"
             )
+            raise InvalidInput(f"{short} (--to)", web=short)
 
 
 def _at(day) -> datetime:
@@ -245,8 +249,9 @@ def _refuse_locked(conn, project_id: str, start: Period, end: Period | None) -> 
     for row in periods_repo.list_all(conn):
         p = Period.parse(row.name)
         if p >= start and (end is None or p <= end) and row.status != PeriodStatus.OPEN.value:
-            raise Conflict(
+            locked = (
                 f"changing the split of {project_id} from {start} would change period "
                 f"{row.name}, which is {row.status}; reopen it first or start the "
-                f"split after it (--from {p.next()})"
+                f"split after it"
             )
+            raise Conflict(f"{locked} (--from {p.next()})", web=f"{locked} (from {p.next()})")

@@ -37,7 +37,10 @@ def correct(
     with ``tag`` key=value); with ``save_rule`` the correction also applies to every
     future import."""
     if not (pi_email or project_id or fund_org):
-        raise InvalidInput("a correction needs at least one of --pi, --project, --fund")
+        raise InvalidInput(
+            "a correction needs at least one of --pi, --project, --fund",
+            web="a correction needs at least one of PI, project or fund",
+        )
     name = Period.parse(period).name
     with ctx.write() as conn:
         row = lookup.period(conn, name)
@@ -111,7 +114,10 @@ def correct(
             else:
                 resources = {r.resource_id for r in facts}
                 if len(resources) != 1 or None in resources:
-                    raise InvalidInput("--save-rule needs charges of one resource id (or --tag key=value)")
+                    raise InvalidInput(
+                        "--save-rule needs charges of one resource id (or --tag key=value)",
+                        web="saving a rule needs charges of one resource id (or a tag)",
+                    )
                 field, value = "resource_id", resources.pop()
             rule_id = repo.add_attribution_rule(
                 conn,

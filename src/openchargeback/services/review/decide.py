@@ -58,7 +58,9 @@ def approve(ctx: Context, period: str, sel: Selection, note: str | None = None) 
 
 def reject(ctx: Context, period: str, sel: Selection, note: str) -> ActionResult:
     if not (note and note.strip()):
-        raise InvalidInput("rejecting needs a note saying why (--note)")
+        raise InvalidInput(
+            "rejecting needs a note saying why (--note)", web="rejecting needs a note saying why"
+        )
     return _decide(ctx, period, sel, "rejected", note.strip())
 
 

@@ -160,9 +160,10 @@ def _plan(
         rows = store.current(conn, period_id, pi=pi, project=project)
         to_announce = notices.pending(conn, period_id, pi=pi, project=project)
         if not rows and not to_announce and not store.retired_sent(conn, period_id):
+            none = f"period {name} has no statements{_filter_text(pi, project)}"
             raise NotFound(
-                f"period {name} has no statements{_filter_text(pi, project)}; "
-                f"generate them first (`openchargeback generate -p {name}`)"
+                f"{none}; generate them first (`openchargeback generate -p {name}`)",
+                web=f"{none}; generate them first",
             )
         skipped = sum(1 for r in rows if r.sent_at is not None and not resend)
         claimed = store.claims(conn, [r.id for r in rows])
@@ -317,10 +318,15 @@ def _plan_resend(
                     f"message {mid} to {m.pi_email} is {m.status} by a batch; wait for its outcome"
                 )
             if m.status == "in_doubt" and not in_doubt:
-                raise Conflict(
+                doubt = (
                     f"message {mid} to {m.pi_email} is in doubt: the server may have delivered it. "
-                    f"Ask the PI; then `statements resend {mid} --in-doubt` (they may get two copies) "
-                    f"or `statements mark-delivered {mid}` / `statements mark-failed {mid}`"
+                    "Ask the PI; then"
+                )
+                raise Conflict(
+                    f"{doubt} `statements resend {mid} --in-doubt` (they may get two copies) "
+                    f"or `statements mark-delivered {mid}` / `statements mark-failed {mid}`",
+                    web=f"{doubt} resend it anyway (they may get two copies), or mark it delivered or not "
+                    f"delivered, in the email log",
                 )
             if (
                 not force
@@ -335,7 +341,8 @@ def _plan_resend(
                     else ": its statements were all sent by another message"
                 )
                 raise Conflict(
-                    f"message {mid} to {m.pi_email} was delivered{how}; use --force to send it again"
+                    f"message {mid} to {m.pi_email} was delivered{how}; use --force to send it again",
+                    web=f"message {mid} to {m.pi_email} was delivered{how}",
                 )
             rc = json.loads(m.recipients)
             everyone = rc["to"] + rc["cc"]
@@ -496,7 +503,10 @@ def _outcome_of(m: Any, labels: tuple[str, ...]) -> MessageOutcome:
 def _message(conn: Any, mid: int) -> Any:
     m = store.message(conn, mid)
     if m is None:
-        raise NotFound(f"message {mid} does not exist (see `openchargeback statements messages`)")
+        raise NotFound(
+            f"message {mid} does not exist (see `openchargeback statements messages`)",
+            web=f"message {mid} does not exist (the email log lists them)",
+        )
     return m
 
 

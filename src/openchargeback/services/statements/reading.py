@@ -92,7 +92,10 @@ def _find(conn: Connection, number: str, version: int | None) -> AnyRow:
     r = store.by_number(conn, number.strip(), version)
     if r is None:
         which = f" version {version}" if version else ""
-        raise NotFound(f"statement {number}{which} does not exist (see `openchargeback statements list`)")
+        raise NotFound(
+            f"statement {number}{which} does not exist (see `openchargeback statements list`)",
+            web=f"statement {number}{which} does not exist",
+        )
     return r
 
 

@@ -142,9 +142,10 @@ def _settle_dead_batches(ctx: Context, conn: Any, batch: SendBatch) -> None:
 def renew(ctx: Context, batch: SendBatch) -> None:
     with ctx.write() as conn:
         if not store.renew_lock(conn, batch.period_id, batch.token, _now() + batch.lease):
+            taken = f"the send lock of {batch.period} was taken over by another batch (this one was too slow)"
             raise Conflict(
-                f"the send lock of {batch.period} was taken over by another batch (this one was "
-                f"too slow); stopping: see `openchargeback statements messages -p {batch.period}`"
+                f"{taken}; stopping: see `openchargeback statements messages -p {batch.period}`",
+                web=f"{taken}; stopping: see the email log of {batch.period}",
             )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
+from openchargeback.domain.errors import InvalidInput, NotFound
+from openchargeback.domain.periods import Period
 from openchargeback.services.auth import Session
 from openchargeback.services.context import Context
 from openchargeback.web.proxies import client_address
@@ -25,9 +27,13 @@ def see_other(url: str) -> RedirectResponse:
 
 
 def period_of(request: Request, asked: str | None = None) -> str | None:
-    """The period a page shows: the one asked for, else the session's, else the latest."""
+    """The period a page shows: the one asked for (a 404 page when it is not a month in
+    the form YYYY-MM), else the session's, else the latest."""
     if asked:
-        return asked
+        try:
+            return Period.parse(asked).name
+        except InvalidInput as exc:
+            raise NotFound(exc.message) from None
     from openchargeback.web.app import current_period
 
     return current_period(request)

@@ -91,7 +91,9 @@ async def upload(
 @router.get("/imports/jobs/{job_id}")
 def job_status(request: Request, s: Reader, job_id: int):
     job = jobs.get_job(ctx_for(request, s), job_id)
-    return render(request, "_job.html", {"job": job})
+    # the import history follows a job that just finished (it listens for this event)
+    changed = {"HX-Trigger": "imports-changed"} if job.finished else None
+    return render(request, "_job.html", {"job": job}, headers=changed)
 
 
 @router.get("/imports/{import_id}")

@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from openchargeback.domain.errors import Conflict, InvalidInput
 from openchargeback.services import journal as svc
+from openchargeback.services import periods
 from openchargeback.web.routes.common import ctx_for, period_of, see_other
 from openchargeback.web.security import Reader, Reviewer, attachment, is_htmx
 from openchargeback.web.templating import qs, render
@@ -24,6 +26,11 @@ MEDIA = {
 
 @router.get("/journal")
 def journal_page(request: Request, s: Reader, period: str | None = None, done: int | None = None):
+    return _journal_page(request, s, period, done=done)
+
+
+def _journal_page(request: Request, s, period: str | None, *, done=None, refused=None, asked=None):
+    """The page; ``refused``: the error of the export just asked for (``asked``: its form)."""
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
     exports = svc.list_exports(ctx, shown) if shown else ()
@@ -32,10 +39,14 @@ def journal_page(request: Request, s: Reader, period: str | None = None, done: i
         "journal.html",
         {
             "period": shown,
+            "status": periods.get_period(ctx, shown).status if shown else None,
             "exports": exports,
             "formats": svc.list_formats(ctx),
             "done": next((e for e in exports if e.id == done), None),
+            "error": refused.web if refused else None,
+            "asked": asked or {},
         },
+        status=refused.http_status if refused else 200,
     )
 
 
@@ -49,9 +60,15 @@ def journal_export(
     delta: Annotated[bool, Form()] = False,
     again: Annotated[bool, Form()] = False,
 ):
-    result = svc.export_journal(
-        ctx_for(request, s), period, format, draft=draft, delta=delta, again=again, write=False
-    )
+    try:
+        result = svc.export_journal(
+            ctx_for(request, s), period, format, draft=draft, delta=delta, again=again, write=False
+        )
+    except (Conflict, InvalidInput) as exc:  # said on the journal page, with the form as it was
+        if is_htmx(request):
+            raise
+        asked = {"format": format, "draft": draft, "delta": delta, "again": again}
+        return _journal_page(request, s, period, refused=exc, asked=asked)
     url = f"/journal?{qs(period=result.export.period, done=result.export.id)}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})

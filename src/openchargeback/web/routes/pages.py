@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 
-from openchargeback.domain.errors import NotFound
+from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.services import ingest as imports
-from openchargeback.services import insights, periods
-from openchargeback.services import review as review
+from openchargeback.services import insights, month, periods
 from openchargeback.web import charts
 from openchargeback.web.routes.common import ctx_for, ip, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader
@@ -55,19 +54,24 @@ def period_detail(request: Request, s: Reader, name: str):
     return _period_page(request, s, name)
 
 
-def _period_page(request: Request, s, name: str, *, refusal=None, status: int = 200):
+def _period_page(
+    request: Request, s, name: str, *, refusal=None, error: str | None = None, status: int = 200
+):
+    """The month's checklist; ``refusal`` (charges pending review) or ``error``: why the
+    action just taken was refused, shown on the page."""
     ctx = ctx_for(request, s)
-    info = periods.get_period(ctx, name)
+    info = periods.get_period(ctx, period_of(request, name) or name)
     currency, top = insights.period_top(ctx, info.name, "pi", 10)
     return render(
         request,
         "period.html",
         {
             "p": info,
+            "m": month.checklist(ctx, info.name),
             "currency": currency,
             "top_pis": top,
             "refusal": refusal,
-            "pending": review.pending(ctx, info.name),
+            "error": error,
             "imports": imports.list_imports(ctx, period=info.name, limit=200),
             "totals": next((o for o in insights.periods_overview(ctx) if o.name == info.name), None),
         },
@@ -97,6 +101,8 @@ def period_action(
         )
     except periods.PendingReview as exc:  # show the count, the queue and "close anyway"
         return _period_page(request, s, name, refusal=exc, status=409)
+    except (Conflict, InvalidInput) as exc:  # said on the period's page, where it was asked
+        return _period_page(request, s, name, error=exc.web, status=exc.http_status)
     done = {"close": "closed", "finalize": "finalized", "reopen": "reopened"}[action]
     return see_other(f"/periods/{name}?msg={done}")
 

@@ -10,8 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from openchargeback.domain.errors import Conflict, InvalidInput, OpenChargebackError
 from openchargeback.services import jobs as bg
-from openchargeback.services import statements
+from openchargeback.services import periods, statements
 from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader, attachment, is_htmx
 from openchargeback.web.templating import qs, render
@@ -29,6 +30,19 @@ PREVIEW_CSP = (
 def statements_page(
     request: Request, s: Reader, period: str | None = None, all_versions: bool = False, job: int | None = None
 ):
+    return _statements_page(request, s, period, all_versions=all_versions)
+
+
+def _statements_page(
+    request: Request,
+    s,
+    period: str | None,
+    *,
+    all_versions: bool = False,
+    error: str | None = None,
+    status=200,
+):
+    """The page; ``error``: why the action just taken here was refused."""
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
     rows = statements.list_statements(ctx, shown, all_versions=all_versions) if shown else ()
@@ -39,6 +53,8 @@ def statements_page(
         "statements.html",
         {
             "period": shown,
+            "status": periods.get_period(ctx, shown).status if shown else None,
+            "error": error,
             "rows": rows,
             "messages": messages,
             "all_versions": all_versions,
@@ -47,12 +63,16 @@ def statements_page(
             "resendable": {m.id for m in messages if m.status in ("failed", "partial")}
             - {m.resend_of for m in messages},
         },
+        status=status,
     )
 
 
 @router.post("/statements/generate")
 def statements_generate(request: Request, s: PeriodAdmin, period: Annotated[str, Form()]):
-    job = bg.start_statements(ctx_for(request, s), "generate", period)
+    try:
+        job = bg.start_statements(ctx_for(request, s), "generate", period)
+    except (Conflict, InvalidInput) as exc:
+        return _refused(request, s, period, exc)
     return _job_response(request, job)
 
 
@@ -65,10 +85,19 @@ def statements_send(
     project: Annotated[str, Form()] = "",
     resend: Annotated[bool, Form()] = False,
 ):
-    job = bg.start_statements(
-        ctx_for(request, s), "send", period, pi=blank(pi), project=blank(project), resend=resend
-    )
+    try:
+        job = bg.start_statements(
+            ctx_for(request, s), "send", period, pi=blank(pi), project=blank(project), resend=resend
+        )
+    except (Conflict, InvalidInput) as exc:
+        return _refused(request, s, period, exc)
     return _job_response(request, job)
+
+
+def _refused(request: Request, s, period: str, exc: OpenChargebackError):
+    if is_htmx(request):  # the app's handler says it in the page's flash
+        raise exc
+    return _statements_page(request, s, period, error=exc.web, status=exc.http_status)
 
 
 def _job_response(request: Request, job):
@@ -79,7 +108,10 @@ def _job_response(request: Request, job):
 
 @router.get("/statements/jobs/{job_id}")
 def statements_job(request: Request, s: Reader, job_id: int):
-    return render(request, "_statement_job.html", {"job": bg.statement_job(ctx_for(request, s), job_id)})
+    job = bg.statement_job(ctx_for(request, s), job_id)
+    # the page's lists follow a job that just finished (they listen for this event)
+    changed = {"HX-Trigger": "statements-changed"} if job.finished else None
+    return render(request, "_statement_job.html", {"job": job}, headers=changed)
 
 
 @router.post("/statements/messages/{message_id}/resend")

@@ -98,6 +98,10 @@
         if (!node.classList.contains("job")) { var wrap = el("div", { "class": "job job-failed" }); wrap.appendChild(el("strong", {}, item.file.name)); wrap.appendChild(node); node = wrap; }
         holder.replaceWith(node);
         if (window.htmx) window.htmx.process(node);
+        // a job already finished polls no more: the import history follows it now
+        if (/^(done|failed|interrupted)$/.test(node.getAttribute("data-status") || "")) {
+          document.body.dispatchEvent(new Event("imports-changed"));
+        }
       });
       xhr.addEventListener("error", function () { holder.replaceWith(el("div", { "class": "notice error" }, item.file.name + ": upload failed")); });
       xhr.send(item.file);
