@@ -148,17 +148,42 @@ class LoggingSettings(_Strict):
 
 
 class MetricsSettings(_Strict):
-    """The Prometheus endpoint ``/metrics`` (off by default)."""
+    """The Prometheus endpoint (off by default): ``/metrics`` on the web's port behind a
+    token, or on an address of its own (``listen``)."""
 
     enabled: bool = False
-    # A scraper sends it as ``Authorization: Bearer TOKEN``; required when enabled.
+    # A scraper sends it as ``Authorization: Bearer TOKEN`` to /metrics on the web's port.
     token: str | None = Field(default=None, min_length=16)
+    # HOST:PORT served by `serve` itself, without a token (instead of /metrics on the web's port).
+    listen: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        m = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(\d{1,5})", v) if v is not None else None
+        if v is not None and (m is None or not 0 < int(m.group(2)) < 65536):
+            raise ValueError(f"{v!r}: expected HOST:PORT, such as 127.0.0.1:9464 ([::1]:9464 for IPv6)")
+        return v
 
     @model_validator(mode="after")
     def _protected(self) -> Self:
-        if self.enabled and not self.token:
-            raise ValueError("metrics.enabled needs metrics.token (at least 16 characters: ${METRICS_TOKEN})")
+        if self.listen and self.token:
+            raise ValueError(
+                "metrics.token protects /metrics on the web's port, which metrics.listen replaces: "
+                "leave one out"
+            )
+        if self.enabled and not (self.token or self.listen):
+            raise ValueError(
+                "metrics.enabled needs metrics.token (at least 16 characters: ${METRICS_TOKEN}) "
+                "or metrics.listen (an address of its own, such as 127.0.0.1:9464)"
+            )
         return self
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        """(host, port) of ``listen`` (an IPv6 host without its brackets)."""
+        host, _, port = (self.listen or "").rpartition(":")
+        return host.strip("[]"), int(port or 0)
 
 
 class UserSettings(_Strict):

@@ -18,7 +18,7 @@ from openchargeback.storage import jobs as jobs_repo
 from openchargeback.web.app import create_app
 from openchargeback.web.metrics import MULTIPROC_ENV
 
-from .conftest import SECRET, served
+from .conftest import SECRET, free_port, served
 
 TOKEN = "metrics-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -69,6 +69,46 @@ def test_off_by_default(sqlite_url, client_for):
 def test_enabled_needs_a_token():
     with pytest.raises(ValueError, match="metrics.enabled needs metrics.token"):
         Settings.model_validate({"metrics": {"enabled": True}})
+
+
+def test_listen_settings():
+    def metrics(**m):
+        return Settings.model_validate({"metrics": {"enabled": True, **m}}).metrics
+
+    assert metrics(listen="127.0.0.1:9464").listen_address == ("127.0.0.1", 9464)
+    assert metrics(listen="[::1]:9464").listen_address == ("::1", 9464)
+    with pytest.raises(ValueError, match="which metrics.listen replaces: leave one out"):
+        metrics(listen="127.0.0.1:9464", token=TOKEN)
+    for bad in ("9464", "127.0.0.1:0", "host:70000", "a b:1"):
+        with pytest.raises(ValueError, match="expected HOST:PORT, such as 127.0.0.1:9464"):
+            metrics(listen=bad)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_metrics_on_an_address_of_their_own(sqlite_url, ops_config, monkeypatch, workers):
+    """metrics.listen: serve's main process answers scrapes there without a token, with
+    every web process's counters summed; the web's port has no /metrics."""
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    port = free_port()
+    config = ops_config(sqlite_url, metrics={"enabled": True, "listen": f"127.0.0.1:{port}"})
+    key = {"method": "GET", "route": "/healthz", "status": "200"}
+    args = ("--workers", "2") if workers == 2 else ()
+    with served(config, args=args) as (base, proc):
+
+        def scrape() -> str:
+            r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+            return r.text
+
+        before = value(scrape(), "openchargeback_http_requests_total", **key)
+        for _ in range(6):  # a new connection each: with two processes, both may answer
+            assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
+        body = scrape()
+        assert value(body, "openchargeback_http_requests_total", **key) - before == 6
+        assert "# TYPE openchargeback_workers_alive gauge" in body  # read from the database
+        assert httpx.get(f"{base}/metrics", timeout=30).status_code == 404
+    assert f"metrics on http://127.0.0.1:{port}/metrics" in proc.log_path.read_text()
 
 
 def test_token_required(sqlite_url, client_for):

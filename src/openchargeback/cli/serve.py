@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from openchargeback.config import Settings
+    from openchargeback.services.context import Context
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # src/openchargeback
 
@@ -61,6 +62,7 @@ def serve_command(
         if config is not None:  # the reloaded process reads the configuration from there
             os.environ[ENV_FILE] = str(config.resolve())
         _announce(h, p, settings, " (reloading on changes)")
+        _serve_metrics(settings)
         _run_reloading(settings, config, h, p)
         return
     sock = _bind(h, p)  # before anything else: a busy port is refused at once
@@ -71,6 +73,7 @@ def serve_command(
         from openchargeback.web.app import create_app
 
         app = create_app(settings)
+        _serve_metrics(settings, app.state.ctx)
     except BaseException:
         sock.close()
         raise
@@ -92,6 +95,16 @@ def app_from_environment() -> FastAPI:
     settings = load_settings(None)
     ensure_safe_to_serve(settings)
     return create_app(settings)
+
+
+def _serve_metrics(settings: Settings, ctx: Context | None = None) -> None:
+    """``metrics.listen``: the metrics served by this, the main, process."""
+    if settings.metrics.enabled and settings.metrics.listen:
+        from openchargeback.services.context import build_context
+        from openchargeback.web.metrics import serve_separately
+
+        serve_separately(settings, ctx or build_context(settings, actor="web"))
+        typer.echo(f"metrics on http://{settings.metrics.listen}/metrics", err=True)
 
 
 def _announce(host: str, port: int, settings: Settings, extra: str = "") -> None:
@@ -119,7 +132,9 @@ def _run_workers(
     from openchargeback.services.context import build_context
 
     try:  # migrate a new database once, here, rather than in n processes at once
-        build_context(settings, actor="web").engine.dispose()
+        ctx = build_context(settings, actor="web")
+        ctx.engine.dispose()
+        _serve_metrics(settings, ctx)  # the sum of the n processes' counters
     except BaseException:
         sock.close()
         raise

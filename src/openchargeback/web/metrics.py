@@ -1,5 +1,7 @@
-"""Prometheus metrics at ``/metrics`` (``metrics.enabled``; ``Authorization: Bearer
-metrics.token``), with the ``prometheus-client`` library.
+"""Prometheus metrics (``metrics.enabled``), with the ``prometheus-client`` library: at
+``/metrics`` on the web's port (``Authorization: Bearer metrics.token``), or, with
+``metrics.listen``, on an address of their own served by ``serve``'s main process
+(:func:`serve_separately`) and not on the web's port at all.
 
 Two kinds of figures:
 
@@ -32,6 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from openchargeback.config import Settings
+from openchargeback.domain.errors import Conflict
 from openchargeback.services import health
 from openchargeback.services.context import Context
 from openchargeback.web.observe import Observer
@@ -182,14 +185,38 @@ def registry_for(ctx: Context) -> CollectorRegistry:
     return registry
 
 
-def install(app: FastAPI, settings: Settings, ctx: Context) -> Observer | None:
-    """Add ``/metrics`` when enabled; returns what the request observer should call."""
-    if not settings.metrics.enabled or not settings.metrics.token:
-        return None
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+def serve_separately(settings: Settings, ctx: Context) -> None:
+    """``metrics.listen``: prometheus-client's own HTTP server, in a thread of this process
+    (``serve``'s main one), answering every path with the figures of every web process
+    (multiprocess mode) and of the database."""
+    from prometheus_client import start_http_server
 
+    host, port = settings.metrics.listen_address
+    try:
+        start_http_server(port, addr=host, registry=registry_for(ctx))
+    except OSError as exc:
+        raise Conflict(
+            f"cannot listen on {settings.metrics.listen} for metrics (metrics.listen): "
+            f"{exc.strerror or exc}; choose another address"
+        ) from None
+
+
+def install(app: FastAPI, settings: Settings, ctx: Context) -> Observer | None:
+    """Count requests when metrics are on, and add ``/metrics`` unless they are served on
+    an address of their own; returns what the request observer should call."""
+    if not settings.metrics.enabled:
+        return None
     inst = instruments()
     health.watch_driver_errors(ctx, lambda name: inst.db_errors.labels(name).inc())
+
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        inst.requests.labels(method, route, str(status)).inc()
+        inst.latency.labels(route).observe(seconds)
+
+    if settings.metrics.listen:
+        return observe
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
     registry = registry_for(ctx)
     expected = f"Bearer {settings.metrics.token}".encode()
 
@@ -204,9 +231,4 @@ def install(app: FastAPI, settings: Settings, ctx: Context) -> Observer | None:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
-
-    def observe(method: str, route: str, status: int, seconds: float) -> None:
-        inst.requests.labels(method, route, str(status)).inc()
-        inst.latency.labels(route).observe(seconds)
-
     return observe
