@@ -11,6 +11,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from openchargeback.domain.roles import NotAuthenticated, Role
 from openchargeback.services import audit
 from openchargeback.services.auth import Login, open_session
@@ -58,7 +60,12 @@ def sign_in(ctx: Context, ident: Identity, *, ip: str, user_agent: str | None = 
             raise _refuse(ctx, who, f"email domain of {who!r} is not allowed (sso.allowed_domains)", ip)
     now = ctx.clock()
     try:
-        username = _provision(ctx, ident, email, who, now, ip)
+        try:
+            username = _provision(ctx, ident, email, who, now, ip)
+        except IntegrityError:
+            # a concurrent first sign-in of the same person (two tabs, two workers)
+            # provisioned them first: its committed user and identity are found now
+            username = _provision(ctx, ident, email, who, now, ip)
     except _Refused as exc:  # its transaction rolled back; the refusal is logged apart
         raise _refuse(ctx, who, str(exc), ip) from None
     return open_session(ctx, username, ip=ip, user_agent=user_agent, how=f"sso {ident.issuer}")
