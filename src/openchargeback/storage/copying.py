@@ -27,7 +27,9 @@ from sqlalchemy import (
     update,
 )
 
+from openchargeback.storage import partitions
 from openchargeback.storage.schema import metadata
+from openchargeback.storage.tables import periods
 
 _CHUNK = 5_000
 
@@ -123,6 +125,9 @@ def copy_all(
     clear_sources(target)
     counts = {}
     for table in tables():
+        if table.name == "charges":  # PostgreSQL: each period's partition first
+            named = source.execute(select(periods.c.id, periods.c.name))
+            partitions.ensure(target, [(r.id, r.name) for r in named])
         counts[table.name] = copy_table(source, target, table)
         if progress is not None:
             progress(table.name, counts[table.name])

@@ -222,9 +222,22 @@ def replace_earlier(
             )
             done.append((old_id, period_id, n))
     for old_id in {d[0] for d in done}:
-        left = conn.execute(
-            select(func.count()).select_from(charges).where(charges.c.import_id == old_id)
-        ).scalar_one()
+        # what is left of the earlier import is in its other periods: only their partitions
+        # are read (PostgreSQL), through the (period, source, import) index
+        named = conn.execute(select(imports.c.periods).where(imports.c.id == old_id)).scalar_one()
+        others = list(
+            conn.execute(
+                select(periods.c.id).where(
+                    periods.c.name.in_(named.split(",")), periods.c.id.not_in(period_ids)
+                )
+            ).scalars()
+        )
+        rest = and_(
+            charges.c.period_id.in_(others), charges.c.source_id == source_id, charges.c.import_id == old_id
+        )
+        left = (
+            conn.execute(select(func.count()).select_from(charges).where(rest)).scalar_one() if others else 0
+        )
         values: dict[str, Any] = {"replaced_by_id": new_id}
         if not left:
             values["status"] = "replaced"

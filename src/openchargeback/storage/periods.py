@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 
 from openchargeback.domain.periods import Period, PeriodStatus
-from openchargeback.storage import writers
+from openchargeback.storage import partitions, writers
 from openchargeback.storage.tables import period_transitions, periods
 from openchargeback.storage.types import AnyRow, inserted_id
 
@@ -56,6 +56,7 @@ def get_or_create(conn: Connection, period: Period, actor: str, now: datetime) -
         pid = int(got[0])
     else:
         pid = inserted_id(conn.execute(insert(periods).values(**values)))
+    partitions.add(conn, pid, period.name)
     conn.execute(
         insert(period_transitions).values(
             period_id=pid,
