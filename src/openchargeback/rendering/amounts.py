@@ -82,8 +82,9 @@ def number(
     return pattern.apply(d, loc)
 
 
-def compact(value: Decimal | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
-    """Short labels for charts: ``$1.2M``, ``$340K``."""
+def compact(value: Decimal | None, currency: str, locale: str = DEFAULT_LOCALE, *, digits: int = 1) -> str:
+    """Short labels for charts: ``$1.2M``, ``$340K``; at most ``digits`` decimals of the
+    short form (an axis tick of 12,500 needs two in Japanese: ``￥1.25万``)."""
     if value is None:
         return ""
-    return format_compact_currency(value, currency, locale=locale.replace("-", "_"), fraction_digits=1)
+    return format_compact_currency(value, currency, locale=locale.replace("-", "_"), fraction_digits=digits)

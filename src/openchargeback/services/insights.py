@@ -4,11 +4,10 @@ which is brought up to date first (see storage/rollups.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.money import ZERO
-from openchargeback.domain.periods import Period
 from openchargeback.services import lookup
 from openchargeback.services.context import Context
 from openchargeback.services.ingest.history import ImportSummary, summary_of
@@ -16,6 +15,7 @@ from openchargeback.services.periods import period_names
 from openchargeback.storage import aggregates as agg
 from openchargeback.storage import imports as imports_repo
 from openchargeback.storage import periods as periods_repo
+from openchargeback.storage import portal as portal_repo
 from openchargeback.storage import rollups
 from openchargeback.storage import sources as sources_repo
 
@@ -44,9 +44,39 @@ class Costs:
 
 
 @dataclass(frozen=True)
+class Series:
+    key: str | None  # the value of the trend's dimension (None: charges without one)
+    label: str  # as people know it: a source's display name
+    values: tuple[Decimal, ...]  # one per period
+
+
+@dataclass(frozen=True)
 class Trend:
-    periods: tuple[str, ...]
-    series: tuple[tuple[str, tuple[Decimal, ...]], ...]  # (label, one value per period)
+    by: str | None  # the dimension of the series (source, service), a filter of the charges page
+    periods: tuple[str, ...]  # the periods that exist, oldest first, up to TREND
+    series: tuple[Series, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A figure against the same figure of the previous period."""
+
+    amount: Decimal
+    percent: Decimal | None  # None: nothing to compare with (new)
+
+    @property
+    def new(self) -> bool:
+        return self.percent is None
+
+
+def change(now: Decimal | int, before: Decimal | int | None) -> Change:
+    """``now`` against ``before``: the difference and its percentage of ``before`` (to one
+    decimal, half-up); "new" when there was nothing before (no period, or zero)."""
+    now, before = Decimal(now), Decimal(before or 0)
+    if not before:
+        return Change(now, None)
+    percent = ((now - before) * 100 / abs(before)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return Change(now - before, percent)
 
 
 @dataclass(frozen=True)
@@ -60,11 +90,13 @@ class Dashboard:
     projects: int
     pending: Costs  # flagged and not decided yet
     by_source: tuple[tuple[str, str, Costs], ...]  # name, display name, costs
-    top_pis: tuple[tuple[str | None, Costs], ...]
+    top_pis: tuple[tuple[str | None, str | None, Costs], ...]  # email, name in the registry, costs
     top_projects: tuple[tuple[str | None, Costs], ...]
     recent_imports: tuple[ImportSummary, ...]
     trend: Trend
     other_currencies: tuple[str, ...] = ()
+    previous: str | None = None  # the period before, the one the changes compare with
+    changes: dict[str, Change] = field(default_factory=dict)  # billed, list, subsidy, pis, projects
 
 
 @dataclass(frozen=True)
@@ -90,7 +122,7 @@ class EntityDetail:
     currency: str
     totals: Costs
     by_service: tuple[tuple[str | None, Costs], ...]
-    by_source: tuple[tuple[str | None, Costs], ...]
+    by_source: tuple[tuple[str, str, Costs], ...]  # name, display name, costs
     related: tuple[tuple[str | None, Costs], ...]  # PIs of a project, projects of a PI
     trend: Trend
     all_time: Costs = field(default_factory=Costs)
@@ -121,34 +153,31 @@ def _currency(ctx: Context, conn, period_ids: list[int]) -> tuple[str, tuple[str
     return main, tuple(c for c in found if c != main)
 
 
-def _trend_names(period: str) -> list[str]:
-    p = Period.parse(period)
-    names = []
-    for _ in range(TREND):
-        names.append(p.name)
-        p = p.previous()
-    return names[::-1]
+def _trend_names(ids: dict[str, int], period: str) -> list[str]:
+    """The periods that exist up to ``period``, the last TREND of them, oldest first."""
+    return sorted(n for n in ids if n <= period)[-TREND:]
+
+
+def _display_names(conn) -> dict[str, str]:
+    return {r.name: r.display_name or r.name for r in sources_repo.list_all(conn)}
 
 
 def _trend(
-    conn, ids: dict[str, int], period: str, currency: str, by: str | None, filters: dict | None = None
+    conn, ids: dict[str, int], period: str, currency: str, by: str, filters: dict | None = None
 ) -> Trend:
-    names = _trend_names(period)
-    present = [ids[n] for n in names if n in ids]
+    names = _trend_names(ids, period)
     f = {"currency": currency, "review": agg.BILLABLE, **(filters or {})}
-    items = (
-        agg.grouped(
-            conn, period_ids=present, by=("period", by) if by else ("period",), filters=f, order="group"
-        )
-        if present
-        else []
-    )
-    series: dict[str, list[Decimal]] = {}
+    items = agg.grouped(conn, period_ids=[ids[n] for n in names], by=("period", by), filters=f, order="group")
+    labels = _display_names(conn) if by == "source" else {}
+    series: dict[str | None, list[Decimal]] = {}
     for i in items:
-        label = (i[by] if by else "total") or "(none)"
-        series.setdefault(label, [ZERO] * len(names))[names.index(i["period"])] = i["billed"]
-    ordered = sorted(series.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
-    return Trend(tuple(names), tuple((k, tuple(v)) for k, v in ordered))
+        series.setdefault(i[by], [ZERO] * len(names))[names.index(i["period"])] = i["billed"]
+    ordered = sorted(series.items(), key=lambda kv: (-sum(kv[1]), kv[0] or ""))
+    return Trend(
+        by,
+        tuple(names),
+        tuple(Series(k, labels.get(k, k) if k else "(none)", tuple(v)) for k, v in ordered),
+    )
 
 
 def dashboard(ctx: Context, period: str | None) -> Dashboard:
@@ -173,7 +202,7 @@ def dashboard(ctx: Context, period: str | None) -> Dashboard:
                 (),
                 (),
                 recent,
-                Trend((), ()),
+                Trend(None, (), ()),
             )
         pid = ids[period]
         status = lookup.period(conn, period).status
@@ -192,27 +221,35 @@ def dashboard(ctx: Context, period: str | None) -> Dashboard:
                 None,
             )
         )
-        displays = {r.name: r.display_name for r in sources_repo.list_all(conn)}
-        by_source = tuple(
-            (i["source"], displays.get(i["source"], i["source"]), Costs.of(i))
-            for i in agg.grouped(conn, period_ids=[pid], by=("source",), filters=f)
-        )
-        top_pis = tuple(
-            (i["pi"], Costs.of(i))
-            for i in agg.grouped(conn, period_ids=[pid], by=("pi",), filters=f, limit=8)
-        )
+        by_source = _by_source(conn, [pid], f)
+        pi_items = agg.grouped(conn, period_ids=[pid], by=("pi",), filters=f, limit=8)
+        pi_names = _pi_names(conn, [i["pi"] for i in pi_items])
+        top_pis = tuple((i["pi"], pi_names.get(i["pi"]), Costs.of(i)) for i in pi_items)
         top_projects = tuple(
             (i["project"], Costs.of(i))
             for i in agg.grouped(conn, period_ids=[pid], by=("project",), filters=f, limit=8)
         )
+        pis = agg.distinct_count(conn, period_ids=[pid], dim="pi", filters=f)
+        projects = agg.distinct_count(conn, period_ids=[pid], dim="project", filters=f)
+        previous = next((n for n in names if n < period), None)  # names are newest first
+        if previous is None:
+            changes = {k: change(v, None) for k, v in _figures(total, pis, projects).items()}
+        else:
+            before = [ids[previous]]
+            was = _figures(
+                Costs.of(next(iter(agg.grouped(conn, period_ids=before, filters=f)), None)),
+                agg.distinct_count(conn, period_ids=before, dim="pi", filters=f),
+                agg.distinct_count(conn, period_ids=before, dim="project", filters=f),
+            )
+            changes = {k: change(v, was[k]) for k, v in _figures(total, pis, projects).items()}
         return Dashboard(
             period,
             status,
             currency,
             names,
             total,
-            agg.distinct_count(conn, period_ids=[pid], dim="pi", filters=f),
-            agg.distinct_count(conn, period_ids=[pid], dim="project", filters=f),
+            pis,
+            projects,
             pending,
             by_source,
             top_pis,
@@ -220,7 +257,34 @@ def dashboard(ctx: Context, period: str | None) -> Dashboard:
             recent,
             _trend(conn, ids, period, currency, "source"),
             others,
+            previous,
+            changes,
         )
+
+
+def _figures(costs: Costs, pis: int, projects: int) -> dict[str, Decimal | int]:
+    """The dashboard's figures that are compared with the previous period."""
+    return {
+        "billed": costs.billed,
+        "list": costs.list,
+        "subsidy": costs.subsidy,
+        "pis": pis,
+        "projects": projects,
+    }
+
+
+def _by_source(conn, period_ids: list[int], filters: dict) -> tuple[tuple[str, str, Costs], ...]:
+    labels = _display_names(conn)
+    return tuple(
+        (i["source"], labels.get(i["source"], i["source"]), Costs.of(i))
+        for i in agg.grouped(conn, period_ids=period_ids, by=("source",), filters=filters)
+    )
+
+
+def _pi_names(conn, emails: list[str | None]) -> dict[str | None, str]:
+    """PIs' names as the registry knows them (by email, as the charges carry it)."""
+    known = [e for e in emails if e]
+    return {r.email: r.name for r in portal_repo.pis_named(conn, known) if r.name} if known else {}
 
 
 def periods_overview(ctx: Context) -> list[PeriodOverview]:
@@ -312,7 +376,7 @@ def entity(ctx: Context, kind: str, key: str, period: str | None) -> EntityDetai
             currency,
             totals,
             by("service"),
-            by("source"),
+            _by_source(conn, pid, f),
             by(other),
             _trend(conn, ids, period, currency, "service", f),
             ever,

@@ -1,42 +1,68 @@
 """Charts drawn on the server as SVG: titled, with axes, gridlines and labels.
 
-Colours are CSS classes (series-0 ... series-7), so both themes restyle them and no
-inline style is needed (the CSP forbids it)."""
+The value axis has round ticks (1, 2 or 5 times a power of ten: $5K, $10K, $15K) written
+in the site's locale; every bar says its exact amount on hover (its ``<title>``) and to a
+screen reader, and a bar given a link opens the charges it sums. Colours are CSS classes
+(series-0 ... series-7), so both themes restyle them and no inline style is needed (the
+CSP forbids it)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Callable, Sequence
+from decimal import ROUND_CEILING, Decimal
+from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from openchargeback.web.templating import compact
+from openchargeback.rendering import amounts
+from openchargeback.services.insights import Trend
 
 SERIES = 8
+STEPS = (1, 2, 5, 10)  # nice multiples of a power of ten
+
+Href = Callable[..., str | None]
 
 
-def _nice_max(v: float) -> float:
-    if v <= 0:
-        return 1.0
-    import math
+def ticks(peak: Decimal, count: int = 5) -> list[Decimal]:
+    """Round axis values from 0 to at least ``peak``: about ``count`` steps, each step
+    1, 2 or 5 times a power of ten (the "nice numbers" of Heckbert, Graphics Gems, 1990)."""
+    if peak <= 0:
+        return [Decimal(0), Decimal(1)]
+    raw = peak / count
+    exponent = raw.adjusted()  # raw = f x 10^exponent with 1 <= f < 10
+    fraction = raw.scaleb(-exponent)
+    step = Decimal(next(m for m in STEPS if m >= fraction)).scaleb(exponent)
+    n = int((peak / step).to_integral_value(rounding=ROUND_CEILING))
+    return [_plain(step * k) for k in range(n + 1)]
 
-    exp = 10 ** math.floor(math.log10(v))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * exp >= v:
-            return m * exp
-    return 10 * exp
+
+def _plain(value: Decimal) -> Decimal:
+    """5E+3 as 5000, 0.50 as 0.5: a tick written as people write it."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
+def _link(href: str | None, label: str, body: str) -> str:
+    """``body`` (a bar) as a link that says what it is, or as it is."""
+    if not href:
+        return body
+    return f'<a href="{escape(href)}" aria-label="{escape(label)}">{body}</a>'
 
 
 def stacked_bars(
     title: str,
-    labels: list[str],
-    series: list[tuple[str, list[Decimal]]],
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Decimal]]],
     currency: str,
     *,
+    locale: str = amounts.DEFAULT_LOCALE,
+    href: Href | None = None,
     width: int = 620,
     height: int = 320,
     max_series: int = 6,
 ) -> Markup:
-    """Stacked columns, one per label, one colour per series (the rest as 'other')."""
+    """Stacked columns, one per label, one colour per series (the rest as 'other');
+    ``href(series_index, label_index)``: where a bar leads (None: nowhere)."""
     if len(series) > max_series:
         head, tail = series[: max_series - 1], series[max_series - 1 :]
         other = [sum((s[1][i] for s in tail), Decimal(0)) for i in range(len(labels))]
@@ -54,87 +80,121 @@ def stacked_bars(
     height += ly
     pw, ph = width - left - right, height - top - bottom
     totals = [sum((max(s[1][i], Decimal(0)) for s in series), Decimal(0)) for i in range(len(labels))]
-    top_value = _nice_max(float(max(totals, default=Decimal(0))))
+    axis = ticks(max(totals, default=Decimal(0)))
+    top_value = axis[-1]
     n = max(len(labels), 1)
     slot = pw / n
     bar = max(min(slot * 0.62, 48), 4)
     out = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart-title">{escape(title)}</title>',
-        f'<text class="chart-title" x="{left}" y="20">{escape(title)}</text>',
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="group" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<text class="chart-title" x="{left}" y="20" aria-hidden="true">{escape(title)}</text>',
+        '<g aria-hidden="true">',
     ]
-    for k in range(5):
-        v = top_value * k / 4
-        y = top + ph - ph * k / 4
+    for v in axis:
+        y = top + ph - ph * float(v / top_value)
         out.append(f'<line class="grid" x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}"/>')
         out.append(
             f'<text class="axis-label" x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(compact(Decimal(str(v)), currency))}</text>"
+            f"{escape(amounts.compact(v, currency, locale, digits=3))}</text>"
         )
     out.append(f'<line class="axis" x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}"/>')
+    out.append("</g>")
     for i, label in enumerate(labels):
         x = left + slot * i + (slot - bar) / 2
         y = top + ph
         for si, (name, values) in enumerate(series):
-            v = float(max(values[i], Decimal(0)))
-            h = ph * v / top_value if top_value else 0
+            h = ph * float(max(values[i], Decimal(0)) / top_value)
             if h <= 0:
                 continue
             y -= h
-            out.append(
+            said = f"{label} · {name}: {amounts.money(values[i], currency, locale)}"
+            rect = (
                 f'<rect class="series-{si % SERIES}" x="{x:.1f}" y="{y:.1f}" '
-                f'width="{bar:.1f}" height="{h:.1f}"><title>{escape(label)} · '
-                f"{escape(name)}: {escape(compact(values[i], currency))}</title></rect>"
+                f'width="{bar:.1f}" height="{h:.1f}"><title>{escape(said)}</title></rect>'
             )
+            out.append(_link(href(si, i) if href and name != "other" else None, said, rect))
         short = label[2:] if len(label) == 7 else label  # 2025-01 -> 25-01
         out.append(
             f'<text class="axis-label" x="{left + slot * i + slot / 2:.1f}" '
-            f'y="{top + ph + 16}" text-anchor="middle">{escape(short)}</text>'
+            f'y="{top + ph + 16}" text-anchor="middle" aria-hidden="true">{escape(short)}</text>'
         )
-    out.append(
-        f'<text class="axis-name" x="{left + pw / 2}" y="{top + ph + 32}" '
-        f'text-anchor="middle">Billing period</text>'
-    )
+    out.append(f'<g aria-hidden="true"><text class="axis-name" x="{left + pw / 2}" y="{top + ph + 32}" ')
+    out.append('text-anchor="middle">Billing period</text>')
     base_y = top + ph + 44
     for si, label, lx, ly in legend:
         out.append(
             f'<rect class="series-{si % SERIES}" x="{lx}" y="{base_y + ly}" width="10" height="10" rx="2"/>'
         )
         out.append(f'<text class="legend" x="{lx + 14}" y="{base_y + ly + 9}">{escape(label)}</text>')
-    out.append("</svg>")
+    out.append("</g></svg>")
     return Markup("".join(out))
 
 
-def hbars(title: str, items: list[tuple[str, Decimal]], currency: str, *, width: int = 420) -> Markup:
-    """Horizontal bars with their value: share of a total (cost by source)."""
+def hbars(
+    title: str,
+    items: Sequence[tuple[str, Decimal]],
+    currency: str,
+    *,
+    locale: str = amounts.DEFAULT_LOCALE,
+    href: Href | None = None,
+    width: int = 420,
+) -> Markup:
+    """Horizontal bars with their value: share of a total (cost by source);
+    ``href(index)``: where a bar leads."""
     row = 30
     top = 34
     height = top + row * max(len(items), 1) + 8
     label_w = 140
     pw = width - label_w - 90
-    peak = max((float(v) for _, v in items), default=0.0) or 1.0
+    peak = max((max(v, Decimal(0)) for _, v in items), default=Decimal(0)) or Decimal(1)
     out = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="group" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
-        f'<text class="chart-title" x="0" y="20">{escape(title)}</text>',
+        f'<text class="chart-title" x="0" y="20" aria-hidden="true">{escape(title)}</text>',
     ]
     for i, (name, v) in enumerate(items):
         y = top + i * row
-        w = max(pw * max(float(v), 0) / peak, 1)
+        w = max(pw * float(max(v, Decimal(0)) / peak), 1)
+        said = f"{name}: {amounts.money(v, currency, locale)}"
         out.append(
-            f'<text class="axis-label" x="{label_w - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(name[:22])}</text>"
+            f'<text class="axis-label" x="{label_w - 8}" y="{y + 15}" text-anchor="end" '
+            f'aria-hidden="true">{escape(name if len(name) <= 22 else name[:21] + "…")}</text>'
         )
-        out.append(
+        rect = (
             f'<rect class="series-{i % SERIES}" x="{label_w}" y="{y + 3}" width="{w:.1f}" '
-            f'height="{row - 10}" rx="3"><title>{escape(name)}: '
-            f"{escape(compact(v, currency))}</title></rect>"
+            f'height="{row - 10}" rx="3"><title>{escape(said)}</title></rect>'
         )
+        out.append(_link(href(i) if href else None, said, rect))
         out.append(
-            f'<text class="value-label" x="{label_w + w + 6:.1f}" y="{y + 15}">'
-            f"{escape(compact(v, currency))}</text>"
+            f'<text class="value-label" x="{label_w + w + 6:.1f}" y="{y + 15}" aria-hidden="true">'
+            f"{escape(amounts.compact(v, currency, locale))}</text>"
         )
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def charges_link(**filters: str | None) -> str | None:
+    """The charges page filtered so (None when a filter has no value to give: charges
+    without a PI cannot be asked for by PI)."""
+    if any(v is None or v == "" for v in filters.values()):
+        return None
+    return "/charges?" + urlencode(filters)
+
+
+def trend(title: str, t: Trend, currency: str, locale: str, **filters: str | None) -> Markup | None:
+    """A trend's stacked columns, each bar a link to its charges (its period, its series'
+    value and ``filters``, the page's own: the PI or project shown)."""
+    if not t.periods:
+        return None
+    by = t.by or "source"
+    return stacked_bars(
+        title,
+        t.periods,
+        [(s.label, s.values) for s in t.series],
+        currency,
+        locale=locale,
+        href=lambda si, pi: charges_link(period=t.periods[pi], **{by: t.series[si].key}, **filters),
+    )

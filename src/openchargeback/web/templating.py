@@ -41,19 +41,23 @@ MESSAGES = {
 
 
 def money(
-    value: Decimal | None, currency: str = "USD", exact: bool = False, locale: str = amounts.DEFAULT_LOCALE
+    value: Decimal | str | None,
+    currency: str = "USD",
+    exact: bool = False,
+    locale: str = amounts.DEFAULT_LOCALE,
 ) -> str:
     """The ``money`` filter: :func:`openchargeback.rendering.amounts.money` with the locale's
-    currency sign; a negative amount takes the typographic minus."""
+    currency sign; a negative amount takes the typographic minus. Text is a job result's
+    exact decimal (JSON keeps every digit)."""
     if value is None:
         return "—"
-    text = amounts.money(value, currency, locale, exact=exact)
+    text = amounts.money(Decimal(value), currency, locale, exact=exact)
     return "−" + text[1:] if text.startswith("-") else text
 
 
-def compact(value: Decimal | None, currency: str = "USD", locale: str = amounts.DEFAULT_LOCALE) -> str:
-    """$1.2M, $340K: for chart labels."""
-    return amounts.compact(value, currency, locale)
+def percent(value: Decimal | None, locale: str = amounts.DEFAULT_LOCALE) -> str:
+    """12.3%: a percentage to one decimal, written in the locale."""
+    return "—" if value is None else amounts.number(value, 1, locale) + "%"
 
 
 def number(value) -> str:
@@ -79,7 +83,7 @@ def make_env(locale: str = amounts.DEFAULT_LOCALE) -> Environment:
     )
     env.filters.update(
         money=functools.partial(money, locale=locale),
-        compact=functools.partial(compact, locale=locale),
+        percent=functools.partial(percent, locale=locale),
         number=number,
         when=when,
     )

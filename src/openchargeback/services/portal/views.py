@@ -88,7 +88,7 @@ def home(ctx: Context, scope: Scope) -> Home:
             if open_row is not None
             else []
         )
-        trend_names = _trend_names(periods[0].name) if periods else []
+        trend_names = [p.name for p in periods[:TREND]][::-1]  # the periods that exist, oldest first
         ids = [p.id for p in periods if p.name in trend_names]
         trend_items = (
             agg.grouped(conn, period_ids=ids, by=("period", "project"), filters=filters, order="group")
@@ -130,14 +130,6 @@ def home(ctx: Context, scope: Scope) -> Home:
         alerts,
         sent_statements(ctx, scope),
     )
-
-
-def _trend_names(latest: str) -> list[str]:
-    p, names = Period.parse(latest), []
-    for _ in range(TREND):
-        names.append(p.name)
-        p = p.previous()
-    return names[::-1]
 
 
 def sent_statements(ctx: Context, scope: Scope) -> tuple[SentStatement, ...]:

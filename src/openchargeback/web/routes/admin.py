@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from openchargeback.services import admin, audit, sources, users
+from openchargeback.services import audit, sources, users
 from openchargeback.web.pages import review as review_views
+from openchargeback.web.pages import settings as settings_views
 from openchargeback.web.routes.common import blank, ctx_for, ip, see_other
 from openchargeback.web.security import AuditReader, Reader, SettingsReader, SourceAdmin, UserAdmin
 from openchargeback.web.templating import render
@@ -127,7 +128,7 @@ def settings_page(request: Request, s: SettingsReader):
         request,
         "settings.html",
         {
-            "view": admin.effective_settings(ctx),
+            "config": settings_views.page(ctx),
             "rules": review_views.rules_form(ctx),
             "preview": None,
             "rules_error": None,

@@ -10,34 +10,40 @@ from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.services import ingest as imports
 from openchargeback.services import insights, month, periods
 from openchargeback.web import charts
+from openchargeback.web.charts import charges_link
 from openchargeback.web.routes.common import ctx_for, ip, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader
 from openchargeback.web.templating import render
 
 router = APIRouter()
-HELP_PAGES = {
-    "workflow": "The monthly workflow",
-    "focus": "FOCUS columns used",
-    "tags": "Tags and attribution",
-    "roles": "Roles and security",
+# slug -> (title, what it tells)
+HELP = {
+    "workflow": ("The month, step by step", "Import, review, close, statements, journal, finalize."),
+    "review": ("Reviewing charges", "Why charges are flagged and how to decide them."),
+    "statements": ("Statements", "Generating and sending statements; the email log."),
+    "journal": ("The journal (GL) export", "The file accounting posts: drafts, corrections, refusals."),
+    "tags": ("Tags a site must set", "The FOCUS tags that say who pays, and this site's mapping."),
+    "focus": ("FOCUS columns used", "Which columns of a FOCUS file matter and what for."),
+    "roles": ("Roles and security", "What each role may do; sessions and the audit log."),
 }
+HELP_PAGES = {slug: title for slug, (title, _) in HELP.items()}
 
 
 @router.get("/")
 def dashboard(request: Request, s: Reader, period: str | None = None):
     d = insights.dashboard(ctx_for(request, s), period_of(request, period))
-    trend = (
-        charts.stacked_bars(
-            f"Billed cost by source, last {len(d.trend.periods)} periods",
-            list(d.trend.periods),
-            [(k, list(v)) for k, v in d.trend.series],
-            d.currency,
-        )
-        if d.trend.periods
-        else None
+    locale = request.app.state.settings.statements.branding.locale
+    trend = charts.trend(
+        f"Billed cost by source, last {len(d.trend.periods)} periods", d.trend, d.currency, locale
     )
     by_source = (
-        charts.hbars("Billed cost by source", [(disp, c.billed) for _, disp, c in d.by_source], d.currency)
+        charts.hbars(
+            "Billed cost by source",
+            [(disp, c.billed) for _, disp, c in d.by_source],
+            d.currency,
+            locale=locale,
+            href=lambda i: charges_link(period=d.period, source=d.by_source[i][0]),
+        )
         if d.by_source
         else None
     )
@@ -120,11 +126,12 @@ def _entities(request: Request, s, kind: str, period: str | None, q: str | None)
 
 def _entity(request: Request, s, kind: str, key: str, period: str | None):
     e = insights.entity(ctx_for(request, s), kind, key, period_of(request, period))
-    trend = charts.stacked_bars(
+    trend = charts.trend(
         f"Billed cost by service, last {len(e.trend.periods)} periods",
-        list(e.trend.periods),
-        [(k, list(v)) for k, v in e.trend.series],
+        e.trend,
         e.currency,
+        request.app.state.settings.statements.branding.locale,
+        **{kind: key},
     )
     return render(request, "entity.html", {"e": e, "trend_chart": trend, "key": key})
 
@@ -146,7 +153,8 @@ def pi(request: Request, s: Reader, key: Annotated[str, Query()], period: str | 
 
 @router.get("/help")
 def help_index(request: Request, s: Reader):
-    return render(request, "help/index.html", {"pages": HELP_PAGES, "title": "Help"})
+    about = {slug: text for slug, (_, text) in HELP.items()}
+    return render(request, "help/index.html", {"pages": HELP_PAGES, "about": about, "title": "Help"})
 
 
 @router.get("/help/{page}")

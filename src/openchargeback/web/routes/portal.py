@@ -56,6 +56,7 @@ def portal_home(request: Request, s: PortalUser):
             list(home.trend_periods),
             [(k, list(v)) for k, v in home.trend],
             home.currency,
+            locale=request.app.state.settings.statements.branding.locale,
         )
         if home.trend
         else None

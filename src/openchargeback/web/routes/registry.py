@@ -43,11 +43,12 @@ def project_page(request: Request, s: Reader, key: Annotated[str, Query()], peri
     page = registry_views.project_page(ctx_for(request, s), key, period_of(request, period))
     e = page.entity
     trend = (
-        charts.stacked_bars(
+        charts.trend(
             f"Billed cost by service, last {len(e.trend.periods)} periods",
-            list(e.trend.periods),
-            [(k, list(v)) for k, v in e.trend.series],
+            e.trend,
             e.currency,
+            request.app.state.settings.statements.branding.locale,
+            project=key,
         )
         if e
         else None

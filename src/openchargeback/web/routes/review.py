@@ -13,8 +13,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from openchargeback.domain.errors import InvalidInput, NotFound
-from openchargeback.services import admin, review
+from openchargeback.services import review
 from openchargeback.web.pages import review as review_views
+from openchargeback.web.pages import settings as settings_views
 from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
 from openchargeback.web.security import Reader, Reviewer, SettingsAdmin, is_htmx
 from openchargeback.web.templating import money, number, qs, render
@@ -220,7 +221,7 @@ def _settings(
         request,
         "settings.html",
         {
-            "view": admin.effective_settings(ctx),
+            "config": settings_views.page(ctx),
             "rules": review_views.rules_form(ctx, period, text),
             "preview": preview,
             "rules_error": error,
