@@ -264,16 +264,18 @@ def _row(r: Any) -> Row:
     )
 
 
-def page(ctx: Context, q: Query, limit: int = PAGE, scope: Scope = ALL) -> Page:
-    """A page of charges (only the scope's PIs'). Without free text, the rollup answers
-    the filtered set's totals first; when nothing matches, no charge row is read (a
-    filter that matches nothing would otherwise scan the whole period)."""
+def page(ctx: Context, q: Query, limit: int = PAGE, scope: Scope = ALL, totals: bool = True) -> Page:
+    """A page of charges (only the scope's PIs'). With ``totals`` and without free text,
+    the rollup answers the filtered set's totals first; when nothing matches, no charge
+    row is read. Without ``totals`` (the API, the CSV export: nobody shows them) the page
+    is its own index range scan and nothing else."""
     # imported here: insights loads the ingest package (pyarrow), which list_charges and
     # so the CLI's `charges list` do not need
     from openchargeback.services.insights import Costs, refresh
 
     after = decode_cursor(q.after, q.sort) if q.after else None
-    if not q.text:
+    with_totals = totals and not q.text
+    if with_totals:
         refresh(ctx)
     with ctx.read() as conn:
         f = _filter(conn, q)
@@ -281,8 +283,8 @@ def page(ctx: Context, q: Query, limit: int = PAGE, scope: Scope = ALL) -> Page:
         if f is None or pis == () or (pis is not None and q.pi == ""):
             return Page(q, (), None, Costs())
         f = replace(f, pi_emails=pis)
-        totals = rejected = None
-        if not q.text:
+        sums = rejected = None
+        if with_totals:
             filters = {
                 "source": q.source,
                 "pi": pis if pis is not None else _dim(q.pi),
@@ -293,14 +295,14 @@ def page(ctx: Context, q: Query, limit: int = PAGE, scope: Scope = ALL) -> Page:
             }
             ids = [f.period_id] if f.period_id else [r.id for r in periods_repo.list_all(conn)]
             items = agg.grouped(conn, period_ids=ids, by=("review",), filters=filters) if ids else []
-            totals = _sum(i for i in items if i["review"] != "rejected")
+            sums = _sum(i for i in items if i["review"] != "rejected")
             rejected = _sum(i for i in items if i["review"] == "rejected")
-            if totals.rows + rejected.rows == 0:
-                return Page(q, (), None, totals, rejected)
+            if sums.rows + rejected.rows == 0:
+                return Page(q, (), None, sums, rejected)
         rows = repo.page(conn, f, order=q.sort, descending=q.desc, after=after, limit=limit + 1)
     out = tuple(_row(r) for r in rows[:limit])
     nxt = encode_cursor(repo.key_of(rows[limit - 1], q.sort)) if len(rows) > limit else None
-    return Page(q, out, nxt, totals, rejected)
+    return Page(q, out, nxt, sums, rejected)
 
 
 def _sum(items: Any) -> Costs:
@@ -348,7 +350,7 @@ def export_csv(ctx: Context, q: Query, scope: Scope = ALL) -> Iterator[str]:
     yield csv_safe.lines([EXPORT_COLUMNS])
     q = replace(q, after=None)
     while True:
-        p = page(ctx, q, limit=EXPORT_CHUNK, scope=scope)
+        p = page(ctx, q, limit=EXPORT_CHUNK, scope=scope, totals=False)
         yield csv_safe.lines(
             [
                 (
@@ -380,9 +382,10 @@ def export_csv(ctx: Context, q: Query, scope: Scope = ALL) -> Iterator[str]:
 
 
 def service_names(ctx: Context) -> list[str]:
-    """The service names charges have (the browser's service filter)."""
+    """The service names charges have (the browser's service filter; after :func:`page`,
+    which brings the rollup up to date)."""
     with ctx.read() as conn:
-        return repo.service_names(conn)
+        return agg.service_names(conn)
 
 
 # -- one charge in full ------------------------------------------------------------------------

@@ -134,6 +134,7 @@ def refresh(ctx: Context, period_ids: list[int] | None = None) -> None:
     if not todo:
         return
     with ctx.write() as conn:
+        rollups.lock(conn, sorted(todo))  # many readers find it stale at once: one rebuilds
         for pid, fp in rollups.stale(conn, list(todo)).items():
             rollups.rebuild(conn, pid, fp, ctx.clock())
 

@@ -111,3 +111,11 @@ def _filters(filters: Mapping[str, object] | None) -> list[ColumnElement[bool]]:
 
 def _money(hi: int | Decimal | None, lo: int | Decimal | None) -> Decimal:
     return from_picos(int(hi or 0) * SPLIT + int(lo or 0))
+
+
+def service_names(conn: Connection, limit: int = 500) -> list[str]:
+    """The service names charges have (a filter's choices), from the rollup: a few
+    thousand rows, where charge_details has one row per distinct charge description."""
+    col = r.c.service_name
+    q = select(col).distinct().where(col.is_not(None)).order_by(col).limit(limit)
+    return list(conn.execute(q).scalars())

@@ -21,7 +21,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
     type_coerce,
 )
 
@@ -39,9 +38,10 @@ from openchargeback.storage.tables import (
 
 def refresh_statistics(conn: Connection) -> None:
     """PostgreSQL plans from table statistics; after a large import they would say the
-    table is empty until autovacuum runs (if it runs), and queue pages then take seconds."""
+    tables an import writes are empty until autovacuum runs (if it runs), and pages then
+    take seconds: a charge_details said empty made every page join loop over all of it."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("ANALYZE charges")
+        conn.exec_driver_sql("ANALYZE charges, charge_details, tag_sets")
 
 
 # -- the one charges query: filter, key-paginated pages, SQL sums ----------------------------
@@ -229,19 +229,45 @@ def _ids_by_size(conn: Connection, f: ChargeFilter, after: tuple[Any, ...] | Non
     return [i for _, i in sorted((-abs(b), i) for i, b in keys)[:limit]]
 
 
-def _keys_page(
-    f: ChargeFilter, order: str, descending: bool, after: tuple[Any, ...] | None, limit: int
-) -> Subquery:
-    """The page's ids and keys (columns k0, k1, ...), read from charges alone."""
-    key_cols: tuple[ColumnElement[Any], ...] = (
+def _key_columns(order: str) -> tuple[ColumnElement[Any], ...]:
+    return (
         (charges.c.id,) if order == "id" else FILE_ORDER if order == "file" else (SORTS[order], charges.c.id)
     )
+
+
+def _beyond(
+    f: ChargeFilter, order: str, descending: bool, after: tuple[Any, ...]
+) -> list[ColumnElement[bool]]:
+    """The condition *after this key* as pieces in key order, each equalities then one range:
+    (a, b, c) > (x, y, z) is [a = x, b = y, c > z], then [a = x, b > y], then [a > x].
+    Each piece is one index range scan; a row-value comparison is not (SQLite reads
+    (a, b, c) > (x, y, z) from a >= x: a deep page scanned the period, 1 s at 1,000,000
+    charges). Leading key columns the filter fixes (the period, ...) need no piece."""
+    cols = _key_columns(order)
+    fixed = 0
+    if order == "file":
+        for value in (f.period_id, f.source_id, f.import_id):
+            if value is None:
+                break
+            fixed += 1
+    # bind each key value with its column's type (money as picounits, times as text)
+    bound = [literal(v, type_=c.type) for v, c in zip(after, cols, strict=True)]
+    return [
+        and_(
+            *(cols[i] == bound[i] for i in range(j)), cols[j] < bound[j] if descending else cols[j] > bound[j]
+        )
+        for j in reversed(range(fixed, len(cols)))
+    ]
+
+
+def _keys_page(
+    f: ChargeFilter, order: str, descending: bool, beyond: ColumnElement[bool] | None, limit: int
+) -> Subquery:
+    """The page's ids and keys (columns k0, k1, ...), read from charges alone."""
+    key_cols = _key_columns(order)
     q = _keys(f, charges.c.id.label("kid"), *(c.label(f"k{i}") for i, c in enumerate(key_cols)), order=order)
-    if after is not None:
-        key = tuple_(*key_cols)
-        # bind each key value with its column's type (money as picounits, times as text)
-        bound = tuple_(*(literal(v, type_=c.type) for v, c in zip(after, key_cols, strict=True)))
-        q = q.where(key < bound if descending else key > bound)
+    if beyond is not None:
+        q = q.where(beyond)
     return q.order_by(*(c.desc() if descending else c for c in key_cols)).limit(limit).subquery()
 
 
@@ -296,15 +322,18 @@ def page(
     if order not in ORDERS:
         raise ValueError(f"order {order!r}: expected one of {', '.join(ORDERS)}")
     if order != "size":
-        keys = _keys_page(f, order, descending, after, limit)
-        ks = [c for c in keys.c if c.name != "kid"]
-        return list(
-            conn.execute(
+        out: list[Row[Any]] = []
+        for beyond in [None] if after is None else _beyond(f, order, descending, after):
+            keys = _keys_page(f, order, descending, beyond, limit - len(out))
+            ks = [c for c in keys.c if c.name != "kid"]
+            out += conn.execute(
                 _rows()
                 .join(keys, keys.c.kid == charges.c.id)
                 .order_by(*(c.desc() if descending else c for c in ks))
             ).all()
-        )
+            if len(out) == limit:
+                break
+        return out
     ids = _ids_by_size(conn, f, after, limit)
     if not ids:
         return []
@@ -373,13 +402,6 @@ def detail(conn: Connection, charge_id: int) -> Row[Any] | None:
     ).first()
 
 
-def service_names(conn: Connection, limit: int = 500) -> list[str]:
-    """The service names charges have (for a filter's choices)."""
-    col = charge_details.c.service_name
-    q = select(col).distinct().where(col.is_not(None)).order_by(col).limit(limit)
-    return list(conn.execute(q).scalars())
-
-
 __all__ = [
     "APPROVED",
     "DETAIL_COLUMNS",
@@ -395,6 +417,5 @@ __all__ = [
     "page",
     "refresh_statistics",
     "select_ids",
-    "service_names",
     "stakes",
 ]

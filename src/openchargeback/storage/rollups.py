@@ -71,6 +71,19 @@ def stale(conn: Connection, period_ids: list[int] | None = None) -> dict[int, st
     return {p: f for p, f in wanted.items() if built.get(p) != f}
 
 
+ROLLUP_LOCK = 0x0C8_0001  # the namespace of the rollup's advisory locks (period id: the key)
+
+
+def lock(conn: Connection, period_ids: list[int]) -> None:
+    """Hold these periods' rollup for a rebuild until the transaction ends (ids in order:
+    no deadlock). On PostgreSQL many readers may find a period stale at once; each would
+    rebuild it and all but one then fail on rollup_state's key. The others wait here and
+    then find it fresh. A SQLite write transaction is the only one already."""
+    if conn.dialect.name == "postgresql":
+        for pid in period_ids:
+            conn.execute(select(func.pg_advisory_xact_lock(ROLLUP_LOCK, pid)))
+
+
 def rebuild(conn: Connection, period_id: int, fingerprint: str, now: datetime) -> None:
     conn.execute(delete(charge_rollups).where(charge_rollups.c.period_id == period_id))
     conn.execute(delete(rollup_state).where(rollup_state.c.period_id == period_id))

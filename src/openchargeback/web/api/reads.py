@@ -64,7 +64,7 @@ def list_charges(
     q = charges.Query(
         period=period, source=source, pi=pi, project=project, fund=fund, flagged=flagged, after=after
     )
-    page = charges.page(caller.ctx, q, limit=limit, scope=caller.scope)
+    page = charges.page(caller.ctx, q, limit=limit, scope=caller.scope, totals=False)
     return {"items": [to_json(r) for r in page.rows], "next": page.next_cursor}
 
 
