@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from journal.conftest import approve_all, close, load_sample
+import pytest
+
+from journal.conftest import approve_all, close, journal_sources, load_sample
+from openchargeback.domain.errors import Conflict
 from openchargeback.services import jobs
 from openchargeback.services import journal as journal_svc
 from openchargeback.services.jobs import queue
@@ -30,20 +33,26 @@ def _dead_claim(ctx, job_id: int) -> None:
     assert row is not None and row.id == job_id
 
 
-def test_a_journal_export_job_is_followed_from_another_process_and_refusals_are_its_error(
+def test_a_journal_export_job_is_followed_from_another_process_and_refusals_are_said(
     db_url, make_journal_ctx
 ):
-    ctx = make_journal_ctx(db_url)
+    """An open period is refused when the export is asked for; a source without its
+    recovery fund/org, found while the journal is built, is the job's error."""
+    sources = journal_sources(storage=None)
+    ctx = make_journal_ctx(db_url, sources=sources)
     load_sample(ctx, sources=("aws", "storage"))
     approve_all(ctx)
+    with pytest.raises(Conflict, match="period 2025-01 is open"):
+        jobs.start_journal_export(ctx, "2025-01", "summary")
+    assert queue.recent_jobs(ctx) == []
     close(ctx)
-    other = make_journal_ctx(db_url)  # another process's view: its own engine
-    job = jobs.start_journal_export(ctx, "2025-01", "gl")
+    other = make_journal_ctx(db_url, sources=sources)  # another process's view: its own engine
+    job = jobs.start_journal_export(ctx, "2025-01", "summary")
     assert (job.kind, job.status, job.period, job.params["format"]) == (
         "journal.export",
         "queued",
         "2025-01",
-        "gl",
+        "summary",
     )
     assert jobs.journal_job(other, job.id).status == "queued"
 
@@ -51,14 +60,15 @@ def test_a_journal_export_job_is_followed_from_another_process_and_refusals_are_
     done = jobs.journal_job(other, job.id)
     (export,) = journal_svc.list_exports(other, "2025-01")
     assert done.status == "done" and done.result["export_id"] == export.id
-    assert done.summary == f"exported {export.file_name}: {export.rows} row(s), balanced"
+    assert done.summary == f"exported {export.file_name}: {export.rows} row(s)"
     assert (done.progress, done.total) == (1, 1)
 
-    again = jobs.start_journal_export(ctx, "2025-01", "gl")  # posted before, not "Again"
+    gl = jobs.start_journal_export(ctx, "2025-01", "gl")
     assert jobs.Worker(ctx).run_once()
-    refused = jobs.journal_job(other, again.id)
-    assert refused.status == "failed"
-    assert "was exported for posting before" in refused.error and "Traceback" not in refused.error
+    refused = jobs.journal_job(other, gl.id)
+    assert refused.status == "failed" and "source storage has no recovery fund/org" in refused.error, (
+        refused.error
+    )
     assert len(journal_svc.list_exports(ctx, "2025-01")) == 1
 
 

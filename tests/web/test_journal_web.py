@@ -1,9 +1,23 @@
-"""The Journal page: admins and reviewers export and download, viewers see the list;
-refusals are shown as the service words them."""
+"""The Journal page: admins and reviewers export (a job followed on the page) and
+download, viewers see the list; refusals are shown as the service words them."""
 
 from __future__ import annotations
 
 import hashlib
+import re
+import time
+
+
+def _finished(client, location: str, timeout: float = 60) -> str:
+    """The export job's partial once it has ended (its page is ``location``)."""
+    job = re.search(r"job=(\d+)", location).group(1)
+    deadline = time.monotonic() + timeout
+    html = client.get(location).text
+    while 'data-status="running"' in html or 'data-status="queued"' in html:
+        assert time.monotonic() < deadline, "the export job did not finish"
+        time.sleep(0.2)
+        html = client.get(f"/journal/jobs/{job}").text
+    return html
 
 
 def test_export_download_and_refusals(clients):
@@ -12,23 +26,31 @@ def test_export_download_and_refusals(clients):
     assert page.status_code == 200 and 'id="journal-export"' in page.text
     assert ">gl</option>" in page.text and ">postings</option>" in page.text
 
-    # the test sources have no recovery fund/org: a gl journal is refused, naming one
+    # the test sources have no recovery fund/org: a gl journal is refused while it is
+    # built, by its job, naming one (and the form is as it was asked)
     r = admin.post(
         "/journal/export",
         data={"period": "2025-01", "format": "gl", "draft": "true", "csrf_token": admin.csrf},
         follow_redirects=False,
     )
-    assert r.status_code == 422 and "has no recovery fund/org" in r.text and "source aws" in r.text
+    assert r.status_code == 303 and r.headers["location"].startswith("/journal?period=2025-01&job=")
+    failed = _finished(admin, r.headers["location"])
+    assert (
+        'data-status="failed"' in failed and "has no recovery fund/org" in failed and "source aws" in failed
+    )
+    page = admin.get(r.headers["location"]).text
+    assert '<option value="gl" selected>' in page and 'id="journal-draft" checked' in page
 
     r = reviewer.post(
         "/journal/export",
         data={"period": "2025-01", "format": "standard", "draft": "true", "csrf_token": reviewer.csrf},
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"].startswith("/journal?period=2025-01&done=")
-    done = reviewer.get(r.headers["location"]).text
+    assert r.status_code == 303 and r.headers["location"].startswith("/journal?period=2025-01&job=")
+    done = _finished(reviewer, r.headers["location"])
     assert 'id="export-done"' in done and "-DRAFT.csv" in done
-    export_id = int(r.headers["location"].rsplit("=", 1)[1])
+    assert 'id="export-done"' in reviewer.get(r.headers["location"]).text  # the page says it too
+    export_id = int(re.search(r"/journal/exports/(\d+)/download", done).group(1))
     got = reviewer.get(f"/journal/exports/{export_id}/download")
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     assert got.content.startswith(b"DRAFT - not for posting: period 2025-01 is ")
@@ -40,7 +62,8 @@ def test_export_download_and_refusals(clients):
         data={"period": "2025-01", "format": "summary", "draft": "true"},
         headers={"X-CSRF-Token": admin.csrf, "HX-Request": "true"},
     )
-    assert r.status_code == 204 and r.headers["HX-Redirect"].startswith("/journal?period=2025-01&done=")
+    assert r.status_code == 204 and r.headers["HX-Redirect"].startswith("/journal?period=2025-01&job=")
+    _finished(admin, r.headers["HX-Redirect"])
 
     listing = viewer.get("/journal?period=2025-01").text
     assert 'id="journal-export"' not in listing and "-DRAFT.csv" in listing
@@ -91,12 +114,14 @@ def test_a_second_posting_needs_again_and_control_totals_are_offered(tmp_path):
 
         first = export()
         assert first.status_code == 303
-        first_id = int(first.headers["location"].rsplit("=", 1)[1])
-        refused = export()
+        done = _finished(admin, first.headers["location"])
+        first_id = int(re.search(r"/journal/exports/(\d+)/download", done).group(1))
+        refused = export()  # said at once, before a job is queued
         assert refused.status_code == 409
         assert "was exported for posting before: export 1 (journal-2025-01-gl-001.csv" in refused.text
         again = export(again="true")
         assert again.status_code == 303
+        _finished(admin, again.headers["location"])
         page = admin.get(again.headers["location"]).text
         assert 'id="journal-again"' in page and ">again</span>" in page
         control = admin.get(f"/journal/exports/{first_id}/control")

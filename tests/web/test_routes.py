@@ -158,7 +158,21 @@ def test_every_route_for_every_role(clients, role):
             ok = r.status_code == 403
         if not ok:
             failures.append(f"{method} {path}: {r.status_code} {r.text[:200]!r}")
+        elif r.status_code == 303 and r.headers["location"].startswith("/journal?"):
+            _export_finished(client, r.headers["location"])  # the next route downloads it
     assert not failures, "\n".join(failures)
+
+
+def _export_finished(client, location: str) -> None:
+    """Wait for the journal export job the page at ``location`` follows."""
+    import re
+    import time
+
+    job = re.search(r"job=(\d+)", location).group(1)
+    deadline = time.monotonic() + 60
+    while 'data-status="done"' not in client.get(f"/journal/jobs/{job}").text:
+        assert time.monotonic() < deadline, f"journal export job {job} did not finish"
+        time.sleep(0.2)
 
 
 def test_login_page_and_static_are_public(clients):

@@ -1,10 +1,12 @@
 """A period's journal export as a job (the web's Export button), with its result.
 
 The export is the ordinary service (one transaction that records the export with its
-file), so a refusal (an open period, postings exported before) is the job's error, in
-the words of the web. It is not repeated when its worker died: the export may have been
-committed just before, and a second run of an export made with "Again" would post the
-period twice; the interruption says to look at the period's exports first.
+file): what it refuses before building anything is refused when the job is asked for;
+a refusal met while building (a source without its recovery fund, or one that arose
+meanwhile) is the job's error, in the words of the web. It is not repeated when its
+worker died: the export may have been committed just before, and a second run of an
+export made with "Again" would post the period twice; the interruption says to look at
+the period's exports first.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from openchargeback.services.context import Context
 from openchargeback.services.jobs import queue
 from openchargeback.services.jobs.kinds import Kind, Progress
 from openchargeback.services.jobs.queue import JobView
-from openchargeback.services.journal.export import export_journal
+from openchargeback.services.journal.export import check_export, export_journal
 
 KINDS = ("journal.export",)
 
@@ -23,8 +25,10 @@ def start_journal_export(
     ctx: Context, period: str, fmt: str, *, draft: bool = False, delta: bool = False, again: bool = False
 ) -> JobView:
     """Queue the export of ``period``'s journal in format ``fmt`` (recorded, downloadable;
-    no file written on the server); returns the job."""
+    no file written on the server); returns the job. What the export would refuse before
+    building anything (an open period, postings exported before) is refused here."""
     name = Period.parse(period).name
+    check_export(ctx, name, fmt, draft=draft, delta=delta, again=again)
     params = {"period": name, "format": fmt, "draft": draft, "delta": delta, "again": again}
     with ctx.write() as conn:
         job_id = queue.enqueue_in(conn, ctx, "journal.export", params, period=name)

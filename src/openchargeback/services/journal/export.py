@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection
 
@@ -147,36 +147,16 @@ def export_journal(
     False records the export without writing a file (the web). ``again``: export postings
     of a period whose postings were exported before (a second posting, recorded)."""
     name = Period.parse(period).name
-    fmt = (fmt or "").strip()
-    if not _FORMAT.match(fmt):
-        raise InvalidInput(
-            f"journal format {fmt!r}: expected standard, summary, gl or a template name "
-            f"(letters, digits, - and _)"
-        )
-    if delta and fmt in ("standard", "summary"):
-        raise InvalidInput(
-            f"--delta applies to postings (gl or a template), not to the {fmt} format",
-            web=f'"Only the differences" applies to postings (gl or a template), not to the {fmt} format',
-        )
+    fmt, env, template, ext = _format(ctx, fmt, delta)
     cfg = ctx.settings.journal
     rules = data.rules_of(ctx.settings)
-    env = template = None
-    ext = "csv"
-    if fmt not in BUILT_IN:
-        env = rendering.template_env(cfg.template_dir)
-        template, ext = rendering.find_template(env, fmt)
+    posts = fmt == "gl" or template is not None  # gl and templates show postings
     with ctx.write() as conn:
         prow = lookup.period(conn, name)
         repo.lock_period(conn, prow.id)
         prow = lookup.period(conn, name)  # as it is now that it is held
         status = PeriodStatus(prow.status)
-        if status == PeriodStatus.OPEN and not draft:
-            raise Conflict(
-                f"period {name} is open; close it (`openchargeback periods close {name}`) "
-                f"before exporting its journal for posting, or export a draft with --draft",
-                web=f"period {name} is open: an admin closes it on the period's page before its "
-                f"journal is exported for posting; until then export a draft",
-            )
+        posted = _refuse(conn, prow, posts, draft=draft, delta=delta, again=again)
         projects, _ = registry_repo.snapshot(conn)
         splits = load_splits(conn)
         allocation = allocate_in(conn, [prow])
@@ -186,26 +166,13 @@ def export_journal(
             f"journal-{name}-{fmt}-{sequence:03d}{'-delta' if delta else ''}{'-DRAFT' if draft else ''}.{ext}"
         )
         now = ctx.clock()
-        posts = fmt == "gl" or template is not None  # gl and templates show postings
         postings: tuple[dom.Posting, ...] = ()  # the period's postings
         # what the file shows: the postings or, with --delta, their difference from the basis
         shown: tuple[dom.Posting, ...] = ()
-        basis = posted = None
+        basis = None
         recoveries: dict = {}
         notes: list[str] = []
         if posts:
-            posted = repo.last_posted(conn, prow.id)
-            if posted is not None and not (draft or delta or again):
-                before = (
-                    f"the journal of period {name} was exported for posting before: export "
-                    f"{posted.sequence} ({posted.file_name}, {posted.created_at:%Y-%m-%d %H:%M} UTC by "
-                    f"{posted.created_by}); posting it again would post it twice. Export only the "
-                    f"differences"
-                )
-                raise Conflict(
-                    f"{before} with --delta, or export it again on purpose with --again",
-                    web=f'{before}, or tick "Again" to export it again on purpose',
-                )
             recoveries = data.recoveries(conn)
             postings = dom.build_postings(
                 name,
@@ -326,6 +293,70 @@ def export_journal(
     return ExportResult(
         info, str(target) if target else None, tuple(notes), str(control_path) if control_path else None
     )
+
+
+def check_export(
+    ctx: Context, period: str, fmt: str, *, draft: bool = False, delta: bool = False, again: bool = False
+) -> None:
+    """The refusals :func:`export_journal` meets before it builds anything (the format, the
+    period's status, postings exported before): the web says them at once, before it
+    queues the export as a job (which checks again, in its own transaction)."""
+    name = Period.parse(period).name
+    fmt, _env, template, _ext = _format(ctx, fmt, delta)
+    with ctx.read() as conn:
+        prow = lookup.period(conn, name)
+        _refuse(conn, prow, fmt == "gl" or template is not None, draft=draft, delta=delta, again=again)
+
+
+def _format(ctx: Context, fmt: str, delta: bool) -> tuple[str, Any, Any, str]:
+    """(format, template environment, template, file extension): the environment and
+    template for a template's format, None for a built-in one."""
+    fmt = (fmt or "").strip()
+    if not _FORMAT.match(fmt):
+        raise InvalidInput(
+            f"journal format {fmt!r}: expected standard, summary, gl or a template name "
+            f"(letters, digits, - and _)"
+        )
+    if delta and fmt in ("standard", "summary"):
+        raise InvalidInput(
+            f"--delta applies to postings (gl or a template), not to the {fmt} format",
+            web=f'"Only the differences" applies to postings (gl or a template), not to the {fmt} format',
+        )
+    if fmt in BUILT_IN:
+        return fmt, None, None, "csv"
+    env = rendering.template_env(ctx.settings.journal.template_dir)
+    template, ext = rendering.find_template(env, fmt)
+    return fmt, env, template, ext
+
+
+def _refuse(
+    conn: Connection, prow: AnyRow, posts: bool, *, draft: bool, delta: bool, again: bool
+) -> AnyRow | None:
+    """Refuse an export for posting of an open period, and a second posting that is not
+    asked for; returns the period's last posted export (None when the format posts nothing)."""
+    name = prow.name
+    if PeriodStatus(prow.status) == PeriodStatus.OPEN and not draft:
+        raise Conflict(
+            f"period {name} is open; close it (`openchargeback periods close {name}`) "
+            f"before exporting its journal for posting, or export a draft with --draft",
+            web=f"period {name} is open: an admin closes it on the period's page before its "
+            f"journal is exported for posting; until then export a draft",
+        )
+    if not posts:
+        return None
+    posted = repo.last_posted(conn, prow.id)
+    if posted is not None and not (draft or delta or again):
+        before = (
+            f"the journal of period {name} was exported for posting before: export "
+            f"{posted.sequence} ({posted.file_name}, {posted.created_at:%Y-%m-%d %H:%M} UTC by "
+            f"{posted.created_by}); posting it again would post it twice. Export only the "
+            f"differences"
+        )
+        raise Conflict(
+            f"{before} with --delta, or export it again on purpose with --again",
+            web=f'{before}, or tick "Again" to export it again on purpose',
+        )
+    return posted
 
 
 def control_file(info: ExportInfo) -> tuple[str, bytes]:

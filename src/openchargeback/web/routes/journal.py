@@ -1,5 +1,5 @@
-"""Journal: the exports of a period; admins and reviewers export any format and download
-earlier files, viewers see the list."""
+"""Journal: the exports of a period; admins and reviewers export any format (a background
+job, followed on the page) and download earlier files, viewers see the list."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from openchargeback.domain.errors import Conflict, InvalidInput
+from openchargeback.services import jobs as bg
 from openchargeback.services import journal as svc
 from openchargeback.services import periods
 from openchargeback.web.routes.common import ctx_for, period_of, see_other
@@ -25,15 +26,19 @@ MEDIA = {
 
 
 @router.get("/journal")
-def journal_page(request: Request, s: Reader, period: str | None = None, done: int | None = None):
-    return _journal_page(request, s, period, done=done)
+def journal_page(request: Request, s: Reader, period: str | None = None, job: int | None = None):
+    return _journal_page(request, s, period, job=job)
 
 
-def _journal_page(request: Request, s, period: str | None, *, done=None, refused=None, asked=None):
-    """The page; ``refused``: the error of the export just asked for (``asked``: its form)."""
+def _journal_page(request: Request, s, period: str | None, *, job=None, refused=None, asked=None):
+    """The page; ``refused``: the error of the export just asked for (``asked``: its form);
+    ``job``: an export's job, followed (a failed one's form as it was asked)."""
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
     exports = svc.list_exports(ctx, shown) if shown else ()
+    followed = bg.journal_job(ctx, job) if job else None
+    if followed is not None and followed.status == "failed" and asked is None:
+        asked = followed.params
     return render(
         request,
         "journal.html",
@@ -42,7 +47,8 @@ def _journal_page(request: Request, s, period: str | None, *, done=None, refused
             "status": periods.get_period(ctx, shown).status if shown else None,
             "exports": exports,
             "formats": svc.list_formats(ctx),
-            "done": next((e for e in exports if e.id == done), None),
+            "job": followed,
+            "export": next((e for e in exports if e.id == _export_id(followed)), None),
             "error": refused.web if refused else None,
             "asked": asked or {},
         },
@@ -61,18 +67,33 @@ def journal_export(
     again: Annotated[bool, Form()] = False,
 ):
     try:
-        result = svc.export_journal(
-            ctx_for(request, s), period, format, draft=draft, delta=delta, again=again, write=False
+        job = bg.start_journal_export(
+            ctx_for(request, s), period, format, draft=draft, delta=delta, again=again
         )
     except (Conflict, InvalidInput) as exc:  # said on the journal page, with the form as it was
         if is_htmx(request):
             raise
         asked = {"format": format, "draft": draft, "delta": delta, "again": again}
         return _journal_page(request, s, period, refused=exc, asked=asked)
-    url = f"/journal?{qs(period=result.export.period, done=result.export.id)}"
+    url = f"/journal?{qs(period=job.period, job=job.id)}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
     return see_other(url)
+
+
+@router.get("/journal/jobs/{job_id}")
+def journal_job(request: Request, s: Reader, job_id: int):
+    ctx = ctx_for(request, s)
+    job = bg.journal_job(ctx, job_id)
+    export = svc.get_export(ctx, export_id) if (export_id := _export_id(job)) else None
+    # the exports listed follow a job that just finished (they listen for this event)
+    changed = {"HX-Trigger": "journal-changed"} if job.finished else None
+    return render(request, "_journal_job.html", {"job": job, "export": export}, headers=changed)
+
+
+def _export_id(job) -> int | None:
+    """The export a finished job recorded."""
+    return (job.result or {}).get("export_id") if job is not None and job.status == "done" else None
 
 
 @router.get("/journal/exports/{export_id}/download")
