@@ -233,7 +233,9 @@ def test_help_tells_the_month_review_statements_journal_and_tags(site):
         assert page.status_code == 200, slug
     tags = c["viewer"].get("/help/tags").text
     for key in ("pi_email", "project_id", "fund_org"):
-        assert re.search(rf"<td><code>{key}</code></td><td>yes</td>", tags)
+        assert re.search(
+            rf'<td><code>{key}</code><br><span class="small warn-text">required</span></td>', tags
+        )
     assert "docs/integrations/TAG-SPECIFICATION.md" in tags
     assert "in doubt" in c["viewer"].get("/help/statements").text
     assert "draft" in c["viewer"].get("/help/journal").text
