@@ -41,7 +41,13 @@ def refresh_statistics(conn: Connection) -> None:
     tables an import writes are empty until autovacuum runs (if it runs), and pages then
     take seconds: a charge_details said empty made every page join loop over all of it."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("ANALYZE charges, charge_details, tag_sets")
+        # in the order of their oids, as a database-wide ANALYZE takes them: each holds
+        # its table's lock to the end of the transaction, and another order deadlocked
+        tables = conn.exec_driver_sql(
+            "SELECT relname FROM pg_class WHERE oid IN "
+            "('charges'::regclass, 'charge_details'::regclass, 'tag_sets'::regclass) ORDER BY oid"
+        ).scalars()
+        conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
 
 
 # -- the one charges query: filter, key-paginated pages, SQL sums ----------------------------
