@@ -173,7 +173,8 @@ def _trend(
     series: dict[str | None, list[Decimal]] = {}
     for i in items:
         series.setdefault(i[by], [ZERO] * len(names))[names.index(i["period"])] = i["billed"]
-    ordered = sorted(series.items(), key=lambda kv: (-sum(kv[1]), kv[0] or ""))
+    shown = {k: v for k, v in series.items() if any(v)}  # a series of zeros has no bar to show
+    ordered = sorted(shown.items(), key=lambda kv: (-sum(kv[1]), kv[0] or ""))
     return Trend(
         by,
         tuple(names),

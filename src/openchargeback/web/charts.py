@@ -67,17 +67,7 @@ def stacked_bars(
         head, tail = series[: max_series - 1], series[max_series - 1 :]
         other = [sum((s[1][i] for s in tail), Decimal(0)) for i in range(len(labels))]
         series = [*head, ("other", other)]
-    left, right, top = 64, 12, 34
-    legend, lx, ly = [], left, 0
-    for si, (name, _) in enumerate(series):
-        label = name if len(name) <= 24 else name[:23] + "…"
-        need = 24 + 7 * len(label)
-        if lx + need > width - right and lx > left:
-            lx, ly = left, ly + 18
-        legend.append((si, label, lx, ly))
-        lx += need
-    bottom = 56 + ly
-    height += ly
+    left, right, top, bottom = 64, 12, 34, 44
     pw, ph = width - left - right, height - top - bottom
     totals = [sum((max(s[1][i], Decimal(0)) for s in series), Decimal(0)) for i in range(len(labels))]
     axis = ticks(max(totals, default=Decimal(0)))
@@ -116,19 +106,20 @@ def stacked_bars(
             )
             out.append(_link(href(si, i) if href and name != "other" else None, said, rect))
         short = label[2:] if len(label) == 7 else label  # 2025-01 -> 25-01
+        odd = " x-odd" if i % 2 and n > 6 else ""  # a phone shows every other period
         out.append(
-            f'<text class="axis-label" x="{left + slot * i + slot / 2:.1f}" '
-            f'y="{top + ph + 16}" text-anchor="middle" aria-hidden="true">{escape(short)}</text>'
+            f'<text class="axis-label{odd}" x="{left + slot * i + slot / 2:.1f}" '
+            f'y="{top + ph + 18}" text-anchor="middle" aria-hidden="true">{escape(short)}</text>'
         )
-    out.append(f'<g aria-hidden="true"><text class="axis-name" x="{left + pw / 2}" y="{top + ph + 32}" ')
-    out.append('text-anchor="middle">Billing period</text>')
-    base_y = top + ph + 44
-    for si, label, lx, ly in legend:
-        out.append(
-            f'<rect class="series-{si % SERIES}" x="{lx}" y="{base_y + ly}" width="10" height="10" rx="2"/>'
-        )
-        out.append(f'<text class="legend" x="{lx + 14}" y="{base_y + ly + 9}">{escape(label)}</text>')
-    out.append("</g></svg>")
+    out.append(
+        f'<text class="axis-name" x="{left + pw / 2}" y="{top + ph + 38}" text-anchor="middle" '
+        'aria-hidden="true">Billing period</text></svg>'
+    )
+    # the legend is HTML: it wraps to the width and its text keeps its size on a phone
+    out.append('<ul class="chart-legend" aria-hidden="true">')
+    for si, (name, _) in enumerate(series):
+        out.append(f'<li><span class="swatch series-{si % SERIES}"></span>{escape(name)}</li>')
+    out.append("</ul>")
     return Markup("".join(out))
 
 
@@ -146,11 +137,11 @@ def hbars(
     row = 30
     top = 34
     height = top + row * max(len(items), 1) + 8
-    label_w = 140
+    label_w = 150
     pw = width - label_w - 90
     peak = max((max(v, Decimal(0)) for _, v in items), default=Decimal(0)) or Decimal(1)
     out = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="group" '
+        f'<svg class="chart hbars" viewBox="0 0 {width} {height}" role="group" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
         f'<text class="chart-title" x="0" y="20" aria-hidden="true">{escape(title)}</text>',
@@ -161,7 +152,7 @@ def hbars(
         said = f"{name}: {amounts.money(v, currency, locale)}"
         out.append(
             f'<text class="axis-label" x="{label_w - 8}" y="{y + 15}" text-anchor="end" '
-            f'aria-hidden="true">{escape(name if len(name) <= 22 else name[:21] + "…")}</text>'
+            f'aria-hidden="true">{escape(name if len(name) <= 18 else name[:17] + "…")}</text>'
         )
         rect = (
             f'<rect class="series-{i % SERIES}" x="{label_w}" y="{y + 3}" width="{w:.1f}" '
