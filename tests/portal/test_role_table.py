@@ -40,6 +40,7 @@ PORTAL_PAGES = {
     "/portal/charges.csv",
     "/portal/charges/{charge_id}",
     "/portal/statements/{number}/{version}",
+    "/portal/statements/{number}/{version}/lines",
     "/portal/statements/{number}/{version}/{kind}",
 }
 SIGNED_IN = {"/account/tokens"}
@@ -133,6 +134,7 @@ API = {
     ("GET", "/disputes"): EVERYONE,
     ("GET", "/statements"): EVERYONE,
     ("GET", "/statements/{number}/{version}/{kind}"): EVERYONE,
+    ("GET", "/statements/{number}/{version}/lines"): EVERYONE,
     ("GET", "/reports/totals?period=2025-01"): EVERYONE,
     ("GET", "/registry/pis"): EVERYONE,
     ("GET", "/registry/projects"): EVERYONE,
@@ -147,6 +149,8 @@ API = {
     ("POST", "/imports?filename=x.csv&source=aws"): {"admin"},
     ("POST", "/charges/{charge_id}/disputes"): PORTAL,
     ("POST", "/statements/{number}/1/acknowledge"): PORTAL,
+    ("POST", "/statements/{number}/1/lines/1/disputes"): PORTAL,
+    ("POST", "/disputes/1/decide"): {"reviewer", "admin"},
 }
 
 
@@ -159,6 +163,8 @@ def test_every_api_operation_by_role(site):
         "/review/approve": {"period": "2025-01", "ids": [values["charge_id"]], "note": "table"},
         "/statements/generate": {"period": "2025-01"},
         "/charges/{charge_id}/disputes": {"reason": "role table"},
+        "/statements/{number}/1/lines/1/disputes": {"reason": "role table"},
+        "/disputes/1/decide": {"decision": "declined", "reply": "role table"},
     }
     for (method, path), allowed in API.items():
         url = "/api/v1" + _fill(path, values)

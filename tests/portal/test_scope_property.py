@@ -40,7 +40,7 @@ def test_a_scoped_user_never_sees_another_pis_data(tmp_path_factory, case):
     from fastapi.testclient import TestClient
 
     from focus_builders import row, write_csv
-    from openchargeback.services import portal, tokens, users
+    from openchargeback.services import periods, portal, review, statements, tokens, users
     from openchargeback.services.context import build_context
     from openchargeback.services.ingest.loading import ingest
     from openchargeback.services.registry import records as reg
@@ -49,8 +49,13 @@ def test_a_scoped_user_never_sees_another_pis_data(tmp_path_factory, case):
 
     n, charge_specs, held_idx, role = case
     tmp = tmp_path_factory.mktemp(f"scope{next(_runs)}")
-    settings_ = web_settings(tmp)
-    ctx = build_context(settings_, actor="seed")
+    settings_ = web_settings(
+        tmp,
+        statements={"output_dir": str(tmp / "out")},
+        email={"outbox_dir": str(tmp / "outbox"), "from_address": "billing@rc.example.edu"},
+    )
+    # dev_mode for the seeding only: statements go to the outbox folder, not SMTP
+    ctx = build_context(settings_.model_copy(update={"dev_mode": True}), actor="seed")
     for i in range(n):
         reg.add_record(ctx, "pis", {"email": _email(i), "name": f"Name{i}"})
         reg.add_record(ctx, "projects", {"project_id": f"proj-{chr(97 + i)}", "pi_email": _email(i)})
@@ -70,6 +75,13 @@ def test_a_scoped_user_never_sees_another_pis_data(tmp_path_factory, case):
     held = {_email(i) for i in held_idx}
     others = {_email(i) for i in range(n)} - held
     secret = tokens.create(ctx, "u", "read").secret
+    sent = []  # (number, PI) of every statement sent for 2025-01
+    if any(p == 0 and pi is not None for pi, _, p in charge_specs):
+        review.approve(ctx, "2025-01", review.Selection(status="pending"))  # no fund: flagged
+        periods.change_status(ctx, "2025-01", "close", "tests", force=True)
+        statements.generate(ctx, "2025-01")
+        statements.send_period(ctx, "2025-01")
+        sent = [(s.number, s.pi_email) for s in statements.list_statements(ctx, "2025-01")]
     ctx.engine.dispose()
 
     app = create_app(settings_)
@@ -114,6 +126,14 @@ def test_a_scoped_user_never_sees_another_pis_data(tmp_path_factory, case):
             assert {i[key] for i in items} == held
         clean(c.get("/api/v1/statements", headers=h).text)
         clean(c.get("/api/v1/disputes", headers=h).text)
+        for number, pi in sent:  # a statement's lines: its PI's, else not found
+            for url, hdrs in (
+                (f"/api/v1/statements/{number}/1/lines", h),
+                (f"/portal/statements/{number}/v1/lines", {}),
+            ):
+                r = c.get(url, headers=hdrs)
+                assert r.status_code == (200 if pi in held else 404), (url, r.status_code)
+                clean(r.text)
     finally:
         app.state.runner.shutdown() if app.state.runner else None
         app.state.ctx.engine.dispose()

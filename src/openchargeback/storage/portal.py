@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, true, update
+from sqlalchemy import Connection, Select, case, delete, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from openchargeback.storage.auth_tables import users
@@ -20,7 +20,7 @@ from openchargeback.storage.portal_tables import (
 )
 from openchargeback.storage.registry_tables import pis, projects
 from openchargeback.storage.statement_tables import statements
-from openchargeback.storage.tables import charges, periods
+from openchargeback.storage.tables import charge_details, charges, periods, sources
 from openchargeback.storage.types import AnyRow, inserted_id
 
 
@@ -134,39 +134,175 @@ def add_dispute(conn: Connection, values: dict[str, Any]) -> int | None:
         return None
 
 
+def _disputes() -> Select[Any]:
+    """Disputes with the number and version of the statement a line's dispute is of."""
+    return select(charge_disputes, statements.c.number, statements.c.version).outerjoin(
+        statements, statements.c.id == charge_disputes.c.statement_id
+    )
+
+
 def disputes(
     conn: Connection,
     *,
     pi_emails: Sequence[str] | None = None,
     open_only: bool = False,
     charge_ids: Sequence[int] | None = None,
+    statement_id: int | None = None,
+    line: str | None = None,
 ) -> Sequence[AnyRow]:
-    q = select(charge_disputes)
+    q = _disputes()
     if pi_emails is not None:
         q = q.where(charge_disputes.c.pi_email.in_(pi_emails))
     if open_only:
         q = q.where(charge_disputes.c.open == true())
     if charge_ids is not None:
         q = q.where(charge_disputes.c.charge_id.in_(charge_ids))
+    if statement_id is not None:
+        q = q.where(charge_disputes.c.statement_id == statement_id, charge_disputes.c.line == line)
     return conn.execute(q.order_by(charge_disputes.c.id.desc())).all()
 
 
 def dispute(conn: Connection, dispute_id: int) -> AnyRow | None:
-    return conn.execute(select(charge_disputes).where(charge_disputes.c.id == dispute_id)).first()
+    return conn.execute(_disputes().where(charge_disputes.c.id == dispute_id)).first()
 
 
-def decide_dispute(
-    conn: Connection, dispute_id: int, *, decision: str, reply: str, by: str, now: datetime
-) -> bool:
-    """Only an open dispute is decided (conditional update: two reviewers cannot both)."""
-    return (
+def sent_statement_row(conn: Connection, statement_id: int) -> AnyRow:
+    return conn.execute(select(statements).where(statements.c.id == statement_id)).one()
+
+
+def open_disputed(conn: Connection, period_id: int) -> list[int]:
+    """Ids of the period's charges with an open dispute (few: the queue's "disputed")."""
+    return list(
         conn.execute(
-            update(charge_disputes)
-            .where(charge_disputes.c.id == dispute_id, charge_disputes.c.open == true())
-            .values(open=None, decision=decision, reply=reply, decided_by=by, decided_at=now)
-        ).rowcount
-        == 1
+            select(charge_disputes.c.charge_id)
+            .join(charges, charges.c.id == charge_disputes.c.charge_id)
+            .where(charges.c.period_id == period_id, charge_disputes.c.open == true())
+            .order_by(charge_disputes.c.charge_id)
+        ).scalars()
     )
+
+
+def dispute_group(conn: Connection, row: AnyRow) -> list[int]:
+    """The ids decided together with dispute ``row``: every open one of its statement
+    line, else itself."""
+    if row.statement_id is None:
+        return [row.id]
+    return list(
+        conn.execute(
+            select(charge_disputes.c.id).where(
+                charge_disputes.c.statement_id == row.statement_id,
+                charge_disputes.c.line == row.line,
+                charge_disputes.c.open == true(),
+            )
+        ).scalars()
+    )
+
+
+def disputed_charges(conn: Connection, dispute_ids: Sequence[int]) -> Sequence[AnyRow]:
+    """The charges of the disputes, with their period and the amount the PI pays
+    (``due``: billed or effective cost, by the source's cost basis)."""
+    due = case(
+        (sources.c.cost_basis == "effective", func.coalesce(charges.c.effective_cost, charges.c.billed_cost)),
+        else_=charges.c.billed_cost,
+    )
+    return conn.execute(
+        select(
+            charges.c.id,
+            charges.c.period_id,
+            charges.c.pi_email,
+            charges.c.project_id,
+            charges.c.fund_org,
+            charges.c.source_id,
+            charges.c.billing_currency.label("currency"),
+            charges.c.review,
+            due.label("due"),
+            sources.c.name.label("source"),
+        )
+        .join(charge_disputes, charge_disputes.c.charge_id == charges.c.id)
+        .join(sources, sources.c.id == charges.c.source_id)
+        .where(charge_disputes.c.id.in_(dispute_ids))
+        .order_by(charges.c.id)
+    ).all()
+
+
+def line_charges(
+    conn: Connection,
+    period_id: int,
+    *,
+    pi_email: str | None,
+    project_id: str | None,
+    currency: str,
+    source: str | None,
+    service: str | None,
+    fund_org: str | None,
+) -> list[int]:
+    """Ids of the billed (not rejected) charges behind a statement line: the statement's
+    period, PI, project and currency, the line's source and service, and its fund when
+    charges carry it (a split line's fund is the split's, not the charges')."""
+    q = (
+        select(charges.c.id, charges.c.fund_org)
+        .join(sources, sources.c.id == charges.c.source_id)
+        .join(charge_details, charge_details.c.id == charges.c.detail_id)
+        .where(
+            charges.c.period_id == period_id,
+            charges.c.pi_email == pi_email if pi_email is not None else charges.c.pi_email.is_(None),
+            charges.c.project_id == project_id if project_id is not None else charges.c.project_id.is_(None),
+            charges.c.billing_currency == currency,
+            or_(sources.c.display_name == source, sources.c.name == source),  # as the line shows it
+            charge_details.c.service_name == service
+            if service is not None
+            else charge_details.c.service_name.is_(None),
+            or_(charges.c.review.is_(None), charges.c.review != "rejected"),
+        )
+        .order_by(charges.c.id)
+    )
+    rows = conn.execute(q).all()
+    of_fund = [r.id for r in rows if fund_org is not None and r.fund_org == fund_org]
+    return of_fund or [r.id for r in rows]
+
+
+def add_line_disputes(conn: Connection, charge_ids: Sequence[int], values: dict[str, Any]) -> int:
+    """One open dispute per charge of a line (charges with an open dispute already keep
+    theirs); how many were added."""
+    busy = set(
+        conn.execute(
+            select(charge_disputes.c.charge_id).where(
+                charge_disputes.c.charge_id.in_(charge_ids), charge_disputes.c.open == true()
+            )
+        ).scalars()
+    )
+    rows = [{"charge_id": i, "open": True, **values} for i in charge_ids if i not in busy]
+    if rows:
+        conn.execute(insert(charge_disputes), rows)
+    return len(rows)
+
+
+def decide_disputes(
+    conn: Connection,
+    dispute_ids: Sequence[int],
+    *,
+    decision: str,
+    reply: str,
+    by: str,
+    now: datetime,
+) -> int:
+    """Only open disputes are decided (a conditional update: of two reviewers deciding
+    at once, the second decides none); how many were."""
+    return conn.execute(
+        update(charge_disputes)
+        .where(charge_disputes.c.id.in_(dispute_ids), charge_disputes.c.open == true())
+        .values(open=None, decision=decision, reply=reply, decided_by=by, decided_at=now)
+    ).rowcount
+
+
+def set_remedy(conn: Connection, dispute_ids: Sequence[int], remedy: str | None) -> None:
+    conn.execute(update(charge_disputes).where(charge_disputes.c.id.in_(dispute_ids)).values(remedy=remedy))
+
+
+def newest_open_period(conn: Connection) -> AnyRow | None:
+    return conn.execute(
+        select(periods).where(periods.c.status == "open").order_by(periods.c.name.desc()).limit(1)
+    ).first()
 
 
 # -- tokens ------------------------------------------------------------------------------------

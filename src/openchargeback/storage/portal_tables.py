@@ -41,7 +41,9 @@ api_tokens = Table(
 )
 
 # A PI's dispute of a charge. ``open`` is TRUE while undecided and NULL after: the
-# unique constraint (NULLs are distinct) allows one open dispute per charge.
+# unique constraint (NULLs are distinct) allows one open dispute per charge. A dispute of
+# a statement line is one row per charge behind it, with the statement and the line's
+# label: the group is decided at once. ``remedy`` says what the decision changed.
 charge_disputes = Table(
     "charge_disputes",
     metadata,
@@ -58,6 +60,10 @@ charge_disputes = Table(
     Column("reply", Text),
     Column("decided_by", String(200)),
     Column("decided_at", UTCDateTime),
+    # statements.id of the version whose line was disputed (kept by its id, like charge_id)
+    Column("statement_id", Integer, index=True),
+    Column("line", String(300)),
+    Column("remedy", Text),
     UniqueConstraint("charge_id", "open", name="uq_charge_disputes_one_open"),
     Index("ix_charge_disputes_pi_email", "pi_email"),
 )

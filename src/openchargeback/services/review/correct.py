@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
 
 from openchargeback.domain.charges import tags_dict
 from openchargeback.domain.errors import InvalidInput, NotFound
@@ -43,101 +46,128 @@ def correct(
         )
     name = Period.parse(period).name
     with ctx.write() as conn:
-        row = lookup.period(conn, name)
-        ensure_writable(row.name, PeriodStatus(row.status))
-        f = charge_filter(conn, row.id, sel)
-        ids = charges_repo.select_ids(conn, f)
-        facts = repo.facts(conn, ids)
-        if tag is not None:
-            key, value = tag[0].strip().lower(), tag[1]
-            facts = [
-                r
-                for r in facts
-                if {str(k).strip().lower(): str(v) for k, v in (tags_dict(r.tags) or {}).items()}.get(key)
-                == value
-            ]
-        if not facts:
-            raise NotFound(f"no charge of period {name} matches")
-        evaluator = Evaluator(current_rules(ctx, conn), compile_pattern)
-        registry = registry_svc.snapshot(conn)
-        now = ctx.clock()
-        updates, actions, total = [], [], Decimal(0)
-        for r in facts:
-            new = {
-                "pi_email": pi_email or r.pi_email,
-                "project_id": project_id or r.project_id,
-                "fund_org": fund_org or r.fund_org,
+        return correct_in(
+            conn,
+            ctx,
+            lookup.period(conn, name),
+            sel,
+            pi_email=pi_email,
+            project_id=project_id,
+            fund_org=fund_org,
+            note=note,
+            save_rule=save_rule,
+            tag=tag,
+        )
+
+
+def correct_in(
+    conn: Connection,
+    ctx: Context,
+    row: Any,
+    sel: Selection,
+    *,
+    pi_email: str | None = None,
+    project_id: str | None = None,
+    fund_org: str | None = None,
+    note: str | None = None,
+    save_rule: bool = False,
+    tag: tuple[str, str] | None = None,
+) -> ActionResult:
+    """:func:`correct` of the selected charges of period ``row`` in the caller's transaction."""
+    ensure_writable(row.name, PeriodStatus(row.status))
+    f = charge_filter(conn, row.id, sel)
+    ids = charges_repo.select_ids(conn, f)
+    facts = repo.facts(conn, ids)
+    if tag is not None:
+        key, value = tag[0].strip().lower(), tag[1]
+        facts = [
+            r
+            for r in facts
+            if {str(k).strip().lower(): str(v) for k, v in (tags_dict(r.tags) or {}).items()}.get(key)
+            == value
+        ]
+    if not facts:
+        raise NotFound(f"no charge of period {row.name} matches")
+    evaluator = Evaluator(current_rules(ctx, conn), compile_pattern)
+    registry = registry_svc.snapshot(conn)
+    now = ctx.clock()
+    updates, actions, total = [], [], Decimal(0)
+    for r in facts:
+        new = {
+            "pi_email": pi_email or r.pi_email,
+            "project_id": project_id or r.project_id,
+            "fund_org": fund_org or r.fund_org,
+        }
+        codes = evaluator.facts_flags(
+            ChargeFacts(
+                new["pi_email"],
+                new["project_id"],
+                new["fund_org"],
+                r.service_name,
+                r.resource_id,
+                r.resource_name,
+                r.sku_id,
+                r.charge_description,
+                tags_dict(r.tags),
+            )
+        )
+        codes += evaluator.amount_flags(r.billed_cost)
+        codes += (
+            registry.flags(new["project_id"], new["fund_org"], r.charge_period_start.date())
+            if registry.active
+            else []
+        )
+        codes += [c for c in (r.flags or "").split(",") if c in (*KEPT_FLAGS, "growth")]
+        updates.append({"id": r.id, **new, "flags": join_flags(codes)})
+        old = {"pi_email": r.pi_email, "project_id": r.project_id, "fund_org": r.fund_org}
+        actions.append(
+            {
+                "charge_id": r.id,
+                "period_id": row.id,
+                "action": "correct",
+                "before": json.dumps(old),
+                "after": json.dumps(new),
+                "note": note,
+                "actor": ctx.actor,
+                "at": now,
             }
-            codes = evaluator.facts_flags(
-                ChargeFacts(
-                    new["pi_email"],
-                    new["project_id"],
-                    new["fund_org"],
-                    r.service_name,
-                    r.resource_id,
-                    r.resource_name,
-                    r.sku_id,
-                    r.charge_description,
-                    tags_dict(r.tags),
+        )
+        total += r.billed_cost
+    repo.update_rows(conn, updates)
+    repo.add_actions(conn, actions)
+    rule_id = None
+    if save_rule:
+        if tag is not None:
+            field, value = f"tag:{tag[0].strip().lower()}", tag[1]
+        elif sel.resource_id:
+            field, value = "resource_id", sel.resource_id
+        else:
+            resources = {r.resource_id for r in facts}
+            if len(resources) != 1 or None in resources:
+                raise InvalidInput(
+                    "--save-rule needs charges of one resource id (or --tag key=value)",
+                    web="saving a rule needs charges of one resource id (or a tag)",
                 )
-            )
-            codes += evaluator.amount_flags(r.billed_cost)
-            codes += (
-                registry.flags(new["project_id"], new["fund_org"], r.charge_period_start.date())
-                if registry.active
-                else []
-            )
-            codes += [c for c in (r.flags or "").split(",") if c in (*KEPT_FLAGS, "growth")]
-            updates.append({"id": r.id, **new, "flags": join_flags(codes)})
-            old = {"pi_email": r.pi_email, "project_id": r.project_id, "fund_org": r.fund_org}
-            actions.append(
-                {
-                    "charge_id": r.id,
-                    "period_id": row.id,
-                    "action": "correct",
-                    "before": json.dumps(old),
-                    "after": json.dumps(new),
-                    "note": note,
-                    "actor": ctx.actor,
-                    "at": now,
-                }
-            )
-            total += r.billed_cost
-        repo.update_rows(conn, updates)
-        repo.add_actions(conn, actions)
-        rule_id = None
-        if save_rule:
-            if tag is not None:
-                field, value = f"tag:{tag[0].strip().lower()}", tag[1]
-            elif sel.resource_id:
-                field, value = "resource_id", sel.resource_id
-            else:
-                resources = {r.resource_id for r in facts}
-                if len(resources) != 1 or None in resources:
-                    raise InvalidInput(
-                        "--save-rule needs charges of one resource id (or --tag key=value)",
-                        web="saving a rule needs charges of one resource id (or a tag)",
-                    )
-                field, value = "resource_id", resources.pop()
-            rule_id = repo.add_attribution_rule(
-                conn,
-                {
-                    "match_field": field,
-                    "match_value": value,
-                    "pi_email": pi_email,
-                    "project_id": project_id,
-                    "fund_org": fund_org,
-                    "note": note,
-                    "created_by": ctx.actor,
-                    "created_at": now,
-                },
-            )
-            audit.record_in(
-                conn,
-                ctx,
-                "review.attribution_rule",
-                f"{field}={value}",
-                json.dumps({"pi_email": pi_email, "project_id": project_id, "fund_org": fund_org}),
-            )
-        rollups.invalidate(conn, row.id)
-    return ActionResult("corrected", name, len(facts), total, rule_id)
+            field, value = "resource_id", resources.pop()
+        rule_id = repo.add_attribution_rule(
+            conn,
+            {
+                "match_field": field,
+                "match_value": value,
+                "pi_email": pi_email,
+                "project_id": project_id,
+                "fund_org": fund_org,
+                "note": note,
+                "created_by": ctx.actor,
+                "created_at": now,
+            },
+        )
+        audit.record_in(
+            conn,
+            ctx,
+            "review.attribution_rule",
+            f"{field}={value}",
+            json.dumps({"pi_email": pi_email, "project_id": project_id, "fund_org": fund_org}),
+        )
+    rollups.invalidate(conn, row.id)
+    return ActionResult("corrected", row.name, len(facts), total, rule_id)

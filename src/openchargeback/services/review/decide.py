@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.services import lookup
@@ -20,36 +22,42 @@ from openchargeback.storage import rollups
 def _decide(ctx: Context, period: str, sel: Selection, review: str, note: str | None) -> ActionResult:
     name = Period.parse(period).name
     with ctx.write() as conn:
-        row = lookup.period(conn, name)
-        ensure_writable(row.name, PeriodStatus(row.status))
-        f = charge_filter(conn, row.id, sel)
-        ids = charges_repo.select_ids(conn, f)
-        if sel.ids is not None and len(ids) != len(set(sel.ids)):
-            missing = sorted(set(sel.ids) - set(ids))
-            raise NotFound(f"charge(s) {', '.join(map(str, missing[:10]))} are not in period {name}")
-        count, total = charges_repo.stakes(conn, f)
-        now = ctx.clock()
-        before = repo.reviews_of(conn, ids)
-        repo.set_review(conn, ids, review, note, ctx.actor, now)
-        action = {"approved": "approve", "rejected": "reject"}[review]
-        repo.add_actions(
-            conn,
-            [
-                {
-                    "charge_id": i,
-                    "period_id": row.id,
-                    "action": action,
-                    "before": json.dumps({"review": before.get(i)}),
-                    "after": json.dumps({"review": review}),
-                    "note": note,
-                    "actor": ctx.actor,
-                    "at": now,
-                }
-                for i in ids
-            ],
-        )
-        rollups.invalidate(conn, row.id)
-    return ActionResult(review, name, count, total)
+        return decide_in(conn, ctx, lookup.period(conn, name), sel, review, note)
+
+
+def decide_in(
+    conn: Connection, ctx: Context, row: Any, sel: Selection, review: str, note: str | None
+) -> ActionResult:
+    """Approve or reject the selected charges of period ``row`` in the caller's transaction."""
+    ensure_writable(row.name, PeriodStatus(row.status))
+    f = charge_filter(conn, row.id, sel)
+    ids = charges_repo.select_ids(conn, f)
+    if sel.ids is not None and len(ids) != len(set(sel.ids)):
+        missing = sorted(set(sel.ids) - set(ids))
+        raise NotFound(f"charge(s) {', '.join(map(str, missing[:10]))} are not in period {row.name}")
+    count, total = charges_repo.stakes(conn, f)
+    now = ctx.clock()
+    before = repo.reviews_of(conn, ids)
+    repo.set_review(conn, ids, review, note, ctx.actor, now)
+    action = {"approved": "approve", "rejected": "reject"}[review]
+    repo.add_actions(
+        conn,
+        [
+            {
+                "charge_id": i,
+                "period_id": row.id,
+                "action": action,
+                "before": json.dumps({"review": before.get(i)}),
+                "after": json.dumps({"review": review}),
+                "note": note,
+                "actor": ctx.actor,
+                "at": now,
+            }
+            for i in ids
+        ],
+    )
+    rollups.invalidate(conn, row.id)
+    return ActionResult(review, row.name, count, total)
 
 
 def approve(ctx: Context, period: str, sel: Selection, note: str | None = None) -> ActionResult:

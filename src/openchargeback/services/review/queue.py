@@ -4,6 +4,7 @@ time, with the count and total at stake."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from openchargeback.domain.errors import InvalidInput
@@ -15,6 +16,7 @@ from openchargeback.services.context import Context
 from openchargeback.services.review.rules import current_rules
 from openchargeback.services.review.selection import Selection, charge_filter
 from openchargeback.storage import charges as charges_repo
+from openchargeback.storage import portal as portal_repo
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,17 @@ class QueueItem(Jsonable):
     reasons: tuple[str, ...]
     review: str | None
     review_note: str | None
+    dispute: OpenDispute | None = None  # the PI's open dispute of the charge
+
+
+@dataclass(frozen=True)
+class OpenDispute(Jsonable):
+    id: int
+    pi_email: str
+    reason: str  # the PI's note
+    raised_by: str
+    raised_at: datetime
+    line: str | None  # raised on a statement line
 
 
 @dataclass(frozen=True)
@@ -54,13 +67,20 @@ def list_queue(
             size, cid = after.split(":")
             cursor = (int(size), int(cid))
         except ValueError:
-            raise InvalidInput(f"--after {after!r}: expected the value printed as next_after") from None
+            raise InvalidInput(
+                f"--after {after!r}: expected the value printed as next_after",
+                web="this page of the queue is out of date; open the review queue again",
+            ) from None
     with ctx.read() as conn:
         row = lookup.period(conn, name)
         f = charge_filter(conn, row.id, sel)
         rules = current_rules(ctx, conn)
         rows = charges_repo.page(conn, f, order="size", after=cursor, limit=limit + 1)
         count, total = charges_repo.stakes(conn, f)
+        disputes = {
+            d.charge_id: OpenDispute(d.id, d.pi_email, d.reason, d.raised_by, d.raised_at, d.line)
+            for d in portal_repo.disputes(conn, open_only=True, charge_ids=[r.id for r in rows[:limit]])
+        }
     items = tuple(
         QueueItem(
             r.id,
@@ -76,6 +96,7 @@ def list_queue(
             tuple(describe(c, rules) for c in (r.flags or "").split(",") if c),
             r.review,
             r.review_note,
+            disputes.get(r.id),
         )
         for r in rows[:limit]
     )

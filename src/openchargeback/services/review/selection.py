@@ -3,8 +3,9 @@ action did (:class:`ActionResult`), and how a selection becomes the one charges 
 
 A charge is *pending* when it is flagged and has no decision, *approved* when a
 reviewer approved it or it was never flagged, *rejected* when a reviewer rejected
-it. Rejected charges are left out of every sum of money. Decisions can change while
-the period is open; every action is logged per charge.
+it; *disputed* while its PI's dispute of it waits for a decision. Rejected charges are
+left out of every sum of money. Decisions can change while the period is open; every
+action is logged per charge.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from openchargeback.domain.jsonable import Jsonable
 from openchargeback.domain.money import money, to_picos
 from openchargeback.services import lookup
 from openchargeback.storage import charges as charges_repo
+from openchargeback.storage import portal as portal_repo
 
-STATUSES = tuple(charges_repo.STATUS)
+# "disputed": charges with an open dispute of their PI (whatever their review state)
+STATUSES = (*charges_repo.STATUS, "disputed")
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,13 @@ def charge_filter(conn: Connection, period_id: int, sel: Selection) -> charges_r
     if sel.status not in STATUSES:
         raise InvalidInput(f"status {sel.status!r}: expected one of {', '.join(STATUSES)}")
     source_id = lookup.source(conn, sel.source).id if sel.source else None
+    ids = sel.ids
+    if sel.status == "disputed":  # few at a time: their ids
+        disputed = portal_repo.open_disputed(conn, period_id)
+        ids = tuple(disputed) if ids is None else tuple(i for i in ids if i in set(disputed))
     return charges_repo.ChargeFilter(
         period_id,
-        status=sel.status if sel.ids is None else "all",
+        status=sel.status if ids is None else "all",
         reason=sel.reason,
         source_id=source_id,
         pi_email=sel.pi_email,
@@ -62,5 +69,5 @@ def charge_filter(conn: Connection, period_id: int, sel: Selection) -> charges_r
         fund_org=sel.fund_org,
         resource_id=sel.resource_id,
         min_amount=to_picos(money(sel.min_amount)) if sel.min_amount is not None else None,
-        ids=tuple(sel.ids) if sel.ids is not None else None,
+        ids=tuple(ids) if ids is not None else None,
     )

@@ -42,8 +42,12 @@ class DisputeIn(BaseModel):
 
 
 class DisputeDecision(BaseModel):
-    decision: Literal["upheld", "declined"]
+    decision: Literal["upheld", "corrected", "declined"]
     reply: str = Field(min_length=1, max_length=2000)
+    # a correction: where the charge belongs (at least one)
+    pi_email: str | None = Field(default=None, max_length=320)
+    project_id: str | None = Field(default=None, max_length=200)
+    fund_org: str | None = Field(default=None, max_length=200)
 
 
 class StatementJob(BaseModel):
@@ -97,7 +101,21 @@ def dispute_charge(caller: CallerDep, charge_id: Id, body: DisputeIn) -> dict[st
 @router.post("/disputes/{dispute_id}/decide", tags=["disputes"])
 def decide_dispute(caller: CallerDep, dispute_id: Id, body: DisputeDecision) -> dict[str, Any]:
     caller.need(Permission.REVIEW)
-    return portal.decide_dispute(caller.ctx, dispute_id, body.decision, body.reply).as_json()
+    return portal.decide_dispute(
+        caller.ctx,
+        dispute_id,
+        body.decision,
+        body.reply,
+        pi_email=body.pi_email,
+        project_id=body.project_id,
+        fund_org=body.fund_org,
+    ).as_json()
+
+
+@router.post("/statements/{number}/{version}/lines/{line}/disputes", status_code=201, tags=["disputes"])
+def dispute_line(caller: CallerDep, number: Number, version: Id, line: Id, body: DisputeIn) -> dict[str, Any]:
+    caller.need(Permission.PORTAL)
+    return portal.raise_line_dispute(caller.ctx, caller.scope, number, version, line, body.reason).as_json()
 
 
 @router.post("/statements/{number}/{version}/acknowledge", tags=["statements"])

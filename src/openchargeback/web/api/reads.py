@@ -95,6 +95,15 @@ def list_statements(caller: CallerDep, period: PeriodQuery | None = None):
     return {"items": [s.as_json() for s in statements.list_statements(caller.ctx, period)]}
 
 
+@router.get("/statements/{number}/{version}/lines", response_model=Items, tags=["statements"])
+def statement_lines(caller: CallerDep, number: Number, version: Id):
+    """The lines of a statement version that was sent (a pi or delegate: sent to them),
+    numbered as ``/statements/{number}/{version}/lines/{line}/disputes`` takes them."""
+    caller.reads()
+    lines = portal.statement_lines(caller.ctx, caller.scope, number, version)
+    return {"items": [ln.as_json() for ln in lines]}
+
+
 @router.get(
     "/statements/{number}/{version}/{kind}",
     tags=["statements"],

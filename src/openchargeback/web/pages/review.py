@@ -18,7 +18,7 @@ from openchargeback.services.context import Context
 from openchargeback.services.insights import period_names
 from openchargeback.services.periods import get_period
 
-STATES = ("pending", "approved", "rejected", "all")
+STATES = ("pending", "approved", "rejected", "disputed", "all")
 ACTIONS = ("approve", "reject", "correct")
 
 
@@ -160,6 +160,9 @@ def matches(item: review.QueueItem, sel: review.Selection) -> bool:
     state = state_of(item.review, item.flags)
     if sel.status == "flagged":
         if not item.flags:
+            return False
+    elif sel.status == "disputed":
+        if item.dispute is None:
             return False
     elif sel.status != "all" and state != sel.status:
         return False

@@ -133,6 +133,25 @@ def portal_statement(request: Request, s: PortalUser, number: str, version: str)
     return HTMLResponse(html, headers={"Content-Security-Policy": PREVIEW_CSP})
 
 
+@router.get("/portal/statements/{number}/{version}/lines")
+def portal_statement_lines(request: Request, s: PortalUser, number: str, version: str):
+    ctx, scope, v = ctx_for(request, s), _scope(request, s), _version(version)
+    st = portal.sent_statement(ctx, scope, number, v)
+    lines = portal.statement_lines(ctx, scope, number, v)
+    disputes = [d for d in portal.list_disputes(ctx, scope) if d.statement == f"{st.number} v{st.version}"]
+    return _page(request, "portal/lines.html", {"st": st, "lines": lines, "disputes": disputes})
+
+
+@router.post("/portal/statements/{number}/{version}/lines/{line}/dispute")
+def portal_line_dispute(
+    request: Request, s: PortalUser, number: str, version: str, line: Id, reason: Text = ""
+):
+    portal.raise_line_dispute(
+        ctx_for(request, s), _scope(request, s), number, _version(version), line, reason, ip=ip(request)
+    )
+    return see_other(f"/portal/statements/{number}/{version}/lines?msg=disputed#disputes")
+
+
 @router.get("/portal/statements/{number}/{version}/{kind}")
 def portal_statement_file(request: Request, s: PortalUser, number: str, version: str, kind: str):
     if kind not in ("pdf", "csv"):
@@ -172,6 +191,24 @@ def disputes_page(request: Request, s: Reviewer, all: str | None = None):
 
 
 @router.post("/disputes/{dispute_id}/decide")
-def disputes_decide(request: Request, s: Reviewer, dispute_id: Id, decision: Text = "", reply: Text = ""):
-    portal.decide_dispute(ctx_for(request, s), dispute_id, decision, reply, ip=ip(request))
+def disputes_decide(
+    request: Request,
+    s: Reviewer,
+    dispute_id: Id,
+    decision: Text = "",
+    reply: Text = "",
+    pi: Text = "",
+    project: Text = "",
+    fund: Text = "",
+):
+    portal.decide_dispute(
+        ctx_for(request, s),
+        dispute_id,
+        decision,
+        reply,
+        pi_email=blank(pi),
+        project_id=blank(project),
+        fund_org=blank(fund),
+        ip=ip(request),
+    )
     return see_other("/disputes?msg=dispute-decided")
