@@ -404,7 +404,7 @@ def test_adjustment_in_a_closed_period_is_refused(registered, admin):
 
 # -- budgets --------------------------------------------------------------------------------------
 def test_budgets_on_the_dashboard_and_the_project_page(registered, admin, viewer, site):
-    from openchargeback.services.registry import budgets
+    import time
 
     assert _split_60_40(admin).status_code == 303
     assert 'hx-get="/registry/budgets/panel?' in viewer.get("/?period=2025-12").text
@@ -412,9 +412,20 @@ def test_budgets_on_the_dashboard_and_the_project_page(registered, admin, viewer
     assert panel.status_code == 200 and "<html" not in panel.text and 'id="budget-panel"' in panel.text
     text = _text(panel.text)
     assert "FY2025" in text and PROJECT in text and "NSF-123" in text
-    app, _ = site
-    check = budgets.check_alerts(app.state.ctx, "2025-12")
-    assert check.raised  # NSF-123: 60 % of the project's December spend against 1,000 a period
+    # the alerts are checked by a job (Check alerts now, admins only), followed on the page
+    assert 'id="budgets-check"' not in viewer.get("/registry/budgets?period=2025-12").text
+    assert _post(viewer, "/registry/budgets/check", {"period": "2025-12"}).status_code == 403
+    r = _post(admin, "/registry/budgets/check", {"period": "2025-12"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/registry/budgets?period=2025-12&job=")
+    job = r.headers["location"].rsplit("=", 1)[1]
+    assert f'id="budget-job-{job}"' in admin.get(r.headers["location"]).text
+    deadline = time.monotonic() + 60
+    while 'data-status="done"' not in (part := admin.get(f"/registry/budgets/jobs/{job}")).text:
+        assert time.monotonic() < deadline and 'data-status="failed"' not in part.text, part.text
+        time.sleep(0.2)
+    # NSF-123: 60 % of the project's December spend against 1,000 a period
+    assert re.search(r"[1-9]\d* new alert\(s\) for 2025-12", part.text), part.text
+    assert part.headers["HX-Trigger"] == "budgets-changed"  # the alerts listed reload
     panel = viewer.get("/registry/budgets/panel?period=2025-12").text
     assert 'id="budget-alerts"' in panel and 'id="budget-warnings"' in panel
     html = viewer.get(f"/projects/detail?key={PROJECT}&period=2025-12").text

@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from openchargeback.domain.errors import FileRefused, InvalidInput, OpenChargebackError
+from openchargeback.services import jobs as bg
 from openchargeback.services import registry
 from openchargeback.web import charts
 from openchargeback.web.pages import registry as registry_views
@@ -130,9 +131,28 @@ def adjustment_add(
 
 # -- budgets --------------------------------------------------------------------------------------
 @router.get("/registry/budgets")
-def budgets_page(request: Request, s: Reader, period: str | None = None):
-    view = registry_views.budget_overview(ctx_for(request, s), period_of(request, period))
-    return render(request, "budgets.html", {"b": view})
+def budgets_page(request: Request, s: Reader, period: str | None = None, job: int | None = None):
+    ctx = ctx_for(request, s)
+    view = registry_views.budget_overview(ctx, period_of(request, period))
+    return render(request, "budgets.html", {"b": view, "job": bg.budget_job(ctx, job) if job else None})
+
+
+@router.post("/registry/budgets/check")
+def budgets_check(request: Request, s: RegistryAdmin, period: Text = ""):
+    """Check the alerts now (a job): those newly crossed are raised and, with email
+    alerts on, emailed with those still waiting."""
+    job = bg.start_budget_check(ctx_for(request, s), period or None)
+    if is_htmx(request):
+        return render(request, "_budget_job.html", {"job": job})
+    return see_other(f"/registry/budgets?{urlencode({'period': job.period or '', 'job': job.id})}")
+
+
+@router.get("/registry/budgets/jobs/{job_id}")
+def budgets_job(request: Request, s: Reader, job_id: int):
+    job = bg.budget_job(ctx_for(request, s), job_id)
+    # the alerts listed follow a check that just finished (they listen for this event)
+    changed = {"HX-Trigger": "budgets-changed"} if job.finished else None
+    return render(request, "_budget_job.html", {"job": job}, headers=changed)
 
 
 @router.get("/registry/budgets/panel")
