@@ -168,6 +168,23 @@ def test_settings_page_masks_a_postgresql_password():
     )
 
 
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"sources": [{"name": "a"}], "journal": {"sources": {"a": {"debit_account": "1"}}}}, SECRETS],
+)
+def test_the_page_labels_every_setting_shown(data):
+    from types import SimpleNamespace
+
+    from openchargeback.config import Settings
+    from openchargeback.web.pages import settings as settings_page
+
+    page = settings_page.page(SimpleNamespace(settings=Settings.model_validate(data)))
+    shown = [st for sec in page.sections for st in sec.settings]
+    assert shown and all(st.explanation and st.label.split(" (")[0] != st.key for st in shown), [
+        st.key for st in shown if not st.explanation
+    ]
+
+
 def test_every_setting_has_a_label_and_an_explanation():
     from openchargeback.config import Settings
     from openchargeback.web.pages.settings import GUIDE, SECTIONS
