@@ -23,7 +23,9 @@ review_app.add_typer(rules_app, name="rules")
 IdsArg = Annotated[
     list[int] | None, typer.Argument(help="Charge ids; without ids, the filters select.", show_default=False)
 ]
-StatusOpt = Annotated[str, typer.Option("--status", help="pending, approved, rejected, flagged or all.")]
+StatusOpt = Annotated[
+    str, typer.Option("--status", help="pending, approved, rejected, flagged, disputed or all.")
+]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Only charges with this flag code.")]
 SourceOpt = Annotated[str | None, typer.Option("-s", "--source")]
 PiOpt = Annotated[str | None, typer.Option("--pi", help="PI email.")]
