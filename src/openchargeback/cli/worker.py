@@ -1,5 +1,5 @@
-"""`worker`: run background jobs (imports, statement generation and sending) queued by the
-web, until stopped."""
+"""`worker`: run background jobs (imports, statement generation and sending, journal exports,
+budget alert checks) queued by the web, until stopped."""
 
 from __future__ import annotations
 
