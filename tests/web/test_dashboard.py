@@ -111,6 +111,12 @@ def test_pi_names_come_from_the_registry_and_emails_wrap(site):
         top,
     )
     assert 'class="truncate"' not in top.split("</table>")[0]
+    listed = c["viewer"].get("/pis?period=2025-12&q=blinkman").text  # the list, found by name too
+    assert (
+        ">Zorp Blinkman</a><br>" in listed and ">Zorp Blinkman</a>" in c["viewer"].get("/pis?q=zorp+b").text
+    )
+    detail = c["viewer"].get("/pis/detail?key=zorp.blinkman%40example.edu&period=2025-12").text
+    assert "Zorp Blinkman · zorp.blinkman@example.edu" in detail
 
 
 def test_import_detail_shows_money_to_the_cent_exact_on_hover(site):

@@ -112,6 +112,7 @@ class EntityRow:
     key: str | None
     period: Costs
     all_time: Costs
+    name: str | None = None  # a PI's name in the registry
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class EntityDetail:
     related: tuple[tuple[str | None, Costs], ...]  # PIs of a project, projects of a PI
     trend: Trend
     all_time: Costs = field(default_factory=Costs)
+    name: str | None = None  # a PI's name in the registry
 
 
 def refresh(ctx: Context, period_ids: list[int] | None = None) -> None:
@@ -342,10 +344,11 @@ def entities(
             i[dim]: Costs.of(i)
             for i in agg.grouped(conn, period_ids=list(ids.values()), by=(dim,), filters=f)
         }
+        names = _pi_names(conn, list(ever)) if dim == "pi" else {}
     keys = sorted(ever, key=lambda k: (-now.get(k, Costs()).billed, -ever[k].billed, k or ""))
     if text:
-        keys = [k for k in keys if text.lower() in (k or "(none)").lower()]
-    return currency, [EntityRow(k, now.get(k, Costs()), ever[k]) for k in keys[:limit]]
+        keys = [k for k in keys if text.lower() in f"{k or '(none)'} {names.get(k, '')}".lower()]
+    return currency, [EntityRow(k, now.get(k, Costs()), ever[k], names.get(k)) for k in keys[:limit]]
 
 
 def entity(ctx: Context, kind: str, key: str, period: str | None) -> EntityDetail:
@@ -382,6 +385,7 @@ def entity(ctx: Context, kind: str, key: str, period: str | None) -> EntityDetai
             by(other),
             _trend(conn, ids, period, currency, "service", f),
             ever,
+            _pi_names(conn, [value]).get(value) if dim == "pi" else None,
         )
 
 
