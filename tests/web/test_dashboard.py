@@ -97,6 +97,8 @@ def test_kpis_say_the_change_against_the_previous_period(site):
     percent = ((dec - jan) * 100 / jan).quantize(Decimal("0.1"))
     sign = "+" if diff > 0 else "−"
     assert said == f"{sign}${abs(diff):,} ({'+' if percent > 0 else ''}{percent}%) vs 2025-01"
+    exact = re.search(r'id="kpi-billed" title="\$([\d,.]+)">\$([\d,.]+)<', page)
+    assert Decimal(exact[1].replace(",", "")) == dec and exact[2] == f"{dec.quantize(Decimal('0.01')):,}"
     first = c["viewer"].get("/?period=2025-01").text
     assert re.search(r'id="kpi-change-billed">new<', first)
 
