@@ -11,7 +11,7 @@ stable identifiers: ``missing_pi``, ``missing_project``, ``missing_fund_org``,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -181,6 +181,10 @@ class Evaluator:
 
     def facts_flags(self, f: ChargeFacts) -> list[str]:
         """Flags from attribution and descriptive fields (not amounts)."""
+        return self.attribution_flags(f) + self.pattern_flags(f)
+
+    def attribution_flags(self, f: ChargeFacts) -> list[str]:
+        """Flags of the PI, project and fund alone."""
         flags = []
         if not f.pi_email:
             flags.append("missing_pi")
@@ -192,7 +196,16 @@ class Evaluator:
             flags.append("pi_not_email")
         if f.fund_org and self.fund and not any(p.fullmatch(f.fund_org) for p in self.fund):
             flags.append("fund_org_unknown")
+        return flags
+
+    def pattern_flags(self, f: ChargeFacts, fields: Container[str] | None = None) -> list[str]:
+        """Flags of the flag patterns; ``fields``: only the patterns on those fields (tag
+        patterns are on the field ``tags``), so that an import evaluates each distinct value once."""
+        flags = []
         for fp, rx in self.patterns:
+            subject = "tags" if fp.field == "any_tag" or fp.field.startswith("tag:") else fp.field
+            if fields is not None and subject not in fields:
+                continue
             if any(v is not None and rx.search(str(v)) for v in _values(fp.field, f)):
                 flags.append(f"pattern:{fp.name}")
         return flags

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import compress
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ _SEP, _NONE = "\x1f", "\x00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT64_MAX = 2**63 - 1
 _DECIMAL_TYPE = pa.decimal128(38, 12)
+_SEEN_LIMIT = 100_000  # details remembered across batches (memory stays bounded)
 
 
 @dataclass(frozen=True)
@@ -269,12 +271,20 @@ def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Coded:
     # Distinct raw keys may normalise to one detail ("Usage" and "usage").
     keys: dict[tuple[Any, ...], int] = {}
     remap = np.empty(len(raw_keys), dtype=np.int64)
+    # raw key -> detail, over the batches of the file (plain keys only: they are unambiguous)
+    seen: dict[str, tuple[Any, ...]] = {} if escaped else f.details_seen
     for k, key in enumerate(raw_keys):
-        parts = key.split(_SEP)
-        if escaped:
-            parts = [p if p == _NONE else _unescape(p) for p in parts]
-        cells = dict(zip(present, (None if p == _NONE else p for p in parts), strict=True))
-        detail = _detail(f, cells, rows, np.nonzero(raw_index == k)[0])
+        detail = seen.get(key)
+        if detail is None:
+            parts = key.split(_SEP)
+            if escaped:
+                parts = [p if p == _NONE else _unescape(p) for p in parts]
+            cells = dict(zip(present, (None if p == _NONE else p for p in parts), strict=True))
+            detail = _detail(f, cells, rows, partial(_rows_of, raw_index, k))
+            if detail is not None:
+                if len(seen) >= _SEEN_LIMIT:
+                    seen.clear()
+                seen[key] = detail
         remap[k] = keys.setdefault(detail, len(keys)) if detail is not None else -1
     index = remap[raw_index]
     bad = np.nonzero(index < 0)[0]
@@ -283,6 +293,10 @@ def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Coded:
         index = np.where(index < 0, 0, index)
     values = list(keys) or [_PLACEHOLDER_DETAIL]
     return Coded(values, index)
+
+
+def _rows_of(index: Index, k: int) -> Index:
+    return np.nonzero(index == k)[0]
 
 
 def _join(cols: list[ArrowColumn]) -> ArrowColumn:
@@ -308,20 +322,23 @@ def _unescape(text: str) -> str:
 _PLACEHOLDER_DETAIL = tuple([_EPOCH, _EPOCH] + [None] * (len(C.DETAIL_COLUMNS) - 2))
 
 
-def _detail(f: FocusFile, cells: dict[str, Any], rows: _Rows, where: Index) -> tuple[Any, ...] | None:
-    """Normalise one distinct set of descriptive values; None if it is unusable."""
+def _detail(
+    f: FocusFile, cells: dict[str, Any], rows: _Rows, where: Callable[[], Index]
+) -> tuple[Any, ...] | None:
+    """Normalise one distinct set of descriptive values; None if it is unusable. ``where``
+    finds its rows (only a problem needs them: a scan of the batch per distinct value)."""
     problems = False
     parsed: dict[str, tuple[datetime, bool]] = {}
     for name in ("BillingPeriodStart", "BillingPeriodEnd"):
         text = cells.get(name)
         if text is None:
-            rows.bad(where, name, "", f"a date ({name} is mandatory)")
+            rows.bad(where(), name, "", f"a date ({name} is mandatory)")
             problems = True
             continue
         try:
             parsed[name] = parse_datetime(text)
         except ValueError as exc:
-            rows.bad(where, name, text, str(exc))
+            rows.bad(where(), name, text, str(exc))
             problems = True
     if problems:
         return None
@@ -331,7 +348,7 @@ def _detail(f: FocusFile, cells: dict[str, Any], rows: _Rows, where: Index) -> t
         end = inclusive_end(end)  # "2025-01-31" written by hand: the month it closes
     if start >= end:
         rows.bad(
-            where,
+            where(),
             "BillingPeriodStart",
             cells["BillingPeriodStart"],
             f"a BillingPeriodStart before BillingPeriodEnd ({cells['BillingPeriodEnd']})",
@@ -347,7 +364,7 @@ def _detail(f: FocusFile, cells: dict[str, Any], rows: _Rows, where: Index) -> t
     for name, limit in C.MAX_LENGTH.items():
         value = cells.get(name)
         if value is not None and len(value) > limit:
-            rows.bad(where, name, value, f"text of at most {limit} characters")
+            rows.bad(where(), name, value, f"text of at most {limit} characters")
             return None
     # ProviderName (<= 1.3) and ServiceProviderName (1.3+) stand in for each other.
     cells["ProviderName"] = cells.get("ProviderName") or cells.get("ServiceProviderName")

@@ -71,6 +71,8 @@ class FocusFile:
         self.stats = ReadStats()
         self._slots: dict[str, int] = {}
         self._extra: list[tuple[int, str]] = []
+        # raw descriptive values joined (see batch._details) -> their normalised detail
+        self.details_seen: dict[str, tuple[Any, ...]] = {}
 
     @property
     def scanned(self) -> bool:

@@ -17,6 +17,7 @@ staged charges to them.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sqlite3
 import tempfile
@@ -26,6 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import Connection
 
 from openchargeback.storage.tables import CHARGE_INSERT_COLUMNS, charge_details
@@ -34,7 +38,25 @@ from openchargeback.storage.types import sqlite_time
 _RESOLVED = ("import_id", "period_id", "source_id", "detail_id", "tag_set_id")
 # per-row columns as staged: an order number, the period's name, local refs, the rest
 ROW_COLUMNS = tuple(c for c in CHARGE_INSERT_COLUMNS if c not in _RESOLVED)
-STAGED_COLUMNS = ("seq", "period", "detail_ref", "tag_ref", *ROW_COLUMNS)
+# columns that repeat over many rows: staged once per distinct combination with the
+# period, detail and tag set (a "combo"), so that each row carries one ref for them
+COMBO_COLUMNS = (
+    "billing_currency",
+    "pi_email",
+    "project_id",
+    "fund_org",
+    "cost_center",
+    "account_code",
+    "reference_1",
+    "reference_2",
+    "flags",
+    "attribution_rule_id",
+)
+STAGED_COMBO_COLUMNS = ("ref", "period", "detail_ref", "tag_ref", *COMBO_COLUMNS)
+PER_ROW_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in COMBO_COLUMNS)
+STAGED_COLUMNS = ("seq", "combo_ref", *PER_ROW_COLUMNS)
+_TIMES = ("charge_period_start", "charge_period_end")
+_COMBO_LIMIT = 200_000  # distinct combos remembered across batches (memory stays bounded)
 SQLITE_NAME = "stage"
 DETAIL_STORAGE_COLUMNS = tuple(c.name for c in charge_details.columns if c.name not in ("id", "key"))
 
@@ -46,13 +68,16 @@ def detail_key(values: tuple[Any, ...]) -> str:
 
 
 class Stage:
-    """Stage rows: ``detail_refs`` / ``tag_refs`` give local refs, ``add`` writes rows."""
+    """Stage rows: ``detail_refs`` / ``tag_refs`` / ``combo_refs`` give local refs of
+    distinct values, ``add`` writes the rows."""
 
     prefix = ""
 
     def __init__(self) -> None:
         self.details: dict[tuple[Any, ...], int] = {}
         self.tags: dict[str, int] = {}
+        self.combos: dict[tuple[Any, ...], int] = {}
+        self.combo_count = 0
         self.rows = 0
 
     # -- staging ---------------------------------------------------------------------
@@ -78,32 +103,53 @@ class Stage:
             self._write("s_tags", ("ref", "key", "tags"), rows)
         return [None if t is None else self.tags[t] for t in texts]
 
-    def add(self, columns: dict[str, list[Any]]) -> None:
-        """Rows given column-wise: ``period`` (name), ``detail_ref``, ``tag_ref`` and the
-        ROW_COLUMNS (times as aware datetimes, money as picounits)."""
+    def combo_refs(self, combos: list[tuple[Any, ...]]) -> list[int]:
+        """Refs of distinct (period name, detail ref, tag ref, *COMBO_COLUMNS), staging the new
+        ones. A combo forgotten past the limit is staged again under a new ref: harmless."""
+        refs, new = [], []
+        for combo in combos:
+            ref = self.combos.get(combo)
+            if ref is None:
+                if len(self.combos) >= _COMBO_LIMIT:
+                    self.combos.clear()
+                self.combo_count += 1
+                ref = self.combos[combo] = self.combo_count
+                new.append((ref, *combo))
+            refs.append(ref)
+        if new:
+            self._write("s_combos", STAGED_COMBO_COLUMNS, new)
+        return refs
+
+    def add(self, columns: dict[str, Any]) -> None:
+        """Rows given column-wise: ``combo_ref`` (refs per row, numpy), ``line`` and the
+        other PER_ROW_COLUMNS (charge period times as ``Coded`` aware datetimes, money as
+        picounits)."""
         n = len(columns["line"])
-        columns = {**columns, "seq": list(range(self.rows, self.rows + n))}
-        for name in ("charge_period_start", "charge_period_end"):
-            columns[name] = self._times(columns[name])
+        columns = {**columns, "seq": np.arange(self.rows, self.rows + n, dtype=np.int64)}
         self.rows += n
-        self._write("s_charges", STAGED_COLUMNS, zip(*(columns[c] for c in STAGED_COLUMNS), strict=True))
+        self._add(columns)
 
     def _detail_values(self, d: tuple[Any, ...]) -> tuple[Any, ...]:
         return d
 
-    def _times(self, values: list[Any]) -> list[Any]:
-        return values
-
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
+        raise NotImplementedError
+
+    def _add(self, columns: dict[str, Any]) -> None:
         raise NotImplementedError
 
     # -- publishing --------------------------------------------------------------------
     def analyze(self) -> None:
         pass
 
+    def _resolve(self, conn: Connection, select: str) -> None:
+        """Create ``s_resolved`` (ref primary key) from the query."""
+        raise NotImplementedError
+
     def publish(self, conn: Connection, import_id: int, source_id: int) -> None:
         """Move the staged rows into the ledger (in the caller's write transaction):
-        missing detail and tag rows first, then the charges in staging order."""
+        missing detail and tag rows first, each combo resolved to the ledger's ids once,
+        then the charges in staging order, each joined to its combo by primary key."""
         self.analyze()
         s = self.prefix
         detail_cols = ", ".join(DETAIL_STORAGE_COLUMNS)
@@ -118,23 +164,26 @@ class Stage:
             f"INSERT INTO tag_sets (key, tags) SELECT s.key, s.tags FROM {s}s_tags s "
             f"WHERE NOT EXISTS (SELECT 1 FROM tag_sets t WHERE t.key = s.key) ORDER BY s.ref{ignore}"
         )
+        self._resolve(
+            conn,
+            f"SELECT c.ref, p.id AS period_id, d.id AS detail_id, t.id AS tag_set_id, "
+            f"{_cols('c', COMBO_COLUMNS)} "
+            f"FROM {s}s_combos c "
+            f"JOIN periods p ON p.name = c.period "
+            f"JOIN {s}s_details sd ON sd.ref = c.detail_ref "
+            f"JOIN charge_details d ON d.key = sd.key "
+            f"LEFT JOIN {s}s_tags st ON st.ref = c.tag_ref "
+            f"LEFT JOIN tag_sets t ON t.key = st.key",
+        )
         resolved = {
             "import_id": str(int(import_id)),
-            "period_id": "p.id",
             "source_id": str(int(source_id)),
-            "detail_id": "d.id",
-            "tag_set_id": "t.id",
+            **{c: f"r.{c}" for c in ("period_id", "detail_id", "tag_set_id", *COMBO_COLUMNS)},
         }
         select_list = ", ".join(resolved.get(c, f"s.{c}") for c in CHARGE_INSERT_COLUMNS)
         conn.exec_driver_sql(
             f"INSERT INTO charges ({', '.join(CHARGE_INSERT_COLUMNS)}) SELECT {select_list} "
-            f"FROM {s}s_charges s "
-            f"JOIN periods p ON p.name = s.period "
-            f"JOIN {s}s_details sd ON sd.ref = s.detail_ref "
-            f"JOIN charge_details d ON d.key = sd.key "
-            f"LEFT JOIN {s}s_tags st ON st.ref = s.tag_ref "
-            f"LEFT JOIN tag_sets t ON t.key = st.key "
-            f"ORDER BY s.seq"
+            f"FROM {s}s_charges s JOIN {s}s_resolved r ON r.ref = s.combo_ref ORDER BY s.seq"
         )
 
 
@@ -158,25 +207,49 @@ class SQLiteStage(Stage):
         self._db.execute(f"CREATE TABLE s_details (ref INTEGER PRIMARY KEY, key, {detail_cols})")
         self._db.execute("CREATE TABLE s_tags (ref INTEGER PRIMARY KEY, key, tags)")
         self._db.execute(
+            "CREATE TABLE s_combos (ref INTEGER PRIMARY KEY, " + ", ".join(STAGED_COMBO_COLUMNS[1:]) + ")"
+        )
+        self._db.execute(
             "CREATE TABLE s_charges (seq INTEGER PRIMARY KEY, " + ", ".join(STAGED_COLUMNS[1:]) + ")"
         )
+        self._db.execute(
+            "CREATE TABLE s_resolved (ref INTEGER PRIMARY KEY, period_id, detail_id, tag_set_id, "
+            + ", ".join(COMBO_COLUMNS)
+            + ")"
+        )
         self._db.execute("BEGIN")
+        self._texts: dict[datetime, str] = {}
 
     def _detail_values(self, d: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(sqlite_time(v) if isinstance(v, datetime) else v for v in d)
+        return tuple(self._time(v) if isinstance(v, datetime) else v for v in d)
 
-    def _times(self, values: list[Any]) -> list[Any]:
-        memo: dict[Any, str] = {}
-        out = []
-        for v in values:
-            t = memo.get(v)
-            if t is None:
-                t = memo[v] = sqlite_time(v)
-            out.append(t)
-        return out
+    def _time(self, value: datetime) -> str:
+        """Fixed-width UTC text, formatted once per distinct time (few repeat many times)."""
+        text = self._texts.get(value)
+        if text is None:
+            if len(self._texts) >= _COMBO_LIMIT:
+                self._texts.clear()
+            text = self._texts[value] = sqlite_time(value)
+        return text
 
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
         self._db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(names))})", rows)
+
+    def _add(self, columns: dict[str, Any]) -> None:
+        values = []
+        for name in STAGED_COLUMNS:
+            v = columns[name]
+            if name in _TIMES:
+                texts = np.empty(len(v.values), dtype=object)
+                texts[:] = [self._time(t) for t in v.values]
+                v = texts[v.index].tolist()
+            elif isinstance(v, np.ndarray):
+                v = v.tolist()
+            values.append(v)
+        self._write("s_charges", STAGED_COLUMNS, zip(*values, strict=True))
+
+    def _resolve(self, conn: Connection, select: str) -> None:
+        conn.exec_driver_sql(f"INSERT INTO {self.prefix}s_resolved {select}")
 
     def ready(self) -> None:
         """All rows staged: commit them so that the ledger's connection can read them."""
@@ -188,7 +261,8 @@ class SQLiteStage(Stage):
 
 
 class PostgresStage(Stage):
-    """Temporary tables of the import's transaction (dropped at its end), filled by COPY."""
+    """Temporary tables of the import's transaction (dropped at its end), filled by COPY:
+    the rows of each batch as one CSV buffer that Arrow writes (no Python loop per row)."""
 
     prefix = "pg_temp."
 
@@ -196,28 +270,65 @@ class PostgresStage(Stage):
         super().__init__()
         self._raw: Any = conn.connection.driver_connection
         detail_cols = ", ".join(DETAIL_STORAGE_COLUMNS)
-        row_cols = ", ".join(ROW_COLUMNS)
         for sql in (
             f"CREATE TEMP TABLE s_details ON COMMIT DROP AS SELECT 0 AS ref, key, {detail_cols} "
             f"FROM charge_details WITH NO DATA",
             "CREATE TEMP TABLE s_tags ON COMMIT DROP AS SELECT 0 AS ref, key, tags "
             "FROM tag_sets WITH NO DATA",
-            f"CREATE TEMP TABLE s_charges ON COMMIT DROP AS SELECT 0::bigint AS seq, ''::text AS period, "
-            f"0 AS detail_ref, 0 AS tag_ref, {row_cols} FROM charges WITH NO DATA",
+            f"CREATE TEMP TABLE s_combos ON COMMIT DROP AS SELECT 0 AS ref, ''::text AS period, "
+            f"0 AS detail_ref, 0 AS tag_ref, {', '.join(COMBO_COLUMNS)} FROM charges WITH NO DATA",
+            f"CREATE TEMP TABLE s_charges ON COMMIT DROP AS SELECT 0::bigint AS seq, 0 AS combo_ref, "
+            f"{', '.join(PER_ROW_COLUMNS)} FROM charges WITH NO DATA",
         ):
             conn.exec_driver_sql(sql)
         self._conn = conn
+        self._types: dict[str, Any] = {}
 
     def analyze(self) -> None:
         """Temporary tables have no statistics until analysed; without them the publish's
-        joins are planned for empty tables (nested loops over the whole stage)."""
-        for table in ("s_details", "s_tags", "s_charges"):
+        joins are planned for empty tables (nested loops over the whole stage). s_charges
+        is only joined by its combo's primary key: its size (known) is all the plan needs.
+        The publish sorts the rows into staging order in memory, not in temporary files."""
+        for table in ("s_details", "s_tags", "s_combos"):
             self._conn.exec_driver_sql(f"ANALYZE {table}")
+        self._conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
         with self._raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def _add(self, columns: dict[str, Any]) -> None:
+        arrays = []
+        for name in STAGED_COLUMNS:
+            v = columns[name]
+            if name in _TIMES:  # ISO text with its offset, once per distinct time (Arrow's
+                # own formatting of zoned timestamps is slow)
+                arrays.append(pa.array([t.isoformat() for t in v.values], pa.string()).take(v.index))
+            else:
+                arrays.append(pa.array(v, _ARROW_TYPES.get(name, pa.string())))
+        out = io.BytesIO()
+        pacsv.write_csv(pa.table(arrays, names=list(STAGED_COLUMNS)), out, _CSV)
+        # unquoted empty fields are NULL in PostgreSQL's CSV; Arrow quotes every text value
+        with (
+            self._raw.cursor() as cur,
+            cur.copy(f"COPY s_charges ({', '.join(STAGED_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            copy.write(out.getbuffer())
+
+    def _resolve(self, conn: Connection, select: str) -> None:
+        conn.exec_driver_sql(f"CREATE TEMP TABLE s_resolved ON COMMIT DROP AS {select}")
+        conn.exec_driver_sql("ALTER TABLE s_resolved ADD PRIMARY KEY (ref)")
+        conn.exec_driver_sql("ANALYZE s_resolved")
+
+
+_CSV = pacsv.WriteOptions(include_header=False)
+_ARROW_TYPES = {
+    "seq": pa.int64(),
+    "combo_ref": pa.int64(),
+    "line": pa.int64(),
+    **dict.fromkeys(("billed_cost", "effective_cost", "list_cost", "contracted_cost"), pa.int64()),
+}
 
 
 @contextmanager

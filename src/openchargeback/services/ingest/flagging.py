@@ -1,8 +1,9 @@
 """Attribution and review flags for the rows of an ingest batch.
 
-Work is done once per distinct combination (tags, x_ values, charge detail, period
-mismatch) and indexed per row, so that a million rows cost a few thousand rule
-evaluations; only amount rules and resource-level rules look at every row.
+Every rule runs once per distinct value it looks at (a tag set with its x_ values, a
+charge detail, a resource only when rules look at resources), remembered across the
+batches of a file; the per-row parts (amounts, period mismatch, fund validity dates)
+are numpy comparisons, and rows get their flags by index, never by a Python loop.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from openchargeback.domain.attribution import FIELDS, TagMapping
-from openchargeback.domain.money import from_picos, to_picos
+from openchargeback.domain.money import to_picos
 from openchargeback.domain.registry import FUND_EXPIRED, RegistrySnapshot
 from openchargeback.domain.review import ChargeFacts, Evaluator, join_flags
-from openchargeback.focus.batch import Batch, Coded
+from openchargeback.focus.batch import Batch, Coded, Index
 from openchargeback.focus.columns import DETAIL_COLUMNS
+from openchargeback.focus.values import parse_tags
 
 _SERVICE = DETAIL_COLUMNS.index("ServiceName")
 _SKU = DETAIL_COLUMNS.index("SkuId")
@@ -60,7 +62,19 @@ def apply_rule(attr: tuple, target: tuple | None) -> tuple:
     return tuple(out)
 
 
+_DETAIL_FIELDS = frozenset({"service", "sku", "description"})
+_RESOURCE_FIELDS = frozenset({"resource_id", "resource_name"})
+_OTHER_FIELDS = frozenset({"tags", *_RESOURCE_FIELDS})
+_CACHE_LIMIT = 200_000  # distinct attributions kept across batches (memory stays bounded)
+# bits of a row's amount flags
+_OVER_MAX, _LARGE_CREDIT = 1, 2
+
+
 class RowFlagger:
+    """Attribution and flags of each row, coded: every rule runs once per distinct value
+    (tag set and x_ values, charge detail, resource when rules look at it), remembered
+    across batches; rows only index into the results with numpy."""
+
     def __init__(
         self,
         mapping: TagMapping,
@@ -77,131 +91,162 @@ class RowFlagger:
         # ones; only once a project is registered (see domain.registry).
         self.registry = registry if registry is not None and registry.active else None
         fields = {fp.field for fp in evaluator.rules.flag_patterns}
-        self.per_resource = bool(rules.by_resource) or bool(fields & {"resource_id", "resource_name"})
-        self.per_detail = bool(fields & {"service", "sku", "description"})
+        self.per_resource = bool(rules.by_resource) or bool(fields & _RESOURCE_FIELDS)
+        self.per_detail = bool(fields & _DETAIL_FIELDS)
         self.flagged = 0
+        # (tag text, x_ values, resource id, resource name) -> (attribution, rule id, codes)
+        self._attributed: dict[tuple, tuple[tuple, int | None, list[str]]] = {}
+        self._detail_codes: dict[tuple, tuple[str, ...]] = {}
+        self._three: dict[tuple, list[str]] = {}
 
-    def apply(self, batch: Batch) -> tuple[Coded, list[str | None], list[int | None]]:
-        """Attribution per row (coded), flag strings and attribution rule ids per row."""
-        combos, combo_index = self._combos(batch)
-        d_index = batch.details.index if self.per_detail else np.zeros(batch.size, dtype=np.int64)
-        if self.per_resource:
-            keys = zip(
-                combo_index.tolist(),
-                d_index.tolist(),
-                batch.strings["ResourceId"],
-                batch.strings["ResourceName"],
-                strict=True,
-            )
-            seen: dict[tuple, int] = {}
-            index = np.fromiter(
-                (seen.setdefault(k, len(seen)) for k in keys), dtype=np.int64, count=batch.size
-            )
-            distinct = list(seen)
-        else:  # the common case, in numpy: one code per (combination, detail)
-            width = int(d_index.max()) + 1 if batch.size else 1
-            combined, index = np.unique(combo_index * width + d_index, return_inverse=True)
-            distinct = [(c // width, c % width) for c in combined.tolist()]
-        attrs: list[tuple] = []
-        flags: list[list[str]] = []
-        rule_ids: list[int | None] = []
-        for key in distinct:
-            tag_i, mismatch, xvals = combos[key[0]]
-            tag = batch.tags.values[tag_i]
-            tags = tag[1] if tag else None
-            attr = self.mapping.resolve(tags, dict(zip(self.mapping.columns, xvals, strict=True)))
-            target = self.rules.for_tags(tags)
-            if self.per_resource and key[2] is not None:
-                target = self.rules.by_resource.get(key[2]) or target
-            attr = apply_rule(attr, target)
-            registry_codes: list[str] = []
-            if self.registry is not None:
-                pi, fund, registry_codes = self.registry.attribute(attr[_PI], attr[_PROJECT], attr[_FUND])
-                attr = _with_pi_fund(attr, pi, fund)
-            detail = batch.details.values[key[1]] if self.per_detail else None
-            facts = ChargeFacts(
-                attr[_PI],
-                attr[_PROJECT],
-                attr[_FUND],
-                service=detail[_SERVICE] if detail else None,
-                sku=detail[_SKU] if detail else None,
-                description=detail[_DESCRIPTION] if detail else None,
-                resource_id=key[2] if self.per_resource else None,
-                resource_name=key[3] if self.per_resource else None,
-                tags=tags,
-            )
-            codes = self.evaluator.facts_flags(facts) + registry_codes
-            if mismatch:
+    def apply(self, batch: Batch) -> Coded:
+        """Per row, coded: (attribution, flags text or None, attribution rule id)."""
+        groups, g_index = self._groups(batch)
+        attributed = [self._attribute(key) for key in groups]
+        d_codes, d_index = self._details(batch)
+        start_day = self._expired(batch, attributed, g_index)
+        amounts = self._amounts(batch)
+        mismatch = self._mismatch(batch)
+        width = len(d_codes)
+        key = ((g_index * width + d_index) * 4 + amounts) * 4 + mismatch * 2 + start_day
+        keys, index = np.unique(key, return_inverse=True)
+        values: list[tuple[tuple, str | None, int | None]] = []
+        for k in keys.tolist():
+            k, expired = divmod(k, 2)
+            k, mismatched = divmod(k, 2)
+            k, amount = divmod(k, 4)
+            g, d = divmod(k, width)
+            attr, rule_id, codes = attributed[g]
+            codes = codes + list(d_codes[d])
+            if mismatched:
                 codes.append("period_mismatch")
-            attrs.append(attr)
-            flags.append(codes)
-            rule_ids.append(target[0] if target else None)
-        if self.registry is not None:
-            index, attrs, flags, rule_ids = self._expiry(self.registry, batch, index, attrs, flags, rule_ids)
-        per_row = self._with_amounts(batch, Coded([join_flags(f) for f in flags], index), flags, index)
-        self.flagged += sum(1 for f in per_row if f)
-        return Coded(attrs, index), per_row, Coded(rule_ids, index).decode()
+            if expired:
+                codes.append(FUND_EXPIRED)
+            if amount & _OVER_MAX:
+                codes.append("over_max")
+            if amount & _LARGE_CREDIT:
+                codes.append("large_credit")
+            values.append((attr, join_flags(codes), rule_id))
+        index = index.reshape(-1)
+        flagged = np.array([v[1] is not None for v in values], dtype=bool)
+        self.flagged += int(flagged[index].sum()) if batch.size else 0
+        return Coded(values, index)
 
-    def _expiry(self, registry: RegistrySnapshot, batch: Batch, index, attrs, flags, rule_ids):
-        """Flag rows whose charge starts outside their fund's validity dates: compared per
-        row with numpy, then each (combination, expired) pair becomes a combination."""
-        bounds = [registry.validity(a[_FUND]) for a in attrs]
+    def _groups(self, batch: Batch) -> tuple[list[tuple], Index]:
+        """Distinct (tag text, x_ values, resource id, resource name), and a per-row index;
+        resources only when rules look at them."""
+        xcols = self.mapping.columns
+        tag_text = [t[0] if t else None for t in batch.tags.values]
+        if not xcols and not self.per_resource:  # the common case: the tag set alone
+            return [(t, (), None, None) for t in tag_text], batch.tags.index
+        xvals = zip(*(batch.kept.get(c, [None] * batch.size) for c in xcols), strict=True) if xcols else None
+        rid = batch.strings["ResourceId"] if self.per_resource else [None] * batch.size
+        rname = batch.strings["ResourceName"] if self.per_resource else [None] * batch.size
+        seen: dict[tuple, int] = {}
+        index = np.fromiter(
+            (
+                seen.setdefault((tag_text[t], x if xvals is not None else (), r, n), len(seen))
+                for t, x, r, n in zip(
+                    batch.tags.index.tolist(), xvals or [()] * batch.size, rid, rname, strict=True
+                )
+            ),
+            dtype=np.int64,
+            count=batch.size,
+        )
+        return list(seen), index
+
+    def _attribute(self, key: tuple) -> tuple[tuple, int | None, list[str]]:
+        """Attribution, rule id and the flags that depend on them (remembered)."""
+        found = self._attributed.get(key)
+        if found is not None:
+            return found
+        text, xvals, rid, rname = key
+        tags = parse_tags(text) if text is not None else None
+        attr = self.mapping.resolve(tags, dict(zip(self.mapping.columns, xvals, strict=True)))
+        target = self.rules.for_tags(tags)
+        if rid is not None:
+            target = self.rules.by_resource.get(rid) or target
+        attr = apply_rule(attr, target)
+        codes: list[str] = []
+        if self.registry is not None:
+            pi, fund, codes = self.registry.attribute(attr[_PI], attr[_PROJECT], attr[_FUND])
+            attr = _with_pi_fund(attr, pi, fund)
+        facts = ChargeFacts(
+            attr[_PI], attr[_PROJECT], attr[_FUND], resource_id=rid, resource_name=rname, tags=tags
+        )
+        codes += self._attribution_flags(attr) + self.evaluator.pattern_flags(facts, _OTHER_FIELDS)
+        if len(self._attributed) >= _CACHE_LIMIT:
+            self._attributed.clear()
+        found = self._attributed[key] = (attr, target[0] if target else None, codes)
+        return found
+
+    def _attribution_flags(self, attr: tuple) -> list[str]:
+        """The PI, project and fund checks, once per distinct three (an address parse and
+        the fund patterns are the dearest rules)."""
+        three = (attr[_PI], attr[_PROJECT], attr[_FUND])
+        codes = self._three.get(three)
+        if codes is None:
+            if len(self._three) >= _CACHE_LIMIT:
+                self._three.clear()
+            codes = self._three[three] = self.evaluator.attribution_flags(ChargeFacts(*three))
+        return list(codes)
+
+    def _details(self, batch: Batch) -> tuple[list[tuple[str, ...]], Index]:
+        """Distinct flag codes of the service, SKU and description patterns, and a per-row index."""
+        if not self.per_detail:
+            return [()], np.zeros(batch.size, dtype=np.int64)
+        distinct: dict[tuple[str, ...], int] = {}
+        per_detail = []
+        for d in batch.details.values:
+            codes = self._detail_codes.get(d)
+            if codes is None:
+                facts = ChargeFacts(
+                    None, None, None, service=d[_SERVICE], sku=d[_SKU], description=d[_DESCRIPTION]
+                )
+                codes = tuple(self.evaluator.pattern_flags(facts, _DETAIL_FIELDS))
+                if len(self._detail_codes) >= _CACHE_LIMIT:
+                    self._detail_codes.clear()
+                self._detail_codes[d] = codes
+            per_detail.append(distinct.setdefault(codes, len(distinct)))
+        return list(distinct), np.array(per_detail, dtype=np.int64)[batch.details.index]
+
+    def _mismatch(self, batch: Batch) -> Index:
+        """1 where the row's billing period is not the one the import was asked for."""
+        if self.expected is None:
+            return np.zeros(batch.size, dtype=np.int64)
+        periods = batch.periods()
+        other = np.array([p != self.expected for p in periods.values], dtype=np.int64)
+        return other[periods.index]
+
+    def _amounts(self, batch: Batch) -> Index:
+        """Per row the bits of the amount flags (over_max, large_credit)."""
+        r = self.evaluator.rules
+        out = np.zeros(batch.size, dtype=np.int64)
+        if r.max_charge is None and r.large_credit is None:
+            return out
+        billed = np.array([v if v is not None else 0 for v in batch.money["BilledCost"]], dtype=np.int64)
+        if r.max_charge is not None:
+            out |= np.where(billed > to_picos(r.max_charge), _OVER_MAX, 0)
+        if r.large_credit is not None:
+            out |= np.where(billed < -to_picos(r.large_credit), _LARGE_CREDIT, 0)
+        return out
+
+    def _expired(self, batch: Batch, attributed: list[tuple], g_index: Index) -> Index:
+        """1 where the charge starts outside its fund's validity dates (registry), compared
+        per row with numpy."""
+        none = np.zeros(batch.size, dtype=np.int64)
+        if self.registry is None:
+            return none
+        bounds = [self.registry.validity(a[0][_FUND]) for a in attributed]
         if all(b is None for b in bounds):
-            return index, attrs, flags, rule_ids
+            return none
         lo = np.array([b[0].toordinal() if b and b[0] else 0 for b in bounds], dtype=np.int64)
         hi = np.array([b[1].toordinal() if b and b[1] else _NEVER for b in bounds], dtype=np.int64)
         starts = batch.charge_start
         days = np.array([d.astimezone(UTC).date().toordinal() for d in starts.values] + [0], dtype=np.int64)
         row_day = days[np.where(starts.index < 0, len(starts.values), starts.index)]
         known = starts.index >= 0
-        out = known & ((row_day < lo[index]) | (row_day > hi[index]))
-        if not out.any():
-            return index, attrs, flags, rule_ids
-        keys, index = np.unique(index * 2 + out, return_inverse=True)
-        keys = keys.tolist()
-        return (
-            index.reshape(-1),
-            [attrs[k // 2] for k in keys],
-            [flags[k // 2] + [FUND_EXPIRED] if k % 2 else flags[k // 2] for k in keys],
-            [rule_ids[k // 2] for k in keys],
-        )
-
-    def _combos(self, batch: Batch):
-        """Distinct (tags, period mismatch, x_ values) and a per-row index into them."""
-        periods = batch.periods()
-        by_detail = np.array(
-            [self.expected is not None and p != self.expected for p in periods.values], dtype=bool
-        )
-        mismatch = by_detail[periods.index]
-        xcols = self.mapping.columns
-        if xcols:
-            seen: dict[tuple, int] = {}
-            keys = zip(
-                batch.tags.index.tolist(),
-                mismatch.tolist(),
-                zip(*(batch.kept.get(c, [None] * batch.size) for c in xcols), strict=True),
-                strict=True,
-            )
-            index = np.array([seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
-            return list(seen), index
-        codes, index = np.unique(batch.tags.index * 2 + mismatch, return_inverse=True)
-        return [(c // 2, bool(c % 2), ()) for c in codes.tolist()], index
-
-    def _with_amounts(self, batch: Batch, base: Coded, codes: list[list[str]], index) -> list[str | None]:
-        per_row = base.decode()
-        r = self.evaluator.rules
-        if r.max_charge is None and r.large_credit is None:
-            return per_row
-        billed = np.array([v if v is not None else 0 for v in batch.money["BilledCost"]], dtype=np.int64)
-        hit = np.zeros(batch.size, dtype=bool)
-        if r.max_charge is not None:
-            hit |= billed > to_picos(r.max_charge)
-        if r.large_credit is not None:
-            hit |= billed < -to_picos(r.large_credit)
-        for row in np.nonzero(hit)[0].tolist():
-            amount = self.evaluator.amount_flags(from_picos(int(billed[row])))
-            per_row[row] = join_flags(codes[index[row]] + amount)
-        return per_row
+        return (known & ((row_day < lo[g_index]) | (row_day > hi[g_index]))).astype(np.int64)
 
 
 _NEVER = date.max.toordinal()

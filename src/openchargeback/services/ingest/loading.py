@@ -17,13 +17,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from openchargeback.domain.attribution import FIELDS, TagMapping
+import numpy as np
+
+from openchargeback.domain.attribution import TagMapping
 from openchargeback.domain.errors import FileRefused, InvalidInput
 from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.domain.money import from_picos
 from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
 from openchargeback.domain.review import Evaluator
-from openchargeback.focus.batch import Batch, Coded
+from openchargeback.focus.batch import Batch
 from openchargeback.focus.columns import MONEY_COLUMNS
 from openchargeback.focus.prefetch import prefetch
 from openchargeback.focus.reader import FocusFile, NeedsExactReader
@@ -379,36 +381,39 @@ class _Run:
         return next(name for name, i in self.period_ids.items() if i == pid)
 
     def _stage(self, stage: staging.Stage, batch: Batch) -> None:
-        n = batch.size
         details = batch.details.values
         names = [Period.containing(d[0]).name for d in details]
         for name in set(names) - self.periods:
             self._check_period(name)
             self.periods.add(name)
-        attrs, flags, rule_ids = self.flagger.apply(batch)
+        flagged = self.flagger.apply(batch)  # (attribution, flags, rule id) per row, coded
         self.parties.add((d[_PROVIDER] for d in details), (d[_ACCOUNT] for d in details))
-        tag_texts = [t[0] if t else None for t in batch.tags.values]
-        cols: dict[str, list] = {
+        detail_refs = stage.detail_refs(details)
+        tag_refs = stage.tag_refs([t[0] if t else None for t in batch.tags.values])
+        # each row's combo: its detail, tag set and flagging result, one code per row
+        width_t, width_f = len(batch.tags.values), len(flagged.values)
+        keys, index = np.unique(
+            (batch.details.index * width_t + batch.tags.index) * width_f + flagged.index, return_inverse=True
+        )
+        combos = []
+        for key in keys.tolist():
+            dt, f = divmod(key, width_f)
+            d, t = divmod(dt, width_t)
+            attr, flags, rule_id = flagged.values[f]
+            combos.append((names[d], detail_refs[d], tag_refs[t], details[d][2], *attr, flags, rule_id))
+        cols: dict[str, Any] = {
             "line": batch.lines,
-            "period": Coded(names, batch.details.index).decode(),
-            "detail_ref": Coded(stage.detail_refs(details), batch.details.index).decode(),
-            "tag_ref": Coded(stage.tag_refs(tag_texts), batch.tags.index).decode(),
-            "billing_currency": Coded([d[2] for d in details], batch.details.index).decode(),
-            "charge_period_start": batch.charge_start.decode(),
-            "charge_period_end": batch.charge_end.decode(),
+            "combo_ref": np.array(stage.combo_refs(combos), dtype=np.int64)[index.reshape(-1)],
+            "charge_period_start": batch.charge_start,
+            "charge_period_end": batch.charge_end,
             "resource_id": batch.strings["ResourceId"],
             "resource_name": batch.strings["ResourceName"],
-            "flags": flags,
-            "attribution_rule_id": rule_ids,
             "extra": batch.extra,
         }
         for name in MONEY_COLUMNS:
             cols[_snake(name)] = batch.money[name]
         for name, values in batch.decimals.items():
             cols[_snake(name)] = values
-        for i, fname in enumerate(FIELDS):
-            cols[fname] = Coded([a[i] for a in attrs.values], attrs.index).decode()
-        assert all(len(v) == n for v in cols.values())
         stage.add(cols)
 
     def _check_period(self, name: str) -> None:
