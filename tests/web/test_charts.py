@@ -69,6 +69,13 @@ def test_bars_link_to_their_charges_and_say_what_they_are():
     assert svg.count("<a ") == 1  # a series without a value to filter on is not a link
 
 
+def test_series_past_the_sixth_are_summed_as_other_without_a_link():
+    series = [(f"s{i}", [Decimal(10 - i)]) for i in range(8)]
+    svg = charts.stacked_bars("t", ["2025-01"], series, "USD", href=lambda si, i: f"/charges?source=s{si}")
+    assert svg.count("<a ") == 5 and "s4" in svg and 'source=s5"' not in svg
+    assert "2025-01 · other: $12.00" in svg  # 5 + 4 + 3
+
+
 @pytest.mark.parametrize(
     ("now", "before", "amount", "percent"),
     [

@@ -63,10 +63,10 @@ def stacked_bars(
 ) -> Markup:
     """Stacked columns, one per label, one colour per series (the rest as 'other');
     ``href(series_index, label_index)``: where a bar leads (None: nowhere)."""
-    if len(series) > max_series:
+    other = max_series - 1 if len(series) > max_series else None  # the 'other' series: no link
+    if other is not None:
         head, tail = series[: max_series - 1], series[max_series - 1 :]
-        other = [sum((s[1][i] for s in tail), Decimal(0)) for i in range(len(labels))]
-        series = [*head, ("other", other)]
+        series = [*head, ("other", [sum((s[1][i] for s in tail), Decimal(0)) for i in range(len(labels))])]
     left, right, top, bottom = 64, 12, 34, 44
     pw, ph = width - left - right, height - top - bottom
     totals = [sum((max(s[1][i], Decimal(0)) for s in series), Decimal(0)) for i in range(len(labels))]
@@ -104,7 +104,7 @@ def stacked_bars(
                 f'<rect class="series-{si % SERIES}" x="{x:.1f}" y="{y:.1f}" '
                 f'width="{bar:.1f}" height="{h:.1f}"><title>{escape(said)}</title></rect>'
             )
-            out.append(_link(href(si, i) if href and name != "other" else None, said, rect))
+            out.append(_link(href(si, i) if href and si != other else None, said, rect))
         short = label[2:] if len(label) == 7 else label  # 2025-01 -> 25-01
         odd = " x-odd" if i % 2 and n > 6 else ""  # a phone shows every other period
         out.append(
