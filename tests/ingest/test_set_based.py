@@ -13,10 +13,13 @@ from conftest import ROOT
 from openchargeback.config import Settings
 from openchargeback.domain.attribution import TagMapping
 from openchargeback.domain.review import ChargeFacts, Evaluator, ReviewRules, join_flags
+from openchargeback.focus import batch as batch_module
 from openchargeback.focus.reader import FocusFile
 from openchargeback.services.context import build_context
+from openchargeback.services.ingest import flagging
 from openchargeback.services.ingest.loading import ingest
 from openchargeback.services.review.patterns import compile_pattern
+from openchargeback.storage import staging
 
 sys.path.insert(0, str(ROOT / "bench"))
 from focusgen import generate_realistic  # noqa: E402
@@ -72,7 +75,8 @@ def _one_by_one(conn, rules: ReviewRules, expected_period: str) -> tuple[int, li
 def test_set_based_flags_equal_each_row_alone(db_url, tmp_path, monkeypatch):
     """Every kind of rule (attribution, fund pattern, service, description, tag and resource
     patterns, both amount rules, period mismatch) over a file of many distinct values, in
-    batches small enough that values repeat across them (the caches)."""
+    batches small enough that values repeat across them (the caches), each detail and tag
+    set stored once."""
     path = tmp_path / "realistic.csv"
     file_total = generate_realistic(path, 2_000, period="2025-03")
     settings = Settings.model_validate(
@@ -80,6 +84,10 @@ def test_set_based_flags_equal_each_row_alone(db_url, tmp_path, monkeypatch):
     )
     ctx = build_context(settings, actor="test")
     monkeypatch.setitem(FocusFile.__init__.__kwdefaults__, "batch_size", 400)
+    # and so small that every memory of distinct values is forgotten and found again
+    monkeypatch.setattr(staging, "_REMEMBERED", 7)
+    monkeypatch.setattr(batch_module, "_SEEN_LIMIT", 7)
+    monkeypatch.setattr(flagging, "_CACHE_LIMIT", 7)
     try:
         result = ingest(ctx, path, "aws", "2025-02")  # every row also period_mismatch
         assert result.rows == 2_000
@@ -90,6 +98,9 @@ def test_set_based_flags_equal_each_row_alone(db_url, tmp_path, monkeypatch):
         assert compared == 2_000
         assert wrong == []
         with ctx.read() as conn:
+            for table in ("charge_details", "tag_sets"):
+                keys = conn.execute(text(f"SELECT count(*), count(DISTINCT key) FROM {table}")).one()
+                assert keys[0] == keys[1] > 50
             kinds = set(
                 ",".join(conn.execute(text("SELECT DISTINCT flags FROM charges")).scalars()).split(",")
             )

@@ -51,7 +51,7 @@ _SEP, _NONE = "\x1f", "\x00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT64_MAX = 2**63 - 1
 _DECIMAL_TYPE = pa.decimal128(38, 12)
-_SEEN_LIMIT = 100_000  # details remembered across batches (memory stays bounded)
+_SEEN_LIMIT = 20_000  # details remembered across batches (memory stays bounded)
 
 
 @dataclass(frozen=True)

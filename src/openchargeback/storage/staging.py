@@ -56,7 +56,7 @@ STAGED_COMBO_COLUMNS = ("ref", "period", "detail_ref", "tag_ref", *COMBO_COLUMNS
 PER_ROW_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in COMBO_COLUMNS)
 STAGED_COLUMNS = ("seq", "combo_ref", *PER_ROW_COLUMNS)
 _TIMES = ("charge_period_start", "charge_period_end")
-_COMBO_LIMIT = 200_000  # distinct combos remembered across batches (memory stays bounded)
+_REMEMBERED = 20_000  # distinct details, tag sets, combos remembered across batches
 SQLITE_NAME = "stage"
 DETAIL_STORAGE_COLUMNS = tuple(c.name for c in charge_details.columns if c.name not in ("id", "key"))
 
@@ -77,29 +77,38 @@ class Stage:
         self.details: dict[tuple[Any, ...], int] = {}
         self.tags: dict[str, int] = {}
         self.combos: dict[tuple[Any, ...], int] = {}
-        self.combo_count = 0
+        self.detail_count = self.tag_count = self.combo_count = 0
         self.rows = 0
 
     # -- staging ---------------------------------------------------------------------
+    # Refs of distinct values: remembered up to _REMEMBERED values (memory stays bounded
+    # however many a file holds); one forgotten is staged again under a new ref, and the
+    # publish takes each key once.
     def detail_refs(self, details: list[tuple[Any, ...]]) -> list[int]:
         new = [d for d in dict.fromkeys(details) if d not in self.details]
         if new:
-            start = len(self.details) + 1
+            if len(self.details) + len(new) > _REMEMBERED:
+                self.details.clear()
+                new = list(dict.fromkeys(details))
             rows = []
-            for i, d in enumerate(new, start):
-                self.details[d] = i
-                rows.append((i, detail_key(d), *self._detail_values(d)))
+            for d in new:
+                self.detail_count += 1
+                self.details[d] = self.detail_count
+                rows.append((self.detail_count, detail_key(d), *self._detail_values(d)))
             self._write("s_details", ("ref", "key", *DETAIL_STORAGE_COLUMNS), rows)
         return [self.details[d] for d in details]
 
     def tag_refs(self, texts: list[str | None]) -> list[int | None]:
         new = [t for t in dict.fromkeys(texts) if t is not None and t not in self.tags]
         if new:
-            start = len(self.tags) + 1
+            if len(self.tags) + len(new) > _REMEMBERED:
+                self.tags.clear()
+                new = [t for t in dict.fromkeys(texts) if t is not None]
             rows = []
-            for i, t in enumerate(new, start):
-                self.tags[t] = i
-                rows.append((i, hashlib.sha1(t.encode()).hexdigest(), t))
+            for t in new:
+                self.tag_count += 1
+                self.tags[t] = self.tag_count
+                rows.append((self.tag_count, hashlib.sha1(t.encode()).hexdigest(), t))
             self._write("s_tags", ("ref", "key", "tags"), rows)
         return [None if t is None else self.tags[t] for t in texts]
 
@@ -110,7 +119,7 @@ class Stage:
         for combo in combos:
             ref = self.combos.get(combo)
             if ref is None:
-                if len(self.combos) >= _COMBO_LIMIT:
+                if len(self.combos) >= _REMEMBERED:
                     self.combos.clear()
                 self.combo_count += 1
                 ref = self.combos[combo] = self.combo_count
@@ -157,12 +166,13 @@ class Stage:
         conn.exec_driver_sql(
             f"INSERT INTO charge_details (key, {detail_cols}) "
             f"SELECT s.key, {_cols('s', DETAIL_STORAGE_COLUMNS)} "
-            f"FROM {s}s_details s WHERE NOT EXISTS (SELECT 1 FROM charge_details d WHERE d.key = s.key) "
-            f"ORDER BY s.ref{ignore}"
+            f"FROM {s}s_details s WHERE s.ref IN (SELECT min(ref) FROM {s}s_details GROUP BY key) "
+            f"AND NOT EXISTS (SELECT 1 FROM charge_details d WHERE d.key = s.key) ORDER BY s.ref{ignore}"
         )
         conn.exec_driver_sql(
             f"INSERT INTO tag_sets (key, tags) SELECT s.key, s.tags FROM {s}s_tags s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM tag_sets t WHERE t.key = s.key) ORDER BY s.ref{ignore}"
+            f"WHERE s.ref IN (SELECT min(ref) FROM {s}s_tags GROUP BY key) "
+            f"AND NOT EXISTS (SELECT 1 FROM tag_sets t WHERE t.key = s.key) ORDER BY s.ref{ignore}"
         )
         self._resolve(
             conn,
@@ -227,7 +237,7 @@ class SQLiteStage(Stage):
         """Fixed-width UTC text, formatted once per distinct time (few repeat many times)."""
         text = self._texts.get(value)
         if text is None:
-            if len(self._texts) >= _COMBO_LIMIT:
+            if len(self._texts) >= _REMEMBERED:
                 self._texts.clear()
             text = self._texts[value] = sqlite_time(value)
         return text

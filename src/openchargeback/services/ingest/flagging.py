@@ -65,7 +65,7 @@ def apply_rule(attr: tuple, target: tuple | None) -> tuple:
 _DETAIL_FIELDS = frozenset({"service", "sku", "description"})
 _RESOURCE_FIELDS = frozenset({"resource_id", "resource_name"})
 _OTHER_FIELDS = frozenset({"tags", *_RESOURCE_FIELDS})
-_CACHE_LIMIT = 200_000  # distinct attributions kept across batches (memory stays bounded)
+_CACHE_LIMIT = 50_000  # distinct values remembered across batches (memory stays bounded)
 # bits of a row's amount flags
 _OVER_MAX, _LARGE_CREDIT = 1, 2
 
