@@ -5,7 +5,7 @@ pages, projects, the review queue) while an import of M rows runs as a job on a 
 Prints requests per second, p50/p95/p99 and errors per run, and the import's time.
 
     python bench/web_load.py [--charges 1000000] [--import-rows 200000] [--users 50]
-                             [--seconds 60] [--workers 1,2] [--db-url URL]
+                             [--seconds 60] [--workers 1,2] [--think S] [--db-url URL]
 
 The database is a fresh schema of --db-url (default: the test PostgreSQL), dropped at
 the end. The load generator runs on the same machine as the server: on a small machine
@@ -147,8 +147,10 @@ def _pages(deep_after: str) -> list[tuple[str, str]]:
     ]
 
 
-async def _user(client, pages, until: float, rng: random.Random, out: dict) -> None:
+async def _user(client, pages, until: float, rng: random.Random, out: dict, think: float) -> None:
     while time.monotonic() < until:
+        if think:  # a person reads a page before the next: 0 makes every user a busy loop
+            await asyncio.sleep(rng.uniform(0, 2 * think))
         name, path = rng.choice(pages)
         t0 = time.perf_counter()
         try:
@@ -170,7 +172,7 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def _run(base: str, users: int, seconds: int, import_file: Path) -> dict:
+async def _run(base: str, users: int, seconds: int, import_file: Path, think: float) -> dict:
     limits = httpx.Limits(max_connections=users + 5)
     clients = [httpx.AsyncClient(base_url=base, timeout=120, limits=limits) for _ in range(users)]
     try:
@@ -195,7 +197,8 @@ async def _run(base: str, users: int, seconds: int, import_file: Path) -> dict:
         out: dict = {"all": [], "errors": 0}
         until = time.monotonic() + seconds
         t0 = time.monotonic()
-        await asyncio.gather(*(_user(c, pages, until, random.Random(i), out) for i, c in enumerate(clients)))
+        users = (_user(c, pages, until, random.Random(i), out, think) for i, c in enumerate(clients))
+        await asyncio.gather(*users)
         elapsed = time.monotonic() - t0
         status, import_s = "running", None
         while time.monotonic() - started < 3600:
@@ -225,6 +228,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--workers", default="1,2", help="web process counts to run, e.g. 1,2")
+    ap.add_argument("--think", type=float, default=0.0, help="mean seconds a user waits between pages")
     ap.add_argument("--db-url", default=DEFAULT_DB, help="PostgreSQL server (a fresh schema is used)")
     args = ap.parse_args()
     _charges = args.charges
@@ -246,7 +250,7 @@ def main() -> None:
                 generate(imp, args.import_rows, period=period, seed=100 + n)
                 server = Server(cfg, tmp, workers)
                 try:
-                    out = asyncio.run(_run(server.base, args.users, args.seconds, imp))
+                    out = asyncio.run(_run(server.base, args.users, args.seconds, imp, args.think))
                 finally:
                     server.stop()
                 imp.unlink()
@@ -258,8 +262,8 @@ def main() -> None:
         admin.dispose()
     print(
         f"\n{'web processes':>13} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} "
-        f"{'import':>14}   ({args.charges:,} charges, {args.users} users, {args.seconds} s, "
-        f"import of {args.import_rows:,} rows)"
+        f"{'import':>14}   ({args.charges:,} charges, {args.users} users, think {args.think} s, "
+        f"{args.seconds} s, import of {args.import_rows:,} rows)"
     )
     for workers, out in results:
         imp = f"{out['import_seconds']:.0f} s" if out["import_seconds"] else out["import_status"]
