@@ -174,3 +174,48 @@ def test_a_statement_line_dispute_covers_its_charges_and_is_decided_once(db_url,
     for cid in (i.id for i in q.items):  # each charge shows the decision to the PI
         (seen,) = portal.list_disputes(ctx, ada, charge_ids=[cid])
         assert (seen.status, seen.reply) == ("upheld", "r-ada-2 was a test")
+
+
+def test_two_reviewers_deciding_at_once_apply_one_remedy(db_url, make_ctx, tmp_path, monkeypatch):
+    import threading
+
+    from openchargeback.storage import portal as portal_repo
+
+    ctx = make_ctx(db_url)
+    two_pis(ctx, tmp_path)
+    periods.change_status(ctx, "2025-01", "close", "tests", force=True)
+    d = portal.raise_dispute(ctx, _scope(ctx, "ada"), _ada_charge(ctx, "2025-01"), "not ours")
+    if db_url.startswith("postgresql"):
+        # both read the dispute open before either decides (SQLite's writers queue instead)
+        barrier, read, seen = threading.Barrier(2, timeout=10), portal_repo.dispute, threading.local()
+
+        def dispute(conn, dispute_id):
+            row = read(conn, dispute_id)
+            if not getattr(seen, "once", False):  # a thread's first read only
+                seen.once = True
+                barrier.wait()
+            return row
+
+        monkeypatch.setattr(portal_repo, "dispute", dispute)
+    outcomes: list[str] = []
+
+    def decide(reviewer):
+        try:
+            portal.decide_dispute(reviewer, d.id, "upheld", f"credit from {reviewer.actor}")
+            outcomes.append("decided")
+        except Conflict:
+            outcomes.append("refused")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcomes.append(repr(exc))
+
+    reviewers = [make_ctx(db_url, actor=name) for name in ("web:r1", "web:r2")]
+    threads = [threading.Thread(target=decide, args=(r,)) for r in reviewers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    monkeypatch.undo()
+    assert sorted(outcomes) == ["decided", "refused"]
+    assert [a.amount for a in list_adjustments(ctx, "2025-02")] == [Decimal("-10.00")]
+    (seen,) = portal.list_disputes(ctx, _scope(ctx, "ada"))
+    assert seen.status == "upheld" and seen.reply.startswith("credit from")
