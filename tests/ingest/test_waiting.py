@@ -2,8 +2,9 @@
 succeeds when the import has finished (SQLite: the write lock; PostgreSQL: the period's
 row, share-locked by the import, that a close waits for).
 
-The import is a real ``openchargeback ingest`` process whose publish is slowed by a
-few seconds (the staged rows' move into the ledger sleeps first)."""
+The import is a real ``openchargeback ingest`` process whose publish (the staged rows'
+move into the ledger, inside its write transaction) waits until the test has heard the
+other command say that it waits, so that neither depends on the machine's speed."""
 
 from __future__ import annotations
 
@@ -22,14 +23,17 @@ from conftest import INPUTS, ROOT
 
 SLOW_PUBLISH = """
 import sys, time
+from pathlib import Path
 from openchargeback.storage import staging
 from openchargeback.cli.app import main
 moved = staging.Stage.publish
-def slow(self, conn, *args):
+def held(self, conn, *args):
     print("publishing", file=sys.stderr, flush=True)
-    time.sleep(float(sys.argv[1]))
+    release, deadline = Path(sys.argv[1]), time.monotonic() + 120
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     return moved(self, conn, *args)
-staging.Stage.publish = slow
+staging.Stage.publish = held
 main(sys.argv[2:])
 """
 
@@ -44,14 +48,17 @@ def cli(config: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def slow_import(config: Path, path: Path, seconds: float) -> subprocess.Popen:
-    """``ingest PATH -s aws``, its publish slowed; returns once it is publishing."""
-    proc = subprocess.Popen(
+def waits_for_import(config: Path, path: Path, *command: str) -> tuple[subprocess.CompletedProcess, str]:
+    """``command`` run while ``ingest PATH -s aws`` is publishing: the import holds on
+    until the command's first line on stderr (it must be the waiting message) has come.
+    Returns the command's outcome, and the import's stderr (it must have succeeded)."""
+    release = config.with_name("release")
+    imp = subprocess.Popen(
         [
             sys.executable,
             "-c",
             SLOW_PUBLISH,
-            str(seconds),
+            str(release),
             "ingest",
             str(path),
             "-s",
@@ -64,11 +71,28 @@ def slow_import(config: Path, path: Path, seconds: float) -> subprocess.Popen:
         text=True,
         cwd=ROOT,
     )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    assert line.strip() == "publishing", line + proc.stderr.read()
-    time.sleep(0.3)  # inside its write transaction (it announced itself before staging's move)
-    return proc
+    try:
+        assert imp.stderr is not None
+        line = imp.stderr.readline()
+        assert line.strip() == "publishing", line + imp.stderr.read()
+        cmd = subprocess.Popen(
+            [sys.executable, "-m", "openchargeback", *command, "-c", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert cmd.stderr is not None
+        first = cmd.stderr.readline()  # blocks until the command says something
+        release.touch()
+        out, err = cmd.communicate(timeout=120)
+        _, imp_err = imp.communicate(timeout=120)
+    finally:
+        release.touch()
+        if imp.poll() is None:
+            imp.kill()
+    assert imp.returncode == 0, imp_err
+    return subprocess.CompletedProcess(cmd.args, cmd.returncode, out, first + err), imp_err
 
 
 def import_id(url: str, file_name: str) -> int:
@@ -86,21 +110,17 @@ def import_id(url: str, file_name: str) -> int:
 def test_review_approve_waits_for_a_publishing_import_and_says_so(db_url, write_config, tmp_path):
     config = write_config(db_url)
     assert cli(config, "ingest", str(INPUTS / "aws_2025-01.csv"), "-s", "aws").returncode == 0
-    proc = slow_import(config, INPUTS / "aws_2025-12.csv", 4)
     side = Path(db_url.removeprefix("sqlite:///") + "-writer")
-    assert side.exists()  # the lock holder's announcement
-    t0 = time.monotonic()
-    approve = cli(config, "review", "approve", "-p", "2025-01", "--status", "all")
-    waited = time.monotonic() - t0
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    approve, _ = waits_for_import(
+        config, INPUTS / "aws_2025-12.csv", "review", "approve", "-p", "2025-01", "--status", "all"
+    )
     number = import_id(db_url, "aws_2025-12.csv")
     assert approve.returncode == 0, approve.stderr
-    assert approve.stderr.count(f"waiting for import #{number} (aws_2025-12.csv) to finish writing…") == 1
-    assert "Traceback" not in approve.stderr
+    # said first (before the import could go on), and once
+    assert approve.stderr.startswith(f"waiting for import #{number} (aws_2025-12.csv) to finish writing…\n")
+    assert approve.stderr.count("waiting for") == 1 and "Traceback" not in approve.stderr
     assert "approved 25 charge(s) of 2025-01" in approve.stdout
-    assert waited > 2  # it did wait for the publish
-    assert not side.exists()  # gone with the import's transaction
+    assert not side.exists()  # the announcement went with the import's transaction
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -141,12 +161,9 @@ def test_close_waits_for_an_import_holding_the_period_and_says_so(db_url, write_
     config = write_config(db_url)
     assert cli(config, "ingest", str(INPUTS / "hpc_2025-01.csv"), "-s", "hpc").returncode == 0
     assert cli(config, "review", "approve", "-p", "2025-01", "--status", "all").returncode == 0
-    proc = slow_import(config, INPUTS / "aws_2025-01.csv", 4)
-    close = cli(config, "periods", "close", "2025-01")
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    close, _ = waits_for_import(config, INPUTS / "aws_2025-01.csv", "periods", "close", "2025-01")
     number = import_id(db_url, "aws_2025-01.csv")
-    assert close.stderr.count(f"waiting for import #{number} (aws_2025-01.csv) to finish writing…") == 1
-    assert "Traceback" not in close.stderr
+    assert close.stderr.startswith(f"waiting for import #{number} (aws_2025-01.csv) to finish writing…\n")
+    assert close.stderr.count("waiting for") == 1 and "Traceback" not in close.stderr
     # closed once the import had committed (never an import inside a closed period)
     assert close.returncode == 0 and "open -> closed" in close.stdout, close.stderr

@@ -30,7 +30,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, Row
+from sqlalchemy import Connection, Engine, Executable, Row, Table
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
@@ -115,8 +115,8 @@ def begin_writing(conn: Connection, busy_timeout_ms: int) -> None:
 
 def locking(conn: Connection, statement: Executable) -> Sequence[Row[Any]]:
     """The rows of a row-locking statement (``FOR UPDATE``). On PostgreSQL a lock not had
-    within FIRST_WAIT_MS names the database's announced writers, then waits on. (On
-    SQLite the write transaction's BEGIN did the waiting.)"""
+    within FIRST_WAIT_MS names the announced writers that hold locks on its tables, then
+    waits on. (On SQLite the write transaction's BEGIN did the waiting.)"""
     if conn.dialect.name != "postgresql":
         return conn.execute(statement).all()
     before = conn.exec_driver_sql("SHOW lock_timeout").scalar_one()
@@ -129,10 +129,13 @@ def locking(conn: Connection, statement: Executable) -> Sequence[Row[Any]]:
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
             raise
+    # the announced sessions holding a lock on the statement's tables (as this session names them)
+    tables = [t.name for t in getattr(statement, "get_final_froms", list)() if isinstance(t, Table)]
     holders = conn.exec_driver_sql(
-        "SELECT substr(application_name, %(n)s) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND state <> 'idle' AND application_name LIKE %(p)s ORDER BY pid",
-        {"n": len(_APP_NAME) + 1, "p": _APP_NAME + "%"},
+        "SELECT substr(a.application_name, %(n)s) FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() "
+        "AND a.application_name LIKE %(p)s AND a.pid IN (SELECT l.pid FROM pg_locks l WHERE l.granted "
+        "AND l.relation = ANY(CAST(%(t)s AS regclass[]))) ORDER BY a.pid",
+        {"n": len(_APP_NAME) + 1, "p": _APP_NAME + "%", "t": tables},
     ).scalars()
     for holder in holders:
         _tell(conn.engine, holder)
