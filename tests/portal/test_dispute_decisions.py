@@ -13,7 +13,7 @@ import pytest
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.services import audit, charges, periods, portal, review, users
 from openchargeback.services.registry import list_adjustments
-from portal.portal_helpers import two_pis
+from portal.portal_helpers import charge, ingest_rows, two_pis
 
 REVIEWER = "web:reviewer"
 
@@ -25,7 +25,7 @@ def _scope(ctx, name):
 
 def _ada_charge(ctx, period):
     q = charges.Query(period=period, pi="ada@example.edu")
-    return charges.page(ctx, q).rows[0].id
+    return next(r.id for r in charges.page(ctx, q).rows if r.billed_cost == 10)  # r-ada's
 
 
 def _queue(ctx, period, ids=None, status="disputed"):
@@ -94,6 +94,9 @@ def test_a_disputed_charge_is_in_the_queue_and_the_decision_is_applied(ctx, tmp_
 def test_in_a_closed_period_the_remedy_is_an_adjustment_in_the_open_one(ctx, tmp_path):
     two_pis(ctx, tmp_path)
     ada = _scope(ctx, "ada")
+    ingest_rows(ctx, tmp_path, [charge("2025-01", "3.00", "ada@example.edu", "p-ada", "r-ada-3")])
+    unbilled = charges.page(ctx, charges.Query(period="2025-01", text="r-ada-3")).rows[0].id
+    review.reject(ctx.as_actor(REVIEWER), "2025-01", review.Selection(ids=(unbilled,)), "test run")
     periods.change_status(ctx, "2025-01", "close", "tests", force=True)
     up = portal.raise_dispute(ctx, ada, _ada_charge(ctx, "2025-01"), "not ours")
     portal.decide_dispute(ctx.as_actor(REVIEWER), up.id, "upheld", "credited next month")
@@ -122,6 +125,10 @@ def test_in_a_closed_period_the_remedy_is_an_adjustment_in_the_open_one(ctx, tmp
         (Decimal("7.25"), "bob@example.edu", "p-ada"),
     ]
 
+    # a charge the closed period did not bill (rejected before closing) is not credited
+    d = portal.raise_dispute(ctx, ada, unbilled, "not ours either")
+    assert "nothing is credited" in portal.decide_dispute(ctx.as_actor(REVIEWER), d.id, "upheld", "ok").remedy
+    assert len(list_adjustments(ctx, "2025-02")) == 3
     # with no period open the decision is refused, and nothing of it is kept
     periods.change_status(ctx, "2025-02", "close", "tests", force=True)
     last = portal.raise_dispute(ctx, bob, bobs, "still wrong")
@@ -132,7 +139,6 @@ def test_in_a_closed_period_the_remedy_is_an_adjustment_in_the_open_one(ctx, tmp
 
 def test_a_statement_line_dispute_covers_its_charges_and_is_decided_once(db_url, make_ctx, tmp_path):
     from openchargeback.services.statements import generate, send_period
-    from portal.portal_helpers import charge, ingest_rows
 
     ctx = make_ctx(
         db_url,

@@ -215,6 +215,7 @@ def disputed_charges(conn: Connection, dispute_ids: Sequence[int]) -> Sequence[A
             charges.c.source_id,
             charges.c.billing_currency.label("currency"),
             charges.c.review,
+            charges.c.flags,
             due.label("due"),
             sources.c.name.label("source"),
         )

@@ -272,7 +272,9 @@ def _adjust(ctx: Context, conn, closed: Any, cs: list[Any], decision: str, new: 
             "period, and no period is open; open the next period first"
         )
     sums: dict[tuple, Decimal] = defaultdict(Decimal)
-    for c in cs:
+    # only what the period's statements billed: approved charges (a rejected or a still
+    # pending one was left out of them, so there is nothing to credit)
+    for c in (c for c in cs if c.review == "approved" or (c.review is None and not c.flags)):
         sums[(c.pi_email, c.project_id, c.fund_org, c.source_id, c.source, c.currency)] += c.due
     made = []
     now = ctx.clock()
@@ -301,7 +303,9 @@ def _adjust(ctx: Context, conn, closed: Any, cs: list[Any], decision: str, new: 
             what |= {"fund_org": f, "source": source, "reason": values["reason"]}
             audit.record_in(conn, ctx, "adjustment.add", f"{into.name} #{aid}", json.dumps(what))
             made.append(f"adjustment #{aid} of {to_str(value)} {currency} in {into.name}")
-    return f"charges of {closed.status} period {closed.name} unchanged; " + ", ".join(made)
+    return f"charges of {closed.status} period {closed.name} unchanged; " + (
+        ", ".join(made) or "none of them was billed, so nothing is credited"
+    )
 
 
 def decide_dispute(
