@@ -198,15 +198,14 @@ class RowFlagger:
         distinct: dict[tuple[str, ...], int] = {}
         per_detail = []
         for d in batch.details.values:
-            codes = self._detail_codes.get(d)
+            three = (d[_SERVICE], d[_SKU], d[_DESCRIPTION])  # all these patterns look at
+            codes = self._detail_codes.get(three)
             if codes is None:
-                facts = ChargeFacts(
-                    None, None, None, service=d[_SERVICE], sku=d[_SKU], description=d[_DESCRIPTION]
-                )
+                facts = ChargeFacts(None, None, None, service=three[0], sku=three[1], description=three[2])
                 codes = tuple(self.evaluator.pattern_flags(facts, _DETAIL_FIELDS))
                 if len(self._detail_codes) >= _CACHE_LIMIT:
                     self._detail_codes.clear()
-                self._detail_codes[d] = codes
+                self._detail_codes[three] = codes
             per_detail.append(distinct.setdefault(codes, len(distinct)))
         return list(distinct), np.array(per_detail, dtype=np.int64)[batch.details.index]
 
