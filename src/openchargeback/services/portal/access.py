@@ -45,7 +45,10 @@ def _user(conn, username: str):
 def _pi(conn, email: str) -> str:
     key = email.strip().lower()
     if not repo.pi_exists(conn, key):
-        raise NotFound(f"PI {key!r} is not in the registry (see `openchargeback registry list pis`)")
+        raise NotFound(
+            f"PI {key!r} is not in the registry (see `openchargeback registry list pis`)",
+            web=f"PI {key!r} is not in the registry (the Registry page lists the PIs)",
+        )
     return key
 
 

@@ -100,7 +100,7 @@ def _references(conn: Connection, kind: str, records: Sequence[reg.Record]) -> l
                 (
                     r,
                     f"project {r.project_id}: PI {r.pi_email} is not in the registry "
-                    f"(add it with `openchargeback pis add {r.pi_email}` or import PIs first)",
+                    f"(add the PI, or import the PIs first)",
                 )
             )
         if r.default_fund and r.default_fund not in funds:
@@ -108,7 +108,7 @@ def _references(conn: Connection, kind: str, records: Sequence[reg.Record]) -> l
                 (
                     r,
                     f"project {r.project_id}: default fund {r.default_fund} is not in the "
-                    f"registry (add it with `openchargeback funds add {r.default_fund}`)",
+                    f"registry (add the fund, or import the funds first)",
                 )
             )
     return out

@@ -144,10 +144,14 @@ def reconcile(ctx: Context, period: str, rows: Sequence[Any]) -> tuple[str, ...]
         if bad:
             sync_directory(directory)
     except OSError as exc:
-        raise FilesNotWritten(
+        stored = (
             f"the statements of period {period} are stored, but their files in {directory} were "
-            f"not all written ({exc.strerror or exc}); free space or fix the permissions, then run "
-            f"`openchargeback generate -p {period}`: it writes the missing files from the database"
+            f"not all written ({exc.strerror or exc}); free space or fix the permissions, then"
+        )
+        raise FilesNotWritten(
+            f"{stored} run `openchargeback generate -p {period}`: it writes the missing files from "
+            "the database",
+            web=f"{stored} generate the statements again: that writes the missing files from the database",
         ) from None
     return tuple(e.name for e in bad)
 
