@@ -77,7 +77,7 @@ chromium:
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then s=""; else s=sudo; fi; \
 	  $$s apt-get update -q && $$s apt-get install -y -q --no-install-recommends chromium; }
 
-test: install-dev system-packages chromium oidc-provider
+test: install-dev system-packages chromium oidc-provider axe-core
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
 	$(BIN)/ruff check src tests bench
@@ -85,18 +85,23 @@ test: install-dev system-packages chromium oidc-provider
 	$(BIN)/python -m pytest -n 2 -q
 
 # The quick loop while working: everything but the tests marked slow.
-test-fast: install-dev system-packages oidc-provider
+test-fast: install-dev system-packages oidc-provider axe-core
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 # Tests never write into the repository; this rewrites the pictures of the docs on purpose.
 screenshots: install-dev system-packages chromium
 	OPENCHARGEBACK_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q \
 	  tests/web/test_browser.py tests/web/test_registry_browser.py tests/web/test_review_browser.py \
+	  tests/web/test_layout.py \
   tests/portal/test_portal_browser.py
 
 # The OpenID Provider the sign-on tests run (npm package oidc-provider, Node.js).
 oidc-provider:
 	npm ci --prefix tests/oidc --no-audit --no-fund
+
+# axe-core, the accessibility checker tests/web/test_layout.py injects into every page.
+axe-core:
+	npm ci --prefix tests/web/axe --no-audit --no-fund
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

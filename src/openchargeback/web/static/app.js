@@ -114,7 +114,6 @@
       zone.addEventListener(ev, function (e) { e.preventDefault(); zone.classList.remove("over"); });
     });
     zone.addEventListener("drop", function (e) { if (e.dataTransfer && e.dataTransfer.files) addFiles(e.dataTransfer.files); });
-    zone.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
     input.addEventListener("change", function () { addFiles(input.files); input.value = ""; });
     form.addEventListener("submit", function (e) {
       e.preventDefault();
