@@ -45,11 +45,13 @@ demo: install system-packages config.yaml
 # pg_dump and pg_restore for `db backup` / `db restore` on PostgreSQL.
 # Installed when missing (apt-get, with sudo unless root); other systems: install them yourself.
 # systemd: systemd-analyze verifies deploy/systemd/ (tests/ops/test_systemd.py)
+# podman's CNI network needs the dnsname plugin for compose services to find each other by name
 # Each entry is package:command; a package counts as present when dpkg knows it or, for
 # one with a command, when that command is on PATH (Node.js from another source brings
 # its own npm, which Debian's npm package conflicts with).
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core postgresql-client:pg_dump \
-  curl:curl jq:jq nodejs:node npm:npm systemd:systemd-analyze podman:podman runc:runc debootstrap:debootstrap
+  curl:curl jq:jq nodejs:node npm:npm systemd:systemd-analyze podman:podman runc:runc debootstrap:debootstrap \
+  golang-github-containernetworking-plugin-dnsname
 
 system-packages:
 	@command -v dpkg >/dev/null 2>&1 || { echo "not Debian: make sure $(SYSTEM_PACKAGES) (or equivalents) are installed"; exit 0; }; \
