@@ -5,7 +5,9 @@ Drivers raise these as ``sqlite3``/``psycopg`` errors (wrapped by SQLAlchemy) wh
 names neither the database nor what to do. ``install`` tags every error an engine raises
 with the engine's URL; ``fault_of`` turns an error (or one in its chain) into a
 ``DatabaseFault`` that names the database file or server and the way on, and returns
-None for anything else (a bug keeps its traceback). The CLI's ``main`` and the web app's
+None for anything else (a bug keeps its traceback). Each fault also carries its ``web``
+wording: the web and the API tell the same fault without commands, and send the steps
+that only whoever runs the server can take to "your administrator". The CLI's ``main`` and the web app's
 handlers call it at the edge, so that code inside may still catch an ``IntegrityError``
 it expects.
 """
@@ -37,6 +39,11 @@ DAMAGED_NEXT = (
     "latest backup (`openchargeback db restore BACKUP --force`); `openchargeback db check` "
     "lists what is damaged"
 )
+DAMAGED_WEB = (
+    "Ask your administrator to stop OpenChargeback and restore the latest backup (the operations "
+    "guide tells how); a check of the database lists what is damaged"
+)
+ADMIN = "Ask your administrator to"
 
 
 def install(engine: Engine) -> None:
@@ -125,27 +132,35 @@ def _sqlite(exc: sqlite3.Error, db: Database) -> DatabaseFault | None:
     if primary == _SQLITE_READONLY or "readonly database" in detail:
         return _read_only(db, detail)
     if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in detail or "not a database" in detail:
-        return DatabaseFault(f"{db.name} is damaged ({detail}); nothing was written. {DAMAGED_NEXT}.")
+        damaged = f"{db.name} is damaged ({detail}); nothing was written."
+        return DatabaseFault(f"{damaged} {DAMAGED_NEXT}.", web=f"{damaged} {DAMAGED_WEB}.")
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in detail:
         from openchargeback.storage.db import BUSY_TIMEOUT_MS
 
+        locked = f"{db.name} stayed locked by another process for more than {BUSY_TIMEOUT_MS // 1000} s"
         return DatabaseFault(
-            f"{db.name} stayed locked by another process for more than {BUSY_TIMEOUT_MS // 1000} s "
-            f"(an import or another command was still writing); nothing was written. Run the "
-            f"command again when that one has finished"
+            f"{locked} (an import or another command was still writing); nothing was written. Run the "
+            f"command again when that one has finished",
+            web=f"{locked} (an import or another task was still writing); nothing was written. Try "
+            f"again when that one has finished",
         )
     if primary == _SQLITE_CANTOPEN and _unwritable(db.file):
         return _read_only(db, detail)
     if primary == _SQLITE_CANTOPEN:
         folder = db.file.parent if db.file else "its folder"
+        check = (
+            f"check that {folder} exists and that the user running OpenChargeback may read and write "
+            f"it, and database.url in the configuration"
+        )
         return DatabaseFault(
-            f"cannot open {db.name} ({detail}): check that {folder} exists and that the user "
-            f"running OpenChargeback may read and write it, and database.url in the configuration"
+            f"cannot open {db.name} ({detail}): {check}",
+            web=f"cannot open {db.name} ({detail}); nothing was written. {ADMIN} {check}",
         )
     if primary == _SQLITE_IOERR:
+        failed = f"{db.name}: the disk reported an input/output error ({detail}); nothing was written."
         return DatabaseFault(
-            f"{db.name}: the disk reported an input/output error ({detail}); nothing was written. "
-            f"Check the disk (free space, `dmesg`), then run `openchargeback db check`"
+            f"{failed} Check the disk (free space, `dmesg`), then run `openchargeback db check`",
+            web=f"{failed} {ADMIN} check the disk (free space, the kernel's log) and the database",
         )
     if primary == _SQLITE_CONSTRAINT:
         return _constraint(db, exc)
@@ -168,30 +183,33 @@ def _postgres(exc: Any, db: Database) -> DatabaseFault | None:
     if state in _PG_READ_ONLY:
         return _read_only(db, detail)
     if state in _PG_DAMAGED:
+        damaged = f"{db.name} reports damaged data ({detail}); nothing was written."
         return DatabaseFault(
-            f"{db.name} reports damaged data ({detail}); nothing was written. Ask its administrator "
-            f"to check the server, then run `openchargeback db check`"
+            f"{damaged} Ask its administrator to check the server, then run `openchargeback db check`",
+            web=f"{damaged} {ADMIN} check the database server and the database",
         )
     if state in _PG_BUSY:
+        busy = f"{db.name} could not take a lock in time ({detail}); nothing was written."
         return DatabaseFault(
-            f"{db.name} could not take a lock in time ({detail}); nothing was written. Run the "
-            f"command again when the other work has finished"
+            f"{busy} Run the command again when the other work has finished",
+            web=f"{busy} Try again when the other work has finished",
         )
     if state in _PG_RESOURCES:
         return DatabaseFault(f"{db.name} refused the work for lack of resources ({detail}); try again later")
     if state.startswith("23"):
         return _constraint(db, exc)
     if state == "42501":  # insufficient_privilege
-        return DatabaseFault(
-            f"{db.name} refused the user of database.url ({detail}); nothing was written. Connect as "
-            f"the owner of the database (the user that created its tables), or grant that user the rights"
-        )
+        refused = f"{db.name} refused the user of database.url ({detail}); nothing was written."
+        owner = "the owner of the database (the user that created its tables), or grant that user the rights"
+        return DatabaseFault(f"{refused} Connect as {owner}", web=f"{refused} {ADMIN} connect as {owner}")
     psycopg = sys.modules["psycopg"]
     if state.startswith(("08", "57P")) or (not state and isinstance(exc, psycopg.OperationalError)):
-        return DatabaseFault(
-            f"cannot reach {db.name} ({detail}); nothing was written. Check that the server is "
-            f"running and accepts connections from this host, and database.url in the configuration"
+        unreachable = f"cannot reach {db.name} ({detail}); nothing was written."
+        check = (
+            "check that the server is running and accepts connections from this host, and database.url "
+            "in the configuration"
         )
+        return DatabaseFault(f"{unreachable} C{check[1:]}", web=f"{unreachable} {ADMIN} {check}")
     return None
 
 
@@ -209,22 +227,29 @@ def _unwritable(file: Path | None) -> bool:
 
 def _full(db: Database) -> DatabaseFault:
     where = f"the disk holding {db.file.parent}" if db.file else f"the disk of {db.name}"
-    return DatabaseFault(
+    full = (
         f"{where} is full: {db.name} could not be written and the change was rolled back; "
-        f"nothing was written. Free space on that disk, then run the command again"
+        "nothing was written."
+    )
+    return DatabaseFault(
+        f"{full} Free space on that disk, then run the command again",
+        web=f"{full} {ADMIN} free space on that disk, then try again",
     )
 
 
 def _read_only(db: Database, detail: str) -> DatabaseFault:
     if db.file is not None:
         hint = (
-            f"Make {db.file} and its folder writable by the user running OpenChargeback "
+            f"make {db.file} and its folder writable by the user running OpenChargeback "
             f"(SQLite also writes {db.file.name}-wal and {db.file.name}-shm beside it), or mount "
             f"the disk read-write"
         )
+        web = f"{ADMIN} {hint}"
     else:
-        hint = "Point database.url at the primary server, or ask its administrator to allow writes"
-    return DatabaseFault(f"{db.name} is read-only ({detail}); nothing was written. {hint}")
+        hint = "point database.url at the primary server, or ask its administrator to allow writes"
+        web = f"{ADMIN} point database.url at the primary server, or to allow writes on it"
+    read_only = f"{db.name} is read-only ({detail}); nothing was written."
+    return DatabaseFault(f"{read_only} {hint[0].upper()}{hint[1:]}", web=f"{read_only} {web}")
 
 
 def _constraint(db: Database | None, exc: BaseException) -> DatabaseFault:
@@ -232,8 +257,11 @@ def _constraint(db: Database | None, exc: BaseException) -> DatabaseFault:
     diag = getattr(exc, "diag", None)
     constraint = getattr(diag, "constraint_name", None)
     rule = f"constraint {constraint}: " if constraint else ""
-    return DatabaseFault(
+    refused = (
         f"{name} refused a write that would break its rules ({rule}{_first_line(exc)}); nothing was "
-        f"written. This is a fault of OpenChargeback, not of what you did: run `openchargeback db "
-        f"check` and report it with this message"
+        f"written. This is a fault of OpenChargeback, not of what you did:"
+    )
+    return DatabaseFault(
+        f"{refused} run `openchargeback db check` and report it with this message",
+        web=f"{refused} ask your administrator to check the database and to report it with this message",
     )

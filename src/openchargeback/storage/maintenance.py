@@ -67,13 +67,14 @@ def guard_writes(engine: Engine, conn: Connection) -> None:
     except DBAPIError as exc:  # damage bad enough that the check itself stops on it
         problems = [str(exc.orig or exc).splitlines()[0]]
     if problems:
-        from openchargeback.storage.faults import DAMAGED_NEXT, describe
+        from openchargeback.storage.faults import DAMAGED_NEXT, DAMAGED_WEB, describe
 
-        raise DatabaseFault(
+        damaged = (
             f"{describe(engine.url)} is damaged: SQLite's quick_check found {len(problems)}"
             f"{'+' if len(problems) >= _SHOWN else ''} problem(s), the first: {problems[0]}; "
-            f"nothing was written. {DAMAGED_NEXT}"
+            f"nothing was written."
         )
+        raise DatabaseFault(f"{damaged} {DAMAGED_NEXT}", web=f"{damaged} {DAMAGED_WEB}")
     _checked.add(engine)
 
 

@@ -105,7 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         fault = database.fault_of(exc)
         if fault is None:  # not the database's failure: a bug, with its traceback
             raise exc
-        return _error(request, fault.http_status, fault.message)
+        return _error(request, fault.http_status, fault.web)
 
     for driver_error in database.DRIVER_ERRORS:
         app.add_exception_handler(driver_error, database_fault)

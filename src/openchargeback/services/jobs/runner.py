@@ -177,10 +177,10 @@ class Worker:
         except OpenChargebackError as exc:  # jobs are started from the web and the API
             status, error = "failed", exc.web
         except Exception as exc:  # a fault, not a user mistake: keep the job honest
-            fault = fault_of(exc)  # the database's own failure: its one message, as the CLI says it
+            fault = fault_of(exc)  # the database's own failure: its one message, as the web says it
             if fault is not None:
                 log.warning("job #%s (%s) failed: %s", row.id, row.kind, fault.message)
-                status, error = "failed", fault.message
+                status, error = "failed", fault.web
             else:
                 log.exception("job #%s (%s) failed", row.id, row.kind)
                 status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"

@@ -1,5 +1,6 @@
 """Errors of the API as ``application/problem+json`` (RFC 9457): type, title, status,
-detail. The same domain errors as the web pages, with their status."""
+detail. The same domain errors as the web pages, with their status and in the web's
+words (``OpenChargebackError.web``: no command syntax), database faults included."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openchargeback.domain.errors import OpenChargebackError
+from openchargeback.services.database import DRIVER_ERRORS, fault_of
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -40,7 +42,16 @@ def install(api: FastAPI) -> None:
     @api.exception_handler(OpenChargebackError)
     async def domain_error(request: Request, exc: OpenChargebackError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        return problem(exc.http_status, exc.message, headers)
+        return problem(exc.http_status, exc.web, headers)  # the web's words: no command syntax
+
+    async def database_fault(request: Request, exc: Exception):
+        fault = fault_of(exc)
+        if fault is None:  # not the database's failure: a bug, with its traceback
+            raise exc
+        return problem(fault.http_status, fault.web)
+
+    for driver_error in DRIVER_ERRORS:
+        api.add_exception_handler(driver_error, database_fault)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
