@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Connection
 
@@ -24,40 +24,29 @@ from openchargeback.storage import review as repo
 from openchargeback.storage import rollups
 
 
-def correct(
-    ctx: Context,
-    period: str,
-    sel: Selection,
-    *,
-    pi_email: str | None = None,
-    project_id: str | None = None,
-    fund_org: str | None = None,
-    note: str | None = None,
-    save_rule: bool = False,
-    tag: tuple[str, str] | None = None,
-) -> ActionResult:
+class Changes(TypedDict, total=False):
+    """The keyword arguments of :func:`correct_in`, passed through by :func:`correct`."""
+
+    pi_email: str | None
+    project_id: str | None
+    fund_org: str | None
+    note: str | None
+    save_rule: bool
+    tag: tuple[str, str] | None
+
+
+def correct(ctx: Context, period: str, sel: Selection, **changes: Unpack[Changes]) -> ActionResult:
     """Set PI / project / fund of the selected charges (or of every charge of the period
     with ``tag`` key=value); with ``save_rule`` the correction also applies to every
     future import."""
-    if not (pi_email or project_id or fund_org):
+    if not (changes.get("pi_email") or changes.get("project_id") or changes.get("fund_org")):
         raise InvalidInput(
             "a correction needs at least one of --pi, --project, --fund",
             web="a correction needs at least one of PI, project or fund",
         )
     name = Period.parse(period).name
     with ctx.write() as conn:
-        return correct_in(
-            conn,
-            ctx,
-            lookup.period(conn, name),
-            sel,
-            pi_email=pi_email,
-            project_id=project_id,
-            fund_org=fund_org,
-            note=note,
-            save_rule=save_rule,
-            tag=tag,
-        )
+        return correct_in(conn, ctx, lookup.period(conn, name), sel, **changes)
 
 
 def correct_in(
