@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
         if isinstance(refused, NotAuthenticated):
             return await not_authenticated(request, refused)
         if refused is not None:
-            return _error(request, refused.http_status, refused.message)
+            return _error(request, refused.http_status, refused.web)
         return await call_next(request)
 
     @app.middleware("http")

@@ -16,7 +16,7 @@ from openchargeback.domain.errors import InvalidInput, NotFound
 from openchargeback.services import review
 from openchargeback.web.pages import review as review_views
 from openchargeback.web.pages import settings as settings_views
-from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
+from openchargeback.web.routes.common import AttributionForm, blank, ctx_for, period_of, see_other
 from openchargeback.web.security import Reader, Reviewer, SettingsAdmin, is_htmx
 from openchargeback.web.templating import money, number, qs, render
 
@@ -156,10 +156,8 @@ def row_action(
     charge_id: int,
     action: str,
     period: Text,
+    new: AttributionForm,
     note: Text = "",
-    pi: Text = "",
-    project: Text = "",
-    fund: Text = "",
     save_rule: Text = "",
     back: Text = "",
 ):
@@ -173,9 +171,9 @@ def row_action(
         action,
         view=_view_of(back),
         note=blank(note),
-        pi=blank(pi),
-        project=blank(project),
-        fund=blank(fund),
+        pi=new.pi,
+        project=new.project,
+        fund=new.fund,
         save_rule=save_rule in ("1", "on", "true"),
     )
     if not is_htmx(request):
@@ -237,7 +235,7 @@ def rules_preview(request: Request, s: SettingsAdmin, text: Text = "", period: T
     except InvalidInput as exc:
         if is_htmx(request):
             raise
-        return _settings(request, s, text=text, period=period, error=exc.message, status=422)
+        return _settings(request, s, text=text, period=period, error=exc.web, status=422)
     if is_htmx(request):
         return render(request, "_rules_preview.html", {"preview": p})
     return _settings(request, s, text=text, period=period, preview=p)
