@@ -13,7 +13,7 @@ from openchargeback.domain.roles import Permission
 from openchargeback.services import charges, portal
 from openchargeback.services.auth import Session
 from openchargeback.web import charts
-from openchargeback.web.routes.common import blank, ctx_for, ip, see_other
+from openchargeback.web.routes.common import AttributionForm, blank, ctx_for, ip, see_other
 from openchargeback.web.routes.statements import PREVIEW_CSP
 from openchargeback.web.security import Reviewer, attachment, need
 from openchargeback.web.templating import render
@@ -195,20 +195,18 @@ def disputes_decide(
     request: Request,
     s: Reviewer,
     dispute_id: Id,
+    new: AttributionForm,
     decision: Text = "",
     reply: Text = "",
-    pi: Text = "",
-    project: Text = "",
-    fund: Text = "",
 ):
     portal.decide_dispute(
         ctx_for(request, s),
         dispute_id,
         decision,
         reply,
-        pi_email=blank(pi),
-        project_id=blank(project),
-        fund_org=blank(fund),
+        pi_email=new.pi,
+        project_id=new.project,
+        fund_org=new.fund,
         ip=ip(request),
     )
     return see_other("/disputes?msg=dispute-decided")

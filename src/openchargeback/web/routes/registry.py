@@ -18,7 +18,7 @@ from openchargeback.services import jobs as bg
 from openchargeback.services import registry
 from openchargeback.web import charts
 from openchargeback.web.pages import registry as registry_views
-from openchargeback.web.routes.common import ctx_for, period_of, see_other
+from openchargeback.web.routes.common import ctx_for, job_progress, job_started, period_of, see_other
 from openchargeback.web.security import Reader, RegistryAdmin, attachment, is_htmx
 from openchargeback.web.templating import render
 
@@ -141,18 +141,20 @@ def budgets_page(request: Request, s: Reader, period: str | None = None, job: in
 def budgets_check(request: Request, s: RegistryAdmin, period: Text = ""):
     """Check the alerts now (a job): those newly crossed are raised and, with email
     alerts on, emailed with those still waiting."""
-    job = bg.start_budget_check(ctx_for(request, s), period or None)
-    if is_htmx(request):
-        return render(request, "_budget_job.html", {"job": job})
-    return see_other(f"/registry/budgets?{urlencode({'period': job.period or '', 'job': job.id})}")
+    return job_started(
+        request,
+        "_budget_job.html",
+        bg.start_budget_check(ctx_for(request, s), period or None),
+        "/registry/budgets",
+    )
 
 
 @router.get("/registry/budgets/jobs/{job_id}")
 def budgets_job(request: Request, s: Reader, job_id: int):
-    job = bg.budget_job(ctx_for(request, s), job_id)
-    # the alerts listed follow a check that just finished (they listen for this event)
-    changed = {"HX-Trigger": "budgets-changed"} if job.finished else None
-    return render(request, "_budget_job.html", {"job": job}, headers=changed)
+    # the alerts listed follow a check that just finished
+    return job_progress(
+        request, "_budget_job.html", bg.budget_job(ctx_for(request, s), job_id), "budgets-changed"
+    )
 
 
 @router.get("/registry/budgets/panel")

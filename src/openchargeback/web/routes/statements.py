@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from openchargeback.domain.errors import Conflict, InvalidInput, OpenChargebackError
 from openchargeback.services import jobs as bg
 from openchargeback.services import periods, statements
-from openchargeback.web.routes.common import blank, ctx_for, period_of, see_other
+from openchargeback.web.routes.common import blank, ctx_for, job_progress, job_started, period_of, see_other
 from openchargeback.web.security import PeriodAdmin, Reader, attachment, is_htmx
 from openchargeback.web.templating import qs, render
 
@@ -101,17 +101,14 @@ def _refused(request: Request, s, period: str, exc: OpenChargebackError):
 
 
 def _job_response(request: Request, job):
-    if is_htmx(request):
-        return render(request, "_statement_job.html", {"job": job})
-    return see_other(f"/statements?{qs(period=job.period, job=job.id)}")
+    return job_started(request, "_statement_job.html", job, "/statements")
 
 
 @router.get("/statements/jobs/{job_id}")
 def statements_job(request: Request, s: Reader, job_id: int):
+    # the page's lists follow a job that just finished
     job = bg.statement_job(ctx_for(request, s), job_id)
-    # the page's lists follow a job that just finished (they listen for this event)
-    changed = {"HX-Trigger": "statements-changed"} if job.finished else None
-    return render(request, "_statement_job.html", {"job": job}, headers=changed)
+    return job_progress(request, "_statement_job.html", job, "statements-changed")
 
 
 @router.post("/statements/messages/{message_id}/resend")
