@@ -9,6 +9,7 @@ import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 HEADER = [
     "BilledCost",
@@ -202,6 +203,26 @@ _CATEGORIES = (("Usage", 0.92), ("Purchase", 0.02), ("Tax", 0.02), ("Credit", 0.
 _DEPARTMENTS = ("CHEM", "PHYS", "BIOL", "MATH", "ECON", "CS", "ASTRO", "GEOL", "MED", "ENGR")
 
 
+class _Resource(NamedTuple):
+    """What every row of one resource shares."""
+
+    name: str
+    issuer: str
+    svc: str
+    cat: str
+    sub: str
+    unit: str
+    region: tuple[str, str]
+    acct: tuple[str, str]
+    rid: str
+    rname: str
+    tags: str
+    partial: str
+    sku: str
+    price: int
+    sub_id: str
+
+
 def _decimal_text(units: int, places: int = 10) -> str:
     """``units`` * 10**-places as plain decimal text without trailing zeros."""
     sign = "-" if units < 0 else ""
@@ -263,7 +284,7 @@ def generate_realistic(
         sku = f"{prefix.upper().rstrip('-')}{rng.randrange(40):03d}"
         price = rng.randrange(1, 5_000_000)  # 1e-7 units
         resources.append(
-            (
+            _Resource(
                 name,
                 issuer,
                 svc,
@@ -288,47 +309,31 @@ def generate_realistic(
         w.writerow(HEADER)
         cats = rng.choices([c for c, _ in _CATEGORIES], weights, k=rows)
         for i in range(rows):
-            (
-                name,
-                issuer,
-                svc,
-                cat,
-                sub,
-                unit,
-                region,
-                acct,
-                rid,
-                rname,
-                tags,
-                partial,
-                sku,
-                price,
-                sub_id,
-            ) = resources[rng.randrange(n_res)]
+            res = resources[rng.randrange(n_res)]
             category = cats[i]
             qty = rng.randrange(1, 100_000_000)  # 1e-3 units
-            list_units = qty * price // 1000  # 1e-10 units
+            list_units = qty * res.price // 1000  # 1e-10 units
             billed = list_units * rng.randrange(80, 101) // 100
-            freq, cstart, cend, desc = "Usage-Based", None, None, f"{svc} {sku} {unit}"
+            freq, cstart, cend, desc = "Usage-Based", None, None, f"{res.svc} {res.sku} {res.unit}"
             if category == "Purchase":
-                freq, cstart, cend, desc = "One-Time", start, end, f"{svc} reservation {sku}"
+                freq, cstart, cend, desc = "One-Time", start, end, f"{res.svc} reservation {res.sku}"
             elif category == "Tax":
                 freq, cstart, cend, desc, billed = "Recurring", start, end, "Sales tax", list_units // 20
             elif category == "Credit":
-                billed, desc = -billed, f"{svc} research credit"
+                billed, desc = -billed, f"{res.svc} research credit"
             elif category == "Adjustment":
-                billed, desc = rng.choice((-1, 1)) * billed // 3, f"{svc} billing adjustment"
+                billed, desc = rng.choice((-1, 1)) * billed // 3, f"{res.svc} billing adjustment"
             if cstart is None:
                 h = rng.randrange(hours)
                 cstart, cend = stamps[h], stamps[h + 1]
             units += billed
             roll = rng.random()
-            tag_text = "{}" if roll < 0.01 else partial if roll < 0.04 else tags
+            tag_text = "{}" if roll < 0.01 else res.partial if roll < 0.04 else res.tags
             w.writerow(
                 [
                     _decimal_text(billed),
-                    acct[0],
-                    acct[1],
+                    res.acct[0],
+                    res.acct[1],
                     "Payer",
                     "USD",
                     end,
@@ -344,33 +349,33 @@ def generate_realistic(
                     "",
                     "",
                     _decimal_text(qty, 3),
-                    unit,
+                    res.unit,
                     _decimal_text(billed),
-                    _decimal_text(price, 7),
+                    _decimal_text(res.price, 7),
                     _decimal_text(billed),
-                    f"INV-{name[:3].upper()}-{year}{month:02d}",
-                    issuer,
+                    f"INV-{res.name[:3].upper()}-{year}{month:02d}",
+                    res.issuer,
                     _decimal_text(list_units),
-                    _decimal_text(price, 7),
+                    _decimal_text(res.price, 7),
                     "Standard",
                     "USD",
                     _decimal_text(qty, 3),
-                    unit,
-                    name,
-                    issuer,
-                    region[0],
-                    region[1],
-                    "" if category == "Tax" else rid,
-                    "" if category == "Tax" else rname,
-                    svc.split()[-1],
-                    cat,
-                    svc,
-                    sub,
-                    sku,
-                    unit,
-                    f"{sku}.P",
-                    sub_id,
-                    f"research-{sub_id}",
+                    res.unit,
+                    res.name,
+                    res.issuer,
+                    res.region[0],
+                    res.region[1],
+                    "" if category == "Tax" else res.rid,
+                    "" if category == "Tax" else res.rname,
+                    res.svc.split()[-1],
+                    res.cat,
+                    res.svc,
+                    res.sub,
+                    res.sku,
+                    res.unit,
+                    f"{res.sku}.P",
+                    res.sub_id,
+                    f"research-{res.sub_id}",
                     "Linked",
                     tag_text,
                     "" if i % 7 else "0.15",
