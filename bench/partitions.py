@@ -20,16 +20,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from focusgen import generate  # noqa: E402
+from pgschema import DEFAULT_DB, fresh_schema  # noqa: E402
 
-DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MIGRATION = HERE.parent / "src/openchargeback/storage/migrations/versions/0017_charge_partitions.py"
 
 
@@ -114,23 +113,12 @@ def main() -> None:
     ap.add_argument("--layouts", default="unpartitioned,partitioned")
     ap.add_argument("--db-url", default=DEFAULT_DB, help="PostgreSQL server (a fresh schema each layout)")
     args = ap.parse_args()
-    admin = create_engine(args.db_url)
     results = {}
     for layout in args.layouts.split(","):
         if layout not in ("unpartitioned", "partitioned"):
             ap.error(f"unknown layout {layout!r}")
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in args.db_url else "?"
-        try:
-            with tempfile.TemporaryDirectory() as tmpdir:
-                url = f"{args.db_url}{sep}options=-csearch_path%3D{schema}"
-                results[layout] = _run(url, layout, args.rows_per_period, args.periods, Path(tmpdir))
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+        with fresh_schema(args.db_url) as url, tempfile.TemporaryDirectory() as tmpdir:
+            results[layout] = _run(url, layout, args.rows_per_period, args.periods, Path(tmpdir))
     print(
         f"\n{args.periods} periods x {args.rows_per_period:,} charges (PostgreSQL)\n"
         f"{'layout':<14} {'load s':>8} {'replace s':>10} {'dashboard s':>12} {'again s':>8} {'MB':>7}"

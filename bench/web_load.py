@@ -23,20 +23,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import yaml
-from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from focusgen import generate  # noqa: E402
+from pgschema import DEFAULT_DB, fresh_schema  # noqa: E402
 from webserver import _free_port  # noqa: E402
 
 PASSWORD = "bench-password-123"
-DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _config(tmp: Path, url: str) -> Path:
@@ -232,34 +230,23 @@ def main() -> None:
     ap.add_argument("--db-url", default=DEFAULT_DB, help="PostgreSQL server (a fresh schema is used)")
     args = ap.parse_args()
     _charges = args.charges
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.db_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in args.db_url else "?"
-    url = f"{args.db_url}{sep}options=-csearch_path%3D{schema}"
     results = []
-    try:
-        with tempfile.TemporaryDirectory() as tmpdir:
-            tmp = Path(tmpdir)
-            cfg = _config(tmp, url)
-            _load(cfg, tmp, args.charges)
-            for n, workers in enumerate(int(w) for w in args.workers.split(",")):
-                period = f"2025-{n + 2:02d}"  # a new period each run: nothing to replace
-                imp = tmp / f"aws_{period}.csv"
-                generate(imp, args.import_rows, period=period, seed=100 + n)
-                server = Server(cfg, tmp, workers)
-                try:
-                    out = asyncio.run(_run(server.base, args.users, args.seconds, imp, args.think))
-                finally:
-                    server.stop()
-                imp.unlink()
-                results.append((workers, out))
-                _print(workers, out, args)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(args.db_url) as url, tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        cfg = _config(tmp, url)
+        _load(cfg, tmp, args.charges)
+        for n, workers in enumerate(int(w) for w in args.workers.split(",")):
+            period = f"2025-{n + 2:02d}"  # a new period each run: nothing to replace
+            imp = tmp / f"aws_{period}.csv"
+            generate(imp, args.import_rows, period=period, seed=100 + n)
+            server = Server(cfg, tmp, workers)
+            try:
+                out = asyncio.run(_run(server.base, args.users, args.seconds, imp, args.think))
+            finally:
+                server.stop()
+            imp.unlink()
+            results.append((workers, out))
+            _print(workers, out, args)
     print(
         f"\n{'web processes':>13} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} "
         f"{'import':>14}   ({args.charges:,} charges, {args.users} users, think {args.think} s, "
