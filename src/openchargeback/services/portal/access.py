@@ -55,15 +55,7 @@ def _pi(conn, email: str) -> str:
 def link_pi(ctx: Context, username: str, pi_email: str, *, ip: str | None = None) -> Link:
     """Link a pi user to the registry PI of their (verified) email; an admin's act."""
     with ctx.write() as conn:
-        user, key = _user(conn, username), _pi(conn, pi_email)
-        if user.role != Role.PI:
-            raise InvalidInput(
-                f"user {user.username!r} has role {user.role}; only a pi user is linked to a PI"
-            )
-        if not repo.add_link(conn, user.id, key, "pi", ctx.actor, ctx.clock()):
-            raise Conflict(f"user {user.username!r} holds PI {key!r} already")
-        audit.record_in(conn, ctx, "portal.link", user.username, key, ip)
-        return _one(conn, user.id, key)
+        return _add(ctx, conn, _user(conn, username), _pi(conn, pi_email), Role.PI, ip)
 
 
 def grant(
@@ -83,14 +75,25 @@ def grant(
             owned = {r.pi_email for r in repo.links(conn, user_id=by_user_id) if r.kind == "pi"}
             if by_role != Role.PI or key not in owned:
                 raise Forbidden(f"only an admin or PI {key!r} may grant access to PI {key!r}")
-        if user.role != Role.DELEGATE:
-            raise InvalidInput(
-                f"user {user.username!r} has role {user.role}; access is granted to a delegate"
-            )
-        if not repo.add_link(conn, user.id, key, "delegate", ctx.actor, ctx.clock()):
-            raise Conflict(f"user {user.username!r} holds PI {key!r} already")
-        audit.record_in(conn, ctx, "portal.grant", user.username, key, ip)
-        return _one(conn, user.id, key)
+        return _add(ctx, conn, user, key, Role.DELEGATE, ip)
+
+
+# a link's kind is its user's role: (audit event, what the user's role must be)
+_KINDS = {
+    Role.PI: ("portal.link", "only a pi user is linked to a PI"),
+    Role.DELEGATE: ("portal.grant", "access is granted to a delegate"),
+}
+
+
+def _add(ctx: Context, conn, user, key: str, kind: Role, ip: str | None) -> Link:
+    """Link ``user``, whose role must be ``kind``, to PI ``key`` (a new link, audited)."""
+    event, needed = _KINDS[kind]
+    if user.role != kind:
+        raise InvalidInput(f"user {user.username!r} has role {user.role}; {needed}")
+    if not repo.add_link(conn, user.id, key, kind.value, ctx.actor, ctx.clock()):
+        raise Conflict(f"user {user.username!r} holds PI {key!r} already")
+    audit.record_in(conn, ctx, event, user.username, key, ip)
+    return _one(conn, user.id, key)
 
 
 def unlink(
