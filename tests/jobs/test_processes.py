@@ -202,7 +202,8 @@ def test_two_web_processes_and_workers_that_die(site, tmp_path, fault_smtp):
     job = _upload(client, web1, csrf, INPUTS / "hpc_2025-01.csv", "hpc")
     html = _poll(client, f"{web2}/imports/jobs/{job}")
     assert _status(html) == "done", html
-    assert 'rows into <a href="/periods/2025-01" class="period-link">2025-01</a>' in html and f"job #{job}" in client.get(f"{web2}/imports").text
+    assert 'rows into <a href="/periods/2025-01" class="period-link">2025-01</a>' in html
+    assert f"job #{job}" in client.get(f"{web2}/imports").text
 
     # a statement generation started through web1, followed through web2
     change_status(ctx, "2025-01", "close", "tests", force=True)
