@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from openchargeback.storage.auth_tables import users
 from openchargeback.storage.portal_tables import (
+    WITHDRAWN,
     api_tokens,
     charge_disputes,
     external_identities,
@@ -298,6 +299,42 @@ def decide_disputes(
 
 def set_remedy(conn: Connection, dispute_ids: Sequence[int], remedy: str | None) -> None:
     conn.execute(update(charge_disputes).where(charge_disputes.c.id.in_(dispute_ids)).values(remedy=remedy))
+
+
+def move_disputes(conn: Connection, moves: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Re-point the disputes of replaced charges to the rows that replace them:
+    (dispute id, old charge id, new charge id)."""
+    moved = []
+    for old, new in moves:
+        for did in conn.execute(
+            select(charge_disputes.c.id).where(charge_disputes.c.charge_id == old)
+        ).scalars():
+            moved.append((did, old, new))
+        conn.execute(update(charge_disputes).where(charge_disputes.c.charge_id == old).values(charge_id=new))
+    return moved
+
+
+def withdraw_disputes(
+    conn: Connection, charge_ids: Sequence[int], *, import_id: int, reply: str, by: str, now: datetime
+) -> list[AnyRow]:
+    """Mark the disputes of charges a --replace removes: an open one is closed as
+    ``withdrawn`` with ``reply``; a decided one keeps its decision. Returns them as they were."""
+    rows = list(
+        conn.execute(select(charge_disputes).where(charge_disputes.c.charge_id.in_(charge_ids))).all()
+    )
+    for r in rows:
+        note = f"{WITHDRAWN}{import_id} (a --replace re-import without it), so it is not billed"
+        values: dict[str, Any] = {"remedy": f"{r.remedy}; {note}" if r.remedy else note}
+        if r.open:
+            values |= {
+                "open": None,
+                "decision": "withdrawn",
+                "reply": reply,
+                "decided_by": by,
+                "decided_at": now,
+            }
+        conn.execute(update(charge_disputes).where(charge_disputes.c.id == r.id).values(**values))
+    return rows
 
 
 def newest_open_period(conn: Connection) -> AnyRow | None:

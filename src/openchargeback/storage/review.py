@@ -16,11 +16,13 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
     update,
 )
 
 from openchargeback.storage.charges import NOT_REJECTED
+from openchargeback.storage.portal_tables import charge_disputes
 from openchargeback.storage.review_tables import attribution_rules, charge_actions, review_rules
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, tag_sets
@@ -205,10 +207,14 @@ FINGERPRINT = (
 def decided_rows(
     conn: Connection, source_id: int, period_ids: list[int], except_import: int
 ) -> Sequence[Row[Any]]:
-    """Earlier rows of the source in these periods that carry a human decision or correction."""
+    """Earlier rows of the source in these periods that carry a human decision or correction
+    (``decided``) or a PI's dispute (``disputed``), or both."""
     touched = select(charge_actions.c.charge_id).where(charge_actions.c.period_id.in_(period_ids))
+    disputed = select(charge_disputes.c.charge_id)  # few: every dispute ever raised
     cols = [
         charges.c.id,
+        charges.c.id.in_(touched).label("decided"),
+        charges.c.id.in_(disputed).label("disputed"),
         charges.c.period_id,
         charges.c.import_id,
         charges.c.line,
@@ -227,7 +233,7 @@ def decided_rows(
             charges.c.period_id.in_(period_ids),
             charges.c.source_id == source_id,
             charges.c.import_id != except_import,
-            charges.c.id.in_(touched),
+            or_(charges.c.id.in_(touched), charges.c.id.in_(disputed)),
         )
         .order_by(charges.c.import_id, charges.c.line)
     ).all()
