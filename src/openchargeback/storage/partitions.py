@@ -44,15 +44,26 @@ def archived(conn: Connection) -> set[str]:
     return {str(n) for i, n in conn.exec_driver_sql("SELECT id, name FROM periods") if i not in have}
 
 
-def add(conn: Connection, period_id: int, period_name: str) -> None:
-    """The period's empty partition (PostgreSQL; nothing on SQLite), in the caller's transaction."""
+def add(conn: Connection, period_id: int, period_name: str, attach_now: bool = True) -> None:
+    """The period's empty partition (PostgreSQL; nothing on SQLite), in the caller's transaction.
+    Without ``attach_now`` the caller fills the table and then calls ``attach``."""
     if conn.dialect.name != "postgresql":
         return
     table, pid = partition_name(period_name), int(period_id)
     conn.exec_driver_sql(f'CREATE TABLE "{table}" (LIKE charges INCLUDING DEFAULTS)')
-    # the constraint proves the rows fit, so ATTACH does not scan (the table is empty anyway)
+    # the constraint proves the rows fit, so ATTACH does not scan the table
     conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD CONSTRAINT "{table}_period" CHECK (period_id = {pid})')
-    conn.exec_driver_sql(f'ALTER TABLE charges ATTACH PARTITION "{table}" FOR VALUES IN ({pid})')
+    if attach_now:
+        attach(conn, period_id, period_name)
+
+
+def attach(conn: Connection, period_id: int, period_name: str) -> None:
+    """Attach the period's partition made by ``add(attach_now=False)``. ATTACH builds the
+    charges indexes the table lacks: on a filled table one sorted build per index, several
+    times faster than inserting each row into six indexes (issue 21)."""
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    table = partition_name(period_name)
+    conn.exec_driver_sql(f'ALTER TABLE charges ATTACH PARTITION "{table}" FOR VALUES IN ({int(period_id)})')
 
 
 def ensure(conn: Connection, periods: Iterable[tuple[int, str]]) -> None:

@@ -29,7 +29,10 @@ def get_by_id(conn: Connection, period_id: int) -> AnyRow | None:
     return conn.execute(select(periods).where(periods.c.id == period_id)).first()
 
 
-def get_or_create(conn: Connection, period: Period, actor: str, now: datetime) -> AnyRow:
+def get_or_create(
+    conn: Connection, period: Period, actor: str, now: datetime, attach_partition: bool = True
+) -> AnyRow:
+    """The period's row, created (with its partition, see partitions.add) if missing."""
     row = get(conn, period.name)
     if row is not None:
         return row
@@ -56,7 +59,7 @@ def get_or_create(conn: Connection, period: Period, actor: str, now: datetime) -
         pid = int(got[0])
     else:
         pid = inserted_id(conn.execute(insert(periods).values(**values)))
-    partitions.add(conn, pid, period.name)
+    partitions.add(conn, pid, period.name, attach_partition)
     conn.execute(
         insert(period_transitions).values(
             period_id=pid,

@@ -62,9 +62,12 @@ DETAIL_STORAGE_COLUMNS = tuple(c.name for c in charge_details.columns if c.name 
 
 
 def detail_key(values: tuple[Any, ...]) -> str:
-    """charge_details.key: sha1 of the values (times in ISO form)."""
-    text = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
-    return hashlib.sha1(text.encode()).hexdigest()
+    """charge_details.key: sha1 of the values (times in ISO form) as a JSON list."""
+    return hashlib.sha1(_KEY_JSON.encode(values).encode()).hexdigest()
+
+
+# json.dumps' own settings; times (the only values JSON lacks) go through ``default``
+_KEY_JSON = json.JSONEncoder(default=lambda v: v.isoformat())
 
 
 class Stage:
@@ -155,10 +158,11 @@ class Stage:
         """Create ``s_resolved`` (ref primary key) from the query."""
         raise NotImplementedError
 
-    def publish(self, conn: Connection, import_id: int, source_id: int) -> None:
+    def publish(self, conn: Connection, import_id: int, source_id: int, into: str = "charges") -> None:
         """Move the staged rows into the ledger (in the caller's write transaction):
         missing detail and tag rows first, each combo resolved to the ledger's ids once,
-        then the charges in staging order, each joined to its combo by primary key."""
+        then the charges in staging order, each joined to its combo by primary key, into
+        ``into`` (charges, or the not yet attached partition of the import's one new period)."""
         self.analyze()
         s = self.prefix
         detail_cols = ", ".join(DETAIL_STORAGE_COLUMNS)
@@ -192,7 +196,7 @@ class Stage:
         }
         select_list = ", ".join(resolved.get(c, f"s.{c}") for c in CHARGE_INSERT_COLUMNS)
         conn.exec_driver_sql(
-            f"INSERT INTO charges ({', '.join(CHARGE_INSERT_COLUMNS)}) SELECT {select_list} "
+            f'INSERT INTO "{into}" ({", ".join(CHARGE_INSERT_COLUMNS)}) SELECT {select_list} '
             f"FROM {s}s_charges s JOIN {s}s_resolved r ON r.ref = s.combo_ref ORDER BY s.seq"
         )
 

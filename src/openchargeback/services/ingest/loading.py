@@ -42,10 +42,10 @@ from openchargeback.services.review.patterns import compile_pattern
 from openchargeback.services.review.rules import apply_growth_rule, current_rules
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import imports as imports_repo
+from openchargeback.storage import partitions, staging, writers
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import review as review_repo
 from openchargeback.storage import sources as sources_repo
-from openchargeback.storage import staging, writers
 from openchargeback.storage.tables import charges as charges_table
 
 SHOWN_PROBLEMS = 20
@@ -245,13 +245,26 @@ class _Run:
             raise _Duplicate(dup)
         import_id = imports_repo.create(conn, self._import_values(started))
         writers.announce(conn, f"import #{import_id} ({self.focus.name})")  # who waits is told
+        # PostgreSQL, the file's one period new: its partition is filled before it is
+        # attached (and indexed), unseen by others until the commit (partitions.attach)
+        only = next(iter(self.periods)) if len(self.periods) == 1 else None
+        fill_first = (
+            conn.dialect.name == "postgresql" and only is not None and periods_repo.get(conn, only) is None
+        )
         for name in sorted(self.periods):
-            row = periods_repo.get_or_create(conn, Period.parse(name), self.ctx.actor, self.ctx.clock())
+            row = periods_repo.get_or_create(
+                conn, Period.parse(name), self.ctx.actor, self.ctx.clock(), attach_partition=not fill_first
+            )
             # held (PostgreSQL: a share lock) until the import commits: a close, finalize
             # or journal export of the period waits for it
             ensure_writable(row.name, PeriodStatus(imports_repo.hold_period(conn, row.id)))
             self.period_ids[name] = row.id
-        stage.publish(conn, import_id, self.src.id)
+        # unless another import created the period meanwhile (and attached its partition)
+        if fill_first and only and self.period_ids[only] not in partitions.attached(conn):
+            stage.publish(conn, import_id, self.src.id, into=partitions.partition_name(only))
+            partitions.attach(conn, self.period_ids[only], only)
+        else:
+            stage.publish(conn, import_id, self.src.id)
         self._guard(conn, import_id)
         replaced: tuple[tuple[int, str, int], ...] = ()
         if self.replace:
