@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from openchargeback.domain.errors import DatabaseFault
 from openchargeback.storage import partitions
 from openchargeback.storage.journal_tables import journal_documents, journal_exports
-from openchargeback.storage.portal_tables import WITHDRAWN, charge_disputes
+from openchargeback.storage.portal_tables import charge_disputes
 from openchargeback.storage.schema import metadata
 from openchargeback.storage.statement_tables import statement_documents, statements
 from openchargeback.storage.sums import money_sum, read_sum
@@ -211,11 +211,7 @@ def orphans_check(conn: Connection) -> list[str]:
             .select_from(charge_disputes)
             .where(
                 not_(exists().where(charges.c.id == charge_disputes.c.charge_id)),
-                # unless a --replace withdrew it (and said so: portal.withdraw_disputes)
-                or_(
-                    charge_disputes.c.remedy.is_(None),
-                    charge_disputes.c.remedy.not_like(f"%{WITHDRAWN}%"),
-                ),
+                charge_disputes.c.withdrawn_by_import.is_(None),  # unless a --replace withdrew it
             ),
         ),
         (

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 
 from openchargeback.storage.auth_tables import users
 from openchargeback.storage.portal_tables import (
-    WITHDRAWN,
     api_tokens,
     charge_disputes,
     external_identities,
@@ -323,8 +322,13 @@ def withdraw_disputes(
         conn.execute(select(charge_disputes).where(charge_disputes.c.charge_id.in_(charge_ids))).all()
     )
     for r in rows:
-        note = f"{WITHDRAWN}{import_id} (a --replace re-import without it), so it is not billed"
-        values: dict[str, Any] = {"remedy": f"{r.remedy}; {note}" if r.remedy else note}
+        note = (
+            f"charge withdrawn by import #{import_id} (a --replace re-import without it), so it is not billed"
+        )
+        values: dict[str, Any] = {
+            "remedy": f"{r.remedy}; {note}" if r.remedy else note,
+            "withdrawn_by_import": import_id,
+        }
         if r.open:
             values |= {
                 "open": None,

@@ -64,13 +64,11 @@ charge_disputes = Table(
     Column("statement_id", Integer, index=True),
     Column("line", String(300)),
     Column("remedy", Text),
+    # the import whose --replace removed the charge (kept by its id, like charge_id)
+    Column("withdrawn_by_import", Integer),
     UniqueConstraint("charge_id", "open", name="uq_charge_disputes_one_open"),
     Index("ix_charge_disputes_pi_email", "pi_email"),
 )
-
-# A dispute's remedy says so when a --replace re-import removed its charge (and no row of
-# the new import has its fingerprint): `db check` then knows why the charge is gone.
-WITHDRAWN = "charge withdrawn by import #"
 
 # A statement version acknowledged by its PI (or a delegate): once per version.
 statement_acks = Table(
@@ -93,4 +91,4 @@ external_identities = Table(
     Column("last_login_at", UTCDateTime, nullable=False),
 )
 
-__all__ = ["WITHDRAWN", "api_tokens", "charge_disputes", "external_identities", "pi_links", "statement_acks"]
+__all__ = ["api_tokens", "charge_disputes", "external_identities", "pi_links", "statement_acks"]
