@@ -87,3 +87,19 @@ def test_a_notice_writes_each_currency_with_its_own_sign():
     ]
     text = body("pi@x.edu", "2025-01", rows, {1: None, 2: None}, "RC", None, "$", "en_US", "USD")
     assert "$10.00 due" in text and "¥19,089 due" in text and "$19" not in text
+
+
+@pytest.mark.parametrize("locale", ["en_US", "de_DE", "fr_FR", "ja_JP", "ar_EG", "nl_NL", "en_IN", "de_CH"])
+def test_the_fast_writer_writes_what_babel_writes(locale):
+    """money/number skip Babel's pattern.apply where a grouped format gives the same text
+    (en_IN's 12,34,567 and de_CH keep Babel): same text on many values, signs and places."""
+    import random
+
+    rng = random.Random(7)
+    for currency, symbol, places in (("USD", True, 2), ("EUR", False, 2), ("JPY", "Y", 0), ("KWD", True, 5)):
+        loc, pattern = amounts._pattern(locale, symbol, places, places)
+        write = amounts._writer(locale, symbol, places, currency)
+        for _ in range(200):
+            v = D(rng.choice((1, -1))) * D(rng.random()) * D(10) ** rng.randint(-3, 13)
+            v = v.quantize(D(1).scaleb(-places))
+            assert write(v) == pattern.apply(v, loc, currency=currency, currency_digits=False), v

