@@ -121,6 +121,21 @@ def test_pi_names_come_from_the_registry_and_emails_wrap(site):
     assert "Zorp Blinkman · zorp.blinkman@example.edu" in detail
 
 
+def test_the_projects_list_shows_the_first_rows_then_all(site, monkeypatch):
+    from openchargeback.web.routes import pages
+
+    _, c = site
+    full = c["viewer"].get("/projects?period=2025-12").text
+    assert "Show all" not in full and "<h2>First" not in full
+    n = full.count('href="/projects/detail?')
+    assert n >= 2
+    monkeypatch.setattr(pages, "SHORT_LIST", 1)  # the biggest first, then a link to the rest
+    short = c["viewer"].get("/projects?period=2025-12").text
+    assert short.count('href="/projects/detail?') == 1 and "<h2>First 1 Projects" in short
+    assert 'href="/projects?period=2025-12&amp;all=1">Show all Projects</a>' in short
+    assert c["viewer"].get("/projects?period=2025-12&all=1").text.count('href="/projects/detail?') == n
+
+
 def test_import_detail_shows_money_to_the_cent_exact_on_hover(site):
     app, c = site
     from openchargeback.services import ingest

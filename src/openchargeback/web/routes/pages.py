@@ -113,14 +113,25 @@ def period_action(
     return see_other(f"/periods/{name}?msg={done}")
 
 
-def _entities(request: Request, s, kind: str, period: str | None, q: str | None):
+SHORT_LIST = 100  # rows of the projects/PIs list before "Show all" (at most 500): 500 took ~50 ms
+
+
+def _entities(request: Request, s, kind: str, period: str | None, q: str | None, show_all: bool):
     ctx = ctx_for(request, s)
     shown = period_of(request, period)
-    currency, rows = insights.entities(ctx, kind, shown, text=q)
+    currency, rows = insights.entities(ctx, kind, shown, text=q, limit=500 if show_all else SHORT_LIST + 1)
+    more = len(rows) > SHORT_LIST and not show_all
     return render(
         request,
         "entities.html",
-        {"kind": kind, "rows": rows, "currency": currency, "period": shown, "q": q or ""},
+        {
+            "kind": kind,
+            "rows": rows[:SHORT_LIST] if more else rows,
+            "more": more,
+            "currency": currency,
+            "period": shown,
+            "q": q or "",
+        },
     )
 
 
@@ -137,13 +148,13 @@ def _entity(request: Request, s, kind: str, key: str, period: str | None):
 
 
 @router.get("/projects")
-def projects(request: Request, s: Reader, period: str | None = None, q: str | None = None):
-    return _entities(request, s, "project", period, q)
+def projects(request: Request, s: Reader, period: str | None = None, q: str | None = None, all: bool = False):
+    return _entities(request, s, "project", period, q, all)
 
 
 @router.get("/pis")
-def pis(request: Request, s: Reader, period: str | None = None, q: str | None = None):
-    return _entities(request, s, "pi", period, q)
+def pis(request: Request, s: Reader, period: str | None = None, q: str | None = None, all: bool = False):
+    return _entities(request, s, "pi", period, q, all)
 
 
 @router.get("/pis/detail")
