@@ -39,6 +39,7 @@ PORTAL_PAGES = {
     "/portal/charges",
     "/portal/charges.csv",
     "/portal/charges/{charge_id}",
+    "/portal/disputes",
     "/portal/statements/{number}/{version}",
     "/portal/statements/{number}/{version}/lines",
     "/portal/statements/{number}/{version}/{kind}",

@@ -20,7 +20,7 @@ from openchargeback.storage.portal_tables import (
 )
 from openchargeback.storage.registry_tables import pis, projects
 from openchargeback.storage.statement_tables import statements
-from openchargeback.storage.tables import charge_details, charges, periods, sources
+from openchargeback.storage.tables import charge_details, charges, imports, periods, sources
 from openchargeback.storage.types import AnyRow, inserted_id
 
 
@@ -160,6 +160,58 @@ def disputes(
     if statement_id is not None:
         q = q.where(charge_disputes.c.statement_id == statement_id, charge_disputes.c.line == line)
     return conn.execute(q.order_by(charge_disputes.c.id.desc())).all()
+
+
+def dispute_list(
+    conn: Connection, *, pi_emails: Sequence[str] | None, before: int | None, limit: int
+) -> Sequence[AnyRow]:
+    """One row per dispute as the PI raised it (a line's disputes of its charges are one,
+    ``first`` its lowest id), newest first, ``first < before``: its charge's period (of the
+    line's statement, or of the import that withdrew the charge, when the charge is gone)
+    and what the PI pays for its charges that still exist (``due``; None when none does)."""
+    charge_period, statement_period = periods.alias("charge_period"), periods.alias("statement_period")
+    due = case(
+        (sources.c.cost_basis == "effective", func.coalesce(charges.c.effective_cost, charges.c.billed_cost)),
+        else_=charges.c.billed_cost,
+    )
+    d = charge_disputes.c
+    same = (
+        d.pi_email, d.reason, d.raised_by, d.raised_at, d.open, d.decision, d.reply, d.decided_by,
+        d.decided_at, d.statement_id, d.line, d.remedy, d.withdrawn_by_import,
+    )  # fmt: skip
+    first = func.min(d.id)
+    q = (
+        select(
+            first.label("id"),
+            func.min(d.charge_id).label("charge_id"),
+            *same,
+            func.count().label("charges"),
+            func.count(charges.c.id).label("live"),
+            func.sum(due).label("due"),
+            func.max(charges.c.billing_currency).label("currency"),
+            func.coalesce(
+                func.max(charge_period.c.name), func.max(statement_period.c.name), func.max(imports.c.periods)
+            ).label("period"),
+            func.max(statements.c.number).label("number"),
+            func.max(statements.c.version).label("version"),
+        )
+        .select_from(charge_disputes)
+        .outerjoin(charges, charges.c.id == d.charge_id)
+        .outerjoin(sources, sources.c.id == charges.c.source_id)
+        .outerjoin(charge_period, charge_period.c.id == charges.c.period_id)
+        .outerjoin(statements, statements.c.id == d.statement_id)
+        .outerjoin(statement_period, statement_period.c.id == statements.c.period_id)
+        .outerjoin(imports, imports.c.id == d.withdrawn_by_import)
+        # a charge's own dispute is a group of one; a line's group by what they share
+        .group_by(case((d.statement_id.is_(None), d.id), else_=None), *same)
+        .order_by(first.desc())
+        .limit(limit)
+    )
+    if pi_emails is not None:
+        q = q.where(d.pi_email.in_(pi_emails))
+    if before is not None:
+        q = q.having(first < before)
+    return conn.execute(q).all()
 
 
 def dispute(conn: Connection, dispute_id: int) -> AnyRow | None:

@@ -226,6 +226,48 @@ def list_disputes(
     return tuple(_view(min(g, key=lambda r: r.id), len(g)) for g in groups.values())
 
 
+@dataclass(frozen=True)
+class Listed(Jsonable):
+    """A dispute as the PI's list shows it: with its charge's period and what the PI pays
+    for it; ``amount`` None when the charge is gone (withdrawn by a --replace import)."""
+
+    dispute: Dispute
+    period: str | None
+    amount: Decimal | None
+    currency: str | None
+    exists: bool  # the charge (a line's: every one of them) still exists
+    withdrawn_by_import: int | None
+
+
+@dataclass(frozen=True)
+class DisputePage(Jsonable):
+    items: tuple[Listed, ...]
+    before: int | None  # the next page's key (its disputes are older), None on the last
+
+
+PAGE = 50
+
+
+def dispute_page(ctx: Context, scope: Scope, *, before: int | None = None, limit: int = PAGE) -> DisputePage:
+    """The disputes of the PIs ``scope`` holds (every one, for staff), newest first, a
+    page of ``limit`` at a time; a line's disputes are one item, as in :func:`list_disputes`."""
+    held = tuple(sorted(scope.pis)) if scope.pis is not None else None
+    with ctx.read() as conn:
+        rows = repo.dispute_list(conn, pi_emails=held, before=before, limit=limit + 1)
+    items = tuple(
+        Listed(
+            _view(r, r.charges),
+            r.period,
+            r.due if r.live else None,
+            r.currency,
+            r.live == r.charges,
+            r.withdrawn_by_import,
+        )
+        for r in rows[:limit]
+    )
+    return DisputePage(items, items[-1].dispute.id if len(rows) > limit else None)
+
+
 def _remedy(
     ctx: Context, conn, ids: list[int], decision: str, reply: str, new: dict[str, str | None], label: str
 ) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from openchargeback.domain.roles import Permission
@@ -115,6 +115,12 @@ def portal_charge(request: Request, s: PortalUser, charge_id: Id):
         "portal/charge.html",
         {"c": c, "disputes": portal.list_disputes(ctx, scope, charge_ids=[charge_id])},
     )
+
+
+@router.get("/portal/disputes")
+def portal_disputes(request: Request, s: PortalUser, before: Annotated[int | None, Query(ge=1)] = None):
+    page = portal.dispute_page(ctx_for(request, s), _scope(request, s), before=before)
+    return _page(request, "portal/my_disputes.html", {"page": page})
 
 
 @router.post("/portal/charges/{charge_id}/dispute")
