@@ -69,6 +69,12 @@ def test_a_scoped_user_never_sees_another_pis_data(tmp_path_factory, case):
         mine = [r for r in rows if r["BillingPeriodStart"].startswith(p)]
         if mine:
             ingest(ctx, write_csv(tmp / f"aws_{p}.csv", mine), "aws")
+    # a dispute of every PI's first charge, its reason naming the PI: listed to its PI only
+    from openchargeback.services import charges
+
+    first = {r.pi: r.id for r in reversed(charges.page(ctx, charges.Query()).rows) if r.pi}
+    for pi_email, charge_id in first.items():
+        portal.raise_dispute(ctx, portal.ALL, charge_id, f"dispute of {pi_email}")
     users.add_user(ctx, "u", "correct horse battery", role)
     for i in held_idx:
         (portal.link_pi if role == "pi" else portal.grant)(ctx, "u", _email(i))
@@ -98,6 +104,9 @@ def test_a_scoped_user_never_sees_another_pis_data(tmp_path_factory, case):
 
         clean(c.get("/portal").text)
         clean(c.get("/portal/charges").text)
+        mine = c.get("/portal/disputes").text
+        clean(mine)
+        assert all(f"dispute of {email}" in mine for email in held if email in first)
         exported = list(csv.DictReader(io.StringIO(c.get("/portal/charges.csv").text)))
         assert {r["pi_email"] for r in exported} <= held
         h = {"Authorization": f"Bearer {secret}"}
