@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Select, case, delete, func, insert, or_, select, true, update
@@ -20,6 +21,7 @@ from openchargeback.storage.portal_tables import (
 )
 from openchargeback.storage.registry_tables import pis, projects
 from openchargeback.storage.statement_tables import statements
+from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import charge_details, charges, imports, periods, sources
 from openchargeback.storage.types import AnyRow, inserted_id
 
@@ -164,7 +166,7 @@ def disputes(
 
 def dispute_list(
     conn: Connection, *, pi_emails: Sequence[str] | None, before: int | None, limit: int
-) -> Sequence[AnyRow]:
+) -> list[SimpleNamespace]:
     """One row per dispute as the PI raised it (a line's disputes of its charges are one,
     ``first`` its lowest id), newest first, ``first < before``: its charge's period (of the
     line's statement, or of the import that withdrew the charge, when the charge is gone)
@@ -187,7 +189,7 @@ def dispute_list(
             *same,
             func.count().label("charges"),
             func.count(charges.c.id).label("live"),
-            func.sum(due).label("due"),
+            *money_sum(conn.dialect.name, due, "due"),
             func.max(charges.c.billing_currency).label("currency"),
             func.coalesce(
                 func.max(charge_period.c.name), func.max(statement_period.c.name), func.max(imports.c.periods)
@@ -211,7 +213,14 @@ def dispute_list(
         q = q.where(d.pi_email.in_(pi_emails))
     if before is not None:
         q = q.having(first < before)
-    return conn.execute(q).all()
+    dialect = conn.dialect.name
+    return [
+        SimpleNamespace(
+            **{k: v for k, v in r._mapping.items() if not k.startswith("due")},
+            due=read_sum(dialect, r, "due"),
+        )
+        for r in conn.execute(q)
+    ]
 
 
 def dispute(conn: Connection, dispute_id: int) -> AnyRow | None:
