@@ -6,8 +6,9 @@ queue), one browser, one page per theme and user: each page is loaded at 1280x80
 portal). At both sizes the document never scrolls sideways; at 1280 the amounts of the
 charges, project, PI and statements tables lie inside the viewport; on a phone those
 tables (and the portal's, the registry's, audit, users, imports, journal and tokens) do
-not scroll sideways either, their amounts and their rows' actions are on screen, and the review queue's Approve and Reject are reachable; axe-core
-(tests/web/axe, installed by `make axe-core`) finds no serious or critical violation."""
+not scroll sideways either, their amounts and their rows' actions are on screen, and
+the review queue's Approve and Reject are reachable; axe-core (tests/web/axe, installed
+by `make axe-core`) finds no serious or critical violation."""
 
 from __future__ import annotations
 
