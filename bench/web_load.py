@@ -153,14 +153,15 @@ async def _user(client, pages, until: float, rng: random.Random, out: dict, thin
         t0 = time.perf_counter()
         try:
             r = await client.get(path)
-            ok = r.status_code == 200
-        except httpx.HTTPError:
-            ok = False
+            ok, why = r.status_code == 200, f"{name}: HTTP {r.status_code}"
+        except httpx.HTTPError as exc:
+            ok, why = False, f"{name}: {type(exc).__name__}"
         ms = (time.perf_counter() - t0) * 1000
         out["all"].append(ms)
         out.setdefault(name, []).append(ms)
         if not ok:
             out["errors"] += 1
+            out["why"][why] = out["why"].get(why, 0) + 1
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -192,7 +193,7 @@ async def _run(base: str, users: int, seconds: int, import_file: Path, think: fl
         )
         assert r.status_code == 200, r.text[:300]
         job = re.search(r'id="job-(\d+)"', r.text).group(1)
-        out: dict = {"all": [], "errors": 0}
+        out: dict = {"all": [], "errors": 0, "why": {}}
         until = time.monotonic() + seconds
         t0 = time.monotonic()
         users = (_user(c, pages, until, random.Random(i), out, think) for i, c in enumerate(clients))
@@ -270,7 +271,8 @@ def _print(workers: int, out: dict, args) -> None:
             f"{name:<18} {len(values):>6} {statistics.median(values):>8.0f} "
             f"{_pct(values, 0.95):>8.0f} {_pct(values, 0.99):>8.0f}"
         )
-    print(f"errors: {out['errors']}; import job: {out['import_status']}", flush=True)
+    why = "".join(f"; {k} x{n}" for k, n in sorted(out["why"].items()))
+    print(f"errors: {out['errors']}{why}; import job: {out['import_status']}", flush=True)
 
 
 if __name__ == "__main__":
