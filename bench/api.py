@@ -28,23 +28,9 @@ sys.path.insert(0, str(HERE))
 from webserver import running_server  # noqa: E402
 
 from openchargeback.web.api.auth import BURST  # noqa: E402
-from web import _load, _measure  # noqa: E402
+from web import _load, _measure, _server_cpu  # noqa: E402
 
 WARM = 20
-
-
-def _server_cpu() -> float:
-    """CPU seconds (user + system) of this process's children: the server (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid():  # fields[1] is the parent pid
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def _tokens(cfg: Path, fresh: bool, users: list[str]) -> list[str]:

@@ -49,3 +49,32 @@ def two_pis(ctx, tmp_path: Path) -> None:
     portal.link_pi(ctx, "ada", "ada@example.edu")
     portal.link_pi(ctx, "bob", "bob@example.edu")
     portal.grant(ctx, "deb", "ada@example.edu")
+
+
+def scope_of(ctx, name: str):
+    """The portal scope of user ``name``."""
+    u = users.get_user(ctx, name)
+    return portal.scope_for(ctx, u.id, u.role)
+
+
+def sent_line_statement(make_ctx, db_url: str, tmp_path: Path):
+    """:func:`two_pis` with a second charge of ada's 2025-01 line, the period closed and its
+    statements sent to the outbox: (ctx, ada's scope, her project statement of 2025-01)."""
+    from openchargeback.services import periods
+    from openchargeback.services.statements import generate, send_period
+
+    ctx = make_ctx(
+        db_url,
+        dev_mode=True,  # statements go to the outbox folder
+        statements={"output_dir": str(tmp_path / "out"), "number_prefix": "RC"},
+        email={"outbox_dir": str(tmp_path / "outbox"), "from_address": "billing@rc.example.edu"},
+    )
+    two_pis(ctx, tmp_path)
+    ada = scope_of(ctx, "ada")
+    # a second charge of the same line (aws, service, fund) in 2025-01
+    ingest_rows(ctx, tmp_path, [charge("2025-01", "2.50", "ada@example.edu", "p-ada", "r-ada-2")])
+    periods.change_status(ctx, "2025-01", "close", "tests", force=True)
+    generate(ctx, "2025-01")
+    send_period(ctx, "2025-01")
+    [st] = [s for s in portal.sent_statements(ctx, ada) if s.kind == "project"]
+    return ctx, ada, st

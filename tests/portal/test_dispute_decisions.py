@@ -11,16 +11,11 @@ from decimal import Decimal
 import pytest
 
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
-from openchargeback.services import audit, charges, periods, portal, review, users
+from openchargeback.services import audit, charges, periods, portal, review
 from openchargeback.services.registry import list_adjustments
-from portal.portal_helpers import charge, ingest_rows, two_pis
+from portal.portal_helpers import charge, ingest_rows, scope_of, sent_line_statement, two_pis
 
 REVIEWER = "web:reviewer"
-
-
-def _scope(ctx, name):
-    u = users.get_user(ctx, name)
-    return portal.scope_for(ctx, u.id, u.role)
 
 
 def _ada_charge(ctx, period):
@@ -34,7 +29,7 @@ def _queue(ctx, period, ids=None, status="disputed"):
 
 def test_a_disputed_charge_is_in_the_queue_and_the_decision_is_applied(ctx, tmp_path):
     two_pis(ctx, tmp_path)
-    ada = _scope(ctx, "ada")
+    ada = scope_of(ctx, "ada")
     cid = _ada_charge(ctx, "2025-02")
     assert _queue(ctx, "2025-02").count == 0
     d = portal.raise_dispute(ctx.as_actor("web:ada"), ada, cid, "r-ada was switched off in January")
@@ -62,7 +57,7 @@ def test_a_disputed_charge_is_in_the_queue_and_the_decision_is_applied(ctx, tmp_
     assert (seen.reply, seen.remedy) == ("agreed: switched off on Jan 3", decided.remedy)
 
     # correcting re-attributes the charge (a correction names where it belongs)
-    bob = _scope(ctx, "bob")
+    bob = scope_of(ctx, "bob")
     bobs = charges.page(ctx, charges.Query(period="2025-02", pi="bob@example.edu")).rows[0].id
     d = portal.raise_dispute(ctx, bob, bobs, "this is Ada's")
     with pytest.raises(InvalidInput):
@@ -93,7 +88,7 @@ def test_a_disputed_charge_is_in_the_queue_and_the_decision_is_applied(ctx, tmp_
 
 def test_in_a_closed_period_the_remedy_is_an_adjustment_in_the_open_one(ctx, tmp_path):
     two_pis(ctx, tmp_path)
-    ada = _scope(ctx, "ada")
+    ada = scope_of(ctx, "ada")
     ingest_rows(ctx, tmp_path, [charge("2025-01", "3.00", "ada@example.edu", "p-ada", "r-ada-3")])
     unbilled = charges.page(ctx, charges.Query(period="2025-01", text="r-ada-3")).rows[0].id
     review.reject(ctx.as_actor(REVIEWER), "2025-01", review.Selection(ids=(unbilled,)), "test run")
@@ -114,7 +109,7 @@ def test_in_a_closed_period_the_remedy_is_an_adjustment_in_the_open_one(ctx, tmp
     (seen,) = [x for x in portal.list_disputes(ctx, ada) if x.id == up.id]
     assert "adjustment" in seen.remedy and "2025-02" in seen.remedy
 
-    bob = _scope(ctx, "bob")
+    bob = scope_of(ctx, "bob")
     bobs = charges.page(ctx, charges.Query(period="2025-01", pi="bob@example.edu")).rows[0].id
     co = portal.raise_dispute(ctx, bob, bobs, "this is Ada's")
     portal.decide_dispute(ctx.as_actor(REVIEWER), co.id, "corrected", "moved", project_id="p-ada")
@@ -138,28 +133,13 @@ def test_in_a_closed_period_the_remedy_is_an_adjustment_in_the_open_one(ctx, tmp
 
 
 def test_a_statement_line_dispute_covers_its_charges_and_is_decided_once(db_url, make_ctx, tmp_path):
-    from openchargeback.services.statements import generate, send_period
-
-    ctx = make_ctx(
-        db_url,
-        dev_mode=True,  # statements go to the outbox folder
-        statements={"output_dir": str(tmp_path / "out"), "number_prefix": "RC"},
-        email={"outbox_dir": str(tmp_path / "outbox"), "from_address": "billing@rc.example.edu"},
-    )
-    two_pis(ctx, tmp_path)
-    ada = _scope(ctx, "ada")
-    # a second charge of the same line (aws, service, fund) in 2025-01
-    ingest_rows(ctx, tmp_path, [charge("2025-01", "2.50", "ada@example.edu", "p-ada", "r-ada-2")])
-    periods.change_status(ctx, "2025-01", "close", "tests", force=True)
-    generate(ctx, "2025-01")
-    send_period(ctx, "2025-01")
-    [st] = [s for s in portal.sent_statements(ctx, ada) if s.kind == "project"]
+    ctx, ada, st = sent_line_statement(make_ctx, db_url, tmp_path)
     lines = portal.statement_lines(ctx, ada, st.number, st.version)
     [n] = [ln.line for ln in lines if ln.disputable and ln.charges == 2]
     with pytest.raises(NotFound):
-        portal.raise_line_dispute(ctx, _scope(ctx, "bob"), st.number, st.version, n, "not mine")
+        portal.raise_line_dispute(ctx, scope_of(ctx, "bob"), st.number, st.version, n, "not mine")
     d = portal.raise_line_dispute(
-        ctx.as_actor("web:deb"), _scope(ctx, "deb"), st.number, st.version, n, "twice?"
+        ctx.as_actor("web:deb"), scope_of(ctx, "deb"), st.number, st.version, n, "twice?"
     )
     assert (d.charges, d.statement, d.line.startswith(f"line {n}:")) == (
         2,
@@ -190,7 +170,7 @@ def test_two_reviewers_deciding_at_once_apply_one_remedy(db_url, make_ctx, tmp_p
     ctx = make_ctx(db_url)
     two_pis(ctx, tmp_path)
     periods.change_status(ctx, "2025-01", "close", "tests", force=True)
-    d = portal.raise_dispute(ctx, _scope(ctx, "ada"), _ada_charge(ctx, "2025-01"), "not ours")
+    d = portal.raise_dispute(ctx, scope_of(ctx, "ada"), _ada_charge(ctx, "2025-01"), "not ours")
     if db_url.startswith("postgresql"):
         # both read the dispute open before either decides (SQLite's writers queue instead)
         barrier, read, seen = threading.Barrier(2, timeout=10), portal_repo.dispute, threading.local()
@@ -223,5 +203,5 @@ def test_two_reviewers_deciding_at_once_apply_one_remedy(db_url, make_ctx, tmp_p
     monkeypatch.undo()
     assert sorted(outcomes) == ["decided", "refused"]
     assert [a.amount for a in list_adjustments(ctx, "2025-02")] == [Decimal("-10.00")]
-    (seen,) = portal.list_disputes(ctx, _scope(ctx, "ada"))
+    (seen,) = portal.list_disputes(ctx, scope_of(ctx, "ada"))
     assert seen.status == "upheld" and seen.reply.startswith("credit from")

@@ -18,15 +18,10 @@ from openchargeback.services import audit, charges, portal, review, users
 from openchargeback.services.database import check_database
 from openchargeback.services.ingest.loading import ingest
 from openchargeback.storage.portal_tables import charge_disputes
-from portal.portal_helpers import charge, two_pis
+from portal.portal_helpers import charge, scope_of, two_pis
 
 P = "2025-02"
 REVIEWER = "web:reviewer"
-
-
-def _scope(ctx, name):
-    u = users.get_user(ctx, name)
-    return portal.scope_for(ctx, u.id, u.role)
 
 
 def _ids(ctx) -> dict[str, int]:
@@ -49,8 +44,8 @@ def _disputes(ctx, tmp_path):
     """Ada's open dispute of r-ada, Bob's declined one of r-bob (both of 2025-02)."""
     two_pis(ctx, tmp_path)
     ids = _ids(ctx)
-    ada = portal.raise_dispute(ctx.as_actor("web:ada"), _scope(ctx, "ada"), ids["r-ada"], "switched off")
-    bob = portal.raise_dispute(ctx.as_actor("web:bob"), _scope(ctx, "bob"), ids["r-bob"], "not mine")
+    ada = portal.raise_dispute(ctx.as_actor("web:ada"), scope_of(ctx, "ada"), ids["r-ada"], "switched off")
+    bob = portal.raise_dispute(ctx.as_actor("web:bob"), scope_of(ctx, "bob"), ids["r-bob"], "not mine")
     portal.decide_dispute(ctx.as_actor(REVIEWER), bob.id, "declined", "your tag says so")
     return ids, ada, bob
 
@@ -66,13 +61,13 @@ def test_a_dispute_follows_its_charge_to_the_replacing_row(ctx, tmp_path):
     new = _ids(ctx)
     assert new["r-ada"] != old["r-ada"] and new["r-bob"] != old["r-bob"]
     # the PI still sees it on the charge, open, reason kept
-    (seen,) = portal.list_disputes(ctx, _scope(ctx, "ada"), charge_ids=[new["r-ada"]])
+    (seen,) = portal.list_disputes(ctx, scope_of(ctx, "ada"), charge_ids=[new["r-ada"]])
     assert (seen.id, seen.status, seen.reason) == (ada.id, "open", "switched off")
     # the review queue still shows the charge disputed, with the PI's note
     q = review.list_queue(ctx, P, review.Selection(status="disputed"))
     assert [(i.id, i.dispute.id) for i in q.items] == [(new["r-ada"], ada.id)]
     # the decided one keeps its decision and reply, on the new row
-    (decided,) = portal.list_disputes(ctx, _scope(ctx, "bob"), charge_ids=[new["r-bob"]])
+    (decided,) = portal.list_disputes(ctx, scope_of(ctx, "bob"), charge_ids=[new["r-bob"]])
     assert (decided.id, decided.status, decided.reply) == (bob.id, "declined", "your tag says so")
     assert _references(ctx) == ()
     # the carried dispute is decided as any other: upholding rejects the new row
@@ -90,13 +85,13 @@ def test_a_dispute_whose_charge_is_withdrawn_is_kept_and_closed(ctx, tmp_path):
     assert set(_ids(ctx)) == {"r-none", "r-new"}
     # the PI and the staff still read both; the open one is closed with a system reply
     for scope_name, dispute in (("ada", ada), ("bob", bob)):
-        (seen,) = portal.list_disputes(ctx, _scope(ctx, scope_name))
+        (seen,) = portal.list_disputes(ctx, scope_of(ctx, scope_name))
         assert seen.id == dispute.id
-    (a,) = portal.list_disputes(ctx, _scope(ctx, "ada"))
+    (a,) = portal.list_disputes(ctx, scope_of(ctx, "ada"))
     assert (a.status, a.reason, a.charge_id) == ("withdrawn", "switched off", old["r-ada"])
     assert "no longer holds" in a.reply and f"import #{result.import_id}" in a.reply
     assert a.decided_at is not None and "withdrawn" in a.remedy
-    (b,) = portal.list_disputes(ctx, _scope(ctx, "bob"))
+    (b,) = portal.list_disputes(ctx, scope_of(ctx, "bob"))
     assert (b.status, b.reply) == ("declined", "your tag says so")  # the decision stands
     assert "withdrawn" in b.remedy
     assert {d.id for d in portal.list_disputes(ctx)} == {ada.id, bob.id}

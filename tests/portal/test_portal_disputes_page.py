@@ -7,16 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from focus_builders import write_csv
-from openchargeback.services import charges, portal, users
+from openchargeback.services import charges, portal
 from openchargeback.services.ingest.loading import ingest
-from portal.portal_helpers import charge, two_pis
+from portal.portal_helpers import charge, scope_of, sent_line_statement, two_pis
 
 REVIEWER = "web:reviewer"
-
-
-def _scope(ctx, name):
-    u = users.get_user(ctx, name)
-    return portal.scope_for(ctx, u.id, u.role)
 
 
 def _id(ctx, period, resource) -> int:
@@ -30,11 +25,11 @@ def _disputes(ctx, tmp_path):
     withdrawn by a --replace import without it) and Bob's of his 2025-02 one (open)."""
     two_pis(ctx, tmp_path)
     ada, bob = ctx.as_actor("web:ada"), ctx.as_actor("web:bob")
-    jan = portal.raise_dispute(ada, _scope(ctx, "ada"), _id(ctx, "2025-01", "r-ada"), "January is wrong")
+    jan = portal.raise_dispute(ada, scope_of(ctx, "ada"), _id(ctx, "2025-01", "r-ada"), "January is wrong")
     portal.decide_dispute(ctx.as_actor(REVIEWER), jan.id, "declined", "the tag says p-ada")
     gone = _id(ctx, "2025-02", "r-ada")
-    feb = portal.raise_dispute(ada, _scope(ctx, "ada"), gone, "switched off in February")
-    other = portal.raise_dispute(bob, _scope(ctx, "bob"), _id(ctx, "2025-02", "r-bob"), "Bob's reason")
+    feb = portal.raise_dispute(ada, scope_of(ctx, "ada"), gone, "switched off in February")
+    other = portal.raise_dispute(bob, scope_of(ctx, "bob"), _id(ctx, "2025-02", "r-bob"), "Bob's reason")
     rows = [
         charge("2025-02", "7.25", "bob@example.edu", "p-bob", "r-bob"),
         charge("2025-02", "1.50", None, None, "r-none"),
@@ -46,7 +41,7 @@ def _disputes(ctx, tmp_path):
 
 def test_a_pi_pages_through_their_own_disputes(ctx, tmp_path):
     jan, feb, other, gone = _disputes(ctx, tmp_path)
-    page = portal.dispute_page(ctx, _scope(ctx, "ada"))
+    page = portal.dispute_page(ctx, scope_of(ctx, "ada"))
     assert [x.dispute.id for x in page.items] == [feb.id, jan.id] and page.before is None  # not Bob's
     withdrawn, declined = page.items
     assert (withdrawn.dispute.status, withdrawn.dispute.charge_id, withdrawn.period) == (
@@ -63,14 +58,14 @@ def test_a_pi_pages_through_their_own_disputes(ctx, tmp_path):
         True,
     )
     # by key, a page of one at a time
-    first = portal.dispute_page(ctx, _scope(ctx, "ada"), limit=1)
+    first = portal.dispute_page(ctx, scope_of(ctx, "ada"), limit=1)
     assert [x.dispute.id for x in first.items] == [feb.id] and first.before == feb.id
-    second = portal.dispute_page(ctx, _scope(ctx, "ada"), before=first.before, limit=1)
+    second = portal.dispute_page(ctx, scope_of(ctx, "ada"), before=first.before, limit=1)
     assert [x.dispute.id for x in second.items] == [jan.id] and second.before is None
-    assert [x.dispute.id for x in portal.dispute_page(ctx, _scope(ctx, "bob")).items] == [other.id]
-    assert [x.dispute.id for x in portal.dispute_page(ctx, _scope(ctx, "eve")).items] == []
+    assert [x.dispute.id for x in portal.dispute_page(ctx, scope_of(ctx, "bob")).items] == [other.id]
+    assert [x.dispute.id for x in portal.dispute_page(ctx, scope_of(ctx, "eve")).items] == []
     # the delegate holds Ada's
-    assert [x.dispute.id for x in portal.dispute_page(ctx, _scope(ctx, "deb")).items] == [feb.id, jan.id]
+    assert [x.dispute.id for x in portal.dispute_page(ctx, scope_of(ctx, "deb")).items] == [feb.id, jan.id]
 
 
 def test_the_disputes_page(tmp_path):
@@ -103,26 +98,10 @@ def test_the_disputes_page(tmp_path):
 
 
 def test_a_line_dispute_is_one_item_with_its_charges_total(db_url, make_ctx, tmp_path):
-    from openchargeback.services import periods
-    from openchargeback.services.statements import generate, send_period
-    from portal.portal_helpers import ingest_rows
-
-    ctx = make_ctx(
-        db_url,
-        dev_mode=True,  # statements go to the outbox folder
-        statements={"output_dir": str(tmp_path / "out"), "number_prefix": "RC"},
-        email={"outbox_dir": str(tmp_path / "outbox"), "from_address": "billing@rc.example.edu"},
-    )
-    two_pis(ctx, tmp_path)
-    ada = _scope(ctx, "ada")
-    ingest_rows(ctx, tmp_path, [charge("2025-01", "2.50", "ada@example.edu", "p-ada", "r-ada-2")])
-    periods.change_status(ctx, "2025-01", "close", "tests", force=True)
-    generate(ctx, "2025-01")
-    send_period(ctx, "2025-01")
-    [st] = [s for s in portal.sent_statements(ctx, ada) if s.kind == "project"]
+    ctx, ada, st = sent_line_statement(make_ctx, db_url, tmp_path)
     [n] = [ln.line for ln in portal.statement_lines(ctx, ada, st.number, st.version) if ln.charges == 2]
     d = portal.raise_line_dispute(ctx.as_actor("web:ada"), ada, st.number, st.version, n, "twice?")
     [x] = portal.dispute_page(ctx, ada).items
     assert (x.dispute.id, x.dispute.charges, x.dispute.statement) == (d.id, 2, f"{st.number} v{st.version}")
     assert (x.period, x.amount, x.exists) == ("2025-01", Decimal("12.50"), True)
-    assert portal.dispute_page(ctx, _scope(ctx, "bob")).items == ()
+    assert portal.dispute_page(ctx, scope_of(ctx, "bob")).items == ()

@@ -10,12 +10,7 @@ import pytest
 from openchargeback.domain.errors import Conflict, InvalidInput, NotFound
 from openchargeback.domain.roles import Forbidden
 from openchargeback.services import charges, portal, users
-from portal.portal_helpers import two_pis
-
-
-def _scope(ctx, name):
-    u = users.get_user(ctx, name)
-    return portal.scope_for(ctx, u.id, u.role)
+from portal.portal_helpers import scope_of, two_pis
 
 
 def test_each_reader_sees_only_the_pis_they_hold(ctx, tmp_path):
@@ -27,7 +22,7 @@ def test_each_reader_sees_only_the_pis_they_hold(ctx, tmp_path):
         "eve": set(),
     }
     for name, pis in expected.items():
-        scope = _scope(ctx, name)
+        scope = scope_of(ctx, name)
         page = charges.page(ctx, charges.Query(), limit=100, scope=scope)
         assert {r.pi for r in page.rows} == pis, name
         assert len(page.rows) == 2 * len(pis)
@@ -48,13 +43,13 @@ def test_each_reader_sees_only_the_pis_they_hold(ctx, tmp_path):
     assert len(staff.rows) == 6
     bob_charge = next(r.id for r in staff.rows if r.pi == "bob@example.edu")
     with pytest.raises(NotFound):
-        charges.detail(ctx, bob_charge, scope=_scope(ctx, "ada"))
-    assert charges.detail(ctx, bob_charge, scope=_scope(ctx, "bob")).id == bob_charge
+        charges.detail(ctx, bob_charge, scope=scope_of(ctx, "ada"))
+    assert charges.detail(ctx, bob_charge, scope=scope_of(ctx, "bob")).id == bob_charge
 
 
 def test_month_to_date_and_trend_of_a_pi(ctx, tmp_path):
     two_pis(ctx, tmp_path)
-    home = portal.home(ctx, _scope(ctx, "ada"))
+    home = portal.home(ctx, scope_of(ctx, "ada"))
     assert home.open_period == "2025-02"
     assert [(p.project_id, p.billed) for p in home.month_to_date] == [("p-ada", Decimal("10"))]
     assert home.month_to_date_total == 10
@@ -64,7 +59,7 @@ def test_month_to_date_and_trend_of_a_pi(ctx, tmp_path):
 
 def test_a_dispute_is_raised_once_decided_once_and_shown_to_the_pi(ctx, tmp_path):
     two_pis(ctx, tmp_path)
-    ada = _scope(ctx, "ada")
+    ada = scope_of(ctx, "ada")
     mine = charges.page(ctx, charges.Query(), scope=ada).rows[0].id
     theirs = charges.page(ctx, charges.Query(pi="bob@example.edu")).rows[0].id
     with pytest.raises(NotFound):
@@ -75,7 +70,7 @@ def test_a_dispute_is_raised_once_decided_once_and_shown_to_the_pi(ctx, tmp_path
     assert d.status == "open" and d.pi_email == "ada@example.edu"
     with pytest.raises(Conflict):
         portal.raise_dispute(ctx, ada, mine, "again")
-    assert [x.id for x in portal.list_disputes(ctx, _scope(ctx, "bob"))] == []
+    assert [x.id for x in portal.list_disputes(ctx, scope_of(ctx, "bob"))] == []
     decided = portal.decide_dispute(ctx.as_actor("web:reviewer"), d.id, "declined", "the job ran on Jan 5")
     assert (decided.status, decided.reply, decided.decided_by) == (
         "declined",
@@ -84,7 +79,7 @@ def test_a_dispute_is_raised_once_decided_once_and_shown_to_the_pi(ctx, tmp_path
     )
     with pytest.raises(Conflict):
         portal.decide_dispute(ctx, d.id, "upheld", "changed my mind")
-    (seen,) = portal.list_disputes(ctx, _scope(ctx, "deb"))
+    (seen,) = portal.list_disputes(ctx, scope_of(ctx, "deb"))
     assert seen.reply == "the job ran on Jan 5"
     # decided: a new dispute of the same charge may be raised
     assert portal.raise_dispute(ctx, ada, mine, "still wrong").status == "open"
@@ -99,13 +94,13 @@ def test_only_an_admin_or_the_owning_pi_grants_a_delegate(ctx, tmp_path):
     with pytest.raises(Forbidden):  # a delegate cannot pass access on
         portal.grant(ctx, "dan", "ada@example.edu", by_user_id=deb.id, by_role="delegate")
     portal.grant(ctx, "dan", "ada@example.edu", by_user_id=ada.id, by_role="pi")
-    assert _scope(ctx, "dan").pis == frozenset({"ada@example.edu"})
+    assert scope_of(ctx, "dan").pis == frozenset({"ada@example.edu"})
     users.add_user(ctx, "val", "correct horse battery", "viewer")
     with pytest.raises(InvalidInput):  # a viewer is staff, not a delegate
         portal.grant(ctx, "val", "ada@example.edu")
     with pytest.raises(Forbidden):
         portal.unlink(ctx, "dan", "ada@example.edu", by_user_id=bob.id, by_role="pi")
     portal.unlink(ctx, "dan", "ada@example.edu", by_user_id=ada.id, by_role="pi")
-    assert _scope(ctx, "dan").pis == frozenset()
+    assert scope_of(ctx, "dan").pis == frozenset()
     with pytest.raises(NotFound):
         portal.link_pi(ctx, "eve", "nobody@example.edu")
