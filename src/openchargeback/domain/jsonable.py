@@ -9,6 +9,7 @@ key and ``field(metadata={JSON: None})`` leaves it out. Money (``Decimal``) is e
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,14 +22,25 @@ from openchargeback.domain.money import to_str
 JSON = "json"
 
 
+_PLAIN = (str, int, type(None))  # bool is an int
+
+
+@functools.cache
+def _keys(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field, key) of a dataclass, looked up once per class: a page of rows is a hot path."""
+    pairs = ((f.name, f.metadata.get(JSON, f.name)) for f in dataclasses.fields(cls))
+    return tuple((name, key) for name, key in pairs if key is not None)
+
+
 def to_json(value: Any) -> Any:
     """``value`` as plain JSON data (dict, list, str, int, float-free, bool, None)."""
+    if isinstance(value, _PLAIN):
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            key = f.metadata.get(JSON, f.name)
-            if key is not None:
-                out[key] = to_json(getattr(value, f.name))
+        for name, key in _keys(type(value)):
+            v = getattr(value, name)
+            out[key] = v if isinstance(v, _PLAIN) else to_json(v)
         return out
     if isinstance(value, Decimal):
         return to_str(value)
