@@ -85,7 +85,7 @@ def test_set_based_flags_equal_each_row_alone(db_url, tmp_path, monkeypatch):
     ctx = build_context(settings, actor="test")
     monkeypatch.setitem(FocusFile.__init__.__kwdefaults__, "batch_size", 400)
     # and so small that every memory of distinct values is forgotten and found again
-    monkeypatch.setattr(staging, "_REMEMBERED", 7)
+    monkeypatch.setattr(staging, "_REMEMBERED", 7)  # combos
     monkeypatch.setattr(batch_module, "_SEEN_LIMIT", 7)
     monkeypatch.setattr(flagging, "_CACHE_LIMIT", 7)
     try:

@@ -8,10 +8,12 @@ problem are left out of the batch and described in ``focus_file.problems``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -51,7 +53,9 @@ _SEP, _NONE = "\x1f", "\x00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT64_MAX = 2**63 - 1
 _DECIMAL_TYPE = pa.decimal128(38, 12)
-_SEEN_LIMIT = 20_000  # details remembered across batches (memory stays bounded)
+# distinct details and tag sets remembered across batches: about 600 bytes each (a 2,000,000
+# row realistic export has about 140,000 details), so memory stays bounded
+_SEEN_LIMIT = 250_000
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,53 @@ class Coded:
 
 
 @dataclass
+class Numbered(Coded):
+    """Coded values with the file-wide number of each (see :class:`Remembered`; None for
+    a null value)."""
+
+    numbers: list[int | None] = field(default_factory=list)
+
+
+class Remembered:
+    """Distinct values of a file, numbered 1, 2, ... in the order met, each remembered
+    with what it normalised to (up to ``_SEEN_LIMIT``, then forgotten all at once). A value
+    met again after it was forgotten gets a new number, so whoever stores values by number
+    (the import's stage) takes a number above the highest it stored as new, with no memory
+    of its own. Repeated texts of the values are kept once (``shared``)."""
+
+    def __init__(self) -> None:
+        self.known: dict[Hashable, tuple[int, Any]] = {}
+        self.count = 0
+        self._shared: dict[Any, Any] = {}
+
+    def find(self, key: Hashable) -> tuple[int, Any] | None:
+        return self.known.get(key)
+
+    def add(self, key: Hashable | None, value: Any) -> tuple[int, Any]:
+        """Number ``value``; remember it under ``key`` unless that is None."""
+        self.count += 1
+        entry = (self.count, value)
+        if key is not None:
+            if len(self.known) >= _SEEN_LIMIT:
+                self.known.clear()
+            self.known[key] = entry
+        return entry
+
+    def shared(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The same values, each repeated one the object kept before (a detail's 30 values
+        are mostly texts that thousands of details repeat: a quarter of the memory)."""
+        pool = self._shared
+        if len(pool) >= _SEEN_LIMIT:
+            pool.clear()
+        return tuple(pool.setdefault(v, v) for v in values)
+
+
+@dataclass
 class Batch:
     size: int
     lines: list[int]
-    details: Coded  # tuples aligned with C.DETAIL_COLUMNS; periods as aware datetimes
-    tags: Coded  # (text, dict) or None
+    details: Numbered  # tuples aligned with C.DETAIL_COLUMNS; periods as aware datetimes
+    tags: Numbered  # (text, dict) or None
     charge_start: Coded  # aware datetimes
     charge_end: Coded
     money: dict[str, list[int | None]]  # picounits (1e-12), None when not given
@@ -158,7 +204,7 @@ def normalise(f: FocusFile, table: pa.Table, lines: list[int]) -> Batch:
 
     details = _details(f, rows, column, n)
     d_index = details.index
-    tags = _tags(rows, column("Tags"), n)
+    tags = _tags(f, rows, column("Tags"), n)
     charge_start, charge_end = _charge_periods(rows, column, details)
     money: dict[str, list[int | None]] = {}
     residuals: dict[str, list[Decimal | None]] = {}
@@ -185,8 +231,8 @@ def normalise(f: FocusFile, table: pa.Table, lines: list[int]) -> Batch:
     if valid < n:
         keep = ok.tolist()
         lines = list(compress(lines, keep))
-        details = Coded(details.values, d_index[ok])
-        tags = Coded(tags.values, tags.index[ok])
+        details = replace_fields(details, index=d_index[ok])
+        tags = replace_fields(tags, index=tags.index[ok])
         charge_start = Coded(charge_start.values, charge_start.index[ok])
         charge_end = Coded(charge_end.values, charge_end.index[ok])
         money = {k: list(compress(v, keep)) for k, v in money.items()}
@@ -261,7 +307,7 @@ def _without_nul(f: FocusFile, rows: _Rows, table: pa.Table) -> pa.Table:
     return table
 
 
-def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Coded:
+def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Numbered:
     present = [name for name in C.DETAIL_COLUMNS if name in f._slots]
     cols = [_nullify(column(name), name in C.PLACEHOLDER_NULL_COLUMNS) for name in present]
     raw_keys, raw_index = _encode(_join(cols))
@@ -270,29 +316,38 @@ def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Coded:
         raw_keys, raw_index = _encode(_join([_escape(c) for c in cols]))
     # Distinct raw keys may normalise to one detail ("Usage" and "usage").
     keys: dict[tuple[Any, ...], int] = {}
+    numbers: list[int | None] = []
     remap = np.empty(len(raw_keys), dtype=np.int64)
-    # raw key -> detail, over the batches of the file (plain keys only: they are unambiguous)
-    seen: dict[str, tuple[Any, ...]] = {} if escaped else f.details_seen
-    for k, key in enumerate(raw_keys):
-        detail = seen.get(key)
-        if detail is None:
-            parts = key.split(_SEP)
+    # raw key (its digest) -> detail, over the batches of the file; plain keys only: an
+    # escaped one may equal a plain one of other values
+    memory = f.details_seen
+    for k, raw in enumerate(raw_keys):
+        digest = None if escaped else hashlib.blake2b(raw.encode(), digest_size=16).digest()
+        found = memory.find(digest) if digest is not None else None
+        if found is None:
+            parts = raw.split(_SEP)
             if escaped:
                 parts = [p if p == _NONE else _unescape(p) for p in parts]
             cells = dict(zip(present, (None if p == _NONE else p for p in parts), strict=True))
             detail = _detail(f, cells, rows, partial(_rows_of, raw_index, k))
-            if detail is not None:
-                if len(seen) >= _SEEN_LIMIT:
-                    seen.clear()
-                seen[key] = detail
-        remap[k] = keys.setdefault(detail, len(keys)) if detail is not None else -1
+            if detail is None:
+                remap[k] = -1
+                continue
+            found = memory.add(digest, memory.shared(detail))
+        number, detail = found
+        slot = keys.get(detail)
+        if slot is None:
+            slot = keys[detail] = len(keys)
+            numbers.append(number)
+        remap[k] = slot
     index = remap[raw_index]
     bad = np.nonzero(index < 0)[0]
     if len(bad):
         rows.ok[bad] = False
         index = np.where(index < 0, 0, index)
-    values = list(keys) or [_PLACEHOLDER_DETAIL]
-    return Coded(values, index)
+    if not keys:
+        return Numbered([_PLACEHOLDER_DETAIL], index, [memory.add(None, _PLACEHOLDER_DETAIL)[0]])
+    return Numbered(list(keys), index, numbers)
 
 
 def _rows_of(index: Index, k: int) -> Index:
@@ -372,19 +427,28 @@ def _detail(
     return tuple(cells.get(name) for name in C.DETAIL_COLUMNS)
 
 
-def _tags(rows: _Rows, col: ArrowColumn | None, n: int) -> Coded:
+def _tags(f: FocusFile, rows: _Rows, col: ArrowColumn | None, n: int) -> Numbered:
     if col is None:
-        return Coded([None], np.zeros(n, dtype=np.int64))
+        return Numbered([None], np.zeros(n, dtype=np.int64), [None])
     uniques, index = _encode(_nullify(col))
     values: list[tuple[str, dict[str, object]] | None] = []
+    numbers: list[int | None] = []
+    memory = f.tags_seen  # text -> (text, parsed)
     for k, text in enumerate(uniques):
-        try:
-            values.append((text, parse_tags(text)))
-        except ValueError as exc:
-            rows.bad(np.nonzero(index == k)[0], "Tags", text, str(exc))
-            values.append(None)
+        found = memory.find(text)
+        if found is None:
+            try:
+                found = memory.add(text, (text, parse_tags(text)))
+            except ValueError as exc:
+                rows.bad(np.nonzero(index == k)[0], "Tags", text, str(exc))
+                numbers.append(None)
+                values.append(None)
+                continue
+        numbers.append(found[0])
+        values.append(found[1])
     values.append(None)  # null Tags
-    return Coded(values, np.where(index < 0, len(uniques), index))
+    numbers.append(None)
+    return Numbered(values, np.where(index < 0, len(uniques), index), numbers)
 
 
 def _micros(dt: datetime) -> int:

@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from openchargeback.domain.errors import FileRefused
 from openchargeback.focus import columns as C
-from openchargeback.focus.batch import Batch, Problem, ReadStats, normalise
+from openchargeback.focus.batch import Batch, Problem, ReadStats, Remembered, normalise
 from openchargeback.focus.scan import BackgroundScan, FileScan, Limits, detect_format
 
 __all__ = ["Batch", "FocusFile", "NeedsExactReader", "Problem", "ReadStats"]
@@ -71,8 +71,9 @@ class FocusFile:
         self.stats = ReadStats()
         self._slots: dict[str, int] = {}
         self._extra: list[tuple[int, str]] = []
-        # raw descriptive values joined (see batch._details) -> their normalised detail
-        self.details_seen: dict[str, tuple[Any, ...]] = {}
+        # distinct charge details (by their raw values, see batch._details) and tag sets
+        self.details_seen = Remembered()
+        self.tags_seen = Remembered()
 
     @property
     def scanned(self) -> bool:

@@ -56,7 +56,7 @@ STAGED_COMBO_COLUMNS = ("ref", "period", "detail_ref", "tag_ref", *COMBO_COLUMNS
 PER_ROW_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in COMBO_COLUMNS)
 STAGED_COLUMNS = ("seq", "combo_ref", *PER_ROW_COLUMNS)
 _TIMES = ("charge_period_start", "charge_period_end")
-_REMEMBERED = 20_000  # distinct details, tag sets, combos remembered across batches
+_REMEMBERED = 250_000  # distinct combos remembered across batches (~150 bytes each)
 SQLITE_NAME = "stage"
 DETAIL_STORAGE_COLUMNS = tuple(c.name for c in charge_details.columns if c.name not in ("id", "key"))
 
@@ -71,61 +71,58 @@ _KEY_JSON = json.JSONEncoder(default=lambda v: v.isoformat())
 
 
 class Stage:
-    """Stage rows: ``detail_refs`` / ``tag_refs`` / ``combo_refs`` give local refs of
-    distinct values, ``add`` writes the rows."""
+    """Stage rows: ``stage_details`` / ``stage_tags`` / ``combo_refs`` stage distinct
+    values, ``add`` writes the rows."""
 
     prefix = ""
 
     def __init__(self) -> None:
-        self.details: dict[tuple[Any, ...], int] = {}
-        self.tags: dict[str, int] = {}
-        self.combos: dict[tuple[Any, ...], int] = {}
-        self.detail_count = self.tag_count = self.combo_count = 0
+        self.details_staged = self.tags_staged = 0  # the highest file-wide number staged
+        self.combos: dict[tuple[int, int | None, int], int] = {}
+        self.outcomes: dict[tuple[Any, ...], int] = {}
+        self.combo_count = 0
         self.rows = 0
 
     # -- staging ---------------------------------------------------------------------
-    # Refs of distinct values: remembered up to _REMEMBERED values (memory stays bounded
-    # however many a file holds); one forgotten is staged again under a new ref, and the
-    # publish takes each key once.
-    def detail_refs(self, details: list[tuple[Any, ...]]) -> list[int]:
-        new = [d for d in dict.fromkeys(details) if d not in self.details]
+    # A detail's or tag set's ref is its file-wide number (focus.batch.Remembered): one
+    # above the highest staged is new. One the reader forgot and numbered again is staged
+    # again under its new number; the publish takes each key once.
+    def stage_details(self, numbers: list[int | None], details: list[tuple[Any, ...]]) -> None:
+        """Stage the batch's distinct details (by number) that are new."""
+        new = [(n, d) for n, d in zip(numbers, details, strict=True) if n and n > self.details_staged]
         if new:
-            if len(self.details) + len(new) > _REMEMBERED:
-                self.details.clear()
-                new = list(dict.fromkeys(details))
-            rows = []
-            for d in new:
-                self.detail_count += 1
-                self.details[d] = self.detail_count
-                rows.append((self.detail_count, detail_key(d), *self._detail_values(d)))
+            rows = [(n, detail_key(d), *self._detail_values(d)) for n, d in new]
             self._write("s_details", ("ref", "key", *DETAIL_STORAGE_COLUMNS), rows)
-        return [self.details[d] for d in details]
+            self.details_staged = max(n for n, _ in new)
 
-    def tag_refs(self, texts: list[str | None]) -> list[int | None]:
-        new = [t for t in dict.fromkeys(texts) if t is not None and t not in self.tags]
+    def stage_tags(self, numbers: list[int | None], texts: list[str | None]) -> None:
+        """Stage the batch's distinct tag texts (by number; None for none) that are new."""
+        new = [(n, t) for n, t in zip(numbers, texts, strict=True) if n and t and n > self.tags_staged]
         if new:
-            if len(self.tags) + len(new) > _REMEMBERED:
-                self.tags.clear()
-                new = [t for t in dict.fromkeys(texts) if t is not None]
-            rows = []
-            for t in new:
-                self.tag_count += 1
-                self.tags[t] = self.tag_count
-                rows.append((self.tag_count, hashlib.sha1(t.encode()).hexdigest(), t))
+            rows = [(n, hashlib.sha1(text.encode()).hexdigest(), text) for n, text in new]
             self._write("s_tags", ("ref", "key", "tags"), rows)
-        return [None if t is None else self.tags[t] for t in texts]
+            self.tags_staged = max(n for n, _ in new)
 
     def combo_refs(self, combos: list[tuple[Any, ...]]) -> list[int]:
         """Refs of distinct (period name, detail ref, tag ref, *COMBO_COLUMNS), staging the new
-        ones. A combo forgotten past the limit is staged again under a new ref: harmless."""
+        ones. Remembered by (detail ref, tag ref, the rest's number): the period and currency
+        are the detail's. One forgotten past the limit is staged again under a new ref: harmless."""
         refs, new = [], []
         for combo in combos:
-            ref = self.combos.get(combo)
+            outcome = combo[4:]
+            number = self.outcomes.get(outcome)
+            if number is None:
+                if len(self.outcomes) >= _REMEMBERED:
+                    self.outcomes.clear()
+                    self.combos.clear()  # their keys hold the forgotten numbers
+                number = self.outcomes[outcome] = len(self.outcomes)
+            key = (combo[1], combo[2], number)
+            ref = self.combos.get(key)
             if ref is None:
                 if len(self.combos) >= _REMEMBERED:
                     self.combos.clear()
                 self.combo_count += 1
-                ref = self.combos[combo] = self.combo_count
+                ref = self.combos[key] = self.combo_count
                 new.append((ref, *combo))
             refs.append(ref)
         if new:

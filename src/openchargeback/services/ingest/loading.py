@@ -401,8 +401,10 @@ class _Run:
             self.periods.add(name)
         flagged = self.flagger.apply(batch)  # (attribution, flags, rule id) per row, coded
         self.parties.add((d[_PROVIDER] for d in details), (d[_ACCOUNT] for d in details))
-        detail_refs = stage.detail_refs(details)
-        tag_refs = stage.tag_refs([t[0] if t else None for t in batch.tags.values])
+        detail_refs = batch.details.numbers  # the stage's refs are the file-wide numbers
+        tag_refs = batch.tags.numbers
+        stage.stage_details(detail_refs, details)
+        stage.stage_tags(tag_refs, [t[0] if t else None for t in batch.tags.values])
         # each row's combo: its detail, tag set and flagging result, one code per row
         width_t, width_f = len(batch.tags.values), len(flagged.values)
         keys, index = np.unique(
