@@ -141,3 +141,37 @@ def test_realistic_file_with_unmatched_funds_is_all_flagged(db_url, tmp_path):
         assert (providers, categories) == (3, 5)
     finally:
         ctx.engine.dispose()
+
+
+def test_each_detail_and_tag_set_staged_once(db_url, tmp_path, monkeypatch):
+    """A detail or tag set is staged once per file while the reader remembers it, however
+    many distinct ones a batch holds: a 1,000,000-row export has 21,500 distinct details a
+    batch, and a memory smaller than that used to stage them all again in every batch."""
+    path = tmp_path / "realistic.csv"
+    generate_realistic(path, 3_000, period="2025-03")
+    settings = Settings.model_validate({"database": {"url": db_url}, "sources": [{"name": "aws"}]})
+    ctx = build_context(settings, actor="test")
+    monkeypatch.setitem(FocusFile.__init__.__kwdefaults__, "batch_size", 500)
+    monkeypatch.setattr(staging, "_REMEMBERED", 50)  # fewer combos than a batch holds
+    staged: dict[str, int] = {}
+
+    def counting(write):
+        def counted(self, table, names, rows):
+            rows = list(rows)
+            staged[table] = staged.get(table, 0) + len(rows)
+            return write(self, table, names, rows)
+
+        return counted
+
+    for stage_class in (staging.SQLiteStage, staging.PostgresStage):
+        monkeypatch.setattr(stage_class, "_write", counting(stage_class._write))
+    try:
+        ingest(ctx, path, "aws")
+        with ctx.read() as conn:
+            details = conn.execute(text("SELECT count(*) FROM charge_details")).scalar_one()
+            tag_sets = conn.execute(text("SELECT count(*) FROM tag_sets")).scalar_one()
+        assert details > 150
+        assert staged["s_details"] == details
+        assert staged["s_tags"] == tag_sets
+    finally:
+        ctx.engine.dispose()
