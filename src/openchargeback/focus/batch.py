@@ -310,10 +310,10 @@ def _without_nul(f: FocusFile, rows: _Rows, table: pa.Table) -> pa.Table:
 def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Numbered:
     present = [name for name in C.DETAIL_COLUMNS if name in f._slots]
     cols = [_nullify(column(name), name in C.PLACEHOLDER_NULL_COLUMNS) for name in present]
-    raw_keys, raw_index = _encode(_join(cols))
-    escaped = any(key.count(_SEP) != len(present) - 1 for key in raw_keys)
-    if escaped:  # a value held the separator itself: join again with escapes
-        raw_keys, raw_index = _encode(_join([_escape(c) for c in cols]))
+    joined = _join(cols)
+    # a value holding the separator itself: join again with escapes
+    escaped = pc.any(pc.not_equal(pc.count_substring(joined, _SEP), len(present) - 1)).as_py()
+    raw_keys, raw_index = _encode(_join([_escape(c) for c in cols]) if escaped else joined)
     # Distinct raw keys may normalise to one detail ("Usage" and "usage").
     keys: dict[tuple[Any, ...], int] = {}
     numbers: list[int | None] = []
@@ -459,12 +459,13 @@ def _charge_periods(rows: _Rows, column: ColumnOf, details: Coded) -> tuple[Code
     """Charge period start and end; null ones take the row's billing period."""
     out: list[Coded] = []
     for name, slot in (("ChargePeriodStart", 0), ("ChargePeriodEnd", 1)):
-        fallback = [d[slot] for d in details.values]
         col = column(name)
         if col is None:
-            out.append(Coded(fallback, details.index))
+            out.append(Coded([d[slot] for d in details.values], details.index))
             continue
         uniques, index = _encode(_nullify(col))
+        nulls = index < 0  # only these need the details' periods (as many as the details)
+        fallback = [d[slot] for d in details.values] if nulls.any() else []
         values: list[datetime] = []
         for k, text in enumerate(uniques):
             try:
@@ -475,7 +476,7 @@ def _charge_periods(rows: _Rows, column: ColumnOf, details: Coded) -> tuple[Code
                 rows.bad(np.nonzero(index == k)[0], name, text, str(exc))
                 dt = _EPOCH
             values.append(dt)
-        out.append(Coded(values + fallback, np.where(index < 0, len(uniques) + details.index, index)))
+        out.append(Coded(values + fallback, np.where(nulls, len(uniques) + details.index, index)))
     start, end = out
     s = np.array([_micros(v) for v in start.values], dtype=np.int64)[start.index]
     e = np.array([_micros(v) for v in end.values], dtype=np.int64)[end.index]
