@@ -186,3 +186,36 @@ def read_position(pid: int, path: Path) -> int:
     except OSError:
         pass
     return best
+
+
+@pytest.mark.parametrize("db_url", ["postgresql", "sqlite"], indirect=True)
+def test_imports_publishing_at_once_take_distinct_ids_in_file_order(db_url, write_config, tmp_path):
+    """On PostgreSQL each import reserves one block of charge ids up front (its rows are not
+    sorted into file order): two imports of other periods publishing at once never share an
+    id (the primary key is (id, period_id), so only this would catch it), and each import's
+    ids follow its file's lines."""
+    rows = 20_000
+    config = write_config(db_url)
+    upgrade(config)
+    paths = []
+    for period in ("2025-01", "2025-02"):
+        paths.append(tmp_path / f"aws_{period}.csv")
+        generate(paths[-1], rows, period=period)
+    procs = [start_ingest(path, config, "--json") for path in paths]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            total, distinct = conn.execute(text("SELECT count(*), count(DISTINCT id) FROM charges")).one()
+            backwards = conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT line, lag(line) OVER (PARTITION BY import_id ORDER BY id) "
+                    "AS before FROM charges) x WHERE line < before"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert total == distinct == 2 * rows
+    assert backwards == 0

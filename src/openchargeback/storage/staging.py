@@ -56,6 +56,7 @@ STAGED_COMBO_COLUMNS = ("ref", "period", "detail_ref", "tag_ref", *COMBO_COLUMNS
 PER_ROW_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in COMBO_COLUMNS)
 STAGED_COLUMNS = ("seq", "combo_ref", *PER_ROW_COLUMNS)
 _TIMES = ("charge_period_start", "charge_period_end")
+CHARGE_IDS_LOCK = 0x0C8_0002  # PostgreSQL advisory lock: reserving a block of charge ids
 _REMEMBERED = 250_000  # distinct combos remembered across batches (~150 bytes each)
 SQLITE_NAME = "stage"
 DETAIL_STORAGE_COLUMNS = tuple(c.name for c in charge_details.columns if c.name not in ("id", "key"))
@@ -191,11 +192,21 @@ class Stage:
             "source_id": str(int(source_id)),
             **{c: f"r.{c}" for c in ("period_id", "detail_id", "tag_set_id", *COMBO_COLUMNS)},
         }
-        select_list = ", ".join(resolved.get(c, f"s.{c}") for c in CHARGE_INSERT_COLUMNS)
+        columns, order = CHARGE_INSERT_COLUMNS, " ORDER BY s.seq"
+        first = self._first_id(conn)
+        if first is not None:  # each row's id by its seq: the stage needs no sort
+            columns, order = ("id", *columns), ""
+            resolved["id"] = f"s.seq + {int(first)}"
+        select_list = ", ".join(resolved.get(c, f"s.{c}") for c in columns)
         conn.exec_driver_sql(
-            f'INSERT INTO "{into}" ({", ".join(CHARGE_INSERT_COLUMNS)}) SELECT {select_list} '
-            f"FROM {s}s_charges s JOIN {s}s_resolved r ON r.ref = s.combo_ref ORDER BY s.seq"
+            f'INSERT INTO "{into}" ({", ".join(columns)}) SELECT {select_list} '
+            f"FROM {s}s_charges s JOIN {s}s_resolved r ON r.ref = s.combo_ref{order}"
         )
+
+    def _first_id(self, conn: Connection) -> int | None:
+        """The first of the staged rows' ids when they are reserved up front; None: the
+        insert numbers them in staging order."""
+        return None
 
 
 def _cols(alias: str, names: tuple[str, ...]) -> str:
@@ -307,6 +318,23 @@ class PostgresStage(Stage):
         ):
             self._conn.exec_driver_sql(f"ANALYZE {table} ({columns})")
         self._conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+
+    def _first_id(self, conn: Connection) -> int | None:
+        """Ids in file order without sorting the stage (5 s a million rows): one block of
+        the charges' sequence, row seq (0, 1, ...) taking the block's first + seq. The
+        block is reserved under an advisory lock held for those two calls only; imports
+        are the one writer of charges and each reserves its ids this way, so no other id
+        falls inside a block. Ids of an import rolled back stay unused, as any sequence's."""
+        if not self.rows:
+            return None
+        seq = "pg_get_serial_sequence('charges', 'id')"
+        conn.exec_driver_sql(f"SELECT pg_advisory_lock({CHARGE_IDS_LOCK})")
+        try:
+            first = int(conn.exec_driver_sql(f"SELECT nextval({seq})").scalar_one())
+            conn.exec_driver_sql(f"SELECT setval({seq}, {first + self.rows - 1})")
+        finally:
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({CHARGE_IDS_LOCK})")
+        return first
 
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
         with self._raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
