@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from openchargeback.domain.errors import Conflict, InvalidInput
 
@@ -96,3 +97,10 @@ def ensure_writable(period: str, status: PeriodStatus) -> None:
             web=f"period {period} is {status}; an admin reopens it, with a reason, on the period's "
             f"page before its charges can change",
         )
+
+
+@lru_cache(maxsize=4096)
+def name_containing(moment: datetime) -> str:
+    """The name of the period containing ``moment``; remembered, as an import asks it of
+    every distinct charge detail and a file's details share a few billing periods."""
+    return Period.containing(moment).name

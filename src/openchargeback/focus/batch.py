@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openchargeback.domain.money import from_picos, to_picos
-from openchargeback.domain.periods import Period
+from openchargeback.domain.periods import name_containing
 from openchargeback.focus import columns as C
 from openchargeback.focus.values import (
     inclusive_end,
@@ -157,7 +157,7 @@ class Batch:
 
     def periods(self) -> Coded:
         """Billing period name of each row."""
-        return Coded([Period.containing(d[0]).name for d in self.details.values], self.details.index)
+        return Coded([name_containing(d[0]) for d in self.details.values], self.details.index)
 
 
 def _nullify(arr: ArrowColumn, placeholders: bool = False) -> ArrowColumn:
@@ -584,7 +584,7 @@ def _count(stats: ReadStats, batch: Batch) -> None:
     counts = np.bincount(batch.details.index, minlength=len(batch.details.values))
     for detail, count in zip(batch.details.values, counts.tolist(), strict=True):
         if count:
-            period = Period.containing(detail[0]).name
+            period = name_containing(detail[0])
             stats.rows_per_period[period] = stats.rows_per_period.get(period, 0) + count
     currency_slot = C.DETAIL_COLUMNS.index("BillingCurrency")
     currencies = {d[currency_slot] for d in batch.details.values}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -126,7 +127,7 @@ class RowFlagger:
                 codes.append("over_max")
             if amount & _LARGE_CREDIT:
                 codes.append("large_credit")
-            values.append((attr, join_flags(codes), rule_id))
+            values.append((attr, _joined(tuple(codes)), rule_id))
         index = index.reshape(-1)
         flagged = np.array([v[1] is not None for v in values], dtype=bool)
         self.flagged += int(flagged[index].sum()) if batch.size else 0
@@ -249,6 +250,12 @@ class RowFlagger:
 
 
 _NEVER = date.max.toordinal()
+
+
+@lru_cache(maxsize=4096)
+def _joined(codes: tuple[str, ...]) -> str | None:
+    """join_flags, remembered: each batch asks it of thousands of combos of a few codes."""
+    return join_flags(codes)
 
 
 def _with_pi_fund(attr: tuple, pi: str | None, fund: str | None) -> tuple:

@@ -23,7 +23,7 @@ from openchargeback.domain.attribution import TagMapping
 from openchargeback.domain.errors import FileRefused, InvalidInput
 from openchargeback.domain.jsonable import JSON, Jsonable, to_json
 from openchargeback.domain.money import from_picos
-from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable
+from openchargeback.domain.periods import Period, PeriodStatus, ensure_writable, name_containing
 from openchargeback.domain.review import Evaluator
 from openchargeback.focus.batch import Batch
 from openchargeback.focus.columns import MONEY_COLUMNS
@@ -395,7 +395,7 @@ class _Run:
 
     def _stage(self, stage: staging.Stage, batch: Batch) -> None:
         details = batch.details.values
-        names = [Period.containing(d[0]).name for d in details]
+        names = [name_containing(d[0]) for d in details]
         for name in set(names) - self.periods:
             self._check_period(name)
             self.periods.add(name)
