@@ -71,8 +71,9 @@ class FocusFile:
         self.stats = ReadStats()
         self._slots: dict[str, int] = {}
         self._extra: list[tuple[int, str]] = []
-        # distinct charge details (by their raw values, see batch._details) and tag sets
+        # distinct charge details (by their columns' value codes, see batch._details) and tag sets
         self.details_seen = Remembered()
+        self.detail_value_codes: dict[str, dict[str, int]] = {}  # column -> value -> code
         self.tags_seen = Remembered()
 
     @property

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from openchargeback.storage.tables import sources
 from openchargeback.storage.types import AnyRow
@@ -52,8 +52,13 @@ def add(
     return row
 
 
+SOURCES_LOCK = 0x0C8_0003  # PostgreSQL advisory lock: adding the configured sources
+
+
 def sync_from_config(conn: Connection, configured: Sequence[Mapping[str, Any]], now: datetime) -> None:
     """Config is authoritative for the sources it declares."""
+    if conn.dialect.name == "postgresql":  # two first starts at once: one adds, the other sees it
+        conn.execute(select(func.pg_advisory_xact_lock(SOURCES_LOCK)))
     for values in configured:
         row = get(conn, values["name"])
         if row is None:
