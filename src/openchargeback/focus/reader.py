@@ -76,6 +76,12 @@ class FocusFile:
         self.detail_value_codes: dict[str, dict[str, int]] = {}  # column -> value -> code
         self.tags_seen = Remembered()
 
+    def forget(self) -> None:
+        """Drop what is remembered across batches (the file is read): memory for the publish."""
+        self.details_seen = Remembered()
+        self.tags_seen = Remembered()
+        self.detail_value_codes = {}
+
     @property
     def scanned(self) -> bool:
         return self._scan.done()

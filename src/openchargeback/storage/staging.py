@@ -130,6 +130,11 @@ class Stage:
             self._write("s_combos", STAGED_COMBO_COLUMNS, new)
         return refs
 
+    def forget(self) -> None:
+        """Drop the combos remembered while staging (all are staged)."""
+        self.combos.clear()
+        self.outcomes.clear()
+
     def add(self, columns: dict[str, Any]) -> None:
         """Rows given column-wise: ``combo_ref`` (refs per row, numpy), ``line`` and the
         other PER_ROW_COLUMNS (charge period times as ``Coded`` aware datetimes, money as

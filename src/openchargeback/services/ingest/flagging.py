@@ -100,6 +100,11 @@ class RowFlagger:
         self._detail_codes: dict[tuple, tuple[str, ...]] = {}
         self._three: dict[tuple, list[str]] = {}
 
+    def forget(self) -> None:
+        """Drop the results remembered across batches (the file is read)."""
+        for cache in (self._attributed, self._detail_codes, self._three):
+            cache.clear()
+
     def apply(self, batch: Batch) -> Coded:
         """Per row, coded: (attribution, flags text or None, attribution rule id)."""
         groups, g_index = self._groups(batch)
