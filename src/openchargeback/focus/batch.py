@@ -44,8 +44,10 @@ Index = npt.NDArray[np.int64]
 # The table's column of a canonical FOCUS name, None when the file lacks it.
 ColumnOf = Callable[[str], ArrowColumn | None]
 
-_NULL_TEXT = pa.array(["", "NULL", "null", "Null"], pa.string())
-_PLACEHOLDER_TEXT = pa.array(["", "NULL", "null", "Null", *sorted(C.PLACEHOLDER_NULLS)], pa.string())
+_NULL_SET = frozenset(["", "NULL", "null", "Null"])
+_PLACEHOLDER_SET = _NULL_SET | C.PLACEHOLDER_NULLS
+_NULL_TEXT = pa.array(sorted(_NULL_SET), pa.string())
+_PLACEHOLDER_TEXT = pa.array(sorted(_PLACEHOLDER_SET), pa.string())
 _NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT64_MAX = 2**63 - 1
@@ -123,9 +125,14 @@ class Remembered:
         entry = (self.count, value)
         if key is not None:
             if len(self.known) >= _SEEN_LIMIT:
-                self.known.clear()
+                self.forget()
             self.known[key] = entry
         return entry
+
+    def forget(self) -> None:
+        """Forget every value (their numbers are not given again)."""
+        self.known.clear()
+        self._shared.clear()
 
     def shared(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         """The same values, each repeated one the object kept before (a detail's 30 values
@@ -313,7 +320,7 @@ def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Numbered:
     memory, value_codes = f.details_seen, f.detail_value_codes
     if any(len(codes) >= _SEEN_LIMIT for codes in value_codes.values()):
         value_codes.clear()  # codes are forgotten: so is every raw detail made of them
-        memory.known.clear()
+        memory.forget()
     codes = np.empty((n, len(present)), dtype=np.int32)
     cells_of = []  # per column: its distinct values in the batch, a per-row index
     for i, name in enumerate(present):
@@ -357,10 +364,6 @@ def _details(f: FocusFile, rows: _Rows, column: ColumnOf, n: int) -> Numbered:
     if not keys:
         return Numbered([_PLACEHOLDER_DETAIL], index, [memory.add(None, _PLACEHOLDER_DETAIL)[0]])
     return Numbered(list(keys), index, numbers)
-
-
-_NULL_SET = frozenset(["", "NULL", "null", "Null"])
-_PLACEHOLDER_SET = _NULL_SET | C.PLACEHOLDER_NULLS
 
 
 def _row_keys(codes: npt.NDArray[np.int32]) -> Index:

@@ -78,9 +78,9 @@ class FocusFile:
 
     def forget(self) -> None:
         """Drop what is remembered across batches (the file is read): memory for the publish."""
-        self.details_seen = Remembered()
-        self.tags_seen = Remembered()
-        self.detail_value_codes = {}
+        self.details_seen.forget()
+        self.tags_seen.forget()
+        self.detail_value_codes.clear()
 
     @property
     def scanned(self) -> bool:

@@ -315,7 +315,7 @@ class PostgresStage(Stage):
         joins are planned for empty tables (nested loops over the whole stage). Only the
         columns they join on: a detail's 30 others took a second a million rows. s_charges
         is only joined by its combo's primary key: its size (known) is all the plan needs.
-        The publish sorts the rows into staging order in memory, not in temporary files."""
+        The combos are hashed in memory, not in temporary files."""
         for table, columns in (
             ("s_details", "ref, key"),
             ("s_tags", "ref, key"),
