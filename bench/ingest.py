@@ -4,13 +4,15 @@ product / raw, peak RSS and the stored totals against the file's. Every measurem
 runs in a fresh process (its peak RSS is its own), per database raw load first.
 
     python bench/ingest.py --rows 1000000 [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
-    python bench/ingest.py --rows 300000 --realistic --all-flagged
+    python bench/ingest.py --rows 300000 --realistic --all-flagged --repeat 3
 
 --realistic writes the file of issue 21 (focusgen.generate_realistic: three providers,
 thousands of resources and projects, hourly charge periods, five charge categories, 10
 decimals) and imports it with the example configuration's review rules; --all-flagged
 then gives it fund codes that match no fund pattern. Without --realistic, --all-flagged
 imports the benchmark's own file with ``-p 2024-12`` (every row ``period_mismatch``).
+--repeat N runs the raw load and the import N times each, in turns, and prints the
+medians (on a shared machine one run's figures can be 20 % off).
 
 The raw load is the floor of any import: pyarrow's streaming CSV reader, every cell as
 text, the Tags JSON parsed into pi_email / project_id / fund_org, written into one wide
@@ -180,6 +182,7 @@ def main() -> None:
     ap.add_argument("--skip-raw", action="store_true", help="time the import only")
     ap.add_argument("--realistic", action="store_true", help="the realistic file of issue 21")
     ap.add_argument("--all-flagged", action="store_true", help="every row flagged (see the module doc)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each, raw and product in turns; medians")
     ap.add_argument("--file", help="import this file (written by an earlier run) instead of generating one")
     ap.add_argument("--one", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     ap.add_argument("--raw", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
@@ -222,7 +225,7 @@ def main() -> None:
             url = f"{args.pg}{'&' if '?' in args.pg else '?'}options=-csearch_path%3D{schema}"
             targets.append(("postgresql", url, url))
         try:
-            _measure(targets, path, expected, flags, args.skip_raw)
+            _measure(targets, path, expected, flags, args.skip_raw, args.repeat)
         finally:
             if not args.skip_pg:
                 _drop_schema(args.pg, schema)
@@ -237,22 +240,35 @@ def _drop_schema(url: str, schema: str) -> None:
     eng.dispose()
 
 
-def _measure(targets: list, path: Path, expected: Decimal | None, flags: list[str], skip_raw: bool) -> None:
+def _measure(
+    targets: list, path: Path, expected: Decimal | None, flags: list[str], skip_raw: bool, repeat: int
+) -> None:
     for name, url, raw_url in targets:
-        raw = None if skip_raw else _child("--raw", raw_url, str(path))
-        r = _child("--one", url, str(path), *flags)
-        if r is None:
+        raws, runs = [], []
+        for _ in range(repeat):  # raw and product in turns: a noisy machine slows both alike
+            raw = None if skip_raw else _child("--raw", raw_url, str(path))
+            r = _child("--one", url, str(path), *flags)
+            if r is None:
+                break
+            runs.append(r)
+            if raw is not None:
+                raws.append(raw)
+        if not runs:
             continue
+        r = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]  # the median run
         billed = Decimal(r["totals"]["BilledCost USD"][1])
         ok = "" if expected is None else f" ({'equals' if billed == expected else 'DIFFERS FROM'} the file's)"
+        each = f" (median of {', '.join(str(x['seconds']) for x in runs)})" if len(runs) > 1 else ""
         print(
-            f"{name:<10} {r['rows']:>10,} rows in {r['seconds']:>6.2f} s = "
+            f"{name:<10} {r['rows']:>10,} rows in {r['seconds']:>6.2f} s{each} = "
             f"{round(r['rows'] / r['seconds']):>8,} rows/s, peak RSS {r['peak_rss_mb']:,} MB, "
             f"{r['flagged']:,} flagged, write lock/transaction {r['write_s']} s"
         )
-        if raw is not None:
+        if raws:
+            raw = sorted(raws, key=lambda x: x["seconds"])[len(raws) // 2]
+            each = f" (median of {', '.join(str(x['seconds']) for x in raws)})" if len(raws) > 1 else ""
             print(
-                f"{'':<10} raw load {raw['seconds']:.2f} s (peak RSS {raw['peak_rss_mb']:,} MB): "
+                f"{'':<10} raw load {raw['seconds']:.2f} s{each} (peak RSS {raw['peak_rss_mb']:,} MB): "
                 f"product / raw = {r['seconds'] / raw['seconds']:.2f}"
             )
         for column, (file_total, stored) in r["totals"].items():

@@ -219,3 +219,51 @@ def test_imports_publishing_at_once_take_distinct_ids_in_file_order(db_url, writ
         engine.dispose()
     assert total == distinct == 2 * rows
     assert backwards == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_imports_sharing_details_in_opposite_orders_publish_at_once(db_url, write_config, make_ctx, tmp_path):
+    """Two files of one period describe the same 20,000 services, one in the other's
+    reverse order. The test holds the period's row until both imports wait for it, so
+    that both publish at once: each new detail row is locked by its inserter until the
+    commit, and inserted in file order one import waited for the other's rows while
+    the other waited for its own (PostgreSQL's "deadlock detected", and an import lost).
+    Inserted in key order, the second waits for the first and both land."""
+    from openchargeback.services.periods import open_period
+
+    services = [f"Service {i:05d}" for i in range(20_000)]
+    paths = []
+    for name, order, cost in (("aws_a.csv", services, "1.00"), ("aws_b.csv", services[::-1], "2.00")):
+        paths.append(write_csv(tmp_path / name, [row(ServiceName=s, cost=cost) for s in order]))
+    config = write_config(db_url)
+    upgrade(config)
+    open_period(make_ctx(db_url), "2025-01")
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(text("SELECT id FROM periods WHERE name = '2025-01' FOR UPDATE"))
+            procs = [start_ingest(path, config, "--append", "--json") for path in paths]
+            waiting, deadline = 0, time.monotonic() + 120
+            while waiting < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                with engine.connect() as conn:
+                    waiting = conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND application_name LIKE 'openchargeback: import%'"
+                        )
+                    ).scalar_one()
+            assert waiting == 2, "both imports should wait for the period's row"
+            holder.rollback()  # both go on, at once
+        for p in procs:
+            out, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+            assert json.loads(out)["status"] == "imported"
+        with engine.connect() as conn:
+            charges, details = conn.execute(
+                text("SELECT count(*), count(DISTINCT detail_id) FROM charges")
+            ).one()
+            stored = conn.execute(text("SELECT count(*) FROM charge_details")).scalar_one()
+    finally:
+        engine.dispose()
+    assert charges == 40_000 and details == stored == 20_000

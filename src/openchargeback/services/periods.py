@@ -117,6 +117,8 @@ def change_status(
                     )
                 reason = f"closed with {count} charge(s) pending review: {reason}"
         repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())
+        if action == "close":  # the month's charges are final: the ledger's statistics too
+            charges_repo.refresh_statistics(conn)
         audit.record_in(conn, ctx, f"period.{action}", period.name, reason, ip)
         return _info(conn, repo.get(conn, period.name))
 
@@ -155,5 +157,6 @@ def close_if_clear(ctx: Context, name: str, command: str, *, ip: str | None = No
         reason = f"closed by `{command}`: no charge pending review (periods.close_when_clear)"
         target = transition(period.name, PeriodStatus.OPEN, "close", reason)
         repo.set_status(conn, row, target, reason, ctx.actor, ctx.clock())
+        charges_repo.refresh_statistics(conn)
         audit.record_in(conn, ctx, "period.close", period.name, reason, ip)
         return _info(conn, repo.get(conn, period.name))

@@ -4,6 +4,7 @@ queue share; one charge in full."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 
 from openchargeback.domain.money import to_picos
+from openchargeback.storage import partitions
 from openchargeback.storage.sums import money_sum, read_sum
 from openchargeback.storage.tables import (
     charge_details,
@@ -36,18 +38,28 @@ from openchargeback.storage.tables import (
 )
 
 
-def refresh_statistics(conn: Connection) -> None:
+def refresh_statistics(conn: Connection, period_ids: Iterable[int] | None = None) -> None:
     """PostgreSQL plans from table statistics; after a large import they would say the
     tables an import writes are empty until autovacuum runs (if it runs), and pages then
-    take seconds: a charge_details said empty made every page join loop over all of it."""
-    if conn.dialect.name == "postgresql":
-        # in the order of their oids, as a database-wide ANALYZE takes them: each holds
-        # its table's lock to the end of the transaction, and another order deadlocked
-        tables = conn.exec_driver_sql(
-            "SELECT relname FROM pg_class WHERE oid IN "
-            "('charges'::regclass, 'charge_details'::regclass, 'tag_sets'::regclass) ORDER BY oid"
-        ).scalars()
-        conn.exec_driver_sql("ANALYZE " + ", ".join(_ANALYZED if t == "charges" else t for t in tables))
+    take seconds: a charge_details said empty made every page join loop over all of it.
+    ``period_ids`` (an import's): those periods' partitions, which their pages read, and
+    the details and tag sets. None (a period's close): charges as a whole, whose
+    statistics (for queries over several periods) sample every partition, so cost more
+    each month; autovacuum never analyses a partitioned table."""
+    if conn.dialect.name != "postgresql":
+        return
+    if period_ids is None:
+        conn.exec_driver_sql(f"ANALYZE charges ({_ANALYZED})")
+        return
+    names = partitions.attached(conn)
+    written = [f"'\"{names[p]}\"'::regclass" for p in sorted(set(period_ids)) if p in names]
+    # in the order of their oids, as a database-wide ANALYZE takes them: each holds its
+    # table's lock to the end of the transaction, and another order deadlocked
+    oids = ", ".join(["'charge_details'::regclass", "'tag_sets'::regclass", *written])
+    tables = conn.exec_driver_sql(f"SELECT relname FROM pg_class WHERE oid IN ({oids}) ORDER BY oid")
+    columns = {"charge_details": f" ({_DETAILS_ANALYZED})", "tag_sets": ""}
+    listed = [f'"{t}"{columns.get(t, f" ({_ANALYZED})")}' for t in tables.scalars()]
+    conn.exec_driver_sql("ANALYZE " + ", ".join(listed))
 
 
 # Columns of the ledger that are only shown (JSON extras, free texts, quantities as they
@@ -68,7 +80,13 @@ _SHOWN_ONLY = frozenset(
         "reviewed_at",
     }
 )
-_ANALYZED = f"charges ({', '.join(c.name for c in charges.columns if c.name not in _SHOWN_ONLY)})"
+_ANALYZED = ", ".join(c.name for c in charges.columns if c.name not in _SHOWN_ONLY)
+# the details' columns that queries filter, join or group on (the others are only shown):
+# all 35 took 0.2 s of a 300,000-row import
+_DETAILS_ANALYZED = (
+    "id, key, service_name, charge_category, commitment_discount_status, pricing_unit, consumed_unit, "
+    "provider_name, billing_account_id"
+)
 
 
 # -- the one charges query: filter, key-paginated pages, SQL sums ----------------------------

@@ -168,18 +168,21 @@ class Stage:
         ``into`` (charges, or the not yet attached partition of the import's one new period)."""
         self.analyze()
         s = self.prefix
+        # New details and tag sets in key order: each is locked by its inserter until the
+        # commit, so two imports inserting shared ones in file orders waited for each
+        # other (PostgreSQL: "deadlock detected"); in one order the second waits its turn.
         detail_cols = ", ".join(DETAIL_STORAGE_COLUMNS)
         ignore = " ON CONFLICT (key) DO NOTHING" if conn.dialect.name == "postgresql" else ""
         conn.exec_driver_sql(
             f"INSERT INTO charge_details (key, {detail_cols}) "
             f"SELECT s.key, {_cols('s', DETAIL_STORAGE_COLUMNS)} "
             f"FROM {s}s_details s WHERE s.ref IN (SELECT min(ref) FROM {s}s_details GROUP BY key) "
-            f"AND NOT EXISTS (SELECT 1 FROM charge_details d WHERE d.key = s.key) ORDER BY s.ref{ignore}"
+            f"AND NOT EXISTS (SELECT 1 FROM charge_details d WHERE d.key = s.key) ORDER BY s.key{ignore}"
         )
         conn.exec_driver_sql(
             f"INSERT INTO tag_sets (key, tags) SELECT s.key, s.tags FROM {s}s_tags s "
             f"WHERE s.ref IN (SELECT min(ref) FROM {s}s_tags GROUP BY key) "
-            f"AND NOT EXISTS (SELECT 1 FROM tag_sets t WHERE t.key = s.key) ORDER BY s.ref{ignore}"
+            f"AND NOT EXISTS (SELECT 1 FROM tag_sets t WHERE t.key = s.key) ORDER BY s.key{ignore}"
         )
         self._resolve(
             conn,

@@ -289,7 +289,7 @@ class _Run:
         for pid in self.period_ids.values():
             apply_growth_rule(self.ctx, conn, pid)
         if self.focus.stats.rows >= ANALYZE_ROWS:
-            charges_repo.refresh_statistics(conn)
+            charges_repo.refresh_statistics(conn, self.period_ids.values())
         totals = self._control_totals(conn, import_id)
         imports_repo.add_problems(conn, import_id, self.focus.problems)
         stats = self.focus.stats
