@@ -61,6 +61,14 @@ def _fresh_pg_schema(url: str) -> None:
     eng.dispose()
 
 
+def _fresh_sqlite(url: str) -> str:
+    """No database file at the URL's path (an earlier run's is removed); the path."""
+    db = url.removeprefix("sqlite:///")
+    for suffix in ("", "-wal", "-shm"):
+        Path(db + suffix).unlink(missing_ok=True)
+    return db
+
+
 def _peak_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -72,6 +80,8 @@ def run_one(url: str, path: str, period: str | None, review: bool) -> dict:
 
     if url.startswith("postgresql"):
         _fresh_pg_schema(url)
+    else:
+        _fresh_sqlite(url)
     config: dict = {"database": {"url": url}, "sources": [{"name": "aws"}]}
     if review:
         config["review"] = EXAMPLE_REVIEW
@@ -116,7 +126,7 @@ def _raw_batches(path: str):
 def raw_sqlite(url: str, path: str) -> dict:
     import sqlite3
 
-    db = url.removeprefix("sqlite:///")
+    db = _fresh_sqlite(url)
     t0 = time.perf_counter()
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")

@@ -78,7 +78,7 @@ class Read:
             if name in C.MONEY_COLUMNS:
                 out += [None if v is None else from_picos(v) for v in b.money[name]]
             elif name in C.ROW_STRING_COLUMNS:
-                out += b.strings[name]
+                out += b.strings[name].to_pylist()
             elif name == "Tags":  # parsed
                 out += [None if t is None else t[1] for t in b.tags.decode()]
             elif name == "Tags text":  # as stored

@@ -138,7 +138,7 @@ class Stage:
     def add(self, columns: dict[str, Any]) -> None:
         """Rows given column-wise: ``combo_ref`` (refs per row, numpy), ``line`` and the
         other PER_ROW_COLUMNS (charge period times as ``Coded`` aware datetimes, money as
-        picounits)."""
+        picounits, texts as Arrow arrays)."""
         n = len(columns["line"])
         columns = {**columns, "seq": np.arange(self.rows, self.rows + n, dtype=np.int64)}
         self.rows += n
@@ -275,6 +275,8 @@ class SQLiteStage(Stage):
                 v = texts[v.index].tolist()
             elif isinstance(v, np.ndarray):
                 v = v.tolist()
+            elif isinstance(v, pa.Array):
+                v = v.to_pylist()
             values.append(v)
         self._write("s_charges", STAGED_COLUMNS, zip(*values, strict=True))
 
@@ -356,6 +358,8 @@ class PostgresStage(Stage):
             if name in _TIMES:  # ISO text with its offset, once per distinct time (Arrow's
                 # own formatting of zoned timestamps is slow)
                 arrays.append(pa.array([t.isoformat() for t in v.values], pa.string()).take(v.index))
+            elif isinstance(v, pa.Array):
+                arrays.append(v)
             else:
                 arrays.append(pa.array(v, _ARROW_TYPES.get(name, pa.string())))
         out = io.BytesIO()

@@ -146,8 +146,8 @@ class RowFlagger:
         if not xcols and not self.per_resource:  # the common case: the tag set alone
             return [(t, (), None, None) for t in tag_text], batch.tags.index
         xvals = zip(*(batch.kept.get(c, [None] * batch.size) for c in xcols), strict=True) if xcols else None
-        rid = batch.strings["ResourceId"] if self.per_resource else [None] * batch.size
-        rname = batch.strings["ResourceName"] if self.per_resource else [None] * batch.size
+        rid = batch.strings["ResourceId"].to_pylist() if self.per_resource else [None] * batch.size
+        rname = batch.strings["ResourceName"].to_pylist() if self.per_resource else [None] * batch.size
         seen: dict[tuple, int] = {}
         index = np.fromiter(
             (
