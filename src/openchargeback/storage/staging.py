@@ -293,8 +293,7 @@ class SQLiteStage(Stage):
 
 
 class PostgresStage(Stage):
-    """Temporary tables of the import's transaction (dropped at its end), filled by COPY:
-    the rows of each batch as one CSV buffer that Arrow writes (no Python loop per row)."""
+    """Temporary tables of the import's transaction (dropped at its end), filled by COPY."""
 
     prefix = "pg_temp."
 
@@ -314,6 +313,7 @@ class PostgresStage(Stage):
         ):
             conn.exec_driver_sql(sql)
         self._conn = conn
+        self._isos: dict[datetime, str] = {}
 
     def analyze(self) -> None:
         """Temporary tables have no statistics until analysed; without them the publish's
@@ -347,27 +347,41 @@ class PostgresStage(Stage):
         return first
 
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
-        with self._raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        arrays = []
+        for values in zip(*rows, strict=True):
+            if any(isinstance(v, datetime) for v in values):  # ISO text with its offset
+                values = tuple(None if v is None else self._iso(v) for v in values)
+            arrays.append(pa.array(values))
+        self._copy(table, names, arrays)
+
+    def _iso(self, value: datetime) -> str:
+        text = self._isos.get(value)
+        if text is None:
+            if len(self._isos) >= _REMEMBERED:
+                self._isos.clear()
+            text = self._isos[value] = value.isoformat()
+        return text
 
     def _add(self, columns: dict[str, Any]) -> None:
         arrays = []
         for name in STAGED_COLUMNS:
             v = columns[name]
-            if name in _TIMES:  # ISO text with its offset, once per distinct time (Arrow's
-                # own formatting of zoned timestamps is slow)
-                arrays.append(pa.array([t.isoformat() for t in v.values], pa.string()).take(v.index))
+            if name in _TIMES:  # once per distinct time (Arrow's formatting of zoned times is slow)
+                arrays.append(pa.array([self._iso(t) for t in v.values], pa.string()).take(v.index))
             elif isinstance(v, pa.Array):
                 arrays.append(v)
             else:
                 arrays.append(pa.array(v, _ARROW_TYPES.get(name, pa.string())))
+        self._copy("s_charges", STAGED_COLUMNS, arrays)
+
+    def _copy(self, table: str, names: tuple[str, ...], arrays: list[pa.Array]) -> None:
+        """The rows as one CSV buffer that Arrow writes (no Python loop per row): unquoted
+        empty fields are NULL in PostgreSQL's CSV, and Arrow quotes every text value."""
         out = io.BytesIO()
-        pacsv.write_csv(pa.table(arrays, names=list(STAGED_COLUMNS)), out, _CSV)
-        # unquoted empty fields are NULL in PostgreSQL's CSV; Arrow quotes every text value
+        pacsv.write_csv(pa.table(arrays, names=list(names)), out, _CSV)
         with (
             self._raw.cursor() as cur,
-            cur.copy(f"COPY s_charges ({', '.join(STAGED_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy,
+            cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)") as copy,
         ):
             copy.write(out.getbuffer())
 
