@@ -76,7 +76,7 @@ class Read:
         out: list = []
         for b in self.batches:
             if name in C.MONEY_COLUMNS:
-                out += [None if v is None else from_picos(v) for v in b.money[name]]
+                out += [None if v is None else from_picos(v) for v in b.money[name].to_pylist()]
             elif name in C.ROW_STRING_COLUMNS:
                 out += b.strings[name].to_pylist()
             elif name == "Tags":  # parsed

@@ -229,7 +229,7 @@ class RowFlagger:
         out = np.zeros(batch.size, dtype=np.int64)
         if r.max_charge is None and r.large_credit is None:
             return out
-        billed = np.array([v if v is not None else 0 for v in batch.money["BilledCost"]], dtype=np.int64)
+        billed = batch.money["BilledCost"].fill_null(0).to_numpy()
         if r.max_charge is not None:
             out |= np.where(billed > to_picos(r.max_charge), _OVER_MAX, 0)
         if r.large_credit is not None:
