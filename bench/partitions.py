@@ -46,16 +46,18 @@ def _unpartition(engine) -> None:
 
 
 def _run(url: str, layout: str, rows: int, count: int, tmp: Path) -> dict[str, float]:
-    from openchargeback.storage import partitions
+    from openchargeback.storage import partitions, staging
 
-    add, attached = partitions.add, partitions.attached
+    add, attached, direct_to = partitions.add, partitions.attached, staging.PostgresStage.direct_to
     try:
         if layout == "unpartitioned":  # one table: nothing to attach to it, nor to fill first
             partitions.add = lambda *args, **kw: None
             partitions.attached = lambda conn: _Every()
+            staging.PostgresStage.direct_to = lambda *args, **kw: None  # type: ignore[method-assign]
         return _measure(url, layout, rows, count, tmp)
     finally:
         partitions.add, partitions.attached = add, attached
+        staging.PostgresStage.direct_to = direct_to  # type: ignore[method-assign]
 
 
 class _Every:

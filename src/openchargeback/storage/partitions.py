@@ -44,24 +44,35 @@ def archived(conn: Connection) -> set[str]:
     return {str(n) for i, n in conn.exec_driver_sql("SELECT id, name FROM periods") if i not in have}
 
 
-def add(conn: Connection, period_id: int, period_name: str, attach_now: bool = True) -> None:
-    """The period's empty partition (PostgreSQL; nothing on SQLite), in the caller's transaction.
-    Without ``attach_now`` the caller fills the table and then calls ``attach``."""
+def add(conn: Connection, period_id: int, period_name: str) -> None:
+    """The period's empty partition (PostgreSQL; nothing on SQLite), in the caller's transaction."""
     if conn.dialect.name != "postgresql":
         return
-    table, pid = partition_name(period_name), int(period_id)
+    make_table(conn, partition_name(period_name), period_id)
+    attach(conn, period_id, period_name)
+
+
+def make_table(conn: Connection, table: str, period_id: int) -> None:
+    """A table to be the period's partition: the charges' columns and a constraint that
+    proves its rows fit, so that ATTACH does not scan it."""
     conn.exec_driver_sql(f'CREATE TABLE "{table}" (LIKE charges INCLUDING DEFAULTS)')
-    # the constraint proves the rows fit, so ATTACH does not scan the table
-    conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD CONSTRAINT "{table}_period" CHECK (period_id = {pid})')
-    if attach_now:
-        attach(conn, period_id, period_name)
+    conn.exec_driver_sql(
+        f'ALTER TABLE "{table}" ADD CONSTRAINT "{table}_period" CHECK (period_id = {int(period_id)})'
+    )
+
+
+def adopt(conn: Connection, table: str, period_id: int, period_name: str) -> None:
+    """The filled ``table`` (``make_table``) becomes the period's partition. ATTACH builds
+    the charges indexes the table lacks: on a filled table one sorted build per index,
+    several times faster than inserting each row into six indexes (issue 21)."""
+    name = partition_name(period_name)
+    conn.exec_driver_sql(f'ALTER TABLE "{table}" RENAME TO "{name}"')
+    conn.exec_driver_sql(f'ALTER TABLE "{name}" RENAME CONSTRAINT "{table}_period" TO "{name}_period"')
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    attach(conn, period_id, period_name)
 
 
 def attach(conn: Connection, period_id: int, period_name: str) -> None:
-    """Attach the period's partition made by ``add(attach_now=False)``. ATTACH builds the
-    charges indexes the table lacks: on a filled table one sorted build per index, several
-    times faster than inserting each row into six indexes (issue 21)."""
-    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
     table = partition_name(period_name)
     conn.exec_driver_sql(f'ALTER TABLE charges ATTACH PARTITION "{table}" FOR VALUES IN ({int(period_id)})')
 

@@ -30,9 +30,11 @@ def get_by_id(conn: Connection, period_id: int) -> AnyRow | None:
 
 
 def get_or_create(
-    conn: Connection, period: Period, actor: str, now: datetime, attach_partition: bool = True
+    conn: Connection, period: Period, actor: str, now: datetime, period_id: int | None = None
 ) -> AnyRow:
-    """The period's row, created (with its partition, see partitions.add) if missing."""
+    """The period's row, created (with its partition, see partitions.add) if missing.
+    ``period_id``: the id taken for it by an import that brings its own partition
+    (``partitions.adopt``); a period made meanwhile by another keeps its id."""
     row = get(conn, period.name)
     if row is not None:
         return row
@@ -43,6 +45,8 @@ def get_or_create(
         "status": PeriodStatus.OPEN.value,
         "created_at": now,
     }
+    if period_id is not None:
+        values["id"] = period_id
     if conn.dialect.name == "postgresql":
         # two imports may create the same period at once: the second waits for the first
         # and takes its row (SQLite's write transactions never overlap)
@@ -59,7 +63,8 @@ def get_or_create(
         pid = int(got[0])
     else:
         pid = inserted_id(conn.execute(insert(periods).values(**values)))
-    partitions.add(conn, pid, period.name, attach_partition)
+    if period_id is None:
+        partitions.add(conn, pid, period.name)
     conn.execute(
         insert(period_transitions).values(
             period_id=pid,

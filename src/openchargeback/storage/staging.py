@@ -8,6 +8,12 @@ read of the whole file.
 - SQLite: a side database file in a temporary directory (its own journal, no
   durability needed), ATTACHed as ``stage`` to the ledger's connection for the publish.
 - PostgreSQL: temporary tables of the import's own transaction, filled by ``COPY``.
+  The rows of a period that is new when the file's first batch is read skip the stage:
+  they are copied into a table of their own, which the publish makes the period's
+  partition (``PostgresStage.direct_to``). Their ids (the import's, the period's, each
+  row's, each new detail's and tag set's) are taken from the sequences as they are
+  written; a detail or tag set stored meanwhile by another import keeps that one's id,
+  and the rows are mended to it at the publish.
 
 Descriptive detail tuples and tag texts are staged once each with a local ``ref``;
 the publish creates the ledger rows that are missing (by their sha1 key) and joins the
@@ -16,6 +22,7 @@ staged charges to them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,18 +30,23 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection
 
+from openchargeback.storage import partitions
+from openchargeback.storage import periods as periods_repo
 from openchargeback.storage.tables import CHARGE_INSERT_COLUMNS, charge_details
 from openchargeback.storage.types import sqlite_time
 
+Index = npt.NDArray[np.int64]
 _RESOLVED = ("import_id", "period_id", "source_id", "detail_id", "tag_set_id")
 # per-row columns as staged: an order number, the period's name, local refs, the rest
 ROW_COLUMNS = tuple(c for c in CHARGE_INSERT_COLUMNS if c not in _RESOLVED)
@@ -77,12 +89,15 @@ class Stage:
 
     prefix = ""
 
+    reserves_ids = False  # PostgreSQL: rows, details and tag sets take their ids when staged
+
     def __init__(self) -> None:
         self.details_staged = self.tags_staged = 0  # the highest file-wide number staged
         self.combos: dict[tuple[int, int | None, int], int] = {}
         self.outcomes: dict[tuple[Any, ...], int] = {}
         self.combo_count = 0
-        self.rows = 0
+        self.rows = self.staged_rows = 0  # rows added; of them, rows in s_charges
+        self.direct: Direct | None = None
 
     # -- staging ---------------------------------------------------------------------
     # A detail's or tag set's ref is its file-wide number (focus.batch.Remembered): one
@@ -93,7 +108,7 @@ class Stage:
         new = [(n, d) for n, d in zip(numbers, details, strict=True) if n and n > self.details_staged]
         if new:
             rows = [(n, detail_key(d), *self._detail_values(d)) for n, d in new]
-            self._write("s_details", ("ref", "key", *DETAIL_STORAGE_COLUMNS), rows)
+            self._numbered("s_details", "charge_details", ("ref", "key", *DETAIL_STORAGE_COLUMNS), rows)
             self.details_staged = max(n for n, _ in new)
 
     def stage_tags(self, numbers: list[int | None], texts: list[str | None]) -> None:
@@ -101,7 +116,7 @@ class Stage:
         new = [(n, t) for n, t in zip(numbers, texts, strict=True) if n and t and n > self.tags_staged]
         if new:
             rows = [(n, hashlib.sha1(text.encode()).hexdigest(), text) for n, text in new]
-            self._write("s_tags", ("ref", "key", "tags"), rows)
+            self._numbered("s_tags", "tag_sets", ("ref", "key", "tags"), rows)
             self.tags_staged = max(n for n, _ in new)
 
     def combo_refs(self, combos: list[tuple[Any, ...]]) -> list[int]:
@@ -135,22 +150,40 @@ class Stage:
         self.combos.clear()
         self.outcomes.clear()
 
-    def add(self, columns: dict[str, Any]) -> None:
-        """Rows given column-wise: ``combo_ref`` (refs per row, numpy), ``line`` and the
-        other PER_ROW_COLUMNS (charge period times as ``Coded`` aware datetimes, money as
-        picounits, texts as Arrow arrays)."""
-        n = len(columns["line"])
-        columns = {**columns, "seq": np.arange(self.rows, self.rows + n, dtype=np.int64)}
+    def direct_to(self, period: str, source_id: int) -> None:
+        """The first batch's rows are all of ``period``: PostgreSQL writes them, and the
+        file's later rows of that period, straight into its partition when it is new."""
+
+    def add(self, columns: dict[str, Any], combos: list[tuple[Any, ...]], index: Index) -> None:
+        """Rows given column-wise: ``line`` and the other PER_ROW_COLUMNS (charge period
+        times as ``Coded`` aware datetimes, money as picounits, texts as Arrow arrays);
+        ``combos`` the batch's distinct (period name, detail ref, tag ref, *COMBO_COLUMNS),
+        ``index`` each row's."""
+        n = len(index)
+        self._add({**columns, "seq": self._seq(n)}, combos, index)
         self.rows += n
-        self._add(columns)
+
+    def _seq(self, n: int) -> Index:
+        """The rows' order numbers (the charges' ids where the stage reserves them)."""
+        return np.arange(self.rows, self.rows + n, dtype=np.int64)
+
+    def _add(self, columns: dict[str, Any], combos: list[tuple[Any, ...]], index: Index) -> None:
+        """Stage the rows, each with its combo's ref."""
+        refs = np.array(self.combo_refs(combos), dtype=np.int64)
+        self._write_rows({**columns, "combo_ref": refs[index]})
+        self.staged_rows += len(index)
 
     def _detail_values(self, d: tuple[Any, ...]) -> tuple[Any, ...]:
         return d
 
+    def _numbered(self, table: str, ledger: str, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        """Stage new details or tag sets (``ledger``'s rows to be)."""
+        self._write(table, names, rows)
+
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
         raise NotImplementedError
 
-    def _add(self, columns: dict[str, Any]) -> None:
+    def _write_rows(self, columns: dict[str, Any]) -> None:
         raise NotImplementedError
 
     # -- publishing --------------------------------------------------------------------
@@ -161,11 +194,11 @@ class Stage:
         """Create ``s_resolved`` (ref primary key) from the query."""
         raise NotImplementedError
 
-    def publish(self, conn: Connection, import_id: int, source_id: int, into: str = "charges") -> None:
+    def publish(self, conn: Connection, import_id: int, source_id: int, period_ids: dict[str, int]) -> None:
         """Move the staged rows into the ledger (in the caller's write transaction):
         missing detail and tag rows first, each combo resolved to the ledger's ids once,
-        then the charges in staging order, each joined to its combo by primary key, into
-        ``into`` (charges, or the not yet attached partition of the import's one new period)."""
+        then the charges in staging order, each joined to its combo by primary key.
+        ``period_ids``: the file's periods' ids."""
         self.analyze()
         s = self.prefix
         # New details and tag sets in key order: each is locked by its inserter until the
@@ -173,17 +206,21 @@ class Stage:
         # other (PostgreSQL: "deadlock detected"); in one order the second waits its turn.
         detail_cols = ", ".join(DETAIL_STORAGE_COLUMNS)
         ignore = " ON CONFLICT (key) DO NOTHING" if conn.dialect.name == "postgresql" else ""
+        ids, s_ids = ("id, ", "s.id, ") if self.reserves_ids else ("", "")
         conn.exec_driver_sql(
-            f"INSERT INTO charge_details (key, {detail_cols}) "
-            f"SELECT s.key, {_cols('s', DETAIL_STORAGE_COLUMNS)} "
+            f"INSERT INTO charge_details ({ids}key, {detail_cols}) "
+            f"SELECT {s_ids}s.key, {_cols('s', DETAIL_STORAGE_COLUMNS)} "
             f"FROM {s}s_details s WHERE s.ref IN (SELECT min(ref) FROM {s}s_details GROUP BY key) "
             f"AND NOT EXISTS (SELECT 1 FROM charge_details d WHERE d.key = s.key) ORDER BY s.key{ignore}"
         )
         conn.exec_driver_sql(
-            f"INSERT INTO tag_sets (key, tags) SELECT s.key, s.tags FROM {s}s_tags s "
+            f"INSERT INTO tag_sets ({ids}key, tags) SELECT {s_ids}s.key, s.tags FROM {s}s_tags s "
             f"WHERE s.ref IN (SELECT min(ref) FROM {s}s_tags GROUP BY key) "
             f"AND NOT EXISTS (SELECT 1 FROM tag_sets t WHERE t.key = s.key) ORDER BY s.key{ignore}"
         )
+        self._place_direct(conn, period_ids)
+        if not self.staged_rows:
+            return
         self._resolve(
             conn,
             f"SELECT c.ref, p.id AS period_id, d.id AS detail_id, t.id AS tag_set_id, "
@@ -201,20 +238,17 @@ class Stage:
             **{c: f"r.{c}" for c in ("period_id", "detail_id", "tag_set_id", *COMBO_COLUMNS)},
         }
         columns, order = CHARGE_INSERT_COLUMNS, " ORDER BY s.seq"
-        first = self._first_id(conn)
-        if first is not None:  # each row's id by its seq: the stage needs no sort
+        if self.reserves_ids:  # each row's seq is its id: no sort
             columns, order = ("id", *columns), ""
-            resolved["id"] = f"s.seq + {int(first)}"
+            resolved["id"] = "s.seq"
         select_list = ", ".join(resolved.get(c, f"s.{c}") for c in columns)
         conn.exec_driver_sql(
-            f'INSERT INTO "{into}" ({", ".join(columns)}) SELECT {select_list} '
+            f"INSERT INTO charges ({', '.join(columns)}) SELECT {select_list} "
             f"FROM {s}s_charges s JOIN {s}s_resolved r ON r.ref = s.combo_ref{order}"
         )
 
-    def _first_id(self, conn: Connection) -> int | None:
-        """The first of the staged rows' ids when they are reserved up front; None: the
-        insert numbers them in staging order."""
-        return None
+    def _place_direct(self, conn: Connection, period_ids: dict[str, int]) -> None:
+        """The rows written straight into a table of their own take their place."""
 
 
 def _cols(alias: str, names: tuple[str, ...]) -> str:
@@ -265,7 +299,7 @@ class SQLiteStage(Stage):
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
         self._db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(names))})", rows)
 
-    def _add(self, columns: dict[str, Any]) -> None:
+    def _write_rows(self, columns: dict[str, Any]) -> None:
         values = []
         for name in STAGED_COLUMNS:
             v = columns[name]
@@ -293,18 +327,22 @@ class SQLiteStage(Stage):
 
 
 class PostgresStage(Stage):
-    """Temporary tables of the import's transaction (dropped at its end), filled by COPY."""
+    """Temporary tables of the import's transaction (dropped at its end), filled by COPY.
+    Rows, details and tag sets take their ids when staged. When the file's first batch is
+    all of one new period, that period's rows go straight into a table of their own,
+    which the publish makes the period's partition (``direct_to``)."""
 
     prefix = "pg_temp."
+    reserves_ids = True
 
     def __init__(self, conn: Connection) -> None:
         super().__init__()
         self._raw: Any = conn.connection.driver_connection
         detail_cols = ", ".join(DETAIL_STORAGE_COLUMNS)
         for sql in (
-            f"CREATE TEMP TABLE s_details ON COMMIT DROP AS SELECT 0 AS ref, key, {detail_cols} "
+            f"CREATE TEMP TABLE s_details ON COMMIT DROP AS SELECT 0 AS ref, id, key, {detail_cols} "
             f"FROM charge_details WITH NO DATA",
-            "CREATE TEMP TABLE s_tags ON COMMIT DROP AS SELECT 0 AS ref, key, tags "
+            "CREATE TEMP TABLE s_tags ON COMMIT DROP AS SELECT 0 AS ref, id, key, tags "
             "FROM tag_sets WITH NO DATA",
             f"CREATE TEMP TABLE s_combos ON COMMIT DROP AS SELECT 0 AS ref, ''::text AS period, "
             f"0 AS detail_ref, 0 AS tag_ref, {', '.join(COMBO_COLUMNS)} FROM charges WITH NO DATA",
@@ -314,6 +352,7 @@ class PostgresStage(Stage):
             conn.exec_driver_sql(sql)
         self._conn = conn
         self._isos: dict[datetime, str] = {}
+        self._ids: dict[str, dict[int, int]] = {"s_details": {}, "s_tags": {}}  # ref -> id
 
     def analyze(self) -> None:
         """Temporary tables have no statistics until analysed; without them the publish's
@@ -329,22 +368,109 @@ class PostgresStage(Stage):
             self._conn.exec_driver_sql(f"ANALYZE {table} ({columns})")
         self._conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
-    def _first_id(self, conn: Connection) -> int | None:
-        """Ids in file order without sorting the stage (5 s a million rows): one block of
-        the charges' sequence, row seq (0, 1, ...) taking the block's first + seq. The
-        block is reserved under an advisory lock held for those two calls only; imports
-        are the one writer of charges and each reserves its ids this way, so no other id
-        falls inside a block. Ids of an import rolled back stay unused, as any sequence's."""
-        if not self.rows:
-            return None
+    def direct_to(self, period: str, source_id: int) -> None:
+        """COPY into the new period's partition while the file is read saves the stage's
+        INSERT of every row (3 s of a million, issue 21). The partition is a table of its
+        own until the publish; the import's and the period's ids are taken now."""
+        if periods_repo.get(self._conn, period) is not None:
+            return
+        (import_id,) = self._nextvals("imports", 1)
+        (period_id,) = self._nextvals("periods", 1)
+        table = f"charges_import_{import_id}"
+        partitions.make_table(self._conn, table, period_id)
+        self.direct = Direct(period, period_id, import_id, source_id, table)
+
+    def _nextvals(self, table: str, count: int) -> list[int]:
+        """``count`` new ids of ``table`` from its sequence (taken, never reused)."""
+        return list(
+            self._conn.exec_driver_sql(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                f"FROM generate_series(1, {int(count)})"
+            ).scalars()
+        )
+
+    def _numbered(self, table: str, ledger: str, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        ids = self._nextvals(ledger, len(rows))
+        known = self._ids[table]
+        for row, i in zip(rows, ids, strict=True):
+            known[row[0]] = i
+        self._write(
+            table, (names[0], "id", *names[1:]), [(r[0], i, *r[1:]) for r, i in zip(rows, ids, strict=True)]
+        )
+
+    def _seq(self, n: int) -> Index:
+        """Ids in file order without sorting: one block of the charges' sequence a batch,
+        reserved under an advisory lock held for those two calls only; imports are the one
+        writer of charges and each reserves its ids this way, so no other id falls inside
+        a block. Ids of an import rolled back stay unused, as any sequence's."""
+        if not n:
+            return np.empty(0, dtype=np.int64)
         seq = "pg_get_serial_sequence('charges', 'id')"
+        conn = self._conn
         conn.exec_driver_sql(f"SELECT pg_advisory_lock({CHARGE_IDS_LOCK})")
         try:
             first = int(conn.exec_driver_sql(f"SELECT nextval({seq})").scalar_one())
-            conn.exec_driver_sql(f"SELECT setval({seq}, {first + self.rows - 1})")
+            conn.exec_driver_sql(f"SELECT setval({seq}, {first + n - 1})")
         finally:
             conn.exec_driver_sql(f"SELECT pg_advisory_unlock({CHARGE_IDS_LOCK})")
-        return first
+        return np.arange(first, first + n, dtype=np.int64)
+
+    def _add(self, columns: dict[str, Any], combos: list[tuple[Any, ...]], index: Index) -> None:
+        d = self.direct
+        if d is None:
+            return super()._add(columns, combos, index)
+        mine = np.array([c[0] == d.period for c in combos], dtype=bool)[index]
+        if mine.all():
+            return self._copy_direct(columns, combos, index)
+        if mine.any():
+            self._copy_direct(_some(columns, mine), combos, index[mine])
+        super()._add(_some(columns, ~mine), combos, index[~mine])
+
+    def _copy_direct(self, columns: dict[str, Any], combos: list[tuple[Any, ...]], index: Index) -> None:
+        """The rows, with their combos' values and the ledger ids, into the period's table."""
+        d, n, take = self.direct, len(index), pa.array(index)
+        assert d is not None
+        per_combo = list(zip(*combos, strict=True))
+        details, tags = self._ids["s_details"], self._ids["s_tags"]
+        values: dict[str, Any] = {
+            "id": pa.array(columns["seq"]),
+            **{c: pa.array(np.full(n, v, dtype=np.int64)) for c, v in d.constants().items()},
+            "detail_id": pa.array([details[r] for r in per_combo[1]], pa.int64()).take(take),
+            "tag_set_id": pa.array([None if r is None else tags[r] for r in per_combo[2]], pa.int64()).take(
+                take
+            ),
+            **{c: pa.array(per_combo[3 + i]).take(take) for i, c in enumerate(COMBO_COLUMNS)},
+        }
+        for name in PER_ROW_COLUMNS:
+            values[name] = self._arrow(name, columns[name])
+        names = ("id", *CHARGE_INSERT_COLUMNS)
+        self._copy(d.table, names, [values[c] for c in names])
+
+    def _place_direct(self, conn: Connection, period_ids: dict[str, int]) -> None:
+        """A detail or tag set whose reserved id lost to another import's (committed
+        meanwhile, or numbered twice in this file) is mended in the rows that hold it.
+        The table then becomes the period's partition; unless another import made the
+        period meanwhile: its partition takes the rows."""
+        d = self.direct
+        if d is None:
+            return
+        for staged, ledger, column in (
+            ("s_details", "charge_details", "detail_id"),
+            ("s_tags", "tag_sets", "tag_set_id"),
+        ):
+            lost = f"FROM pg_temp.{staged} s JOIN {ledger} l ON l.key = s.key WHERE l.id <> s.id"
+            if conn.exec_driver_sql(f"SELECT EXISTS (SELECT 1 {lost})").scalar():
+                conn.exec_driver_sql(f'UPDATE "{d.table}" c SET {column} = l.id {lost} AND c.{column} = s.id')
+        period_id = period_ids[d.period]
+        if period_id == d.period_id:
+            partitions.adopt(conn, d.table, period_id, d.period)
+            return
+        names = ("id", *CHARGE_INSERT_COLUMNS)
+        select_list = ", ".join(str(int(period_id)) if c == "period_id" else c for c in names)
+        conn.exec_driver_sql(
+            f'INSERT INTO charges ({", ".join(names)}) SELECT {select_list} FROM "{d.table}" ORDER BY id'
+        )
+        conn.exec_driver_sql(f'DROP TABLE "{d.table}"')
 
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
         arrays = []
@@ -362,17 +488,15 @@ class PostgresStage(Stage):
             text = self._isos[value] = value.isoformat()
         return text
 
-    def _add(self, columns: dict[str, Any]) -> None:
-        arrays = []
-        for name in STAGED_COLUMNS:
-            v = columns[name]
-            if name in _TIMES:  # once per distinct time (Arrow's formatting of zoned times is slow)
-                arrays.append(pa.array([self._iso(t) for t in v.values], pa.string()).take(v.index))
-            elif isinstance(v, pa.Array):
-                arrays.append(v)
-            else:
-                arrays.append(pa.array(v, _ARROW_TYPES.get(name, pa.string())))
-        self._copy("s_charges", STAGED_COLUMNS, arrays)
+    def _arrow(self, name: str, v: Any) -> pa.Array:
+        if name in _TIMES:  # once per distinct time (Arrow's formatting of zoned times is slow)
+            return pa.array([self._iso(t) for t in v.values], pa.string()).take(v.index)
+        if isinstance(v, pa.Array):
+            return v
+        return pa.array(v, _ARROW_TYPES.get(name, pa.string()))
+
+    def _write_rows(self, columns: dict[str, Any]) -> None:
+        self._copy("s_charges", STAGED_COLUMNS, [self._arrow(n, columns[n]) for n in STAGED_COLUMNS])
 
     def _copy(self, table: str, names: tuple[str, ...], arrays: list[pa.Array]) -> None:
         """The rows as one CSV buffer that Arrow writes (no Python loop per row): unquoted
@@ -381,7 +505,7 @@ class PostgresStage(Stage):
         pacsv.write_csv(pa.table(arrays, names=list(names)), out, _CSV)
         with (
             self._raw.cursor() as cur,
-            cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)") as copy,
+            cur.copy(f'COPY "{table}" ({", ".join(names)}) FROM STDIN WITH (FORMAT csv)') as copy,
         ):
             copy.write(out.getbuffer())
 
@@ -389,6 +513,34 @@ class PostgresStage(Stage):
         conn.exec_driver_sql(f"CREATE TEMP TABLE s_resolved ON COMMIT DROP AS {select}")
         conn.exec_driver_sql("ALTER TABLE s_resolved ADD PRIMARY KEY (ref)")
         conn.exec_driver_sql("ANALYZE s_resolved")
+
+
+@dataclass(frozen=True)
+class Direct:
+    """The new period whose rows PostgreSQL writes straight into ``table``, and the ids
+    taken for it and the import."""
+
+    period: str
+    period_id: int
+    import_id: int
+    source_id: int
+    table: str
+
+    def constants(self) -> dict[str, int]:
+        return {"import_id": self.import_id, "period_id": self.period_id, "source_id": self.source_id}
+
+
+def _some(columns: dict[str, Any], mask: Index) -> dict[str, Any]:
+    """The rows of ``mask`` of columns given as ``Stage.add`` takes them."""
+    out: dict[str, Any] = {}
+    for name, v in columns.items():
+        if hasattr(v, "index") and hasattr(v, "values"):  # coded: distinct values, an index per row
+            out[name] = dataclasses.replace(v, index=v.index[mask])
+        elif isinstance(v, pa.Array):
+            out[name] = v.filter(pa.array(mask))
+        else:
+            out[name] = np.asarray(v)[mask]
+    return out
 
 
 _CSV = pacsv.WriteOptions(include_header=False)

@@ -42,10 +42,10 @@ from openchargeback.services.review.patterns import compile_pattern
 from openchargeback.services.review.rules import apply_growth_rule, current_rules
 from openchargeback.storage import charges as charges_repo
 from openchargeback.storage import imports as imports_repo
-from openchargeback.storage import partitions, staging, writers
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import review as review_repo
 from openchargeback.storage import sources as sources_repo
+from openchargeback.storage import staging, writers
 from openchargeback.storage.tables import charges as charges_table
 
 SHOWN_PROBLEMS = 20
@@ -248,28 +248,25 @@ class _Run:
         dup = imports_repo.find_active_by_sha(conn, self.focus.scan.sha256)
         if dup is not None:
             raise _Duplicate(dup)
-        import_id = imports_repo.create(conn, self._import_values(started))
+        values = self._import_values(started)
+        direct = stage.direct  # PostgreSQL: a new period's rows written straight to their table
+        if direct is not None:
+            values["id"] = direct.import_id
+        import_id = imports_repo.create(conn, values)
         writers.announce(conn, f"import #{import_id} ({self.focus.name})")  # who waits is told
-        # PostgreSQL, the file's one period new: its partition is filled before it is
-        # attached (and indexed), unseen by others until the commit (partitions.attach)
-        only = next(iter(self.periods)) if len(self.periods) == 1 else None
-        fill_first = (
-            conn.dialect.name == "postgresql" and only is not None and periods_repo.get(conn, only) is None
-        )
         for name in sorted(self.periods):
             row = periods_repo.get_or_create(
-                conn, Period.parse(name), self.ctx.actor, self.ctx.clock(), attach_partition=not fill_first
+                conn,
+                Period.parse(name),
+                self.ctx.actor,
+                self.ctx.clock(),
+                direct.period_id if direct is not None and direct.period == name else None,
             )
             # held (PostgreSQL: a share lock) until the import commits: a close, finalize
             # or journal export of the period waits for it
             ensure_writable(row.name, PeriodStatus(imports_repo.hold_period(conn, row.id)))
             self.period_ids[name] = row.id
-        # unless another import created the period meanwhile (and attached its partition)
-        if fill_first and only and self.period_ids[only] not in partitions.attached(conn):
-            stage.publish(conn, import_id, self.src.id, into=partitions.partition_name(only))
-            partitions.attach(conn, self.period_ids[only], only)
-        else:
-            stage.publish(conn, import_id, self.src.id)
+        stage.publish(conn, import_id, self.src.id, self.period_ids)
         self._guard(conn, import_id)
         replaced: tuple[tuple[int, str, int], ...] = ()
         if self.replace:
@@ -404,6 +401,8 @@ class _Run:
         for name in set(names) - self.periods:
             self._check_period(name)
             self.periods.add(name)
+        if stage.rows == 0 and len(set(names)) == 1:  # the file's first rows
+            stage.direct_to(names[0], self.src.id)
         flagged = self.flagger.apply(batch)  # (attribution, flags, rule id) per row, coded
         self.parties.add((d[_PROVIDER] for d in details), (d[_ACCOUNT] for d in details))
         detail_refs = batch.details.numbers  # the stage's refs are the file-wide numbers
@@ -423,7 +422,6 @@ class _Run:
             combos.append((names[d], detail_refs[d], tag_refs[t], details[d][2], *attr, flags, rule_id))
         cols: dict[str, Any] = {
             "line": batch.lines,
-            "combo_ref": np.array(stage.combo_refs(combos), dtype=np.int64)[index.reshape(-1)],
             "charge_period_start": batch.charge_start,
             "charge_period_end": batch.charge_end,
             "resource_id": batch.strings["ResourceId"],
@@ -434,7 +432,7 @@ class _Run:
             cols[_snake(name)] = batch.money[name]
         for name, values in batch.decimals.items():
             cols[_snake(name)] = values
-        stage.add(cols)
+        stage.add(cols, combos, index.reshape(-1))
 
     def _check_period(self, name: str) -> None:
         """Refuse early (before reading on) a file with rows of a closed period; the
