@@ -129,3 +129,46 @@ def test_a_period_and_details_made_meanwhile_by_another_import(ctx, make_ctx, db
         stored = conn.execute(text("SELECT count(*) FROM charge_details")).scalar_one()
     assert sorted(tuple(r) for r in services) == [(40, 300), (40, 500)]  # the same 40 details
     assert stored == 40
+
+
+def test_a_period_taken_with_its_id_while_another_makes_it_is_the_others(ctx, db_url, tmp_path):
+    """The import's insert of the period under the id it took waits for another's insert
+    of the same period, uncommitted; when that one commits, the period is the other's
+    (an insert that did nothing once reported the id it was given, and the period's
+    history was written for a period that does not exist)."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine
+
+    from openchargeback.domain.periods import Period
+    from openchargeback.storage import periods as periods_repo
+
+    period, now = Period.parse("2025-03"), ctx.clock()
+    engine = create_engine(db_url)
+    got: list = []
+    try:
+        with engine.connect() as first:
+            made = periods_repo.get_or_create(first, period, "first", now)
+
+            def second() -> None:
+                with engine.begin() as conn:
+                    (taken,) = conn.exec_driver_sql("SELECT nextval('periods_id_seq')").scalars()
+                    got.append((taken, periods_repo.get_or_create(conn, period, "second", now, taken).id))
+
+            t = threading.Thread(target=second)
+            t.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    if conn.exec_driver_sql(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    ).scalar_one():
+                        break
+                time.sleep(0.05)
+            first.commit()
+            t.join(timeout=30)
+    finally:
+        engine.dispose()
+    ((taken, returned),) = got
+    assert returned == made.id != taken

@@ -52,15 +52,19 @@ def get_or_create(
         # and takes its row (SQLite's write transactions never overlap)
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+        # RETURNING, not inserted_primary_key: that echoes a given id even when nothing was inserted
         got = conn.execute(
-            pg_insert(periods).values(**values).on_conflict_do_nothing(index_elements=["name"])
-        ).inserted_primary_key
-        if got is None or got[0] is None:
+            pg_insert(periods)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(periods.c.id)
+        ).scalar()
+        if got is None:
             row = get(conn, period.name)
             if row is None:
                 raise LookupError(f"period {period.name} vanished after a conflicting insert")
             return row
-        pid = int(got[0])
+        pid = int(got)
     else:
         pid = inserted_id(conn.execute(insert(periods).values(**values)))
     if period_id is None:

@@ -432,13 +432,13 @@ class PostgresStage(Stage):
         assert d is not None
         per_combo = list(zip(*combos, strict=True))
         details, tags = self._ids["s_details"], self._ids["s_tags"]
+        detail_ids = [details[r] for r in per_combo[1]]
+        tag_ids = [None if r is None else tags[r] for r in per_combo[2]]
         values: dict[str, Any] = {
             "id": pa.array(columns["seq"]),
             **{c: pa.array(np.full(n, v, dtype=np.int64)) for c, v in d.constants().items()},
-            "detail_id": pa.array([details[r] for r in per_combo[1]], pa.int64()).take(take),
-            "tag_set_id": pa.array([None if r is None else tags[r] for r in per_combo[2]], pa.int64()).take(
-                take
-            ),
+            "detail_id": pa.array(detail_ids, pa.int64()).take(take),
+            "tag_set_id": pa.array(tag_ids, pa.int64()).take(take),
             **{c: pa.array(per_combo[3 + i]).take(take) for i, c in enumerate(COMBO_COLUMNS)},
         }
         for name in PER_ROW_COLUMNS:
