@@ -190,14 +190,15 @@ def test_postgresql_killed_mid_copy(big_file, db_url, write_config):
     try:
 
         def staging() -> bool:
-            """An import's transaction is COPYing rows into its staging tables (batch by
-            batch while the file is read; uncommitted, so seen by its activity only)."""
+            """An import's transaction is COPYing rows (batch by batch while the file is
+            read, into its new period's table or its staging tables; uncommitted, so seen
+            by its activity only)."""
             with engine.connect() as conn:
                 return bool(
                     conn.execute(
                         text(
                             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND backend_xid IS NOT NULL AND query LIKE 'COPY s\\_%'"
+                            "AND backend_xid IS NOT NULL AND query LIKE 'COPY %FROM STDIN%'"
                         )
                     ).scalar_one()
                 )
