@@ -5,13 +5,18 @@ meanwhile (made the period, stored the same details) must not lose or misplace a
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from focus_builders import row, write_csv
+from openchargeback.domain.periods import Period
 from openchargeback.focus import reader
 from openchargeback.focus.reader import FocusFile
 from openchargeback.services.ingest import loading
+from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import staging
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -136,14 +141,6 @@ def test_a_period_taken_with_its_id_while_another_makes_it_is_the_others(ctx, db
     of the same period, uncommitted; when that one commits, the period is the other's
     (an insert that did nothing once reported the id it was given, and the period's
     history was written for a period that does not exist)."""
-    import threading
-    import time
-
-    from sqlalchemy import create_engine
-
-    from openchargeback.domain.periods import Period
-    from openchargeback.storage import periods as periods_repo
-
     period, now = Period.parse("2025-03"), ctx.clock()
     engine = create_engine(db_url)
     got: list = []

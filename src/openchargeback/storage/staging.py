@@ -98,6 +98,7 @@ class Stage:
         self.combo_count = 0
         self.rows = self.staged_rows = 0  # rows added; of them, rows in s_charges
         self.direct: Direct | None = None
+        self._texts: dict[datetime, str] = {}
 
     # -- staging ---------------------------------------------------------------------
     # A detail's or tag set's ref is its file-wide number (focus.batch.Remembered): one
@@ -174,7 +175,20 @@ class Stage:
         self.staged_rows += len(index)
 
     def _detail_values(self, d: tuple[Any, ...]) -> tuple[Any, ...]:
-        return d
+        return tuple(self._time(v) if isinstance(v, datetime) else v for v in d)
+
+    def _time(self, value: datetime) -> str:
+        """The database's text of a time, formatted once per distinct time (few repeat many times)."""
+        text = self._texts.get(value)
+        if text is None:
+            if len(self._texts) >= _REMEMBERED:
+                self._texts.clear()
+            text = self._texts[value] = self._time_text(value)
+        return text
+
+    @staticmethod
+    def _time_text(value: datetime) -> str:
+        raise NotImplementedError
 
     def _numbered(self, table: str, ledger: str, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         """Stage new details or tag sets (``ledger``'s rows to be)."""
@@ -282,19 +296,8 @@ class SQLiteStage(Stage):
             + ")"
         )
         self._db.execute("BEGIN")
-        self._texts: dict[datetime, str] = {}
 
-    def _detail_values(self, d: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(self._time(v) if isinstance(v, datetime) else v for v in d)
-
-    def _time(self, value: datetime) -> str:
-        """Fixed-width UTC text, formatted once per distinct time (few repeat many times)."""
-        text = self._texts.get(value)
-        if text is None:
-            if len(self._texts) >= _REMEMBERED:
-                self._texts.clear()
-            text = self._texts[value] = sqlite_time(value)
-        return text
+    _time_text = staticmethod(sqlite_time)  # fixed-width UTC text
 
     def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
         self._db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(names))})", rows)
@@ -351,7 +354,6 @@ class PostgresStage(Stage):
         ):
             conn.exec_driver_sql(sql)
         self._conn = conn
-        self._isos: dict[datetime, str] = {}
         self._ids: dict[str, dict[int, int]] = {"s_details": {}, "s_tags": {}}  # ref -> id
 
     def analyze(self) -> None:
@@ -472,25 +474,16 @@ class PostgresStage(Stage):
         )
         conn.exec_driver_sql(f'DROP TABLE "{d.table}"')
 
-    def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
-        arrays = []
-        for values in zip(*rows, strict=True):
-            if any(isinstance(v, datetime) for v in values):  # ISO text with its offset
-                values = tuple(None if v is None else self._iso(v) for v in values)
-            arrays.append(pa.array(values))
-        self._copy(table, names, arrays)
+    @staticmethod
+    def _time_text(value: datetime) -> str:
+        return value.isoformat()  # ISO text with its offset
 
-    def _iso(self, value: datetime) -> str:
-        text = self._isos.get(value)
-        if text is None:
-            if len(self._isos) >= _REMEMBERED:
-                self._isos.clear()
-            text = self._isos[value] = value.isoformat()
-        return text
+    def _write(self, table: str, names: tuple[str, ...], rows: Any) -> None:
+        self._copy(table, names, [pa.array(values) for values in zip(*rows, strict=True)])
 
     def _arrow(self, name: str, v: Any) -> pa.Array:
         if name in _TIMES:  # once per distinct time (Arrow's formatting of zoned times is slow)
-            return pa.array([self._iso(t) for t in v.values], pa.string()).take(v.index)
+            return pa.array([self._time(t) for t in v.values], pa.string()).take(v.index)
         if isinstance(v, pa.Array):
             return v
         return pa.array(v, _ARROW_TYPES.get(name, pa.string()))
@@ -534,7 +527,7 @@ def _some(columns: dict[str, Any], mask: Index) -> dict[str, Any]:
     """The rows of ``mask`` of columns given as ``Stage.add`` takes them."""
     out: dict[str, Any] = {}
     for name, v in columns.items():
-        if hasattr(v, "index") and hasattr(v, "values"):  # coded: distinct values, an index per row
+        if name in _TIMES:  # coded: the distinct times, an index per row
             out[name] = dataclasses.replace(v, index=v.index[mask])
         elif isinstance(v, pa.Array):
             out[name] = v.filter(pa.array(mask))
