@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from focus_builders import row, write_csv
+from openchargeback.domain.errors import FileRefused
 from openchargeback.domain.periods import Period
 from openchargeback.focus import reader
 from openchargeback.focus.reader import FocusFile
@@ -169,3 +170,75 @@ def test_a_period_taken_with_its_id_while_another_makes_it_is_the_others(ctx, db
         engine.dispose()
     ((taken, returned),) = got
     assert returned == made.id != taken
+
+
+def _batches_of_100(monkeypatch) -> None:
+    monkeypatch.setattr(reader, "BLOCK_SIZE", 4096)  # Arrow's blocks make the batches
+    monkeypatch.setitem(FocusFile.__init__.__kwdefaults__, "batch_size", 100)
+
+
+@pytest.mark.parametrize("new_period", [True, False])
+def test_the_rows_stream_through_one_copy_while_the_file_is_read(ctx, tmp_path, monkeypatch, new_period):
+    """One COPY takes every batch's rows (the period's own table when the period is new,
+    the stage otherwise): the server stores a batch while the next is read, instead of
+    the read waiting for each batch's COPY to end."""
+    _batches_of_100(monkeypatch)
+    if not new_period:
+        loading.ingest(ctx, _file(tmp_path / "aws_first.csv", "2025-01", 10), "aws")
+    opened, writes = [], []
+    real_init, real_write = staging._Stream.__init__, staging._Stream.write
+
+    def init(self, raw, table, names):
+        opened.append(table)
+        real_init(self, raw, table, names)
+
+    def write(self, data):
+        writes.append(len(data))
+        real_write(self, data)
+
+    monkeypatch.setattr(staging._Stream, "__init__", init)
+    monkeypatch.setattr(staging._Stream, "write", write)
+    result = loading.ingest(ctx, _file(tmp_path / "aws_b.csv", "2025-01", 450, "2"), "aws", append=True)
+    assert result.rows == 450
+    assert len(opened) == 1 and opened[0].startswith("charges_import_" if new_period else "s_charges")
+    assert len(writes) >= 4  # a write a batch, all into that one COPY
+    billed = next(t for t in result.totals if t.column == "BilledCost")
+    assert billed.file_total == billed.stored_total
+    got = _ledger(ctx)
+    assert got["per_period"] == {"2025-01": 450 if new_period else 460}
+    assert got["backwards"] == got["dangling"] == got["own_tables"] == 0
+
+
+def test_a_file_refused_after_its_rows_began_streaming_leaves_nothing(ctx, tmp_path, monkeypatch):
+    """A bad row in a later batch is found while the rows' COPY is open: the COPY is
+    ended with the error, the import rolls back (nothing of it stays, not the period's
+    table) and the next import on the same connections works."""
+    _batches_of_100(monkeypatch)
+    rows = [row("2025-01", cost="1.25", ResourceId=f"r-{i}") for i in range(300)]
+    rows[250]["BilledCost"] = "twelve"
+    path = write_csv(tmp_path / "aws_bad.csv", rows)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            loading.ingest(ctx, path, "aws")
+        except BaseException as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)  # a COPY left open hangs the rollback
+    worker.start()
+    worker.join(timeout=60)
+    if worker.is_alive():  # end its session, or the schema's teardown waits for its locks
+        with ctx.engine.connect() as conn:
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'COPY \"charges_import_%%' AND pid <> pg_backend_pid()"
+            )
+        pytest.fail("the refused import never ended")
+    (refused,) = raised
+    assert isinstance(refused, FileRefused) and "aws_bad.csv:252: column BilledCost" in str(refused)
+    with ctx.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM periods")).scalar_one() == 0
+    assert _ledger(ctx)["own_tables"] == 0
+    result = loading.ingest(ctx, _file(tmp_path / "aws_good.csv", "2025-01", 300), "aws")
+    assert result.rows == 300 and _ledger(ctx)["per_period"] == {"2025-01": 300}

@@ -8,7 +8,9 @@ read of the whole file.
 - SQLite: a side database file in a temporary directory (its own journal, no
   durability needed), ATTACHed as ``stage`` to the ledger's connection for the publish.
 - PostgreSQL: temporary tables of the import's own transaction, filled by ``COPY``.
-  The rows of a period that is new when the file's first batch is read skip the stage:
+  The file's rows stream into one COPY held open while the file is read (the ids the
+  rows need come from the sequences over a second connection); the small tables'
+  data waits in spool files until the file is read (``ready``). The rows of a period that is new when the file's first batch is read skip the stage:
   they are copied into a table of their own, which the publish makes the period's
   partition (``PostgresStage.direct_to``). Their ids (the import's, the period's, each
   row's, each new detail's and tag set's) are taken from the sequences as they are
@@ -29,16 +31,17 @@ import json
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection
 
 from openchargeback.storage import partitions
@@ -150,6 +153,9 @@ class Stage:
         """Drop the combos remembered while staging (all are staged)."""
         self.combos.clear()
         self.outcomes.clear()
+
+    def ready(self) -> None:
+        """Every row is staged: the publish can read them."""
 
     def direct_to(self, period: str, source_id: int) -> None:
         """The first batch's rows are all of ``period``: PostgreSQL writes them, and the
@@ -355,6 +361,10 @@ class PostgresStage(Stage):
             conn.exec_driver_sql(sql)
         self._conn = conn
         self._ids: dict[str, dict[int, int]] = {"s_details": {}, "s_tags": {}}  # ref -> id
+        self._stream: _Stream | None = None  # the rows' COPY, open while the file is read
+        self._later: dict[tuple[str, tuple[str, ...]], IO[bytes]] = {}  # COPY data for the end
+        self._spools = ExitStack()
+        self._sequences: Connection | None = None
 
     def analyze(self) -> None:
         """Temporary tables have no statistics until analysed; without them the publish's
@@ -382,13 +392,22 @@ class PostgresStage(Stage):
         partitions.make_table(self._conn, table, period_id)
         self.direct = Direct(period, period_id, import_id, source_id, table)
 
+    def _ids_connection(self) -> Connection:
+        """A connection of its own for the sequences: the import's is busy with the rows'
+        COPY while the file is read (nextval is not transactional: the same either way)."""
+        if self._sequences is None:
+            self._sequences = self._conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._sequences
+
     def _nextvals(self, table: str, count: int) -> list[int]:
         """``count`` new ids of ``table`` from its sequence (taken, never reused)."""
         return list(
-            self._conn.exec_driver_sql(
+            self._ids_connection()
+            .exec_driver_sql(
                 f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
                 f"FROM generate_series(1, {int(count)})"
-            ).scalars()
+            )
+            .scalars()
         )
 
     def _numbered(self, table: str, ledger: str, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -408,7 +427,7 @@ class PostgresStage(Stage):
         if not n:
             return np.empty(0, dtype=np.int64)
         seq = "pg_get_serial_sequence('charges', 'id')"
-        conn = self._conn
+        conn = self._ids_connection()
         conn.exec_driver_sql(f"SELECT pg_advisory_lock({CHARGE_IDS_LOCK})")
         try:
             first = int(conn.exec_driver_sql(f"SELECT nextval({seq})").scalar_one())
@@ -446,7 +465,7 @@ class PostgresStage(Stage):
         for name in PER_ROW_COLUMNS:
             values[name] = self._arrow(name, columns[name])
         names = ("id", *CHARGE_INSERT_COLUMNS)
-        self._copy(d.table, names, [values[c] for c in names])
+        self._copy(d.table, names, [values[c] for c in names], rows=True)
 
     def _place_direct(self, conn: Connection, period_ids: dict[str, int]) -> None:
         """A detail or tag set whose reserved id lost to another import's (committed
@@ -489,23 +508,99 @@ class PostgresStage(Stage):
         return pa.array(v, _ARROW_TYPES.get(name, pa.string()))
 
     def _write_rows(self, columns: dict[str, Any]) -> None:
-        self._copy("s_charges", STAGED_COLUMNS, [self._arrow(n, columns[n]) for n in STAGED_COLUMNS])
+        arrays = [self._arrow(n, columns[n]) for n in STAGED_COLUMNS]
+        self._copy("s_charges", STAGED_COLUMNS, arrays, rows=self.direct is None)
 
-    def _copy(self, table: str, names: tuple[str, ...], arrays: list[pa.Array]) -> None:
+    def _copy(self, table: str, names: tuple[str, ...], arrays: list[pa.Array], rows: bool = False) -> None:
         """The rows as one CSV buffer that Arrow writes (no Python loop per row): unquoted
-        empty fields are NULL in PostgreSQL's CSV, and Arrow quotes every text value."""
+        empty fields are NULL in PostgreSQL's CSV, and Arrow quotes every text value.
+        The file's rows (``rows``) stream into one COPY that stays open while the file is
+        read: the server stores a batch while the next is read and flagged (it waited 2 s
+        of 5 for the server on 300,000 rows, issue 21). Everything else (details, tag
+        sets, combos, rows of other periods) waits in a spool file for ``ready``."""
         out = io.BytesIO()
         pacsv.write_csv(pa.table(arrays, names=list(names)), out, _CSV)
-        with (
-            self._raw.cursor() as cur,
-            cur.copy(f'COPY "{table}" ({", ".join(names)}) FROM STDIN WITH (FORMAT csv)') as copy,
-        ):
-            copy.write(out.getbuffer())
+        if not rows:
+            spool = self._later.get((table, names))
+            if spool is None:
+                spool = tempfile.SpooledTemporaryFile(_SPOOLED, prefix="ocb-")  # noqa: SIM115 (in _spools)
+                self._later[(table, names)] = self._spools.enter_context(spool)
+            spool.write(out.getbuffer())
+            return
+        if self._stream is None:
+            self._stream = _Stream(self._raw, table, names)
+        assert (self._stream.table, self._stream.names) == (table, names)
+        self._stream.write(out.getbuffer())
+
+    def ready(self) -> None:
+        """The file is read: end the rows' COPY (waits for the server to store the last
+        batch) and copy what waited for it."""
+        if self._stream is not None:
+            self._stream.close(None)
+            self._stream = None
+        for (table, names), spool in self._later.items():
+            spool.seek(0)
+            with self._raw.cursor() as cur, cur.copy(_copy_sql(table, names)) as copy:
+                while chunk := spool.read(1 << 20):
+                    copy.write(chunk)
+        self.close()
+
+    def abort(self, exc: BaseException) -> None:
+        """The import failed while the file was read: end the COPY with the error (the
+        connection can then roll back)."""
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            stream.close(exc)
+
+    def close(self) -> None:
+        self._spools.close()
+        self._later.clear()
+        if self._sequences is not None:
+            self._sequences.close()
+            self._sequences = None
 
     def _resolve(self, conn: Connection, select: str) -> None:
         conn.exec_driver_sql(f"CREATE TEMP TABLE s_resolved ON COMMIT DROP AS {select}")
         conn.exec_driver_sql("ALTER TABLE s_resolved ADD PRIMARY KEY (ref)")
         conn.exec_driver_sql("ANALYZE s_resolved")
+
+
+class _Stream:
+    """A COPY of rows into ``table`` kept open across batches. Its data is sent by
+    psycopg's writer thread: ``write`` returns at once (the socket waits release the
+    GIL) unless the server is 128 MiB behind."""
+
+    def __init__(self, raw: Any, table: str, names: tuple[str, ...]) -> None:
+        self.table, self.names = table, names
+        self._open = ExitStack()
+        cursor = self._open.enter_context(raw.cursor())
+        sql = _copy_sql(table, names)
+        self._copy = self._open.enter_context(cursor.copy(sql, writer=QueuedLibpqWriter(cursor)))
+
+    def write(self, data: memoryview) -> None:
+        self._copy.write(data)
+
+    def close(self, exc: BaseException | None) -> None:
+        """End the COPY: committed to the transaction, or failed with ``exc``."""
+        self._open.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+
+
+def _copy_sql(table: str, names: tuple[str, ...]) -> str:
+    return f'COPY "{table}" ({", ".join(names)}) FROM STDIN WITH (FORMAT csv)'
+
+
+@contextmanager
+def postgres_stage(conn: Connection) -> Iterator[PostgresStage]:
+    """A stage in the import's transaction; its COPY ended (with the error) if the import
+    fails while the file is read, so that the transaction can roll back."""
+    stage = PostgresStage(conn)
+    try:
+        yield stage
+    except BaseException as exc:
+        stage.abort(exc)
+        raise
+    finally:
+        stage.close()
 
 
 @dataclass(frozen=True)
@@ -537,6 +632,7 @@ def _some(columns: dict[str, Any], mask: Index) -> dict[str, Any]:
 
 
 _CSV = pacsv.WriteOptions(include_header=False)
+_SPOOLED = 16 << 20  # a spool file stays in memory up to this size
 _ARROW_TYPES = {
     "seq": pa.int64(),
     "combo_ref": pa.int64(),

@@ -221,13 +221,12 @@ class _Run:
             # read, parse, check and flag into a side file; hold the write lock to publish only
             with staging.sqlite_stage() as stage:
                 self._read_into(stage)
-                stage.ready()
                 t0 = time.perf_counter()
                 with self.ctx.write(attach=stage.path) as conn:
                     result = self._publish(conn, stage, started)
                 return replace_fields(result, write_seconds=round(time.perf_counter() - t0, 3))
-        with self.ctx.write() as conn:  # PostgreSQL: COPY into the transaction's temp tables
-            pg_stage = staging.PostgresStage(conn)
+        # PostgreSQL: COPY into the transaction's temporary tables
+        with self.ctx.write() as conn, staging.postgres_stage(conn) as pg_stage:
             self._read_into(pg_stage)
             return self._publish(conn, pg_stage, started)
 
@@ -242,6 +241,7 @@ class _Run:
         self.focus.forget()
         self.flagger.forget()
         stage.forget()
+        stage.ready()
 
     def _publish(self, conn, stage: staging.Stage, started) -> IngestResult:
         """The write phase: the import row, its periods (held), the rows, the guards."""
