@@ -1,5 +1,5 @@
 """One pass over a file's bytes: SHA-256, size and newline count. It runs on its own
-thread while the file is read (hashlib and zlib release the GIL)."""
+thread while the file is read (hashlib, zlib and numpy release the GIL)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from openchargeback.domain.errors import FileRefused
 
@@ -61,31 +63,29 @@ def scan(path: Path, fmt: str, limits: Limits | None = None) -> FileScan:
                         f"{path.name}: expands to more than {limits.expanded // 2**20:,} MB of text "
                         f"(ingest.max_expanded_mb); refused"
                     )
-                parts = text.split(b"\n")
-                current += len(parts[0])
-                longest = max(current, *(len(p) for p in parts[1:-1])) if len(parts) > 2 else current
-                if longest > limits.line:
-                    raise FileRefused(
-                        f"{path.name}: line {newlines + 1 + _index_of_long(parts, current, limits.line)} "
-                        f"is longer than {limits.line // 1024:,} KB (ingest.max_line_kb); refused"
-                    )
-                if len(parts) > 1:
-                    current = len(parts[-1])
-                    if current > limits.line:
+                # each line's length, found with numpy (a split and a loop over the lines
+                # held the GIL 0.4 s of a 300,000-row import, issue 21)
+                ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 10)
+                if len(ends):
+                    lengths = np.diff(ends, prepend=-1) - 1  # the lines this text ends
+                    lengths[0] += current  # the first continues the line before
+                    over = np.flatnonzero(lengths > limits.line)
+                    if len(over):
                         raise FileRefused(
-                            f"{path.name}: line {newlines + len(parts)} is longer than "
-                            f"{limits.line // 1024:,} KB (ingest.max_line_kb); refused"
+                            f"{path.name}: line {newlines + 1 + int(over[0])} "
+                            f"is longer than {limits.line // 1024:,} KB (ingest.max_line_kb); refused"
                         )
-                newlines += len(parts) - 1
+                    current = len(text) - int(ends[-1]) - 1
+                else:
+                    current += len(text)
+                if current > limits.line:
+                    raise FileRefused(
+                        f"{path.name}: line {newlines + len(ends) + 1} is longer than "
+                        f"{limits.line // 1024:,} KB (ingest.max_line_kb); refused"
+                    )
+                newlines += len(ends)
                 last = text[-1:]
     return FileScan(digest.hexdigest(), size, newlines, last == b"\n")
-
-
-def _index_of_long(parts: list[bytes], first: int, limit: int) -> int:
-    """Which of a chunk's lines (0: the one continued from before) is over the limit."""
-    if first > limit:
-        return 0
-    return next(i for i, p in enumerate(parts[1:-1], 1) if len(p) > limit)
 
 
 @dataclass(frozen=True)

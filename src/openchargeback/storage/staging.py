@@ -10,12 +10,13 @@ read of the whole file.
 - PostgreSQL: temporary tables of the import's own transaction, filled by ``COPY``.
   The file's rows stream into one COPY held open while the file is read (the ids the
   rows need come from the sequences over a second connection); the small tables'
-  data waits in spool files until the file is read (``ready``). The rows of a period that is new when the file's first batch is read skip the stage:
-  they are copied into a table of their own, which the publish makes the period's
-  partition (``PostgresStage.direct_to``). Their ids (the import's, the period's, each
-  row's, each new detail's and tag set's) are taken from the sequences as they are
-  written; a detail or tag set stored meanwhile by another import keeps that one's id,
-  and the rows are mended to it at the publish.
+  data waits in spool files until the file is read (``ready``). The rows of a period
+  that is new when the file's first batch is read skip the stage: they are copied
+  into a table of their own, which the publish makes the period's partition
+  (``PostgresStage.direct_to``). Their ids (the import's, the period's, each row's,
+  each new detail's and tag set's) are taken from the sequences as they are written;
+  a detail or tag set stored meanwhile by another import keeps that one's id, and the
+  rows are mended to it at the publish.
 
 Descriptive detail tuples and tag texts are staged once each with a local ``ref``;
 the publish creates the ledger rows that are missing (by their sha1 key) and joins the
