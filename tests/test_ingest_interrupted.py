@@ -219,3 +219,35 @@ def test_postgresql_killed_mid_copy(big_file, db_url, write_config):
         assert got["charges"] == ROWS and got["imports"] == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_connection_lost_mid_copy(big_file, db_url, write_config):
+    """The server ends the import's session while its rows stream in: the import stops
+    with one message (no traceback, no hang), leaves nothing, and runs again."""
+    config = write_config(db_url)
+    engine = create_engine(db_url)
+    copying = (
+        "FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_xid IS NOT NULL AND query LIKE 'COPY %FROM STDIN%'"
+    )
+    try:
+        proc = start_ingest(big_file, config)
+        deadline = time.monotonic() + 120
+        ended = 0
+        while not ended and proc.poll() is None and time.monotonic() < deadline:
+            with engine.connect() as conn:
+                ended = conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) {copying}")).scalar_one()
+            time.sleep(0.02)
+        assert ended == 1
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode != 0 and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1 and "database" in err.lower(), err
+        with engine.connect() as conn:
+            assert {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES} == (
+                dict.fromkeys(TABLES, 0)
+            )
+        result = finish_import(big_file, config)
+        assert result["status"] == "imported" and result["rows"] == ROWS
+    finally:
+        engine.dispose()

@@ -29,10 +29,11 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -551,7 +552,8 @@ class PostgresStage(Stage):
         connection can then roll back)."""
         if self._stream is not None:
             stream, self._stream = self._stream, None
-            stream.close(exc)
+            with suppress(Exception):  # (a lost connection) the import's error is the one to tell
+                stream.close(exc)
 
     def close(self) -> None:
         self._spools.close()
@@ -583,7 +585,21 @@ class _Stream:
 
     def close(self, exc: BaseException | None) -> None:
         """End the COPY: committed to the transaction, or failed with ``exc``."""
-        self._open.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+        if exc is None:
+            self._open.close()
+            return
+        # Ending a COPY whose connection is lost fails too; psycopg logs that failure as
+        # a warning, a second message after the import's own (errors.md: one message).
+        log = logging.getLogger("psycopg")
+        log.addFilter(_not_ending_copy)
+        try:
+            self._open.__exit__(type(exc), exc, exc.__traceback__)
+        finally:
+            log.removeFilter(_not_ending_copy)
+
+
+def _not_ending_copy(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("error ignored terminating <psycopg.Copy")
 
 
 def _copy_sql(table: str, names: tuple[str, ...]) -> str:
