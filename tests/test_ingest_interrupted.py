@@ -225,10 +225,11 @@ def test_postgresql_killed_mid_copy(big_file, db_url, write_config):
 def test_postgresql_connection_lost_mid_copy(big_file, db_url, write_config):
     """The server ends the import's session while its rows stream in: the import stops
     with one message (no traceback, no hang), leaves nothing, and runs again."""
-    config = write_config(db_url)
+    name = f"lost-copy-{os.getpid()}"  # its sessions only: other tests' imports run alongside
+    config = write_config(f"{db_url}&application_name={name}")
     engine = create_engine(db_url)
     copying = (
-        "FROM pg_stat_activity WHERE datname = current_database() "
+        f"FROM pg_stat_activity WHERE application_name = '{name}' "
         "AND backend_xid IS NOT NULL AND query LIKE 'COPY %FROM STDIN%'"
     )
     try:
