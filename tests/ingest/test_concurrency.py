@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from conftest import ROOT
 from focus_builders import row, write_csv
+from pg_sessions import wait_for_sessions
 
 sys.path.insert(0, str(ROOT / "bench"))
 from focusgen import generate  # noqa: E402
@@ -243,16 +244,9 @@ def test_imports_sharing_details_in_opposite_orders_publish_at_once(db_url, writ
         with engine.connect() as holder:
             holder.execute(text("SELECT id FROM periods WHERE name = '2025-01' FOR UPDATE"))
             procs = [start_ingest(path, config, "--append", "--json") for path in paths]
-            waiting, deadline = 0, time.monotonic() + 120
-            while waiting < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
-                with engine.connect() as conn:
-                    waiting = conn.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND application_name LIKE 'openchargeback: import%'"
-                        )
-                    ).scalar_one()
+            waiting = wait_for_sessions(
+                engine, "wait_event_type = 'Lock' AND application_name LIKE 'openchargeback: import%'", 2
+            )
             assert waiting == 2, "both imports should wait for the period's row"
             holder.rollback()  # both go on, at once
         for p in procs:

@@ -6,7 +6,6 @@ meanwhile (made the period, stored the same details) must not lose or misplace a
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,6 +18,7 @@ from openchargeback.focus.reader import FocusFile
 from openchargeback.services.ingest import loading
 from openchargeback.storage import periods as periods_repo
 from openchargeback.storage import staging
+from pg_sessions import wait_for_sessions
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -151,19 +151,15 @@ def test_a_period_taken_with_its_id_while_another_makes_it_is_the_others(ctx, db
 
             def second() -> None:
                 with engine.begin() as conn:
+                    conn.exec_driver_sql("SELECT set_config('application_name', 'period-race', false)")
                     (taken,) = conn.exec_driver_sql("SELECT nextval('periods_id_seq')").scalars()
                     got.append((taken, periods_repo.get_or_create(conn, period, "second", now, taken).id))
 
             t = threading.Thread(target=second)
             t.start()
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                with engine.connect() as conn:
-                    if conn.exec_driver_sql(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    ).scalar_one():
-                        break
-                time.sleep(0.05)
+            # its session only: other tests' sessions may be waiting for locks too
+            mine = "wait_event_type = 'Lock' AND application_name = 'period-race'"
+            wait_for_sessions(engine, mine, timeout=30)
             first.commit()
             t.join(timeout=30)
     finally:

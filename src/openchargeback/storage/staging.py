@@ -537,9 +537,7 @@ class PostgresStage(Stage):
     def ready(self) -> None:
         """The file is read: end the rows' COPY (waits for the server to store the last
         batch) and copy what waited for it."""
-        if self._stream is not None:
-            self._stream.close(None)
-            self._stream = None
+        self._end_stream(None)
         for (table, names), spool in self._later.items():
             spool.seek(0)
             with self._raw.cursor() as cur, cur.copy(_copy_sql(table, names)) as copy:
@@ -550,10 +548,13 @@ class PostgresStage(Stage):
     def abort(self, exc: BaseException) -> None:
         """The import failed while the file was read: end the COPY with the error (the
         connection can then roll back)."""
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            with suppress(Exception):  # (a lost connection) the import's error is the one to tell
-                stream.close(exc)
+        with suppress(Exception):  # (a lost connection) the import's error is the one to tell
+            self._end_stream(exc)
+
+    def _end_stream(self, exc: BaseException | None) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close(exc)
 
     def close(self) -> None:
         self._spools.close()

@@ -225,7 +225,7 @@ class _Run:
                 with self.ctx.write(attach=stage.path) as conn:
                     result = self._publish(conn, stage, started)
                 return replace_fields(result, write_seconds=round(time.perf_counter() - t0, 3))
-        # PostgreSQL: COPY into the transaction's temporary tables
+        # PostgreSQL: the rows stream into the transaction's tables while the file is read
         with self.ctx.write() as conn, staging.postgres_stage(conn) as pg_stage:
             self._read_into(pg_stage)
             return self._publish(conn, pg_stage, started)
